@@ -1,0 +1,2 @@
+//! Frame inspector (see issue 2, item 7).
+fn main() {}

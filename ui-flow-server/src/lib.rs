@@ -1,0 +1,1 @@
+//! The server half of ui-flow (work in progress: see issue 3).

@@ -1,0 +1,158 @@
+//! Encoding and decoding [`ClientMessage`].
+
+use serde::{Deserialize, Serialize};
+
+use super::read::{Fields, Slot};
+use super::write::Out;
+use super::{Decoded, Limits, open_frame, write_atomically};
+use crate::error::{DecodeError, EncodeError};
+use crate::message::ClientMessage;
+use crate::tag::ClientTag;
+
+impl<A: Serialize> ClientMessage<A> {
+    /// Encodes the message as one frame.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut buf = Vec::new();
+        self.encode_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Appends the frame to `buf`; on error `buf` is left as it was.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let tag = self.tag().0;
+        write_atomically(buf, |out| self.write(out, tag))
+    }
+
+    fn write(&self, out: &mut Out<'_>, tag: u16) -> Result<(), EncodeError> {
+        match self {
+            ClientMessage::Ping { ts } => {
+                out.envelope(tag, 1);
+                out.uint("ts", *ts);
+            }
+            ClientMessage::Resync { last_seq, epoch } => {
+                out.envelope(
+                    tag,
+                    usize::from(last_seq.is_some()) + usize::from(epoch.is_some()),
+                );
+                if let Some(seq) = last_seq {
+                    out.uint("last_seq", *seq);
+                }
+                if let Some(epoch) = epoch {
+                    out.uint("epoch", u64::from(*epoch));
+                }
+            }
+            ClientMessage::Action { op_id, action } => {
+                out.envelope(tag, 2);
+                out.op_id("op_id", op_id);
+                out.payload("action", action)?;
+            }
+            ClientMessage::Subscribe { domains } | ClientMessage::Unsubscribe { domains } => {
+                out.envelope(tag, 1);
+                out.strings("domains", domains);
+            }
+            ClientMessage::Signal {
+                target_user_id,
+                signal,
+            } => {
+                out.envelope(tag, 2);
+                out.str("target_user_id", target_user_id);
+                out.signal("signal", signal);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a, A: Deserialize<'a>> ClientMessage<A> {
+    /// Decodes one frame with the default [`Limits`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Decoded<Self>, DecodeError> {
+        Self::decode_with(bytes, &Limits::default())
+    }
+
+    /// Decodes one frame within `limits`.
+    pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<Self>, DecodeError> {
+        let (tag, mut f) = open_frame(bytes, limits)?;
+        let tag = ClientTag(tag);
+        let Some(name) = tag.name() else {
+            return Ok(Decoded::Unknown { tag: tag.0 });
+        };
+        f.message = name;
+        let m = name;
+        let message = match tag {
+            ClientTag::PING => {
+                let mut ts = Slot::new();
+                while let Some(key) = f.next_key()? {
+                    match key {
+                        "ts" => ts.set(f.uint("ts")?, m, "ts")?,
+                        _ => f.skip()?,
+                    }
+                }
+                ClientMessage::Ping {
+                    ts: ts.required(m, "ts")?,
+                }
+            }
+            ClientTag::RESYNC => {
+                let (mut last_seq, mut epoch) = (Slot::new(), Slot::new());
+                while let Some(key) = f.next_key()? {
+                    match key {
+                        "last_seq" => {
+                            last_seq.set(f.opt("last_seq", Fields::uint)?, m, "last_seq")?
+                        }
+                        "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+                        _ => f.skip()?,
+                    }
+                }
+                ClientMessage::Resync {
+                    last_seq: last_seq.optional(),
+                    epoch: epoch.optional(),
+                }
+            }
+            ClientTag::ACTION => {
+                let (mut op_id, mut action) = (Slot::new(), Slot::new());
+                while let Some(key) = f.next_key()? {
+                    match key {
+                        "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+                        "action" => action.set(f.payload("action")?, m, "action")?,
+                        _ => f.skip()?,
+                    }
+                }
+                ClientMessage::Action {
+                    op_id: op_id.required(m, "op_id")?,
+                    action: action.required(m, "action")?,
+                }
+            }
+            ClientTag::SUBSCRIBE | ClientTag::UNSUBSCRIBE => {
+                let mut domains = Slot::new();
+                while let Some(key) = f.next_key()? {
+                    match key {
+                        "domains" => domains.set(f.strings("domains")?, m, "domains")?,
+                        _ => f.skip()?,
+                    }
+                }
+                let domains = domains.required(m, "domains")?;
+                if tag == ClientTag::SUBSCRIBE {
+                    ClientMessage::Subscribe { domains }
+                } else {
+                    ClientMessage::Unsubscribe { domains }
+                }
+            }
+            _ => {
+                let (mut target, mut signal) = (Slot::new(), Slot::new());
+                while let Some(key) = f.next_key()? {
+                    match key {
+                        "target_user_id" => {
+                            target.set(f.string("target_user_id")?, m, "target_user_id")?
+                        }
+                        "signal" => signal.set(f.signal("signal")?, m, "signal")?,
+                        _ => f.skip()?,
+                    }
+                }
+                ClientMessage::Signal {
+                    target_user_id: target.required(m, "target_user_id")?,
+                    signal: signal.required(m, "signal")?,
+                }
+            }
+        };
+        Ok(Decoded::Message(message))
+    }
+}

@@ -1,0 +1,179 @@
+//! Frames to bytes and back.
+//!
+//! A frame is one MessagePack map. Its first key is `"t"`, whose value is the
+//! message's `u16` tag; the message's fields follow by name. The envelope is
+//! written and read by hand with `rmp`, because serde cannot put an integer tag
+//! beside a variant's fields; the application's payload types (`State`,
+//! `Delta`, `Event`, `Action`) go through serde with `rmp-serde`, structs as
+//! maps.
+//!
+//! Decoding is built for hostile input. Before any field is read, the whole
+//! frame is walked once without recursion ([`validate`]): it must be exactly
+//! one value, no longer than [`Limits::max_frame_len`], nested no deeper than
+//! [`Limits::max_depth`], and no declared length may exceed the bytes left.
+//! Then the tag picks the variant and exactly that variant's fields are read.
+//! Unknown fields are skipped, optional fields may be absent or nil, and a tag
+//! this build does not know gives [`Decoded::Unknown`], which callers ignore.
+//!
+//! Encoding is deterministic: fields in the spec's order, absent optionals
+//! omitted, every integer in its shortest form.
+//!
+//! ```
+//! use ui_flow::{ClientMessage, codec::Decoded};
+//!
+//! let frame = ClientMessage::<()>::Subscribe { domains: vec!["world".into()] }.encode()?;
+//! match ClientMessage::<()>::decode(&frame)? {
+//!     Decoded::Message(ClientMessage::Subscribe { domains }) => assert_eq!(domains, ["world"]),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! # Ok::<(), ui_flow::Error>(())
+//! ```
+
+mod client;
+mod read;
+mod scan;
+mod server;
+mod write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DecodeError, EncodeError};
+use read::Fields;
+
+/// Bounds the decoder enforces before it reads any field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest frame accepted, in bytes. Default 16 MiB; the server uses a
+    /// much smaller limit for frames from clients.
+    pub max_frame_len: usize,
+    /// The deepest nesting of arrays and maps accepted, counting the frame's
+    /// own map as 1. Default 64, which keeps a debug-build decode far below
+    /// what would overflow a 1 MiB (wasm) or 2 MiB (tokio worker) stack.
+    pub max_depth: usize,
+}
+
+impl Limits {
+    /// The default frame limit: 16 MiB.
+    pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+    /// The default depth limit: 64.
+    pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+    /// Sets the frame limit.
+    pub const fn max_frame_len(mut self, bytes: usize) -> Self {
+        self.max_frame_len = bytes;
+        self
+    }
+
+    /// Sets the depth limit.
+    pub const fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_len: Self::DEFAULT_MAX_FRAME_LEN,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// The result of decoding a well-formed frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded<M> {
+    /// A message this build knows.
+    Message(M),
+    /// A well-formed frame whose tag this build does not know, probably from a
+    /// newer peer. Ignore it; it is not an error.
+    Unknown {
+        /// The frame's `"t"`.
+        tag: u16,
+    },
+}
+
+impl<M> Decoded<M> {
+    /// The message, or `None` for an unknown tag.
+    pub fn message(self) -> Option<M> {
+        match self {
+            Decoded::Message(m) => Some(m),
+            Decoded::Unknown { .. } => None,
+        }
+    }
+}
+
+/// Checks that `bytes` hold exactly one MessagePack value within `limits`.
+pub fn validate(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    if bytes.len() > limits.max_frame_len {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: limits.max_frame_len,
+        });
+    }
+    let end = scan::walk(bytes, 0, limits.max_depth)?;
+    if end != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - end,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a frame's tag without decoding its fields (the frame is validated).
+pub fn peek_tag(bytes: &[u8], limits: &Limits) -> Result<u16, DecodeError> {
+    open_frame(bytes, limits).map(|(tag, _)| tag)
+}
+
+/// Validates a frame and reads its tag, leaving the cursor on the first field.
+fn open_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(u16, Fields<'a>), DecodeError> {
+    validate(bytes, limits)?;
+    let mut fields = Fields::open(bytes, 0, "frame")?;
+    match fields.next_key() {
+        Ok(Some("t")) => {}
+        _ => return Err(DecodeError::MissingTag),
+    }
+    let tag = fields
+        .uint::<u16>("t")
+        .map_err(|_| DecodeError::InvalidTag)?;
+    Ok((tag, fields))
+}
+
+/// Serializes one application value with rmp-serde, structs as maps.
+pub(crate) fn write_payload<T: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    value: &T,
+    field: &'static str,
+) -> Result<(), EncodeError> {
+    let mut ser = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
+    value.serialize(&mut ser).map_err(|e| EncodeError {
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// Deserializes one application value from exactly its bytes.
+pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    message: &'static str,
+    field: &'static str,
+) -> Result<T, DecodeError> {
+    rmp_serde::from_slice(bytes).map_err(|e| DecodeError::InvalidField {
+        message,
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// Runs `write`, undoing a partial write when it fails.
+fn write_atomically(
+    buf: &mut Vec<u8>,
+    write: impl FnOnce(&mut write::Out<'_>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = buf.len();
+    let result = write(&mut write::Out { buf: &mut *buf });
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}

@@ -1,0 +1,387 @@
+//! Reading the fields of one map from bytes that [`scan::walk`] has checked.
+//!
+//! Structural problems (truncation, bad lengths) were ruled out by the walk,
+//! so what can still fail here is a field of the wrong type or value.
+
+use serde::Deserialize;
+
+use super::scan;
+use crate::error::DecodeError;
+use crate::op::OpId;
+use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::raw::RawValue;
+use crate::signal::SignalPayload;
+
+const NIL: u8 = 0xc0;
+
+/// A cursor over the entries of one map.
+pub(crate) struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: u32,
+    /// The message (or nested type) name, for error messages.
+    pub(crate) message: &'static str,
+}
+
+/// A field slot that must be filled at most once.
+pub(crate) struct Slot<T>(Option<T>);
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Self {
+        Slot(None)
+    }
+
+    pub(crate) fn set(
+        &mut self,
+        value: T,
+        message: &'static str,
+        field: &'static str,
+    ) -> Result<(), DecodeError> {
+        if self.0.is_some() {
+            return Err(DecodeError::DuplicateField { message, field });
+        }
+        self.0 = Some(value);
+        Ok(())
+    }
+
+    pub(crate) fn required(
+        self,
+        message: &'static str,
+        field: &'static str,
+    ) -> Result<T, DecodeError> {
+        self.0.ok_or(DecodeError::MissingField { message, field })
+    }
+}
+
+impl<T> Slot<Option<T>> {
+    /// An optional field: absent and nil both mean `None`.
+    pub(crate) fn optional(self) -> Option<T> {
+        self.0.flatten()
+    }
+}
+
+impl<T> Slot<Vec<T>> {
+    /// A list that may be absent (meaning empty).
+    pub(crate) fn or_empty(self) -> Vec<T> {
+        self.0.unwrap_or_default()
+    }
+}
+
+fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>) -> DecodeError {
+    DecodeError::InvalidField {
+        message,
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Opens the map at `pos`.
+    pub(crate) fn open(
+        buf: &'a [u8],
+        pos: usize,
+        message: &'static str,
+    ) -> Result<Self, DecodeError> {
+        let mut rest = &buf[pos.min(buf.len())..];
+        let before = rest.len();
+        let left = rmp::decode::read_map_len(&mut rest).map_err(|_| DecodeError::NotAMap)?;
+        Ok(Fields {
+            buf,
+            pos: pos + (before - rest.len()),
+            left,
+            message,
+        })
+    }
+
+    /// Opens the map at `pos` as the value of `field`, for nested types.
+    fn open_nested(
+        buf: &'a [u8],
+        pos: usize,
+        message: &'static str,
+        field: &'static str,
+        nested: &'static str,
+    ) -> Result<Self, DecodeError> {
+        Fields::open(buf, pos, nested).map_err(|_| invalid(message, field, "expected a map"))
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    fn advance_to(&mut self, rest: &'a [u8]) {
+        self.pos = self.buf.len() - rest.len();
+    }
+
+    /// The next key, or `None` when the map is exhausted.
+    pub(crate) fn next_key(&mut self) -> Result<Option<&'a str>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let offset = self.pos;
+        let (key, rest) = rmp::decode::read_str_from_slice(self.rest())
+            .map_err(|_| DecodeError::InvalidKey { offset })?;
+        self.advance_to(rest);
+        Ok(Some(key))
+    }
+
+    /// Skips the value of an unknown field.
+    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+        self.pos = scan::skip(self.buf, self.pos)?;
+        Ok(())
+    }
+
+    /// The bytes of the next value.
+    fn value_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        self.pos = scan::skip(self.buf, start)?;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    /// Consumes a nil if one is next.
+    pub(crate) fn take_nil(&mut self) -> bool {
+        if self.buf.get(self.pos) == Some(&NIL) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// An optional field's value: nil is `None`.
+    pub(crate) fn opt<T>(
+        &mut self,
+        field: &'static str,
+        read: impl FnOnce(&mut Self, &'static str) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        if self.take_nil() {
+            Ok(None)
+        } else {
+            read(self, field).map(Some)
+        }
+    }
+
+    /// An unsigned integer that fits `T`.
+    pub(crate) fn uint<T: num_cast::FromU64>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<T, DecodeError> {
+        let mut rest = self.rest();
+        let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
+            invalid(
+                self.message,
+                field,
+                format!("expected an unsigned integer up to {}", T::MAX),
+            )
+        })?;
+        let value = T::from_u64(value).ok_or_else(|| {
+            invalid(
+                self.message,
+                field,
+                format!("{value} is over the maximum {}", T::MAX),
+            )
+        })?;
+        self.advance_to(rest);
+        Ok(value)
+    }
+
+    /// A boolean.
+    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+        let mut rest = self.rest();
+        let value = rmp::decode::read_bool(&mut rest)
+            .map_err(|_| invalid(self.message, field, "expected a boolean"))?;
+        self.advance_to(rest);
+        Ok(value)
+    }
+
+    /// A UTF-8 string, borrowed from the frame.
+    pub(crate) fn str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
+        let (value, rest) = rmp::decode::read_str_from_slice(self.rest())
+            .map_err(|_| invalid(self.message, field, "expected a UTF-8 string"))?;
+        self.advance_to(rest);
+        Ok(value)
+    }
+
+    /// A UTF-8 string, owned.
+    pub(crate) fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
+        self.str(field).map(str::to_owned)
+    }
+
+    /// An array, each element read by `read`.
+    pub(crate) fn array<T>(
+        &mut self,
+        field: &'static str,
+        mut read: impl FnMut(&mut Self, &'static str) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        let mut rest = self.rest();
+        let len = rmp::decode::read_array_len(&mut rest)
+            .map_err(|_| invalid(self.message, field, "expected an array"))?;
+        self.advance_to(rest);
+        // The walk bounded `len` by the bytes left; the cap also bounds the
+        // memory reserved up front by a small constant.
+        let mut out = Vec::with_capacity((len as usize).min(1024));
+        for _ in 0..len {
+            out.push(read(self, field)?);
+        }
+        Ok(out)
+    }
+
+    /// A list of strings.
+    pub(crate) fn strings(&mut self, field: &'static str) -> Result<Vec<String>, DecodeError> {
+        self.array(field, |f, field| f.string(field))
+    }
+
+    /// An application payload, decoded by serde (rmp-serde).
+    pub(crate) fn payload<T: Deserialize<'a>>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<T, DecodeError> {
+        let bytes = self.value_bytes()?;
+        super::read_payload(bytes, self.message, field)
+    }
+
+    /// A value kept as its encoded bytes.
+    pub(crate) fn raw(&mut self, _field: &'static str) -> Result<RawValue, DecodeError> {
+        Ok(RawValue::from_validated(self.value_bytes()?.to_vec()))
+    }
+
+    /// An operation id: 16-byte bin, or the hyphenated UUID text.
+    pub(crate) fn op_id(&mut self, field: &'static str) -> Result<OpId, DecodeError> {
+        let mut rest = self.rest();
+        if let Ok(len) = rmp::decode::read_bin_len(&mut rest) {
+            let bytes: [u8; 16] = rest
+                .get(..len as usize)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    invalid(self.message, field, format!("expected 16 bytes, got {len}"))
+                })?;
+            self.advance_to(&rest[16..]);
+            return Ok(OpId::from_bytes(bytes));
+        }
+        let text = self.str(field).map_err(|_| {
+            invalid(
+                self.message,
+                field,
+                "expected a 16-byte bin or a UUID string",
+            )
+        })?;
+        text.parse()
+            .map_err(|_| invalid(self.message, field, "not a UUID"))
+    }
+
+    /// A presence status string.
+    pub(crate) fn presence_status(
+        &mut self,
+        field: &'static str,
+    ) -> Result<PresenceStatus, DecodeError> {
+        let text = self.str(field)?;
+        PresenceStatus::from_wire(text).ok_or_else(|| {
+            invalid(
+                self.message,
+                field,
+                format!("unknown status {text:?} (expected active, idle or away)"),
+            )
+        })
+    }
+
+    /// A `PresenceInfo` map.
+    pub(crate) fn presence_info(
+        &mut self,
+        field: &'static str,
+    ) -> Result<PresenceInfo, DecodeError> {
+        const M: &str = "PresenceInfo";
+        let mut map = Fields::open_nested(self.buf, self.pos, self.message, field, M)?;
+        let (mut user_id, mut name, mut status, mut connected_at) =
+            (Slot::new(), Slot::new(), Slot::new(), Slot::new());
+        while let Some(key) = map.next_key()? {
+            match key {
+                "user_id" => user_id.set(map.string("user_id")?, M, "user_id")?,
+                "name" => name.set(map.opt("name", Fields::string)?, M, "name")?,
+                "status" => status.set(map.presence_status("status")?, M, "status")?,
+                "connected_at" => connected_at.set(map.uint("connected_at")?, M, "connected_at")?,
+                _ => map.skip()?,
+            }
+        }
+        self.pos = map.pos;
+        Ok(PresenceInfo {
+            user_id: user_id.required(M, "user_id")?,
+            name: name.optional(),
+            status: status.required(M, "status")?,
+            connected_at: connected_at.required(M, "connected_at")?,
+        })
+    }
+
+    /// A `SignalPayload` map, dispatched on its `type` key.
+    pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, DecodeError> {
+        const M: &str = "SignalPayload";
+        let mut map = Fields::open_nested(self.buf, self.pos, self.message, field, M)?;
+        let (mut kind, mut sdp, mut candidate, mut mid, mut index, mut ufrag) = (
+            Slot::new(),
+            Slot::new(),
+            Slot::new(),
+            Slot::new(),
+            Slot::new(),
+            Slot::new(),
+        );
+        while let Some(key) = map.next_key()? {
+            match key {
+                "type" => kind.set(map.str("type")?, M, "type")?,
+                "sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
+                "candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
+                "sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
+                "sdpMLineIndex" => {
+                    index.set(map.opt("sdpMLineIndex", Fields::uint)?, M, "sdpMLineIndex")?
+                }
+                "usernameFragment" => ufrag.set(
+                    map.opt("usernameFragment", Fields::string)?,
+                    M,
+                    "usernameFragment",
+                )?,
+                _ => map.skip()?,
+            }
+        }
+        self.pos = map.pos;
+        Ok(match kind.required(M, "type")? {
+            "offer" => SignalPayload::Offer {
+                sdp: sdp.required(M, "sdp")?,
+            },
+            "answer" => SignalPayload::Answer {
+                sdp: sdp.required(M, "sdp")?,
+            },
+            "candidate" => SignalPayload::IceCandidate {
+                candidate: candidate.required(M, "candidate")?,
+                sdp_mid: mid.optional(),
+                sdp_m_line_index: index.optional(),
+                username_fragment: ufrag.optional(),
+            },
+            other => {
+                return Err(invalid(
+                    M,
+                    "type",
+                    format!("unknown signal type {other:?} (expected offer, answer or candidate)"),
+                ));
+            }
+        })
+    }
+}
+
+/// Narrowing from `u64` for the integer field types the protocol uses.
+pub(crate) mod num_cast {
+    /// An unsigned integer type a `u64` may narrow into.
+    pub(crate) trait FromU64: Sized {
+        const MAX: u64;
+        fn from_u64(v: u64) -> Option<Self>;
+    }
+
+    macro_rules! from_u64 {
+        ($($t:ty),*) => {$(
+            impl FromU64 for $t {
+                const MAX: u64 = <$t>::MAX as u64;
+                fn from_u64(v: u64) -> Option<Self> {
+                    <$t>::try_from(v).ok()
+                }
+            }
+        )*};
+    }
+    from_u64!(u8, u16, u32, u64);
+}

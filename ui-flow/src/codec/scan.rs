@@ -1,0 +1,232 @@
+//! A non-recursive walk over MessagePack bytes.
+//!
+//! Every frame is walked once before anything is decoded, so the typed decode
+//! that follows never meets input that is truncated, nested too deep or
+//! declares a length the input cannot hold. The walk keeps its own small stack
+//! instead of recursing, so hostile input cannot overflow the call stack here
+//! either.
+
+use crate::error::DecodeError;
+
+/// One value's header: where its body ends (for scalars, strings, binaries and
+/// extensions) or how many child values follow (for arrays and maps).
+struct Header {
+    /// Offset just past the header and any inline body.
+    next: usize,
+    /// Child values that follow (arrays: n, maps: 2n).
+    children: u64,
+    /// Whether the value is an array or a map.
+    container: bool,
+}
+
+fn be(buf: &[u8], at: usize, n: usize) -> Result<u64, DecodeError> {
+    let bytes = buf
+        .get(at..at + n)
+        .ok_or(DecodeError::Truncated { offset: buf.len() })?;
+    Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// Reads the header at `pos` and checks that its declared length fits.
+fn header(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
+    let byte = *buf.get(pos).ok_or(DecodeError::Truncated { offset: pos })?;
+    let body = pos + 1;
+    // (extra header bytes holding a length, fixed body bytes, container kind)
+    let sized = |len_bytes: usize, fixed: usize| -> Result<Header, DecodeError> {
+        let len = be(buf, body, len_bytes)?;
+        let start = body + len_bytes + fixed;
+        let remaining = buf.len().saturating_sub(start);
+        if len > remaining as u64 {
+            return Err(DecodeError::LengthExceedsInput {
+                declared: len,
+                remaining,
+                offset: pos,
+            });
+        }
+        Ok(Header {
+            next: start + len as usize,
+            children: 0,
+            container: false,
+        })
+    };
+    let container = |len_bytes: usize, per_entry: u64| -> Result<Header, DecodeError> {
+        let len = if len_bytes == 0 {
+            u64::from(byte & 0x0f)
+        } else {
+            be(buf, body, len_bytes)?
+        };
+        let start = body + len_bytes;
+        let children = len * per_entry;
+        let remaining = buf.len().saturating_sub(start);
+        if children > remaining as u64 {
+            return Err(DecodeError::LengthExceedsInput {
+                declared: len,
+                remaining,
+                offset: pos,
+            });
+        }
+        Ok(Header {
+            next: start,
+            children,
+            container: true,
+        })
+    };
+    let fixed = |n: usize| -> Result<Header, DecodeError> {
+        if body + n > buf.len() {
+            return Err(DecodeError::Truncated { offset: buf.len() });
+        }
+        Ok(Header {
+            next: body + n,
+            children: 0,
+            container: false,
+        })
+    };
+    match byte {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => fixed(0),
+        0x80..=0x8f => container(0, 2),
+        0x90..=0x9f => container(0, 1),
+        0xa0..=0xbf => {
+            let len = usize::from(byte & 0x1f);
+            let remaining = buf.len() - body;
+            if len > remaining {
+                return Err(DecodeError::LengthExceedsInput {
+                    declared: len as u64,
+                    remaining,
+                    offset: pos,
+                });
+            }
+            fixed(len)
+        }
+        0xc1 => Err(DecodeError::ReservedByte { offset: pos }),
+        0xc4 | 0xd9 => sized(1, 0),
+        0xc5 | 0xda => sized(2, 0),
+        0xc6 | 0xdb => sized(4, 0),
+        0xc7 => sized(1, 1),
+        0xc8 => sized(2, 1),
+        0xc9 => sized(4, 1),
+        0xca => fixed(4),
+        0xcb => fixed(8),
+        0xcc | 0xd0 => fixed(1),
+        0xcd | 0xd1 => fixed(2),
+        0xce | 0xd2 => fixed(4),
+        0xcf | 0xd3 => fixed(8),
+        0xd4 => fixed(2),
+        0xd5 => fixed(3),
+        0xd6 => fixed(5),
+        0xd7 => fixed(9),
+        0xd8 => fixed(17),
+        0xdc => container(2, 1),
+        0xdd => container(4, 1),
+        0xde => container(2, 2),
+        0xdf => container(4, 2),
+    }
+}
+
+/// Walks exactly one value starting at `start`, checking nesting depth
+/// (the outermost container is depth 1), and returns the offset just past it.
+pub(crate) fn walk(buf: &[u8], start: usize, max_depth: usize) -> Result<usize, DecodeError> {
+    // Remaining child values of each open container; the bottom entry is a
+    // virtual root holding the one value we were asked to walk.
+    let mut open: Vec<u64> = Vec::with_capacity(8);
+    open.push(1);
+    let mut pos = start;
+    loop {
+        while open.last() == Some(&0) {
+            open.pop();
+        }
+        let Some(top) = open.last_mut() else {
+            return Ok(pos);
+        };
+        *top -= 1;
+        let head = header(buf, pos)?;
+        if head.container {
+            if open.len() > max_depth {
+                return Err(DecodeError::TooDeep {
+                    max: max_depth,
+                    offset: pos,
+                });
+            }
+            if head.children > 0 {
+                open.push(head.children);
+            }
+        }
+        pos = head.next;
+    }
+}
+
+/// Returns the offset just past the value at `start`, without a depth limit
+/// and without allocating. Used on input [`walk`] has already checked.
+pub(crate) fn skip(buf: &[u8], start: usize) -> Result<usize, DecodeError> {
+    let mut pending: u64 = 1;
+    let mut pos = start;
+    while pending > 0 {
+        pending -= 1;
+        let head = header(buf, pos)?;
+        pending += head.children;
+        pos = head.next;
+    }
+    Ok(pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_nested_values() {
+        // {"a": [1, "x", nil], "b": {}}
+        let bytes = [
+            0x82, 0xa1, b'a', 0x93, 0x01, 0xa1, b'x', 0xc0, 0xa1, b'b', 0x80,
+        ];
+        assert_eq!(walk(&bytes, 0, 8), Ok(bytes.len()));
+        assert_eq!(skip(&bytes, 0), Ok(bytes.len()));
+        assert_eq!(walk(&bytes, 0, 2), Ok(bytes.len()));
+        assert!(matches!(
+            walk(&bytes, 0, 1),
+            Err(DecodeError::TooDeep { max: 1, offset: 3 })
+        ));
+    }
+
+    #[test]
+    fn rejects_length_bombs_and_truncation() {
+        // array32 declaring 2^32-1 elements with nothing after it
+        let bomb = [0xdd, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            walk(&bomb, 0, 8),
+            Err(DecodeError::LengthExceedsInput { .. })
+        ));
+        // str8 of length 5 with 2 bytes present
+        assert!(matches!(
+            walk(&[0xd9, 5, b'a', b'b'], 0, 8),
+            Err(DecodeError::LengthExceedsInput { .. })
+        ));
+        assert_eq!(
+            walk(&[0xcd, 0x01], 0, 8),
+            Err(DecodeError::Truncated { offset: 2 })
+        );
+        assert_eq!(
+            walk(&[0x92, 0x01], 0, 8),
+            Err(DecodeError::LengthExceedsInput {
+                declared: 2,
+                remaining: 1,
+                offset: 0
+            })
+        );
+        assert_eq!(walk(&[], 0, 8), Err(DecodeError::Truncated { offset: 0 }));
+        assert_eq!(
+            walk(&[0xc1], 0, 8),
+            Err(DecodeError::ReservedByte { offset: 0 })
+        );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_recurse() {
+        let depth = 100_000;
+        let mut bytes = vec![0x91; depth];
+        bytes.push(0xc0);
+        assert_eq!(skip(&bytes, 0), Ok(bytes.len()));
+        assert!(matches!(
+            walk(&bytes, 0, 64),
+            Err(DecodeError::TooDeep { max: 64, .. })
+        ));
+    }
+}

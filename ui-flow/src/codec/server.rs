@@ -1,0 +1,450 @@
+//! Encoding and decoding [`ServerMessage`].
+
+use serde::{Deserialize, Serialize};
+
+use super::read::{Fields, Slot};
+use super::write::{Out, presence_diff_len};
+use super::{Decoded, Limits, open_frame, write_atomically};
+use crate::error::{DecodeError, EncodeError};
+use crate::message::ServerMessage;
+use crate::presence::PresenceDiff;
+use crate::tag::ServerTag;
+
+impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
+    /// Encodes the message as one frame.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut buf = Vec::new();
+        self.encode_into(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Appends the frame to `buf`; on error `buf` is left as it was.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let tag = self.tag().0;
+        write_atomically(buf, |out| self.write(out, tag))
+    }
+
+    fn write(&self, out: &mut Out<'_>, tag: u16) -> Result<(), EncodeError> {
+        match self {
+            ServerMessage::Connected {
+                protocol_version,
+                connection_id,
+                user_id,
+            } => {
+                out.envelope(tag, 2 + usize::from(user_id.is_some()));
+                out.uint("protocol_version", u64::from(*protocol_version));
+                out.str("connection_id", connection_id);
+                if let Some(user) = user_id {
+                    out.str("user_id", user);
+                }
+            }
+            ServerMessage::Pong {
+                client_ts,
+                server_ts,
+            } => {
+                out.envelope(tag, 2);
+                out.uint("client_ts", *client_ts);
+                out.uint("server_ts", *server_ts);
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            } => {
+                out.envelope(tag, 2 + usize::from(code.is_some()));
+                if let Some(code) = code {
+                    out.str("code", code.as_str());
+                }
+                out.str("message", message);
+                out.bool("fatal", *fatal);
+            }
+            ServerMessage::Snapshot {
+                state,
+                seq,
+                timestamp,
+                epoch,
+            } => {
+                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.payload("state", state)?;
+                out.uint("seq", *seq);
+                out.uint("timestamp", *timestamp);
+                if let Some(epoch) = epoch {
+                    out.uint("epoch", u64::from(*epoch));
+                }
+            }
+            ServerMessage::Delta {
+                delta,
+                seq,
+                timestamp,
+                epoch,
+            } => {
+                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.payload("delta", delta)?;
+                out.uint("seq", *seq);
+                out.uint("timestamp", *timestamp);
+                if let Some(epoch) = epoch {
+                    out.uint("epoch", u64::from(*epoch));
+                }
+            }
+            ServerMessage::Deltas {
+                deltas,
+                seq,
+                timestamp,
+                epoch,
+            } => {
+                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.payloads("deltas", deltas)?;
+                out.uint("seq", *seq);
+                out.uint("timestamp", *timestamp);
+                if let Some(epoch) = epoch {
+                    out.uint("epoch", u64::from(*epoch));
+                }
+            }
+            ServerMessage::Presence { users } => {
+                out.envelope(tag, 1);
+                out.presence_list("users", users);
+            }
+            ServerMessage::PresenceDiff(diff) => {
+                out.envelope(tag, presence_diff_len(diff));
+                out.presence_diff(diff);
+            }
+            ServerMessage::Signal {
+                from_user_id,
+                signal,
+            } => {
+                out.envelope(tag, 2);
+                out.str("from_user_id", from_user_id);
+                out.signal("signal", signal);
+            }
+            ServerMessage::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => {
+                out.envelope(tag, 2 + usize::from(correlation_id.is_some()));
+                out.str("domain", domain);
+                out.payload("event", event)?;
+                if let Some(id) = correlation_id {
+                    out.op_id("correlation_id", id);
+                }
+            }
+            ServerMessage::Progress {
+                op_id,
+                percent,
+                message,
+            } => {
+                out.envelope(
+                    tag,
+                    1 + usize::from(percent.is_some()) + usize::from(message.is_some()),
+                );
+                out.op_id("op_id", op_id);
+                if let Some(percent) = percent {
+                    out.uint("percent", u64::from(*percent));
+                }
+                if let Some(message) = message {
+                    out.str("message", message);
+                }
+            }
+            ServerMessage::ActionOk { op_id, result } => {
+                out.envelope(tag, 1 + usize::from(result.is_some()));
+                out.op_id("op_id", op_id);
+                if let Some(result) = result {
+                    out.raw("result", result);
+                }
+            }
+            ServerMessage::ActionErr {
+                op_id,
+                code,
+                message,
+            } => {
+                out.envelope(tag, 2 + usize::from(code.is_some()));
+                out.op_id("op_id", op_id);
+                if let Some(code) = code {
+                    out.str("code", code);
+                }
+                out.str("message", message);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a, S, D, E> ServerMessage<S, D, E>
+where
+    S: Deserialize<'a>,
+    D: Deserialize<'a>,
+    E: Deserialize<'a>,
+{
+    /// Decodes one frame with the default [`Limits`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Decoded<Self>, DecodeError> {
+        Self::decode_with(bytes, &Limits::default())
+    }
+
+    /// Decodes one frame within `limits`.
+    pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<Self>, DecodeError> {
+        let (tag, mut f) = open_frame(bytes, limits)?;
+        let tag = ServerTag(tag);
+        let Some(name) = tag.name() else {
+            return Ok(Decoded::Unknown { tag: tag.0 });
+        };
+        f.message = name;
+        let message = match tag {
+            ServerTag::CONNECTED => connected(&mut f)?,
+            ServerTag::PONG => pong(&mut f)?,
+            ServerTag::ERROR => error(&mut f)?,
+            ServerTag::SNAPSHOT => snapshot(&mut f)?,
+            ServerTag::DELTA | ServerTag::DELTAS => delta_or_deltas(&mut f, tag)?,
+            ServerTag::PRESENCE => presence(&mut f)?,
+            ServerTag::PRESENCE_DIFF => presence_diff(&mut f)?,
+            ServerTag::SIGNAL => signal(&mut f)?,
+            ServerTag::NOTIFY => notify(&mut f)?,
+            ServerTag::PROGRESS => progress(&mut f)?,
+            ServerTag::ACTION_OK => action_ok(&mut f)?,
+            _ => action_err(&mut f)?,
+        };
+        Ok(Decoded::Message(message))
+    }
+}
+
+type Msg<S, D, E> = Result<ServerMessage<S, D, E>, DecodeError>;
+
+fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut version, mut id, mut user) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "protocol_version" => {
+                version.set(f.uint("protocol_version")?, m, "protocol_version")?
+            }
+            "connection_id" => id.set(f.string("connection_id")?, m, "connection_id")?,
+            "user_id" => user.set(f.opt("user_id", Fields::string)?, m, "user_id")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Connected {
+        protocol_version: version.required(m, "protocol_version")?,
+        connection_id: id.required(m, "connection_id")?,
+        user_id: user.optional(),
+    })
+}
+
+fn pong<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut client_ts, mut server_ts) = (Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "client_ts" => client_ts.set(f.uint("client_ts")?, m, "client_ts")?,
+            "server_ts" => server_ts.set(f.uint("server_ts")?, m, "server_ts")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Pong {
+        client_ts: client_ts.required(m, "client_ts")?,
+        server_ts: server_ts.required(m, "server_ts")?,
+    })
+}
+
+fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut code, mut message, mut fatal) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
+            "message" => message.set(f.string("message")?, m, "message")?,
+            "fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Error {
+        code: code.optional().map(Into::into),
+        message: message.required(m, "message")?,
+        fatal: fatal.required(m, "fatal")?,
+    })
+}
+
+fn snapshot<'a, S: Deserialize<'a>, D, E>(f: &mut Fields<'a>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut state, mut seq, mut timestamp, mut epoch) =
+        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "state" => state.set(f.payload("state")?, m, "state")?,
+            "seq" => seq.set(f.uint("seq")?, m, "seq")?,
+            "timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
+            "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Snapshot {
+        state: state.required(m, "state")?,
+        seq: seq.required(m, "seq")?,
+        timestamp: timestamp.required(m, "timestamp")?,
+        epoch: epoch.optional(),
+    })
+}
+
+fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
+    f: &mut Fields<'a>,
+    tag: ServerTag,
+) -> Msg<S, D, E> {
+    let m = f.message;
+    let single = tag == ServerTag::DELTA;
+    let body = if single { "delta" } else { "deltas" };
+    let (mut one, mut many, mut seq, mut timestamp, mut epoch) = (
+        Slot::new(),
+        Slot::new(),
+        Slot::new(),
+        Slot::new(),
+        Slot::new(),
+    );
+    while let Some(key) = f.next_key()? {
+        match key {
+            "delta" if single => one.set(f.payload("delta")?, m, "delta")?,
+            "deltas" if !single => many.set(f.array("deltas", Fields::payload)?, m, "deltas")?,
+            "seq" => seq.set(f.uint("seq")?, m, "seq")?,
+            "timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
+            "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            _ => f.skip()?,
+        }
+    }
+    let (seq, timestamp, epoch) = (
+        seq.required(m, "seq")?,
+        timestamp.required(m, "timestamp")?,
+        epoch.optional(),
+    );
+    Ok(if single {
+        ServerMessage::Delta {
+            delta: one.required(m, body)?,
+            seq,
+            timestamp,
+            epoch,
+        }
+    } else {
+        ServerMessage::Deltas {
+            deltas: many.required(m, body)?,
+            seq,
+            timestamp,
+            epoch,
+        }
+    })
+}
+
+fn presence<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let mut users = Slot::new();
+    while let Some(key) = f.next_key()? {
+        match key {
+            "users" => users.set(f.array("users", Fields::presence_info)?, m, "users")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Presence {
+        users: users.required(m, "users")?,
+    })
+}
+
+fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut joined, mut updated, mut left) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "joined" => joined.set(f.array("joined", Fields::presence_info)?, m, "joined")?,
+            "updated" => updated.set(f.array("updated", Fields::presence_info)?, m, "updated")?,
+            "left" => left.set(f.strings("left")?, m, "left")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::PresenceDiff(PresenceDiff {
+        joined: joined.or_empty(),
+        updated: updated.or_empty(),
+        left: left.or_empty(),
+    }))
+}
+
+fn signal<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut from, mut payload) = (Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "from_user_id" => from.set(f.string("from_user_id")?, m, "from_user_id")?,
+            "signal" => payload.set(f.signal("signal")?, m, "signal")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Signal {
+        from_user_id: from.required(m, "from_user_id")?,
+        signal: payload.required(m, "signal")?,
+    })
+}
+
+fn notify<'a, S, D, E: Deserialize<'a>>(f: &mut Fields<'a>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut domain, mut event, mut correlation) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "domain" => domain.set(f.string("domain")?, m, "domain")?,
+            "event" => event.set(f.payload("event")?, m, "event")?,
+            "correlation_id" => {
+                correlation.set(f.opt("correlation_id", Fields::op_id)?, m, "correlation_id")?
+            }
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Notify {
+        domain: domain.required(m, "domain")?,
+        event: event.required(m, "event")?,
+        correlation_id: correlation.optional(),
+    })
+}
+
+fn progress<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut op_id, mut percent, mut message) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            "percent" => percent.set(f.opt("percent", Fields::uint)?, m, "percent")?,
+            "message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::Progress {
+        op_id: op_id.required(m, "op_id")?,
+        percent: percent.optional(),
+        message: message.optional(),
+    })
+}
+
+fn action_ok<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut op_id, mut result) = (Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            "result" => result.set(f.opt("result", Fields::raw)?, m, "result")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::ActionOk {
+        op_id: op_id.required(m, "op_id")?,
+        result: result.optional(),
+    })
+}
+
+fn action_err<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut op_id, mut code, mut message) = (Slot::new(), Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            "code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
+            "message" => message.set(f.string("message")?, m, "message")?,
+            _ => f.skip()?,
+        }
+    }
+    Ok(ServerMessage::ActionErr {
+        op_id: op_id.required(m, "op_id")?,
+        code: code.optional(),
+        message: message.required(m, "message")?,
+    })
+}

@@ -1,0 +1,259 @@
+//! Codec behaviour that the vectors alone do not make obvious.
+
+use rmpv::Value;
+use serde::{Deserialize, Serialize};
+use ui_flow::codec::{Decoded, Limits};
+use ui_flow::{
+    ClientMessage, DecodeError, OpId, PresenceDiff, PresenceInfo, PresenceStatus, RawValue,
+    ServerMessage, SignalPayload,
+};
+
+type Dyn = ServerMessage<Value, Value, Value>;
+
+fn encode_value(v: &Value) -> Vec<u8> {
+    let mut buf = Vec::new();
+    rmpv::encode::write_value(&mut buf, v).expect("vec write");
+    buf
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Move {
+    dx: i8,
+    dy: i8,
+}
+
+#[test]
+fn unsubscribe_is_not_mistaken_for_resync() {
+    // The design's flatten + untagged sketch decodes this frame as Resync.
+    let frame = encode_value(&map(vec![
+        ("t", Value::from(2001)),
+        ("domains", Value::Array(vec![Value::from("world")])),
+    ]));
+    assert_eq!(
+        ClientMessage::<Value>::decode(&frame),
+        Ok(Decoded::Message(ClientMessage::Unsubscribe {
+            domains: vec!["world".into()]
+        }))
+    );
+}
+
+#[test]
+fn unknown_tags_are_reported_not_errors() {
+    let frame = encode_value(&map(vec![("t", Value::from(6123)), ("x", Value::from(1))]));
+    assert_eq!(Dyn::decode(&frame), Ok(Decoded::Unknown { tag: 6123 }));
+    assert_eq!(
+        ClientMessage::<Value>::decode(&frame),
+        Ok(Decoded::Unknown { tag: 6123 })
+    );
+}
+
+#[test]
+fn unknown_fields_are_skipped_and_nil_means_absent() {
+    let frame = encode_value(&map(vec![
+        ("t", Value::from(5000)),
+        (
+            "future",
+            map(vec![("deep", Value::Array(vec![Value::Nil]))]),
+        ),
+        ("op_id", Value::Binary(vec![7; 16])),
+        ("percent", Value::Nil),
+        ("message", Value::from("half way")),
+    ]));
+    assert_eq!(
+        Dyn::decode(&frame),
+        Ok(Decoded::Message(ServerMessage::Progress {
+            op_id: OpId::from_bytes([7; 16]),
+            percent: None,
+            message: Some("half way".into()),
+        }))
+    );
+}
+
+#[test]
+fn typed_payloads_round_trip_and_encoding_is_deterministic() {
+    let op_id = OpId::from_u128(1);
+    let msg = ClientMessage::Action {
+        op_id,
+        action: Move { dx: 1, dy: -1 },
+    };
+    let a = msg.encode().expect("encode");
+    let b = msg.clone().encode().expect("encode");
+    assert_eq!(a, b);
+    assert_eq!(ClientMessage::decode(&a), Ok(Decoded::Message(msg)));
+    // The same frame decodes with a dynamic payload type.
+    let Ok(Decoded::Message(ClientMessage::Action { action, .. })) =
+        ClientMessage::<Value>::decode(&a)
+    else {
+        panic!("dynamic decode failed");
+    };
+    assert_eq!(
+        action,
+        map(vec![("dx", Value::from(1)), ("dy", Value::from(-1))])
+    );
+}
+
+#[test]
+fn every_server_variant_round_trips() {
+    let op_id = OpId::from_u128(42);
+    let user = PresenceInfo {
+        user_id: "ada".into(),
+        name: Some("Ada".into()),
+        status: PresenceStatus::Idle,
+        connected_at: u64::MAX,
+    };
+    let msgs: Vec<ServerMessage<Vec<u8>, Move, String>> = vec![
+        ServerMessage::Connected {
+            protocol_version: 1,
+            connection_id: "c1".into(),
+            user_id: Some("ada".into()),
+        },
+        ServerMessage::Pong {
+            client_ts: 0,
+            server_ts: u64::MAX,
+        },
+        ServerMessage::Error {
+            code: Some(ui_flow::ErrorCode::BAD_FRAME),
+            message: "ünïcode".into(),
+            fatal: false,
+        },
+        ServerMessage::Snapshot {
+            state: vec![1, 2, 3],
+            seq: 7,
+            timestamp: 9,
+            epoch: Some(u32::MAX),
+        },
+        ServerMessage::Delta {
+            delta: Move { dx: 0, dy: 0 },
+            seq: 8,
+            timestamp: 9,
+            epoch: None,
+        },
+        ServerMessage::Deltas {
+            deltas: vec![],
+            seq: 8,
+            timestamp: 9,
+            epoch: Some(3),
+        },
+        ServerMessage::Presence {
+            users: vec![user.clone()],
+        },
+        ServerMessage::PresenceDiff(PresenceDiff {
+            joined: vec![user],
+            updated: vec![],
+            left: vec!["bob".into()],
+        }),
+        ServerMessage::Signal {
+            from_user_id: "ada".into(),
+            signal: SignalPayload::IceCandidate {
+                candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            },
+        },
+        ServerMessage::Notify {
+            domain: "world".into(),
+            event: "boom".into(),
+            correlation_id: Some(op_id),
+        },
+        ServerMessage::Progress {
+            op_id,
+            percent: Some(100),
+            message: None,
+        },
+        ServerMessage::ActionOk {
+            op_id,
+            result: Some(RawValue::encode(&(u64::MAX, serde_bytes_like())).expect("raw")),
+        },
+        ServerMessage::ActionErr {
+            op_id,
+            code: None,
+            message: String::new(),
+        },
+    ];
+    for msg in msgs {
+        let frame = msg.encode().expect("encode");
+        assert_eq!(ServerMessage::decode(&frame), Ok(Decoded::Message(msg)));
+    }
+}
+
+fn serde_bytes_like() -> Vec<u8> {
+    vec![0xff, 0x00]
+}
+
+#[test]
+fn malformed_frames_give_typed_errors() {
+    let good = ClientMessage::<()>::Ping { ts: 5 }
+        .encode()
+        .expect("encode");
+    let truncated = &good[..good.len() - 1];
+    assert!(matches!(
+        ClientMessage::<()>::decode(truncated),
+        Err(DecodeError::Truncated { .. })
+    ));
+    let mut trailing = good.clone();
+    trailing.push(0xc0);
+    assert_eq!(
+        ClientMessage::<()>::decode(&trailing),
+        Err(DecodeError::TrailingBytes { extra: 1 })
+    );
+    assert_eq!(
+        ClientMessage::<()>::decode_with(&good, &Limits::default().max_frame_len(3)),
+        Err(DecodeError::TooLarge {
+            len: good.len(),
+            max: 3
+        })
+    );
+    let wrong_type = encode_value(&map(vec![("t", Value::from(0)), ("ts", Value::from("x"))]));
+    assert!(matches!(
+        ClientMessage::<()>::decode(&wrong_type),
+        Err(DecodeError::InvalidField {
+            message: "Ping",
+            field: "ts",
+            ..
+        })
+    ));
+    let missing = encode_value(&map(vec![("t", Value::from(0))]));
+    assert_eq!(
+        ClientMessage::<()>::decode(&missing),
+        Err(DecodeError::MissingField {
+            message: "Ping",
+            field: "ts"
+        })
+    );
+    let tag_second = encode_value(&map(vec![("ts", Value::from(1)), ("t", Value::from(0))]));
+    assert_eq!(
+        ClientMessage::<()>::decode(&tag_second),
+        Err(DecodeError::MissingTag)
+    );
+    assert_eq!(
+        ClientMessage::<()>::decode(&[0x93, 1, 2, 3]),
+        Err(DecodeError::NotAMap)
+    );
+}
+
+#[test]
+fn depth_bombs_are_rejected_before_serde_sees_them() {
+    // An Action whose payload is 10,000 nested arrays.
+    let mut frame = encode_value(&map(vec![
+        ("t", Value::from(1000)),
+        ("op_id", Value::Binary(vec![0; 16])),
+    ]));
+    frame[0] = 0x83;
+    frame.extend_from_slice(&[0xa6, b'a', b'c', b't', b'i', b'o', b'n']);
+    frame.extend(std::iter::repeat_n(0x91, 10_000));
+    frame.push(0xc0);
+    assert!(matches!(
+        ClientMessage::<Value>::decode(&frame),
+        Err(DecodeError::TooDeep { max: 64, .. })
+    ));
+}
