@@ -159,6 +159,12 @@ pub enum ClientMessage<Action> {
     Ping {
         /// The client's clock, milliseconds; echoed in `Pong.client_ts`.
         ts: u64,
+        /// Additive: the connection's own presence report (`active` = the user
+        /// interacted since the last ping, `idle` = visible but untouched,
+        /// `away` = the page is hidden). The server derives the user's
+        /// [`PresenceStatus`](crate::PresenceStatus) from these; absent
+        /// reports nothing.
+        presence: Option<crate::PresenceStatus>,
     },
     /// Tag 1: catch up from `last_seq`, or send a snapshot.
     Resync {

@@ -192,9 +192,12 @@ fn serde_bytes_like() -> Vec<u8> {
 
 #[test]
 fn malformed_frames_give_typed_errors() {
-    let good = ClientMessage::<()>::Ping { ts: 5 }
-        .encode()
-        .expect("encode");
+    let good = ClientMessage::<()>::Ping {
+        ts: 5,
+        presence: None,
+    }
+    .encode()
+    .expect("encode");
     let truncated = &good[..good.len() - 1];
     assert!(matches!(
         ClientMessage::<()>::decode(truncated),

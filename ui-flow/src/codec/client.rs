@@ -25,9 +25,12 @@ impl<A: Serialize> ClientMessage<A> {
 
     fn write(&self, out: &mut Out<'_>, tag: u16) -> Result<(), EncodeError> {
         match self {
-            ClientMessage::Ping { ts } => {
-                out.envelope(tag, 1);
+            ClientMessage::Ping { ts, presence } => {
+                out.envelope(tag, 1 + usize::from(presence.is_some()));
                 out.uint("ts", *ts);
+                if let Some(status) = presence {
+                    out.str("presence", status.as_str());
+                }
             }
             ClientMessage::Resync { last_seq, epoch } => {
                 out.envelope(
@@ -80,15 +83,21 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
         let m = name;
         let message = match tag {
             ClientTag::PING => {
-                let mut ts = Slot::new();
+                let (mut ts, mut presence) = (Slot::new(), Slot::new());
                 while let Some(key) = f.next_key()? {
                     match key {
                         "ts" => ts.set(f.uint("ts")?, m, "ts")?,
+                        "presence" => presence.set(
+                            f.opt("presence", Fields::presence_status)?,
+                            m,
+                            "presence",
+                        )?,
                         _ => f.skip()?,
                     }
                 }
                 ClientMessage::Ping {
                     ts: ts.required(m, "ts")?,
+                    presence: presence.optional(),
                 }
             }
             ClientTag::RESYNC => {
