@@ -77,6 +77,8 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
         let (tag, mut f) = open_frame(bytes, limits)?;
         let tag = ClientTag(tag);
         let Some(name) = tag.name() else {
+            f.message = "unknown message";
+            f.finish_unknown()?;
             return Ok(Decoded::Unknown { tag: tag.0 });
         };
         f.message = name;

@@ -136,6 +136,7 @@ fn open_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(u16, Fields<'a>),
     let tag = fields
         .uint::<u16>("t")
         .map_err(|_| DecodeError::InvalidTag)?;
+    fields.tag_read = true;
     Ok((tag, fields))
 }
 

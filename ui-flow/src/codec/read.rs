@@ -21,6 +21,10 @@ pub(crate) struct Fields<'a> {
     left: u32,
     /// The message (or nested type) name, for error messages.
     pub(crate) message: &'static str,
+    /// Set on a frame's own map once `"t"` has been read, so that a second
+    /// `"t"` is rejected instead of skipped as an unknown field (a reader that
+    /// kept the last `"t"` would otherwise see a different message).
+    pub(crate) tag_read: bool,
 }
 
 /// A field slot that must be filled at most once.
@@ -60,10 +64,10 @@ impl<T> Slot<Option<T>> {
     }
 }
 
-impl<T> Slot<Vec<T>> {
-    /// A list that may be absent (meaning empty).
+impl<T> Slot<Option<Vec<T>>> {
+    /// A list that may be absent or nil (both meaning empty).
     pub(crate) fn or_empty(self) -> Vec<T> {
-        self.0.unwrap_or_default()
+        self.0.flatten().unwrap_or_default()
     }
 }
 
@@ -90,6 +94,7 @@ impl<'a> Fields<'a> {
             pos: pos + (before - rest.len()),
             left,
             message,
+            tag_read: false,
         })
     }
 
@@ -121,8 +126,23 @@ impl<'a> Fields<'a> {
         let offset = self.pos;
         let (key, rest) = rmp::decode::read_str_from_slice(self.rest())
             .map_err(|_| DecodeError::InvalidKey { offset })?;
+        if self.tag_read && key == "t" {
+            return Err(DecodeError::DuplicateField {
+                message: self.message,
+                field: "t",
+            });
+        }
         self.advance_to(rest);
         Ok(Some(key))
+    }
+
+    /// Checks the rest of a frame whose tag this build does not know: every
+    /// key a string and no second `"t"`. The values are not examined.
+    pub(crate) fn finish_unknown(&mut self) -> Result<(), DecodeError> {
+        while self.next_key()?.is_some() {
+            self.skip()?;
+        }
+        Ok(())
     }
 
     /// Skips the value of an unknown field.
@@ -265,6 +285,15 @@ impl<'a> Fields<'a> {
                 "expected a 16-byte bin or a UUID string",
             )
         })?;
+        // Only the hyphenated form is on the wire; the UUID parser alone would
+        // also take the simple, braced and URN forms that other readers reject.
+        if text.len() != 36 {
+            return Err(invalid(
+                self.message,
+                field,
+                "not a hyphenated UUID (36 characters)",
+            ));
+        }
         text.parse()
             .map_err(|_| invalid(self.message, field, "not a UUID"))
     }

@@ -185,6 +185,8 @@ where
         let (tag, mut f) = open_frame(bytes, limits)?;
         let tag = ServerTag(tag);
         let Some(name) = tag.name() else {
+            f.message = "unknown message";
+            f.finish_unknown()?;
             return Ok(Decoded::Unknown { tag: tag.0 });
         };
         f.message = name;
@@ -348,9 +350,17 @@ fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut joined, mut updated, mut left) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "joined" => joined.set(f.array("joined", Fields::presence_info)?, m, "joined")?,
-            "updated" => updated.set(f.array("updated", Fields::presence_info)?, m, "updated")?,
-            "left" => left.set(f.strings("left")?, m, "left")?,
+            "joined" => joined.set(
+                f.opt("joined", |f, n| f.array(n, Fields::presence_info))?,
+                m,
+                "joined",
+            )?,
+            "updated" => updated.set(
+                f.opt("updated", |f, n| f.array(n, Fields::presence_info))?,
+                m,
+                "updated",
+            )?,
+            "left" => left.set(f.opt("left", Fields::strings)?, m, "left")?,
             _ => f.skip()?,
         }
     }
