@@ -34,6 +34,10 @@ fn header(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
     let sized = |len_bytes: usize, fixed: usize| -> Result<Header, DecodeError> {
         let len = be(buf, body, len_bytes)?;
         let start = body + len_bytes + fixed;
+        // An extension's type byte can be missing even when its length is 0.
+        if start > buf.len() {
+            return Err(DecodeError::Truncated { offset: buf.len() });
+        }
         let remaining = buf.len().saturating_sub(start);
         if len > remaining as u64 {
             return Err(DecodeError::LengthExceedsInput {
@@ -212,6 +216,15 @@ mod tests {
             })
         );
         assert_eq!(walk(&[], 0, 8), Err(DecodeError::Truncated { offset: 0 }));
+        // ext8 of length 0 whose type byte is missing
+        assert_eq!(
+            walk(&[0xc7, 0x00], 0, 8),
+            Err(DecodeError::Truncated { offset: 2 })
+        );
+        assert_eq!(
+            skip(&[0xc8, 0x00, 0x00], 0),
+            Err(DecodeError::Truncated { offset: 3 })
+        );
         assert_eq!(
             walk(&[0xc1], 0, 8),
             Err(DecodeError::ReservedByte { offset: 0 })
