@@ -35,6 +35,7 @@
 //! # Ok::<(), ui_flow::Error>(())
 //! ```
 
+pub mod client;
 pub mod code;
 pub mod codec;
 mod error;

@@ -1,0 +1,833 @@
+//! [`Client`]: the connection state machine.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use web_time::Instant;
+
+use crate::code::{CloseCode, ErrorCode};
+use crate::codec::Decoded;
+use crate::error::{ApiMisuse, Error};
+use crate::message::{ClientMessage, ServerMessage};
+use crate::op::OpId;
+use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
+use crate::signal::SignalPayload;
+use crate::state::FlowState;
+use crate::status::{CloseReason, ConnectionStatus};
+
+use super::config::ClientConfig;
+use super::event::{Event, SocketCommand, SocketId};
+use super::link::{Due, Link};
+use super::mirror::{Mirror, Sync};
+use super::ops::{OpState, Ops};
+
+/// The client side of one ui-flow connection, without any IO: a state
+/// machine that every driver (native, browser, framework adapters) runs the
+/// same way, so they all follow the same connection policy.
+///
+/// It is generic over the application's state `S` (with its `S::Delta`),
+/// action `A` and notification event `E` types. It is not a WebSocket: a
+/// driver owns the socket, the timer and the clock, and feeds the client.
+///
+/// # Call order
+///
+/// 1. Create it with [`Client::new`]; it immediately asks for a socket.
+/// 2. After creating it, and after **every** input or command below, drain
+///    the outputs, in this order:
+///    - [`poll_socket`](Self::poll_socket) until `None`: open or close
+///      WebSockets as told, remembering each socket's [`SocketId`];
+///    - [`poll_transmit`](Self::poll_transmit) until `None`: send each frame
+///      as one binary message on the current socket;
+///    - [`poll_event`](Self::poll_event) until `None`: hand to the app;
+///    - [`poll_timeout`](Self::poll_timeout): arm one timer for that instant
+///      (replacing the previous one), or none when it says `None`.
+/// 3. Inputs, each with the current time and the socket it is about:
+///    [`handle_open`](Self::handle_open) when a socket opened,
+///    [`handle_frame`](Self::handle_frame) for every binary message,
+///    [`handle_close`](Self::handle_close) when it closed **or failed** (call
+///    it for an error and again for the close that follows: the second is
+///    ignored), [`handle_timeout`](Self::handle_timeout) when the timer fires
+///    (early or late calls are harmless), and [`handle_resume`](Self::handle_resume)
+///    when the network or the page comes back.
+/// 4. Commands from the app at any time: [`send_action`](Self::send_action),
+///    [`send_optimistic`](Self::send_optimistic), [`subscribe`](Self::subscribe),
+///    [`unsubscribe`](Self::unsubscribe), [`send_signal`](Self::send_signal),
+///    [`resync`](Self::resync), [`set_presence`](Self::set_presence),
+///    [`close`](Self::close).
+///
+/// Time only enters as the `now` arguments (a [`web_time::Instant`], which is
+/// `std::time::Instant` on native targets), and the backoff jitter comes from
+/// [`ClientConfig::seed`], so a test drives the client on a fake clock and
+/// replays the same run every time. The only other randomness is
+/// [`OpId::new`] for action ids, which must be unique across clients.
+///
+/// # Policy
+///
+/// - **Status**: [`ConnectionStatus::Connecting`] until the first
+///   `Connected`, then `Open`; `Reconnecting { attempt, next_try }` after a
+///   loss; `Closed { reason }` for good after [`close`](Self::close), a fatal
+///   `Error` or a close code whose table row says not to reconnect
+///   ([`ErrorCode::ALL`], [`CloseCode::ALL`]), or another protocol version.
+/// - **Reconnect** with exponential backoff and full jitter
+///   ([`Backoff`](super::Backoff)); one socket at a time, and every report
+///   carries its [`SocketId`], so the close that follows an error, or a late
+///   frame from a replaced socket, never counts twice.
+/// - **After every `Connected`**: `Resync { last_seq, epoch }` (when a state
+///   is held), `Subscribe` with every current domain, every unresolved action
+///   again with its original op id (the server answers a repeat with the
+///   outcome it already has), the signals queued meanwhile, and a `Ping`.
+/// - **Seq**: a delta that is not `last + 1` is not applied and triggers one
+///   `Resync`; seqs at or below `last` are dropped; deltas that arrive before
+///   the first snapshot wait for it (those it already contains are dropped);
+///   a `Delta`/`Deltas` whose epoch differs from the state's triggers a
+///   `Resync` (answered by a snapshot).
+/// - **Liveness**: a `Ping` every [`ping_interval`](ClientConfig::ping_interval)
+///   (latency from the `Pong`); a server silent for longer than the interval
+///   plus [`liveness_grace`](ClientConfig::liveness_grace) is dead and the
+///   socket is replaced. The same limit bounds how long a socket may take to
+///   open and greet.
+/// - **Optimistic actions**: [`state`](Self::state) is the confirmed state
+///   with every unresolved optimistic change re-applied on top, recomputed
+///   after each server change (rebase). `ActionErr` removes exactly that
+///   change; `ActionOk` drops it too, because the server's deltas carry the
+///   real effect.
+/// - **Queue**: at most [`queue_bound`](ClientConfig::queue_bound) actions
+///   are unresolved at once, and at most as many signals wait for a
+///   connection; beyond that the command fails with [`ApiMisuse::QueueFull`]
+///   and nothing is queued. Commands after the connection closed for good
+///   fail with [`ApiMisuse::Closed`].
+/// - **Bad input**: a frame that does not decode is reported as
+///   [`Event::BadFrame`] and skipped; unknown tags are skipped silently.
+pub struct Client<S: FlowState, A, E> {
+    config: ClientConfig,
+    /// The zero of `Ping.ts`.
+    origin: Instant,
+    link: Link,
+    status: ConnectionStatus,
+    mirror: Mirror<S>,
+    /// Confirmed state plus optimistic changes, while there are any.
+    view: Option<S>,
+    ops: Ops<S::Delta>,
+    /// Encoded signals waiting for a connection.
+    outbox: VecDeque<Vec<u8>>,
+    subscriptions: Vec<String>,
+    presence: Vec<PresenceInfo>,
+    presence_report: Option<PresenceStatus>,
+    latency: Option<Duration>,
+    connection_id: Option<String>,
+    user_id: Option<String>,
+    /// When the last unanswered `Resync` was sent.
+    resync_since: Option<Instant>,
+    transmits: VecDeque<Vec<u8>>,
+    sockets: VecDeque<SocketCommand>,
+    events: VecDeque<Event<S, E>>,
+    action: PhantomData<fn(A)>,
+}
+
+/// Getters: what the UI shows and what the driver needs to know.
+impl<S: FlowState, A, E> Client<S, A, E> {
+    /// Where the connection stands.
+    pub fn status(&self) -> &ConnectionStatus {
+        &self.status
+    }
+
+    /// The state to show: the confirmed server state with the optimistic
+    /// changes of unresolved actions applied on top.
+    pub fn state(&self) -> &S {
+        self.view.as_ref().unwrap_or(self.mirror.state())
+    }
+
+    /// The server's state at [`seq`](Self::seq), without optimistic changes.
+    pub fn confirmed_state(&self) -> &S {
+        self.mirror.state()
+    }
+
+    /// The seq of the confirmed state; `None` until the first snapshot.
+    pub fn seq(&self) -> Option<u64> {
+        self.mirror.seq()
+    }
+
+    /// The epoch (seq lineage) of the confirmed state, if the server has one.
+    pub fn epoch(&self) -> Option<u32> {
+        self.mirror.epoch()
+    }
+
+    /// The last round trip measured by a `Ping`/`Pong`.
+    pub fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// Every known action and its state: unresolved ones first, oldest
+    /// first, then up to [`settled_ops_kept`](ClientConfig::settled_ops_kept)
+    /// settled ones.
+    pub fn ops(&self) -> impl Iterator<Item = (OpId, &OpState)> {
+        self.ops.iter()
+    }
+
+    /// One action's state, while it is known.
+    pub fn op(&self, op_id: OpId) -> Option<&OpState> {
+        self.ops.get(op_id)
+    }
+
+    /// Everyone connected to the resource, as last reported.
+    pub fn presence(&self) -> &[PresenceInfo] {
+        &self.presence
+    }
+
+    /// The notification domains subscribed to, in the order they were added.
+    pub fn subscriptions(&self) -> &[String] {
+        &self.subscriptions
+    }
+
+    /// The server's id for the current (or last) connection.
+    pub fn connection_id(&self) -> Option<&str> {
+        self.connection_id.as_deref()
+    }
+
+    /// The authenticated user, if the server said.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// The socket in use, if one is opening or open.
+    pub fn socket(&self) -> Option<SocketId> {
+        self.link.socket()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The next socket to open or close.
+    pub fn poll_socket(&mut self) -> Option<SocketCommand> {
+        self.sockets.pop_front()
+    }
+
+    /// The next frame to send on the current socket.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event<S, E>> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next;
+    /// `None` once closed for good.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.link.deadline()
+    }
+}
+
+impl<S, A, E> Client<S, A, E>
+where
+    S: FlowState + DeserializeOwned,
+    S::Delta: DeserializeOwned + Clone,
+    A: Serialize,
+    E: DeserializeOwned,
+{
+    /// A client that asks for its first socket at once (see
+    /// [`poll_socket`](Self::poll_socket)). `now` is also the zero of the
+    /// ping clock. Fails only for an invalid configuration.
+    pub fn new(config: ClientConfig, now: Instant) -> Result<Self, ApiMisuse> {
+        config.validate()?;
+        let mut client = Client {
+            link: Link::new(&config, now),
+            ops: Ops::new(config.settled_ops_kept),
+            config,
+            origin: now,
+            status: ConnectionStatus::Connecting,
+            mirror: Mirror::new(),
+            view: None,
+            outbox: VecDeque::new(),
+            subscriptions: Vec::new(),
+            presence: Vec::new(),
+            presence_report: None,
+            latency: None,
+            connection_id: None,
+            user_id: None,
+            resync_since: None,
+            transmits: VecDeque::new(),
+            sockets: VecDeque::new(),
+            events: VecDeque::new(),
+            action: PhantomData,
+        };
+        client
+            .events
+            .push_back(Event::Status(ConnectionStatus::Connecting));
+        client.handle_timeout(now);
+        Ok(client)
+    }
+
+    // ---- inputs ----
+
+    /// The socket `socket` opened.
+    pub fn handle_open(&mut self, now: Instant, socket: SocketId) {
+        if self.link.is_current(socket) {
+            self.link.opened(now);
+        }
+    }
+
+    /// A binary message arrived on `socket`.
+    pub fn handle_frame(&mut self, now: Instant, socket: SocketId, frame: &[u8]) {
+        if !self.link.is_current(socket) {
+            return;
+        }
+        self.link.opened(now);
+        self.link.heard(now);
+        match ServerMessage::<S, S::Delta, E>::decode_with(frame, &self.config.limits) {
+            Ok(Decoded::Message(message)) => self.on_message(now, message),
+            Ok(Decoded::Unknown { .. }) => {}
+            Err(error) => self.events.push_back(Event::BadFrame(error)),
+        }
+    }
+
+    /// The socket `socket` closed, failed to open or failed. `code` is the
+    /// close frame's code when there was one (none for an abnormal close).
+    pub fn handle_close(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        code: Option<u16>,
+        reason: &str,
+    ) {
+        if !self.link.is_current(socket) {
+            return;
+        }
+        match code.map(CloseCode) {
+            Some(code) if !code.reconnects() => self.finish(CloseReason::Final {
+                code,
+                reason: reason.to_owned(),
+            }),
+            _ => self.lose(now),
+        }
+    }
+
+    /// The timer from [`poll_timeout`](Self::poll_timeout) fired: dials the
+    /// next socket, gives up a silent one, or pings.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(due) = self.link.due(now) {
+            match due {
+                Due::Dial => {
+                    let socket = self.link.dial(now);
+                    self.sockets.push_back(SocketCommand::Open(socket));
+                }
+                Due::Silent => {
+                    self.drop_socket(CloseCode::LIVENESS_TIMEOUT, "the server went silent");
+                    self.lose(now);
+                }
+                Due::Ping => self.ping(now),
+            }
+        }
+    }
+
+    /// The network came back or the page became visible again: checks the
+    /// timers, then retries at once if waiting to reconnect, or pings at once
+    /// if connected (the reply, or its absence, tells whether the link
+    /// survived).
+    pub fn handle_resume(&mut self, now: Instant) {
+        self.handle_timeout(now);
+        if self.link.hurry(now) {
+            self.handle_timeout(now);
+        } else if self.link.is_up() {
+            self.ping(now);
+        }
+    }
+
+    // ---- commands ----
+
+    /// Sends an action and returns its op id. Without a connection it is
+    /// queued and sent after the next `Connected` (and resync). Its progress
+    /// and outcome arrive as [`Event::Action`] and in [`ops`](Self::ops).
+    ///
+    /// Fails with [`ApiMisuse::QueueFull`] when
+    /// [`queue_bound`](ClientConfig::queue_bound) actions are unresolved,
+    /// [`ApiMisuse::Closed`] after the connection closed for good, or an
+    /// encode error when the action does not serialize.
+    pub fn send_action(&mut self, action: A) -> Result<OpId, Error> {
+        self.issue(action, None)
+    }
+
+    /// Sends an action and shows `change` in [`state`](Self::state) at once,
+    /// until the action's outcome arrives. Fails like
+    /// [`send_action`](Self::send_action), and then shows nothing.
+    pub fn send_optimistic(&mut self, action: A, change: S::Delta) -> Result<OpId, Error> {
+        self.issue(action, Some(change))
+    }
+
+    /// Receives notifications in these domains from now on, and again after
+    /// every reconnect. Domains already subscribed are skipped.
+    pub fn subscribe<D: Into<String>>(
+        &mut self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), ApiMisuse> {
+        self.usable()?;
+        let mut added = Vec::new();
+        for domain in domains {
+            let domain = domain.into();
+            if !self.subscriptions.contains(&domain) {
+                self.subscriptions.push(domain.clone());
+                added.push(domain);
+            }
+        }
+        if self.link.is_up() && !added.is_empty() {
+            self.transmit(ClientMessage::Subscribe { domains: added });
+        }
+        Ok(())
+    }
+
+    /// Stops notifications in these domains. Domains not subscribed are
+    /// skipped.
+    pub fn unsubscribe<D: Into<String>>(
+        &mut self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), ApiMisuse> {
+        self.usable()?;
+        let mut removed = Vec::new();
+        for domain in domains {
+            let domain = domain.into();
+            if let Some(at) = self.subscriptions.iter().position(|d| *d == domain) {
+                removed.push(self.subscriptions.remove(at));
+            }
+        }
+        if self.link.is_up() && !removed.is_empty() {
+            self.transmit(ClientMessage::Unsubscribe { domains: removed });
+        }
+        Ok(())
+    }
+
+    /// Sends a WebRTC signalling message to another user of the resource.
+    /// Without a connection it waits for the next one (bounded like actions).
+    /// A signal sent just before a connection drops may be lost: signalling
+    /// has no acknowledgement, so WebRTC code must tolerate that anyway.
+    pub fn send_signal(
+        &mut self,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = ClientMessage::<A>::Signal {
+            target_user_id: target_user_id.into(),
+            signal,
+        }
+        .encode()?;
+        if self.link.is_up() {
+            self.transmits.push_back(frame);
+        } else if self.outbox.len() >= self.config.queue_bound {
+            return Err(ApiMisuse::QueueFull {
+                bound: self.config.queue_bound,
+            }
+            .into());
+        } else {
+            self.outbox.push_back(frame);
+        }
+        Ok(())
+    }
+
+    /// Asks the server to catch up now (`Resync` with the current seq and
+    /// epoch). Without a connection this is what the next one does anyway.
+    pub fn resync(&mut self, now: Instant) -> Result<(), ApiMisuse> {
+        self.usable()?;
+        self.resync_since = None;
+        self.request_resync(now);
+        Ok(())
+    }
+
+    /// Sets the presence this connection reports in every `Ping` (`None`
+    /// reports nothing). A change is sent at once when connected.
+    pub fn set_presence(&mut self, now: Instant, report: Option<PresenceStatus>) {
+        if self.presence_report != report {
+            self.presence_report = report;
+            if self.link.is_up() {
+                self.ping(now);
+            }
+        }
+    }
+
+    /// Closes the connection for good. Unresolved actions stay as they are;
+    /// nothing more is sent or received. Closing twice does nothing.
+    pub fn close(&mut self) {
+        if !self.link.is_closed() {
+            self.drop_socket(CloseCode::NORMAL, "closed by the application");
+            self.finish(CloseReason::Requested);
+        }
+    }
+
+    // ---- internals ----
+
+    fn usable(&self) -> Result<(), ApiMisuse> {
+        if self.link.is_closed() {
+            Err(ApiMisuse::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn issue(&mut self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+        self.usable()?;
+        if self.ops.unresolved_len() >= self.config.queue_bound {
+            return Err(ApiMisuse::QueueFull {
+                bound: self.config.queue_bound,
+            }
+            .into());
+        }
+        let op_id = OpId::new();
+        let frame = ClientMessage::Action { op_id, action }.encode()?;
+        if self.link.is_up() {
+            self.transmits.push_back(frame.clone());
+        }
+        if let Some(change) = &optimistic {
+            let view = self.view.get_or_insert_with(|| self.mirror.state().clone());
+            view.apply_delta(change.clone());
+            self.events.push_back(Event::StateChanged);
+        }
+        self.ops.insert(op_id, frame, optimistic);
+        Ok(op_id)
+    }
+
+    /// Queues a frame that carries no application payload, which cannot
+    /// fail to encode.
+    fn transmit(&mut self, message: ClientMessage<A>) {
+        let encoded = message.encode();
+        debug_assert!(encoded.is_ok(), "payload-free frames always encode");
+        if let Ok(frame) = encoded {
+            self.transmits.push_back(frame);
+        }
+    }
+
+    fn ping(&mut self, now: Instant) {
+        let ts = now.saturating_duration_since(self.origin).as_millis();
+        self.transmit(ClientMessage::Ping {
+            ts: u64::try_from(ts).unwrap_or(u64::MAX),
+            presence: self.presence_report,
+        });
+        self.link.pinged(now);
+    }
+
+    fn set_status(&mut self, status: ConnectionStatus) {
+        if self.status != status {
+            self.status = status.clone();
+            self.events.push_back(Event::Status(status));
+        }
+    }
+
+    /// Tells the driver to drop the current socket, if there is one.
+    fn drop_socket(&mut self, code: CloseCode, reason: &'static str) {
+        if let Some(socket) = self.link.socket() {
+            self.sockets.push_back(SocketCommand::Close {
+                socket,
+                code,
+                reason,
+            });
+        }
+    }
+
+    /// The current socket is gone: retry later.
+    fn lose(&mut self, now: Instant) {
+        let (attempt, next_try) = self.link.lose(now);
+        self.transmits.clear();
+        self.resync_since = None;
+        self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
+    }
+
+    /// Closed for good.
+    fn finish(&mut self, reason: CloseReason) {
+        self.link.close();
+        self.transmits.clear();
+        self.outbox.clear();
+        self.set_status(ConnectionStatus::Closed { reason });
+    }
+
+    /// Sends a `Resync` unless one is already waiting for its answer (for
+    /// less than a ping interval). Without a connection the next `Connected`
+    /// resyncs anyway.
+    fn request_resync(&mut self, now: Instant) {
+        let waiting = self
+            .resync_since
+            .is_some_and(|since| now < since + self.config.ping_interval);
+        if self.link.is_up() && !waiting {
+            self.transmit(ClientMessage::Resync {
+                last_seq: self.mirror.seq(),
+                epoch: self.mirror.epoch(),
+            });
+            self.resync_since = Some(now);
+        }
+    }
+
+    /// Recomputes the shown state from the confirmed one.
+    fn rebase(&mut self) {
+        self.view = self.ops.has_optimistic().then(|| {
+            let mut view = self.mirror.state().clone();
+            for change in self.ops.optimistic() {
+                view.apply_delta(change.clone());
+            }
+            view
+        });
+        self.events.push_back(Event::StateChanged);
+    }
+
+    fn on_message(&mut self, now: Instant, message: ServerMessage<S, S::Delta, E>) {
+        match message {
+            ServerMessage::Connected {
+                protocol_version,
+                connection_id,
+                user_id,
+            } => self.on_connected(now, protocol_version, connection_id, user_id),
+            ServerMessage::Pong { client_ts, .. } => {
+                if let Some(sent) = self.origin.checked_add(Duration::from_millis(client_ts)) {
+                    let latency = now.saturating_duration_since(sent);
+                    self.latency = Some(latency);
+                    self.events.push_back(Event::Latency(latency));
+                }
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            } => self.on_error(now, code, message, fatal),
+            ServerMessage::Snapshot {
+                state, seq, epoch, ..
+            } => {
+                self.events.push_back(Event::Snapshot {
+                    state: state.clone(),
+                    seq,
+                    epoch,
+                });
+                let events = &mut self.events;
+                let result = self.mirror.snapshot(state, seq, epoch, &mut |seq, delta| {
+                    events.push_back(Event::Delta {
+                        delta: delta.clone(),
+                        seq,
+                    });
+                });
+                self.resync_since = None;
+                if let Err(gap) = result {
+                    self.events.push_back(Event::Violation(gap));
+                    self.request_resync(now);
+                }
+                self.rebase();
+            }
+            ServerMessage::Delta {
+                delta, seq, epoch, ..
+            } => self.on_deltas(now, seq, epoch, vec![delta]),
+            ServerMessage::Deltas {
+                deltas, seq, epoch, ..
+            } => self.on_deltas(now, seq, epoch, deltas),
+            ServerMessage::Presence { users } => {
+                let diff = presence_change(&self.presence, &users);
+                self.presence = users;
+                if !diff.is_empty() {
+                    self.events.push_back(Event::Presence(diff));
+                }
+            }
+            ServerMessage::PresenceDiff(diff) => {
+                diff.apply(&mut self.presence);
+                self.events.push_back(Event::Presence(diff));
+            }
+            ServerMessage::Signal {
+                from_user_id,
+                signal,
+            } => self.events.push_back(Event::Signal {
+                from_user_id,
+                signal,
+            }),
+            ServerMessage::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => self.events.push_back(Event::Notify {
+                domain,
+                event,
+                correlation_id,
+            }),
+            ServerMessage::Progress {
+                op_id,
+                percent,
+                message,
+            } => {
+                if let Some(state) = self.ops.progress(op_id, percent, message) {
+                    self.events.push_back(Event::Action { op_id, state });
+                }
+            }
+            ServerMessage::ActionOk { op_id, result } => self.settle(op_id, OpState::Ok { result }),
+            ServerMessage::ActionErr {
+                op_id,
+                code,
+                message,
+            } => self.settle(op_id, OpState::Err { code, message }),
+        }
+    }
+
+    fn on_connected(
+        &mut self,
+        now: Instant,
+        protocol_version: u8,
+        connection_id: String,
+        user_id: Option<String>,
+    ) {
+        if protocol_version != crate::PROTOCOL_VERSION {
+            self.drop_socket(
+                CloseCode::INCOMPATIBLE_VERSION,
+                "incompatible protocol version",
+            );
+            self.finish(CloseReason::Incompatible {
+                server_version: protocol_version,
+            });
+            return;
+        }
+        if !self.link.up(now) {
+            return; // a repeated Connected on the same socket
+        }
+        self.connection_id = Some(connection_id.clone());
+        self.user_id.clone_from(&user_id);
+        self.events.push_back(Event::Connected {
+            connection_id,
+            user_id,
+        });
+        self.set_status(ConnectionStatus::Open);
+        if self.mirror.seq().is_some() {
+            self.request_resync(now);
+        }
+        if !self.subscriptions.is_empty() {
+            self.transmit(ClientMessage::Subscribe {
+                domains: self.subscriptions.clone(),
+            });
+        }
+        for frame in self.ops.frames() {
+            self.transmits.push_back(frame.to_vec());
+        }
+        self.transmits.extend(self.outbox.drain(..));
+        self.ping(now);
+    }
+
+    fn on_error(&mut self, now: Instant, code: Option<ErrorCode>, message: String, fatal: bool) {
+        self.events.push_back(Event::ServerError {
+            code: code.clone(),
+            message: message.clone(),
+            fatal,
+        });
+        if !fatal {
+            return;
+        }
+        // Codes this build does not know reconnect, like unknown close codes.
+        let reconnect = code
+            .as_ref()
+            .and_then(ErrorCode::info)
+            .is_none_or(|row| row.reconnect);
+        self.drop_socket(CloseCode::NORMAL, "the server reported a fatal error");
+        if reconnect {
+            self.lose(now);
+        } else {
+            self.finish(CloseReason::Fatal { code, message });
+        }
+    }
+
+    fn on_deltas(&mut self, now: Instant, seq: u64, epoch: Option<u32>, deltas: Vec<S::Delta>) {
+        let events = &mut self.events;
+        let outcome = self.mirror.deltas(seq, epoch, deltas, &mut |seq, delta| {
+            events.push_back(Event::Delta {
+                delta: delta.clone(),
+                seq,
+            });
+        });
+        match outcome {
+            Sync::Applied => {
+                self.resync_since = None;
+                self.rebase();
+            }
+            Sync::Stale | Sync::Buffered => {}
+            Sync::Gap(gap) => {
+                self.events.push_back(Event::Violation(gap));
+                self.request_resync(now);
+            }
+            Sync::EpochChanged => self.request_resync(now),
+            Sync::Invalid(violation) => self.events.push_back(Event::Violation(violation)),
+        }
+    }
+
+    fn settle(&mut self, op_id: OpId, outcome: OpState) {
+        if let Some(had_change) = self.ops.settle(op_id, outcome.clone()) {
+            self.events.push_back(Event::Action {
+                op_id,
+                state: outcome,
+            });
+            if had_change {
+                self.rebase();
+            }
+        }
+    }
+}
+
+impl<S: FlowState, A, E> fmt::Debug for Client<S, A, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("status", &self.status)
+            .field("socket", &self.link.socket())
+            .field("seq", &self.mirror.seq())
+            .field("epoch", &self.mirror.epoch())
+            .field("unresolved_ops", &self.ops.unresolved_len())
+            .field("subscriptions", &self.subscriptions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The difference between two full presence lists.
+fn presence_change(old: &[PresenceInfo], new: &[PresenceInfo]) -> PresenceDiff {
+    let before: HashMap<&str, &PresenceInfo> =
+        old.iter().map(|p| (p.user_id.as_str(), p)).collect();
+    let after: HashMap<&str, &PresenceInfo> = new.iter().map(|p| (p.user_id.as_str(), p)).collect();
+    let mut diff = PresenceDiff::default();
+    for info in new {
+        match before.get(info.user_id.as_str()) {
+            None => diff.joined.push(info.clone()),
+            Some(prev) if *prev != info => diff.updated.push(info.clone()),
+            Some(_) => {}
+        }
+    }
+    diff.left = old
+        .iter()
+        .filter(|p| !after.contains_key(p.user_id.as_str()))
+        .map(|p| p.user_id.clone())
+        .collect();
+    diff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presence::PresenceStatus;
+
+    fn user(id: &str, status: PresenceStatus) -> PresenceInfo {
+        PresenceInfo {
+            user_id: id.into(),
+            name: None,
+            status,
+            connected_at: 0,
+        }
+    }
+
+    #[test]
+    fn full_presence_lists_become_diffs() {
+        let old = [
+            user("a", PresenceStatus::Active),
+            user("b", PresenceStatus::Active),
+        ];
+        let new = [
+            user("b", PresenceStatus::Away),
+            user("c", PresenceStatus::Active),
+        ];
+        let diff = presence_change(&old, &new);
+        assert_eq!(diff.joined, [user("c", PresenceStatus::Active)]);
+        assert_eq!(diff.updated, [user("b", PresenceStatus::Away)]);
+        assert_eq!(diff.left, ["a"]);
+        let mut members = old.to_vec();
+        diff.apply(&mut members);
+        assert_eq!(members, new);
+    }
+}

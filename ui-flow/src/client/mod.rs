@@ -1,0 +1,76 @@
+//! The client: a sans-IO connection state machine, and thin drivers that run
+//! it over a real WebSocket.
+//!
+//! [`Client`] holds all connection policy: status, reconnect with backoff,
+//! resync, seq checking, pings, action tracking with optimistic changes,
+//! presence and notifications. It does no IO, reads no clock and spawns
+//! nothing; its documentation gives the call order. Drivers and framework
+//! adapters are loops around it, so they all behave the same.
+//!
+//! | default | value | field |
+//! |---|---|---|
+//! | first retry delay ceiling | 500 ms | [`ClientConfig::backoff_min`] |
+//! | largest retry delay | 20 s | [`ClientConfig::backoff_max`] |
+//! | ping interval | 15 s | [`ClientConfig::ping_interval`] |
+//! | silence allowed beyond it | 10 s | [`ClientConfig::liveness_grace`] |
+//! | unresolved actions (and waiting signals) | 256 | [`ClientConfig::queue_bound`] |
+//! | settled actions still listed | 64 | [`ClientConfig::settled_ops_kept`] |
+//!
+//! ```
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//! use ui_flow::client::{Client, ClientConfig, Event, Instant, SocketCommand};
+//! use ui_flow::{FlowState, ServerMessage};
+//!
+//! #[derive(Clone, Default, Debug, PartialEq, Serialize, Deserialize)]
+//! struct Counter(i64);
+//!
+//! impl FlowState for Counter {
+//!     type Delta = i64;
+//!     fn apply_delta(&mut self, delta: i64) { self.0 += delta; }
+//! }
+//!
+//! let start = Instant::now();
+//! let mut client: Client<Counter, i64, ()> = Client::new(ClientConfig::default(), start)?;
+//! // The driver is told to open a socket, and reports back when it did.
+//! let Some(SocketCommand::Open(socket)) = client.poll_socket() else { unreachable!() };
+//! client.handle_open(start, socket);
+//! let hello = ServerMessage::<Counter, i64, ()>::Connected {
+//!     protocol_version: ui_flow::PROTOCOL_VERSION,
+//!     connection_id: "c1".into(),
+//!     user_id: None,
+//! };
+//! client.handle_frame(start, socket, &hello.encode()?);
+//! let snapshot = ServerMessage::<Counter, i64, ()>::Snapshot {
+//!     state: Counter(40), seq: 7, timestamp: 0, epoch: None,
+//! };
+//! client.handle_frame(start, socket, &snapshot.encode()?);
+//! // An optimistic action shows at once...
+//! client.send_optimistic(2, 2)?;
+//! assert_eq!(client.state(), &Counter(42));
+//! assert_eq!(client.confirmed_state(), &Counter(40));
+//! // ...and the driver has frames to send and a timer to arm.
+//! assert!(client.poll_transmit().is_some());
+//! assert_eq!(client.poll_timeout(), Some(start + Duration::from_secs(15)));
+//! while let Some(event) = client.poll_event() {
+//!     if let Event::Status(status) = event { println!("status: {status:?}"); }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod backoff;
+mod config;
+mod event;
+mod link;
+mod machine;
+mod mirror;
+mod ops;
+
+pub use backoff::Backoff;
+pub use config::ClientConfig;
+pub use event::{Event, SocketCommand, SocketId};
+pub use machine::Client;
+pub use ops::OpState;
+/// The instant type every `now` argument takes: `std::time::Instant` on
+/// native targets, a `performance.now()` clock in browsers.
+pub use web_time::Instant;
