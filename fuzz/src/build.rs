@@ -55,7 +55,11 @@ pub fn value(u: &mut Unstructured<'_>, depth: u32) -> Result<Value> {
         8 => Value::Ext(u.arbitrary()?, u.arbitrary()?),
         9 => {
             let len = u.int_in_range(0..=4)?;
-            Value::Array((0..len).map(|_| value(u, depth - 1)).collect::<Result<_>>()?)
+            Value::Array(
+                (0..len)
+                    .map(|_| value(u, depth - 1))
+                    .collect::<Result<_>>()?,
+            )
         }
         _ => {
             let len = u.int_in_range(0..=4)?;
@@ -104,8 +108,12 @@ fn list<T>(
 
 fn signal(u: &mut Unstructured<'_>) -> Result<SignalPayload> {
     Ok(match u.choose_index(3)? {
-        0 => SignalPayload::Offer { sdp: u.arbitrary()? },
-        1 => SignalPayload::Answer { sdp: u.arbitrary()? },
+        0 => SignalPayload::Offer {
+            sdp: u.arbitrary()?,
+        },
+        1 => SignalPayload::Answer {
+            sdp: u.arbitrary()?,
+        },
         _ => SignalPayload::IceCandidate {
             candidate: u.arbitrary()?,
             sdp_mid: u.arbitrary()?,
@@ -187,7 +195,11 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
         9 => ServerMessage::Notify {
             domain: u.arbitrary()?,
             event: E::build(u)?,
-            correlation_id: if u.arbitrary()? { Some(op_id(u)?) } else { None },
+            correlation_id: if u.arbitrary()? {
+                Some(op_id(u)?)
+            } else {
+                None
+            },
         },
         10 => ServerMessage::Progress {
             op_id: op_id(u)?,
@@ -196,7 +208,11 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
         },
         11 => ServerMessage::ActionOk {
             op_id: op_id(u)?,
-            result: if u.arbitrary()? { Some(raw_value(u)?) } else { None },
+            result: if u.arbitrary()? {
+                Some(raw_value(u)?)
+            } else {
+                None
+            },
         },
         _ => ServerMessage::ActionErr {
             op_id: op_id(u)?,
@@ -211,7 +227,11 @@ pub fn client_message<A: Payload>(u: &mut Unstructured<'_>) -> Result<ClientMess
     Ok(match u.choose_index(6)? {
         0 => ClientMessage::Ping {
             ts: u.arbitrary()?,
-            presence: if u.arbitrary()? { Some(status(u)?) } else { None },
+            presence: if u.arbitrary()? {
+                Some(status(u)?)
+            } else {
+                None
+            },
         },
         1 => ClientMessage::Resync {
             last_seq: u.arbitrary()?,
