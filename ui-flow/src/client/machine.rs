@@ -1,6 +1,8 @@
 //! [`Client`]: the connection state machine.
 
-use std::collections::{HashMap, VecDeque};
+mod receive;
+
+use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -9,12 +11,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use web_time::Instant;
 
-use crate::code::{CloseCode, ErrorCode};
+use crate::code::CloseCode;
 use crate::codec::Decoded;
 use crate::error::{ApiMisuse, Error};
 use crate::message::{ClientMessage, ServerMessage};
 use crate::op::OpId;
-use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
+use crate::presence::{PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::{CloseReason, ConnectionStatus};
@@ -22,7 +24,7 @@ use crate::status::{CloseReason, ConnectionStatus};
 use super::config::ClientConfig;
 use super::event::{Event, SocketCommand, SocketId};
 use super::link::{Due, Link};
-use super::mirror::{Mirror, Sync};
+use super::mirror::Mirror;
 use super::ops::{OpState, Ops};
 
 /// The client side of one ui-flow connection, without any IO: a state
@@ -571,197 +573,6 @@ where
         });
         self.events.push_back(Event::StateChanged);
     }
-
-    fn on_message(&mut self, now: Instant, message: ServerMessage<S, S::Delta, E>) {
-        match message {
-            ServerMessage::Connected {
-                protocol_version,
-                connection_id,
-                user_id,
-            } => self.on_connected(now, protocol_version, connection_id, user_id),
-            ServerMessage::Pong { client_ts, .. } => {
-                if let Some(sent) = self.origin.checked_add(Duration::from_millis(client_ts)) {
-                    let latency = now.saturating_duration_since(sent);
-                    self.latency = Some(latency);
-                    self.events.push_back(Event::Latency(latency));
-                }
-            }
-            ServerMessage::Error {
-                code,
-                message,
-                fatal,
-            } => self.on_error(now, code, message, fatal),
-            ServerMessage::Snapshot {
-                state, seq, epoch, ..
-            } => {
-                self.events.push_back(Event::Snapshot {
-                    state: state.clone(),
-                    seq,
-                    epoch,
-                });
-                let events = &mut self.events;
-                let result = self.mirror.snapshot(state, seq, epoch, &mut |seq, delta| {
-                    events.push_back(Event::Delta {
-                        delta: delta.clone(),
-                        seq,
-                    });
-                });
-                self.resync_since = None;
-                if let Err(gap) = result {
-                    self.events.push_back(Event::Violation(gap));
-                    self.request_resync(now);
-                }
-                self.rebase();
-            }
-            ServerMessage::Delta {
-                delta, seq, epoch, ..
-            } => self.on_deltas(now, seq, epoch, vec![delta]),
-            ServerMessage::Deltas {
-                deltas, seq, epoch, ..
-            } => self.on_deltas(now, seq, epoch, deltas),
-            ServerMessage::Presence { users } => {
-                let diff = presence_change(&self.presence, &users);
-                self.presence = users;
-                if !diff.is_empty() {
-                    self.events.push_back(Event::Presence(diff));
-                }
-            }
-            ServerMessage::PresenceDiff(diff) => {
-                diff.apply(&mut self.presence);
-                self.events.push_back(Event::Presence(diff));
-            }
-            ServerMessage::Signal {
-                from_user_id,
-                signal,
-            } => self.events.push_back(Event::Signal {
-                from_user_id,
-                signal,
-            }),
-            ServerMessage::Notify {
-                domain,
-                event,
-                correlation_id,
-            } => self.events.push_back(Event::Notify {
-                domain,
-                event,
-                correlation_id,
-            }),
-            ServerMessage::Progress {
-                op_id,
-                percent,
-                message,
-            } => {
-                if let Some(state) = self.ops.progress(op_id, percent, message) {
-                    self.events.push_back(Event::Action { op_id, state });
-                }
-            }
-            ServerMessage::ActionOk { op_id, result } => self.settle(op_id, OpState::Ok { result }),
-            ServerMessage::ActionErr {
-                op_id,
-                code,
-                message,
-            } => self.settle(op_id, OpState::Err { code, message }),
-        }
-    }
-
-    fn on_connected(
-        &mut self,
-        now: Instant,
-        protocol_version: u8,
-        connection_id: String,
-        user_id: Option<String>,
-    ) {
-        if protocol_version != crate::PROTOCOL_VERSION {
-            self.drop_socket(
-                CloseCode::INCOMPATIBLE_VERSION,
-                "incompatible protocol version",
-            );
-            self.finish(CloseReason::Incompatible {
-                server_version: protocol_version,
-            });
-            return;
-        }
-        if !self.link.up(now) {
-            return; // a repeated Connected on the same socket
-        }
-        self.connection_id = Some(connection_id.clone());
-        self.user_id.clone_from(&user_id);
-        self.events.push_back(Event::Connected {
-            connection_id,
-            user_id,
-        });
-        self.set_status(ConnectionStatus::Open);
-        if self.mirror.seq().is_some() {
-            self.request_resync(now);
-        }
-        if !self.subscriptions.is_empty() {
-            self.transmit(ClientMessage::Subscribe {
-                domains: self.subscriptions.clone(),
-            });
-        }
-        for frame in self.ops.frames() {
-            self.transmits.push_back(frame.to_vec());
-        }
-        self.transmits.extend(self.outbox.drain(..));
-        self.ping(now);
-    }
-
-    fn on_error(&mut self, now: Instant, code: Option<ErrorCode>, message: String, fatal: bool) {
-        self.events.push_back(Event::ServerError {
-            code: code.clone(),
-            message: message.clone(),
-            fatal,
-        });
-        if !fatal {
-            return;
-        }
-        // Codes this build does not know reconnect, like unknown close codes.
-        let reconnect = code
-            .as_ref()
-            .and_then(ErrorCode::info)
-            .is_none_or(|row| row.reconnect);
-        self.drop_socket(CloseCode::NORMAL, "the server reported a fatal error");
-        if reconnect {
-            self.lose(now);
-        } else {
-            self.finish(CloseReason::Fatal { code, message });
-        }
-    }
-
-    fn on_deltas(&mut self, now: Instant, seq: u64, epoch: Option<u32>, deltas: Vec<S::Delta>) {
-        let events = &mut self.events;
-        let outcome = self.mirror.deltas(seq, epoch, deltas, &mut |seq, delta| {
-            events.push_back(Event::Delta {
-                delta: delta.clone(),
-                seq,
-            });
-        });
-        match outcome {
-            Sync::Applied => {
-                self.resync_since = None;
-                self.rebase();
-            }
-            Sync::Stale | Sync::Buffered => {}
-            Sync::Gap(gap) => {
-                self.events.push_back(Event::Violation(gap));
-                self.request_resync(now);
-            }
-            Sync::EpochChanged => self.request_resync(now),
-            Sync::Invalid(violation) => self.events.push_back(Event::Violation(violation)),
-        }
-    }
-
-    fn settle(&mut self, op_id: OpId, outcome: OpState) {
-        if let Some(had_change) = self.ops.settle(op_id, outcome.clone()) {
-            self.events.push_back(Event::Action {
-                op_id,
-                state: outcome,
-            });
-            if had_change {
-                self.rebase();
-            }
-        }
-    }
 }
 
 impl<S: FlowState, A, E> fmt::Debug for Client<S, A, E> {
@@ -774,60 +585,5 @@ impl<S: FlowState, A, E> fmt::Debug for Client<S, A, E> {
             .field("unresolved_ops", &self.ops.unresolved_len())
             .field("subscriptions", &self.subscriptions)
             .finish_non_exhaustive()
-    }
-}
-
-/// The difference between two full presence lists.
-fn presence_change(old: &[PresenceInfo], new: &[PresenceInfo]) -> PresenceDiff {
-    let before: HashMap<&str, &PresenceInfo> =
-        old.iter().map(|p| (p.user_id.as_str(), p)).collect();
-    let after: HashMap<&str, &PresenceInfo> = new.iter().map(|p| (p.user_id.as_str(), p)).collect();
-    let mut diff = PresenceDiff::default();
-    for info in new {
-        match before.get(info.user_id.as_str()) {
-            None => diff.joined.push(info.clone()),
-            Some(prev) if *prev != info => diff.updated.push(info.clone()),
-            Some(_) => {}
-        }
-    }
-    diff.left = old
-        .iter()
-        .filter(|p| !after.contains_key(p.user_id.as_str()))
-        .map(|p| p.user_id.clone())
-        .collect();
-    diff
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::presence::PresenceStatus;
-
-    fn user(id: &str, status: PresenceStatus) -> PresenceInfo {
-        PresenceInfo {
-            user_id: id.into(),
-            name: None,
-            status,
-            connected_at: 0,
-        }
-    }
-
-    #[test]
-    fn full_presence_lists_become_diffs() {
-        let old = [
-            user("a", PresenceStatus::Active),
-            user("b", PresenceStatus::Active),
-        ];
-        let new = [
-            user("b", PresenceStatus::Away),
-            user("c", PresenceStatus::Active),
-        ];
-        let diff = presence_change(&old, &new);
-        assert_eq!(diff.joined, [user("c", PresenceStatus::Active)]);
-        assert_eq!(diff.updated, [user("b", PresenceStatus::Away)]);
-        assert_eq!(diff.left, ["a"]);
-        let mut members = old.to_vec();
-        diff.apply(&mut members);
-        assert_eq!(members, new);
     }
 }
