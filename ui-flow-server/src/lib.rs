@@ -1,1 +1,88 @@
-//! The server half of ui-flow (work in progress: see issue 3).
+//! # ui-flow-server
+//!
+//! The server half of ui-flow: an application implements [`FlowHandler`]
+//! (snapshot, deltas since a seq, actions, notification filter), and this
+//! crate runs every WebSocket for it at `/realtime/{resource_id}`: one
+//! session per resource, presence, WebRTC signalling relay, resync,
+//! action de-duplication, limits and counters.
+//!
+//! It is not a client (use `ui-flow` for that) and not a general WebSocket
+//! server: it speaks only the ui-flow protocol (`spec/PROTOCOL.md`).
+//!
+//! ## Shape
+//!
+//! - [`hub::Hub`] is the sans-IO core: connection events and frames in,
+//!   `(recipients, bytes)` transmits out, no `async`, no clock, no sockets.
+//!   Work that needs the application (snapshots, actions) leaves it as a
+//!   [`hub::Request`] and comes back through a `complete_*` call.
+//! - [`FlowServer`] drives a hub on tokio and axum: one task per connection,
+//!   a bounded outbound queue per connection, a timer for presence.
+//! - [`SessionHandle`] is what the application keeps to broadcast.
+//!
+//! ## Running a server
+//!
+//! ```no_run
+//! use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! // `Counter` is a small in-memory handler shipped as an example.
+//! let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("ws://{}/realtime/room-1?token=alice", listener.local_addr()?);
+//! let app = server.router();
+//! tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//! // Broadcast from anywhere: each broadcast is encoded once.
+//! let room = server.session("room-1");
+//! # let _ = room;
+//! # Ok(()) }
+//! ```
+//!
+//! The same server runs as a program: `cargo run -p ui-flow-server --example
+//! counter -- 127.0.0.1:9000` (prints the address it listens on).
+//!
+//! ## Connection lifecycle
+//!
+//! 1. `GET /realtime/{resource_id}` with the token in `Sec-WebSocket-Protocol`
+//!    (see [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403).
+//!    Optional `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
+//! 2. Authentication within the handshake timeout; failure: `Error
+//!    unauthorized` (fatal) and close 4001.
+//! 3. `Connected { protocol_version, connection_id, user_id }`, then
+//!    `Snapshot` (or `Deltas` when resuming), then the full `Presence` list,
+//!    then live traffic. Presence changes come as `PresenceDiff` (tag 2001).
+//! 4. `Ping` → `Pong`; `Subscribe`/`Unsubscribe`; `Action` → `Progress`* →
+//!    `ActionOk` | `ActionErr`; `Resync` → `Deltas` or `Snapshot`;
+//!    `Signal` → relayed to the target user's connections in the resource.
+//!
+//! A `Deltas` reply to a `Resync` always starts at `last_seq + 1`; a client
+//! that kept applying live deltas after sending the `Resync` skips the ones
+//! at or below its seq.
+//!
+//! ## Limits and codes
+//!
+//! See [`ServerConfig`] for every limit, its default and the error and close
+//! codes it produces. Presence status rules are in [`hub`]'s roster docs and
+//! `spec/PROTOCOL.md`.
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
+
+pub mod auth;
+pub mod config;
+mod connection;
+pub mod counter;
+mod counters;
+pub mod handler;
+pub mod hub;
+mod outbox;
+mod server;
+
+pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
+pub use config::{OriginPolicy, RateLimit, ServerConfig};
+pub use counters::Counters;
+pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
+pub use server::{FlowServer, SessionHandle};

@@ -79,6 +79,9 @@ error_codes! {
     /// The application failed to serve the request.
     INTERNAL = "internal", fatal: false, reconnect: true,
         "the server failed to serve a request (for example building a snapshot)";
+    /// The server could not bring this connection in sync.
+    SYNC_FAILED = "sync_failed", fatal: true, reconnect: true,
+        "the application failed to produce a snapshot for this connection; reconnect after backoff";
 }
 
 impl ErrorCode {

@@ -1,0 +1,65 @@
+//! A runnable ui-flow server around the example `Counter` handler.
+//!
+//! ```text
+//! cargo run -p ui-flow-server --example counter -- [ADDR] [--tick-ms N] [--until-stdin-closes]
+//! ```
+//!
+//! ADDR defaults to `127.0.0.1:0` (a free port). The first line printed is
+//! `listening on ws://HOST:PORT/realtime/{resource_id}` so a test harness can
+//! read the port. Any token is accepted and becomes the user id (development
+//! only). With `--tick-ms N` the server adds 1 to resource `demo` every N ms.
+//! Stops on Ctrl-C (or, with `--until-stdin-closes`, when stdin closes),
+//! telling clients to reconnect.
+
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use ui_flow_server::counter::Counter;
+use ui_flow_server::{FlowServer, UnverifiedUserToken};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut addr = "127.0.0.1:0".to_owned();
+    let mut tick = None;
+    let mut watch_stdin = false;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tick-ms" => tick = args.next().and_then(|v| v.parse::<u64>().ok()),
+            "--until-stdin-closes" => watch_stdin = true,
+            other => addr = other.to_owned(),
+        }
+    }
+    let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!(
+        "listening on ws://{}/realtime/{{resource_id}}",
+        listener.local_addr()?
+    );
+    if let Some(ms) = tick {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let demo = server.session("demo");
+            let mut every = tokio::time::interval(Duration::from_millis(ms.max(1)));
+            loop {
+                every.tick().await;
+                server.handler().add(&demo, 1);
+            }
+        });
+    }
+    let stop = {
+        let server = server.clone();
+        async move {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} }, if watch_stdin => {}
+            }
+            server.shutdown().await;
+        }
+    };
+    axum::serve(listener, server.router())
+        .with_graceful_shutdown(stop)
+        .await
+}

@@ -1,0 +1,199 @@
+//! Who is connecting: [`Authenticator`] turns a token into an [`Identity`].
+//!
+//! A client presents its token in one of two places, checked in this order:
+//!
+//! 1. the `Sec-WebSocket-Protocol` header: the client offers the subprotocol
+//!    [`SUBPROTOCOL`] and, beside it, [`TOKEN_SUBPROTOCOL_PREFIX`]` + token`
+//!    (a browser: `new WebSocket(url, ["ui-flow", "ui-flow.token." + jwt])`).
+//!    The server answers with `ui-flow` only, so the token is not echoed and
+//!    stays out of URL logs. The token must use only characters allowed in a
+//!    header token (a JWT or base64url is fine);
+//! 2. the `token` query parameter (`/realtime/room-1?token=...`).
+//!
+//! Authentication runs on every connection, reconnects included. Tokens are
+//! never logged by this crate.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// The subprotocol a ui-flow server selects when the client offers it.
+pub const SUBPROTOCOL: &str = "ui-flow";
+
+/// Prefix of the subprotocol entry that carries the token.
+pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "ui-flow.token.";
+
+/// An authenticated user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The stable user id, used for presence, signals and `notify_user`.
+    pub user_id: String,
+    /// A display name for presence lists, if known.
+    pub name: Option<String>,
+}
+
+impl Identity {
+    /// An identity with no display name.
+    pub fn new(user_id: impl Into<String>) -> Self {
+        Identity {
+            user_id: user_id.into(),
+            name: None,
+        }
+    }
+
+    /// Sets the display name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({:?}", self.user_id)?;
+        if let Some(name) = &self.name {
+            write!(f, ", {name:?}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// What an [`Authenticator`] gets to look at.
+#[derive(Clone, Copy)]
+pub struct AuthRequest<'a> {
+    /// The token, if the client sent one.
+    pub token: Option<&'a str>,
+    /// The resource the client wants to join.
+    pub resource_id: &'a str,
+    /// The `Origin` header, if any (already checked against the allow-list).
+    pub origin: Option<&'a str>,
+}
+
+impl fmt::Debug for AuthRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("token", &self.token.map(|_| "<redacted>"))
+            .field("resource_id", &self.resource_id)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Why authentication refused a connection. The client receives
+/// `Error { code: "unauthorized", fatal: true }` and close code 4001 either
+/// way; the variant is for the server's logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No token was presented.
+    #[error("no token was presented")]
+    Missing,
+    /// The token is not valid (signature, format, claims).
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The token has expired.
+    #[error("token expired")]
+    Expired,
+    /// The user may not access this resource.
+    #[error("not allowed to access this resource")]
+    Forbidden,
+}
+
+/// Turns a token into an identity. Called once per connection attempt,
+/// within the handshake timeout.
+#[async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// Checks the request and says who it is.
+    async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError>;
+}
+
+/// A fixed table of tokens, for tests, demos and service accounts.
+#[derive(Default)]
+pub struct TokenTable {
+    tokens: HashMap<String, Identity>,
+}
+
+impl TokenTable {
+    /// An empty table (every token refused).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a token.
+    pub fn with(mut self, token: impl Into<String>, identity: Identity) -> Self {
+        self.tokens.insert(token.into(), identity);
+        self
+    }
+}
+
+impl fmt::Debug for TokenTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenTable({} tokens)", self.tokens.len())
+    }
+}
+
+#[async_trait]
+impl Authenticator for TokenTable {
+    async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError> {
+        let token = request.token.ok_or(AuthError::Missing)?;
+        self.tokens
+            .get(token)
+            .cloned()
+            .ok_or_else(|| AuthError::Invalid("unknown token".into()))
+    }
+}
+
+/// **Insecure, for development only**: the token *is* the user id.
+///
+/// Anyone can claim to be anyone. Useful for local demos and tests where
+/// several users are needed without a token issuer. A missing or empty token
+/// is refused.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnverifiedUserToken;
+
+#[async_trait]
+impl Authenticator for UnverifiedUserToken {
+    async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError> {
+        match request.token {
+            Some(token) if !token.is_empty() && token.len() <= 128 => Ok(Identity::new(token)),
+            Some(_) => Err(AuthError::Invalid("user id must be 1 to 128 bytes".into())),
+            None => Err(AuthError::Missing),
+        }
+    }
+}
+
+/// Finds the token in a `Sec-WebSocket-Protocol` header value list.
+pub(crate) fn token_from_protocols<'a>(values: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_found_among_offered_subprotocols() {
+        let headers = ["ui-flow, ui-flow.token.abc.def-ghi"];
+        assert_eq!(
+            token_from_protocols(headers.iter().copied()),
+            Some("abc.def-ghi")
+        );
+        let split = ["ui-flow", "ui-flow.token.xyz"];
+        assert_eq!(token_from_protocols(split.iter().copied()), Some("xyz"));
+        assert_eq!(token_from_protocols(["ui-flow"].iter().copied()), None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let req = AuthRequest {
+            token: Some("s3cret"),
+            resource_id: "r",
+            origin: None,
+        };
+        assert!(!format!("{req:?}").contains("s3cret"));
+    }
+}

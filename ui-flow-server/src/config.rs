@@ -1,0 +1,139 @@
+//! Limits and timeouts, with safe defaults.
+//!
+//! | setting | default | what happens at the limit |
+//! |---|---|---|
+//! | [`max_message_size`](ServerConfig::max_message_size) | 64 KiB | checked from the frame header before the payload is read: `Error frame_too_large` (fatal), close 1009 |
+//! | [`read_buffer_size`](ServerConfig::read_buffer_size) | 4 KiB | (socket read buffer per connection) |
+//! | [`outbound_queue_bytes`](ServerConfig::outbound_queue_bytes) | 1 MiB | queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003; nobody else waits |
+//! | [`max_connections`](ServerConfig::max_connections) | 10 000 per node | `Error too_many_connections` (fatal, reconnect), close 4006 |
+//! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
+//! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | frame dropped, `Error rate_limited` (not fatal; one per burst) |
+//! | [`liveness_timeout`](ServerConfig::liveness_timeout) | 60 s without a frame | `Error liveness_timeout` (fatal, reconnect), close 4004 |
+//! | [`handshake_timeout`](ServerConfig::handshake_timeout) | 10 s to authenticate | close 4005 |
+//! | [`max_resync_deltas`](ServerConfig::max_resync_deltas) | 300 | a resync further behind gets a snapshot |
+//! | [`max_signal_bytes`](ServerConfig::max_signal_bytes) | 16 KiB | `Error signal_too_large` (not fatal), not relayed |
+//! | [`max_subscriptions`](ServerConfig::max_subscriptions) | 64 domains | extra domains ignored, `Error unexpected_message` (not fatal) |
+//! | [`op_memory`](ServerConfig::op_memory) | 10 000 outcomes, 10 min | older outcomes forgotten: a retry after that runs again |
+//! | [`idle_after`](ServerConfig::idle_after) | 60 s | presence turns `idle` (see the crate docs) |
+//! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that cannot take its last frames is dropped |
+//! | [`max_depth`](ServerConfig::max_depth) | 32 | nesting in a client frame; deeper: `Error bad_frame` (not fatal) |
+
+use std::time::Duration;
+
+/// A token bucket: `per_second` frames on average, bursts up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained frames per second.
+    pub per_second: f64,
+    /// Bucket size: frames that may arrive at once.
+    pub burst: u32,
+}
+
+/// Which browser origins may open a connection.
+///
+/// Requests without an `Origin` header come from non-browser clients, which
+/// can forge it anyway; they are accepted. A browser always sends it, so the
+/// allow-list stops other sites' pages from connecting with a user's cookies
+/// or ambient credentials. A refused origin gets HTTP 403 before the upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OriginPolicy {
+    /// Any origin (the default; set an allow-list in production).
+    #[default]
+    Any,
+    /// Only these exact origins, such as `https://app.example.com`.
+    AllowList(Vec<String>),
+}
+
+impl OriginPolicy {
+    /// Whether a request with this `Origin` header may connect.
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match (self, origin) {
+            (OriginPolicy::Any, _) | (_, None) => true,
+            (OriginPolicy::AllowList(list), Some(origin)) => list.iter().any(|o| o == origin),
+        }
+    }
+}
+
+/// Server settings. Build with `ServerConfig::default()` and override fields.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Largest client frame, in bytes.
+    pub max_message_size: usize,
+    /// Socket read buffer per connection, in bytes.
+    pub read_buffer_size: usize,
+    /// Bytes that may wait to be written to one connection before it is
+    /// disconnected as a slow consumer.
+    pub outbound_queue_bytes: usize,
+    /// Connections per node (this process).
+    pub max_connections: usize,
+    /// Connections per user on this node, across resources.
+    pub max_connections_per_user: usize,
+    /// Inbound frame rate per connection.
+    pub rate_limit: RateLimit,
+    /// A connection that sends nothing for this long is closed.
+    pub liveness_timeout: Duration,
+    /// Time from the upgrade to a finished authentication.
+    pub handshake_timeout: Duration,
+    /// The most deltas a resync is served from; further behind gets a snapshot.
+    pub max_resync_deltas: u64,
+    /// Largest relayed signal payload, in bytes.
+    pub max_signal_bytes: usize,
+    /// Domains one connection may subscribe to.
+    pub max_subscriptions: usize,
+    /// How many action outcomes are remembered for retries, and for how long.
+    pub op_memory: (usize, Duration),
+    /// A user with no interaction for this long is shown as idle.
+    pub idle_after: Duration,
+    /// How long a closing connection may take to write its last frames.
+    pub close_grace: Duration,
+    /// Deepest nesting accepted in a client frame.
+    pub max_depth: usize,
+    /// Browser origins allowed to connect.
+    pub origins: OriginPolicy,
+    /// The seq lineage sent as `epoch`. `None` picks a random one at start,
+    /// which is right when the app's seqs restart with the process; supply a
+    /// stored value when they survive restarts.
+    pub epoch: Option<u32>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_message_size: 64 * 1024,
+            read_buffer_size: 4 * 1024,
+            outbound_queue_bytes: 1024 * 1024,
+            max_connections: 10_000,
+            max_connections_per_user: 16,
+            rate_limit: RateLimit {
+                per_second: 50.0,
+                burst: 100,
+            },
+            liveness_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            max_resync_deltas: 300,
+            max_signal_bytes: 16 * 1024,
+            max_subscriptions: 64,
+            op_memory: (10_000, Duration::from_secs(600)),
+            idle_after: Duration::from_secs(60),
+            close_grace: Duration::from_secs(5),
+            max_depth: 32,
+            origins: OriginPolicy::Any,
+            epoch: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_allow_list() {
+        let policy = OriginPolicy::AllowList(vec!["https://a.example".into()]);
+        assert!(policy.allows(Some("https://a.example")));
+        assert!(!policy.allows(Some("https://evil.example")));
+        assert!(policy.allows(None));
+        assert!(OriginPolicy::Any.allows(Some("https://evil.example")));
+    }
+}

@@ -1,0 +1,199 @@
+//! A real server on 127.0.0.1:0 and a tokio-tungstenite test client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use ui_flow::codec::Decoded;
+use ui_flow::{ClientMessage, ServerMessage};
+use ui_flow_server::{Authenticator, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken};
+
+pub type Value = rmpv::Value;
+pub type Msg = ServerMessage<Value, Value, Value>;
+
+/// A safety net so a broken test fails instead of hanging; never an
+/// assertion about speed.
+pub const STUCK: Duration = Duration::from_secs(20);
+
+pub struct TestServer<H: FlowHandler> {
+    pub server: FlowServer<H>,
+    pub addr: SocketAddr,
+}
+
+pub async fn start<H: FlowHandler>(handler: H, config: ServerConfig) -> TestServer<H> {
+    start_with(handler, UnverifiedUserToken, config).await
+}
+
+pub async fn start_with<H: FlowHandler>(
+    handler: H,
+    auth: impl Authenticator,
+    config: ServerConfig,
+) -> TestServer<H> {
+    let server = FlowServer::with_config(handler, auth, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = server.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestServer { server, addr }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+pub fn url(addr: SocketAddr, resource: &str, token: &str) -> String {
+    format!("ws://{addr}/realtime/{resource}?token={token}")
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr, resource: &str, user: &str) -> Client {
+        Self::connect_url(&url(addr, resource, user)).await
+    }
+
+    pub async fn connect_url(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        Client { ws }
+    }
+
+    pub async fn connect_request(
+        request: impl IntoClientRequest + Unpin,
+    ) -> Result<(Client, tungstenite::http::Response<Option<Vec<u8>>>), tungstenite::Error> {
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        Ok((Client { ws }, response))
+    }
+
+    /// Connects and reads Connected, the snapshot and the presence list.
+    pub async fn join(addr: SocketAddr, resource: &str, user: &str) -> (Client, Joined) {
+        let mut client = Self::connect(addr, resource, user).await;
+        let joined = client.read_join().await;
+        (client, joined)
+    }
+
+    pub async fn read_join(&mut self) -> Joined {
+        let connected = self.recv().await;
+        assert!(matches!(connected, Msg::Connected { .. }), "{connected:?}");
+        let sync = self.recv().await;
+        let (seq, epoch) = match &sync {
+            Msg::Snapshot { seq, epoch, .. } | Msg::Deltas { seq, epoch, .. } => {
+                (*seq, epoch.expect("epoch"))
+            }
+            other => panic!("expected a snapshot, got {other:?}"),
+        };
+        let users = match self.recv().await {
+            Msg::Presence { users } => users,
+            other => panic!("expected presence, got {other:?}"),
+        };
+        Joined {
+            connected,
+            sync,
+            seq,
+            epoch,
+            users,
+        }
+    }
+
+    pub async fn send<A: Serialize>(&mut self, msg: &ClientMessage<A>) {
+        let bytes = msg.encode().expect("encode");
+        self.send_raw(bytes).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next ui-flow message (skipping unknown tags).
+    pub async fn recv(&mut self) -> Msg {
+        loop {
+            match self.next_frame().await {
+                Frame::Msg(m) => return m,
+                Frame::Unknown(_) => continue,
+                Frame::Close(c) => panic!("expected a message, got close {c:?}"),
+            }
+        }
+    }
+
+    pub async fn next_frame(&mut self) -> Frame {
+        loop {
+            let next = tokio::time::timeout(STUCK, self.ws.next())
+                .await
+                .expect("stuck waiting for a frame");
+            match next {
+                Some(Ok(Message::Binary(b))) => {
+                    return match Msg::decode(&b).expect("server frames decode") {
+                        Decoded::Message(m) => Frame::Msg(m),
+                        Decoded::Unknown { tag } => Frame::Unknown(tag),
+                    };
+                }
+                Some(Ok(Message::Close(c))) => return Frame::Close(c),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Frame::Close(None),
+            }
+        }
+    }
+
+    /// Reads until a message matches; returns it.
+    pub async fn recv_until(&mut self, mut pred: impl FnMut(&Msg) -> bool) -> Msg {
+        loop {
+            let m = self.recv().await;
+            if pred(&m) {
+                return m;
+            }
+        }
+    }
+
+    /// Reads to the close frame, returning the messages before it.
+    pub async fn read_to_close(&mut self) -> (Vec<Msg>, Option<CloseFrame>) {
+        let mut seen = Vec::new();
+        loop {
+            match self.next_frame().await {
+                Frame::Msg(m) => seen.push(m),
+                Frame::Unknown(_) => {}
+                Frame::Close(c) => return (seen, c),
+            }
+        }
+    }
+}
+
+pub enum Frame {
+    Msg(Msg),
+    Unknown(u16),
+    Close(Option<CloseFrame>),
+}
+
+pub struct Joined {
+    pub connected: Msg,
+    pub sync: Msg,
+    pub seq: u64,
+    pub epoch: u32,
+    pub users: Vec<ui_flow::PresenceInfo>,
+}
+
+/// The error code of an `Error` message.
+pub fn error_code(m: &Msg) -> Option<(String, bool)> {
+    match m {
+        Msg::Error {
+            code: Some(code),
+            fatal,
+            ..
+        } => Some((code.as_str().to_owned(), *fatal)),
+        _ => None,
+    }
+}
+
+pub fn close_code(c: &Option<CloseFrame>) -> Option<u16> {
+    c.as_ref().map(|f| u16::from(f.code))
+}
