@@ -1,1 +1,660 @@
+//! The hub without sockets: inputs in, transmits and requests out.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Serialize, Serializer};
+use ui_flow::codec::Decoded;
+use ui_flow::{PresenceStatus, SignalPayload};
+
+use super::*;
+use crate::handler::{ActionContext, BoxError};
+
+static DELTA_ENCODES: AtomicUsize = AtomicUsize::new(0);
+
+/// A delta that counts how often it is serialized.
+struct Counted(i64);
+
+impl Serialize for Counted {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DELTA_ENCODES.fetch_add(1, Ordering::SeqCst);
+        s.serialize_i64(self.0)
+    }
+}
+
+/// Only its types matter: the hub never calls a handler.
+struct Types;
+
+#[async_trait]
+impl FlowHandler for Types {
+    type State = u64;
+    type Delta = Counted;
+    type Event = String;
+    type Action = String;
+
+    async fn snapshot(&self, _: &str) -> Result<(u64, u64), BoxError> {
+        Err("not called".into())
+    }
+
+    async fn handle_action(&self, _: &ActionContext<Self>, _: String) -> ActionOutcome {
+        ActionOutcome::ok()
+    }
+}
+
+type Msg = ServerMessage<rmpv::Value, rmpv::Value, rmpv::Value>;
+
+struct Sim {
+    hub: Hub<Types>,
+    now: Now,
+    /// Every frame delivered, per connection, decoded.
+    inbox: HashMap<ConnectionId, Vec<Msg>>,
+    closed: HashMap<ConnectionId, CloseCode>,
+    requests: VecDeque<Request<String>>,
+}
+
+impl Sim {
+    fn new(config: ServerConfig) -> Self {
+        Sim {
+            hub: Hub::new(config, 7),
+            now: Now::system(),
+            inbox: HashMap::new(),
+            closed: HashMap::new(),
+            requests: VecDeque::new(),
+        }
+    }
+
+    fn pump(&mut self) {
+        while let Some(t) = self.hub.poll_transmit() {
+            match t {
+                Transmit::Frame { to, bytes } => {
+                    let msg = match Msg::decode(&bytes).expect("hub frames decode") {
+                        Decoded::Message(m) => m,
+                        Decoded::Unknown { tag } => panic!("unknown tag {tag}"),
+                    };
+                    for id in to.as_slice() {
+                        self.inbox.entry(*id).or_default().push(msg.clone());
+                    }
+                }
+                Transmit::Close { conn, code, .. } => {
+                    self.closed.insert(conn, code);
+                }
+            }
+        }
+        while let Some(r) = self.hub.poll_request() {
+            self.requests.push_back(r);
+        }
+    }
+
+    fn take(&mut self, conn: ConnectionId) -> Vec<Msg> {
+        self.pump();
+        self.inbox.remove(&conn).unwrap_or_default()
+    }
+
+    fn connect(&mut self, user: &str) -> ConnectionId {
+        let id = self
+            .hub
+            .connect(self.now, "r", Identity::new(user), None)
+            .expect("connect");
+        self.pump();
+        id
+    }
+
+    /// Connects and answers the snapshot request with `seq`.
+    fn join(&mut self, user: &str, seq: u64) -> ConnectionId {
+        let id = self.connect(user);
+        let ticket = self.snapshot_ticket();
+        self.hub.complete_snapshot(self.now, ticket, Ok((seq, seq)));
+        self.pump();
+        id
+    }
+
+    fn snapshot_ticket(&mut self) -> SyncTicket {
+        self.pump();
+        match self.requests.pop_front() {
+            Some(Request::Snapshot { ticket, .. }) => ticket,
+            other => panic!("expected a snapshot request, got {other:?}"),
+        }
+    }
+
+    fn frame(&mut self, conn: ConnectionId, msg: &ClientMessage<String>) {
+        let bytes = msg.encode().expect("encode");
+        self.hub.handle_frame(self.now, conn, &bytes);
+        self.pump();
+    }
+
+    fn delta(&mut self, seq: u64) {
+        self.hub
+            .broadcast_delta(self.now, "r", &Counted(seq as i64), seq)
+            .expect("broadcast");
+        self.pump();
+    }
+}
+
+fn seqs(msgs: &[Msg]) -> Vec<u64> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Msg::Delta { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect()
+}
+
+fn error_codes(msgs: &[Msg]) -> Vec<String> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Msg::Error { code: Some(c), .. } => Some(c.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_broadcast_is_encoded_once_for_any_number_of_connections() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let conns: Vec<_> = (0..100).map(|i| sim.join(&format!("u{i}"), 0)).collect();
+    let before = DELTA_ENCODES.load(Ordering::SeqCst);
+    let encodes = sim.hub.stats().encodes;
+    let reached = sim
+        .hub
+        .broadcast_delta(sim.now, "r", &Counted(1), 1)
+        .expect("broadcast");
+    assert_eq!(reached, 100);
+    assert_eq!(DELTA_ENCODES.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(sim.hub.stats().encodes - encodes, 1);
+    match sim.hub.poll_transmit() {
+        Some(Transmit::Frame { to, .. }) => assert_eq!(to.len(), 100),
+        other => panic!("expected one fan-out transmit, got {other:?}"),
+    }
+    assert_eq!(sim.hub.poll_transmit(), None);
+    let _ = conns;
+}
+
+#[test]
+fn join_sends_connected_snapshot_presence_in_order() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 3);
+    let got = sim.take(a);
+    assert!(matches!(got[0], Msg::Connected { .. }));
+    assert!(matches!(
+        got[1],
+        Msg::Snapshot {
+            seq: 3,
+            epoch: Some(7),
+            ..
+        }
+    ));
+    assert!(matches!(&got[2], Msg::Presence { users } if users.len() == 1));
+    assert_eq!(got.len(), 3);
+}
+
+#[test]
+fn deltas_during_a_join_are_neither_lost_nor_repeated() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let watcher = sim.join("w", 10);
+    let joiner = sim.connect("j");
+    let ticket = sim.snapshot_ticket();
+    // Broadcast while the snapshot is being built; the snapshot turns out
+    // to include 11 and 12 but not 13 and 14.
+    for seq in 11..=14 {
+        sim.delta(seq);
+    }
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((12, 12)));
+    let got = sim.take(joiner);
+    assert!(matches!(got[1], Msg::Snapshot { seq: 12, .. }));
+    assert!(matches!(got[2], Msg::Presence { .. }));
+    assert_eq!(seqs(&got), vec![13, 14]);
+    assert_eq!(seqs(&sim.take(watcher)), vec![11, 12, 13, 14]);
+}
+
+#[test]
+fn a_batch_straddling_the_snapshot_asks_for_a_fresh_one() {
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.join("w", 10);
+    let joiner = sim.connect("j");
+    let ticket = sim.snapshot_ticket();
+    sim.hub
+        .broadcast_deltas(sim.now, "r", &[Counted(1), Counted(2)], 12)
+        .expect("batch");
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((11, 11)));
+    let ticket = sim.snapshot_ticket();
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((12, 12)));
+    let got = sim.take(joiner);
+    let kinds: Vec<_> = got.iter().map(|m| m.tag().0).collect();
+    // Connected, Snapshot(12), Presence; the batch (11..=12) is skipped.
+    assert_eq!(kinds, vec![0, 1000, 2000]);
+}
+
+#[test]
+fn stale_completions_are_ignored() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.connect("a");
+    let ticket = sim.snapshot_ticket();
+    sim.hub.handle_departure(sim.now, a, Departure::Gone);
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((1, 1)));
+    assert!(
+        sim.take(a)
+            .iter()
+            .all(|m| !matches!(m, Msg::Snapshot { .. }))
+    );
+    assert_eq!(sim.hub.session_count(), 0);
+}
+
+#[test]
+fn resync_matrix() {
+    let cap = ServerConfig::default().max_resync_deltas;
+    let head = 1000;
+    // (last_seq, epoch) -> expect deltas (Some(count)) or a snapshot (None).
+    let cases: [(Option<u64>, Option<u32>, Option<u64>); 8] = [
+        (Some(head), Some(7), Some(0)),
+        (Some(head - 1), Some(7), Some(1)),
+        (Some(head - cap), Some(7), Some(cap)),
+        (Some(head - cap - 1), Some(7), None),
+        (Some(head), Some(8), None),
+        (Some(head), None, None),
+        (Some(head + 1), Some(7), None),
+        (None, Some(7), None),
+    ];
+    for (last_seq, epoch, expect) in cases {
+        let mut sim = Sim::new(ServerConfig::default());
+        let a = sim.join("a", head);
+        sim.take(a);
+        sim.frame(a, &ClientMessage::Resync { last_seq, epoch });
+        match sim.requests.pop_front() {
+            Some(Request::Deltas { ticket, after, .. }) => {
+                let list = (after + 1..=head).map(|s| (Counted(s as i64), s)).collect();
+                sim.hub.complete_deltas(sim.now, ticket, Ok(list));
+            }
+            Some(Request::Snapshot { ticket, .. }) => {
+                sim.hub.complete_snapshot(sim.now, ticket, Ok((head, head)));
+            }
+            _ => {}
+        }
+        let got = sim.take(a);
+        let case = format!("last_seq {last_seq:?} epoch {epoch:?}");
+        match (expect, &got[..]) {
+            (Some(n), [Msg::Deltas { deltas, seq, .. }]) => {
+                assert_eq!(deltas.len() as u64, n, "{case}");
+                assert_eq!(*seq, head, "{case}");
+            }
+            (None, [Msg::Snapshot { seq, .. }]) => assert_eq!(*seq, head, "{case}"),
+            _ => panic!("{case}: expected {expect:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_incomplete_history_falls_back_to_a_snapshot() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("a", 50);
+    sim.take(a);
+    sim.frame(
+        a,
+        &ClientMessage::Resync {
+            last_seq: Some(40),
+            epoch: Some(7),
+        },
+    );
+    let Some(Request::Deltas { ticket, .. }) = sim.requests.pop_front() else {
+        panic!("expected a deltas request");
+    };
+    // A gap at 45.
+    let list = (41..=50)
+        .filter(|s| *s != 45)
+        .map(|s| (Counted(0), s))
+        .collect();
+    sim.hub.complete_deltas(sim.now, ticket, Ok(list));
+    let ticket = sim.snapshot_ticket();
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((50, 50)));
+    assert!(matches!(&sim.take(a)[..], [Msg::Snapshot { seq: 50, .. }]));
+}
+
+#[test]
+fn a_retried_action_runs_once_and_gets_the_known_outcome() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let first = sim.join("alice", 0);
+    let op = OpId::from_u128(42);
+    let action = ClientMessage::Action {
+        op_id: op,
+        action: "go".to_owned(),
+    };
+    sim.frame(first, &action);
+    let Some(Request::Action { key, user, .. }) = sim.requests.pop_front() else {
+        panic!("expected an action request");
+    };
+    assert_eq!(user.user_id, "alice");
+    // The client reconnects and retries while the first run is in flight.
+    sim.hub.handle_departure(sim.now, first, Departure::Gone);
+    let second = sim.join("alice", 0);
+    sim.take(second);
+    sim.frame(second, &action);
+    assert!(sim.requests.is_empty(), "the retry must not run again");
+    sim.hub.report_progress(&key, Some(50), None);
+    sim.hub.complete_action(sim.now, &key, ActionOutcome::ok());
+    let got = sim.take(second);
+    assert!(matches!(
+        got[0],
+        Msg::Progress {
+            percent: Some(50),
+            ..
+        }
+    ));
+    assert!(matches!(got[1], Msg::ActionOk { op_id, .. } if op_id == op));
+    // A retry after completion is answered from memory.
+    sim.frame(second, &action);
+    assert!(sim.requests.is_empty());
+    assert!(matches!(&sim.take(second)[..], [Msg::ActionOk { .. }]));
+    // The same op id from another user is another action.
+    let bob = sim.join("bob", 0);
+    sim.frame(bob, &action);
+    assert!(matches!(
+        sim.requests.pop_front(),
+        Some(Request::Action { .. })
+    ));
+}
+
+#[test]
+fn presence_diffs_join_update_leave_and_tabs_merge() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    sim.take(a);
+    let b1 = sim.join("bob", 0);
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[..], [Msg::PresenceDiff(d)] if d.joined.len() == 1 && d.joined[0].user_id == "bob")
+    );
+    // A second tab of bob: no diff for alice.
+    let b2 = sim.join("bob", 0);
+    assert!(sim.take(a).is_empty());
+    assert!(matches!(&sim.take(b2)[2], Msg::Presence { users } if users.len() == 2));
+    // Both of bob's tabs hidden: away.
+    for b in [b1, b2] {
+        sim.frame(
+            b,
+            &ClientMessage::Ping {
+                ts: 1,
+                presence: Some(PresenceStatus::Away),
+            },
+        );
+    }
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[..], [Msg::PresenceDiff(d)] if d.updated.len() == 1 && d.updated[0].status == PresenceStatus::Away)
+    );
+    sim.hub.handle_departure(sim.now, b1, Departure::Gone);
+    sim.pump();
+    sim.inbox.remove(&a);
+    sim.hub.handle_departure(sim.now, b2, Departure::Gone);
+    let got = sim.take(a);
+    assert!(matches!(&got[..], [Msg::PresenceDiff(d)] if d.left == ["bob"]));
+}
+
+#[test]
+fn quiet_users_turn_idle_on_the_timer() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    let b = sim.join("bob", 0);
+    sim.take(a);
+    sim.take(b);
+    let deadline = sim.hub.poll_timeout().expect("an idle deadline");
+    assert_eq!(
+        deadline,
+        sim.now.instant + ServerConfig::default().idle_after
+    );
+    sim.now = sim.now.after(Duration::from_secs(61));
+    sim.hub.handle_timeout(sim.now);
+    let got = sim.take(a);
+    let idle: Vec<_> = got
+        .iter()
+        .filter_map(|m| match m {
+            Msg::PresenceDiff(d) => d.updated.first().map(|u| (u.user_id.clone(), u.status)),
+            _ => None,
+        })
+        .collect();
+    assert!(idle.contains(&("alice".into(), PresenceStatus::Idle)));
+    assert!(idle.contains(&("bob".into(), PresenceStatus::Idle)));
+    // An action makes bob active again.
+    sim.frame(
+        b,
+        &ClientMessage::Action {
+            op_id: OpId::from_u128(1),
+            action: "x".into(),
+        },
+    );
+    assert!(sim.take(a).iter().any(
+        |m| matches!(m, Msg::PresenceDiff(d) if d.updated.first().is_some_and(|u| u.user_id == "bob" && u.status == PresenceStatus::Active))
+    ));
+}
+
+#[test]
+fn notify_reaches_subscribed_and_permitted_connections_only() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    let b = sim.join("bob", 0);
+    let c = sim.join("carol", 0);
+    for conn in [a, b] {
+        sim.frame(
+            conn,
+            &ClientMessage::Subscribe {
+                domains: vec!["world".into()],
+            },
+        );
+    }
+    for conn in [a, b, c] {
+        sim.take(conn);
+    }
+    let mut only_alice = |user: &Identity, _: &String| user.user_id == "alice";
+    let n = sim
+        .hub
+        .broadcast_notify("r", "world", &"boom".to_owned(), None, &mut only_alice)
+        .expect("notify");
+    assert_eq!(n, 1);
+    assert!(matches!(&sim.take(a)[..], [Msg::Notify { domain, .. }] if domain == "world"));
+    assert!(sim.take(b).is_empty());
+    assert!(sim.take(c).is_empty());
+    let mut all = |_: &Identity, _: &String| true;
+    sim.hub
+        .notify_user("r", "bob", "world", &"hi".to_owned(), None, &mut all)
+        .expect("notify");
+    assert!(sim.take(a).is_empty());
+    assert_eq!(sim.take(b).len(), 1);
+    // Unsubscribed: nothing.
+    sim.frame(
+        b,
+        &ClientMessage::Unsubscribe {
+            domains: vec!["world".into()],
+        },
+    );
+    let n = sim
+        .hub
+        .notify_user("r", "bob", "world", &"hi".to_owned(), None, &mut all)
+        .expect("notify");
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn signals_are_relayed_with_the_authenticated_sender() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    let b = sim.join("bob", 0);
+    sim.take(a);
+    sim.take(b);
+    let offer = SignalPayload::Offer { sdp: "v=0".into() };
+    sim.frame(
+        a,
+        &ClientMessage::Signal {
+            target_user_id: "bob".into(),
+            signal: offer.clone(),
+        },
+    );
+    assert!(
+        matches!(&sim.take(b)[..], [Msg::Signal { from_user_id, signal }] if from_user_id == "alice" && *signal == offer)
+    );
+    sim.frame(
+        a,
+        &ClientMessage::Signal {
+            target_user_id: "nobody".into(),
+            signal: offer,
+        },
+    );
+    assert_eq!(error_codes(&sim.take(a)), ["unknown_target"]);
+    let huge = SignalPayload::Offer {
+        sdp: "x".repeat(20_000),
+    };
+    sim.frame(
+        a,
+        &ClientMessage::Signal {
+            target_user_id: "bob".into(),
+            signal: huge,
+        },
+    );
+    assert_eq!(error_codes(&sim.take(a)), ["signal_too_large"]);
+    assert!(sim.take(b).is_empty());
+}
+
+#[test]
+fn bad_input_gets_errors_and_the_connection_survives() {
+    let mut config = ServerConfig::default();
+    config.rate_limit.burst = 1000;
+    let mut sim = Sim::new(config);
+    let a = sim.join("a", 0);
+    sim.take(a);
+    let good = ClientMessage::<String>::Ping {
+        ts: 9,
+        presence: None,
+    }
+    .encode()
+    .expect("encode");
+    for bad in [
+        &good[..good.len() - 1],
+        &[0xc1][..],
+        &[0x81, 0xa1, b'x', 0x00][..],
+        &[0x81, 0xa1, b't', 0xcd, 0x03, 0xe8][..],
+    ] {
+        sim.hub.handle_frame(sim.now, a, bad);
+    }
+    // An unknown tag is ignored silently.
+    sim.hub
+        .handle_frame(sim.now, a, &[0x81, 0xa1, b't', 0xcd, 0x17, 0x70]);
+    sim.hub.handle_text_frame(a);
+    sim.hub.handle_frame(sim.now, a, &good);
+    let got = sim.take(a);
+    assert_eq!(
+        error_codes(&got),
+        [
+            "bad_frame",
+            "bad_frame",
+            "bad_frame",
+            "bad_frame",
+            "unexpected_message"
+        ]
+    );
+    assert!(matches!(got.last(), Some(Msg::Pong { client_ts: 9, .. })));
+    assert!(
+        got.iter()
+            .all(|m| !matches!(m, Msg::Error { fatal: true, .. }))
+    );
+    assert_eq!(sim.hub.stats().unknown_tags, 1);
+}
+
+#[test]
+fn the_rate_limit_drops_excess_frames_and_says_so_once() {
+    let mut config = ServerConfig::default();
+    config.rate_limit = crate::config::RateLimit {
+        per_second: 1.0,
+        burst: 3,
+    };
+    let mut sim = Sim::new(config);
+    let a = sim.join("a", 0);
+    sim.take(a);
+    for ts in 0..10 {
+        sim.frame(a, &ClientMessage::Ping { ts, presence: None });
+    }
+    let got = sim.take(a);
+    let pongs = got.iter().filter(|m| matches!(m, Msg::Pong { .. })).count();
+    assert_eq!(pongs, 3);
+    assert_eq!(error_codes(&got), ["rate_limited"]);
+    sim.now = sim.now.after(Duration::from_secs(1));
+    sim.frame(
+        a,
+        &ClientMessage::Ping {
+            ts: 99,
+            presence: None,
+        },
+    );
+    assert!(matches!(
+        &sim.take(a)[..],
+        [Msg::Pong { client_ts: 99, .. }]
+    ));
+}
+
+#[test]
+fn connection_limits_refuse_with_codes() {
+    let mut config = ServerConfig::default();
+    config.max_connections = 3;
+    config.max_connections_per_user = 2;
+    let mut sim = Sim::new(config);
+    sim.connect("a");
+    sim.connect("a");
+    let refused = sim.hub.connect(sim.now, "r", Identity::new("a"), None);
+    assert_eq!(refused, Err(Refusal::UserFull));
+    sim.connect("b");
+    assert_eq!(
+        sim.hub.connect(sim.now, "r", Identity::new("c"), None),
+        Err(Refusal::NodeFull)
+    );
+    assert_eq!(
+        Refusal::NodeFull.codes(),
+        (
+            ErrorCode::TOO_MANY_CONNECTIONS,
+            CloseCode::TOO_MANY_CONNECTIONS
+        )
+    );
+}
+
+#[test]
+fn a_joiner_that_holds_too_much_is_a_slow_consumer() {
+    let mut config = ServerConfig::default();
+    config.outbound_queue_bytes = 64;
+    let mut sim = Sim::new(config);
+    sim.join("w", 0);
+    let j = sim.connect("j");
+    let _ticket = sim.snapshot_ticket();
+    for seq in 1..=20 {
+        sim.delta(seq);
+    }
+    assert_eq!(sim.closed.get(&j), Some(&CloseCode::SLOW_CONSUMER));
+    assert_eq!(error_codes(&sim.take(j)), ["slow_consumer"]);
+    assert_eq!(sim.hub.session_len("r"), 1);
+}
+
+#[test]
+fn shutdown_closes_everyone_with_going_away_and_refuses_newcomers() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("a", 0);
+    let b = sim.connect("b");
+    sim.take(a);
+    sim.hub.shutdown();
+    sim.pump();
+    for conn in [a, b] {
+        assert_eq!(sim.closed.get(&conn), Some(&CloseCode::GOING_AWAY));
+        assert!(error_codes(&sim.take(conn)).contains(&"shutdown".to_owned()));
+    }
+    assert_eq!(
+        sim.hub.connect(sim.now, "r", Identity::new("c"), None),
+        Err(Refusal::ShuttingDown)
+    );
+    assert_eq!(sim.hub.connection_count(), 0);
+}
+
+#[test]
+fn a_failed_snapshot_closes_with_sync_failed() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.connect("a");
+    let ticket = sim.snapshot_ticket();
+    sim.hub
+        .complete_snapshot(sim.now, ticket, Err("db down".into()));
+    sim.pump();
+    assert_eq!(sim.closed.get(&a), Some(&CloseCode::INTERNAL_ERROR));
+    assert_eq!(error_codes(&sim.take(a)), ["sync_failed"]);
+}
