@@ -1,0 +1,49 @@
+//! The server behind the adapter examples (`examples/{leptos,yew,seed,js}-todo`)
+//! and the adapters' browser tests: one to-do list per resource, served at
+//! `ws://ADDR/realtime/{resource_id}?token=USER`.
+//!
+//! ```text
+//! cargo run -p adapter-server -- [ADDR]
+//! ```
+//!
+//! ADDR defaults to `127.0.0.1:0` (a free port). The first line printed is
+//! `listening on ws://HOST:PORT/realtime/{resource_id}`, so a test script can
+//! read the port. Any token is accepted and becomes the user id (development
+//! only). Every resource starts with `TodoState::seeded()` at seq 0.
+//!
+//! Actions are checked by `TodoState::check`: an empty title, a reused id
+//! or an unknown item is answered with `ActionErr`, which is how tests get a
+//! rejection on demand. Stops on Ctrl-C or when stdin closes.
+
+mod todos;
+
+use tokio::io::AsyncReadExt;
+use ui_flow_server::{FlowServer, UnverifiedUserToken};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let server = FlowServer::new(todos::Todos::default(), UnverifiedUserToken);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!(
+        "listening on ws://{}/realtime/{{resource_id}}",
+        listener.local_addr()?
+    );
+    let stop = {
+        let server = server.clone();
+        async move {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} } => {}
+            }
+            server.shutdown().await;
+        }
+    };
+    axum::serve(listener, server.router())
+        .with_graceful_shutdown(stop)
+        .await
+}
