@@ -550,6 +550,12 @@ fn bad_input_gets_errors_and_the_connection_survives() {
         ]
     );
     assert!(matches!(got.last(), Some(Msg::Pong { client_ts: 9, .. })));
+    assert!(sim.closed.is_empty());
+    // An oversized frame is fatal: error, then close 1009.
+    sim.hub.handle_oversized(a);
+    sim.pump();
+    assert_eq!(sim.closed.get(&a), Some(&CloseCode::MESSAGE_TOO_BIG));
+    assert_eq!(error_codes(&sim.take(a)), ["frame_too_large"]);
     assert!(
         got.iter()
             .all(|m| !matches!(m, Msg::Error { fatal: true, .. }))

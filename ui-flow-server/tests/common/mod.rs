@@ -197,3 +197,79 @@ pub fn error_code(m: &Msg) -> Option<(String, bool)> {
 pub fn close_code(c: &Option<CloseFrame>) -> Option<u16> {
     c.as_ref().map(|f| u16::from(f.code))
 }
+
+/// A handler whose state, deltas, events and actions are strings; the test
+/// drives seqs itself through `head`.
+#[derive(Default)]
+pub struct Plain {
+    pub head: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl FlowHandler for Plain {
+    type State = String;
+    type Delta = String;
+    type Event = String;
+    type Action = String;
+
+    async fn snapshot(&self, _: &str) -> Result<(String, u64), ui_flow_server::BoxError> {
+        let head = self.head.load(std::sync::atomic::Ordering::SeqCst);
+        Ok((format!("state@{head}"), head))
+    }
+
+    async fn handle_action(
+        &self,
+        _: &ui_flow_server::ActionContext<Self>,
+        action: String,
+    ) -> ui_flow_server::ActionOutcome {
+        ui_flow_server::ActionOutcome::ok_with(&action).expect("encode")
+    }
+}
+
+impl TestServer<Plain> {
+    /// Advances the head and broadcasts `delta` at the new seq.
+    pub fn push(&self, resource: &str, delta: &str) -> u64 {
+        let seq = self
+            .server
+            .handler()
+            .head
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        self.server
+            .session(resource)
+            .broadcast_delta(&delta.to_owned(), seq)
+            .expect("broadcast");
+        seq
+    }
+}
+
+/// A server whose accepted sockets have a small kernel send buffer, so a
+/// client that stops reading backs up into the outbox quickly.
+pub async fn start_small_buffers<H: FlowHandler>(
+    handler: H,
+    config: ServerConfig,
+) -> TestServer<H> {
+    let server = FlowServer::with_config(handler, UnverifiedUserToken, config);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(4096).expect("sndbuf");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(128).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let app = server.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestServer { server, addr }
+}
+
+/// A client whose socket has a small kernel receive buffer.
+pub async fn connect_small_buffer(addr: SocketAddr, resource: &str, user: &str) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(addr).await.expect("tcp connect");
+    let (ws, _) =
+        tokio_tungstenite::client_async(url(addr, resource, user), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("ws handshake");
+    Client { ws }
+}
