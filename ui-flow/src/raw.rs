@@ -13,7 +13,7 @@ use crate::error::{DecodeError, EncodeError};
 /// MessagePack value (binary, integers above 2^53, maps with non-string keys),
 /// which a JSON value could not hold. On the wire the bytes are embedded as
 /// they are, not wrapped in `bin`, so any MessagePack reader sees the value
-/// itself.
+/// itself. A nil value is the same as no result: `ActionOk` omits it.
 ///
 /// ```
 /// use ui_flow::RawValue;
@@ -43,6 +43,11 @@ impl RawValue {
     /// Decodes the value into a serde type.
     pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, DecodeError> {
         codec::read_payload(&self.0, "RawValue", "value")
+    }
+
+    /// True when the value is MessagePack nil (what `()` and `None` encode to).
+    pub fn is_nil(&self) -> bool {
+        self.0 == [0xc0]
     }
 
     /// The encoded bytes.

@@ -260,3 +260,19 @@ fn depth_bombs_are_rejected_before_serde_sees_them() {
         Err(DecodeError::TooDeep { max: 64, .. })
     ));
 }
+
+#[test]
+fn a_nil_action_result_is_encoded_as_no_result() {
+    let op_id = OpId::from_u128(9);
+    let nil = ServerMessage::<(), (), ()>::ActionOk {
+        op_id,
+        result: Some(RawValue::encode(&()).expect("raw")),
+    };
+    let none = ServerMessage::<(), (), ()>::ActionOk {
+        op_id,
+        result: None,
+    };
+    let frame = nil.encode().expect("encode");
+    assert_eq!(frame, none.encode().expect("encode"));
+    assert_eq!(ServerMessage::decode(&frame), Ok(Decoded::Message(none)));
+}

@@ -146,6 +146,8 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 }
             }
             ServerMessage::ActionOk { op_id, result } => {
+                // A nil result is no result: omitting it keeps decode(encode(m)) == m.
+                let result = result.as_ref().filter(|r| !r.is_nil());
                 out.envelope(tag, 1 + usize::from(result.is_some()));
                 out.op_id("op_id", op_id);
                 if let Some(result) = result {
