@@ -78,6 +78,8 @@ pub mod counter;
 mod counters;
 pub mod handler;
 pub mod hub;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod outbox;
 mod server;
 

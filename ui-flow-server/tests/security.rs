@@ -1,0 +1,146 @@
+//! Authentication, the token's two places, and the origin allow-list.
+
+mod common;
+
+use common::*;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use ui_flow_server::{Identity, OriginPolicy, ServerConfig, TokenTable};
+
+fn table() -> TokenTable {
+    TokenTable::new().with("good-token", Identity::new("alice").with_name("Alice"))
+}
+
+async fn refused_with(mut c: Client) -> (Option<(String, bool)>, Option<u16>) {
+    let (msgs, close) = c.read_to_close().await;
+    (msgs.first().and_then(error_code), close_code(&close))
+}
+
+#[tokio::test]
+async fn missing_or_wrong_tokens_are_refused_with_4001() {
+    let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
+    let none = Client::connect_url(&format!("ws://{}/realtime/room", t.addr)).await;
+    let wrong = Client::connect(t.addr, "room", "bad-token").await;
+    for c in [none, wrong] {
+        assert_eq!(
+            refused_with(c).await,
+            (Some(("unauthorized".into(), true)), Some(4001))
+        );
+    }
+    assert_eq!(t.server.connection_count(), 0);
+    assert_eq!(t.server.counters().connections_refused, 2);
+}
+
+#[tokio::test]
+async fn a_query_token_authenticates_and_names_the_user() {
+    let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
+    let (_c, joined) = Client::join(t.addr, "room", "good-token").await;
+    assert!(matches!(&joined.connected, Msg::Connected { user_id: Some(u), .. } if u == "alice"));
+    assert_eq!(joined.users[0].name.as_deref(), Some("Alice"));
+}
+
+#[tokio::test]
+async fn a_subprotocol_token_authenticates_and_only_ui_flow_is_echoed() {
+    let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
+    let mut request = format!("ws://{}/realtime/room", t.addr)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ui-flow, ui-flow.token.good-token"),
+    );
+    let (mut c, response) = Client::connect_request(request).await.expect("upgrade");
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("ui-flow")
+    );
+    let joined = c.read_join().await;
+    assert!(matches!(&joined.connected, Msg::Connected { user_id: Some(u), .. } if u == "alice"));
+}
+
+#[tokio::test]
+async fn origins_off_the_allow_list_get_403_before_the_upgrade() {
+    let mut config = ServerConfig::default();
+    config.origins = OriginPolicy::AllowList(vec!["https://app.example".into()]);
+    let t = start(Plain::default(), config).await;
+    let with_origin = |origin: &'static str| {
+        let mut request = url(t.addr, "room", "alice")
+            .into_client_request()
+            .expect("request");
+        request
+            .headers_mut()
+            .insert("Origin", HeaderValue::from_static(origin));
+        request
+    };
+    match Client::connect_request(with_origin("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        Err(other) => panic!("expected HTTP 403, got {other}"),
+        Ok(_) => panic!("expected HTTP 403, got an upgrade"),
+    }
+    let (mut ok, _) = Client::connect_request(with_origin("https://app.example"))
+        .await
+        .expect("allowed origin");
+    ok.read_join().await;
+    assert_eq!(t.server.counters().connections_refused, 1);
+}
+
+#[tokio::test]
+async fn authentication_runs_on_every_reconnect() {
+    let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
+    let (first, _) = Client::join(t.addr, "room", "good-token").await;
+    drop(first);
+    let again = Client::connect(t.addr, "room", "revoked-token").await;
+    assert_eq!(
+        refused_with(again).await,
+        (Some(("unauthorized".into(), true)), Some(4001))
+    );
+}
+
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn jwt_tokens_over_the_wire() {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use ui_flow_server::jwt::JwtAuthenticator;
+
+    #[derive(serde::Serialize)]
+    struct Claims {
+        sub: &'static str,
+        name: &'static str,
+        exp: u64,
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let sign = |exp| {
+        encode(
+            &Header::default(),
+            &Claims {
+                sub: "u-42",
+                name: "Zed",
+                exp,
+            },
+            &EncodingKey::from_secret(b"k"),
+        )
+        .expect("sign")
+    };
+    let t = start_with(
+        Plain::default(),
+        JwtAuthenticator::hs256(b"k"),
+        ServerConfig::default(),
+    )
+    .await;
+    let (_c, joined) = Client::join(t.addr, "room", &sign(now + 300)).await;
+    assert_eq!(joined.users[0].user_id, "u-42");
+    assert_eq!(joined.users[0].name.as_deref(), Some("Zed"));
+    let expired = Client::connect(t.addr, "room", &sign(now - 3600)).await;
+    assert_eq!(
+        refused_with(expired).await,
+        (Some(("unauthorized".into(), true)), Some(4001))
+    );
+}
