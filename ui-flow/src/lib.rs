@@ -11,6 +11,17 @@
 //! [`ConnectionStatus`], and the errors. It does no IO, so it builds for
 //! `wasm32-unknown-unknown` as well as native targets.
 //!
+//! The [`client`] module holds the client: [`client::Client`], a sans-IO
+//! state machine with all connection policy, and, behind features,
+//! `FlowConnection` drivers that run it over a real WebSocket.
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `native` | no | `FlowConnection` on tokio + tokio-tungstenite (native targets) |
+//! | `browser` | no | `FlowConnection` on gloo-net + browser timers (wasm32 only; nothing elsewhere) |
+//!
+//! Without features the crate has no async runtime and no IO dependency.
+//!
 //! It is not a server: use `ui-flow-server` for that. It is not a general
 //! MessagePack library: payloads go through `rmp-serde`, and only the frame
 //! envelope is ui-flow's own. The wire format is specified in
@@ -48,6 +59,11 @@ mod state;
 mod status;
 mod tag;
 
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+pub use client::{FlowConnection, FlowConnectionBuilder};
 pub use code::{CloseCode, ErrorCode};
 pub use error::{ApiMisuse, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation};
 pub use message::{ClientMessage, ServerMessage};

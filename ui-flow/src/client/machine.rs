@@ -73,7 +73,7 @@ use super::ops::{OpState, Ops};
 ///   `Connected`, then `Open`; `Reconnecting { attempt, next_try }` after a
 ///   loss; `Closed { reason }` for good after [`close`](Self::close), a fatal
 ///   `Error` or a close code whose table row says not to reconnect
-///   ([`ErrorCode::ALL`], [`CloseCode::ALL`]), or another protocol version.
+///   ([`ErrorCode::ALL`](crate::ErrorCode::ALL), [`CloseCode::ALL`]), or another protocol version.
 /// - **Reconnect** with exponential backoff and full jitter
 ///   ([`Backoff`](super::Backoff)); one socket at a time, and every report
 ///   carries its [`SocketId`], so the close that follows an error, or a late
@@ -130,7 +130,7 @@ pub struct Client<S: FlowState, A, E> {
     action: PhantomData<fn(A)>,
 }
 
-/// Getters: what the UI shows and what the driver needs to know.
+/// Getters, outputs and `close`: everything that needs no serde bounds.
 impl<S: FlowState, A, E> Client<S, A, E> {
     /// Where the connection stands.
     pub fn status(&self) -> &ConnectionStatus {
@@ -224,6 +224,49 @@ impl<S: FlowState, A, E> Client<S, A, E> {
     /// `None` once closed for good.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.link.deadline()
+    }
+
+    /// Closes the connection for good. Unresolved actions stay as they are;
+    /// nothing more is sent or received. Closing twice does nothing.
+    pub fn close(&mut self) {
+        if !self.link.is_closed() {
+            self.drop_socket(CloseCode::NORMAL, "closed by the application");
+            self.finish(CloseReason::Requested);
+        }
+    }
+
+    fn set_status(&mut self, status: ConnectionStatus) {
+        if self.status != status {
+            self.status = status.clone();
+            self.events.push_back(Event::Status(status));
+        }
+    }
+
+    /// Tells the driver to drop the current socket, if there is one.
+    fn drop_socket(&mut self, code: CloseCode, reason: &'static str) {
+        if let Some(socket) = self.link.socket() {
+            self.sockets.push_back(SocketCommand::Close {
+                socket,
+                code,
+                reason,
+            });
+        }
+    }
+
+    /// The current socket is gone: retry later.
+    fn lose(&mut self, now: Instant) {
+        let (attempt, next_try) = self.link.lose(now);
+        self.transmits.clear();
+        self.resync_since = None;
+        self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
+    }
+
+    /// Closed for good.
+    fn finish(&mut self, reason: CloseReason) {
+        self.link.close();
+        self.transmits.clear();
+        self.outbox.clear();
+        self.set_status(ConnectionStatus::Closed { reason });
     }
 }
 
@@ -452,15 +495,6 @@ where
         }
     }
 
-    /// Closes the connection for good. Unresolved actions stay as they are;
-    /// nothing more is sent or received. Closing twice does nothing.
-    pub fn close(&mut self) {
-        if !self.link.is_closed() {
-            self.drop_socket(CloseCode::NORMAL, "closed by the application");
-            self.finish(CloseReason::Requested);
-        }
-    }
-
     // ---- internals ----
 
     fn usable(&self) -> Result<(), ApiMisuse> {
@@ -510,40 +544,6 @@ where
             presence: self.presence_report,
         });
         self.link.pinged(now);
-    }
-
-    fn set_status(&mut self, status: ConnectionStatus) {
-        if self.status != status {
-            self.status = status.clone();
-            self.events.push_back(Event::Status(status));
-        }
-    }
-
-    /// Tells the driver to drop the current socket, if there is one.
-    fn drop_socket(&mut self, code: CloseCode, reason: &'static str) {
-        if let Some(socket) = self.link.socket() {
-            self.sockets.push_back(SocketCommand::Close {
-                socket,
-                code,
-                reason,
-            });
-        }
-    }
-
-    /// The current socket is gone: retry later.
-    fn lose(&mut self, now: Instant) {
-        let (attempt, next_try) = self.link.lose(now);
-        self.transmits.clear();
-        self.resync_since = None;
-        self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
-    }
-
-    /// Closed for good.
-    fn finish(&mut self, reason: CloseReason) {
-        self.link.close();
-        self.transmits.clear();
-        self.outbox.clear();
-        self.set_status(ConnectionStatus::Closed { reason });
     }
 
     /// Sends a `Resync` unless one is already waiting for its answer (for

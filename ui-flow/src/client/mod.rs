@@ -59,15 +59,39 @@
 //! ```
 
 mod backoff;
+#[cfg(all(feature = "browser", target_arch = "wasm32"))]
+mod browser;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod callbacks;
 mod config;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod connection;
 mod event;
 mod link;
 mod machine;
 mod mirror;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+mod native;
 mod ops;
 
 pub use backoff::Backoff;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+pub use callbacks::MaybeSend;
 pub use config::ClientConfig;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+pub use connection::{FlowConnection, FlowConnectionBuilder};
 pub use event::{Event, SocketCommand, SocketId};
 pub use machine::Client;
 pub use ops::OpState;

@@ -1,0 +1,147 @@
+//! The application's callbacks, as registered on the builder, and how the
+//! drivers hand events to them.
+
+use crate::op::OpId;
+use crate::presence::{PresenceDiff, PresenceInfo};
+use crate::signal::SignalPayload;
+use crate::state::FlowState;
+use crate::status::ConnectionStatus;
+
+use super::event::Event;
+use super::ops::OpState;
+
+/// `Send` where the driver runs on a thread pool (native), nothing in the
+/// single-threaded browser, so browser callbacks may capture `Rc`s and JS
+/// values.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send> MaybeSend for T {}
+
+/// `Send` where the driver runs on a thread pool (native), nothing in the
+/// single-threaded browser, so browser callbacks may capture `Rc`s and JS
+/// values.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSend for T {}
+
+#[cfg(not(target_arch = "wasm32"))]
+macro_rules! callback {
+    ($($arg:ty),*) => { Option<Box<dyn FnMut($($arg),*) + Send>> };
+}
+#[cfg(target_arch = "wasm32")]
+macro_rules! callback {
+    ($($arg:ty),*) => { Option<Box<dyn FnMut($($arg),*)>> };
+}
+
+/// Every callback an application may register. All are optional; each runs
+/// on the driver's task, never while the client is locked, so a callback may
+/// call back into the connection handle.
+pub(crate) struct Callbacks<S: FlowState, E> {
+    pub(crate) snapshot: callback!(&S, u64),
+    pub(crate) delta: callback!(&S::Delta, u64),
+    pub(crate) state: callback!(&S),
+    pub(crate) notify: callback!(&str, E, Option<OpId>),
+    pub(crate) status: callback!(&ConnectionStatus),
+    pub(crate) action: callback!(OpId, &OpState),
+    pub(crate) presence: callback!(&[PresenceInfo], &PresenceDiff),
+    pub(crate) signal: callback!(&str, SignalPayload),
+    pub(crate) event: callback!(&Event<S, E>),
+}
+
+impl<S: FlowState, E> Default for Callbacks<S, E> {
+    fn default() -> Self {
+        Callbacks {
+            snapshot: None,
+            delta: None,
+            state: None,
+            notify: None,
+            status: None,
+            action: None,
+            presence: None,
+            signal: None,
+            event: None,
+        }
+    }
+}
+
+/// What a driver took out of the client in one go, to deliver after
+/// unlocking it.
+pub(crate) struct Batch<S: FlowState, E> {
+    pub(crate) events: Vec<Event<S, E>>,
+    /// A copy of the shown state, taken when it changed and someone listens.
+    pub(crate) state: Option<S>,
+    /// The presence list, taken when it changed and someone listens.
+    pub(crate) presence: Option<Vec<PresenceInfo>>,
+}
+
+impl<S: FlowState, E> Callbacks<S, E> {
+    /// Whether a changed state must be copied out for [`Self::state`].
+    pub(crate) fn wants_state(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Whether a changed presence list must be copied out.
+    pub(crate) fn wants_presence(&self) -> bool {
+        self.presence.is_some()
+    }
+
+    /// Hands one batch of events to the callbacks, in order; the state
+    /// callback runs once, after the batch.
+    pub(crate) fn deliver(&mut self, batch: Batch<S, E>) {
+        for event in batch.events {
+            if let Some(f) = &mut self.event {
+                f(&event);
+            }
+            match event {
+                Event::Status(status) => {
+                    if let Some(f) = &mut self.status {
+                        f(&status);
+                    }
+                }
+                Event::Snapshot { state, seq, .. } => {
+                    if let Some(f) = &mut self.snapshot {
+                        f(&state, seq);
+                    }
+                }
+                Event::Delta { delta, seq } => {
+                    if let Some(f) = &mut self.delta {
+                        f(&delta, seq);
+                    }
+                }
+                Event::Action { op_id, state } => {
+                    if let Some(f) = &mut self.action {
+                        f(op_id, &state);
+                    }
+                }
+                Event::Notify {
+                    domain,
+                    event,
+                    correlation_id,
+                } => {
+                    if let Some(f) = &mut self.notify {
+                        f(&domain, event, correlation_id);
+                    }
+                }
+                Event::Presence(diff) => {
+                    if let (Some(f), Some(members)) = (&mut self.presence, &batch.presence) {
+                        f(members, &diff);
+                    }
+                }
+                Event::Signal {
+                    from_user_id,
+                    signal,
+                } => {
+                    if let Some(f) = &mut self.signal {
+                        f(&from_user_id, signal);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(f), Some(state)) = (&mut self.state, &batch.state) {
+            f(state);
+        }
+    }
+}

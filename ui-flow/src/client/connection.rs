@@ -1,0 +1,511 @@
+//! [`FlowConnection`]: the handle and builder both drivers share, and the
+//! part of the driver loop that does not depend on the platform.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use web_time::Instant;
+
+use crate::error::{ApiMisuse, Error};
+use crate::op::OpId;
+use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
+use crate::signal::SignalPayload;
+use crate::state::FlowState;
+use crate::status::ConnectionStatus;
+
+use super::callbacks::{Batch, Callbacks, MaybeSend};
+use super::config::ClientConfig;
+use super::event::{Event, SocketCommand, SocketId};
+use super::machine::Client;
+use super::ops::OpState;
+
+/// A live ui-flow connection: a [`Client`] run by a driver task over a real
+/// WebSocket, reconnecting by itself until [`close`](Self::close)d.
+///
+/// Build one with [`FlowConnection::builder`]. The handle is cheap to clone;
+/// every clone controls the same connection, and when the last one is
+/// dropped the connection closes. (A callback that captures a clone keeps
+/// the connection alive: call [`close`](Self::close) then.)
+///
+/// It is not a `Client`: the state machine lives inside, shared with the
+/// driver task, and every method here locks it briefly. Use [`Client`]
+/// directly to run the protocol over your own transport.
+pub struct FlowConnection<S: FlowState, A, E> {
+    inner: Arc<Inner<S, A, E>>,
+}
+
+struct Inner<S: FlowState, A, E> {
+    client: Arc<Mutex<Client<S, A, E>>>,
+    inputs: UnboundedSender<Input>,
+}
+
+impl<S: FlowState, A, E> Drop for Inner<S, A, E> {
+    fn drop(&mut self) {
+        lock(&self.client).close();
+        let _ = self.inputs.unbounded_send(Input::Wake);
+    }
+}
+
+impl<S: FlowState, A, E> Clone for FlowConnection<S, A, E> {
+    fn clone(&self) -> Self {
+        FlowConnection {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<S: FlowState, A, E> FlowConnection<S, A, E> {
+    /// Starts describing a connection: `url`, callbacks and domains, then
+    /// `connect()`.
+    pub fn builder() -> FlowConnectionBuilder<S, A, E> {
+        FlowConnectionBuilder {
+            url: None,
+            config: ClientConfig::default(),
+            domains: Vec::new(),
+            callbacks: Callbacks::default(),
+            action: PhantomData,
+        }
+    }
+
+    /// Runs a command on the client, then wakes the driver to carry out
+    /// what it produced.
+    fn command<R>(&self, f: impl FnOnce(&mut Client<S, A, E>) -> R) -> R {
+        let result = f(&mut lock(&self.inner.client));
+        let _ = self.inner.inputs.unbounded_send(Input::Wake);
+        result
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Client<S, A, E>) -> R) -> R {
+        f(&lock(&self.inner.client))
+    }
+
+    /// Where the connection stands.
+    pub fn status(&self) -> ConnectionStatus {
+        self.read(|c| c.status().clone())
+    }
+
+    /// A copy of the state to show (confirmed plus optimistic changes).
+    pub fn state(&self) -> S {
+        self.read(|c| c.state().clone())
+    }
+
+    /// Runs `f` on the state to show, without copying it. Do not call the
+    /// handle from inside `f`.
+    pub fn with_state<R>(&self, f: impl FnOnce(&S) -> R) -> R {
+        self.read(|c| f(c.state()))
+    }
+
+    /// The seq of the confirmed state; `None` before the first snapshot.
+    pub fn seq(&self) -> Option<u64> {
+        self.read(Client::seq)
+    }
+
+    /// The last measured round trip.
+    pub fn latency(&self) -> Option<Duration> {
+        self.read(Client::latency)
+    }
+
+    /// One action's state, while it is known.
+    pub fn op(&self, op_id: OpId) -> Option<OpState> {
+        self.read(|c| c.op(op_id).cloned())
+    }
+
+    /// Everyone connected to the resource.
+    pub fn presence(&self) -> Vec<PresenceInfo> {
+        self.read(|c| c.presence().to_vec())
+    }
+
+    /// Closes the connection for good (status `Closed { Requested }`).
+    pub fn close(&self) {
+        self.command(Client::close);
+    }
+}
+
+impl<S, A, E> FlowConnection<S, A, E>
+where
+    S: FlowState + DeserializeOwned,
+    S::Delta: DeserializeOwned + Clone,
+    A: Serialize,
+    E: DeserializeOwned,
+{
+    /// Sends an action; see [`Client::send_action`].
+    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+        self.command(|c| c.send_action(action))
+    }
+
+    /// Sends an action with an optimistic change; see
+    /// [`Client::send_optimistic`].
+    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+        self.command(|c| c.send_optimistic(action, change))
+    }
+
+    /// Subscribes to notification domains; see [`Client::subscribe`].
+    pub fn subscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), ApiMisuse> {
+        self.command(|c| c.subscribe(domains))
+    }
+
+    /// Unsubscribes from notification domains; see [`Client::unsubscribe`].
+    pub fn unsubscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), ApiMisuse> {
+        self.command(|c| c.unsubscribe(domains))
+    }
+
+    /// Sends a WebRTC signal to another user; see [`Client::send_signal`].
+    pub fn send_signal(
+        &self,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.command(|c| c.send_signal(target_user_id, signal))
+    }
+
+    /// Asks the server to catch up now; see [`Client::resync`].
+    pub fn resync(&self) -> Result<(), ApiMisuse> {
+        self.command(|c| c.resync(Instant::now()))
+    }
+
+    /// Sets the presence reported in pings; see [`Client::set_presence`].
+    pub fn set_presence(&self, report: Option<PresenceStatus>) {
+        self.command(|c| c.set_presence(Instant::now(), report));
+    }
+}
+
+/// Describes a [`FlowConnection`] before it connects.
+///
+/// ```no_run
+/// # #[cfg(any(feature = "native", feature = "browser"))]
+/// # fn demo() -> Result<(), ui_flow::Error> {
+/// use serde::{Deserialize, Serialize};
+/// use ui_flow::{FlowConnection, FlowState};
+///
+/// #[derive(Clone, Default, Serialize, Deserialize)]
+/// struct Counter { value: i64 }
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct Add { add: i64 }
+/// impl FlowState for Counter {
+///     type Delta = Add;
+///     fn apply_delta(&mut self, d: Add) { self.value += d.add; }
+/// }
+/// #[derive(Serialize)]
+/// #[serde(tag = "type", rename_all = "snake_case")]
+/// enum Action { Add { amount: i64 } }
+/// #[derive(Debug, Deserialize)]
+/// struct CounterEvent { by: String, value: i64 }
+///
+/// let conn = FlowConnection::<Counter, Action, CounterEvent>::builder()
+///     .url("wss://example.com/realtime/room-1?token=...")
+///     .on_state(|state| println!("show {}", state.value))
+///     .on_notify(|domain, event, _op| println!("{domain}: {event:?}"))
+///     .on_status(|status| println!("{status:?}"))
+///     .subscribe(["counter"])
+///     .connect()?;
+/// let op = conn.send_optimistic(Action::Add { amount: 1 }, Add { add: 1 })?;
+/// # let _ = op; Ok(()) }
+/// ```
+pub struct FlowConnectionBuilder<S: FlowState, A, E> {
+    url: Option<String>,
+    config: ClientConfig,
+    domains: Vec<String>,
+    callbacks: Callbacks<S, E>,
+    action: PhantomData<fn(A)>,
+}
+
+impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
+    /// The server's WebSocket URL, such as
+    /// `wss://host/realtime/{resource_id}?token=...`. Required.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// The connection policy (backoff, pings, queue bound). A `seed` of 0
+    /// is replaced by a random one.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Notification domains to subscribe to from the start.
+    pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
+        self.domains.extend(domains.into_iter().map(Into::into));
+        self
+    }
+
+    /// Called with each snapshot (the confirmed state replaced) and its seq.
+    pub fn on_snapshot(mut self, f: impl FnMut(&S, u64) + MaybeSend + 'static) -> Self {
+        self.callbacks.snapshot = Some(Box::new(f));
+        self
+    }
+
+    /// Called with each server delta applied to the confirmed state, in seq
+    /// order after its snapshot.
+    pub fn on_delta(mut self, f: impl FnMut(&S::Delta, u64) + MaybeSend + 'static) -> Self {
+        self.callbacks.delta = Some(Box::new(f));
+        self
+    }
+
+    /// Called with the state to show (confirmed plus optimistic changes)
+    /// whenever it changed. The driver copies the state for this callback.
+    pub fn on_state(mut self, f: impl FnMut(&S) + MaybeSend + 'static) -> Self {
+        self.callbacks.state = Some(Box::new(f));
+        self
+    }
+
+    /// Called with each notification: its domain, the event and the action
+    /// that caused it, if any.
+    pub fn on_notify(mut self, f: impl FnMut(&str, E, Option<OpId>) + MaybeSend + 'static) -> Self {
+        self.callbacks.notify = Some(Box::new(f));
+        self
+    }
+
+    /// Called whenever the connection status changes.
+    pub fn on_status(mut self, f: impl FnMut(&ConnectionStatus) + MaybeSend + 'static) -> Self {
+        self.callbacks.status = Some(Box::new(f));
+        self
+    }
+
+    /// Called when an action reports progress or its outcome.
+    pub fn on_action(mut self, f: impl FnMut(OpId, &OpState) + MaybeSend + 'static) -> Self {
+        self.callbacks.action = Some(Box::new(f));
+        self
+    }
+
+    /// Called with the whole member list and what changed in it.
+    pub fn on_presence(
+        mut self,
+        f: impl FnMut(&[PresenceInfo], &PresenceDiff) + MaybeSend + 'static,
+    ) -> Self {
+        self.callbacks.presence = Some(Box::new(f));
+        self
+    }
+
+    /// Called with each WebRTC signal from another user.
+    pub fn on_signal(mut self, f: impl FnMut(&str, SignalPayload) + MaybeSend + 'static) -> Self {
+        self.callbacks.signal = Some(Box::new(f));
+        self
+    }
+
+    /// Called with every event before the specific callbacks, including
+    /// those no other callback covers (server errors, latency, bad frames).
+    pub fn on_event(mut self, f: impl FnMut(&Event<S, E>) + MaybeSend + 'static) -> Self {
+        self.callbacks.event = Some(Box::new(f));
+        self
+    }
+}
+
+impl<S, A, E> FlowConnectionBuilder<S, A, E>
+where
+    S: FlowState + DeserializeOwned,
+    S::Delta: DeserializeOwned + Clone,
+    A: Serialize,
+    E: DeserializeOwned,
+{
+    /// Everything a driver needs to start: the handle to return, the loop's
+    /// state, its input channel and the URL.
+    pub(crate) fn prepare(self) -> Result<Prepared<S, A, E>, Error> {
+        let url = self
+            .url
+            .ok_or(ApiMisuse::Config("a connection needs a url"))?;
+        let mut config = self.config;
+        if config.seed == 0 {
+            config.seed = random_seed();
+        }
+        let mut client = Client::new(config, Instant::now())?;
+        client.subscribe(self.domains)?;
+        let client = Arc::new(Mutex::new(client));
+        let (inputs, receiver) = unbounded();
+        let handle = FlowConnection {
+            inner: Arc::new(Inner {
+                client: Arc::clone(&client),
+                inputs: inputs.clone(),
+            }),
+        };
+        let driver = Driver {
+            client,
+            callbacks: self.callbacks,
+            socket: None,
+            reports: inputs,
+        };
+        Ok(Prepared {
+            handle,
+            driver,
+            inputs: receiver,
+            url,
+        })
+    }
+}
+
+/// A jitter seed from the OS random source that also makes op ids.
+fn random_seed() -> u64 {
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&OpId::new().as_bytes()[..8]);
+    u64::from_le_bytes(seed).max(1)
+}
+
+pub(crate) struct Prepared<S: FlowState, A, E> {
+    pub(crate) handle: FlowConnection<S, A, E>,
+    pub(crate) driver: Driver<S, A, E>,
+    pub(crate) inputs: UnboundedReceiver<Input>,
+    pub(crate) url: String,
+}
+
+/// Something that happened outside the client, for the driver loop.
+pub(crate) enum Input {
+    /// A socket task reports.
+    Socket(SocketId, SocketReport),
+    /// A handle ran a command: carry out its outputs.
+    Wake,
+    /// The network came back (browser only).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    Online,
+    /// The page became visible (true) or hidden (false) (browser only).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    Visible(bool),
+}
+
+/// What a socket task reports.
+pub(crate) enum SocketReport {
+    Opened,
+    Frame(Vec<u8>),
+    Closed { code: Option<u16>, reason: String },
+}
+
+/// What the driver tells a socket task.
+pub(crate) enum Outgoing {
+    Frame(Vec<u8>),
+    Close { code: u16, reason: &'static str },
+}
+
+/// What the loop does next.
+pub(crate) enum Step {
+    /// Wait for an input until this instant, then call [`Driver::timeout`].
+    Wait(Instant),
+    /// The connection is closed for good: end the loop.
+    Done,
+}
+
+/// The platform-independent half of a driver loop: feeds inputs to the
+/// client and carries out its outputs. The platform half owns the sockets
+/// and the timer.
+pub(crate) struct Driver<S: FlowState, A, E> {
+    client: Arc<Mutex<Client<S, A, E>>>,
+    callbacks: Callbacks<S, E>,
+    /// The current socket task's command channel.
+    socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
+    /// Where socket tasks (and browser listeners) report.
+    reports: UnboundedSender<Input>,
+}
+
+impl<S, A, E> Driver<S, A, E>
+where
+    S: FlowState + DeserializeOwned,
+    S::Delta: DeserializeOwned + Clone,
+    A: Serialize,
+    E: DeserializeOwned,
+{
+    /// A sender for reports to this loop.
+    pub(crate) fn reports(&self) -> UnboundedSender<Input> {
+        self.reports.clone()
+    }
+
+    pub(crate) fn input(&mut self, input: Input) {
+        let now = Instant::now();
+        let mut client = lock(&self.client);
+        match input {
+            Input::Socket(id, SocketReport::Opened) => client.handle_open(now, id),
+            Input::Socket(id, SocketReport::Frame(frame)) => client.handle_frame(now, id, &frame),
+            Input::Socket(id, SocketReport::Closed { code, reason }) => {
+                client.handle_close(now, id, code, &reason)
+            }
+            Input::Wake => {}
+            Input::Online => client.handle_resume(now),
+            Input::Visible(visible) => {
+                let report = if visible {
+                    PresenceStatus::Active
+                } else {
+                    PresenceStatus::Away
+                };
+                client.set_presence(now, Some(report));
+                if visible {
+                    client.handle_resume(now);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn timeout(&mut self) {
+        lock(&self.client).handle_timeout(Instant::now());
+    }
+
+    /// Carries out everything the client produced: sockets to open (through
+    /// `open`, which starts a socket task reading the given channel) or
+    /// close, frames to send, then callbacks, with the client unlocked.
+    pub(crate) fn flush(
+        &mut self,
+        mut open: impl FnMut(SocketId, UnboundedReceiver<Outgoing>),
+    ) -> Step {
+        let (commands, frames, batch, deadline) = {
+            let mut client = lock(&self.client);
+            let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
+            let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
+            let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+            let changed = |f: fn(&Event<S, E>) -> bool| events.iter().any(f);
+            let state = (self.callbacks.wants_state()
+                && changed(|e| matches!(e, Event::StateChanged)))
+            .then(|| client.state().clone());
+            let presence = (self.callbacks.wants_presence()
+                && changed(|e| matches!(e, Event::Presence(_))))
+            .then(|| client.presence().to_vec());
+            let batch = Batch {
+                events,
+                state,
+                presence,
+            };
+            (commands, frames, batch, client.poll_timeout())
+        };
+        for command in commands {
+            match command {
+                SocketCommand::Open(id) => {
+                    let (sender, receiver) = unbounded();
+                    self.socket = Some((id, sender));
+                    open(id, receiver);
+                }
+                SocketCommand::Close {
+                    socket,
+                    code,
+                    reason,
+                } => {
+                    if let Some((_, sender)) = self.socket.take_if(|(id, _)| *id == socket) {
+                        let _ = sender.unbounded_send(Outgoing::Close {
+                            code: code.0,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some((_, sender)) = &self.socket {
+            for frame in frames {
+                let _ = sender.unbounded_send(Outgoing::Frame(frame));
+            }
+        }
+        self.callbacks.deliver(batch);
+        match deadline {
+            Some(at) => Step::Wait(at),
+            None => Step::Done,
+        }
+    }
+}

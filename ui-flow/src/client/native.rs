@@ -1,0 +1,138 @@
+//! The native driver: the client on tokio and tokio-tungstenite.
+//!
+//! One task runs the loop (inputs in, client outputs out, one timer); each
+//! socket gets a task of its own that dials, then forwards frames both ways
+//! until it closes or is told to. The loop never awaits a socket, so a slow
+//! or dead socket cannot stall the timer or the application's commands.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use futures_util::future::{Either, select};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use crate::error::{ApiMisuse, Error};
+use crate::state::FlowState;
+
+use super::connection::{
+    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step,
+};
+use super::event::SocketId;
+
+/// How long a closing socket may take to send its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+impl<S, A, E> FlowConnectionBuilder<S, A, E>
+where
+    S: FlowState + DeserializeOwned + Send + 'static,
+    S::Delta: DeserializeOwned + Clone + Send + 'static,
+    A: Serialize + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+{
+    /// Starts the connection on the current tokio runtime and returns its
+    /// handle at once; the first socket opens in the background.
+    ///
+    /// `ws://` URLs work as they are. For `wss://`, enable one of
+    /// tokio-tungstenite's TLS features in your own `Cargo.toml` (for example
+    /// `rustls-tls-webpki-roots`); features add up across a build.
+    ///
+    /// Fails without a `url`, with an invalid configuration, or outside a
+    /// tokio runtime.
+    pub fn connect(self) -> Result<FlowConnection<S, A, E>, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| ApiMisuse::Config("connect() must be called inside a tokio runtime"))?;
+        let prepared = self.prepare()?;
+        runtime.spawn(run(prepared.driver, prepared.inputs, prepared.url));
+        Ok(prepared.handle)
+    }
+}
+
+async fn run<S, A, E>(
+    mut driver: Driver<S, A, E>,
+    mut inputs: UnboundedReceiver<Input>,
+    url: String,
+) where
+    S: FlowState + DeserializeOwned + Send + 'static,
+    S::Delta: DeserializeOwned + Clone + Send + 'static,
+    A: Serialize + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+{
+    let reports = driver.reports();
+    loop {
+        let step = driver.flush(|id, commands| {
+            tokio::spawn(socket(id, url.clone(), commands, reports.clone()));
+        });
+        let Step::Wait(at) = step else { return };
+        match tokio::time::timeout_at(at.into(), inputs.next()).await {
+            Ok(Some(input)) => driver.input(input),
+            Ok(None) => return,
+            Err(_elapsed) => driver.timeout(),
+        }
+    }
+}
+
+/// One WebSocket, from dial to close.
+async fn socket(
+    id: SocketId,
+    url: String,
+    mut commands: UnboundedReceiver<Outgoing>,
+    reports: UnboundedSender<Input>,
+) {
+    let report = |r| {
+        let _ = reports.unbounded_send(Input::Socket(id, r));
+    };
+    let closed = |reason: String| SocketReport::Closed { code: None, reason };
+    let dial = pin!(tokio_tungstenite::connect_async(url.as_str()));
+    let ws = match select(dial, commands.next()).await {
+        Either::Left((Ok((ws, _response)), _)) => ws,
+        Either::Left((Err(error), _)) => return report(closed(error.to_string())),
+        Either::Right(_) => return, // given up before it opened
+    };
+    report(SocketReport::Opened);
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        let next = match select(stream.next(), commands.next()).await {
+            Either::Left((message, _)) => Either::Left(message),
+            Either::Right((command, _)) => Either::Right(command),
+        };
+        match next {
+            Either::Left(Some(Ok(Message::Binary(frame)))) => {
+                report(SocketReport::Frame(Vec::from(frame)))
+            }
+            Either::Left(Some(Ok(Message::Close(frame)))) => {
+                report(SocketReport::Closed {
+                    code: frame.as_ref().map(|f| u16::from(f.code)),
+                    reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                });
+                // Sends the close reply tungstenite has queued.
+                let _ = tokio::time::timeout(CLOSE_WAIT, sink.close()).await;
+                return;
+            }
+            // Text frames are not part of the protocol; pings are answered
+            // by tungstenite.
+            Either::Left(Some(Ok(_))) => {}
+            Either::Left(Some(Err(error))) => return report(closed(error.to_string())),
+            Either::Left(None) => return report(closed("the connection ended".into())),
+            Either::Right(Some(Outgoing::Frame(frame))) => {
+                if let Err(error) = sink.send(Message::Binary(frame.into())).await {
+                    return report(closed(error.to_string()));
+                }
+            }
+            Either::Right(Some(Outgoing::Close { code, reason })) => {
+                let frame = CloseFrame {
+                    code: code.into(),
+                    reason: reason.into(),
+                };
+                let _ =
+                    tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
+                return;
+            }
+            Either::Right(None) => return,
+        }
+    }
+}
