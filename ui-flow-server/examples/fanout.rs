@@ -98,7 +98,12 @@ fn cpu_ticks() -> u64 {
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the command name: field 14 (utime) and 15 (stime) are at 11, 12.
-    let get = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     get(11) + get(12)
 }
 
@@ -205,7 +210,10 @@ async fn serve(kind: &str) {
 
 // --------------------------------------------------------------- clients --
 
-async fn open(addr: SocketAddr, kind: &str) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
+async fn open(
+    addr: SocketAddr,
+    kind: &str,
+) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
     let stream = TcpStream::connect(addr).await.ok()?;
     let url = format!("ws://{addr}/realtime/bench?token=bench");
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.ok()?;
@@ -249,12 +257,17 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
                 let mut latencies = Vec::with_capacity(count as usize);
                 let mut last_ns = 0;
                 while let Some(Ok(msg)) = ws.next().await {
-                    let Message::Binary(bytes) = msg else { continue };
+                    let Message::Binary(bytes) = msg else {
+                        continue;
+                    };
                     let now = unix_ns();
                     if let Ok(Decoded::Message(Sample::Delta { delta, seq, .. })) =
                         Sample::decode(&bytes)
                     {
-                        latencies.push(u32::try_from((now.saturating_sub(delta.sent_ns)) / 1000).unwrap_or(u32::MAX));
+                        latencies.push(
+                            u32::try_from((now.saturating_sub(delta.sent_ns)) / 1000)
+                                .unwrap_or(u32::MAX),
+                        );
                         last_ns = now;
                         if seq == count {
                             break;
@@ -283,7 +296,11 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
     };
     let _ = tokio::time::timeout(PHASE_LIMIT, collect).await;
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!("done {} {} {} {}", all.len(), pct(0.5), pct(0.99), last);
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
@@ -445,7 +462,11 @@ fn orchestrate(args: &[String]) {
             println!(
                 "| {} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1} | {}/{} |",
                 row.n,
-                if row.kind == "uiflow" { "ui-flow-server" } else { "plain tokio-tungstenite" },
+                if row.kind == "uiflow" {
+                    "ui-flow-server"
+                } else {
+                    "plain tokio-tungstenite"
+                },
                 row.per_sec,
                 row.p50_ms,
                 row.p99_ms,

@@ -72,6 +72,7 @@
 //! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
 
 pub mod auth;
+pub mod broker;
 pub mod config;
 mod connection;
 pub mod counter;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Instant;
 
 use futures::FutureExt;
@@ -20,10 +20,11 @@ use tokio::sync::{Notify, watch};
 use ui_flow::{EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
+use crate::broker::{Broker, LocalOnly, Publication};
 use crate::config::ServerConfig;
 use crate::counters::{Counters, Live};
 use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
-use crate::hub::{ConnectionId, Departure, Hub, Now, Refusal, Request, Transmit};
+use crate::hub::{ConnectionId, Departure, Fanout, Hub, Now, Refusal, Request, Transmit};
 use crate::outbox::{Outbox, Pushed};
 
 /// A ui-flow server for one [`FlowHandler`]: mount its [`router`](Self::router)
@@ -56,6 +57,7 @@ pub(crate) struct Inner<H: FlowHandler> {
     runtime: OnceLock<Handle>,
     deadline: watch::Sender<Option<Instant>>,
     all_closed: Notify,
+    broker: RwLock<Arc<dyn Broker>>,
 }
 
 impl<H: FlowHandler> FlowServer<H> {
@@ -85,6 +87,7 @@ impl<H: FlowHandler> FlowServer<H> {
                 runtime: OnceLock::new(),
                 deadline,
                 all_closed: Notify::new(),
+                broker: RwLock::new(Arc::new(LocalOnly)),
             }),
         }
     }
@@ -112,6 +115,29 @@ impl<H: FlowHandler> FlowServer<H> {
             inner: self.inner.clone(),
             resource: Arc::from(resource_id),
         }
+    }
+
+    /// Sends every later broadcast to `broker` too (see [`crate::broker`]).
+    pub fn set_broker(&self, broker: impl Broker) {
+        *self
+            .inner
+            .broker
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(broker);
+    }
+
+    /// Delivers a `Delta`/`Deltas` frame published by another node to this
+    /// node's connections of `resource`, bytes as they are. Returns how many
+    /// connections it was queued for.
+    pub fn deliver_published(
+        &self,
+        resource: &str,
+        frame: bytes::Bytes,
+        first: u64,
+        last: u64,
+    ) -> usize {
+        self.inner
+            .run(|hub| hub.deliver_deltas_frame(resource, frame, first, last))
     }
 
     /// The counters, as of now.
@@ -187,14 +213,43 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// Sends `Delta { delta, seq }` to every connection of the resource.
     /// Returns how many connections it was queued for.
     pub fn broadcast_delta(&self, delta: &H::Delta, seq: u64) -> Result<usize, EncodeError> {
-        self.inner
-            .run(|hub| hub.broadcast_delta(Now::system(), &self.resource, delta, seq))
+        let fanout = self
+            .inner
+            .run(|hub| hub.broadcast_delta(Now::system(), &self.resource, delta, seq))?;
+        self.publish_deltas(&fanout, seq, seq);
+        Ok(fanout.reached)
     }
 
     /// Sends contiguous deltas ending at `seq` as one `Deltas` message.
     pub fn broadcast_deltas(&self, deltas: &[H::Delta], seq: u64) -> Result<usize, EncodeError> {
-        self.inner
-            .run(|hub| hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq))
+        let fanout = self
+            .inner
+            .run(|hub| hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq))?;
+        let first = seq.saturating_sub((deltas.len() as u64).saturating_sub(1));
+        self.publish_deltas(&fanout, first, seq);
+        Ok(fanout.reached)
+    }
+
+    fn publish_deltas(&self, fanout: &Fanout, first: u64, last: u64) {
+        if let Some(frame) = &fanout.frame {
+            self.inner.broker().publish(Publication::Deltas {
+                resource: &self.resource,
+                frame,
+                first,
+                last,
+            });
+        }
+    }
+
+    fn publish_notify(&self, fanout: &Fanout, user: Option<&str>, domain: &str) {
+        if let Some(frame) = &fanout.frame {
+            self.inner.broker().publish(Publication::Notify {
+                resource: &self.resource,
+                user,
+                domain,
+                frame,
+            });
+        }
     }
 
     /// Sends `Notify` to the connections subscribed to `domain` whose user
@@ -208,9 +263,11 @@ impl<H: FlowHandler> SessionHandle<H> {
         let handler = self.inner.handler.clone();
         let mut filter =
             |user: &Identity, e: &H::Event| handler.filter_notification(user, domain, e);
-        self.inner.run(|hub| {
+        let fanout = self.inner.run(|hub| {
             hub.broadcast_notify(&self.resource, domain, event, correlation_id, &mut filter)
-        })
+        })?;
+        self.publish_notify(&fanout, None, domain);
+        Ok(fanout.reached)
     }
 
     /// Like [`broadcast_notify`](Self::broadcast_notify), to one user's
@@ -225,7 +282,7 @@ impl<H: FlowHandler> SessionHandle<H> {
         let handler = self.inner.handler.clone();
         let mut filter =
             |user: &Identity, e: &H::Event| handler.filter_notification(user, domain, e);
-        self.inner.run(|hub| {
+        let fanout = self.inner.run(|hub| {
             hub.notify_user(
                 &self.resource,
                 user_id,
@@ -234,7 +291,9 @@ impl<H: FlowHandler> SessionHandle<H> {
                 correlation_id,
                 &mut filter,
             )
-        })
+        })?;
+        self.publish_notify(&fanout, Some(user_id), domain);
+        Ok(fanout.reached)
     }
 
     /// Who is connected, one entry per user, ordered by user id.
@@ -249,6 +308,13 @@ impl<H: FlowHandler> SessionHandle<H> {
 }
 
 impl<H: FlowHandler> Inner<H> {
+    fn broker(&self) -> Arc<dyn Broker> {
+        self.broker
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Core<H>> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -322,3 +322,40 @@ async fn shutdown_tells_clients_to_reconnect() {
     assert_eq!(error_code(&msgs[0]), Some(("shutdown".to_owned(), true)));
     assert_eq!(close_code(&close), Some(1001));
 }
+
+/// A broker that hands every delta frame straight to another node.
+struct Forward(ui_flow_server::FlowServer<Plain>);
+
+impl ui_flow_server::broker::Broker for Forward {
+    fn publish(&self, publication: ui_flow_server::broker::Publication<'_>) {
+        if let ui_flow_server::broker::Publication::Deltas {
+            resource,
+            frame,
+            first,
+            last,
+        } = publication
+        {
+            self.0
+                .deliver_published(resource, frame.clone(), first, last);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_broker_carries_broadcasts_to_another_node() {
+    let node_a = start(Plain::default(), ServerConfig::default()).await;
+    let node_b = start(Plain::default(), ServerConfig::default()).await;
+    node_a.server.set_broker(Forward(node_b.server.clone()));
+    let (mut on_a, _) = Client::join(node_a.addr, "room", "alice").await;
+    let (mut on_b, _) = Client::join(node_b.addr, "room", "bob").await;
+    let seq = node_a.push("room", "hello");
+    for c in [&mut on_a, &mut on_b] {
+        match c.recv().await {
+            Msg::Delta { delta, seq: s, .. } => {
+                assert_eq!(s, seq);
+                assert_eq!(delta.as_str(), Some("hello"));
+            }
+            other => panic!("expected the delta, got {other:?}"),
+        }
+    }
+}

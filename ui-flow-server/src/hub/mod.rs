@@ -69,6 +69,20 @@ pub struct HubStats {
     pub unknown_tags: u64,
 }
 
+/// The result of a broadcast command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fanout {
+    /// Connections it was queued or held for.
+    pub reached: usize,
+    /// The encoded frame (`None` when nothing was encoded: no session, or no
+    /// recipient for a notification). A [`Broker`](crate::broker::Broker)
+    /// forwards these bytes to other nodes.
+    pub frame: Option<Bytes>,
+}
+
+/// When a user of a resource turns idle if nothing happens: (at, resource, user).
+type IdleDeadline = Reverse<(Instant, Arc<str>, Arc<str>)>;
+
 /// Frames the hub produces that carry no application payload.
 type Control = ServerMessage<(), (), ()>;
 
@@ -84,7 +98,7 @@ pub struct Hub<H: FlowHandler> {
     sessions: HashMap<Arc<str>, Session>,
     per_user: HashMap<Arc<str>, usize>,
     ops: OpLog,
-    idle_timers: BinaryHeap<Reverse<(Instant, Arc<str>, Arc<str>)>>,
+    idle_timers: BinaryHeap<IdleDeadline>,
     transmits: VecDeque<Transmit>,
     requests: VecDeque<Request<H::Action>>,
     stats: HubStats,
@@ -414,9 +428,9 @@ impl<H: FlowHandler> Hub<H> {
         resource: &str,
         delta: &H::Delta,
         seq: u64,
-    ) -> Result<usize, EncodeError> {
+    ) -> Result<Fanout, EncodeError> {
         if !self.sessions.contains_key(resource) {
-            return Ok(0);
+            return Ok(Fanout::default());
         }
         let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Delta {
             delta,
@@ -424,7 +438,23 @@ impl<H: FlowHandler> Hub<H> {
             timestamp: now.unix_ms,
             epoch: None,
         })?;
-        Ok(self.fan_out(resource, frame, Some((seq, seq)), false))
+        Ok(Fanout {
+            reached: self.fan_out(resource, frame.clone(), Some((seq, seq)), false),
+            frame: Some(frame),
+        })
+    }
+
+    /// Queues an already-encoded `Delta` or `Deltas` frame carrying seqs
+    /// `first..=last` to every connection of `resource`, as if it had been
+    /// broadcast here (for frames published by another node).
+    pub fn deliver_deltas_frame(
+        &mut self,
+        resource: &str,
+        frame: Bytes,
+        first: u64,
+        last: u64,
+    ) -> usize {
+        self.fan_out(resource, frame, Some((first, last)), false)
     }
 
     /// Sends several contiguous deltas ending at `seq` as one `Deltas`
@@ -435,10 +465,10 @@ impl<H: FlowHandler> Hub<H> {
         resource: &str,
         deltas: &[H::Delta],
         seq: u64,
-    ) -> Result<usize, EncodeError> {
+    ) -> Result<Fanout, EncodeError> {
         let len = deltas.len() as u64;
         if deltas.is_empty() || !self.sessions.contains_key(resource) {
-            return Ok(0);
+            return Ok(Fanout::default());
         }
         let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Deltas {
             deltas: deltas.iter().collect(),
@@ -447,7 +477,10 @@ impl<H: FlowHandler> Hub<H> {
             epoch: Some(self.epoch),
         })?;
         let first = seq.saturating_sub(len - 1);
-        Ok(self.fan_out(resource, frame, Some((first, seq)), false))
+        Ok(Fanout {
+            reached: self.fan_out(resource, frame.clone(), Some((first, seq)), false),
+            frame: Some(frame),
+        })
     }
 
     /// Sends `Notify` to the connections of `resource` subscribed to
@@ -460,9 +493,9 @@ impl<H: FlowHandler> Hub<H> {
         event: &H::Event,
         correlation_id: Option<OpId>,
         filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
-    ) -> Result<usize, EncodeError> {
+    ) -> Result<Fanout, EncodeError> {
         let Some(session) = self.sessions.get(resource) else {
-            return Ok(0);
+            return Ok(Fanout::default());
         };
         let candidates: Vec<ConnectionId> = session
             .live
@@ -483,9 +516,9 @@ impl<H: FlowHandler> Hub<H> {
         event: &H::Event,
         correlation_id: Option<OpId>,
         filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
-    ) -> Result<usize, EncodeError> {
+    ) -> Result<Fanout, EncodeError> {
         let Some(session) = self.sessions.get(resource) else {
-            return Ok(0);
+            return Ok(Fanout::default());
         };
         let candidates: Vec<ConnectionId> = session.roster.connections_of(user_id).collect();
         self.notify(candidates, domain, event, correlation_id, filter)
@@ -498,7 +531,7 @@ impl<H: FlowHandler> Hub<H> {
         event: &H::Event,
         correlation_id: Option<OpId>,
         filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
-    ) -> Result<usize, EncodeError> {
+    ) -> Result<Fanout, EncodeError> {
         let recipients: Vec<ConnectionId> = candidates
             .into_iter()
             .filter(|id| {
@@ -508,7 +541,7 @@ impl<H: FlowHandler> Hub<H> {
             })
             .collect();
         if recipients.is_empty() {
-            return Ok(0);
+            return Ok(Fanout::default());
         }
         let frame = self.encode(&ServerMessage::<(), (), &H::Event>::Notify {
             domain: domain.to_owned(),
@@ -528,7 +561,10 @@ impl<H: FlowHandler> Hub<H> {
         for conn in held {
             self.hold(conn, frame.clone(), None, false);
         }
-        Ok(count)
+        Ok(Fanout {
+            reached: count,
+            frame: Some(frame),
+        })
     }
 
     // ----- internals ----------------------------------------------------

@@ -158,7 +158,8 @@ fn a_broadcast_is_encoded_once_for_any_number_of_connections() {
     let reached = sim
         .hub
         .broadcast_delta(sim.now, "r", &Counted(1), 1)
-        .expect("broadcast");
+        .expect("broadcast")
+        .reached;
     assert_eq!(reached, 100);
     assert_eq!(DELTA_ENCODES.load(Ordering::SeqCst) - before, 1);
     assert_eq!(sim.hub.stats().encodes - encodes, 1);
@@ -447,7 +448,8 @@ fn notify_reaches_subscribed_and_permitted_connections_only() {
     let n = sim
         .hub
         .broadcast_notify("r", "world", &"boom".to_owned(), None, &mut only_alice)
-        .expect("notify");
+        .expect("notify")
+        .reached;
     assert_eq!(n, 1);
     assert!(matches!(&sim.take(a)[..], [Msg::Notify { domain, .. }] if domain == "world"));
     assert!(sim.take(b).is_empty());
@@ -468,7 +470,8 @@ fn notify_reaches_subscribed_and_permitted_connections_only() {
     let n = sim
         .hub
         .notify_user("r", "bob", "world", &"hi".to_owned(), None, &mut all)
-        .expect("notify");
+        .expect("notify")
+        .reached;
     assert_eq!(n, 0);
 }
 
@@ -596,9 +599,11 @@ fn the_rate_limit_drops_excess_frames_and_says_so_once() {
 
 #[test]
 fn connection_limits_refuse_with_codes() {
-    let mut config = ServerConfig::default();
-    config.max_connections = 3;
-    config.max_connections_per_user = 2;
+    let config = ServerConfig {
+        max_connections: 3,
+        max_connections_per_user: 2,
+        ..ServerConfig::default()
+    };
     let mut sim = Sim::new(config);
     sim.connect("a");
     sim.connect("a");
@@ -620,8 +625,10 @@ fn connection_limits_refuse_with_codes() {
 
 #[test]
 fn a_joiner_that_holds_too_much_is_a_slow_consumer() {
-    let mut config = ServerConfig::default();
-    config.outbound_queue_bytes = 64;
+    let config = ServerConfig {
+        outbound_queue_bytes: 64,
+        ..ServerConfig::default()
+    };
     let mut sim = Sim::new(config);
     sim.join("w", 0);
     let j = sim.connect("j");
