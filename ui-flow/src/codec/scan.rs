@@ -10,6 +10,7 @@ use crate::error::DecodeError;
 
 /// One value's header: where its body ends (for scalars, strings, binaries and
 /// extensions) or how many child values follow (for arrays and maps).
+#[derive(Debug, PartialEq, Eq)]
 struct Header {
     /// Offset just past the header and any inline body.
     next: usize,
@@ -27,7 +28,70 @@ fn be(buf: &[u8], at: usize, n: usize) -> Result<u64, DecodeError> {
 }
 
 /// Reads the header at `pos` and checks that its declared length fits.
+#[inline]
 fn header(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
+    match header_fast(buf, pos) {
+        Some(head) => Ok(head),
+        None => header_exact(buf, pos),
+    }
+}
+
+/// The header at `pos` when it is well-formed and fits, else `None`. This is
+/// the hot path of every decode; [`header_exact`] says what is wrong when it
+/// returns `None` (and gives the same header when it does not).
+#[inline(always)]
+fn header_fast(buf: &[u8], pos: usize) -> Option<Header> {
+    let byte = *buf.get(pos)?;
+    let body = pos + 1;
+    let be = |n: usize| -> Option<usize> {
+        let bytes = buf.get(body..body.checked_add(n)?)?;
+        Some(
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+        )
+    };
+    // (offset past the header and inline body, child values, is a container)
+    let (next, children, container) = match byte {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (body, 0, false),
+        0xa0..=0xbf => (body + usize::from(byte & 0x1f), 0, false),
+        0x80..=0x8f => (body, usize::from(byte & 0x0f) * 2, true),
+        0x90..=0x9f => (body, usize::from(byte & 0x0f), true),
+        0xcc | 0xd0 => (body + 1, 0, false),
+        0xcd | 0xd1 | 0xd4 => (body + 2, 0, false),
+        0xd5 => (body + 3, 0, false),
+        0xca | 0xce | 0xd2 => (body + 4, 0, false),
+        0xd6 => (body + 5, 0, false),
+        0xcb | 0xcf | 0xd3 => (body + 8, 0, false),
+        0xd7 => (body + 9, 0, false),
+        0xd8 => (body + 17, 0, false),
+        0xc4 | 0xd9 => ((body + 1).checked_add(be(1)?)?, 0, false),
+        0xc5 | 0xda => ((body + 2).checked_add(be(2)?)?, 0, false),
+        0xc6 | 0xdb => ((body + 4).checked_add(be(4)?)?, 0, false),
+        0xc7 => ((body + 2).checked_add(be(1)?)?, 0, false),
+        0xc8 => ((body + 3).checked_add(be(2)?)?, 0, false),
+        0xc9 => ((body + 5).checked_add(be(4)?)?, 0, false),
+        0xdc => (body + 2, be(2)?, true),
+        0xdd => (body + 4, be(4)?, true),
+        0xde => (body + 2, be(2)?.checked_mul(2)?, true),
+        0xdf => (body + 4, be(4)?.checked_mul(2)?, true),
+        0xc1 => return None,
+    };
+    if next > buf.len() || children > buf.len() - next {
+        return None;
+    }
+    Some(Header {
+        next,
+        children: children as u64,
+        container,
+    })
+}
+
+/// Reads the header at `pos` and says exactly what is wrong with it, if
+/// anything. Only called when [`header_fast`] gave up.
+#[cold]
+#[inline(never)]
+fn header_exact(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
     let byte = *buf.get(pos).ok_or(DecodeError::Truncated { offset: pos })?;
     let body = pos + 1;
     // (extra header bytes holding a length, fixed body bytes, container kind)
@@ -128,32 +192,64 @@ fn header(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
 /// Walks exactly one value starting at `start`, checking nesting depth
 /// (the outermost container is depth 1), and returns the offset just past it.
 pub(crate) fn walk(buf: &[u8], start: usize, max_depth: usize) -> Result<usize, DecodeError> {
-    // Remaining child values of each open container; the bottom entry is a
-    // virtual root holding the one value we were asked to walk.
-    let mut open: Vec<u64> = Vec::with_capacity(8);
-    open.push(1);
+    // Values left in the current container (or the one value asked for), and
+    // the counts of the containers around it, innermost last.
+    let mut left: u64 = 1;
+    let mut outer = Outer::default();
     let mut pos = start;
     loop {
-        while open.last() == Some(&0) {
-            open.pop();
+        while left == 0 {
+            match outer.pop() {
+                Some(count) => left = count,
+                None => return Ok(pos),
+            }
         }
-        let Some(top) = open.last_mut() else {
-            return Ok(pos);
-        };
-        *top -= 1;
+        left -= 1;
         let head = header(buf, pos)?;
         if head.container {
-            if open.len() > max_depth {
+            if outer.len() >= max_depth {
                 return Err(DecodeError::TooDeep {
                     max: max_depth,
                     offset: pos,
                 });
             }
             if head.children > 0 {
-                open.push(head.children);
+                outer.push(left);
+                left = head.children;
             }
         }
         pos = head.next;
+    }
+}
+
+/// A stack of counts that keeps the first few on the stack frame, so walking
+/// an ordinary frame does not allocate.
+#[derive(Default)]
+struct Outer {
+    near: [u64; 16],
+    far: Vec<u64>,
+    len: usize,
+}
+
+impl Outer {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, count: u64) {
+        match self.near.get_mut(self.len) {
+            Some(slot) => *slot = count,
+            None => self.far.push(count),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<u64> {
+        self.len = self.len.checked_sub(1)?;
+        match self.near.get(self.len) {
+            Some(count) => Some(*count),
+            None => self.far.pop(),
+        }
     }
 }
 
@@ -229,6 +325,34 @@ mod tests {
             walk(&[0xc1], 0, 8),
             Err(DecodeError::ReservedByte { offset: 0 })
         );
+    }
+
+    #[test]
+    fn the_fast_header_path_agrees_with_the_exact_one() {
+        // Every marker, followed by length bytes that make its declared size
+        // fit, overflow or run out, in inputs of every length up to 8 bytes.
+        let fills: [&[u8]; 6] = [
+            &[],
+            &[0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00],
+            &[0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ];
+        for marker in 0..=255u8 {
+            for fill in fills {
+                let mut buf = vec![marker];
+                buf.extend_from_slice(fill);
+                for len in 0..=buf.len() {
+                    let input = &buf[..len];
+                    let exact = header_exact(input, 0);
+                    match header_fast(input, 0) {
+                        Some(head) => assert_eq!(Ok(head), exact, "{input:02x?}"),
+                        None => assert!(exact.is_err(), "{input:02x?}: {exact:?}"),
+                    }
+                }
+            }
+        }
     }
 
     #[test]
