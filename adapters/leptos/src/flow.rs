@@ -1,0 +1,307 @@
+//! [`use_flow`] and the value it returns.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
+use ui_flow::{ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, SignalPayload};
+
+/// How [`use_flow_with_options`] connects.
+#[derive(Debug, Clone)]
+pub struct UseFlowOptions {
+    domains: Vec<String>,
+    config: ClientConfig,
+    notifications_kept: usize,
+}
+
+impl Default for UseFlowOptions {
+    fn default() -> Self {
+        UseFlowOptions {
+            domains: Vec::new(),
+            config: ClientConfig::default(),
+            notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
+        }
+    }
+}
+
+impl UseFlowOptions {
+    /// Default for [`notifications_kept`](Self::notifications_kept).
+    pub const DEFAULT_NOTIFICATIONS_KEPT: usize = 32;
+
+    /// Notification domains to subscribe to from the start.
+    pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
+        self.domains.extend(domains.into_iter().map(Into::into));
+        self
+    }
+
+    /// The client's connection policy (backoff, pings, queue bound).
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// How many of the most recent notifications
+    /// [`UseFlow::notifications`] holds (default 32).
+    pub fn notifications_kept(mut self, kept: usize) -> Self {
+        self.notifications_kept = kept;
+        self
+    }
+}
+
+/// A notification as [`UseFlow::notifications`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification<E> {
+    /// The domain it was sent in.
+    pub domain: String,
+    /// The application's event.
+    pub event: E,
+    /// The action that caused it, if any.
+    pub correlation_id: Option<OpId>,
+}
+
+/// What [`use_flow`] returns: signals to read and methods to act.
+///
+/// It is `Copy`, so closures in a view can capture it freely. Every signal
+/// starts empty (`S::default()`, `Connecting`, ...) and follows the
+/// connection from then on. Methods fail with [`ApiMisuse::Closed`] once the
+/// scope is disposed or [`close`](Self::close) was called.
+pub struct UseFlow<S, A, E>
+where
+    S: FlowState + Send + Sync + 'static,
+    A: 'static,
+    E: Send + Sync + 'static,
+{
+    /// The state to show: the server's confirmed state with the optimistic
+    /// changes of unresolved actions on top.
+    pub state: Signal<S>,
+    /// Where the connection stands.
+    pub status: Signal<ConnectionStatus>,
+    /// The last measured round trip.
+    pub latency: Signal<Option<Duration>>,
+    /// The actions sent through this value, oldest first, with their state
+    /// (pending, progress, ok, error), for as long as the client keeps them
+    /// (see [`ClientConfig::settled_ops_kept`]).
+    pub ops: Signal<Vec<(OpId, OpState)>>,
+    /// Everyone connected to the resource.
+    pub presence: Signal<Vec<PresenceInfo>>,
+    /// The most recent notifications, oldest first.
+    pub notifications: Signal<Vec<Notification<E>>>,
+    connection: StoredValue<Option<FlowConnection<S, A, E>>, LocalStorage>,
+    issued: StoredValue<Vec<OpId>, LocalStorage>,
+    ops_signal: RwSignal<Vec<(OpId, OpState)>>,
+}
+
+impl<S, A, E> Clone for UseFlow<S, A, E>
+where
+    S: FlowState + Send + Sync + 'static,
+    A: 'static,
+    E: Send + Sync + 'static,
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S, A, E> Copy for UseFlow<S, A, E>
+where
+    S: FlowState + Send + Sync + 'static,
+    A: 'static,
+    E: Send + Sync + 'static,
+{
+}
+
+/// Opens a connection to `url` (`ws://` or `wss://host/realtime/{resource}`)
+/// for the current reactive scope, with default options.
+///
+/// Must run inside a reactive owner (a component or `Owner::with`): the
+/// connection closes when that owner is cleaned up. Fails only for an
+/// invalid configuration.
+pub fn use_flow<S, A, E>(url: impl Into<String>) -> Result<UseFlow<S, A, E>, Error>
+where
+    S: FlowState + DeserializeOwned + Send + Sync + 'static,
+    S::Delta: DeserializeOwned + Clone + 'static,
+    A: Serialize + 'static,
+    E: DeserializeOwned + Send + Sync + 'static,
+{
+    use_flow_with_options(url, UseFlowOptions::default())
+}
+
+/// [`use_flow`] with [`UseFlowOptions`]: initial subscriptions, connection
+/// policy, how many notifications to keep.
+pub fn use_flow_with_options<S, A, E>(
+    url: impl Into<String>,
+    options: UseFlowOptions,
+) -> Result<UseFlow<S, A, E>, Error>
+where
+    S: FlowState + DeserializeOwned + Send + Sync + 'static,
+    S::Delta: DeserializeOwned + Clone + 'static,
+    A: Serialize + 'static,
+    E: DeserializeOwned + Send + Sync + 'static,
+{
+    let state = RwSignal::new(S::default());
+    let status = RwSignal::new(ConnectionStatus::Connecting);
+    let latency = RwSignal::new(None);
+    let ops = RwSignal::new(Vec::new());
+    let presence = RwSignal::new(Vec::new());
+    let notifications = RwSignal::new(Vec::new());
+    let connection = StoredValue::new_local(None::<FlowConnection<S, A, E>>);
+    let issued = StoredValue::new_local(Vec::new());
+    let kept = options.notifications_kept;
+
+    // The callbacks write signals only; they hold no connection handle, so
+    // the connection lives exactly as long as the scope's stored value.
+    let handle = FlowConnection::<S, A, E>::builder()
+        .url(url)
+        .config(options.config)
+        .subscribe(options.domains)
+        .on_state(move |shown: &S| {
+            state.try_set(shown.clone());
+        })
+        .on_status(move |now: &ConnectionStatus| {
+            status.try_set(now.clone());
+        })
+        .on_action(move |_, _| refresh_ops(connection, issued, ops))
+        .on_presence(move |members: &[PresenceInfo], _| {
+            presence.try_set(members.to_vec());
+        })
+        .on_notify(move |domain: &str, event: E, correlation_id| {
+            notifications.try_update(|list| {
+                list.push(Notification {
+                    domain: domain.to_owned(),
+                    event,
+                    correlation_id,
+                });
+                let excess = list.len().saturating_sub(kept);
+                list.drain(..excess);
+            });
+        })
+        .on_event(move |event: &Event<S, E>| {
+            if let Event::Latency(rtt) = event {
+                latency.try_set(Some(*rtt));
+            }
+        })
+        .connect()?;
+    connection.set_value(Some(handle));
+    on_cleanup(move || {
+        connection.try_with_value(|c| c.as_ref().map(FlowConnection::close));
+    });
+
+    Ok(UseFlow {
+        state: state.into(),
+        status: status.into(),
+        latency: latency.into(),
+        ops: ops.into(),
+        presence: presence.into(),
+        notifications: notifications.into(),
+        connection,
+        issued,
+        ops_signal: ops,
+    })
+}
+
+/// Re-reads the state of every action this scope issued from the client,
+/// forgetting those the client no longer lists.
+fn refresh_ops<S, A, E>(
+    connection: StoredValue<Option<FlowConnection<S, A, E>>, LocalStorage>,
+    issued: StoredValue<Vec<OpId>, LocalStorage>,
+    ops: RwSignal<Vec<(OpId, OpState)>>,
+) where
+    S: FlowState + 'static,
+    A: 'static,
+    E: 'static,
+{
+    let listed = connection.try_with_value(|c| {
+        let c = c.as_ref()?;
+        issued.try_update_value(|ids| {
+            let listed: Vec<_> = ids
+                .iter()
+                .filter_map(|id| c.op(*id).map(|state| (*id, state)))
+                .collect();
+            ids.retain(|id| listed.iter().any(|(known, _)| known == id));
+            listed
+        })
+    });
+    if let Some(Some(listed)) = listed {
+        ops.try_set(listed);
+    }
+}
+
+impl<S, A, E> UseFlow<S, A, E>
+where
+    S: FlowState + DeserializeOwned + Send + Sync + 'static,
+    S::Delta: DeserializeOwned + Clone + 'static,
+    A: Serialize + 'static,
+    E: DeserializeOwned + Send + Sync + 'static,
+{
+    fn with_connection<R>(
+        &self,
+        f: impl FnOnce(&FlowConnection<S, A, E>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.connection
+            .try_with_value(|c| c.as_ref().map(f))
+            .flatten()
+            .unwrap_or(Err(ApiMisuse::Closed.into()))
+    }
+
+    /// Sends an action, with an optional change to show at once until its
+    /// outcome arrives (rolled back if the server rejects it). Returns its
+    /// op id; its progress and outcome appear in [`ops`](Self::ops).
+    pub fn send(&self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+        let op_id = self.with_connection(|c| match optimistic {
+            Some(change) => c.send_optimistic(action, change),
+            None => c.send_action(action),
+        })?;
+        self.issued.update_value(|ids| ids.push(op_id));
+        refresh_ops(self.connection, self.issued, self.ops_signal);
+        Ok(op_id)
+    }
+
+    /// Sends an action without an optimistic change.
+    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+        self.send(action, None)
+    }
+
+    /// Sends an action and shows `change` until its outcome arrives.
+    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+        self.send(action, Some(change))
+    }
+
+    /// Receives notifications in these domains from now on (and after
+    /// every reconnect).
+    pub fn subscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.subscribe(domains)?))
+    }
+
+    /// Stops notifications in these domains.
+    pub fn unsubscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.unsubscribe(domains)?))
+    }
+
+    /// Sends a WebRTC signalling message to another user of the resource.
+    pub fn send_signal(
+        &self,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| c.send_signal(target_user_id, signal))
+    }
+
+    /// Asks the server to catch up now.
+    pub fn resync(&self) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.resync()?))
+    }
+
+    /// Closes the connection for good, before the scope ends.
+    pub fn close(&self) {
+        self.connection
+            .try_with_value(|c| c.as_ref().map(FlowConnection::close));
+    }
+}

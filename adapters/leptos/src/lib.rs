@@ -1,0 +1,45 @@
+//! # ui-flow-leptos
+//!
+//! [Leptos](https://leptos.dev) bindings for ui-flow: [`use_flow`] opens a
+//! ui-flow connection for the current reactive scope and hands back signals
+//! (the state to show, connection status, latency, actions, presence,
+//! notifications) and methods to act on it. The connection closes when the
+//! scope is disposed (the component unmounts).
+//!
+//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
+//! updates are all done by `ui_flow::client`, exactly as in the other
+//! adapters (`ui-flow-yew`, `ui-flow-seed`, `ui-flow-js`). It is not a
+//! server integration or a way to share one connection between scopes: call
+//! `use_flow` once high up and pass the returned value (it is `Copy`) down or
+//! through `provide_context`.
+//!
+//! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
+//! it is empty. It needs Leptos 0.8 with the `csr` feature in the app.
+//!
+//! ```ignore
+//! use leptos::prelude::*;
+//! use todo_model::{TodoAction, TodoEvent, TodoState};
+//! use ui_flow_leptos::use_flow;
+//!
+//! #[component]
+//! fn Todos() -> impl IntoView {
+//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>("ws://127.0.0.1:9000/realtime/list-1?token=ann")
+//!         .expect("a valid configuration");
+//!     let add = move |_| {
+//!         let action = TodoAction::Add { id: 3, title: "Milk".into() };
+//!         let change = action.optimistic(&flow.state.get_untracked());
+//!         let _ = flow.send(action, change);
+//!     };
+//!     view! {
+//!         <p>{move || format!("{:?}", flow.status.get())}</p>
+//!         <ul>{move || flow.state.get().items.into_iter().map(|t| view! { <li>{t.title}</li> }).collect_view()}</ul>
+//!         <button on:click=add>"Add"</button>
+//!     }
+//! }
+//! ```
+
+#[cfg(target_arch = "wasm32")]
+mod flow;
+
+#[cfg(target_arch = "wasm32")]
+pub use flow::{Notification, UseFlow, UseFlowOptions, use_flow, use_flow_with_options};
