@@ -218,6 +218,7 @@ async fn run<H: FlowHandler>(
             () = &mut liveness, if grace.is_none() => {
                 Live::add(&counters.liveness_timeouts, 1);
                 inner.run(|hub| hub.handle_liveness_timeout(id));
+                grace = Some(Instant::now() + config.close_grace);
             }
             () = &mut closing, if grace.is_none() => {
                 grace = Some(Instant::now() + config.close_grace);

@@ -21,7 +21,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The application's side of a ui-flow server.
 ///
 /// The server calls these methods; the application pushes changes back
-/// through a [`SessionHandle`](crate::SessionHandle).
+/// through a [`SessionHandle`].
 ///
 /// Every method receives the `resource_id` from the URL
 /// (`/realtime/{resource_id}`): one server serves many resources, each with
@@ -73,7 +73,7 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// server runs each action once per `(resource, user, op_id)`: a retry
     /// with the same id (after a reconnect) gets the outcome of the first
     /// run, or joins it while it still runs. Broadcast the resulting delta
-    /// through the [`SessionHandle`](crate::SessionHandle) before returning,
+    /// through the [`SessionHandle`] before returning,
     /// so the client sees the change no later than the `ActionOk`.
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: Self::Action) -> ActionOutcome
     where

@@ -62,8 +62,41 @@
 //! ## Limits and codes
 //!
 //! See [`ServerConfig`] for every limit, its default and the error and close
-//! codes it produces. Presence status rules are in [`hub`]'s roster docs and
-//! `spec/PROTOCOL.md`.
+//! codes it produces. Bad frames (truncated, malformed, too deep, wrong
+//! fields, text instead of binary) get a non-fatal `Error` and the
+//! connection goes on; unknown tags are ignored; only an oversized frame is
+//! fatal.
+//!
+//! ## Presence
+//!
+//! One entry per user per resource, however many connections (tabs,
+//! devices) the user has. After the full `Presence` list on join, changes
+//! arrive as `PresenceDiff` (tag 2001): `joined`, `updated`, `left`. The
+//! status:
+//!
+//! - **away** when every one of the user's connections last reported
+//!   `presence: away` in a `Ping` (every tab hidden);
+//! - otherwise **active** when any of them interacted within
+//!   [`ServerConfig::idle_after`] (default 60 s): connected, sent an
+//!   `Action`, or sent a `Ping` reporting `active`;
+//! - otherwise **idle**.
+//!
+//! `connected_at` is when the user's earliest live connection opened. A
+//! connection that dies without a close frame leaves when its socket ends,
+//! or at the latest after [`ServerConfig::liveness_timeout`].
+//!
+//! ## Actions run once
+//!
+//! Outcomes are remembered per `(resource, user, op_id)`: a retried action
+//! (after a reconnect) joins the run still in progress or gets the recorded
+//! `ActionOk`/`ActionErr` again, and the handler is not called twice. Memory
+//! is bounded by [`ServerConfig::op_memory`] (default: the last 10 000
+//! outcomes, at most 10 minutes old); a retry after that runs again.
+//!
+//! ## Several nodes
+//!
+//! Broadcasts can be forwarded to other nodes through a [`broker::Broker`];
+//! see that module for what a multi-node deployment still has to decide.
 //!
 //! ## Features
 //!

@@ -144,3 +144,26 @@ async fn jwt_tokens_over_the_wire() {
         (Some(("unauthorized".into(), true)), Some(4001))
     );
 }
+
+/// An authenticator that never answers.
+struct Stuck;
+
+#[async_trait::async_trait]
+impl ui_flow_server::Authenticator for Stuck {
+    async fn authenticate(
+        &self,
+        _: ui_flow_server::AuthRequest<'_>,
+    ) -> Result<Identity, ui_flow_server::AuthError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn authentication_that_never_finishes_hits_the_handshake_timeout() {
+    let mut config = ServerConfig::default();
+    config.handshake_timeout = std::time::Duration::from_millis(100);
+    let t = start_with(Plain::default(), Stuck, config).await;
+    let c = Client::connect(t.addr, "room", "alice").await;
+    assert_eq!(refused_with(c).await, (None, Some(4005)));
+    assert_eq!(t.server.connection_count(), 0);
+}
