@@ -1,0 +1,110 @@
+//! # demo-server
+//!
+//! The flagship demo's server: a small hexagonal world per resource, kept in
+//! memory, served over ui-flow at `/realtime/{resource_id}`, together with
+//! the static files of its two frontends (the Leptos app at `/` and the
+//! plain JavaScript page at `/plain/`).
+//!
+//! It is an example, not a game server: state lives in one process and is
+//! gone when it stops, and anyone may claim any user id (the token *is* the
+//! user id, [`UnverifiedUserToken`]).
+//!
+//! What it shows of the protocol:
+//!
+//! - every change is one seq: a `Delta`, or a `Deltas` when a move also
+//!   picks something up; a room keeps its last [`room::HISTORY`] changes so a
+//!   reconnecting client catches up with `Deltas` rather than a snapshot;
+//! - actions: `enter` and `move` answer at once, illegal moves get
+//!   `ActionErr` with a [`Refusal`](demo_world::Refusal) code; `dig` reports
+//!   `Progress` four times before `ActionOk` with a
+//!   [`DigResult`](demo_world::DigResult);
+//! - notifications: `world` events to every subscriber, `rewards` loot only
+//!   to its finder (`notify_user`), both correlated with the action that
+//!   caused them;
+//! - presence and the WebRTC signalling relay come from `ui-flow-server` as
+//!   they are.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use demo_server::{Demo, Settings};
+//!
+//! let demo = Demo::new("target/demo/site", Settings::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! demo.serve(listener, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod room;
+pub mod steward;
+mod worlds;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tower_http::services::ServeDir;
+use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
+
+pub use worlds::{Settings, Worlds};
+
+/// How often the [`steward`] tends the worlds.
+pub const STEWARD_TICK: Duration = Duration::from_millis(500);
+
+/// The demo's server settings: ui-flow's defaults, with presence turning
+/// `idle` after 20 s instead of 60 s so that it shows in a demo.
+pub fn server_config() -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.idle_after = Duration::from_secs(20);
+    config
+}
+
+/// The demo: a ui-flow server for [`Worlds`] and the static site beside it.
+pub struct Demo {
+    server: FlowServer<Worlds>,
+    site: PathBuf,
+}
+
+impl Demo {
+    /// A demo serving the static files in `site` (built by
+    /// `scripts/demo.sh`) and fresh worlds with these settings.
+    pub fn new(site: impl Into<PathBuf>, settings: Settings) -> Self {
+        let server =
+            FlowServer::with_config(Worlds::new(settings), UnverifiedUserToken, server_config());
+        Demo {
+            server,
+            site: site.into(),
+        }
+    }
+
+    /// The ui-flow server, to broadcast or to read its counters.
+    pub fn server(&self) -> &FlowServer<Worlds> {
+        &self.server
+    }
+
+    /// The HTTP routes: the realtime endpoint, then the static site.
+    pub fn router(&self) -> axum::Router {
+        self.server
+            .router()
+            .fallback_service(ServeDir::new(&self.site))
+    }
+
+    /// Serves on `listener` until `stop` completes, then tells every client
+    /// to reconnect and waits briefly for them to go. Starts the
+    /// [`steward`] on the current runtime.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let steward = tokio::spawn(steward::run(self.server.clone(), STEWARD_TICK));
+        let server = self.server.clone();
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                stop.await;
+                server.shutdown().await;
+            })
+            .await;
+        steward.abort();
+        result
+    }
+}

@@ -1,0 +1,52 @@
+//! `demo-server`: runs the flagship demo. Usually started by
+//! `scripts/demo.sh`, which builds the frontends first.
+//!
+//! ```text
+//! demo-server [--addr HOST:PORT] [--site DIR]
+//! ```
+//!
+//! The first line printed is `listening on http://HOST:PORT/` (with the real
+//! port when 0 was asked for), so scripts can wait for it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use demo_server::{Demo, Settings};
+
+/// The ui-flow demo: a shared hex world.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Where to listen. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The built static site (index.html, pkg/, plain/).
+    #[arg(long, default_value = "target/demo/site")]
+    site: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    if !args.site.join("index.html").is_file() {
+        eprintln!(
+            "warning: {} has no index.html; build the frontends with scripts/demo.sh",
+            args.site.display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}/");
+    println!();
+    println!("  Open http://{addr}/ in two browser windows (each tab is its own user).");
+    println!("  The plain JavaScript client of the same world: http://{addr}/plain/");
+    println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
+    println!();
+    println!("  Ctrl-C stops the server; state lives in memory only.");
+    let demo = Demo::new(args.site, Settings::default());
+    demo.serve(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

@@ -1,0 +1,463 @@
+//! The demo server over real WebSockets on 127.0.0.1: its actions, their
+//! feedback, its notifications and its catch-up, as a client in another
+//! language would see them (typed frames through ui-flow's codec).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use demo_server::{Demo, Settings, steward};
+use demo_world::{DigResult, Hex, ItemKind, World, WorldAction, WorldDelta, WorldEvent, domain};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use ui_flow::codec::Decoded;
+use ui_flow::{ClientMessage, FlowState, OpId, ServerMessage};
+use ui_flow_server::FlowServer;
+
+type Msg = ServerMessage<World, WorldDelta, WorldEvent>;
+
+/// A safety net so a broken test fails instead of hanging; never an
+/// assertion about speed.
+const STUCK: Duration = Duration::from_secs(20);
+
+fn quick() -> Settings {
+    Settings {
+        dig_step: Duration::from_millis(10),
+        find_chance: 100,
+        spawn_every: Duration::from_secs(3600),
+        leave_after: Duration::from_secs(10),
+        seed: 7,
+    }
+}
+
+async fn start(settings: Settings) -> (FlowServer<demo_server::Worlds>, SocketAddr) {
+    let demo = Demo::new("/nonexistent", settings);
+    let server = demo.server().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(demo.serve(listener, std::future::pending()));
+    (server, addr)
+}
+
+/// One user's connection, with the world as the frames it received built it.
+struct Player {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    world: World,
+    seq: u64,
+    epoch: Option<u32>,
+}
+
+impl Player {
+    /// Connects, reads up to the snapshot, subscribes to both domains and
+    /// enters the world.
+    async fn join(addr: SocketAddr, user: &str) -> Player {
+        let url = format!("ws://{addr}/realtime/meadow?token={user}");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        let mut me = Player {
+            ws,
+            world: World::default(),
+            seq: 0,
+            epoch: None,
+        };
+        me.until(|m| matches!(m, Msg::Snapshot { .. }).then_some(()))
+            .await;
+        me.send(ClientMessage::Subscribe {
+            domains: domain::ALL.map(String::from).to_vec(),
+        })
+        .await;
+        let op = me
+            .act(WorldAction::Enter {
+                name: user.to_uppercase(),
+            })
+            .await;
+        me.outcome(op).await.expect("entered");
+        me
+    }
+
+    async fn send(&mut self, msg: ClientMessage<WorldAction>) {
+        let frame = msg.encode().expect("encode");
+        self.ws
+            .send(Message::Binary(frame.into()))
+            .await
+            .expect("send");
+    }
+
+    async fn act(&mut self, action: WorldAction) -> OpId {
+        let op_id = OpId::new();
+        self.send(ClientMessage::Action { op_id, action }).await;
+        op_id
+    }
+
+    /// The next message, with its state changes applied to `self.world`.
+    async fn next(&mut self) -> Msg {
+        loop {
+            let frame = tokio::time::timeout(STUCK, self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("socket open")
+                .expect("socket ok");
+            let Message::Binary(bytes) = frame else {
+                continue;
+            };
+            let Decoded::Message(msg) = Msg::decode(&bytes).expect("decodes") else {
+                continue;
+            };
+            match &msg {
+                Msg::Snapshot {
+                    state, seq, epoch, ..
+                } => {
+                    (self.world, self.seq, self.epoch) = (state.clone(), *seq, *epoch);
+                }
+                Msg::Delta { delta, seq, .. } => {
+                    assert_eq!(*seq, self.seq + 1, "deltas arrive in seq order");
+                    self.world.apply_delta(delta.clone());
+                    self.seq = *seq;
+                }
+                Msg::Deltas { deltas, seq, .. } => {
+                    let first = seq - deltas.len() as u64 + 1;
+                    for (delta, s) in deltas.iter().zip(first..) {
+                        if s > self.seq {
+                            assert_eq!(s, self.seq + 1, "no gap");
+                            self.world.apply_delta(delta.clone());
+                            self.seq = s;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return msg;
+        }
+    }
+
+    /// Reads until `pick` returns something, and returns it.
+    async fn until<T>(&mut self, mut pick: impl FnMut(&Msg) -> Option<T>) -> T {
+        loop {
+            let msg = self.next().await;
+            if let Some(found) = pick(&msg) {
+                return found;
+            }
+        }
+    }
+
+    /// The outcome of `op`: its result bytes, or its error code.
+    async fn outcome(&mut self, op: OpId) -> Result<Option<ui_flow::RawValue>, String> {
+        self.until(|m| match m {
+            Msg::ActionOk { op_id, result } if *op_id == op => Some(Ok(result.clone())),
+            Msg::ActionErr { op_id, code, .. } if *op_id == op => {
+                Some(Err(code.clone().unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Reads everything the server queued for this connection so far: a
+    /// ping is answered after whatever was queued before it.
+    async fn drain(&mut self) -> Vec<Msg> {
+        self.send(ClientMessage::Ping {
+            ts: 42,
+            presence: None,
+        })
+        .await;
+        let mut seen = Vec::new();
+        loop {
+            let msg = self.next().await;
+            if matches!(msg, Msg::Pong { client_ts: 42, .. }) {
+                return seen;
+            }
+            seen.push(msg);
+        }
+    }
+
+    fn at(&self, user: &str) -> Hex {
+        self.world.player(user).expect("player in world").at
+    }
+}
+
+/// A neighbour of `user`'s hex that `check_move` allows.
+fn free_step(world: &World, user: &str) -> Hex {
+    let at = world.player(user).expect("in world").at;
+    at.neighbours()
+        .into_iter()
+        .find(|h| world.check_move(user, *h).is_ok() && world.item_at(*h).is_none())
+        .expect("a free neighbour")
+}
+
+#[tokio::test]
+async fn moves_reach_everyone_and_illegal_moves_are_refused() {
+    let (_server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    let mut bob = Player::join(addr, "bob").await;
+    ann.drain().await;
+
+    let to = free_step(&ann.world, "ann");
+    let op = ann.act(WorldAction::Move { to }).await;
+    assert_eq!(ann.outcome(op).await, Ok(None));
+    let seen_by_bob = bob
+        .until(|m| match m {
+            Msg::Delta {
+                delta: WorldDelta::Moved { user, to },
+                ..
+            } if user == "ann" => Some(*to),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seen_by_bob, to);
+    assert_eq!(bob.at("ann"), to);
+
+    let wall = *ann.world.walls.first().expect("walls");
+    let cases = [
+        (wall, "wall"),
+        (bob.at("bob"), "too_far"),
+        (Hex::new(40, 0), "off_grid"),
+        (ann.at("ann"), "already_there"),
+    ];
+    for (target, code) in cases {
+        let op = ann.act(WorldAction::Move { to: target }).await;
+        assert_eq!(ann.outcome(op).await, Err(code.to_owned()), "{target}");
+    }
+    // Refusals change nothing: bob saw no delta, and both agree.
+    assert!(
+        bob.drain()
+            .await
+            .iter()
+            .all(|m| !matches!(m, Msg::Delta { .. } | Msg::Deltas { .. }))
+    );
+    ann.drain().await;
+    assert_eq!(ann.world, bob.world);
+    assert_eq!(ann.seq, bob.seq);
+}
+
+#[tokio::test]
+async fn moving_onto_an_item_sends_both_changes_as_one_deltas() {
+    let (server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    // Lay a coin next to ann, as the steward would.
+    let to = free_step(&ann.world, "ann");
+    let item = demo_world::Item {
+        id: 99,
+        kind: ItemKind::Coin,
+        at: to,
+    };
+    lay_item(&server, item);
+
+    let op = ann.act(WorldAction::Move { to }).await;
+    let batch = ann
+        .until(|m| match m {
+            Msg::Deltas { deltas, .. } => Some(deltas.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        batch,
+        vec![
+            WorldDelta::Moved {
+                user: "ann".into(),
+                to
+            },
+            WorldDelta::Took {
+                user: "ann".into(),
+                item: 99,
+                points: 3
+            },
+        ]
+    );
+    assert_eq!(ann.outcome(op).await, Ok(None));
+    assert_eq!(ann.world.player("ann").map(|p| p.score), Some(3));
+}
+
+fn lay_item(server: &FlowServer<demo_server::Worlds>, item: demo_world::Item) {
+    let change = WorldDelta::Spawned { item };
+    server
+        .handler()
+        .commit(&server.session("meadow"), vec![change]);
+}
+
+#[tokio::test]
+async fn a_dig_reports_progress_and_its_loot_reaches_only_the_finder() {
+    let (_server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    let mut bob = Player::join(addr, "bob").await;
+    ann.drain().await;
+
+    let op = ann.act(WorldAction::Dig).await;
+    let mut percents = Vec::new();
+    let mut loot = None;
+    let result = loop {
+        match ann.next().await {
+            Msg::Progress {
+                op_id,
+                percent,
+                message,
+            } if op_id == op => {
+                assert!(message.is_some_and(|m| !m.is_empty()));
+                percents.push(percent.expect("a percent"));
+            }
+            Msg::Notify {
+                domain,
+                event: WorldEvent::Loot { kind, points, .. },
+                correlation_id,
+            } => {
+                assert_eq!(domain, "rewards");
+                assert_eq!(correlation_id, Some(op), "loot names the dig");
+                loot = Some((kind, points));
+            }
+            Msg::ActionOk { op_id, result } if op_id == op => break result,
+            Msg::ActionErr { op_id, message, .. } if op_id == op => panic!("dig failed: {message}"),
+            _ => {}
+        }
+    };
+    assert_eq!(percents, [0, 25, 50, 75]);
+    let result: DigResult = result.expect("a result").decode().expect("a DigResult");
+    let (kind, points) = loot.expect("loot before the outcome (find chance 100%)");
+    assert_eq!(result.found, Some(kind));
+    assert_eq!(result.points, points);
+    assert_eq!(ann.world.player("ann").map(|p| p.score), Some(points));
+
+    // Bob hears that ann dug (correlated with her dig), but not what she found.
+    let everything_for_bob = bob.drain().await;
+    let world_news: Vec<_> = everything_for_bob
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => Some((domain.as_str(), event, *correlation_id)),
+            _ => None,
+        })
+        .collect();
+    assert!(world_news.iter().any(|(d, e, c)| *d == "world"
+        && matches!(e, WorldEvent::Dug { name, .. } if name == "ANN")
+        && *c == Some(op)));
+    assert!(world_news.iter().all(|(d, _, _)| *d != "rewards"));
+    assert_eq!(bob.world.player("ann").map(|p| p.score), Some(points));
+
+    // The hex is dug now.
+    let again = ann.act(WorldAction::Dig).await;
+    assert_eq!(ann.outcome(again).await, Err("already_dug".to_owned()));
+}
+
+#[tokio::test]
+async fn unsubscribed_domains_are_not_delivered() {
+    let (_server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    ann.send(ClientMessage::Unsubscribe {
+        domains: vec![domain::REWARDS.into()],
+    })
+    .await;
+    ann.drain().await;
+    let op = ann.act(WorldAction::Dig).await;
+    let mut rest = Vec::new();
+    loop {
+        let msg = ann.next().await;
+        let done = matches!(&msg, Msg::ActionOk { op_id, .. } if *op_id == op);
+        rest.push(msg);
+        if done {
+            break;
+        }
+    }
+    rest.extend(ann.drain().await);
+    let domains: Vec<&str> = rest
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Notify { domain, .. } => Some(domain.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(domains, ["world"]);
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_catches_up_with_deltas() {
+    let (_server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    ann.drain().await;
+    let (world, seq, epoch) = (ann.world.clone(), ann.seq, ann.epoch);
+    drop(ann);
+
+    let mut bob = Player::join(addr, "bob").await;
+    let to = free_step(&bob.world, "bob");
+    let op = bob.act(WorldAction::Move { to }).await;
+    assert!(bob.outcome(op).await.is_ok());
+    bob.drain().await;
+
+    // ann comes back, resyncs from what she had, and gets only the changes.
+    let url = format!("ws://{addr}/realtime/meadow?token=ann");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let mut ann = Player {
+        ws,
+        world: World::default(),
+        seq: 0,
+        epoch: None,
+    };
+    ann.until(|m| matches!(m, Msg::Snapshot { .. }).then_some(()))
+        .await;
+    (ann.world, ann.seq) = (world, seq);
+    ann.send(ClientMessage::Resync {
+        last_seq: Some(seq),
+        epoch,
+    })
+    .await;
+    let caught_up = ann
+        .until(|m| match m {
+            Msg::Deltas { deltas, seq, .. } => Some((deltas.len(), *seq)),
+            Msg::Snapshot { .. } => panic!("a resync within history is served with deltas"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(caught_up, (2, bob.seq), "bob's enter and move");
+    assert_eq!(ann.world, bob.world);
+}
+
+#[tokio::test]
+async fn the_steward_takes_departed_players_off_and_drops_items() {
+    let settings = Settings {
+        spawn_every: Duration::from_secs(5),
+        ..quick()
+    };
+    let leave_after = settings.leave_after;
+    let (server, addr) = start(settings).await;
+    let ann = Player::join(addr, "ann").await;
+    let mut bob = Player::join(addr, "bob").await;
+    drop(ann);
+    bob.until(|m| match m {
+        Msg::PresenceDiff(diff) if diff.left.iter().any(|u| u == "ann") => Some(()),
+        _ => None,
+    })
+    .await;
+
+    let now = Instant::now();
+    steward::tend(&server, now);
+    assert!(
+        bob.world.player("ann").is_some(),
+        "a reload keeps its place"
+    );
+    let items_before = bob.world.items.len();
+    steward::tend(&server, now + leave_after);
+    let news = bob.drain().await;
+    assert!(bob.world.player("ann").is_none());
+    assert_eq!(bob.world.items.len(), items_before + 1);
+    assert!(news.iter().any(|m| matches!(
+        m,
+        Msg::Notify { event: WorldEvent::Left { name }, correlation_id: None, .. } if name == "ANN"
+    )));
+    assert!(news.iter().any(|m| matches!(
+        m,
+        Msg::Notify {
+            event: WorldEvent::Spawned { .. },
+            ..
+        }
+    )));
+    assert_eq!(
+        server.handler().world("meadow").map(|(w, _)| w),
+        Some(bob.world.clone())
+    );
+}
