@@ -69,14 +69,13 @@ impl Hex {
         std::iter::once(self).chain((1..=i32::from(radius)).flat_map(move |k| {
             // Start `k` steps in direction 4 and walk each side of the ring.
             let start = Hex::new(self.q + DIRECTIONS[4].q * k, self.r + DIRECTIONS[4].r * k);
-            (0..6).flat_map(move |side| (0..k).map(move |step| (side, step))).scan(
-                start,
-                |at, (side, _)| {
+            (0..6)
+                .flat_map(move |side| (0..k).map(move |step| (side, step)))
+                .scan(start, |at, (side, _)| {
                     let here = *at;
                     *at = Hex::new(at.q + DIRECTIONS[side].q, at.r + DIRECTIONS[side].r);
                     Some(here)
-                },
-            )
+                })
         }))
     }
 }

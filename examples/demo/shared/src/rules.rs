@@ -273,7 +273,10 @@ mod tests {
             points: 0,
         });
         assert_eq!(w.check_dig("ann").map_err(|r| r.code()), Err("already_dug"));
-        assert_eq!(w.check_dig("zed").map_err(|r| r.code()), Err("not_in_world"));
+        assert_eq!(
+            w.check_dig("zed").map_err(|r| r.code()),
+            Err("not_in_world")
+        );
     }
 
     #[test]

@@ -328,6 +328,10 @@ mod tests {
     fn hues_are_stable_and_on_the_wheel() {
         assert_eq!(hue_for("alice"), hue_for("alice"));
         assert_ne!(hue_for("alice"), hue_for("bob"));
-        assert!(["", "a", "alice", "bob", "zoë"].iter().all(|u| hue_for(u) < 360));
+        assert!(
+            ["", "a", "alice", "bob", "zoë"]
+                .iter()
+                .all(|u| hue_for(u) < 360)
+        );
     }
 }
