@@ -8,7 +8,7 @@
 //! `listening on ws://HOST:PORT/realtime/{resource_id}` so a test harness can
 //! read the port. Any token is accepted and becomes the user id (development
 //! only). With `--tick-ms N` the server adds 1 to resource `demo` every N ms.
-//! Stops on Ctrl-C (or, with `--until-stdin-closes`, when stdin closes),
+//! Stops on Ctrl-C or SIGTERM (or, with `--until-stdin-closes`, when stdin closes),
 //! telling clients to reconnect.
 
 use std::time::Duration;
@@ -52,8 +52,19 @@ async fn main() -> std::io::Result<()> {
         async move {
             let mut stdin = tokio::io::stdin();
             let mut buf = [0u8; 64];
+            let terminate = async {
+                #[cfg(unix)]
+                if let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                {
+                    term.recv().await;
+                    return;
+                }
+                std::future::pending::<()>().await;
+            };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
+                () = terminate => {}
                 _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} }, if watch_stdin => {}
             }
             server.shutdown().await;
