@@ -36,10 +36,12 @@ impl UseFlowOptions {
         self
     }
 
-    /// The client's connection policy (backoff, pings, queue bound).
-    pub fn config(mut self, config: ClientConfig) -> Self {
+    /// The client's connection policy (backoff, pings, queue bound),
+    /// checked here so that connecting cannot fail later.
+    pub fn config(mut self, config: ClientConfig) -> Result<Self, ApiMisuse> {
+        config.validate()?;
         self.config = config;
-        self
+        Ok(self)
     }
 
     /// How many of the most recent notifications
@@ -116,9 +118,8 @@ where
 /// for the current reactive scope, with default options.
 ///
 /// Must run inside a reactive owner (a component or `Owner::with`): the
-/// connection closes when that owner is cleaned up. Fails only for an
-/// invalid configuration.
-pub fn use_flow<S, A, E>(url: impl Into<String>) -> Result<UseFlow<S, A, E>, Error>
+/// connection closes when that owner is cleaned up.
+pub fn use_flow<S, A, E>(url: impl Into<String>) -> UseFlow<S, A, E>
 where
     S: FlowState + DeserializeOwned + Send + Sync + 'static,
     S::Delta: DeserializeOwned + Clone + 'static,
@@ -133,7 +134,7 @@ where
 pub fn use_flow_with_options<S, A, E>(
     url: impl Into<String>,
     options: UseFlowOptions,
-) -> Result<UseFlow<S, A, E>, Error>
+) -> UseFlow<S, A, E>
 where
     S: FlowState + DeserializeOwned + Send + Sync + 'static,
     S::Delta: DeserializeOwned + Clone + 'static,
@@ -152,7 +153,7 @@ where
 
     // The callbacks write signals only; they hold no connection handle, so
     // the connection lives exactly as long as the scope's stored value.
-    let handle = FlowConnection::<S, A, E>::builder()
+    let connected = FlowConnection::<S, A, E>::builder()
         .url(url)
         .config(options.config)
         .subscribe(options.domains)
@@ -182,13 +183,19 @@ where
                 latency.try_set(Some(*rtt));
             }
         })
-        .connect()?;
-    connection.set_value(Some(handle));
+        .connect();
+    match connected {
+        Ok(handle) => connection.set_value(Some(handle)),
+        // Unreachable: the url is given and the options checked the
+        // configuration. Without a connection every command reports
+        // `ApiMisuse::Closed`.
+        Err(error) => leptos::logging::error!("ui-flow-leptos: could not connect: {error}"),
+    }
     on_cleanup(move || {
         connection.try_with_value(|c| c.as_ref().map(FlowConnection::close));
     });
 
-    Ok(UseFlow {
+    UseFlow {
         state: state.into(),
         status: status.into(),
         latency: latency.into(),
@@ -198,7 +205,7 @@ where
         connection,
         issued,
         ops_signal: ops,
-    })
+    }
 }
 
 /// Re-reads the state of every action this scope issued from the client,

@@ -23,8 +23,7 @@
 //!
 //! #[component]
 //! fn Todos() -> impl IntoView {
-//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>("ws://127.0.0.1:9000/realtime/list-1?token=ann")
-//!         .expect("a valid configuration");
+//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>("ws://127.0.0.1:9000/realtime/list-1?token=ann");
 //!     let add = move |_| {
 //!         let action = TodoAction::Add { id: 3, title: "Milk".into() };
 //!         let change = action.optimistic(&flow.state.get_untracked());

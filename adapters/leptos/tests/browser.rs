@@ -7,8 +7,8 @@
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
-use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::ConnectionStatus;
+use ui_flow::client::{FlowConnection, OpState};
 use ui_flow_adapter_test_support::{
     RowChange, RowLog, fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
 };
@@ -30,8 +30,7 @@ fn mount(resource: &str) -> (web_sys::HtmlElement, Flow, impl Sized) {
         let flow = use_flow_with_options::<TodoState, TodoAction, TodoEvent>(
             url,
             UseFlowOptions::default().subscribe([DOMAIN]),
-        )
-        .expect("a valid configuration");
+        );
         let _ = flow_out.send(flow);
         view! {
             <p class="status">{move || format!("{:?}", flow.status.get())}</p>
@@ -70,10 +69,16 @@ async fn snapshot_is_rendered_with_status_presence_and_latency() {
     .await;
     until("status Open", || flow.status.get_untracked().is_open()).await;
     until("our user in presence", || {
-        flow.presence.get_untracked().iter().any(|p| p.user_id == "ann")
+        flow.presence
+            .get_untracked()
+            .iter()
+            .any(|p| p.user_id == "ann")
     })
     .await;
-    until("a latency measurement", || flow.latency.get_untracked().is_some()).await;
+    until("a latency measurement", || {
+        flow.latency.get_untracked().is_some()
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -93,7 +98,10 @@ async fn a_delta_from_another_client_is_applied() {
             title: "From Bob".into(),
         })
         .expect("sent");
-    until("Bob's item", || row(&root, id).as_deref() == Some("From Bob")).await;
+    until("Bob's item", || {
+        row(&root, id).as_deref() == Some("From Bob")
+    })
+    .await;
     other.close();
 }
 

@@ -1,0 +1,60 @@
+//! # ui-flow-yew
+//!
+//! [Yew](https://yew.rs) bindings for ui-flow: the [`use_flow`] hook opens a
+//! ui-flow connection for a component and returns a [`UseFlowHandle`] with
+//! the connection's latest values (the state to show, status, latency,
+//! actions, presence, notifications) and methods to act on it. To share one
+//! connection, wrap components in a [`FlowProvider`] and call
+//! [`use_flow_context`] in each.
+//!
+//! Components re-render only for what they read: reading `state()` during
+//! a render subscribes the component to state changes, reading `status()`
+//! to status changes, and so on. A connection badge does not re-render for
+//! every delta.
+//!
+//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
+//! updates are all done by `ui_flow::client`, exactly as in the other
+//! adapters (`ui-flow-leptos`, `ui-flow-seed`, `ui-flow-js`). The connection
+//! closes when the owning component unmounts.
+//!
+//! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
+//! it is empty. It needs Yew 0.23 with the `csr` feature in the app.
+//!
+//! ```ignore
+//! use todo_model::{TodoAction, TodoEvent, TodoState};
+//! use ui_flow_yew::{UseFlowOptions, use_flow};
+//! use yew::prelude::*;
+//!
+//! #[component]
+//! fn Todos() -> Html {
+//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>(
+//!         "ws://127.0.0.1:9000/realtime/list-1?token=ann",
+//!         UseFlowOptions::default(),
+//!     );
+//!     let add = {
+//!         let flow = flow.clone();
+//!         Callback::from(move |_| {
+//!             let action = TodoAction::Add { id: 3, title: "Milk".into() };
+//!             let change = action.optimistic(&flow.state());
+//!             let _ = flow.send(action, change);
+//!         })
+//!     };
+//!     html! {
+//!         <>
+//!             <p>{format!("{:?}", flow.status())}</p>
+//!             <ul>{for flow.state().items.iter().map(|t| html! { <li key={t.id}>{&t.title}</li> })}</ul>
+//!             <button onclick={add}>{"Add"}</button>
+//!         </>
+//!     }
+//! }
+//! ```
+
+#[cfg(target_arch = "wasm32")]
+mod hook;
+#[cfg(target_arch = "wasm32")]
+mod store;
+
+#[cfg(target_arch = "wasm32")]
+pub use hook::{FlowProvider, FlowProviderProps, UseFlowHandle, use_flow, use_flow_context};
+#[cfg(target_arch = "wasm32")]
+pub use store::{Notification, UseFlowOptions};
