@@ -1,0 +1,21 @@
+//! Shared pieces of the ui-flow client's end-to-end tests.
+//!
+//! - [`journal`]: a tiny application (an append-only list of numbers) whose
+//!   state, delta, action and event types both sides use. Its deltas do not
+//!   commute, so a lost, repeated or reordered delta shows in the state.
+//! - `server` (native targets only): a real `ui-flow-server` running the
+//!   journal app, which can be stopped and restarted on the same port while
+//!   its data survives (as a database's would), behind a TCP proxy that can
+//!   cut or freeze every connection, to fail sockets the way networks do.
+//!
+//! The tests themselves are `tests/native.rs` (tokio driver) and
+//! `tests/browser.rs` (browser driver, wasm-bindgen-test in headless
+//! Chromium). The browser tests talk to the `flow-test-server` binary; see
+//! `browser-tests.sh` for how they are run.
+//!
+//! This crate is not published and is not an example of how to write a
+//! ui-flow app: the server side cuts connections on request.
+
+pub mod journal;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;
