@@ -124,15 +124,14 @@ impl<'a> Fields<'a> {
         }
         self.left -= 1;
         let offset = self.pos;
-        let (key, rest) = rmp::decode::read_str_from_slice(self.rest())
-            .map_err(|_| DecodeError::InvalidKey { offset })?;
+        let (key, next) = str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
         if self.tag_read && key == "t" {
             return Err(DecodeError::DuplicateField {
                 message: self.message,
                 field: "t",
             });
         }
-        self.advance_to(rest);
+        self.pos = next;
         Ok(Some(key))
     }
 
@@ -186,6 +185,14 @@ impl<'a> Fields<'a> {
         &mut self,
         field: &'static str,
     ) -> Result<T, DecodeError> {
+        // Unsigned markers directly; anything else (a signed marker holding
+        // a non-negative value is allowed) through rmp.
+        if let Some((value, next)) = uint_at(self.buf, self.pos)
+            && let Some(value) = T::from_u64(value)
+        {
+            self.pos = next;
+            return Ok(value);
+        }
         let mut rest = self.rest();
         let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
             invalid(
@@ -392,6 +399,46 @@ impl<'a> Fields<'a> {
             }
         })
     }
+}
+
+/// The UTF-8 string at `pos` and the offset after it; `None` when the value
+/// there is not a string (or not UTF-8). The same as
+/// `rmp::decode::read_str_from_slice`, without its error plumbing, because
+/// every map key goes through here.
+fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let marker = *buf.get(pos)?;
+    let (len, start) = match marker {
+        0xa0..=0xbf => (usize::from(marker & 0x1f), pos + 1),
+        0xd9 => (usize::from(*buf.get(pos + 1)?), pos + 2),
+        0xda => (be_len(buf.get(pos + 1..pos + 3)?), pos + 3),
+        0xdb => (be_len(buf.get(pos + 1..pos + 5)?), pos + 5),
+        _ => return None,
+    };
+    let end = start.checked_add(len)?;
+    let text = std::str::from_utf8(buf.get(start..end)?).ok()?;
+    Some((text, end))
+}
+
+/// The integer under an unsigned marker at `pos` and the offset after it.
+fn uint_at(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let marker = *buf.get(pos)?;
+    let (len, start) = match marker {
+        0x00..=0x7f => return Some((u64::from(marker), pos + 1)),
+        0xcc => (1, pos + 1),
+        0xcd => (2, pos + 1),
+        0xce => (4, pos + 1),
+        0xcf => (8, pos + 1),
+        _ => return None,
+    };
+    let bytes = buf.get(start..start + len)?;
+    let value = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    Some((value, start + len))
+}
+
+fn be_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
 }
 
 /// Narrowing from `u64` for the integer field types the protocol uses.

@@ -27,18 +27,24 @@ fn be(buf: &[u8], at: usize, n: usize) -> Result<u64, DecodeError> {
     Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
-/// Reads the header at `pos` and checks that its declared length fits.
-#[inline]
-fn header(buf: &[u8], pos: usize) -> Result<Header, DecodeError> {
-    match header_fast(buf, pos) {
-        Some(head) => Ok(head),
-        None => header_exact(buf, pos),
+/// The offset past the value at `pos` if it is one of the most common
+/// kinds: a fixint or a short string that fits.
+#[inline(always)]
+fn skip_short(buf: &[u8], pos: usize) -> Option<usize> {
+    match buf.get(pos) {
+        Some(&byte) if !(0x80..0xe0).contains(&byte) => Some(pos + 1),
+        Some(&byte) if byte & 0xe0 == 0xa0 => {
+            let next = pos + 1 + usize::from(byte & 0x1f);
+            (next <= buf.len()).then_some(next)
+        }
+        _ => None,
     }
 }
 
-/// The header at `pos` when it is well-formed and fits, else `None`. This is
-/// the hot path of every decode; [`header_exact`] says what is wrong when it
-/// returns `None` (and gives the same header when it does not).
+/// Reads the header at `pos` when it is well-formed and its declared length
+/// fits, else `None`. This is the hot path of every decode; [`header_exact`]
+/// says what is wrong when it returns `None` (and gives the same header when
+/// it does not).
 #[inline(always)]
 fn header_fast(buf: &[u8], pos: usize) -> Option<Header> {
     let byte = *buf.get(pos)?;
@@ -205,7 +211,14 @@ pub(crate) fn walk(buf: &[u8], start: usize, max_depth: usize) -> Result<usize, 
             }
         }
         left -= 1;
-        let head = header(buf, pos)?;
+        if let Some(next) = skip_short(buf, pos) {
+            pos = next;
+            continue;
+        }
+        let head = match header_fast(buf, pos) {
+            Some(head) => head,
+            None => header_exact(buf, pos)?,
+        };
         if head.container {
             if outer.len() >= max_depth {
                 return Err(DecodeError::TooDeep {
@@ -260,7 +273,14 @@ pub(crate) fn skip(buf: &[u8], start: usize) -> Result<usize, DecodeError> {
     let mut pos = start;
     while pending > 0 {
         pending -= 1;
-        let head = header(buf, pos)?;
+        if let Some(next) = skip_short(buf, pos) {
+            pos = next;
+            continue;
+        }
+        let head = match header_fast(buf, pos) {
+            Some(head) => head,
+            None => header_exact(buf, pos)?,
+        };
         pending += head.children;
         pos = head.next;
     }
