@@ -68,7 +68,9 @@ pub fn mount_point() -> HtmlElement {
 /// The `(id, title)` of every element with a `data-id` under `root`, in
 /// document order.
 pub fn rows(root: &Element) -> Vec<(u64, String)> {
-    let list = root.query_selector_all("[data-id]").expect("a valid selector");
+    let list = root
+        .query_selector_all("[data-id]")
+        .expect("a valid selector");
     (0..list.length())
         .filter_map(|i| list.item(i))
         .filter_map(|node| node.dyn_into::<Element>().ok())
@@ -110,14 +112,13 @@ impl RowLog {
     pub fn watch(root: &Element) -> RowLog {
         let changes = Rc::new(RefCell::new(Vec::new()));
         let sink = Rc::clone(&changes);
-        let callback = Closure::<dyn FnMut(Vec<MutationRecord>)>::new(
-            move |records: Vec<MutationRecord>| {
+        let callback =
+            Closure::<dyn FnMut(Vec<MutationRecord>)>::new(move |records: Vec<MutationRecord>| {
                 let mut sink = sink.borrow_mut();
                 for record in &records {
                     note(&mut sink, record);
                 }
-            },
-        );
+            });
         let observer =
             MutationObserver::new(callback.as_ref().unchecked_ref()).expect("a MutationObserver");
         let init = MutationObserverInit::new();

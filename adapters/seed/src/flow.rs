@@ -1,0 +1,336 @@
+//! [`connect`], the [`Flow`] handle and the [`FlowMsg`] messages.
+
+use std::time::Duration;
+
+use futures_channel::mpsc::{UnboundedSender, unbounded};
+use futures_util::StreamExt;
+use seed::app::StreamHandle;
+use seed::prelude::Orders;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
+use ui_flow::{
+    ApiMisuse, ConnectionStatus, Error, ErrorCode, FlowState, OpId, PresenceDiff, PresenceInfo,
+    SignalPayload,
+};
+
+/// How [`connect`] connects.
+#[derive(Debug, Clone, Default)]
+pub struct FlowOptions {
+    domains: Vec<String>,
+    config: ClientConfig,
+}
+
+impl FlowOptions {
+    /// Notification domains to subscribe to from the start.
+    pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
+        self.domains.extend(domains.into_iter().map(Into::into));
+        self
+    }
+
+    /// The client's connection policy (backoff, pings, queue bound),
+    /// checked here so that connecting cannot fail later.
+    pub fn config(mut self, config: ClientConfig) -> Result<Self, ApiMisuse> {
+        config.validate()?;
+        self.config = config;
+        Ok(self)
+    }
+}
+
+/// What the connection tells the app, as a message for its `update`.
+///
+/// Wrap it in one of your own messages (`Msg::Flow(FlowMsg<..>)`) and pass
+/// that constructor to [`connect`]. Most apps need only [`FlowMsg::State`]
+/// and [`FlowMsg::Status`]; the rest are there for apps that show actions,
+/// presence or notifications, or keep their own copy of the server state.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FlowMsg<S: FlowState, E> {
+    /// The connection status changed.
+    Status(ConnectionStatus),
+    /// The state to show (the server's confirmed state with the optimistic
+    /// changes of unresolved actions on top) changed; this is a copy.
+    State(S),
+    /// The confirmed state was replaced by a snapshot at `seq`.
+    Snapshot {
+        /// The server's state.
+        state: S,
+        /// Its seq.
+        seq: u64,
+    },
+    /// One server delta was applied to the confirmed state, in seq order.
+    Delta {
+        /// The change.
+        delta: S::Delta,
+        /// The seq it moved the confirmed state to.
+        seq: u64,
+    },
+    /// An action reported progress or its outcome.
+    Action {
+        /// The action.
+        op_id: OpId,
+        /// Its new state.
+        state: OpState,
+    },
+    /// A notification in a subscribed domain.
+    Notify {
+        /// The domain.
+        domain: String,
+        /// The application's event.
+        event: E,
+        /// The action that caused it, if any.
+        correlation_id: Option<OpId>,
+    },
+    /// The presence list changed.
+    Presence {
+        /// Everyone connected now.
+        members: Vec<PresenceInfo>,
+        /// Who joined, changed or left.
+        diff: PresenceDiff,
+    },
+    /// A WebRTC signalling message from another user.
+    Signal {
+        /// The authenticated sender.
+        from_user_id: String,
+        /// The payload.
+        signal: SignalPayload,
+    },
+    /// A ping measured the round trip.
+    Latency(Duration),
+    /// The server reported an error (the client already acted on it).
+    ServerError {
+        /// The error's code.
+        code: Option<ErrorCode>,
+        /// The server's explanation.
+        message: String,
+        /// Whether the connection was closed because of it.
+        fatal: bool,
+    },
+}
+
+/// A live connection, kept in the app's model: methods to act on it and
+/// read it. Dropping it (or calling [`close`](Self::close)) closes the
+/// connection and stops its messages.
+pub struct Flow<S: FlowState, A, E> {
+    connection: Option<FlowConnection<S, A, E>>,
+    _messages: StreamHandle,
+}
+
+impl<S: FlowState, A, E> std::fmt::Debug for Flow<S, A, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow").finish_non_exhaustive()
+    }
+}
+
+/// Opens a ui-flow connection to `url` (`ws://` or
+/// `wss://host/realtime/{resource}`) whose events arrive as messages
+/// `to_msg(FlowMsg)` in the app's `update`. Call it from `init` (or from
+/// `update`) and keep the returned [`Flow`] in the model.
+///
+/// Messages are delivered through `orders.stream`, never from inside a call
+/// to a [`Flow`] method, so `update` may send actions freely.
+pub fn connect<S, A, E, Ms>(
+    url: impl Into<String>,
+    options: FlowOptions,
+    orders: &mut impl Orders<Ms>,
+    to_msg: impl FnMut(FlowMsg<S, E>) -> Ms + 'static,
+) -> Flow<S, A, E>
+where
+    S: FlowState + DeserializeOwned + Clone + 'static,
+    S::Delta: DeserializeOwned + Clone + 'static,
+    A: Serialize + 'static,
+    E: DeserializeOwned + 'static,
+    Ms: 'static,
+{
+    let (sender, receiver) = unbounded::<FlowMsg<S, E>>();
+    let messages = orders.stream_with_handle(receiver.map(to_msg));
+    let send = |sender: &UnboundedSender<FlowMsg<S, E>>| {
+        let sender = sender.clone();
+        move |msg: FlowMsg<S, E>| {
+            // Fails only once the app dropped the Flow: nobody listens.
+            let _ = sender.unbounded_send(msg);
+        }
+    };
+    let (to_state, to_presence, to_notify, to_signal, to_event) = (
+        send(&sender),
+        send(&sender),
+        send(&sender),
+        send(&sender),
+        send(&sender),
+    );
+    let connected = FlowConnection::<S, A, E>::builder()
+        .url(url)
+        .config(options.config)
+        .subscribe(options.domains)
+        .on_state(move |shown: &S| to_state(FlowMsg::State(shown.clone())))
+        .on_presence(move |members: &[PresenceInfo], diff: &PresenceDiff| {
+            to_presence(FlowMsg::Presence {
+                members: members.to_vec(),
+                diff: diff.clone(),
+            })
+        })
+        .on_notify(move |domain: &str, event: E, correlation_id| {
+            to_notify(FlowMsg::Notify {
+                domain: domain.to_owned(),
+                event,
+                correlation_id,
+            })
+        })
+        .on_signal(move |from: &str, signal| {
+            to_signal(FlowMsg::Signal {
+                from_user_id: from.to_owned(),
+                signal,
+            })
+        })
+        .on_event(move |event: &Event<S, E>| {
+            if let Some(msg) = event_msg(event) {
+                to_event(msg);
+            }
+        })
+        .connect();
+    let connection = match connected {
+        Ok(connection) => Some(connection),
+        // Unreachable: the url is given and the options checked the
+        // configuration. Without a connection every command reports
+        // `ApiMisuse::Closed`.
+        Err(error) => {
+            web_sys::console::error_1(&format!("ui-flow-seed: could not connect: {error}").into());
+            None
+        }
+    };
+    Flow {
+        connection,
+        _messages: messages,
+    }
+}
+
+/// The message for an event no specific callback covers.
+fn event_msg<S, E>(event: &Event<S, E>) -> Option<FlowMsg<S, E>>
+where
+    S: FlowState + Clone,
+    S::Delta: Clone,
+{
+    Some(match event {
+        Event::Status(status) => FlowMsg::Status(status.clone()),
+        Event::Snapshot { state, seq, .. } => FlowMsg::Snapshot {
+            state: state.clone(),
+            seq: *seq,
+        },
+        Event::Delta { delta, seq } => FlowMsg::Delta {
+            delta: delta.clone(),
+            seq: *seq,
+        },
+        Event::Action { op_id, state } => FlowMsg::Action {
+            op_id: *op_id,
+            state: state.clone(),
+        },
+        Event::Latency(rtt) => FlowMsg::Latency(*rtt),
+        Event::ServerError {
+            code,
+            message,
+            fatal,
+        } => FlowMsg::ServerError {
+            code: code.clone(),
+            message: message.clone(),
+            fatal: *fatal,
+        },
+        _ => return None,
+    })
+}
+
+impl<S, A, E> Flow<S, A, E>
+where
+    S: FlowState + DeserializeOwned + 'static,
+    S::Delta: DeserializeOwned + Clone + 'static,
+    A: Serialize + 'static,
+    E: DeserializeOwned + 'static,
+{
+    fn with_connection<R>(
+        &self,
+        f: impl FnOnce(&FlowConnection<S, A, E>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        match &self.connection {
+            Some(connection) => f(connection),
+            None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    /// Sends an action, with an optional change to show at once until its
+    /// outcome arrives (rolled back if the server rejects it). Its progress
+    /// and outcome arrive as [`FlowMsg::Action`].
+    pub fn send(&self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+        self.with_connection(|c| match optimistic {
+            Some(change) => c.send_optimistic(action, change),
+            None => c.send_action(action),
+        })
+    }
+
+    /// Sends an action without an optimistic change.
+    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+        self.send(action, None)
+    }
+
+    /// Sends an action and shows `change` until its outcome arrives.
+    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+        self.send(action, Some(change))
+    }
+
+    /// Receives notifications in these domains from now on (and after
+    /// every reconnect).
+    pub fn subscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.subscribe(domains)?))
+    }
+
+    /// Stops notifications in these domains.
+    pub fn unsubscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.unsubscribe(domains)?))
+    }
+
+    /// Sends a WebRTC signalling message to another user of the resource.
+    pub fn send_signal(
+        &self,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.with_connection(|c| c.send_signal(target_user_id, signal))
+    }
+
+    /// Asks the server to catch up now.
+    pub fn resync(&self) -> Result<(), Error> {
+        self.with_connection(|c| Ok(c.resync()?))
+    }
+
+    /// A copy of the state to show, read from the client now.
+    pub fn state(&self) -> S {
+        self.connection
+            .as_ref()
+            .map(FlowConnection::state)
+            .unwrap_or_default()
+    }
+
+    /// One action's state, while the client keeps it.
+    pub fn op(&self, op_id: OpId) -> Option<OpState> {
+        self.connection.as_ref()?.op(op_id)
+    }
+
+    /// Closes the connection for good; a last [`FlowMsg::Status`] follows.
+    pub fn close(&self) {
+        if let Some(connection) = &self.connection {
+            connection.close();
+        }
+    }
+}
+
+impl<S: FlowState, A, E> Drop for Flow<S, A, E> {
+    fn drop(&mut self) {
+        if let Some(connection) = &self.connection {
+            connection.close();
+        }
+    }
+}
