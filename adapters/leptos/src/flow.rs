@@ -1,12 +1,17 @@
 //! [`use_flow`] and the value it returns.
 
+use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
-use ui_flow::{ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, SignalPayload};
+use ui_flow::{
+    ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, PresenceStatus,
+    SignalPayload,
+};
 
 /// How [`use_flow_with_options`] connects.
 #[derive(Debug, Clone)]
@@ -14,6 +19,20 @@ pub struct UseFlowOptions {
     domains: Vec<String>,
     config: ClientConfig,
     notifications_kept: usize,
+    on_signal: Option<SignalHandler>,
+}
+
+/// What the application does with an incoming WebRTC signal.
+type SignalFn = dyn Fn(&str, SignalPayload);
+
+/// The application's handler for incoming WebRTC signals.
+#[derive(Clone)]
+struct SignalHandler(Rc<SignalFn>);
+
+impl fmt::Debug for SignalHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignalHandler")
+    }
 }
 
 impl Default for UseFlowOptions {
@@ -22,6 +41,7 @@ impl Default for UseFlowOptions {
             domains: Vec::new(),
             config: ClientConfig::default(),
             notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
+            on_signal: None,
         }
     }
 }
@@ -48,6 +68,14 @@ impl UseFlowOptions {
     /// [`UseFlow::notifications`] holds (default 32).
     pub fn notifications_kept(mut self, kept: usize) -> Self {
         self.notifications_kept = kept;
+        self
+    }
+
+    /// Called with each WebRTC signal another user sent us (its sender and
+    /// payload), in order. A callback rather than a signal, so a burst of
+    /// ICE candidates is never collapsed into its last one.
+    pub fn on_signal(mut self, f: impl Fn(&str, SignalPayload) + 'static) -> Self {
+        self.on_signal = Some(SignalHandler(Rc::new(f)));
         self
     }
 }
@@ -150,6 +178,7 @@ where
     let connection = StoredValue::new_local(None::<FlowConnection<S, A, E>>);
     let issued = StoredValue::new_local(Vec::new());
     let kept = options.notifications_kept;
+    let on_signal = options.on_signal;
 
     // The callbacks write signals only; they hold no connection handle, so
     // the connection lives exactly as long as the scope's stored value.
@@ -181,6 +210,11 @@ where
         .on_event(move |event: &Event<S, E>| {
             if let Event::Latency(rtt) = event {
                 latency.try_set(Some(*rtt));
+            }
+        })
+        .on_signal(move |from: &str, signal: SignalPayload| {
+            if let Some(SignalHandler(handler)) = &on_signal {
+                handler(from, signal);
             }
         })
         .connect();
@@ -299,6 +333,17 @@ where
         signal: SignalPayload,
     ) -> Result<(), Error> {
         self.with_connection(|c| c.send_signal(target_user_id, signal))
+    }
+
+    /// Sets the presence this connection reports in its pings (`idle` after
+    /// a quiet spell, `active` again on input); `None` reports nothing. The
+    /// client reports `away` and `active` by itself when the page is hidden
+    /// or shown.
+    pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
+        self.with_connection(|c| {
+            c.set_presence(report);
+            Ok(())
+        })
     }
 
     /// Asks the server to catch up now.
