@@ -1,0 +1,46 @@
+//! # ui-flow-js
+//!
+//! ui-flow for plain JavaScript: a wasm-bindgen build of the ui-flow client
+//! that exports one class, `FlowClient`, with callbacks for what the server
+//! sends and a `sendAction` that returns a Promise (resolved on `ActionOk`,
+//! rejected on `ActionErr`). The npm package (`adapters/js/package`, built
+//! by `adapters/js/build.sh`) adds TypeScript typings in `index.d.ts`, which
+//! document every option and value shape.
+//!
+//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
+//! updates are all done by `ui_flow::client`, exactly as in the other
+//! adapters (`ui-flow-leptos`, `ui-flow-yew`, `ui-flow-seed`). Rust apps use
+//! those, or `ui_flow::client::FlowConnection` directly, not this crate.
+//!
+//! Payloads (state, deltas, actions, events) cross as plain JavaScript
+//! values; integers beyond ±(2^53 − 1) cross as BigInt (see the `payload`
+//! module). The app's state lives on the JavaScript side: with an
+//! `applyDelta(state, delta)` option the shim keeps the state to show,
+//! optimistic changes included; without it the app keeps its own copy from
+//! `onSnapshot` and `onDelta`.
+//!
+//! ```js
+//! import init, { FlowClient } from "ui-flow-js";
+//! await init();
+//! const client = FlowClient.connect("ws://127.0.0.1:9000/realtime/list-1?token=ann", {
+//!   applyDelta: (state, delta) => reduce(state, delta),
+//!   onState: (state) => render(state),
+//!   onStatus: (status) => badge(status.kind),
+//! });
+//! const { opId } = await client.sendAction({ type: "add", id: 3, title: "Milk" },
+//!                                          { optimistic: { type: "added", item: { id: 3, title: "Milk", done: false } } });
+//! ```
+//!
+//! The crate targets `wasm32-unknown-unknown`; on other targets it is empty.
+
+#[cfg(target_arch = "wasm32")]
+mod client;
+#[cfg(target_arch = "wasm32")]
+mod payload;
+#[cfg(target_arch = "wasm32")]
+mod shape;
+#[cfg(target_arch = "wasm32")]
+mod state;
+
+#[cfg(target_arch = "wasm32")]
+pub use client::FlowClient;

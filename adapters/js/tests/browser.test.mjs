@@ -1,0 +1,300 @@
+// The built ui-flow-js package in headless Chromium (Debian's chromium via
+// playwright-core) against a real examples/adapter-server. Run through
+// adapters/test.sh, which starts the server and sets UI_FLOW_ADAPTER_SERVER.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import { readFile, realpath } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const SERVER = process.env.UI_FLOW_ADAPTER_SERVER;
+const WAIT = { timeout: 10_000 };
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+let http, browser, page, origin;
+
+/** Serves the test page and the installed package, nothing else. */
+async function serveStatic() {
+  const roots = {
+    "/page/": join(here, "page"),
+    "/ui-flow-js/": await realpath(join(here, "node_modules", "ui-flow-js")),
+  };
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const prefix = Object.keys(roots).find((p) => path.startsWith(p));
+    const file = prefix && normalize(join(roots[prefix], path.slice(prefix.length)));
+    if (!file || !file.startsWith(roots[prefix])) return res.writeHead(404).end();
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return server;
+}
+
+const url = (resource, user) => `${SERVER}/realtime/${resource}?token=${user}`;
+const fresh = (name) => `js-${name}-${crypto.randomUUID()}`;
+let nextId = 1_000_000;
+const freshId = () => nextId++ + Math.floor(Math.random() * 1e9) * 1000;
+
+/** The rendered rows of app `n` as [id, title] pairs. */
+const rowsOf = (n) =>
+  page.evaluate(
+    (n) => [...window.flowTest.apps[n].list.children].map((li) => [li.dataset.id, li.textContent]),
+    n,
+  );
+
+/** Mounts a to-do list on `resource` as user "ann"; returns its index. */
+async function mount(resource) {
+  const n = await page.evaluate((u) => window.flowTest.apps.push(window.flowTest.mount(u)) - 1, url(resource, "ann"));
+  await page.waitForFunction(
+    (n) => window.flowTest.apps[n].list.children.length === 2,
+    n,
+    WAIT,
+  );
+  return n;
+}
+
+before(async () => {
+  assert.ok(SERVER, "UI_FLOW_ADAPTER_SERVER is not set: run adapters/test.sh, which starts the server");
+  http = await serveStatic();
+  origin = `http://127.0.0.1:${http.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    timeout: 30_000,
+  });
+  page = await browser.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await page.goto(`${origin}/page/index.html`, WAIT);
+  await page.waitForFunction(() => window.flowTest !== undefined, null, WAIT);
+});
+
+after(async () => {
+  await page?.evaluate(() => window.flowTest?.apps.forEach((a) => a.client.close())).catch(() => {});
+  await browser?.close();
+  await new Promise((ok) => (http ? http.close(ok) : ok()));
+});
+
+test("the package resolves as an ES module with its typings", async () => {
+  const entry = import.meta.resolve("ui-flow-js");
+  assert.match(entry, /ui-flow-js\/dist\/ui_flow_js\.js$|package\/dist\/ui_flow_js\.js$/);
+  // The typings compile, and a typed use of them checks.
+  await promisify(execFile)(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", here], {
+    timeout: 60_000,
+  });
+});
+
+test("a snapshot is rendered, with status, presence and latency", async () => {
+  const n = await mount(fresh("snapshot"));
+  assert.deepEqual(await rowsOf(n), [
+    ["1", "Read the protocol"],
+    ["2", "Try an adapter"],
+  ]);
+  await page.waitForFunction((n) => window.flowTest.apps[n].client.status.kind === "open", n, WAIT);
+  await page.waitForFunction(
+    (n) => window.flowTest.apps[n].client.presence.some((p) => p.userId === "ann" && p.status === "active"),
+    n,
+    WAIT,
+  );
+  await page.waitForFunction((n) => typeof window.flowTest.apps[n].client.latency === "number", n, WAIT);
+  const seen = await page.evaluate((n) => {
+    const { client, seen } = window.flowTest.apps[n];
+    return { statuses: seen.statuses, seq: client.seq, state: client.state };
+  }, n);
+  assert.deepEqual(seen.statuses, ["connecting", "open"]);
+  assert.equal(seen.seq, 0);
+  assert.equal(seen.state.items.length, 2);
+});
+
+test("a delta from another client is applied", async () => {
+  const resource = fresh("delta");
+  const n = await mount(resource);
+  const id = freshId();
+  const ok = await page.evaluate(
+    async ([u, id]) => {
+      // Bob keeps no state: no applyDelta, so no `state`.
+      const bob = window.flowTest.FlowClient.connect(u);
+      try {
+        const ok = await bob.sendAction({ type: "add", id, title: "From Bob" });
+        return { opId: ok.opId, state: bob.state };
+      } finally {
+        bob.close();
+      }
+    },
+    [url(resource, "bob"), id],
+  );
+  assert.match(ok.opId, /^[0-9a-f-]{36}$/);
+  assert.equal(ok.state, undefined);
+  await page.waitForFunction(
+    ([n, id]) => window.flowTest.apps[n].list.querySelector(`[data-id="${id}"]`)?.textContent === "From Bob",
+    [n, id],
+    WAIT,
+  );
+  const deltas = await page.evaluate((n) => window.flowTest.apps[n].seen.deltas, n);
+  assert.deepEqual(deltas, [{ delta: { type: "added", item: { id, title: "From Bob", done: false } }, seq: 1 }]);
+});
+
+test("an optimistic action is confirmed", async () => {
+  const n = await mount(fresh("confirm"));
+  const id = freshId();
+  const result = await page.evaluate(
+    async ([n, id]) => {
+      const { client, list } = window.flowTest.apps[n];
+      const item = { id, title: "Buy milk", done: false };
+      const sent = client.sendAction({ type: "add", id, title: "Buy milk" }, { optimistic: { type: "added", item } });
+      // Shown at once, before any reply.
+      const shownAtOnce = client.state.items.some((t) => t.id === id);
+      const ok = await sent;
+      return { shownAtOnce, ok, op: client.op(ok.opId), row: list.querySelector(`[data-id="${id}"]`)?.textContent };
+    },
+    [n, id],
+  );
+  assert.equal(result.shownAtOnce, true);
+  assert.equal(result.op.kind, "ok");
+  assert.equal(result.row, "Buy milk");
+  await page.waitForFunction(
+    ([n, opId]) => window.flowTest.apps[n].seen.notes.some((x) => x.correlationId === opId),
+    [n, result.ok.opId],
+    WAIT,
+  );
+  const note = await page.evaluate(
+    ([n, opId]) => window.flowTest.apps[n].seen.notes.find((x) => x.correlationId === opId),
+    [n, result.ok.opId],
+  );
+  assert.deepEqual(note, { domain: "todos", event: { by: "ann", title: "Buy milk" }, correlationId: result.ok.opId });
+});
+
+test("a rejected optimistic action is rolled back", async () => {
+  const n = await mount(fresh("reject"));
+  const id = freshId();
+  const outcome = await page.evaluate(
+    async ([n, id]) => {
+      const { client, list, seen } = window.flowTest.apps[n];
+      const item = { id, title: "", done: false };
+      const sent = client.sendAction({ type: "add", id, title: "   " }, { optimistic: { type: "added", item } });
+      const shownAtOnce = client.state.items.some((t) => t.id === id);
+      try {
+        await sent;
+        return { resolved: true };
+      } catch (e) {
+        return {
+          shownAtOnce,
+          name: e.name,
+          code: e.code,
+          opId: e.opId,
+          op: client.op(e.opId),
+          stillShown: client.state.items.some((t) => t.id === id),
+          rows: list.children.length,
+          log: seen.rows.filter(([, row]) => row === String(id)).map(([what]) => what),
+        };
+      }
+    },
+    [n, id],
+  );
+  assert.equal(outcome.resolved, undefined, "the action must be rejected");
+  assert.equal(outcome.shownAtOnce, true);
+  assert.equal(outcome.name, "ActionError");
+  assert.equal(outcome.code, "invalid_title");
+  assert.equal(outcome.op.kind, "err");
+  assert.equal(outcome.stillShown, false);
+  // Rendering follows the state; wait for the row to go, then check it came.
+  await page.waitForFunction(
+    ([n, id]) => !window.flowTest.apps[n].list.querySelector(`[data-id="${id}"]`),
+    [n, id],
+    WAIT,
+  );
+  const log = await page.evaluate(
+    ([n, id]) => window.flowTest.apps[n].seen.rows.filter(([, row]) => row === String(id)).map(([what]) => what),
+    [n, id],
+  );
+  assert.deepEqual(log, ["added", "removed"], "the optimistic row was shown, then rolled back");
+  assert.equal((await rowsOf(n)).length, 2);
+});
+
+test("integers beyond 2^53 cross as BigInt, smaller ones as numbers", async () => {
+  const n = await mount(fresh("bigint"));
+  const out = await page.evaluate(async (n) => {
+    const { client, seen } = window.flowTest.apps[n];
+    const id = 2n ** 60n + 7n;
+    await client.sendAction({ type: "add", id, title: "big" });
+    const small = 2 ** 53 - 1;
+    await client.sendAction({ type: "add", id: small, title: "small" });
+    const items = seen.deltas.map(({ delta }) => delta.item);
+    return {
+      big: [typeof items[0].id, items[0].id === id],
+      small: [typeof items[1].id, items[1].id === small],
+      seq: typeof seen.deltas[1].seq,
+    };
+  }, n);
+  assert.deepEqual(out, { big: ["bigint", true], small: ["number", true], seq: "number" });
+});
+
+test("commands after close fail with FlowError closed, and waiting actions reject", async () => {
+  const n = await mount(fresh("close"));
+  const out = await page.evaluate(async (n) => {
+    const { client } = window.flowTest.apps[n];
+    const waiting = client.sendAction({ type: "toggle", id: 1 });
+    client.close();
+    const first = await waiting.then(() => "resolved", (e) => `${e.name}:${e.code}`);
+    const after = await client.sendAction({ type: "toggle", id: 1 }).then(() => "resolved", (e) => `${e.name}:${e.code}`);
+    let subscribe;
+    try {
+      client.subscribe(["x"]);
+    } catch (e) {
+      subscribe = `${e.name}:${e.code}`;
+    }
+    return { first, after, subscribe, status: client.status };
+  }, n);
+  assert.deepEqual(out, {
+    first: "FlowError:closed",
+    after: "FlowError:closed",
+    subscribe: "FlowError:closed",
+    status: { kind: "closed", reason: { kind: "requested" } },
+  });
+});
+
+test("malformed options throw a TypeError", async () => {
+  const out = await page.evaluate((u) => {
+    const { FlowClient, applyDelta } = window.flowTest;
+    const attempt = (options) => {
+      try {
+        FlowClient.connect(u, options).close();
+        return "ok";
+      } catch (e) {
+        return e instanceof TypeError ? "TypeError" : String(e);
+      }
+    };
+    return {
+      callback: attempt({ onState: 5 }),
+      config: attempt({ config: { queueBound: 0 } }),
+      subscribe: attempt({ subscribe: "todos" }),
+      otherReducer: attempt({ applyDelta: (s) => s }),
+      sameReducer: attempt({ applyDelta }),
+    };
+  }, url(fresh("options"), "ann"));
+  assert.deepEqual(out, {
+    callback: "TypeError",
+    config: "TypeError",
+    subscribe: "TypeError",
+    // The page's applyDelta is taken by the apps mounted above.
+    otherReducer: "TypeError",
+    sameReducer: "ok",
+  });
+});

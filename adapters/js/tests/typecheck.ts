@@ -1,0 +1,39 @@
+// Compiled (not run) by the Node test: a typed use of ui-flow-js's
+// typings must check under `strict`.
+import init, { FlowClient, type ActionError, type FlowStatus, type OpState } from "ui-flow-js";
+
+interface Todo { id: number | bigint; title: string; done: boolean }
+interface State { items: Todo[] }
+type Delta = { type: "added"; item: Todo } | { type: "removed"; id: number | bigint };
+type Action = { type: "add"; id: number; title: string };
+interface Event { by: string; title: string }
+
+export async function demo(): Promise<void> {
+  await init();
+  const client = FlowClient.connect<State, Delta, Action, Event>("ws://127.0.0.1:1/realtime/x?token=t", {
+    applyDelta: (state, delta) =>
+      delta.type === "added"
+        ? { items: [...state.items, delta.item] }
+        : { items: state.items.filter((t) => t.id !== delta.id) },
+    subscribe: ["todos"],
+    config: { backoffMinMs: 250, queueBound: 16 },
+    onState: (state) => console.log(state.items.length),
+    onStatus: (status: FlowStatus) => {
+      if (status.kind === "reconnecting") console.log(status.attempt, status.retryAt);
+    },
+    onNotify: (domain, event, correlationId) => console.log(domain, event.by, correlationId),
+    onAction: (opId, state: OpState) => console.log(opId, state.kind),
+  });
+  try {
+    const ok = await client.sendAction(
+      { type: "add", id: 3, title: "Milk" },
+      { optimistic: { type: "added", item: { id: 3, title: "Milk", done: false } } },
+    );
+    console.log(ok.opId, client.op(ok.opId)?.kind);
+  } catch (e) {
+    console.log((e as ActionError).code);
+  }
+  const items: Todo[] | undefined = client.state?.items;
+  console.log(items, client.latency, client.seq, client.presence[0]?.userId);
+  client.close();
+}
