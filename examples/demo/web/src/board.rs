@@ -109,7 +109,13 @@ pub fn Board() -> impl IntoView {
                         .into_any(),
                     };
                     view! {
-                        <g class=format!("item {}", item.kind.name()) transform=transform data-item=item.id>
+                        <g
+                            class=format!("item {}", item.kind.name())
+                            transform=transform
+                            data-item=item.id
+                            data-q=item.at.q
+                            data-r=item.at.r
+                        >
                             {shape}
                         </g>
                     }

@@ -1,0 +1,141 @@
+// The demo end to end: two headless Chromium pages (alice and bob) on the
+// Leptos app, against the real demo-server on 127.0.0.1.
+//
+// Needs `scripts/demo.sh --build-only` first (the server binary and the
+// built site). Run with `node --test` in this folder. Every wait is on a DOM
+// condition with a timeout; the whole file is bounded by the test timeouts
+// below and stops the server and browser when done, pass or fail.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  STUCK, avatarAt, clickHex, digest, freeNeighbour, freePort, launch, openPlayer,
+  startServer, status, until,
+} from './lib.mjs';
+
+describe('the demo with two players', { timeout: 180_000 }, () => {
+  let port;
+  let server;
+  let browser;
+  let alice;
+  let bob;
+  const world = `e2e-${process.pid}`;
+
+  before(async () => {
+    port = await freePort();
+    server = await startServer(port);
+    browser = await launch();
+    alice = await openPlayer(browser, server.url, { user: 'alice', name: 'Alice', world });
+    bob = await openPlayer(browser, server.url, { user: 'bob', name: 'Bob', world });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.kill();
+  });
+
+  it('each sees the other in the presence list and on the board', async () => {
+    for (const page of [alice, bob]) {
+      for (const user of ['alice', 'bob']) {
+        await page.waitForSelector(`[data-testid="presence"] [data-user="${user}"]`, { timeout: STUCK });
+        await page.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+      }
+      assert.equal(await status(page), 'open');
+    }
+    const row = await alice.textContent('[data-testid="presence"] [data-user="bob"]');
+    assert.match(row, /Bob/);
+    assert.match(row, /active/);
+  });
+
+  it("a step by one appears on the other's board", async () => {
+    const to = await freeNeighbour(alice, 'alice');
+    assert.ok(to, 'alice has a free neighbour');
+    await clickHex(alice, to);
+    await bob.waitForSelector(`.avatar[data-player="alice"][data-q="${to.q}"][data-r="${to.r}"]`, {
+      timeout: STUCK,
+    });
+    assert.deepEqual(await avatarAt(alice, 'alice'), to);
+    await alice.waitForSelector('[data-testid="actions"] .op[data-state="ok"]', { timeout: STUCK });
+  });
+
+  it('a step into a wall shows at once, is refused, flashes and rolls back', async () => {
+    const from = await avatarAt(alice, 'alice');
+    const wall = await alice.evaluate(() => {
+      const cell = document.querySelector('.cell.wall');
+      return { q: Number(cell.dataset.q), r: Number(cell.dataset.r) };
+    });
+    // Record every position the avatar takes, to see the optimistic step.
+    await alice.evaluate(() => {
+      const avatar = document.querySelector('.avatar[data-player="alice"]');
+      window.seenAt = [];
+      new MutationObserver(() => {
+        window.seenAt.push(`${avatar.dataset.q},${avatar.dataset.r}`);
+      }).observe(avatar, { attributes: true, attributeFilter: ['data-q', 'data-r'] });
+    });
+    await clickHex(alice, wall);
+    await alice.waitForSelector('.flash', { timeout: STUCK });
+    const toast = await alice.waitForSelector('.toast.refused', { timeout: STUCK });
+    assert.match(await toast.textContent(), /wall/);
+    await alice.waitForSelector('[data-testid="actions"] .op[data-state="err"]', { timeout: STUCK });
+    await until('the avatar back where it was', async () => {
+      const at = await avatarAt(alice, 'alice');
+      return at.q === from.q && at.r === from.r;
+    });
+    const seen = await alice.evaluate(() => window.seenAt);
+    assert.ok(seen.includes(`${wall.q},${wall.r}`), `the step showed before the refusal: ${seen}`);
+    assert.equal(seen.at(-1), `${from.q},${from.r}`);
+    // bob never saw alice on the wall.
+    assert.deepEqual(await avatarAt(bob, 'alice'), from);
+  });
+
+  it('a chat message arrives over a WebRTC data channel set up through the relay', async () => {
+    await alice.click('[data-testid="presence"] [data-user="bob"] .chat-open');
+    for (const page of [alice, bob]) {
+      await page.waitForSelector('.chat-body[data-state="open"]', { timeout: STUCK });
+    }
+    assert.equal(await bob.getAttribute('.chat-body', 'data-peer'), 'alice');
+    await alice.fill('.chat-body input', 'hello over webrtc');
+    await alice.press('.chat-body input', 'Enter');
+    const line = await bob.waitForSelector('[data-testid="chat-lines"] .line:not(.ours)', {
+      timeout: STUCK,
+    });
+    assert.equal(await line.textContent(), 'hello over webrtc');
+    await alice.waitForSelector('[data-testid="chat-lines"] .line.ours', { timeout: STUCK });
+  });
+
+  it('both pages survive a server restart without reloading and converge', async () => {
+    for (const page of [alice, bob]) {
+      await page.evaluate(() => { window.sameDocument = true; });
+    }
+    await server.kill();
+    for (const page of [alice, bob]) {
+      await until('the page to notice', async () => (await status(page)) === 'reconnecting');
+    }
+    server = await startServer(port);
+    for (const page of [alice, bob]) {
+      await until('reconnected', async () => (await status(page)) === 'open');
+      // The new server's world is fresh: each page enters it again.
+      for (const user of ['alice', 'bob']) {
+        await page.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+      }
+      assert.equal(await page.evaluate(() => window.sameDocument), true, 'no reload');
+    }
+    await until('both pages to show the same world', async () => {
+      const [a, b] = [await digest(alice), await digest(bob)];
+      return a === b && a;
+    });
+    // And the world still works: a step by bob reaches alice.
+    const to = await freeNeighbour(bob, 'bob');
+    await clickHex(bob, to);
+    await alice.waitForSelector(`.avatar[data-player="bob"][data-q="${to.q}"][data-r="${to.r}"]`, {
+      timeout: STUCK,
+    });
+    await until('both pages to agree again', async () => (await digest(alice)) === (await digest(bob)));
+  });
+
+  it('no page raised an error', () => {
+    assert.deepEqual(alice.errors, []);
+    assert.deepEqual(bob.errors, []);
+  });
+});

@@ -1,0 +1,167 @@
+// Shared by the end-to-end test and the screenshot script: the real demo
+// server on 127.0.0.1, headless Chromium (Debian's binary through
+// playwright-core), and questions asked of the pages' DOM.
+
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+/** The repository root. */
+export const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Built by `scripts/demo.sh --build-only`. */
+export const serverBin = process.env.DEMO_SERVER ?? `${root}target/debug/demo-server`;
+export const siteDir = process.env.DEMO_SITE ?? `${root}target/demo/site`;
+
+/** The longest any single wait may take before the test fails. */
+export const STUCK = 30_000;
+
+/** A port nothing listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts demo-server on 127.0.0.1:port and resolves once it listens.
+ * `kill()` ends it abruptly (SIGKILL: no goodbye to the clients).
+ */
+export function startServer(port) {
+  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const listening = new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`demo-server did not start:\n${out}`)), STUCK);
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.stderr.on('data', (chunk) => { out += chunk; });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`demo-server exited with ${code}:\n${out}`));
+    });
+  });
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+    }
+    await exited;
+  };
+  return listening.then(() => ({ url: `http://127.0.0.1:${port}`, kill }));
+}
+
+/**
+ * Headless Chromium. WebRTC flags: show host candidates as plain addresses
+ * rather than mDNS names, and allow loopback candidates, so two pages on
+ * one machine connect without STUN or TURN.
+ */
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+/** Polls `check` (a DOM question, usually) until it is truthy, or fails after `timeout` ms. */
+export async function until(what, check, timeout = STUCK) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Opens the Leptos app as `user` in a fresh browser context (its own storage). */
+export async function openPlayer(browser, base, { user, name, world, viewport }) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1280, height: 820 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (error) => page.errors.push(error.message));
+  const query = new URLSearchParams({ user, name, world });
+  await page.goto(`${base}/?${query}`);
+  return page;
+}
+
+/** Where `user`'s avatar stands on this page: `{q, r}`, or null. */
+export function avatarAt(page, user) {
+  return page.evaluate((user) => {
+    const el = document.querySelector(`.avatar[data-player="${user}"]`);
+    return el ? { q: Number(el.dataset.q), r: Number(el.dataset.r) } : null;
+  }, user);
+}
+
+/** A hex next to `user` that the rules allow: on the grid, no wall, nobody and nothing on it. */
+export function freeNeighbour(page, user) {
+  return page.evaluate((user) => {
+    const me = document.querySelector(`.avatar[data-player="${user}"]`);
+    const [q, r] = [Number(me.dataset.q), Number(me.dataset.r)];
+    const taken = new Set(
+      [...document.querySelectorAll('.avatar')].map((a) => `${a.dataset.q},${a.dataset.r}`),
+    );
+    const items = new Set(
+      [...document.querySelectorAll('.item')].map((i) => `${i.dataset.q},${i.dataset.r}`),
+    );
+    for (const [dq, dr] of [[1, 0], [1, -1], [0, -1], [-1, 0], [-1, 1], [0, 1]]) {
+      const key = `${q + dq},${r + dr}`;
+      const cell = document.querySelector(`.cell[data-q="${q + dq}"][data-r="${r + dr}"]`);
+      if (cell && !cell.classList.contains('wall') && !taken.has(key) && !items.has(key)) {
+        return { q: q + dq, r: r + dr };
+      }
+    }
+    return null;
+  }, user);
+}
+
+/** Clicks the cell at `{q, r}`. */
+export function clickHex(page, { q, r }) {
+  return page.click(`.cell[data-q="${q}"][data-r="${r}"]`);
+}
+
+/** What this page shows of the world, as a string two converged pages agree on. */
+export function digest(page) {
+  return page.evaluate(() => {
+    const avatars = [...document.querySelectorAll('.avatar')]
+      .map((a) => `${a.dataset.player}@${a.dataset.q},${a.dataset.r}`)
+      .sort();
+    const items = [...document.querySelectorAll('.item')].map((i) => i.dataset.item).sort();
+    const dug = document.querySelectorAll('.crater').length;
+    return JSON.stringify({ avatars, items, dug });
+  });
+}
+
+/** The status indicator's state: connecting, open, reconnecting or closed. */
+export function status(page) {
+  return page.getAttribute('[data-testid="status"]', 'data-status');
+}
