@@ -31,14 +31,17 @@ wasm_dir=target/wasm32-unknown-unknown/release
 ensure_wasm_target
 ensure_wasm_bindgen_cli
 
-log "building the Leptos frontend (wasm32, release)"
-cargo build --release --target wasm32-unknown-unknown -p demo-web
+log "building the Leptos frontend and the JavaScript shim (wasm32, release)"
+cargo build --release --target wasm32-unknown-unknown -p demo-web -p ui-flow-js
 
 log "assembling the site in $site"
 rm -rf "$site"
 mkdir -p "$site"
 cp examples/demo/web/static/* "$site/"
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "$wasm_dir/demo_web.wasm"
+mkdir -p "$site/plain"
+cp examples/demo/js/* "$site/plain/"
+wasm-bindgen --target web --no-typescript --out-dir "$site/plain/pkg" "$wasm_dir/ui_flow_js.wasm"
 
 log "building the server"
 cargo build -p demo-server

@@ -134,6 +134,40 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await until('both pages to agree again', async () => (await digest(alice)) === (await digest(bob)));
   });
 
+  it('the plain JavaScript page (ui-flow-js) joins the same world', async () => {
+    const context = await browser.newContext();
+    const jess = await context.newPage();
+    const errors = [];
+    jess.on('pageerror', (error) => errors.push(error.message));
+    await jess.goto(`${server.url}/plain/?${new URLSearchParams({ user: 'jess', name: 'Jess', world })}`);
+    for (const user of ['alice', 'bob', 'jess']) {
+      await jess.waitForSelector(`#board [data-player="${user}"]`, { timeout: STUCK });
+    }
+    await alice.waitForSelector('[data-testid="presence"] [data-user="jess"]', { timeout: STUCK });
+    await alice.waitForSelector('.avatar[data-player="jess"]', { timeout: STUCK });
+    // A step on the plain page reaches the Leptos pages.
+    const to = await jess.evaluate(() => {
+      const me = document.querySelector('#board [data-player="jess"]');
+      const [q, r] = [Number(me.dataset.q), Number(me.dataset.r)];
+      const taken = new Set([...document.querySelectorAll('#board [data-player]')]
+        .map((p) => `${p.dataset.q},${p.dataset.r}`));
+      for (const [dq, dr] of [[1, 0], [1, -1], [0, -1], [-1, 0], [-1, 1], [0, 1]]) {
+        const cell = document.querySelector(`#board .cell[data-q="${q + dq}"][data-r="${r + dr}"]`);
+        if (cell && !cell.classList.contains('wall') && !taken.has(`${q + dq},${r + dr}`)) {
+          return { q: q + dq, r: r + dr };
+        }
+      }
+      return null;
+    });
+    await jess.click(`#board .cell[data-q="${to.q}"][data-r="${to.r}"]`);
+    await bob.waitForSelector(`.avatar[data-player="jess"][data-q="${to.q}"][data-r="${to.r}"]`, {
+      timeout: STUCK,
+    });
+    assert.ok(await jess.$('#log .snapshot'), 'the plain page logged its snapshot');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   it('no page raised an error', () => {
     assert.deepEqual(alice.errors, []);
     assert.deepEqual(bob.errors, []);
