@@ -104,6 +104,21 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await alice.waitForSelector('[data-testid="chat-lines"] .line.ours', { timeout: STUCK });
   });
 
+  it('a hidden tab shows as away, and active again when shown', async () => {
+    const setHidden = (hidden) => bob.evaluate((hidden) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await setHidden(true);
+    await alice.waitForSelector('[data-testid="presence"] [data-user="bob"][data-status="away"]', {
+      timeout: STUCK,
+    });
+    await setHidden(false);
+    await alice.waitForSelector('[data-testid="presence"] [data-user="bob"][data-status="active"]', {
+      timeout: STUCK,
+    });
+  });
+
   it('both pages survive a server restart without reloading and converge', async () => {
     for (const page of [alice, bob]) {
       await page.evaluate(() => { window.sameDocument = true; });

@@ -58,53 +58,60 @@ pub fn Chat() -> impl IntoView {
             })
             .collect_view()
     };
-    let body = move || {
+    let state = Memo::new(move |_| shown().map(|c| c.state));
+    let open = move || state.get() == Some(ChatState::Open);
+    let caption = move || match state.get() {
+        Some(ChatState::Signalling) => "Negotiating through the server's signalling relay…",
+        Some(ChatState::Open) => {
+            "Direct WebRTC data channel: the server does not see these messages."
+        }
+        _ => "This chat has closed.",
+    };
+    let lines = move || {
         shown().map(|chat| {
-            let state = chat.state;
-            let caption = match state {
-                ChatState::Signalling => "Negotiating through the server's signalling relay…",
-                ChatState::Open => "Direct WebRTC data channel: the server does not see these messages.",
-                ChatState::Closed => "This chat has closed.",
-            };
-            let lines = chat
-                .lines
-                .iter()
-                .map(|(ours, text)| {
-                    view! { <li class="line" class:ours=*ours>{text.clone()}</li> }
-                })
-                .collect_view();
-            view! {
-                <div class="chat-body" data-peer=chat.peer.clone() data-state=state.as_str()>
-                    <p class="chat-caption">{caption}</p>
-                    <ul class="lines" data-testid="chat-lines">{lines}</ul>
-                    <form class="say" on:submit=move |ev| {
-                        ev.prevent_default();
-                        send();
-                    }>
-                        <input
-                            type="text"
-                            placeholder=if state == ChatState::Open { "Say something…" } else { "Waiting for the channel…" }
-                            prop:value=move || draft.get()
-                            disabled=state != ChatState::Open
-                            on:input=move |ev| {
-                                if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                                    draft.set(input.value());
-                                }
-                            }
-                        />
-                        <button type="submit" disabled=state != ChatState::Open>"Send"</button>
-                    </form>
-                </div>
-            }
+            chat.lines
+                .into_iter()
+                .map(|(ours, text)| view! { <li class="line" class:ours=ours>{text}</li> })
+                .collect_view()
         })
     };
+    // The form is built once, so typing keeps its focus while messages arrive.
+    let body = view! {
+        <div
+            class="chat-body"
+            data-peer=move || shown().map(|c| c.peer).unwrap_or_default()
+            data-state=move || state.get().map_or("closed", ChatState::as_str)
+        >
+            <p class="chat-caption">{caption}</p>
+            <ul class="lines" data-testid="chat-lines">{lines}</ul>
+            <form class="say" on:submit=move |ev| {
+                ev.prevent_default();
+                send();
+            }>
+                <input
+                    type="text"
+                    placeholder=move || if open() { "Say something…" } else { "Waiting for the channel…" }
+                    prop:value=move || draft.get()
+                    disabled=move || !open()
+                    on:input=move |ev| {
+                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                            draft.set(input.value());
+                        }
+                    }
+                />
+                <button type="submit" disabled=move || !open()>"Send"</button>
+            </form>
+        </div>
+    };
     view! {
-        <Show when=move || peers.chats.with(|c| !c.is_empty())>
-            <section class="card chat" data-testid="chat">
-                <h2>"Direct chat" <span class="tag">"WebRTC"</span></h2>
-                <div class="tabs">{tabs}</div>
-                {body}
-            </section>
-        </Show>
+        <section
+            class="card chat"
+            class:hidden=move || peers.chats.with(Vec::is_empty)
+            data-testid="chat"
+        >
+            <h2>"Direct chat" <span class="tag">"WebRTC"</span></h2>
+            <div class="tabs">{tabs}</div>
+            {body}
+        </section>
     }
 }
