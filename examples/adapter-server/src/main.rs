@@ -3,10 +3,13 @@
 //! `ws://ADDR/realtime/{resource_id}?token=USER`.
 //!
 //! ```text
-//! cargo run -p adapter-server -- [ADDR]
+//! cargo run -p adapter-server -- [ADDR] [--static DIR]
 //! ```
 //!
-//! ADDR defaults to `127.0.0.1:0` (a free port). The first line printed is
+//! ADDR defaults to `127.0.0.1:0` (a free port). With `--static DIR` the
+//! server also serves the files in DIR at `/` (an example app's
+//! `index.html` and its built `dist/`), so the page and its WebSocket share
+//! an origin. The first line printed is
 //! `listening on ws://HOST:PORT/realtime/{resource_id}`, so a test script can
 //! read the port. Any token is accepted and becomes the user id (development
 //! only). Every resource starts with `TodoState::seeded()` at seq 0.
@@ -18,14 +21,25 @@
 mod todos;
 
 use tokio::io::AsyncReadExt;
+use tower_http::services::ServeDir;
 use ui_flow_server::{FlowServer, UnverifiedUserToken};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let mut addr = "127.0.0.1:0".to_owned();
+    let mut files = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--static" => files = args.next(),
+            other => addr = other.to_owned(),
+        }
+    }
     let server = FlowServer::new(todos::Todos::default(), UnverifiedUserToken);
+    let mut app = server.router();
+    if let Some(dir) = files {
+        app = app.fallback_service(ServeDir::new(dir));
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "listening on ws://{}/realtime/{{resource_id}}",
@@ -43,7 +57,7 @@ async fn main() -> std::io::Result<()> {
             server.shutdown().await;
         }
     };
-    axum::serve(listener, server.router())
+    axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
 }

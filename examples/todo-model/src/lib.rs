@@ -23,7 +23,7 @@
 //! optimistic `added` delta shows the same id the server will confirm.
 
 use serde::{Deserialize, Serialize};
-use ui_flow::FlowState;
+use ui_flow::{ConnectionStatus, FlowState, OpId};
 
 /// The notification domain the server announces accepted additions in.
 pub const DOMAIN: &str = "todos";
@@ -223,6 +223,53 @@ pub struct TodoEvent {
     pub title: String,
 }
 
+/// A fresh item id: random, and small enough (below 2^53) to stay a plain
+/// number in JavaScript.
+pub fn new_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&OpId::new().as_bytes()[..8]);
+    u64::from_le_bytes(bytes) >> 11
+}
+
+/// The WebSocket URL of list `list` as user `user` on the server at
+/// `host` (`host:port`), as the examples build it from the page's address.
+pub fn realtime_url(secure: bool, host: &str, list: &str, user: &str) -> String {
+    let scheme = if secure { "wss" } else { "ws" };
+    format!("{scheme}://{host}/realtime/{list}?token={user}")
+}
+
+/// The WebSocket URL an example page connects to: the page's own host,
+/// list `?list=` (default `demo`) as user `?user=` (default `guest`).
+#[cfg(target_arch = "wasm32")]
+pub fn page_realtime_url() -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let location = location.as_ref();
+    let params = location
+        .and_then(|l| l.search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
+    let get = |key: &str, default: &str| {
+        params
+            .as_ref()
+            .and_then(|p| p.get(key))
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let host = location.and_then(|l| l.host().ok()).unwrap_or_default();
+    let secure = location.and_then(|l| l.protocol().ok()).as_deref() == Some("https:");
+    realtime_url(secure, &host, &get("list", "demo"), &get("user", "guest"))
+}
+
+/// A connection status in a few words, for the examples' badge.
+pub fn status_text(status: &ConnectionStatus) -> String {
+    match status {
+        ConnectionStatus::Connecting => "connecting…".into(),
+        ConnectionStatus::Open => "live".into(),
+        ConnectionStatus::Reconnecting { attempt, .. } => {
+            format!("reconnecting (attempt {attempt})")
+        }
+        ConnectionStatus::Closed { reason } => format!("closed: {reason:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +298,14 @@ mod tests {
         let toggle = state.check(&TodoAction::Toggle { id: 2 }).expect("exists");
         state.apply_delta(toggle);
         assert_eq!(state.item(2).map(|t| t.done), Some(true));
+    }
+
+    #[test]
+    fn new_ids_are_safe_javascript_integers() {
+        for _ in 0..1000 {
+            assert!(new_id() < 1 << 53);
+        }
+        assert_ne!(new_id(), new_id());
     }
 
     #[test]
