@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use ui_flow::client::{Backoff, ClientConfig, Event, OpState};
-use ui_flow::{ConnectionStatus, FlowConnection, OpId};
+use ui_flow::{ConnectionStatus, FlowConnection, FlowConnectionBuilder, OpId};
 use ui_flow_client_tests::journal::{Appended, DOMAIN, Entry, Journal, JournalAction};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -27,12 +27,18 @@ const LIMIT_MS: u32 = 20_000;
 /// A resource of its own for each test run, so reruns against the same
 /// server start from an empty journal.
 fn url(test: &str, user: &str) -> String {
+    format!("{}?token={user}", resource_url(test))
+}
+
+/// The URL without a token, for a client that sends it in the
+/// `Sec-WebSocket-Protocol` header instead.
+fn resource_url(test: &str) -> String {
     // Read at compile time: the test runs in a browser, which has no
     // environment. Without it the tests fail rather than pass vacuously.
     let Some(base) = option_env!("UI_FLOW_TEST_URL") else {
         panic!("UI_FLOW_TEST_URL is not set: run ui-flow-client-tests/browser-tests.sh");
     };
-    format!("{base}/realtime/{test}-{}?token={user}", run_id())
+    format!("{base}/realtime/{test}-{}", run_id())
 }
 
 fn run_id() -> &'static str {
@@ -59,9 +65,16 @@ struct Probe {
 
 impl Probe {
     fn connect(url: String, config: ClientConfig, domains: &[&str]) -> Probe {
+        Self::start(Conn::builder().url(url), config, domains)
+    }
+
+    fn start(
+        builder: FlowConnectionBuilder<Journal, JournalAction, Appended>,
+        config: ClientConfig,
+        domains: &[&str],
+    ) -> Probe {
         let (events, receiver) = unbounded();
-        let conn = Conn::builder()
-            .url(url)
+        let conn = builder
             .config(config)
             .subscribe(domains.iter().copied())
             .on_event(move |event| {
@@ -166,8 +179,15 @@ async fn syncs_acts_and_reconnects_after_the_server_drops_the_socket() {
         )
         .await;
 
-    // A delta that someone else caused.
-    let mut bob = Probe::connect(url("sync", "bob"), fast(), &[]);
+    // A delta that someone else caused; bob's token travels in the
+    // subprotocol header.
+    let bob_builder = Conn::builder().url(resource_url("sync")).token("bob");
+    let mut bob = Probe::start(bob_builder, fast(), &[]);
+    bob.saw(
+        "bob's greeting",
+        |e| matches!(e, Event::Connected { user_id: Some(user), .. } if user == "bob"),
+    )
+    .await;
     bob.saw("bob's snapshot", |e| {
         matches!(e, Event::Snapshot { seq: 1, .. })
     })

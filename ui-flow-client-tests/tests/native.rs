@@ -431,3 +431,37 @@ async fn a_refused_token_closes_for_good() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_can_travel_in_the_subprotocol_header_instead_of_the_url() {
+    let server = TestServer::start().await.expect("server starts");
+    let url = server
+        .url("header", "ignored")
+        .replace("?token=ignored", "");
+    let seen = Arc::new(Mutex::new(None));
+    let user = Arc::clone(&seen);
+    let (tick, mut changes) = watch::channel(());
+    let conn = Conn::builder()
+        .url(url.clone())
+        .token("dora.the-explorer_1")
+        .on_event(move |event| {
+            if let Event::Connected { user_id, .. } = event {
+                *lock(&user) = user_id.clone();
+                tick.send_replace(());
+            }
+        })
+        .connect()
+        .expect("connects");
+    tokio::time::timeout(LIMIT, changes.changed())
+        .await
+        .expect("connected in time")
+        .expect("driver alive");
+    assert_eq!(lock(&seen).as_deref(), Some("dora.the-explorer_1"));
+    conn.close();
+
+    let refused = Conn::builder().url(url).token("no spaces").connect();
+    assert!(matches!(
+        refused.err(),
+        Some(ui_flow::Error::Misuse(ui_flow::ApiMisuse::Config(_)))
+    ));
+}

@@ -10,6 +10,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::future::{Either, select};
@@ -26,7 +27,7 @@ use crate::error::Error;
 use crate::state::FlowState;
 
 use super::connection::{
-    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step,
+    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step, Target,
 };
 use super::event::SocketId;
 
@@ -47,7 +48,7 @@ where
         wasm_bindgen_futures::spawn_local(run(
             prepared.driver,
             prepared.inputs,
-            prepared.url,
+            prepared.target,
             listeners,
         ));
         Ok(prepared.handle)
@@ -86,7 +87,7 @@ impl PageListeners {
 async fn run<S, A, E>(
     mut driver: Driver<S, A, E>,
     mut inputs: UnboundedReceiver<Input>,
-    url: String,
+    target: Arc<Target>,
     listeners: PageListeners,
 ) where
     S: FlowState + DeserializeOwned + 'static,
@@ -98,7 +99,12 @@ async fn run<S, A, E>(
     let reports = driver.reports();
     loop {
         let step = driver.flush(|id, commands| {
-            wasm_bindgen_futures::spawn_local(socket(id, url.clone(), commands, reports.clone()));
+            wasm_bindgen_futures::spawn_local(socket(
+                id,
+                Arc::clone(&target),
+                commands,
+                reports.clone(),
+            ));
         });
         let Step::Wait(at) = step else { return };
         let wait = at.saturating_duration_since(Instant::now()).as_millis();
@@ -115,7 +121,7 @@ async fn run<S, A, E>(
 /// One WebSocket, from dial to close.
 async fn socket(
     id: SocketId,
-    url: String,
+    target: Arc<Target>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
 ) {
@@ -123,7 +129,12 @@ async fn socket(
         let _ = reports.unbounded_send(Input::Socket(id, r));
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let mut ws = match WebSocket::open(&url) {
+    let opened = if target.protocols.is_empty() {
+        WebSocket::open(&target.url)
+    } else {
+        WebSocket::open_with_protocols(&target.url, &target.protocols)
+    };
+    let mut ws = match opened {
         Ok(ws) => ws,
         Err(error) => return report(closed(error.to_string())),
     };

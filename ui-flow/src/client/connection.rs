@@ -68,6 +68,7 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
     pub fn builder() -> FlowConnectionBuilder<S, A, E> {
         FlowConnectionBuilder {
             url: None,
+            token: None,
             config: ClientConfig::default(),
             domains: Vec::new(),
             callbacks: Callbacks::default(),
@@ -217,6 +218,7 @@ where
 /// ```
 pub struct FlowConnectionBuilder<S: FlowState, A, E> {
     url: Option<String>,
+    token: Option<String>,
     config: ClientConfig,
     domains: Vec<String>,
     callbacks: Callbacks<S, E>,
@@ -228,6 +230,16 @@ impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
     /// `wss://host/realtime/{resource_id}?token=...`. Required.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+    /// header (offering `ui-flow` and `ui-flow.token.<token>`) rather than
+    /// in the URL, so it stays out of URL logs. It is sent again on every
+    /// reconnect. It must be a valid header token, such as a JWT or any
+    /// base64url text; otherwise `connect()` fails.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
         self
     }
 
@@ -319,6 +331,18 @@ where
         let url = self
             .url
             .ok_or(ApiMisuse::Config("a connection needs a url"))?;
+        let protocols = match self.token {
+            Some(token) if is_header_token(&token) => {
+                vec![SUBPROTOCOL.to_owned(), format!("{TOKEN_PREFIX}{token}")]
+            }
+            Some(_) => {
+                return Err(ApiMisuse::Config(
+                    "the token must be a header token (letters, digits and !#$%&'*+-.^_`|~)",
+                )
+                .into());
+            }
+            None => Vec::new(),
+        };
         let mut config = self.config;
         if config.seed == 0 {
             config.seed = random_seed();
@@ -343,7 +367,7 @@ where
             handle,
             driver,
             inputs: receiver,
-            url,
+            target: Arc::new(Target { url, protocols }),
         })
     }
 }
@@ -359,7 +383,28 @@ pub(crate) struct Prepared<S: FlowState, A, E> {
     pub(crate) handle: FlowConnection<S, A, E>,
     pub(crate) driver: Driver<S, A, E>,
     pub(crate) inputs: UnboundedReceiver<Input>,
+    pub(crate) target: Arc<Target>,
+}
+
+/// Where each socket connects.
+pub(crate) struct Target {
     pub(crate) url: String,
+    /// WebSocket subprotocols to offer: empty, or `ui-flow` and the token.
+    pub(crate) protocols: Vec<String>,
+}
+
+/// The subprotocol a ui-flow server selects (see `spec/PROTOCOL.md`).
+const SUBPROTOCOL: &str = "ui-flow";
+/// The prefix of the offered subprotocol that carries the token.
+const TOKEN_PREFIX: &str = "ui-flow.token.";
+
+/// Whether `token` may travel in a header field's token list (RFC 9110
+/// `token`), so it needs no quoting and cannot break the header.
+fn is_header_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Something that happened outside the client, for the driver loop.
@@ -506,6 +551,20 @@ where
         match deadline {
             Some(at) => Step::Wait(at),
             None => Step::Done,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_header_token;
+
+    #[test]
+    fn tokens_must_fit_a_header_token_list() {
+        assert!(is_header_token("eyJhbGciOi.J9eyJzdWIi-Oi_IxM"));
+        assert!(is_header_token("alice"));
+        for bad in ["", "a b", "a,b", "a\r\nX-Evil: 1", "é"] {
+            assert!(!is_header_token(bad), "{bad:?}");
         }
     }
 }

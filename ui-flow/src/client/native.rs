@@ -6,6 +6,7 @@
 //! or dead socket cannot stall the timer or the application's commands.
 
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -13,14 +14,18 @@ use futures_util::future::{Either, select};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::error::{ApiMisuse, Error};
 use crate::state::FlowState;
 
 use super::connection::{
-    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step,
+    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step, Target,
 };
 use super::event::SocketId;
 
@@ -47,7 +52,7 @@ where
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| ApiMisuse::Config("connect() must be called inside a tokio runtime"))?;
         let prepared = self.prepare()?;
-        runtime.spawn(run(prepared.driver, prepared.inputs, prepared.url));
+        runtime.spawn(run(prepared.driver, prepared.inputs, prepared.target));
         Ok(prepared.handle)
     }
 }
@@ -55,7 +60,7 @@ where
 async fn run<S, A, E>(
     mut driver: Driver<S, A, E>,
     mut inputs: UnboundedReceiver<Input>,
-    url: String,
+    target: Arc<Target>,
 ) where
     S: FlowState + DeserializeOwned + Send + 'static,
     S::Delta: DeserializeOwned + Clone + Send + 'static,
@@ -65,7 +70,7 @@ async fn run<S, A, E>(
     let reports = driver.reports();
     loop {
         let step = driver.flush(|id, commands| {
-            tokio::spawn(socket(id, url.clone(), commands, reports.clone()));
+            tokio::spawn(socket(id, Arc::clone(&target), commands, reports.clone()));
         });
         let Step::Wait(at) = step else { return };
         match tokio::time::timeout_at(at.into(), inputs.next()).await {
@@ -79,7 +84,7 @@ async fn run<S, A, E>(
 /// One WebSocket, from dial to close.
 async fn socket(
     id: SocketId,
-    url: String,
+    target: Arc<Target>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
 ) {
@@ -87,7 +92,11 @@ async fn socket(
         let _ = reports.unbounded_send(Input::Socket(id, r));
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let dial = pin!(tokio_tungstenite::connect_async(url.as_str()));
+    let request = match request(&target) {
+        Ok(request) => request,
+        Err(error) => return report(closed(error.to_string())),
+    };
+    let dial = pin!(tokio_tungstenite::connect_async(request));
     let ws = match select(dial, commands.next()).await {
         Either::Left((Ok((ws, _response)), _)) => ws,
         Either::Left((Err(error), _)) => return report(closed(error.to_string())),
@@ -135,4 +144,18 @@ async fn socket(
             Either::Right(None) => return,
         }
     }
+}
+
+/// The upgrade request: the URL, plus the offered subprotocols when a token
+/// is set (checked as a header token by the builder).
+fn request(target: &Target) -> Result<Request, tungstenite::Error> {
+    let mut request = target.url.as_str().into_client_request()?;
+    if !target.protocols.is_empty() {
+        let offered = HeaderValue::from_str(&target.protocols.join(", "))
+            .map_err(|e| tungstenite::Error::HttpFormat(e.into()))?;
+        request
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_PROTOCOL, offered);
+    }
+    Ok(request)
 }
