@@ -67,14 +67,23 @@ pub fn YouCard() -> impl IntoView {
                 </button>
                 {move || match digging() {
                     Some((percent, message)) => view! {
-                        <div class="progress" data-testid="dig-progress">
+                        <div class="dig-progress" data-testid="dig-progress">
                             <div class="bar"><div class="fill" style=format!("width: {percent}%")></div></div>
                             <span class="progress-text">{format!("{message} · {percent}%")}</span>
                         </div>
                     }
                     .into_any(),
-                    None => view! { <span class="dig-hint">"A dig takes a few seconds and may turn up loot."</span> }
-                        .into_any(),
+                    None => {
+                        let dug = me
+                            .get()
+                            .is_some_and(|(_, _, at, _)| flow.state.with(|w| w.is_dug(at)));
+                        let hint = if dug {
+                            "This hex has been dug. Step elsewhere to dig again."
+                        } else {
+                            "A dig takes a few seconds and may turn up loot."
+                        };
+                        view! { <span class="dig-hint">{hint}</span> }.into_any()
+                    }
                 }}
             </div>
         </section>

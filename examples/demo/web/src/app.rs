@@ -69,17 +69,28 @@ pub fn App() -> impl IntoView {
             <main class="layout">
                 <section class="stage">
                     <Board/>
+                    <div class="legend">
+                        <span class="key"><i class="berry"></i>"berry 1"</span>
+                        <span class="key"><i class="coin"></i>"coin 3"</span>
+                        <span class="key"><i class="gem"></i>"gem 5"</span>
+                        <span class="key"><i class="wall"></i>"wall"</span>
+                        <span class="key"><i class="crater"></i>"dug"</span>
+                    </div>
                     <p class="hint">
-                        "Click a neighbouring hex to step. Walls, occupied hexes and long jumps are refused and rolled back."
+                        "Click a neighbouring hex to step. Illegal steps are refused and rolled back."
                     </p>
                 </section>
-                <aside class="side">
-                    <YouCard/>
-                    <People/>
-                    <Chat/>
-                    <News/>
-                    <ActionLog/>
-                </aside>
+                <div class="panels">
+                    <div class="column">
+                        <YouCard/>
+                        <People/>
+                        <Chat/>
+                    </div>
+                    <div class="column">
+                        <News/>
+                        <ActionLog/>
+                    </div>
+                </div>
             </main>
         </div>
     }
