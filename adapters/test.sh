@@ -4,7 +4,9 @@
 #   - ui-flow-leptos, ui-flow-yew, ui-flow-seed: wasm-bindgen-test through
 #     wasm-bindgen-test-runner and chromedriver;
 #   - ui-flow-js: the built npm package loaded in a page that a Node test
-#     (node --test, playwright-core) drives.
+#     (node --test, playwright-core) drives;
+#   - the four examples (examples/*-todo, unoptimised builds): a smoke test
+#     per example page, served by the same server (--static examples).
 #
 # Usage: adapters/test.sh [rust|js]   (default: both)
 #
@@ -27,7 +29,7 @@ cargo build --locked -p adapter-server
 
 # The server reads stdin and shuts down when it closes: keep its stdin in
 # this shell, close it on exit, and kill it only if it outlives that.
-coproc SERVER { exec ./target/debug/adapter-server 127.0.0.1:0; }
+coproc SERVER { exec ./target/debug/adapter-server 127.0.0.1:0 --static examples; }
 server_pid=$SERVER_PID
 server_in=${SERVER[1]}
 stop_server() {
@@ -61,8 +63,9 @@ if [ "$which" = all ] || [ "$which" = rust ]; then
 fi
 
 if [ "$which" = all ] || [ "$which" = js ]; then
-  log "JavaScript shim in headless Chromium"
-  adapters/js/build.sh
+  log "JavaScript shim and the examples in headless Chromium"
+  # Builds the npm package (adapters/js/build.sh) and the examples.
+  PROFILE=dev examples/adapter-examples.sh build all
   ensure_node_packages adapters/js/tests
   (cd adapters/js/tests && node --test --test-timeout=120000)
 fi

@@ -6,17 +6,24 @@
 #
 # Rust examples: cargo build --profile wasm-release (opt-level z, LTO, one
 # codegen unit) for wasm32-unknown-unknown, then wasm-bindgen --target web
-# into examples/<name>-todo/dist. The JavaScript example uses the npm
+# into examples/<name>-todo/dist. With PROFILE=dev the Rust examples are
+# built unoptimised instead (quick; what the smoke test uses). The JavaScript example uses the npm
 # package built by adapters/js/build.sh, copied to examples/js-todo/ui-flow-js.
 # Serve one with: cargo run -p adapter-server -- 127.0.0.1:8080 --static examples/<name>-todo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+profile=${PROFILE:-wasm-release}
+case $profile in
+  dev) out=debug ;;
+  *) out=$profile ;;
+esac
+
 build_rust() {
   local name=$1
-  cargo build --locked --profile wasm-release --target wasm32-unknown-unknown -p "$name-todo"
+  cargo build --locked --profile "$profile" --target wasm32-unknown-unknown -p "$name-todo"
   wasm-bindgen --target web --no-typescript --out-dir "examples/$name-todo/dist" \
-    "target/wasm32-unknown-unknown/wasm-release/${name}_todo.wasm"
+    "target/wasm32-unknown-unknown/$out/${name}_todo.wasm"
 }
 
 build_js() {
@@ -45,6 +52,7 @@ wasm_of() {
 case ${1:-build} in
   build) build "${2:-all}" ;;
   sizes)
+    [ "$profile" = wasm-release ] || { echo "sizes are measured with the wasm-release profile" >&2; exit 2; }
     build all
     printf '| example | .wasm | gzip -9 |\n|---|---:|---:|\n'
     for one in leptos yew seed js; do
