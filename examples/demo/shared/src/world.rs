@@ -11,7 +11,7 @@ use crate::hex::Hex;
 /// The server owns it; clients get it in a `Snapshot` and keep it current
 /// with [`WorldDelta`]s. [`World::default`] is the empty world a client
 /// holds before its first snapshot (radius 0, nothing on it); the server
-/// starts from [`World::new`](crate::map).
+/// starts from [`World::new`].
 ///
 /// On the wire: `{radius, walls: [Hex], items: [Item], dug: [Hex],
 /// players: [Player]}`.
