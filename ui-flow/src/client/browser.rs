@@ -26,9 +26,8 @@ use web_time::Instant;
 use crate::error::Error;
 use crate::state::FlowState;
 
-use super::connection::{
-    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step, Target,
-};
+use super::connection::{FlowConnection, FlowConnectionBuilder};
+use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
 
 impl<S, A, E> FlowConnectionBuilder<S, A, E>

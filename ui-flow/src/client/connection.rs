@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures_channel::mpsc::{UnboundedSender, unbounded};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use web_time::Instant;
@@ -17,9 +17,10 @@ use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::ConnectionStatus;
 
-use super::callbacks::{Batch, Callbacks, MaybeSend};
+use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::event::{Event, SocketCommand, SocketId};
+use super::driver::{Driver, Input, Prepared, Target};
+use super::event::Event;
 use super::machine::Client;
 use super::ops::OpState;
 
@@ -58,7 +59,7 @@ impl<S: FlowState, A, E> Clone for FlowConnection<S, A, E> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -357,12 +358,7 @@ where
                 inputs: inputs.clone(),
             }),
         };
-        let driver = Driver {
-            client,
-            callbacks: self.callbacks,
-            socket: None,
-            reports: inputs,
-        };
+        let driver = Driver::new(client, self.callbacks, inputs);
         Ok(Prepared {
             handle,
             driver,
@@ -379,20 +375,6 @@ fn random_seed() -> u64 {
     u64::from_le_bytes(seed).max(1)
 }
 
-pub(crate) struct Prepared<S: FlowState, A, E> {
-    pub(crate) handle: FlowConnection<S, A, E>,
-    pub(crate) driver: Driver<S, A, E>,
-    pub(crate) inputs: UnboundedReceiver<Input>,
-    pub(crate) target: Arc<Target>,
-}
-
-/// Where each socket connects.
-pub(crate) struct Target {
-    pub(crate) url: String,
-    /// WebSocket subprotocols to offer: empty, or `ui-flow` and the token.
-    pub(crate) protocols: Vec<String>,
-}
-
 /// The subprotocol a ui-flow server selects (see `spec/PROTOCOL.md`).
 const SUBPROTOCOL: &str = "ui-flow";
 /// The prefix of the offered subprotocol that carries the token.
@@ -405,154 +387,6 @@ fn is_header_token(token: &str) -> bool {
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Something that happened outside the client, for the driver loop.
-pub(crate) enum Input {
-    /// A socket task reports.
-    Socket(SocketId, SocketReport),
-    /// A handle ran a command: carry out its outputs.
-    Wake,
-    /// The network came back (browser only).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    Online,
-    /// The page became visible (true) or hidden (false) (browser only).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    Visible(bool),
-}
-
-/// What a socket task reports.
-pub(crate) enum SocketReport {
-    Opened,
-    Frame(Vec<u8>),
-    Closed { code: Option<u16>, reason: String },
-}
-
-/// What the driver tells a socket task.
-pub(crate) enum Outgoing {
-    Frame(Vec<u8>),
-    Close { code: u16, reason: &'static str },
-}
-
-/// What the loop does next.
-pub(crate) enum Step {
-    /// Wait for an input until this instant, then call [`Driver::timeout`].
-    Wait(Instant),
-    /// The connection is closed for good: end the loop.
-    Done,
-}
-
-/// The platform-independent half of a driver loop: feeds inputs to the
-/// client and carries out its outputs. The platform half owns the sockets
-/// and the timer.
-pub(crate) struct Driver<S: FlowState, A, E> {
-    client: Arc<Mutex<Client<S, A, E>>>,
-    callbacks: Callbacks<S, E>,
-    /// The current socket task's command channel.
-    socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
-    /// Where socket tasks (and browser listeners) report.
-    reports: UnboundedSender<Input>,
-}
-
-impl<S, A, E> Driver<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
-    /// A sender for reports to this loop.
-    pub(crate) fn reports(&self) -> UnboundedSender<Input> {
-        self.reports.clone()
-    }
-
-    pub(crate) fn input(&mut self, input: Input) {
-        let now = Instant::now();
-        let mut client = lock(&self.client);
-        match input {
-            Input::Socket(id, SocketReport::Opened) => client.handle_open(now, id),
-            Input::Socket(id, SocketReport::Frame(frame)) => client.handle_frame(now, id, &frame),
-            Input::Socket(id, SocketReport::Closed { code, reason }) => {
-                client.handle_close(now, id, code, &reason)
-            }
-            Input::Wake => {}
-            Input::Online => client.handle_resume(now),
-            Input::Visible(visible) => {
-                let report = if visible {
-                    PresenceStatus::Active
-                } else {
-                    PresenceStatus::Away
-                };
-                client.set_presence(now, Some(report));
-                if visible {
-                    client.handle_resume(now);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn timeout(&mut self) {
-        lock(&self.client).handle_timeout(Instant::now());
-    }
-
-    /// Carries out everything the client produced: sockets to open (through
-    /// `open`, which starts a socket task reading the given channel) or
-    /// close, frames to send, then callbacks, with the client unlocked.
-    pub(crate) fn flush(
-        &mut self,
-        mut open: impl FnMut(SocketId, UnboundedReceiver<Outgoing>),
-    ) -> Step {
-        let (commands, frames, batch, deadline) = {
-            let mut client = lock(&self.client);
-            let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
-            let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
-            let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
-            let changed = |f: fn(&Event<S, E>) -> bool| events.iter().any(f);
-            let state = (self.callbacks.wants_state()
-                && changed(|e| matches!(e, Event::StateChanged)))
-            .then(|| client.state().clone());
-            let presence = (self.callbacks.wants_presence()
-                && changed(|e| matches!(e, Event::Presence(_))))
-            .then(|| client.presence().to_vec());
-            let batch = Batch {
-                events,
-                state,
-                presence,
-            };
-            (commands, frames, batch, client.poll_timeout())
-        };
-        for command in commands {
-            match command {
-                SocketCommand::Open(id) => {
-                    let (sender, receiver) = unbounded();
-                    self.socket = Some((id, sender));
-                    open(id, receiver);
-                }
-                SocketCommand::Close {
-                    socket,
-                    code,
-                    reason,
-                } => {
-                    if let Some((_, sender)) = self.socket.take_if(|(id, _)| *id == socket) {
-                        let _ = sender.unbounded_send(Outgoing::Close {
-                            code: code.0,
-                            reason,
-                        });
-                    }
-                }
-            }
-        }
-        if let Some((_, sender)) = &self.socket {
-            for frame in frames {
-                let _ = sender.unbounded_send(Outgoing::Frame(frame));
-            }
-        }
-        self.callbacks.deliver(batch);
-        match deadline {
-            Some(at) => Step::Wait(at),
-            None => Step::Done,
-        }
-    }
 }
 
 #[cfg(test)]

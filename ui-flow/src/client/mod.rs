@@ -72,6 +72,11 @@ mod config;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 mod connection;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod driver;
 mod event;
 mod link;
 mod machine;

@@ -24,9 +24,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::error::{ApiMisuse, Error};
 use crate::state::FlowState;
 
-use super::connection::{
-    Driver, FlowConnection, FlowConnectionBuilder, Input, Outgoing, SocketReport, Step, Target,
-};
+use super::connection::{FlowConnection, FlowConnectionBuilder};
+use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
 
 /// How long a closing socket may take to send its close frame.
