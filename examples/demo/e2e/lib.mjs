@@ -71,6 +71,7 @@ export function startServer(port) {
 export function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    timeout: STUCK,
     args: [
       '--headless',
       '--no-sandbox',
