@@ -12,8 +12,8 @@ use crate::code::{CloseCode, ErrorCode};
 pub enum ConnectionStatus {
     /// The first socket is opening (or the handshake is not finished).
     Connecting,
-    /// Connected and in sync (after `Connected` and the first snapshot or
-    /// resync reply).
+    /// The server accepted the connection (its `Connected` arrived); the
+    /// snapshot, or the reply to the client's `Resync`, follows at once.
     Open,
     /// The socket was lost; another attempt is scheduled.
     Reconnecting {
