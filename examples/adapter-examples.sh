@@ -6,9 +6,10 @@
 #
 # Rust examples: cargo build --profile wasm-release (opt-level z, LTO, one
 # codegen unit) for wasm32-unknown-unknown, then wasm-bindgen --target web
-# into examples/<name>-todo/dist. With PROFILE=dev the Rust examples are
-# built unoptimised instead (quick; what the smoke test uses). The JavaScript example uses the npm
-# package built by adapters/js/build.sh, copied to examples/js-todo/ui-flow-js.
+# into examples/<name>-todo/dist (name and producers sections removed). With
+# PROFILE=dev the Rust examples are built unoptimised instead (quick; what
+# the smoke test uses). The JavaScript example uses the npm package built by
+# adapters/js/build.sh, copied to examples/js-todo/ui-flow-js.
 # Serve one with: cargo run -p adapter-server -- 127.0.0.1:8080 --static examples/<name>-todo
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,8 @@ esac
 build_rust() {
   local name=$1
   cargo build --locked --profile "$profile" --target wasm32-unknown-unknown -p "$name-todo"
-  wasm-bindgen --target web --no-typescript --out-dir "examples/$name-todo/dist" \
+  wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+    --out-dir "examples/$name-todo/dist" \
     "target/wasm32-unknown-unknown/$out/${name}_todo.wasm"
 }
 

@@ -9,6 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --locked --profile wasm-release --target wasm32-unknown-unknown -p ui-flow-js
-wasm-bindgen --target web --no-typescript \
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
   --out-dir adapters/js/package/dist \
   target/wasm32-unknown-unknown/wasm-release/ui_flow_js.wasm
