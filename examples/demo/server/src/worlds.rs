@@ -21,6 +21,11 @@ const DIG_MESSAGES: [&str; DIG_STEPS as usize] = [
     "Looking closer",
 ];
 
+/// How many worlds one server keeps. A connection to a new world beyond
+/// this gets no snapshot (`sync_failed`), so made-up resource ids cannot
+/// fill the memory.
+pub const MAX_ROOMS: usize = 1000;
+
 /// The pace and luck of the world. The defaults suit people; tests make
 /// digs quick and lucky.
 #[derive(Debug, Clone)]
@@ -159,6 +164,11 @@ impl Worlds {
             Ok(at) => at,
             Err(refusal) => return refused(&refusal),
         };
+        let _digging = Digging {
+            worlds: self,
+            resource: ctx.resource_id(),
+            user,
+        };
         for (step, message) in (0u32..).zip(DIG_MESSAGES) {
             let percent = u8::try_from(step * 100 / u32::from(DIG_STEPS)).ok();
             ctx.progress(percent, Some(message));
@@ -198,6 +208,22 @@ impl Worlds {
     }
 }
 
+/// Marks the end of a dig however it ends (even a panic), so the user is
+/// never left `busy`.
+struct Digging<'a> {
+    worlds: &'a Worlds,
+    resource: &'a str,
+    user: &'a str,
+}
+
+impl Drop for Digging<'_> {
+    fn drop(&mut self) {
+        if let Some(room) = self.worlds.rooms().get_mut(self.resource) {
+            room.digging.remove(self.user);
+        }
+    }
+}
+
 #[async_trait]
 impl FlowHandler for Worlds {
     type State = World;
@@ -206,6 +232,12 @@ impl FlowHandler for Worlds {
     type Action = WorldAction;
 
     async fn snapshot(&self, resource_id: &str) -> Result<(World, u64), BoxError> {
+        {
+            let rooms = self.rooms();
+            if rooms.len() >= MAX_ROOMS && !rooms.contains_key(resource_id) {
+                return Err(format!("this server keeps at most {MAX_ROOMS} worlds").into());
+            }
+        }
         Ok(self.with_room(resource_id, |room| (room.world.clone(), room.seq)))
     }
 
@@ -239,4 +271,20 @@ pub(crate) fn tell_world(session: &SessionHandle<Worlds>, event: &WorldEvent, ca
 /// A `rewards` notification for `user` alone.
 fn reward(session: &SessionHandle<Worlds>, user: &str, event: &WorldEvent, cause: OpId) {
     let _ = session.notify_user(user, domain::REWARDS, event, Some(cause));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn new_worlds_beyond_the_cap_are_refused_and_old_ones_still_served() {
+        let worlds = Worlds::new(Settings::default());
+        for i in 0..MAX_ROOMS {
+            worlds.snapshot(&format!("w{i}")).await.expect("room");
+        }
+        assert!(worlds.snapshot("one-too-many").await.is_err());
+        let (world, seq) = worlds.snapshot("w7").await.expect("existing room");
+        assert_eq!((world, seq), (World::new(), 0));
+    }
 }
