@@ -552,26 +552,41 @@ fn resume_retries_at_once_or_pings() {
 
 #[test]
 fn the_presence_report_rides_on_pings() {
+    let presence_sent = |h: &mut Harness| -> Vec<Option<PresenceStatus>> {
+        h.take_sent()
+            .into_iter()
+            .filter_map(|m| match m {
+                ClientMessage::Ping { presence, .. } => Some(presence),
+                _ => None,
+            })
+            .collect()
+    };
     let mut h = Harness::new();
     h.connect(&[], 1);
-    h.take_sent();
+    assert_eq!(presence_sent(&mut h), [None], "nothing to report yet");
+    // A change goes out at once.
     h.client.set_presence(h.now, Some(PresenceStatus::Away));
     h.pump();
-    assert!(matches!(
-        h.take_sent()[..],
-        [ClientMessage::Ping {
-            presence: Some(PresenceStatus::Away),
-            ..
-        }]
-    ));
+    assert_eq!(presence_sent(&mut h), [Some(PresenceStatus::Away)]);
+    // Later pings report nothing new, so an untouched user can turn idle.
     h.advance(ClientConfig::DEFAULT_PING_INTERVAL);
-    assert!(matches!(
-        h.take_sent()[..],
-        [ClientMessage::Ping {
-            presence: Some(PresenceStatus::Away),
-            ..
-        }]
-    ));
+    assert_eq!(presence_sent(&mut h), [None]);
+    // The same report again ("still interacting") waits for the next ping.
+    h.client.set_presence(h.now, Some(PresenceStatus::Away));
+    h.pump();
+    assert_eq!(presence_sent(&mut h), []);
+    h.recv(Msg::Pong {
+        client_ts: 0,
+        server_ts: 0,
+    }); // the server is alive
+    h.advance(ClientConfig::DEFAULT_PING_INTERVAL);
+    assert_eq!(presence_sent(&mut h), [Some(PresenceStatus::Away)]);
+    // A new connection hears the report again.
+    h.drop_socket(None);
+    h.fire_timer();
+    h.open();
+    h.greet();
+    assert_eq!(presence_sent(&mut h), [Some(PresenceStatus::Away)]);
 }
 
 // ---- actions ----
@@ -923,4 +938,53 @@ fn invalid_configurations_are_refused() {
         TestClient::new(config, ui_flow::client::Instant::now()),
         Err(ApiMisuse::Config(_))
     ));
+}
+
+#[test]
+fn an_empty_deltas_answers_a_resync_so_the_next_gap_asks_again() {
+    let mut h = Harness::new();
+    h.connect(&[], 3);
+    h.take_sent();
+    h.recv(delta(5, 5));
+    assert_eq!(without_pings(h.take_sent()), [resync(3)]);
+    h.recv(deltas(&[], 3)); // "you are at the head"
+    h.recv(delta(7, 7));
+    assert_eq!(without_pings(h.take_sent()), [resync(3)]);
+}
+
+#[test]
+fn a_deltas_with_more_entries_than_its_seq_allows_is_a_gap() {
+    let mut h = Harness::new();
+    h.connect(&[], 0);
+    h.take_sent();
+    h.recv(deltas(&[1, 2, 3], 2));
+    assert_eq!(h.state(), [] as [u32; 0]);
+    assert!(matches!(h.events.last(), Some(Event::Violation(_))));
+    assert_eq!(without_pings(h.take_sent()), [resync(0)]);
+}
+
+#[test]
+fn after_a_fatal_error_with_an_unknown_code_the_close_code_decides() {
+    for (close, reconnects) in [(4001, false), (1006, true)] {
+        let mut h = Harness::new();
+        h.connect(&[], 1);
+        h.recv(Msg::Error {
+            code: Some(ErrorCode::new("invented_later")),
+            message: "?".into(),
+            fatal: true,
+        });
+        assert_eq!(
+            h.client.status(),
+            &ConnectionStatus::Open,
+            "waits for the close"
+        );
+        assert!(h.closes.is_empty());
+        h.drop_socket(Some(close));
+        assert_eq!(
+            matches!(h.client.status(), ConnectionStatus::Reconnecting { .. }),
+            reconnects,
+            "close {close}: {:?}",
+            h.client.status()
+        );
+    }
 }

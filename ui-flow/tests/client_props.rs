@@ -119,16 +119,13 @@ impl Server {
                             .filter(|(seq, _)| *seq > last)
                             .map(|(_, d)| *d)
                             .collect();
-                        if deltas.is_empty() {
-                            vec![]
-                        } else {
-                            vec![Msg::Deltas {
-                                deltas,
-                                seq: self.seq,
-                                timestamp: 0,
-                                epoch: Some(self.epoch),
-                            }]
-                        }
+                        // Empty when the client is at the head: still an answer.
+                        vec![Msg::Deltas {
+                            deltas,
+                            seq: self.seq,
+                            timestamp: 0,
+                            epoch: Some(self.epoch),
+                        }]
                     }
                     _ => vec![self.snapshot()],
                 }

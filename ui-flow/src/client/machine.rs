@@ -73,7 +73,9 @@ use super::ops::{OpState, Ops};
 ///   `Connected`, then `Open`; `Reconnecting { attempt, next_try }` after a
 ///   loss; `Closed { reason }` for good after [`close`](Self::close), a fatal
 ///   `Error` or a close code whose table row says not to reconnect
-///   ([`ErrorCode::ALL`](crate::ErrorCode::ALL), [`CloseCode::ALL`]), or another protocol version.
+///   ([`ErrorCode::ALL`](crate::ErrorCode::ALL), [`CloseCode::ALL`]), or
+///   another protocol version. After a fatal `Error` whose code is not in
+///   the table, the close code that follows decides.
 /// - **Reconnect** with exponential backoff and full jitter
 ///   ([`Backoff`](super::Backoff)); one socket at a time, and every report
 ///   carries its [`SocketId`], so the close that follows an error, or a late
@@ -82,11 +84,14 @@ use super::ops::{OpState, Ops};
 ///   is held), `Subscribe` with every current domain, every unresolved action
 ///   again with its original op id (the server answers a repeat with the
 ///   outcome it already has), the signals queued meanwhile, and a `Ping`.
-/// - **Seq**: a delta that is not `last + 1` is not applied and triggers one
+/// - **Seq**: a delta that is not `last + 1` is not applied and triggers a
 ///   `Resync`; seqs at or below `last` are dropped; deltas that arrive before
 ///   the first snapshot wait for it (those it already contains are dropped);
-///   a `Delta`/`Deltas` whose epoch differs from the state's triggers a
-///   `Resync` (answered by a snapshot).
+///   a `Delta`/`Deltas` whose epoch differs from the state's, or a `Deltas`
+///   with more entries than its seq allows, triggers a `Resync` too. One
+///   `Resync` at a time: no other is sent until a `Snapshot` or `Deltas`
+///   answers it (or, against a server that never answers, a ping interval
+///   has passed).
 /// - **Liveness**: a `Ping` every [`ping_interval`](ClientConfig::ping_interval)
 ///   (latency from the `Pong`); a server silent for longer than the interval
 ///   plus [`liveness_grace`](ClientConfig::liveness_grace) is dead and the
@@ -119,6 +124,8 @@ pub struct Client<S: FlowState, A, E> {
     subscriptions: Vec<String>,
     presence: Vec<PresenceInfo>,
     presence_report: Option<PresenceStatus>,
+    /// Whether the next `Ping` carries `presence_report`.
+    presence_pending: bool,
     latency: Option<Duration>,
     connection_id: Option<String>,
     user_id: Option<String>,
@@ -294,6 +301,7 @@ where
             subscriptions: Vec::new(),
             presence: Vec::new(),
             presence_report: None,
+            presence_pending: false,
             latency: None,
             connection_id: None,
             user_id: None,
@@ -484,14 +492,21 @@ where
         Ok(())
     }
 
-    /// Sets the presence this connection reports in every `Ping` (`None`
-    /// reports nothing). A change is sent at once when connected.
+    /// Reports this connection's presence to the server, in a `Ping`:
+    /// `Active` while the user interacts, `Idle` when the page is visible but
+    /// untouched, `Away` when it is hidden; `None` stops reporting.
+    ///
+    /// A change goes out at once. The same report again rides on the next
+    /// scheduled ping, which is how an app says "still interacting"
+    /// (call it on user input; it costs nothing until the next ping). Other
+    /// pings carry no report, so the server can tell an idle user from an
+    /// active one. After a reconnect the report is sent again.
     pub fn set_presence(&mut self, now: Instant, report: Option<PresenceStatus>) {
-        if self.presence_report != report {
-            self.presence_report = report;
-            if self.link.is_up() {
-                self.ping(now);
-            }
+        let changed = self.presence_report != report;
+        self.presence_report = report;
+        self.presence_pending |= report.is_some();
+        if changed && report.is_some() && self.link.is_up() {
+            self.ping(now);
         }
     }
 
@@ -541,8 +556,9 @@ where
         let ts = now.saturating_duration_since(self.origin).as_millis();
         self.transmit(ClientMessage::Ping {
             ts: u64::try_from(ts).unwrap_or(u64::MAX),
-            presence: self.presence_report,
+            presence: self.presence_report.filter(|_| self.presence_pending),
         });
+        self.presence_pending = false;
         self.link.pinged(now);
     }
 

@@ -71,7 +71,11 @@ where
             } => self.on_deltas(now, seq, epoch, vec![delta]),
             ServerMessage::Deltas {
                 deltas, seq, epoch, ..
-            } => self.on_deltas(now, seq, epoch, deltas),
+            } => {
+                // A Deltas, even an empty one, is how a Resync is answered.
+                self.resync_since = None;
+                self.on_deltas(now, seq, epoch, deltas);
+            }
             ServerMessage::Presence { users } => {
                 let diff = presence_change(&self.presence, &users);
                 self.presence = users;
@@ -156,6 +160,8 @@ where
             self.transmits.push_back(frame.to_vec());
         }
         self.transmits.extend(self.outbox.drain(..));
+        // The new connection has not heard this client's presence yet.
+        self.presence_pending = self.presence_report.is_some();
         self.ping(now);
     }
 
@@ -168,11 +174,15 @@ where
         if !fatal {
             return;
         }
-        // Codes this build does not know reconnect, like unknown close codes.
-        let reconnect = code
+        // For a code this build does not know, the close code that follows
+        // decides (see handle_close); until it comes, the socket stays.
+        let Some(reconnect) = code
             .as_ref()
             .and_then(ErrorCode::info)
-            .is_none_or(|row| row.reconnect);
+            .map(|row| row.reconnect)
+        else {
+            return;
+        };
         self.drop_socket(CloseCode::NORMAL, "the server reported a fatal error");
         if reconnect {
             self.lose(now);
@@ -200,7 +210,10 @@ where
                 self.request_resync(now);
             }
             Sync::EpochChanged => self.request_resync(now),
-            Sync::Invalid(violation) => self.events.push_back(Event::Violation(violation)),
+            Sync::Invalid(violation) => {
+                self.events.push_back(Event::Violation(violation));
+                self.request_resync(now);
+            }
         }
     }
 
