@@ -35,8 +35,11 @@ pub struct ClientConfig {
     pub ping_interval: Duration,
     /// How much longer than [`ping_interval`](Self::ping_interval) the server
     /// may stay silent (no frame at all, pongs included) before the socket is
-    /// considered dead and replaced. The same deadline bounds how long a socket
-    /// may take to open. Default 10 s, so a dead link is noticed within 25 s.
+    /// considered dead and replaced; a ping also always gets at least this
+    /// long to be answered, even when the timer that sent it fired late (a
+    /// throttled background tab). The interval plus the grace also bounds how
+    /// long a socket may take to open and greet. Default 10 s, so a dead link
+    /// is noticed within 25 s.
     pub liveness_grace: Duration,
     /// How many actions may be unresolved at once (waiting for a connection,
     /// or sent and waiting for `ActionOk`/`ActionErr`), and how many signals

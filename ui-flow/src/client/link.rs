@@ -43,9 +43,12 @@ pub(crate) struct Link {
     attempt: u32,
     last_heard: Instant,
     next_ping: Instant,
+    /// When the oldest ping that no frame has followed yet went out.
+    unanswered_ping: Option<Instant>,
     backoff: Backoff,
     silence_limit: Duration,
     ping_interval: Duration,
+    grace: Duration,
 }
 
 impl Link {
@@ -57,9 +60,11 @@ impl Link {
             attempt: 0,
             last_heard: now,
             next_ping: now,
+            unanswered_ping: None,
             backoff: Backoff::new(config.backoff_min, config.backoff_max, config.seed),
             silence_limit: config.silence_limit(),
             ping_interval: config.ping_interval,
+            grace: config.liveness_grace,
         }
     }
 
@@ -86,6 +91,7 @@ impl Link {
         self.socket = SocketId(self.socket.0 + 1);
         self.phase = Phase::Dialing;
         self.last_heard = now;
+        self.unanswered_ping = None;
         self.socket
     }
 
@@ -99,9 +105,11 @@ impl Link {
         true
     }
 
-    /// A frame arrived on the current socket.
+    /// A frame arrived on the current socket: any frame answers the pings
+    /// before it.
     pub(crate) fn heard(&mut self, now: Instant) {
         self.last_heard = now;
+        self.unanswered_ping = None;
     }
 
     /// The server's `Connected` arrived. False when not in the handshake.
@@ -142,15 +150,28 @@ impl Link {
     /// A ping was sent at `now`.
     pub(crate) fn pinged(&mut self, now: Instant) {
         self.next_ping = now + self.ping_interval;
+        self.unanswered_ping.get_or_insert(now);
+    }
+
+    /// When an open link counts as dead: nothing heard for the silence limit
+    /// *and* a ping unanswered for the grace. The second half matters when
+    /// timers fire late (a throttled background tab, a suspended laptop):
+    /// the overdue ping goes out first, and the server gets its grace to
+    /// answer it, instead of the socket being dropped unasked.
+    fn dead_at(&self) -> Option<Instant> {
+        let ping = self.unanswered_ping?;
+        Some((ping + self.grace).max(self.last_heard + self.silence_limit))
     }
 
     /// The earliest moment a timer expires.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        let silent = self.last_heard + self.silence_limit;
         match self.phase {
             Phase::Waiting { next_try } => Some(next_try),
-            Phase::Dialing | Phase::Handshake => Some(silent),
-            Phase::Up => Some(silent.min(self.next_ping)),
+            Phase::Dialing | Phase::Handshake => Some(self.last_heard + self.silence_limit),
+            Phase::Up => Some(
+                self.dead_at()
+                    .map_or(self.next_ping, |dead| dead.min(self.next_ping)),
+            ),
             Phase::Closed => None,
         }
     }
@@ -158,11 +179,12 @@ impl Link {
     /// The timer that has expired at `now`, if any; a dead socket wins over
     /// a ping.
     pub(crate) fn due(&self, now: Instant) -> Option<Due> {
-        let silent = now >= self.last_heard + self.silence_limit;
         match self.phase {
             Phase::Waiting { next_try } => (now >= next_try).then_some(Due::Dial),
-            Phase::Dialing | Phase::Handshake => silent.then_some(Due::Silent),
-            Phase::Up if silent => Some(Due::Silent),
+            Phase::Dialing | Phase::Handshake => {
+                (now >= self.last_heard + self.silence_limit).then_some(Due::Silent)
+            }
+            Phase::Up if self.dead_at().is_some_and(|dead| now >= dead) => Some(Due::Silent),
             Phase::Up => (now >= self.next_ping).then_some(Due::Ping),
             Phase::Closed => None,
         }

@@ -94,9 +94,10 @@ use super::ops::{OpState, Ops};
 ///   has passed).
 /// - **Liveness**: a `Ping` every [`ping_interval`](ClientConfig::ping_interval)
 ///   (latency from the `Pong`); a server silent for longer than the interval
-///   plus [`liveness_grace`](ClientConfig::liveness_grace) is dead and the
-///   socket is replaced. The same limit bounds how long a socket may take to
-///   open and greet.
+///   plus [`liveness_grace`](ClientConfig::liveness_grace), with a ping
+///   unanswered for at least the grace, is dead and the socket is replaced.
+///   (When timers fire late, the overdue ping goes out first.) The interval
+///   plus the grace also bounds how long a socket may take to open and greet.
 /// - **Optimistic actions**: [`state`](Self::state) is the confirmed state
 ///   with every unresolved optimistic change re-applied on top, recomputed
 ///   after each server change (rebase). `ActionErr` removes exactly that
