@@ -26,6 +26,9 @@ use web_sys::{
 
 use crate::game::Game;
 
+/// Candidates kept per peer while its offer has not arrived.
+const MAX_STRAY: usize = 64;
+
 /// Where a chat stands, as the page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatState {
@@ -92,6 +95,10 @@ pub struct Peers {
     me: StoredValue<String>,
     game: StoredValue<Option<Game>>,
     links: StoredValue<HashMap<String, Link>, LocalStorage>,
+    /// Candidates from peers whose offer has not arrived yet (the relay
+    /// keeps each sender's order, but a browser may trickle a candidate
+    /// before its offer is sent).
+    stray: StoredValue<HashMap<String, Vec<RtcIceCandidateInit>>, LocalStorage>,
     /// The chats, in the order they were opened.
     pub chats: RwSignal<Vec<ChatView>>,
     /// The chat shown.
@@ -105,6 +112,7 @@ impl Peers {
             me: StoredValue::new(me),
             game: StoredValue::new(None),
             links: StoredValue::new_local(HashMap::new()),
+            stray: StoredValue::new_local(HashMap::new()),
             chats: RwSignal::new(Vec::new()),
             selected: RwSignal::new(None),
         }
@@ -223,18 +231,27 @@ impl Peers {
                 if let Some(ufrag) = username_fragment {
                     let _ = Reflect::set(&init, &"usernameFragment".into(), &ufrag.into());
                 }
-                self.links.update_value(|links| {
-                    let Some(link) = links.get_mut(from) else {
-                        return;
-                    };
-                    if link.remote_set {
-                        let _ = link
-                            .pc
-                            .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
-                    } else {
-                        link.early.push(init);
-                    }
-                });
+                let stray = self
+                    .links
+                    .try_update_value(|links| match links.get_mut(from) {
+                        Some(link) if link.remote_set => {
+                            add_candidate(&link.pc, &init);
+                            None
+                        }
+                        Some(link) => {
+                            link.early.push(init);
+                            None
+                        }
+                        None => Some(init),
+                    });
+                if let Some(Some(init)) = stray {
+                    self.stray.update_value(|stray| {
+                        let waiting = stray.entry(from.to_owned()).or_default();
+                        if waiting.len() < MAX_STRAY {
+                            waiting.push(init);
+                        }
+                    });
+                }
             }
         }
     }
@@ -269,6 +286,9 @@ impl Peers {
         link.pc
             .set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
         link._callbacks.push(on_channel);
+        if let Some(Some(waiting)) = self.stray.try_update_value(|stray| stray.remove(from)) {
+            link.early.extend(waiting);
+        }
         let pc = link.pc.clone();
         self.links.update_value(|links| {
             links.insert(from.to_owned(), link);
@@ -298,9 +318,7 @@ impl Peers {
             if let Some(link) = links.get_mut(peer) {
                 link.remote_set = true;
                 for init in link.early.drain(..) {
-                    let _ = link
-                        .pc
-                        .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+                    add_candidate(&link.pc, &init);
                 }
             }
         });
@@ -374,6 +392,15 @@ impl Peers {
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         link._callbacks.extend([on_open, on_close, on_message]);
     }
+}
+
+/// Adds a remote candidate. One that does not fit (left over from an
+/// earlier attempt) is rejected by the browser, and ignored here.
+fn add_candidate(pc: &RtcPeerConnection, init: &RtcIceCandidateInit) {
+    let added = JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init)));
+    spawn_local(async move {
+        let _ = added.await;
+    });
 }
 
 /// Creates an offer or answer, sets it as the local description and
