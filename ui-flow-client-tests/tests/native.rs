@@ -465,3 +465,67 @@ async fn a_token_can_travel_in_the_subprotocol_header_instead_of_the_url() {
         Some(ui_flow::Error::Misuse(ui_flow::ApiMisuse::Config(_)))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handle_closes_the_connection() {
+    let server = TestServer::start().await.expect("server starts");
+    let (tick, mut statuses) = watch::channel(ConnectionStatus::Connecting);
+    let conn = Conn::builder()
+        .url(server.url("dropped", "alice"))
+        .on_status(move |status| {
+            tick.send_replace(status.clone());
+        })
+        .connect()
+        .expect("connects");
+    let open = tokio::time::timeout(LIMIT, statuses.wait_for(ConnectionStatus::is_open));
+    open.await.expect("opened in time").expect("driver alive");
+    let copy = conn.clone();
+    drop(conn);
+    assert!(copy.status().is_open(), "a clone keeps it open");
+    drop(copy);
+    let closed = tokio::time::timeout(
+        LIMIT,
+        statuses.wait_for(|s| {
+            *s == ConnectionStatus::Closed {
+                reason: CloseReason::Requested,
+            }
+        }),
+    );
+    closed.await.expect("closed in time").expect("status sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_may_call_back_into_the_connection() {
+    let server = TestServer::start().await.expect("server starts");
+    let slot: Arc<Mutex<Option<Conn>>> = Arc::default();
+    let from_callback = Arc::clone(&slot);
+    let (tick, mut settled) = watch::channel(None);
+    let conn = Conn::builder()
+        .url(server.url("reentrant", "alice"))
+        .on_event(move |_| {
+            // Runs on the driver task, with the client unlocked.
+            if let Some(conn) = lock(&from_callback).take() {
+                let _ = conn.status(); // a read, then a command
+                conn.send_action(JournalAction::Append { value: 42 })
+                    .expect("accepted");
+            }
+        })
+        .on_action(move |_, state| {
+            if state.is_settled() {
+                tick.send_replace(Some(state.clone()));
+            }
+        })
+        .connect()
+        .expect("connects");
+    // The callback gets a clone (taken and dropped after one use, so it does
+    // not keep the connection alive).
+    *lock(&slot) = Some(conn.clone());
+    // Any later event fires the callback; a presence report brings a Pong
+    // (a latency event) at the latest.
+    conn.set_presence(Some(ui_flow::PresenceStatus::Idle));
+    let done = tokio::time::timeout(LIMIT, settled.wait_for(Option::is_some));
+    let outcome = done.await.expect("settled in time").expect("sent").clone();
+    assert!(matches!(outcome, Some(OpState::Ok { .. })), "{outcome:?}");
+    assert_eq!(server.head("reentrant").0.entries, [42]);
+    conn.close();
+}
