@@ -7,6 +7,16 @@
 //! nothing; its documentation gives the call order. Drivers and framework
 //! adapters are loops around it, so they all behave the same.
 //!
+//! `FlowConnection` is that loop over a real WebSocket, with a builder
+//! (`url`, `token`, `on_snapshot`, `on_delta`, `on_state`, `on_notify`,
+//! `on_status`, ..., `subscribe`, `connect`) and a cloneable handle
+//! (`send_action`, `send_optimistic`, `subscribe`, `unsubscribe`,
+//! `send_signal`, `resync`, `close`, `status`, `state`). It exists with the
+//! `native` feature (tokio + tokio-tungstenite) or, on wasm32, the `browser`
+//! feature (gloo-net, browser timers, and `online`/`visibilitychange`
+//! listeners that bring a dropped connection back at once). Neither exposes
+//! its dependencies' types.
+//!
 //! | default | value | field |
 //! |---|---|---|
 //! | first retry delay ceiling | 500 ms | [`ClientConfig::backoff_min`] |
