@@ -37,13 +37,12 @@ fn config() -> ClientConfig {
 pub fn App() -> impl IntoView {
     let me = Me::from_page();
     let peers = Peers::new(me.user.clone());
+    // The configuration is valid by construction; the defaults would do too.
     let options = UseFlowOptions::default()
+        .config(config())
+        .unwrap_or_default()
         .subscribe(domain::ALL)
         .on_signal(move |from: &str, signal| peers.receive(from, signal));
-    let options = match options.config(config()) {
-        Ok(options) => options,
-        Err(_) => UseFlowOptions::default().subscribe(domain::ALL),
-    };
     let flow = use_flow_with_options::<World, WorldAction, WorldEvent>(me.url(), options);
     let game = Game::new(flow, me);
     provide_context(game);
