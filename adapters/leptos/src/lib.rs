@@ -16,6 +16,9 @@
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
 //! it is empty. It needs Leptos 0.8 with the `csr` feature in the app.
 //!
+//! In a component (browser-only, so not run as a doctest; `examples/leptos-todo`
+//! is a complete app that CI builds and drives in Chromium):
+//!
 //! ```ignore
 //! use leptos::prelude::*;
 //! use todo_model::{TodoAction, TodoEvent, TodoState};

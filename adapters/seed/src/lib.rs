@@ -14,6 +14,9 @@
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
 //! it is empty. It needs Seed 0.10.
 //!
+//! In an app (browser-only, so not run as a doctest; `examples/seed-todo`
+//! is a complete app that CI builds and drives in Chromium):
+//!
 //! ```ignore
 //! use seed::{prelude::*, *};
 //! use todo_model::{TodoAction, TodoEvent, TodoState};

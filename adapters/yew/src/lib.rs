@@ -20,6 +20,9 @@
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
 //! it is empty. It needs Yew 0.23 with the `csr` feature in the app.
 //!
+//! In a component (browser-only, so not run as a doctest; `examples/yew-todo`
+//! is a complete app that CI builds and drives in Chromium):
+//!
 //! ```ignore
 //! use todo_model::{TodoAction, TodoEvent, TodoState};
 //! use ui_flow_yew::{UseFlowOptions, use_flow};
