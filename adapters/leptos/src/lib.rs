@@ -19,7 +19,7 @@
 //! In a component (browser-only, so not run as a doctest; `examples/leptos-todo`
 //! is a complete app that CI builds and drives in Chromium):
 //!
-//! ```ignore
+//! ```text
 //! use leptos::prelude::*;
 //! use todo_model::{TodoAction, TodoEvent, TodoState};
 //! use ui_flow_leptos::use_flow;

@@ -17,7 +17,7 @@
 //! In an app (browser-only, so not run as a doctest; `examples/seed-todo`
 //! is a complete app that CI builds and drives in Chromium):
 //!
-//! ```ignore
+//! ```text
 //! use seed::{prelude::*, *};
 //! use todo_model::{TodoAction, TodoEvent, TodoState};
 //! use ui_flow_seed::{Flow, FlowMsg, FlowOptions};

@@ -23,7 +23,7 @@
 //! In a component (browser-only, so not run as a doctest; `examples/yew-todo`
 //! is a complete app that CI builds and drives in Chromium):
 //!
-//! ```ignore
+//! ```text
 //! use todo_model::{TodoAction, TodoEvent, TodoState};
 //! use ui_flow_yew::{UseFlowOptions, use_flow};
 //! use yew::prelude::*;
