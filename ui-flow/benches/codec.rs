@@ -372,7 +372,30 @@ where
     ]
 }
 
+/// `CODEC_BENCH_COUNT=<message>/<encode|decode>/<label>:<n>` (for example
+/// `delta/decode/ours:2000`) runs only that case, `n` times, outside
+/// criterion: run the binary under an instruction counter
+/// (`ui-flow/benches/count_instructions.sh`) for figures that a busy machine
+/// does not disturb.
+fn count_mode() -> Option<(String, u64)> {
+    let spec = std::env::var("CODEC_BENCH_COUNT").ok()?;
+    let (case, n) = spec.rsplit_once(':')?;
+    Some((case.to_owned(), n.parse().ok()?))
+}
+
 fn compare(c: &mut Criterion, message: &str, contenders: &[Contender<'_>]) {
+    if let Some((case, n)) = count_mode() {
+        for k in contenders {
+            let bytes = (k.encode)();
+            if case == format!("{message}/encode/{}", k.label) {
+                (0..n).for_each(|_| drop(black_box((k.encode)())));
+            }
+            if case == format!("{message}/decode/{}", k.label) {
+                (0..n).for_each(|_| (k.decode)(&bytes));
+            }
+        }
+        return;
+    }
     let sizes: Vec<String> = contenders
         .iter()
         .map(|k| format!("{} {} B", k.label, (k.encode)().len()))
