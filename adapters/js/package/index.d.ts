@@ -256,6 +256,12 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   unsubscribe(domains: string[]): void;
   /** Sends a WebRTC signal to another user of the resource. */
   sendSignal(targetUserId: string, signal: SignalPayload): void;
+  /**
+   * Sets the presence this connection reports: `"idle"` after a quiet spell,
+   * `"active"` again on input; `null` reports nothing. The client reports
+   * `"away"` and `"active"` by itself when the page is hidden or shown.
+   */
+  setPresence(status: PresenceInfo["status"] | null): void;
   /** Asks the server to catch up now. */
   resync(): void;
   /** Closes the connection for good; waiting `sendAction` promises reject with `closed`. */

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
 use ui_flow::client::{Event, FlowConnection, OpState};
-use ui_flow::{ConnectionStatus, OpId, PresenceDiff, PresenceInfo};
+use ui_flow::{ConnectionStatus, OpId, PresenceDiff, PresenceInfo, PresenceStatus};
 use wasm_bindgen::prelude::*;
 
 use crate::payload::{JsPayload, int_to_js};
@@ -250,6 +250,22 @@ impl FlowClient {
         self.connection
             .send_signal(target_user_id, signal)
             .map_err(|e| flow_error(&e))
+    }
+
+    /// Sets the presence this connection reports in its pings: `"active"`,
+    /// `"idle"` (after a quiet spell) or `"away"`; `null` reports nothing.
+    /// The client reports `away` and `active` by itself when the page is
+    /// hidden or shown.
+    #[wasm_bindgen(js_name = setPresence)]
+    pub fn set_presence(&self, status: Option<String>) -> Result<(), JsValue> {
+        let report = match status.as_deref() {
+            None => None,
+            Some(text) => Some(PresenceStatus::from_wire(text).ok_or_else(|| {
+                type_error("a presence status is \"active\", \"idle\", \"away\" or null")
+            })?),
+        };
+        self.connection.set_presence(report);
+        Ok(())
     }
 
     /// Asks the server to catch up now.

@@ -246,6 +246,51 @@ test("integers beyond 2^53 cross as BigInt, smaller ones as numbers", async () =
   assert.deepEqual(out, { big: ["bigint", true], small: ["number", true], seq: "number" });
 });
 
+test("WebRTC signals and presence reports cross between users", async () => {
+  const resource = fresh("signal");
+  const n = await mount(resource);
+  const out = await page.evaluate(
+    async ([n, bobUrl]) => {
+      const ann = window.flowTest.apps[n].client;
+      const got = [];
+      const bob = window.flowTest.FlowClient.connect(bobUrl, { onSignal: (from, signal) => got.push([from, signal]) });
+      const until = async (what, cond) => {
+        const deadline = Date.now() + 10_000;
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((ok) => setTimeout(ok, 10));
+        }
+      };
+      const annIn = (status) => bob.presence.some((p) => p.userId === "ann" && p.status === status);
+      try {
+        await until("both to be present", () => annIn("active") && ann.presence.some((p) => p.userId === "bob"));
+        ann.sendSignal("bob", { type: "offer", sdp: "v=0" });
+        ann.sendSignal("bob", { type: "candidate", candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0 });
+        await until("two signals", () => got.length === 2);
+        ann.setPresence("away");
+        await until("Ann away", () => annIn("away"));
+        ann.setPresence("active");
+        await until("Ann active again", () => annIn("active"));
+        let bad;
+        try {
+          ann.setPresence("asleep");
+        } catch (e) {
+          bad = e instanceof TypeError;
+        }
+        return { got, bad };
+      } finally {
+        bob.close();
+      }
+    },
+    [n, url(resource, "bob")],
+  );
+  assert.deepEqual(out.got, [
+    ["ann", { type: "offer", sdp: "v=0" }],
+    ["ann", { type: "candidate", candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0 }],
+  ]);
+  assert.equal(out.bad, true);
+});
+
 test("commands after close fail with FlowError closed, and waiting actions reject", async () => {
   const n = await mount(fresh("close"));
   const out = await page.evaluate(async (n) => {

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
 use ui_flow::{
     ApiMisuse, ConnectionStatus, Error, ErrorCode, FlowState, OpId, PresenceDiff, PresenceInfo,
-    SignalPayload,
+    PresenceStatus, SignalPayload,
 };
 
 /// How [`connect`] connects.
@@ -304,6 +304,17 @@ where
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
         self.with_connection(|c| Ok(c.resync()?))
+    }
+
+    /// Sets the presence this connection reports in its pings (`idle` after
+    /// a quiet spell, `active` again on input); `None` reports nothing. The
+    /// client reports `away` and `active` by itself when the page is hidden
+    /// or shown.
+    pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
+        self.with_connection(|c| {
+            c.set_presence(report);
+            Ok(())
+        })
     }
 
     /// A copy of the state to show, read from the client now.

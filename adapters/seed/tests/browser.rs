@@ -13,7 +13,7 @@ use seed::prelude::*;
 use seed::{attrs, div, li, p, ul};
 use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
-use ui_flow::{ConnectionStatus, OpId};
+use ui_flow::{ConnectionStatus, OpId, PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
     fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
 };
@@ -28,6 +28,8 @@ thread_local! {
     /// order. Seed renders once per animation frame, so a state that lasts
     /// less than a frame reaches `update` but may never reach the DOM.
     static STATES: RefCell<Vec<Vec<u64>>> = const { RefCell::new(Vec::new()) };
+    /// Every `FlowMsg::Signal` any test app received.
+    static SIGNALS: RefCell<Vec<(String, SignalPayload)>> = const { RefCell::new(Vec::new()) };
 }
 
 struct Model {
@@ -44,6 +46,7 @@ struct Model {
 enum Msg {
     Flow(FlowMsg<TodoState, TodoEvent>),
     Add { id: u64, title: String },
+    Presence(Option<PresenceStatus>),
     Disconnect,
 }
 
@@ -84,7 +87,16 @@ fn update(msg: Msg, model: &mut Model, _: &mut impl Orders<Msg>) {
             correlation_id,
             ..
         }) => model.notes.push((correlation_id, event)),
+        Msg::Flow(FlowMsg::Signal {
+            from_user_id,
+            signal,
+        }) => SIGNALS.with(|s| s.borrow_mut().push((from_user_id, signal))),
         Msg::Flow(_) => {}
+        Msg::Presence(report) => {
+            if let Some(flow) = &model.flow {
+                flow.set_presence(report).expect("set");
+            }
+        }
         Msg::Add { id, title } => {
             let action = TodoAction::Add { id, title };
             let change = action.optimistic(&model.todos);
@@ -277,6 +289,43 @@ async fn a_rejected_optimistic_action_is_rolled_back() {
         "the optimistic row was never rolled back: {shown:?}"
     );
     assert_eq!(rows(&root).len(), 2, "the seeded items are untouched");
+}
+
+#[wasm_bindgen_test]
+async fn signals_arrive_and_presence_reports_go_out() {
+    let resource = fresh_resource("seed-signal");
+    let (root, app) = start(&resource);
+    snapshot_shown(&root).await;
+    let bob = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+        .url(server_url(&resource, "bob"))
+        .connect()
+        .expect("a second connection");
+    let ann_is = |status| {
+        bob.presence()
+            .iter()
+            .any(|p| p.user_id == "ann" && p.status == status)
+    };
+    until("Bob to see Ann", || ann_is(PresenceStatus::Active)).await;
+
+    let answer = SignalPayload::Answer { sdp: "v=0".into() };
+    bob.send_signal("ann", answer.clone()).expect("sent");
+    let from_bob = || {
+        SIGNALS.with(|s| {
+            s.borrow()
+                .iter()
+                .filter(|(from, _)| from == "bob")
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    until("the signal", || !from_bob().is_empty()).await;
+    assert_eq!(from_bob(), [("bob".to_owned(), answer)]);
+
+    app.update(Msg::Presence(Some(PresenceStatus::Away)));
+    until("Ann away", || ann_is(PresenceStatus::Away)).await;
+    app.update(Msg::Presence(Some(PresenceStatus::Active)));
+    until("Ann active again", || ann_is(PresenceStatus::Active)).await;
+    bob.close();
 }
 
 #[wasm_bindgen_test]

@@ -6,7 +6,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ui_flow::client::{FlowConnection, OpState};
-use ui_flow::{ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, SignalPayload};
+use ui_flow::{
+    ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, PresenceStatus,
+    SignalPayload,
+};
 use yew::prelude::*;
 
 use crate::store::{Concern, Listener, Notification, Store, UseFlowOptions};
@@ -169,6 +172,17 @@ where
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
         self.with_connection(|c| Ok(c.resync()?))
+    }
+
+    /// Sets the presence this connection reports in its pings (`idle` after
+    /// a quiet spell, `active` again on input); `None` reports nothing. The
+    /// client reports `away` and `active` by itself when the page is hidden
+    /// or shown.
+    pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
+        self.with_connection(|c| {
+            c.set_presence(report);
+            Ok(())
+        })
     }
 
     /// Closes the connection for good, before the owning component

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
-use ui_flow::{ApiMisuse, ConnectionStatus, FlowState, OpId, PresenceInfo};
+use ui_flow::{ApiMisuse, ConnectionStatus, FlowState, OpId, PresenceInfo, SignalPayload};
+use yew::Callback;
 use yew::functional::UseForceUpdateHandle;
 
 /// How [`use_flow`](crate::use_flow) and [`FlowProvider`](crate::FlowProvider)
@@ -18,6 +19,7 @@ pub struct UseFlowOptions {
     pub(crate) domains: Vec<String>,
     pub(crate) config: ClientConfig,
     pub(crate) notifications_kept: usize,
+    pub(crate) on_signal: Option<Callback<(String, SignalPayload)>>,
 }
 
 impl Default for UseFlowOptions {
@@ -26,6 +28,7 @@ impl Default for UseFlowOptions {
             domains: Vec::new(),
             config: ClientConfig::default(),
             notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
+            on_signal: None,
         }
     }
 }
@@ -51,6 +54,14 @@ impl UseFlowOptions {
     /// How many of the most recent notifications are kept (default 32).
     pub fn notifications_kept(mut self, kept: usize) -> Self {
         self.notifications_kept = kept;
+        self
+    }
+
+    /// Called with each WebRTC signal another user sent (sender, payload),
+    /// in order. A callback rather than a value to read, so a burst of ICE
+    /// candidates is never collapsed into its last one.
+    pub fn on_signal(mut self, callback: Callback<(String, SignalPayload)>) -> Self {
+        self.on_signal = Some(callback);
         self
     }
 }
@@ -175,6 +186,12 @@ where
                     }
                 }
             };
+            let on_signal = options.on_signal.clone();
+            let signal = move |from: &str, payload: SignalPayload| {
+                if let Some(callback) = &on_signal {
+                    callback.emit((from.to_owned(), payload));
+                }
+            };
             let connected = FlowConnection::<S, A, E>::builder()
                 .url(url)
                 .config(options.config.clone())
@@ -182,6 +199,7 @@ where
                 .on_state(state)
                 .on_presence(presence)
                 .on_notify(notify)
+                .on_signal(signal)
                 .on_event(on(Self::on_event))
                 .connect();
             let connection = match connected {

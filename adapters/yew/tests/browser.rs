@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
+use ui_flow::{PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
     RowChange, RowLog, fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
 };
@@ -38,11 +39,13 @@ impl<T> PartialEq for Probe<T> {
     }
 }
 
-/// Where a component leaves its handle, and how often it rendered.
+/// Where a component leaves its handle, how often it rendered, and the
+/// signals it received.
 #[derive(Default)]
 struct Seen {
     flow: RefCell<Option<Flow>>,
     renders: Cell<u32>,
+    signals: RefCell<Vec<(String, SignalPayload)>>,
 }
 
 impl Seen {
@@ -68,10 +71,15 @@ fn item_rows(state: &TodoState) -> Html {
 /// One component that owns its connection.
 #[component]
 fn App(props: &AppProps) -> Html {
-    let flow = use_flow::<TodoState, TodoAction, TodoEvent>(
-        &props.url,
-        UseFlowOptions::default().subscribe([DOMAIN]),
-    );
+    let options = use_memo(props.seen.clone(), |seen| {
+        let seen = seen.clone();
+        UseFlowOptions::default()
+            .subscribe([DOMAIN])
+            .on_signal(Callback::from(move |signal| {
+                seen.0.signals.borrow_mut().push(signal);
+            }))
+    });
+    let flow = use_flow::<TodoState, TodoAction, TodoEvent>(&props.url, (*options).clone());
     props.seen.0.renders.set(props.seen.0.renders.get() + 1);
     *props.seen.0.flow.borrow_mut() = Some(flow.clone());
     html! { <ul>{item_rows(&flow.state())}</ul> }
@@ -279,6 +287,36 @@ async fn components_rerender_only_for_what_they_read() {
         badge_before,
         "the badge reads only the status, which did not change"
     );
+}
+
+#[wasm_bindgen_test]
+async fn signals_arrive_and_presence_reports_go_out() {
+    let resource = fresh_resource("yew-signal");
+    let (root, seen, _app) = mount(&resource);
+    snapshot_shown(&root).await;
+    let bob = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+        .url(server_url(&resource, "bob"))
+        .connect()
+        .expect("a second connection");
+    let ann_is = |status| {
+        bob.presence()
+            .iter()
+            .any(|p| p.user_id == "ann" && p.status == status)
+    };
+    until("Bob to see Ann", || ann_is(PresenceStatus::Active)).await;
+
+    let offer = SignalPayload::Offer { sdp: "v=0".into() };
+    bob.send_signal("ann", offer.clone()).expect("sent");
+    until("the signal", || !seen.0.signals.borrow().is_empty()).await;
+    assert_eq!(*seen.0.signals.borrow(), [("bob".to_owned(), offer)]);
+
+    let flow = seen.0.flow();
+    flow.set_presence(Some(PresenceStatus::Away)).expect("set");
+    until("Ann away", || ann_is(PresenceStatus::Away)).await;
+    flow.set_presence(Some(PresenceStatus::Active))
+        .expect("set");
+    until("Ann active again", || ann_is(PresenceStatus::Active)).await;
+    bob.close();
 }
 
 #[wasm_bindgen_test]
