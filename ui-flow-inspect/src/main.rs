@@ -20,7 +20,7 @@ mod frame;
 mod input;
 mod render;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -77,14 +77,21 @@ fn main() -> ExitCode {
     };
     match frame::inspect(&bytes, mode) {
         Ok(seen) => {
-            match serde_json::to_string_pretty(&seen.report()) {
-                Ok(json) => println!("{json}"),
+            let json = match serde_json::to_string_pretty(&seen.report()) {
+                Ok(json) => json,
                 Err(e) => {
                     eprintln!("error: cannot print the frame as JSON: {e}");
                     return ExitCode::from(1);
                 }
+            };
+            match writeln!(std::io::stdout().lock(), "{json}") {
+                // A reader that stopped early (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: cannot write to standard output: {e}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
             }
-            ExitCode::SUCCESS
         }
         Err(failures) => {
             for failure in failures {

@@ -199,3 +199,23 @@ fn input_that_is_not_a_frame_is_a_usage_error() {
         "the directions exclude each other"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_crash() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ui-flow-inspect"))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ui-flow-inspect");
+    // Close the reading end before the frame arrives, as `| head -0` would.
+    drop(child.stdout.take());
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    pipe.write_all(sample("delta.hex").as_bytes())
+        .expect("write stdin");
+    drop(pipe);
+    let out = child.wait_with_output().expect("ui-flow-inspect runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
