@@ -297,7 +297,11 @@ impl Sim {
                 };
                 let at = self.now.instant;
                 let user = Identity::new(self.peers[client].user.clone());
-                match self.hub.connect(self.now, ROOM, user, None) {
+                // Dial the URL the client asks for, resume point included,
+                // as the real endpoint parses it.
+                let url = self.peers[client].client.dial_url("ws://sim/realtime/room");
+                let resume = resume_point(&url);
+                match self.hub.connect(self.now, ROOM, user, resume) {
                     Ok(conn) if accept => {
                         self.peers[client].wire = Some(Wire {
                             socket,
@@ -540,4 +544,17 @@ proptest! {
             }
         }
     }
+}
+
+/// The `last_seq` and `epoch` query parameters of a dial URL, read the way
+/// the server's endpoint reads them.
+fn resume_point(url: &str) -> Option<(u64, Option<u32>)> {
+    let query = url.split_once('?')?.1;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let seq = param("last_seq")?.parse().ok()?;
+    Some((seq, param("epoch").and_then(|e| e.parse().ok())))
 }

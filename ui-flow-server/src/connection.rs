@@ -36,9 +36,19 @@ const MAX_RESOURCE_ID: usize = 256;
 struct ConnectQuery {
     token: Option<String>,
     /// Resume: the seq the client already has (answered like a `Resync`).
-    last_seq: Option<u64>,
+    /// Kept as text: a value that does not parse is ignored (the join gets a
+    /// snapshot) rather than refusing the upgrade.
+    last_seq: Option<String>,
     /// Resume: the epoch `last_seq` belongs to.
-    epoch: Option<u32>,
+    epoch: Option<String>,
+}
+
+impl ConnectQuery {
+    /// The resume point, when `last_seq` is a valid seq.
+    fn resume(&self) -> Option<(u64, Option<u32>)> {
+        let seq = self.last_seq.as_deref()?.parse().ok()?;
+        Some((seq, self.epoch.as_deref().and_then(|e| e.parse().ok())))
+    }
 }
 
 /// What the upgrade request said.
@@ -79,6 +89,7 @@ async fn upgrade<H: FlowHandler>(
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok());
+    let resume = query.resume();
     let token = token_from_protocols(offered)
         .map(str::to_owned)
         .or(query.token);
@@ -86,7 +97,7 @@ async fn upgrade<H: FlowHandler>(
         resource,
         token,
         origin,
-        resume: query.last_seq.map(|seq| (seq, query.epoch)),
+        resume,
     };
     let config = &inner.config;
     let ws = ws

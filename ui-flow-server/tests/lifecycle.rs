@@ -245,6 +245,27 @@ async fn resuming_on_connect_gets_deltas_instead_of_a_snapshot() {
 }
 
 #[tokio::test]
+async fn resume_parameters_that_do_not_parse_get_a_snapshot_not_a_refusal() {
+    let t = start(Counter::default(), ServerConfig::default()).await;
+    let session = t.server.session("room");
+    let (_watcher, joined) = Client::join(t.addr, "room", "w").await;
+    t.server.handler().add(&session, 2);
+    for query in [
+        "last_seq=abc".to_string(),
+        "last_seq=-1".to_string(),
+        "last_seq=18446744073709551616".to_string(),
+        format!("last_seq=0&epoch=x{}", joined.epoch),
+    ] {
+        let url = format!("{}&{query}", url(t.addr, "room", "alice"));
+        let mut c = Client::connect_url(&url).await;
+        match c.read_join().await.sync {
+            Msg::Snapshot { seq, .. } => assert_eq!(seq, 1, "{query}"),
+            other => panic!("{query}: expected a Snapshot, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn presence_and_signals_between_two_users() {
     let t = start(Counter::default(), ServerConfig::default()).await;
     let (mut alice, _) = Client::join(t.addr, "room", "alice").await;

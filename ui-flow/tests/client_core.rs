@@ -268,18 +268,57 @@ fn a_lost_socket_is_retried_with_backoff_then_resynced_and_resubscribed() {
     assert_eq!(h.client.poll_timeout(), Some(next_try));
     h.fire_timer();
     assert_eq!(h.dials, [SocketId(2)]);
+    // The reconnect carries its resume point in the URL: the join is the resync.
+    assert_eq!(
+        h.client.dial_url("ws://127.0.0.1:1/realtime/r?token=t"),
+        "ws://127.0.0.1:1/realtime/r?token=t&last_seq=3"
+    );
     h.open();
     h.greet();
     assert_eq!(
         without_pings(h.take_sent()),
-        [
-            resync(3),
-            ClientMessage::Subscribe {
-                domains: vec!["world".into(), "rewards".into()]
-            }
-        ]
+        [ClientMessage::Subscribe {
+            domains: vec!["world".into(), "rewards".into()]
+        }]
     );
     assert_eq!(h.client.status(), &ConnectionStatus::Open);
+    h.recv(deltas(&[2, 3], 5));
+    assert_eq!(h.state(), [1, 2, 3], "caught up without a snapshot");
+}
+
+#[test]
+fn a_gap_while_the_join_answer_is_pending_does_not_send_a_second_resync() {
+    let mut h = Harness::new();
+    h.connect(&[1], 3);
+    h.drop_socket(None);
+    h.fire_timer();
+    h.open();
+    h.greet();
+    h.take_sent();
+    // A live delta overtakes the join's answer: not applied, and no Resync
+    // goes out, because the join's answer is the resync.
+    h.recv(delta(9, 6));
+    assert_eq!(h.state(), [1]);
+    assert!(without_pings(h.take_sent()).is_empty());
+    h.recv(deltas(&[4, 5, 9], 6));
+    assert_eq!(h.state(), [1, 4, 5, 9]);
+    assert_eq!(h.client.seq(), Some(6));
+    // Once answered, a later gap asks again.
+    h.recv(delta(11, 8));
+    assert_eq!(without_pings(h.take_sent()), [resync(6)]);
+}
+
+#[test]
+fn dial_url_keeps_the_epoch_and_a_fragment() {
+    let mut h = Harness::new();
+    assert_eq!(h.client.dial_url("ws://h/realtime/r"), "ws://h/realtime/r");
+    h.open();
+    h.greet();
+    h.recv(snapshot(&[1], 7, Some(42)));
+    assert_eq!(
+        h.client.dial_url("ws://h/realtime/r#x"),
+        "ws://h/realtime/r?last_seq=7&epoch=42#x"
+    );
 }
 
 #[test]
@@ -731,8 +770,7 @@ fn actions_while_disconnected_are_queued_up_to_the_bound_and_sent_after_resync()
     h.open();
     h.greet();
     let sent = without_pings(h.take_sent());
-    assert_eq!(sent[0], resync(4), "resync first");
-    let queued: Vec<OpId> = sent[1..]
+    let queued: Vec<OpId> = sent
         .iter()
         .map(|m| match m {
             ClientMessage::Action { op_id, .. } => *op_id,

@@ -97,9 +97,10 @@ async fn run<S, A, E>(
     let _listeners = listeners;
     let reports = driver.reports();
     loop {
-        let step = driver.flush(|id, commands| {
+        let step = driver.flush(&target.url, |id, url, commands| {
             wasm_bindgen_futures::spawn_local(socket(
                 id,
+                url,
                 Arc::clone(&target),
                 commands,
                 reports.clone(),
@@ -120,6 +121,7 @@ async fn run<S, A, E>(
 /// One WebSocket, from dial to close.
 async fn socket(
     id: SocketId,
+    url: String,
     target: Arc<Target>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
@@ -129,9 +131,9 @@ async fn socket(
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
     let opened = if target.protocols.is_empty() {
-        WebSocket::open(&target.url)
+        WebSocket::open(&url)
     } else {
-        WebSocket::open_with_protocols(&target.url, &target.protocols)
+        WebSocket::open_with_protocols(&url, &target.protocols)
     };
     let mut ws = match opened {
         Ok(ws) => ws,

@@ -138,15 +138,18 @@ where
     }
 
     /// Carries out everything the client produced: sockets to open (through
-    /// `open`, which starts a socket task reading the given channel) or
-    /// close, frames to send, then callbacks, with the client unlocked.
+    /// `open`, which starts a socket task dialing the given URL and reading
+    /// the given channel) or close, frames to send, then callbacks, with the
+    /// client unlocked. `base` is the configured URL.
     pub(crate) fn flush(
         &mut self,
-        mut open: impl FnMut(SocketId, UnboundedReceiver<Outgoing>),
+        base: &str,
+        mut open: impl FnMut(SocketId, String, UnboundedReceiver<Outgoing>),
     ) -> Step {
-        let (commands, frames, batch, deadline) = {
+        let (commands, frames, batch, deadline, url) = {
             let mut client = lock(&self.client);
             let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
+            let url = client.dial_url(base);
             let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
             let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
             let changed = |f: fn(&Event<S, E>) -> bool| events.iter().any(f);
@@ -161,14 +164,14 @@ where
                 state,
                 presence,
             };
-            (commands, frames, batch, client.poll_timeout())
+            (commands, frames, batch, client.poll_timeout(), url)
         };
         for command in commands {
             match command {
                 SocketCommand::Open(id) => {
                     let (sender, receiver) = unbounded();
                     self.socket = Some((id, sender));
-                    open(id, receiver);
+                    open(id, url.clone(), receiver);
                 }
                 SocketCommand::Close {
                     socket,

@@ -41,7 +41,9 @@ use super::ops::{OpState, Ops};
 /// 2. After creating it, and after **every** input or command below, drain
 ///    the outputs, in this order:
 ///    - [`poll_socket`](Self::poll_socket) until `None`: open or close
-///      WebSockets as told, remembering each socket's [`SocketId`];
+///      WebSockets as told, remembering each socket's [`SocketId`]; open
+///      each one to [`dial_url`](Self::dial_url), which carries the resume
+///      point of a reconnect;
 ///    - [`poll_transmit`](Self::poll_transmit) until `None`: send each frame
 ///      as one binary message on the current socket;
 ///    - [`poll_event`](Self::poll_event) until `None`: hand to the app;
@@ -80,8 +82,13 @@ use super::ops::{OpState, Ops};
 ///   ([`Backoff`](super::Backoff)); one socket at a time, and every report
 ///   carries its [`SocketId`], so the close that follows an error, or a late
 ///   frame from a replaced socket, never counts twice.
-/// - **After every `Connected`**: `Resync { last_seq, epoch }` (when a state
-///   is held), `Subscribe` with every current domain, every unresolved action
+/// - **Resume**: a reconnect dials [`dial_url`](Self::dial_url), whose
+///   `last_seq` and `epoch` query parameters make the server answer the join
+///   like a `Resync`: contiguous `Deltas` when it still has them, otherwise a
+///   `Snapshot`. The join's answer is awaited as the resync, so no separate
+///   `Resync` message is needed (a driver that dials the plain URL gets a
+///   `Snapshot` instead, which is also correct).
+/// - **After every `Connected`**: `Subscribe` with every current domain, every unresolved action
 ///   again with its original op id (the server answers a repeat with the
 ///   outcome it already has), the signals queued meanwhile, and a `Ping`.
 /// - **Seq**: a delta that is not `last + 1` is not applied and triggers a
@@ -154,6 +161,41 @@ impl<S: FlowState, A, E> Client<S, A, E> {
     /// The server's state at [`seq`](Self::seq), without optimistic changes.
     pub fn confirmed_state(&self) -> &S {
         self.mirror.state()
+    }
+
+    /// The URL to open the next socket to: `base` plus, when the client
+    /// holds a state, the resume point as `last_seq` and `epoch` query
+    /// parameters, so the server can answer the join with the missed deltas
+    /// instead of a full snapshot (see `spec/PROTOCOL.md`, "Resuming").
+    ///
+    /// ```
+    /// # use ui_flow::client::{Client, ClientConfig, Instant};
+    /// # #[derive(Clone, Default, serde::Deserialize)] struct S;
+    /// # impl ui_flow::FlowState for S { type Delta = (); fn apply_delta(&mut self, _: ()) {} }
+    /// let client: Client<S, (), ()> = Client::new(ClientConfig::default(), Instant::now())?;
+    /// // Nothing to resume yet: the URL is unchanged.
+    /// assert_eq!(client.dial_url("ws://127.0.0.1:9000/realtime/room"), "ws://127.0.0.1:9000/realtime/room");
+    /// # Ok::<(), ui_flow::ApiMisuse>(())
+    /// ```
+    pub fn dial_url(&self, base: &str) -> String {
+        let Some(seq) = self.mirror.seq() else {
+            return base.to_owned();
+        };
+        let (path, fragment) = base
+            .split_once('#')
+            .map_or((base, None), |(p, f)| (p, Some(f)));
+        let mut url = String::with_capacity(base.len() + 40);
+        url.push_str(path);
+        url.push(if path.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("last_seq={seq}"));
+        if let Some(epoch) = self.mirror.epoch() {
+            url.push_str(&format!("&epoch={epoch}"));
+        }
+        if let Some(fragment) = fragment {
+            url.push('#');
+            url.push_str(fragment);
+        }
+        url
     }
 
     /// The seq of the confirmed state; `None` until the first snapshot.

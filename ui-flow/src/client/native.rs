@@ -68,8 +68,14 @@ async fn run<S, A, E>(
 {
     let reports = driver.reports();
     loop {
-        let step = driver.flush(|id, commands| {
-            tokio::spawn(socket(id, Arc::clone(&target), commands, reports.clone()));
+        let step = driver.flush(&target.url, |id, url, commands| {
+            tokio::spawn(socket(
+                id,
+                url,
+                Arc::clone(&target),
+                commands,
+                reports.clone(),
+            ));
         });
         let Step::Wait(at) = step else { return };
         match tokio::time::timeout_at(at.into(), inputs.next()).await {
@@ -83,6 +89,7 @@ async fn run<S, A, E>(
 /// One WebSocket, from dial to close.
 async fn socket(
     id: SocketId,
+    url: String,
     target: Arc<Target>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
@@ -91,7 +98,7 @@ async fn socket(
         let _ = reports.unbounded_send(Input::Socket(id, r));
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let request = match request(&target) {
+    let request = match request(&url, &target) {
         Ok(request) => request,
         Err(error) => return report(closed(error.to_string())),
     };
@@ -147,8 +154,8 @@ async fn socket(
 
 /// The upgrade request: the URL, plus the offered subprotocols when a token
 /// is set (checked as a header token by the builder).
-fn request(target: &Target) -> Result<Request, tungstenite::Error> {
-    let mut request = target.url.as_str().into_client_request()?;
+fn request(url: &str, target: &Target) -> Result<Request, tungstenite::Error> {
+    let mut request = url.into_client_request()?;
     if !target.protocols.is_empty() {
         let offered = HeaderValue::from_str(&target.protocols.join(", "))
             .map_err(|e| tungstenite::Error::HttpFormat(e.into()))?;

@@ -149,7 +149,10 @@ where
         });
         self.set_status(ConnectionStatus::Open);
         if self.mirror.seq().is_some() {
-            self.request_resync(now);
+            // The server answers every join with a Snapshot or, for a dial
+            // that carried the resume point, Deltas: that answer is the
+            // resync, so none is requested until it has come.
+            self.resync_since = Some(now);
         }
         if !self.subscriptions.is_empty() {
             self.transmit(ClientMessage::Subscribe {
