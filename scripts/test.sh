@@ -2,11 +2,15 @@
 # Runs every test ui-flow has, installing what is missing first (the wasm32
 # target, wasm-bindgen-cli at the Cargo.lock version, Debian's chromium and
 # chromium-driver, node packages). Safe to run again: installs are skipped
-# when present. Exits non-zero on the first failing step.
+# when present. Stops at the first failing step.
+#
+#   ./scripts/test.sh            everything (what CI runs)
+#   ./scripts/test.sh native     only the steps that need no browser
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 
+scope=${1:-all}
 passed=0
 step() {
   local name=$1
@@ -18,11 +22,32 @@ step() {
   printf -- '--- %s: ok (%ss)\n' "$name" $((SECONDS - start))
 }
 
+# Crates whose code exists only on wasm32 (empty elsewhere), linted there.
+wasm_crates=(
+  -p ui-flow-client-tests -p ui-flow-leptos -p ui-flow-yew -p ui-flow-seed -p ui-flow-js
+  -p ui-flow-adapter-test-support -p leptos-todo -p yew-todo -p seed-todo -p demo-web
+)
+
 ensure_wasm_target
+ensure_node_packages spec/js
 
 step "format" cargo fmt --all -- --check
-step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-step "rust tests (workspace)" cargo test --workspace --locked
-step "core builds for wasm32" cargo build -p ui-flow --target wasm32-unknown-unknown --locked
+step "spec vectors under Node (@msgpack/msgpack)" node spec/js/check.mjs
+step "clippy (native)" cargo clippy --locked --workspace --all-targets --features ui-flow-server/jwt -- -D warnings
+step "tests (native: units, vectors, fuzz-lite, property, WebSocket end-to-end)" \
+  cargo test --locked --workspace --features ui-flow-server/jwt
+step "clippy (wasm32)" cargo clippy --locked --target wasm32-unknown-unknown --all-targets \
+  -p ui-flow --features ui-flow/browser "${wasm_crates[@]}" -- -D warnings
+
+if [ "$scope" != native ]; then
+  ensure_wasm_bindgen_cli
+  ensure_chromium
+  step "browser driver in headless Chromium" ui-flow-client-tests/browser-tests.sh
+  step "adapters in headless Chromium (Leptos, Yew, Seed, JS shim, examples)" adapters/test.sh
+  ensure_node_packages examples/demo/e2e
+  step "demo build" ./scripts/demo.sh --build-only
+  step "demo end-to-end (two Chromium pages, WebRTC, server restart)" \
+    bash -c 'cd examples/demo/e2e && node --test --test-concurrency=1'
+fi
 
 printf '\nsteps: %d passed, 0 failed\n' "$passed"
