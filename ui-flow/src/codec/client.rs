@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{Fields, Slot};
 use super::write::Out;
-use super::{Decoded, Limits, open_frame, write_atomically};
+use super::{Decoded, Limits, decode_frame, validate, write_atomically};
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ClientMessage;
 use crate::tag::ClientTag;
@@ -74,9 +74,21 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
 
     /// Decodes one frame within `limits`.
     pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<Self>, DecodeError> {
-        let (tag, mut f) = open_frame(bytes, limits)?;
-        let tag = ClientTag(tag);
+        decode_frame(bytes, limits, |tag, f| {
+            Self::read(bytes, limits, ClientTag(tag), f)
+        })
+    }
+
+    fn read(
+        bytes: &'a [u8],
+        limits: &Limits,
+        tag: ClientTag,
+        mut f: Fields<'a>,
+    ) -> Result<Decoded<Self>, DecodeError> {
         let Some(name) = tag.name() else {
+            // Nothing of an unknown message is read, but it must still be a
+            // valid frame.
+            validate(bytes, limits)?;
             f.message = "unknown message";
             f.finish_unknown()?;
             return Ok(Decoded::Unknown { tag: tag.0 });
@@ -88,8 +100,8 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 let (mut ts, mut presence) = (Slot::new(), Slot::new());
                 while let Some(key) = f.next_key()? {
                     match key {
-                        "ts" => ts.set(f.uint("ts")?, m, "ts")?,
-                        "presence" => presence.set(
+                        b"ts" => ts.set(f.uint("ts")?, m, "ts")?,
+                        b"presence" => presence.set(
                             f.opt("presence", Fields::presence_status)?,
                             m,
                             "presence",
@@ -106,10 +118,10 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 let (mut last_seq, mut epoch) = (Slot::new(), Slot::new());
                 while let Some(key) = f.next_key()? {
                     match key {
-                        "last_seq" => {
+                        b"last_seq" => {
                             last_seq.set(f.opt("last_seq", Fields::uint)?, m, "last_seq")?
                         }
-                        "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+                        b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
                         _ => f.skip()?,
                     }
                 }
@@ -122,8 +134,8 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 let (mut op_id, mut action) = (Slot::new(), Slot::new());
                 while let Some(key) = f.next_key()? {
                     match key {
-                        "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-                        "action" => action.set(f.payload("action")?, m, "action")?,
+                        b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+                        b"action" => action.set(f.payload("action")?, m, "action")?,
                         _ => f.skip()?,
                     }
                 }
@@ -136,7 +148,7 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 let mut domains = Slot::new();
                 while let Some(key) = f.next_key()? {
                     match key {
-                        "domains" => domains.set(f.strings("domains")?, m, "domains")?,
+                        b"domains" => domains.set(f.strings("domains")?, m, "domains")?,
                         _ => f.skip()?,
                     }
                 }
@@ -151,10 +163,10 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 let (mut target, mut signal) = (Slot::new(), Slot::new());
                 while let Some(key) = f.next_key()? {
                     match key {
-                        "target_user_id" => {
+                        b"target_user_id" => {
                             target.set(f.string("target_user_id")?, m, "target_user_id")?
                         }
-                        "signal" => signal.set(f.signal("signal")?, m, "signal")?,
+                        b"signal" => signal.set(f.signal("signal")?, m, "signal")?,
                         _ => f.skip()?,
                     }
                 }
@@ -164,6 +176,7 @@ impl<'a, A: Deserialize<'a>> ClientMessage<A> {
                 }
             }
         };
+        f.finish_frame()?;
         Ok(Decoded::Message(message))
     }
 }

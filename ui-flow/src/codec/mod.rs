@@ -122,15 +122,39 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
 
 /// Reads a frame's tag without decoding its fields (the frame is validated).
 pub fn peek_tag(bytes: &[u8], limits: &Limits) -> Result<u16, DecodeError> {
+    validate(bytes, limits)?;
     open_frame(bytes, limits).map(|(tag, _)| tag)
 }
 
-/// Validates a frame and reads its tag, leaving the cursor on the first field.
+/// Decodes one frame in a single pass: `read` gets the tag and a cursor on
+/// the first field, and must consume the whole map (`Fields::finish_frame`).
+///
+/// Structure is checked where it is read (see [`read`]), so a valid frame is
+/// walked once. When anything fails, the whole frame is walked by
+/// [`validate`] and its error, if any, wins: the error reported is then
+/// exactly the one a validate-first decoder would report, whichever field
+/// the single pass stumbled on first.
+fn decode_frame<'a, M>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    read: impl FnOnce(u16, Fields<'a>) -> Result<Decoded<M>, DecodeError>,
+) -> Result<Decoded<M>, DecodeError> {
+    if bytes.len() > limits.max_frame_len {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: limits.max_frame_len,
+        });
+    }
+    open_frame(bytes, limits)
+        .and_then(|(tag, fields)| read(tag, fields))
+        .map_err(|error| validate(bytes, limits).err().unwrap_or(error))
+}
+
+/// Reads a frame's tag, leaving the cursor on the first field.
 fn open_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(u16, Fields<'a>), DecodeError> {
-    validate(bytes, limits)?;
-    let mut fields = Fields::open(bytes, 0, "frame")?;
+    let mut fields = Fields::open(bytes, "frame", limits.max_depth)?;
     match fields.next_key() {
-        Ok(Some("t")) => {}
+        Ok(Some(b"t")) => {}
         _ => return Err(DecodeError::MissingTag),
     }
     let tag = fields

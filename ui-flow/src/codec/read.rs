@@ -1,7 +1,11 @@
-//! Reading the fields of one map from bytes that [`scan::walk`] has checked.
+//! Reading the fields of one map, checking structure as it goes.
 //!
-//! Structural problems (truncation, bad lengths) were ruled out by the walk,
-//! so what can still fail here is a field of the wrong type or value.
+//! The envelope's own values are read directly, and every value handed to
+//! serde (or skipped) is first walked by [`scan::walk`] with what is left of
+//! the depth limit, so serde never sees truncated, too deep or length-bomb
+//! input. Every reader fails rather than panics on malformed bytes; the
+//! caller then re-examines the whole frame (see `decode_frame` in the parent
+//! module) so that the error reported is the first one in the frame.
 
 use serde::Deserialize;
 
@@ -25,6 +29,12 @@ pub(crate) struct Fields<'a> {
     /// `"t"` is rejected instead of skipped as an unknown field (a reader that
     /// kept the last `"t"` would otherwise see a different message).
     pub(crate) tag_read: bool,
+    /// The nesting level of this map (the frame's own map is 1).
+    depth: usize,
+    /// The deepest level allowed ([`Limits::max_depth`](super::Limits::max_depth)).
+    max_depth: usize,
+    /// Where the last key read starts.
+    key_offset: usize,
 }
 
 /// A field slot that must be filled at most once.
@@ -80,33 +90,60 @@ fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>
 }
 
 impl<'a> Fields<'a> {
-    /// Opens the map at `pos`.
+    /// Opens the frame's own map at the start of `buf`.
     pub(crate) fn open(
+        buf: &'a [u8],
+        message: &'static str,
+        max_depth: usize,
+    ) -> Result<Self, DecodeError> {
+        Fields::open_at(buf, 0, message, 1, max_depth)
+    }
+
+    /// Opens the map at `pos`, nested at level `depth`.
+    fn open_at(
         buf: &'a [u8],
         pos: usize,
         message: &'static str,
+        depth: usize,
+        max_depth: usize,
     ) -> Result<Self, DecodeError> {
         let mut rest = &buf[pos.min(buf.len())..];
         let before = rest.len();
         let left = rmp::decode::read_map_len(&mut rest).map_err(|_| DecodeError::NotAMap)?;
+        if depth > max_depth {
+            return Err(DecodeError::TooDeep {
+                max: max_depth,
+                offset: pos,
+            });
+        }
         Ok(Fields {
             buf,
             pos: pos + (before - rest.len()),
             left,
             message,
             tag_read: false,
+            depth,
+            max_depth,
+            key_offset: pos,
         })
     }
 
-    /// Opens the map at `pos` as the value of `field`, for nested types.
-    fn open_nested(
-        buf: &'a [u8],
-        pos: usize,
-        message: &'static str,
-        field: &'static str,
-        nested: &'static str,
-    ) -> Result<Self, DecodeError> {
-        Fields::open(buf, pos, nested).map_err(|_| invalid(message, field, "expected a map"))
+    /// Opens the map at the cursor as the value of `field`, for nested types.
+    fn open_nested(&self, field: &'static str, nested: &'static str) -> Result<Self, DecodeError> {
+        Fields::open_at(self.buf, self.pos, nested, self.depth + 1, self.max_depth).map_err(
+            |error| match error {
+                DecodeError::NotAMap => invalid(self.message, field, "expected a map"),
+                other => other,
+            },
+        )
+    }
+
+    /// Checks that the frame ends where its map ended.
+    pub(crate) fn finish_frame(&self) -> Result<(), DecodeError> {
+        match self.buf.len() - self.pos {
+            0 => Ok(()),
+            extra => Err(DecodeError::TrailingBytes { extra }),
+        }
     }
 
     fn rest(&self) -> &'a [u8] {
@@ -117,20 +154,25 @@ impl<'a> Fields<'a> {
         self.pos = self.buf.len() - rest.len();
     }
 
-    /// The next key, or `None` when the map is exhausted.
-    pub(crate) fn next_key(&mut self) -> Result<Option<&'a str>, DecodeError> {
+    /// The next key's bytes, or `None` when the map is exhausted.
+    ///
+    /// Keys are matched as bytes against the protocol's field names, which
+    /// are ASCII, so a key that matches one is valid UTF-8; a key that
+    /// matches none is checked by [`skip`](Self::skip).
+    pub(crate) fn next_key(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
         if self.left == 0 {
             return Ok(None);
         }
         self.left -= 1;
         let offset = self.pos;
-        let (key, next) = str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
-        if self.tag_read && key == "t" {
+        let (key, next) = key_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
+        if self.tag_read && key == b"t" {
             return Err(DecodeError::DuplicateField {
                 message: self.message,
                 field: "t",
             });
         }
+        self.key_offset = offset;
         self.pos = next;
         Ok(Some(key))
     }
@@ -144,16 +186,19 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 
-    /// Skips the value of an unknown field.
+    /// Skips the value of an unknown field (checking it like any other),
+    /// after checking that its key is UTF-8.
     pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
-        self.pos = scan::skip(self.buf, self.pos)?;
-        Ok(())
+        let offset = self.key_offset;
+        str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
+        self.value_bytes().map(drop)
     }
 
-    /// The bytes of the next value.
+    /// The bytes of the next value, walked within what is left of the depth
+    /// limit.
     fn value_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let start = self.pos;
-        self.pos = scan::skip(self.buf, start)?;
+        self.pos = scan::walk(self.buf, start, self.max_depth.saturating_sub(self.depth))?;
         Ok(&self.buf[start..self.pos])
     }
 
@@ -240,17 +285,27 @@ impl<'a> Fields<'a> {
         field: &'static str,
         mut read: impl FnMut(&mut Self, &'static str) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
+        let offset = self.pos;
         let mut rest = self.rest();
         let len = rmp::decode::read_array_len(&mut rest)
             .map_err(|_| invalid(self.message, field, "expected an array"))?;
-        self.advance_to(rest);
-        // The walk bounded `len` by the bytes left; the cap also bounds the
-        // memory reserved up front by a small constant.
-        let mut out = Vec::with_capacity((len as usize).min(1024));
-        for _ in 0..len {
-            out.push(read(self, field)?);
+        if self.depth + 1 > self.max_depth {
+            return Err(DecodeError::TooDeep {
+                max: self.max_depth,
+                offset,
+            });
         }
-        Ok(out)
+        self.advance_to(rest);
+        // `len` is not trusted: reading stops at the first element that is
+        // not there, and the memory reserved up front is capped.
+        let mut out = Vec::with_capacity((len as usize).min(1024));
+        self.depth += 1;
+        let read_all = (0..len).try_for_each(|_| {
+            out.push(read(self, field)?);
+            Ok(())
+        });
+        self.depth -= 1;
+        read_all.map(|()| out)
     }
 
     /// A list of strings.
@@ -274,6 +329,13 @@ impl<'a> Fields<'a> {
 
     /// An operation id: 16-byte bin, or the hyphenated UUID text.
     pub(crate) fn op_id(&mut self, field: &'static str) -> Result<OpId, DecodeError> {
+        // The canonical form, bin8 of 16 bytes, without rmp's error plumbing.
+        if let Some(&[0xc4, 16, ref id @ ..]) = self.buf.get(self.pos..self.pos + 18)
+            && let Ok(bytes) = <[u8; 16]>::try_from(id)
+        {
+            self.pos += 18;
+            return Ok(OpId::from_bytes(bytes));
+        }
         let mut rest = self.rest();
         if let Ok(len) = rmp::decode::read_bin_len(&mut rest) {
             let bytes: [u8; 16] = rest
@@ -326,15 +388,17 @@ impl<'a> Fields<'a> {
         field: &'static str,
     ) -> Result<PresenceInfo, DecodeError> {
         const M: &str = "PresenceInfo";
-        let mut map = Fields::open_nested(self.buf, self.pos, self.message, field, M)?;
+        let mut map = self.open_nested(field, M)?;
         let (mut user_id, mut name, mut status, mut connected_at) =
             (Slot::new(), Slot::new(), Slot::new(), Slot::new());
         while let Some(key) = map.next_key()? {
             match key {
-                "user_id" => user_id.set(map.string("user_id")?, M, "user_id")?,
-                "name" => name.set(map.opt("name", Fields::string)?, M, "name")?,
-                "status" => status.set(map.presence_status("status")?, M, "status")?,
-                "connected_at" => connected_at.set(map.uint("connected_at")?, M, "connected_at")?,
+                b"user_id" => user_id.set(map.string("user_id")?, M, "user_id")?,
+                b"name" => name.set(map.opt("name", Fields::string)?, M, "name")?,
+                b"status" => status.set(map.presence_status("status")?, M, "status")?,
+                b"connected_at" => {
+                    connected_at.set(map.uint("connected_at")?, M, "connected_at")?
+                }
                 _ => map.skip()?,
             }
         }
@@ -350,7 +414,7 @@ impl<'a> Fields<'a> {
     /// A `SignalPayload` map, dispatched on its `type` key.
     pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, DecodeError> {
         const M: &str = "SignalPayload";
-        let mut map = Fields::open_nested(self.buf, self.pos, self.message, field, M)?;
+        let mut map = self.open_nested(field, M)?;
         let (mut kind, mut sdp, mut candidate, mut mid, mut index, mut ufrag) = (
             Slot::new(),
             Slot::new(),
@@ -361,14 +425,14 @@ impl<'a> Fields<'a> {
         );
         while let Some(key) = map.next_key()? {
             match key {
-                "type" => kind.set(map.str("type")?, M, "type")?,
-                "sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
-                "candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
-                "sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
-                "sdpMLineIndex" => {
+                b"type" => kind.set(map.str("type")?, M, "type")?,
+                b"sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
+                b"candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
+                b"sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
+                b"sdpMLineIndex" => {
                     index.set(map.opt("sdpMLineIndex", Fields::uint)?, M, "sdpMLineIndex")?
                 }
-                "usernameFragment" => ufrag.set(
+                b"usernameFragment" => ufrag.set(
                     map.opt("usernameFragment", Fields::string)?,
                     M,
                     "usernameFragment",
@@ -403,9 +467,15 @@ impl<'a> Fields<'a> {
 
 /// The UTF-8 string at `pos` and the offset after it; `None` when the value
 /// there is not a string (or not UTF-8). The same as
-/// `rmp::decode::read_str_from_slice`, without its error plumbing, because
-/// every map key goes through here.
+/// `rmp::decode::read_str_from_slice`, without its error plumbing.
 fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let (bytes, end) = key_at(buf, pos)?;
+    Some((std::str::from_utf8(bytes).ok()?, end))
+}
+
+/// The bytes of the string at `pos` (not checked for UTF-8) and the offset
+/// after it; `None` when the value there is not a string or is cut short.
+fn key_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let marker = *buf.get(pos)?;
     let (len, start) = match marker {
         0xa0..=0xbf => (usize::from(marker & 0x1f), pos + 1),
@@ -415,8 +485,7 @@ fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
         _ => return None,
     };
     let end = start.checked_add(len)?;
-    let text = std::str::from_utf8(buf.get(start..end)?).ok()?;
-    Some((text, end))
+    Some((buf.get(start..end)?, end))
 }
 
 /// The integer under an unsigned marker at `pos` and the offset after it.

@@ -266,27 +266,6 @@ impl Outer {
     }
 }
 
-/// Returns the offset just past the value at `start`, without a depth limit
-/// and without allocating. Used on input [`walk`] has already checked.
-pub(crate) fn skip(buf: &[u8], start: usize) -> Result<usize, DecodeError> {
-    let mut pending: u64 = 1;
-    let mut pos = start;
-    while pending > 0 {
-        pending -= 1;
-        if let Some(next) = skip_short(buf, pos) {
-            pos = next;
-            continue;
-        }
-        let head = match header_fast(buf, pos) {
-            Some(head) => head,
-            None => header_exact(buf, pos)?,
-        };
-        pending += head.children;
-        pos = head.next;
-    }
-    Ok(pos)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,7 +277,7 @@ mod tests {
             0x82, 0xa1, b'a', 0x93, 0x01, 0xa1, b'x', 0xc0, 0xa1, b'b', 0x80,
         ];
         assert_eq!(walk(&bytes, 0, 8), Ok(bytes.len()));
-        assert_eq!(skip(&bytes, 0), Ok(bytes.len()));
+        assert_eq!(walk(&bytes, 0, usize::MAX), Ok(bytes.len()));
         assert_eq!(walk(&bytes, 0, 2), Ok(bytes.len()));
         assert!(matches!(
             walk(&bytes, 0, 1),
@@ -338,7 +317,7 @@ mod tests {
             Err(DecodeError::Truncated { offset: 2 })
         );
         assert_eq!(
-            skip(&[0xc8, 0x00, 0x00], 0),
+            walk(&[0xc8, 0x00, 0x00], 0, usize::MAX),
             Err(DecodeError::Truncated { offset: 3 })
         );
         assert_eq!(
@@ -380,7 +359,7 @@ mod tests {
         let depth = 100_000;
         let mut bytes = vec![0x91; depth];
         bytes.push(0xc0);
-        assert_eq!(skip(&bytes, 0), Ok(bytes.len()));
+        assert_eq!(walk(&bytes, 0, usize::MAX), Ok(bytes.len()));
         assert!(matches!(
             walk(&bytes, 0, 64),
             Err(DecodeError::TooDeep { max: 64, .. })

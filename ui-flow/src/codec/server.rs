@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{Fields, Slot};
 use super::write::{Out, presence_diff_len};
-use super::{Decoded, Limits, open_frame, write_atomically};
+use super::{Decoded, Limits, decode_frame, validate, write_atomically};
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ServerMessage;
 use crate::presence::PresenceDiff;
@@ -184,9 +184,21 @@ where
 
     /// Decodes one frame within `limits`.
     pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<Self>, DecodeError> {
-        let (tag, mut f) = open_frame(bytes, limits)?;
-        let tag = ServerTag(tag);
+        decode_frame(bytes, limits, |tag, f| {
+            Self::read(bytes, limits, ServerTag(tag), f)
+        })
+    }
+
+    fn read(
+        bytes: &'a [u8],
+        limits: &Limits,
+        tag: ServerTag,
+        mut f: Fields<'a>,
+    ) -> Result<Decoded<Self>, DecodeError> {
         let Some(name) = tag.name() else {
+            // Nothing of an unknown message is read, but it must still be a
+            // valid frame.
+            validate(bytes, limits)?;
             f.message = "unknown message";
             f.finish_unknown()?;
             return Ok(Decoded::Unknown { tag: tag.0 });
@@ -206,6 +218,7 @@ where
             ServerTag::ACTION_OK => action_ok(&mut f)?,
             _ => action_err(&mut f)?,
         };
+        f.finish_frame()?;
         Ok(Decoded::Message(message))
     }
 }
@@ -217,11 +230,11 @@ fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut version, mut id, mut user) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "protocol_version" => {
+            b"protocol_version" => {
                 version.set(f.uint("protocol_version")?, m, "protocol_version")?
             }
-            "connection_id" => id.set(f.string("connection_id")?, m, "connection_id")?,
-            "user_id" => user.set(f.opt("user_id", Fields::string)?, m, "user_id")?,
+            b"connection_id" => id.set(f.string("connection_id")?, m, "connection_id")?,
+            b"user_id" => user.set(f.opt("user_id", Fields::string)?, m, "user_id")?,
             _ => f.skip()?,
         }
     }
@@ -237,8 +250,8 @@ fn pong<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut client_ts, mut server_ts) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "client_ts" => client_ts.set(f.uint("client_ts")?, m, "client_ts")?,
-            "server_ts" => server_ts.set(f.uint("server_ts")?, m, "server_ts")?,
+            b"client_ts" => client_ts.set(f.uint("client_ts")?, m, "client_ts")?,
+            b"server_ts" => server_ts.set(f.uint("server_ts")?, m, "server_ts")?,
             _ => f.skip()?,
         }
     }
@@ -253,9 +266,9 @@ fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut code, mut message, mut fatal) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
-            "message" => message.set(f.string("message")?, m, "message")?,
-            "fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
+            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
+            b"message" => message.set(f.string("message")?, m, "message")?,
+            b"fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
             _ => f.skip()?,
         }
     }
@@ -272,10 +285,10 @@ fn snapshot<'a, S: Deserialize<'a>, D, E>(f: &mut Fields<'a>) -> Msg<S, D, E> {
         (Slot::new(), Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "state" => state.set(f.payload("state")?, m, "state")?,
-            "seq" => seq.set(f.uint("seq")?, m, "seq")?,
-            "timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
-            "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            b"state" => state.set(f.payload("state")?, m, "state")?,
+            b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
+            b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
+            b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
             _ => f.skip()?,
         }
     }
@@ -303,11 +316,11 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
     );
     while let Some(key) = f.next_key()? {
         match key {
-            "delta" if single => one.set(f.payload("delta")?, m, "delta")?,
-            "deltas" if !single => many.set(f.array("deltas", Fields::payload)?, m, "deltas")?,
-            "seq" => seq.set(f.uint("seq")?, m, "seq")?,
-            "timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
-            "epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            b"delta" if single => one.set(f.payload("delta")?, m, "delta")?,
+            b"deltas" if !single => many.set(f.array("deltas", Fields::payload)?, m, "deltas")?,
+            b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
+            b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
+            b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
             _ => f.skip()?,
         }
     }
@@ -338,7 +351,7 @@ fn presence<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let mut users = Slot::new();
     while let Some(key) = f.next_key()? {
         match key {
-            "users" => users.set(f.array("users", Fields::presence_info)?, m, "users")?,
+            b"users" => users.set(f.array("users", Fields::presence_info)?, m, "users")?,
             _ => f.skip()?,
         }
     }
@@ -352,17 +365,17 @@ fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut joined, mut updated, mut left) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "joined" => joined.set(
+            b"joined" => joined.set(
                 f.opt("joined", |f, n| f.array(n, Fields::presence_info))?,
                 m,
                 "joined",
             )?,
-            "updated" => updated.set(
+            b"updated" => updated.set(
                 f.opt("updated", |f, n| f.array(n, Fields::presence_info))?,
                 m,
                 "updated",
             )?,
-            "left" => left.set(f.opt("left", Fields::strings)?, m, "left")?,
+            b"left" => left.set(f.opt("left", Fields::strings)?, m, "left")?,
             _ => f.skip()?,
         }
     }
@@ -378,8 +391,8 @@ fn signal<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut from, mut payload) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "from_user_id" => from.set(f.string("from_user_id")?, m, "from_user_id")?,
-            "signal" => payload.set(f.signal("signal")?, m, "signal")?,
+            b"from_user_id" => from.set(f.string("from_user_id")?, m, "from_user_id")?,
+            b"signal" => payload.set(f.signal("signal")?, m, "signal")?,
             _ => f.skip()?,
         }
     }
@@ -394,9 +407,9 @@ fn notify<'a, S, D, E: Deserialize<'a>>(f: &mut Fields<'a>) -> Msg<S, D, E> {
     let (mut domain, mut event, mut correlation) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "domain" => domain.set(f.string("domain")?, m, "domain")?,
-            "event" => event.set(f.payload("event")?, m, "event")?,
-            "correlation_id" => {
+            b"domain" => domain.set(f.string("domain")?, m, "domain")?,
+            b"event" => event.set(f.payload("event")?, m, "event")?,
+            b"correlation_id" => {
                 correlation.set(f.opt("correlation_id", Fields::op_id)?, m, "correlation_id")?
             }
             _ => f.skip()?,
@@ -414,9 +427,9 @@ fn progress<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut op_id, mut percent, mut message) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            "percent" => percent.set(f.opt("percent", Fields::uint)?, m, "percent")?,
-            "message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
+            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            b"percent" => percent.set(f.opt("percent", Fields::uint)?, m, "percent")?,
+            b"message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
             _ => f.skip()?,
         }
     }
@@ -432,8 +445,8 @@ fn action_ok<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut op_id, mut result) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            "result" => result.set(f.opt("result", Fields::raw)?, m, "result")?,
+            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            b"result" => result.set(f.opt("result", Fields::raw)?, m, "result")?,
             _ => f.skip()?,
         }
     }
@@ -448,9 +461,9 @@ fn action_err<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let (mut op_id, mut code, mut message) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            "op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            "code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
-            "message" => message.set(f.string("message")?, m, "message")?,
+            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
+            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
+            b"message" => message.set(f.string("message")?, m, "message")?,
             _ => f.skip()?,
         }
     }

@@ -5,8 +5,8 @@ use std::fmt::Debug;
 use rmpv::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ui_flow::codec::{Decoded, Limits};
-use ui_flow::{ClientMessage, ServerMessage};
+use ui_flow::codec::{Decoded, Limits, validate};
+use ui_flow::{ClientMessage, DecodeError, ServerMessage};
 
 use super::payload::{Act, Board, Change, Reward};
 
@@ -31,7 +31,26 @@ fn same<T: PartialEq + Debug>(a: &T, b: &T) -> bool {
     a == b || format!("{a:?}") == format!("{b:?}")
 }
 
+/// The single-pass decoder must agree with decoding after a full
+/// [`validate`]: a frame `validate` rejects gives exactly `validate`'s error,
+/// and a frame that decodes passes `validate`.
+fn agrees_with_validate<M: Debug>(
+    frame: &[u8],
+    limits: &Limits,
+    decoded: &Result<Decoded<M>, DecodeError>,
+    who: &str,
+) {
+    if let Err(first) = validate(frame, limits) {
+        assert_eq!(
+            decoded.as_ref().err(),
+            Some(&first),
+            "{who}: validate says {first:?} for {frame:02x?}, decode says {decoded:?}"
+        );
+    }
+}
+
 /// Decodes `frame` both ways with typed and dynamic payloads and checks:
+/// every result agrees with validate-first decoding;
 /// typed success implies dynamic success with the same tag; success within
 /// tight limits implies the same result within the defaults; every decoded
 /// message re-encodes to bytes that decode to an equal message and encode
@@ -41,13 +60,17 @@ pub fn frame(frame: &[u8]) -> Outcome {
 
     let typed = ClientMessage::<Act>::decode(frame);
     let dynamic = ClientMessage::<Value>::decode(frame);
+    let tight = ClientMessage::<Value>::decode_with(frame, &TIGHT);
+    agrees_with_validate(frame, &Limits::default(), &typed, "client typed");
+    agrees_with_validate(frame, &Limits::default(), &dynamic, "client");
+    agrees_with_validate(frame, &TIGHT, &tight, "client tight");
     if let Ok(t) = &typed {
         let Ok(d) = &dynamic else {
             panic!("client: typed accepted what dynamic rejected: {dynamic:?}");
         };
         assert_eq!(client_tag(t), client_tag(d));
     }
-    if let Ok(tight) = ClientMessage::<Value>::decode_with(frame, &TIGHT) {
+    if let Ok(tight) = tight {
         assert!(
             dynamic.as_ref().is_ok_and(|d| same(&tight, d)),
             "client: tight limits gave {tight:?}, defaults {dynamic:?}"
@@ -68,13 +91,17 @@ pub fn frame(frame: &[u8]) -> Outcome {
 
     let typed = ServerMessage::<Board, Change, Reward>::decode(frame);
     let dynamic = ServerMessage::<Value, Value, Value>::decode(frame);
+    let tight = ServerMessage::<Value, Value, Value>::decode_with(frame, &TIGHT);
+    agrees_with_validate(frame, &Limits::default(), &typed, "server typed");
+    agrees_with_validate(frame, &Limits::default(), &dynamic, "server");
+    agrees_with_validate(frame, &TIGHT, &tight, "server tight");
     if let Ok(t) = &typed {
         let Ok(d) = &dynamic else {
             panic!("server: typed accepted what dynamic rejected: {dynamic:?}");
         };
         assert_eq!(server_tag(t), server_tag(d));
     }
-    if let Ok(tight) = ServerMessage::<Value, Value, Value>::decode_with(frame, &TIGHT) {
+    if let Ok(tight) = tight {
         assert!(
             dynamic.as_ref().is_ok_and(|d| same(&tight, d)),
             "server: tight limits gave {tight:?}, defaults {dynamic:?}"
