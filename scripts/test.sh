@@ -36,8 +36,12 @@ step "spec vectors under Node (@msgpack/msgpack)" node spec/js/check.mjs
 step "clippy (native)" cargo clippy --locked --workspace --all-targets --features ui-flow-server/jwt -- -D warnings
 step "tests (native: units, vectors, fuzz-lite, property, WebSocket end-to-end)" \
   cargo test --locked --workspace --features ui-flow-server/jwt
-step "clippy (wasm32)" cargo clippy --locked --target wasm32-unknown-unknown --all-targets \
-  -p ui-flow --features ui-flow/browser "${wasm_crates[@]}" -- -D warnings
+# The core's library with its browser driver (its tests and benches use
+# native-only dev-dependencies), then everything of the wasm-only crates.
+step "clippy (wasm32, ui-flow with the browser driver)" cargo clippy --locked \
+  --target wasm32-unknown-unknown -p ui-flow --features browser -- -D warnings
+step "clippy (wasm32, adapters, examples, browser tests)" cargo clippy --locked \
+  --target wasm32-unknown-unknown --all-targets "${wasm_crates[@]}" -- -D warnings
 
 if [ "$scope" != native ]; then
   ensure_wasm_bindgen_cli
