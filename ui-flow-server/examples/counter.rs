@@ -43,7 +43,7 @@ async fn main() -> std::io::Result<()> {
             let mut every = tokio::time::interval(Duration::from_millis(ms.max(1)));
             loop {
                 every.tick().await;
-                server.handler().add(&demo, 1);
+                let _ = Counter::add(&demo, 1).await;
             }
         });
     }

@@ -18,7 +18,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -31,7 +30,7 @@ use tokio_tungstenite::tungstenite::Message;
 use ui_flow::ServerMessage;
 use ui_flow::codec::Decoded;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, BoxError, FlowHandler, FlowServer, ServerConfig,
+    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig,
     UnverifiedUserToken,
 };
 
@@ -72,20 +71,25 @@ fn delta_frame(seq: u64) -> (BenchDelta, Vec<u8>) {
 
 // ---------------------------------------------------------------- server --
 
-struct Bench {
-    head: AtomicU64,
+struct Bench;
+
+/// The server's state: how many deltas were committed.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Sent(u64);
+
+impl ui_flow::FlowState for Sent {
+    type Delta = BenchDelta;
+    fn apply_delta(&mut self, _: BenchDelta) {
+        self.0 += 1;
+    }
 }
 
 #[async_trait]
 impl FlowHandler for Bench {
-    type State = ();
+    type State = Sent;
     type Delta = BenchDelta;
     type Event = ();
     type Action = IgnoredAny;
-
-    async fn snapshot(&self, _: &str) -> Result<((), u64), BoxError> {
-        Ok(((), self.head.load(Ordering::SeqCst)))
-    }
 
     async fn handle_action(&self, _: &ActionContext<Self>, _: IgnoredAny) -> ActionOutcome {
         ActionOutcome::ok()
@@ -133,9 +137,7 @@ async fn serve(kind: &str) {
     // A plain broadcast loop: a tokio broadcast channel, one task per socket.
     let (plain_tx, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(4096);
     let flow = FlowServer::with_config(
-        Bench {
-            head: AtomicU64::new(0),
-        },
+        Bench,
         UnverifiedUserToken,
         {
             let mut c = ServerConfig::default();
@@ -194,8 +196,7 @@ async fn serve(kind: &str) {
                     every.tick().await;
                     if kind == "uiflow" {
                         let (delta, _) = delta_frame(seq);
-                        flow.handler().head.store(seq, Ordering::SeqCst);
-                        session.broadcast_delta(&delta, seq).expect("broadcast");
+                        session.commit(delta).await.expect("commit");
                     } else {
                         let (_, frame) = delta_frame(seq);
                         let _ = plain_tx.send(frame.into());

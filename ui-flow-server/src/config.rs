@@ -20,6 +20,8 @@
 
 use std::time::Duration;
 
+pub use crate::log::LogConfig;
+
 /// A token bucket: `per_second` frames on average, bursts up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
@@ -91,10 +93,12 @@ pub struct ServerConfig {
     pub max_depth: usize,
     /// Browser origins allowed to connect.
     pub origins: OriginPolicy,
-    /// The seq lineage sent as `epoch`. `None` picks a random one at start,
-    /// which is right when the app's seqs restart with the process; supply a
-    /// stored value when they survive restarts.
+    /// The epoch of every new resource log (and, for handlers that keep
+    /// their own state, of the whole server). `None` picks a random one
+    /// per new log. A log loaded from a durable store keeps its own.
     pub epoch: Option<u32>,
+    /// History and checkpoints of the server-owned resource logs.
+    pub log: LogConfig,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +124,7 @@ impl Default for ServerConfig {
             max_depth: 32,
             origins: OriginPolicy::Any,
             epoch: None,
+            log: LogConfig::default(),
         }
     }
 }

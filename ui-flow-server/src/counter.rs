@@ -2,22 +2,21 @@
 //!
 //! It exists to show the handler contract end to end and to give client
 //! tests and demos a real server to talk to (`cargo run -p ui-flow-server
-//! --example counter`). It keeps everything in memory, including the last
-//! [`Counter::HISTORY`] deltas per resource so reconnecting clients can
-//! resync without a snapshot.
+//! --example counter`). It holds no state of its own: each action commits
+//! deltas, and the server keeps the value, the seq line and the history
+//! that lets reconnecting clients resync without a snapshot.
 //!
 //! Wire shapes (MessagePack maps): state `{value}`, delta `{add}`, event
 //! `{by, value}` in domain `"counter"`, actions `{type: "add", amount}`,
 //! `{type: "add_in_steps", amount, steps}` (reports progress per step) and
 //! `{type: "fail", reason}` (always `ActionErr` with code `"rejected"`).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use ui_flow::FlowState;
 
-use crate::handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
+use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
+use crate::log::CommitError;
 use crate::server::SessionHandle;
 
 /// The state: the counter's value.
@@ -25,6 +24,14 @@ use crate::server::SessionHandle;
 pub struct CounterState {
     /// The value.
     pub value: i64,
+}
+
+impl FlowState for CounterState {
+    type Delta = CounterDelta;
+
+    fn apply_delta(&mut self, delta: CounterDelta) {
+        self.value += delta.add;
+    }
 }
 
 /// A change: add `add` to the value.
@@ -66,50 +73,17 @@ pub enum CounterAction {
     },
 }
 
+/// The handler: a counter per resource. The server keeps the state, the
+/// seq line and the history; the handler only decides.
 #[derive(Debug, Default)]
-struct Room {
-    value: i64,
-    seq: u64,
-    history: VecDeque<(CounterDelta, u64)>,
-}
-
-/// The handler: a counter per resource, with recent history.
-#[derive(Debug, Default)]
-pub struct Counter {
-    rooms: Mutex<HashMap<String, Room>>,
-}
+pub struct Counter;
 
 impl Counter {
-    /// Deltas kept per resource for `deltas_since`.
-    pub const HISTORY: usize = 1000;
-
-    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
-        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds `amount` to the resource's counter and broadcasts the delta;
-    /// returns the new seq. This is how application code (a timer, another
-    /// service) changes state outside of client actions.
-    pub fn add(&self, session: &SessionHandle<Self>, amount: i64) -> u64 {
-        let mut rooms = self.rooms();
-        let room = rooms.entry(session.resource_id().to_owned()).or_default();
-        let delta = CounterDelta { add: amount };
-        room.value += amount;
-        room.seq += 1;
-        room.history.push_back((delta, room.seq));
-        if room.history.len() > Self::HISTORY {
-            room.history.pop_front();
-        }
-        // Broadcast while holding the room, so seqs leave in order.
-        let _ = session.broadcast_delta(&delta, room.seq);
-        room.seq
-    }
-
-    /// The resource's current value and seq.
-    pub fn value(&self, resource_id: &str) -> (i64, u64) {
-        self.rooms()
-            .get(resource_id)
-            .map_or((0, 0), |r| (r.value, r.seq))
+    /// Adds `amount` to the resource's counter (a commit, so every client
+    /// sees it) and returns the new seq. This is how application code (a
+    /// timer, another service) changes state outside of client actions.
+    pub async fn add(session: &SessionHandle<Self>, amount: i64) -> Result<u64, CommitError> {
+        session.commit(CounterDelta { add: amount }).await
     }
 }
 
@@ -120,56 +94,40 @@ impl FlowHandler for Counter {
     type Event = CounterEvent;
     type Action = CounterAction;
 
-    async fn snapshot(&self, resource_id: &str) -> Result<(CounterState, u64), BoxError> {
-        let (value, seq) = self.value(resource_id);
-        Ok((CounterState { value }, seq))
-    }
-
-    async fn deltas_since(
-        &self,
-        resource_id: &str,
-        seq: u64,
-    ) -> Result<Vec<(CounterDelta, u64)>, BoxError> {
-        let rooms = self.rooms();
-        Ok(rooms
-            .get(resource_id)
-            .map(|r| {
-                r.history
-                    .iter()
-                    .filter(|(_, s)| *s > seq)
-                    .copied()
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
     async fn handle_action(
         &self,
         ctx: &ActionContext<Self>,
         action: CounterAction,
     ) -> ActionOutcome {
-        let session = ctx.session();
-        match action {
-            CounterAction::Add { amount } => {
-                self.add(session, amount);
-            }
+        let committed = match action {
+            CounterAction::Add { amount } => ctx.commit(CounterDelta { add: amount }).await,
             CounterAction::AddInSteps { amount, steps } => {
                 let steps = i64::from(steps.max(1));
+                let mut last = Ok(0);
                 for step in 0..steps {
                     let part = amount * (step + 1) / steps - amount * step / steps;
-                    self.add(session, part);
+                    last = ctx.commit(CounterDelta { add: part }).await;
+                    if last.is_err() {
+                        break;
+                    }
                     let percent = u8::try_from((step + 1) * 100 / steps).unwrap_or(100);
                     ctx.progress(Some(percent), Some("adding"));
                 }
+                last
             }
             CounterAction::Fail { reason } => return ActionOutcome::err("rejected", reason),
+        };
+        if let Err(e) = committed {
+            return ActionOutcome::err("not_committed", e.to_string());
         }
-        let (value, _) = self.value(ctx.resource_id());
+        let value = ctx.session().read(|state, _| state.value).await.unwrap_or_default();
         let event = CounterEvent {
             by: ctx.user().user_id.clone(),
             value,
         };
-        let _ = session.broadcast_notify("counter", &event, Some(ctx.op_id()));
+        let _ = ctx
+            .session()
+            .broadcast_notify("counter", &event, Some(ctx.op_id()));
         ActionOutcome::ok_with(&value).unwrap_or_else(|_| ActionOutcome::ok())
     }
 }

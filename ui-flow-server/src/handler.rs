@@ -2,14 +2,16 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use ui_flow::{EncodeError, OpId, RawValue};
+use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 
 use crate::auth::Identity;
 use crate::hub::OpKey;
+use crate::log::{CommitError, Committed, OpTag, TransactError};
 use crate::server::SessionHandle;
 
 /// An error from the application's own code (a database, a service).
@@ -20,36 +22,69 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The application's side of a ui-flow server.
 ///
-/// The server calls these methods; the application pushes changes back
-/// through a [`SessionHandle`].
+/// By default the server keeps each resource's state: it loads a
+/// resource's [`initial_state`](Self::initial_state) when the resource is
+/// first used, and from then on the application changes it only by
+/// *committing* deltas (from an action through [`ActionContext::commit`],
+/// or from anywhere through a [`SessionHandle`]). The server applies each
+/// delta to its copy with [`FlowState::apply_delta`], numbers it, keeps it in
+/// its [`Store`](crate::store::Store) and sends it to every connection;
+/// snapshots and resyncs come from that log. The application never numbers
+/// a seq.
 ///
 /// Every method receives the `resource_id` from the URL
 /// (`/realtime/{resource_id}`): one server serves many resources, each with
 /// its own seq line.
 ///
-/// Contract for seqs: each change to a resource's state advances its seq by
-/// exactly one; apply a change to the state that [`snapshot`](Self::snapshot)
-/// reads **before** calling `broadcast_delta` with it. Then a client joining
-/// while changes happen neither misses nor repeats one.
+/// **Escape hatch:** an application whose state must stay in its own
+/// database sets [`APP_OWNED_STATE`](Self::APP_OWNED_STATE) and implements
+/// [`snapshot`](Self::snapshot) and [`deltas_since`](Self::deltas_since);
+/// it then numbers its own seqs and sends with
+/// [`SessionHandle::broadcast_delta`], which refuses a seq that does not
+/// follow the head.
 #[async_trait]
 pub trait FlowHandler: Send + Sync + 'static {
-    /// The full state a client mirrors.
-    type State: Serialize + Send + Sync + 'static;
+    /// The full state a client mirrors; the server applies deltas to it.
+    type State: FlowState<Delta = Self::Delta>
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
     /// One change to the state.
-    type Delta: Serialize + Send + Sync + 'static;
+    type Delta: Serialize + DeserializeOwned + Send + Sync + 'static;
     /// An application event sent with `Notify`.
     type Event: Serialize + Send + Sync + 'static;
     /// An action a client asks the server to perform.
     type Action: DeserializeOwned + Send + 'static;
 
-    /// The resource's current state and the seq it is at.
+    /// `true`: the application keeps the state and numbers seqs itself (see
+    /// the trait docs); the server calls [`snapshot`](Self::snapshot) and
+    /// [`deltas_since`](Self::deltas_since) and keeps no log.
+    const APP_OWNED_STATE: bool = false;
+
+    /// The state of a resource that has no log yet, loaded when it is first
+    /// used. The default is `State::default()`. An error refuses the
+    /// connections waiting for it with `sync_failed` (they retry).
+    async fn initial_state(&self, resource_id: &str) -> Result<Self::State, BoxError> {
+        let _ = resource_id;
+        Ok(Self::State::default())
+    }
+
+    /// Escape hatch only ([`APP_OWNED_STATE`](Self::APP_OWNED_STATE)): the
+    /// resource's current state and the seq it is at.
     ///
     /// Called for every joining connection and whenever a resync cannot be
     /// served from deltas. An error closes that connection with
-    /// `sync_failed` (it reconnects with backoff).
-    async fn snapshot(&self, resource_id: &str) -> Result<(Self::State, u64), BoxError>;
+    /// `sync_failed` (it reconnects with backoff). The default is the
+    /// default state at seq 0.
+    async fn snapshot(&self, resource_id: &str) -> Result<(Self::State, u64), BoxError> {
+        let _ = resource_id;
+        Ok((Self::State::default(), 0))
+    }
 
-    /// The deltas after `seq`, oldest first, each with its own seq, so a
+    /// Escape hatch only ([`APP_OWNED_STATE`](Self::APP_OWNED_STATE)): the
+    /// deltas after `seq`, oldest first, each with its own seq, so a
     /// reconnecting client can catch up without a snapshot.
     ///
     /// Return what you still have; the server uses the answer only when it
@@ -72,17 +107,19 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// on which resource, under which [`OpId`], and can report progress. The
     /// server runs each action once per `(resource, user, op_id)`: a retry
     /// with the same id (after a reconnect) gets the outcome of the first
-    /// run, or joins it while it still runs. Broadcast the resulting delta
-    /// through the [`SessionHandle`] before returning,
-    /// so the client sees the change no later than the `ActionOk`.
+    /// run, or joins it while it still runs, also after a server restart
+    /// when the store is durable. Commit the resulting deltas with
+    /// [`ActionContext::commit`] or [`ActionContext::transact`] before
+    /// returning, so the client sees the change no later than the
+    /// `ActionOk`. A commit stands even if the action then returns an error.
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: Self::Action) -> ActionOutcome
     where
         Self: Sized;
 
     /// Whether `user` may see `event` from `domain`; called for every
-    /// subscribed recipient of a notification, under the server's lock, so
-    /// keep it quick and never call back into the server from it. The
-    /// default lets everything through.
+    /// subscribed recipient of a notification. It runs under no lock of the
+    /// server's, so it may read the application's own state, but it should
+    /// be quick. The default lets everything through.
     fn filter_notification(&self, user: &Identity, domain: &str, event: &Self::Event) -> bool {
         let _ = (user, domain, event);
         true
@@ -94,7 +131,8 @@ pub trait FlowHandler: Send + Sync + 'static {
 pub enum ActionOutcome {
     /// It succeeded; sent as `ActionOk` with the optional result.
     Ok(Option<RawValue>),
-    /// It failed and changed nothing; sent as `ActionErr`.
+    /// It failed; sent as `ActionErr`. (Deltas it committed before failing
+    /// stay committed: refuse before committing.)
     Err {
         /// An application error code for programs (`"not_found"`, ...).
         code: Option<String>,
@@ -129,6 +167,8 @@ pub struct ActionContext<H: FlowHandler> {
     pub(crate) session: SessionHandle<H>,
     pub(crate) user: Arc<Identity>,
     pub(crate) key: OpKey,
+    /// Whether the action committed anything (its op is then recorded).
+    pub(crate) committed: AtomicBool,
 }
 
 impl<H: FlowHandler> ActionContext<H> {
@@ -147,9 +187,47 @@ impl<H: FlowHandler> ActionContext<H> {
         self.key.op_id()
     }
 
-    /// The session of the action's resource, to broadcast its effect.
+    /// The session of the action's resource (notifications, presence,
+    /// reading the state). Commit the action's deltas through
+    /// [`commit`](Self::commit) or [`transact`](Self::transact) rather than
+    /// the session's, so they are recorded as this action's.
     pub fn session(&self) -> &SessionHandle<H> {
         &self.session
+    }
+
+    /// Commits one delta as this action's effect (see
+    /// [`SessionHandle::commit`]). Returns its seq.
+    pub async fn commit(&self, delta: H::Delta) -> Result<u64, CommitError> {
+        let committed = self.commit_all(vec![delta]).await?;
+        Ok(committed.map_or(0, |c| c.last))
+    }
+
+    /// Commits several deltas as one step of this action (see
+    /// [`SessionHandle::commit_all`]).
+    pub async fn commit_all(&self, deltas: Vec<H::Delta>) -> Result<Option<Committed>, CommitError> {
+        self.transact(move |_| Ok::<_, std::convert::Infallible>(deltas))
+            .await
+            .map_err(|e| match e {
+                TransactError::Commit(e) => e,
+                TransactError::Refused(never) => match never {},
+            })
+    }
+
+    /// Decides against the current state and commits in one step, as this
+    /// action's effect (see [`SessionHandle::transact`]).
+    pub async fn transact<E>(
+        &self,
+        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+    ) -> Result<Option<Committed>, TransactError<E>> {
+        let tag = OpTag {
+            user: self.key.user.clone(),
+            op_id: self.key.op_id,
+        };
+        let result = self.session.commit_tagged(Some(&tag), decide).await;
+        if matches!(result, Ok(Some(_))) {
+            self.committed.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Sends `Progress { op_id, percent, message }` to every connection

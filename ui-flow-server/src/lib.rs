@@ -114,11 +114,14 @@ pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+mod log;
 mod outbox;
 mod server;
+pub mod store;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
-pub use config::{OriginPolicy, RateLimit, ServerConfig};
+pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
+pub use log::{CommitError, Committed, TransactError};
 pub use counters::Counters;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use server::{FlowServer, SessionHandle};

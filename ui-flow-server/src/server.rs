@@ -10,13 +10,14 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Instant;
 
 use futures::FutureExt;
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OnceCell, watch};
 use ui_flow::{EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
@@ -24,8 +25,13 @@ use crate::broker::{Broker, LocalOnly, Publication};
 use crate::config::ServerConfig;
 use crate::counters::{Counters, Live};
 use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
-use crate::hub::{ConnectionId, Departure, Fanout, Hub, Now, Refusal, Request, Transmit};
+use crate::hub::{
+    BroadcastError, ConnectionId, Departure, Fanout, Hub, Now, OpKey, Refusal, Request, Transmit,
+    outcome_frame,
+};
+use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::{Outbox, Pushed};
+use crate::store::{MemoryStore, OpRecord, Outcome, Store};
 
 /// A ui-flow server for one [`FlowHandler`]: mount its [`router`](Self::router)
 /// in an axum app, keep [`session`](Self::session) handles to broadcast.
@@ -58,6 +64,9 @@ pub(crate) struct Inner<H: FlowHandler> {
     deadline: watch::Sender<Option<Instant>>,
     all_closed: Notify,
     broker: RwLock<Arc<dyn Broker>>,
+    store: Arc<dyn Store>,
+    /// The open resource logs; a cell is filled by the first task that needs it.
+    logs: Mutex<HashMap<Arc<str>, Arc<OnceCell<Arc<ResourceLog<H>>>>>>,
 }
 
 impl<H: FlowHandler> FlowServer<H> {
@@ -66,21 +75,36 @@ impl<H: FlowHandler> FlowServer<H> {
         Self::with_config(handler, authenticator, ServerConfig::default())
     }
 
-    /// A server with the given settings.
+    /// A server with the given settings, keeping resource logs in memory
+    /// ([`MemoryStore`]).
     pub fn with_config(
         handler: H,
         authenticator: impl Authenticator,
         config: ServerConfig,
     ) -> Self {
+        Self::with_store(handler, authenticator, config, MemoryStore::new())
+    }
+
+    /// A server with the given settings, keeping resource logs in `store`
+    /// (for example a durable [`FileStore`](crate::store::FileStore), so a
+    /// restarted server continues every resource's epoch and seq line).
+    pub fn with_store(
+        handler: H,
+        authenticator: impl Authenticator,
+        config: ServerConfig,
+        store: impl Store,
+    ) -> Self {
         let epoch = config.epoch.unwrap_or_else(random_epoch);
         let (deadline, _) = watch::channel(None);
+        let hub = Hub::new(config.clone(), epoch);
+        let hub = if H::APP_OWNED_STATE { hub } else { hub.with_logs() };
         FlowServer {
             inner: Arc::new(Inner {
                 handler: Arc::new(handler),
                 auth: Arc::new(authenticator),
                 counters: Live::default(),
                 core: Mutex::new(Core {
-                    hub: Hub::new(config.clone(), epoch),
+                    hub,
                     outboxes: HashMap::new(),
                 }),
                 config,
@@ -88,6 +112,8 @@ impl<H: FlowHandler> FlowServer<H> {
                 deadline,
                 all_closed: Notify::new(),
                 broker: RwLock::new(Arc::new(LocalOnly)),
+                store: Arc::new(store),
+                logs: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -210,9 +236,110 @@ impl<H: FlowHandler> SessionHandle<H> {
         &self.resource
     }
 
-    /// Sends `Delta { delta, seq }` to every connection of the resource.
-    /// Returns how many connections it was queued for.
-    pub fn broadcast_delta(&self, delta: &H::Delta, seq: u64) -> Result<usize, EncodeError> {
+    /// Commits one delta: the server applies it to the resource's state,
+    /// gives it the next seq, keeps it in the store and sends it to every
+    /// connection, encoded once. Returns its seq.
+    ///
+    /// Concurrent commits to one resource are applied and sent in one
+    /// order; when this returns, the delta is in the store (as durably as
+    /// the store promises) and queued to every connection.
+    ///
+    /// ```no_run
+    /// # use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::{Counter, CounterDelta}};
+    /// # async fn run() -> Result<(), ui_flow_server::CommitError> {
+    /// let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    /// let seq = server.session("room-1").commit(CounterDelta { add: 5 }).await?;
+    /// assert!(seq >= 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn commit(&self, delta: H::Delta) -> Result<u64, CommitError> {
+        let committed = self.commit_all(vec![delta]).await?;
+        Ok(committed.map_or(0, |c| c.last))
+    }
+
+    /// Commits several deltas as one step: consecutive seqs, one store
+    /// write, one `Deltas` frame. `None` when `deltas` is empty.
+    pub async fn commit_all(&self, deltas: Vec<H::Delta>) -> Result<Option<Committed>, CommitError> {
+        self.commit_tagged(None, move |_| Ok::<_, std::convert::Infallible>(deltas))
+            .await
+            .map_err(|e| match e {
+                TransactError::Commit(e) => e,
+                TransactError::Refused(never) => match never {},
+            })
+    }
+
+    /// Decides and commits in one step: `decide` sees the state as it is
+    /// (no other commit to this resource runs meanwhile) and returns the
+    /// deltas to commit, or refuses. Check-then-act without a race:
+    ///
+    /// ```no_run
+    /// # use ui_flow_server::{FlowServer, UnverifiedUserToken, TransactError, counter::{Counter, CounterDelta}};
+    /// # async fn run() {
+    /// # let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    /// let room = server.session("room-1");
+    /// let result = room
+    ///     .transact(|state| {
+    ///         if state.value >= 10 {
+    ///             return Err("the counter is full");
+    ///         }
+    ///         Ok(vec![CounterDelta { add: 1 }])
+    ///     })
+    ///     .await;
+    /// match result {
+    ///     Ok(_) => {}
+    ///     Err(TransactError::Refused(why)) => println!("refused: {why}"),
+    ///     Err(TransactError::Commit(e)) => println!("not committed: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn transact<E>(
+        &self,
+        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+    ) -> Result<Option<Committed>, TransactError<E>> {
+        self.commit_tagged(None, decide).await
+    }
+
+    /// Calls `read` with the resource's state and the seq it is at (the
+    /// resource's log is opened if it is not yet).
+    pub async fn read<R>(&self, read: impl FnOnce(&H::State, u64) -> R + Send) -> Result<R, CommitError> {
+        let log = self.inner.log(&self.resource).await?;
+        Ok(log.read(read).await)
+    }
+
+    /// The resource's epoch and head seq.
+    pub async fn position(&self) -> Result<(u32, u64), CommitError> {
+        let log = self.inner.log(&self.resource).await?;
+        Ok(log.position().await)
+    }
+
+    pub(crate) async fn commit_tagged<E>(
+        &self,
+        op: Option<&OpTag>,
+        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+    ) -> Result<Option<Committed>, TransactError<E>> {
+        let log = self.inner.log(&self.resource).await?;
+        let fan_out = |frame: bytes::Bytes, first: u64, last: u64| {
+            let fanout = Fanout {
+                reached: 0,
+                frame: Some(frame.clone()),
+            };
+            self.inner
+                .run(|hub| hub.deliver_deltas_frame(&self.resource, frame, first, last));
+            self.publish_deltas(&fanout, first, last);
+        };
+        let result = log.commit(op, Now::system().unix_ms, decide, fan_out).await;
+        if let Err(TransactError::Commit(CommitError::Store(_))) = &result {
+            self.inner.forget_log(&self.resource, &log);
+        }
+        result
+    }
+
+    /// Escape hatch ([`FlowHandler::APP_OWNED_STATE`]): sends
+    /// `Delta { delta, seq }`, numbered by the application, to every
+    /// connection of the resource. `seq` must follow the last seq sent or
+    /// synced ([`BroadcastError::OutOfOrder`] otherwise). Returns how many
+    /// connections it was queued for.
+    pub fn broadcast_delta(&self, delta: &H::Delta, seq: u64) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
             .run(|hub| hub.broadcast_delta(Now::system(), &self.resource, delta, seq))?;
@@ -220,8 +347,9 @@ impl<H: FlowHandler> SessionHandle<H> {
         Ok(fanout.reached)
     }
 
-    /// Sends contiguous deltas ending at `seq` as one `Deltas` message.
-    pub fn broadcast_deltas(&self, deltas: &[H::Delta], seq: u64) -> Result<usize, EncodeError> {
+    /// Escape hatch: sends contiguous deltas ending at `seq` as one
+    /// `Deltas` message (see [`broadcast_delta`](Self::broadcast_delta)).
+    pub fn broadcast_deltas(&self, deltas: &[H::Delta], seq: u64) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
             .run(|hub| hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq))?;
@@ -253,19 +381,15 @@ impl<H: FlowHandler> SessionHandle<H> {
     }
 
     /// Sends `Notify` to the connections subscribed to `domain` whose user
-    /// passes [`FlowHandler::filter_notification`].
+    /// passes [`FlowHandler::filter_notification`] (called with no lock of
+    /// the server's held).
     pub fn broadcast_notify(
         &self,
         domain: &str,
         event: &H::Event,
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
-        let handler = self.inner.handler.clone();
-        let mut filter =
-            |user: &Identity, e: &H::Event| handler.filter_notification(user, domain, e);
-        let fanout = self.inner.run(|hub| {
-            hub.broadcast_notify(&self.resource, domain, event, correlation_id, &mut filter)
-        })?;
+        let fanout = self.notify(None, domain, event, correlation_id)?;
         self.publish_notify(&fanout, None, domain);
         Ok(fanout.reached)
     }
@@ -279,21 +403,34 @@ impl<H: FlowHandler> SessionHandle<H> {
         event: &H::Event,
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
-        let handler = self.inner.handler.clone();
-        let mut filter =
-            |user: &Identity, e: &H::Event| handler.filter_notification(user, domain, e);
-        let fanout = self.inner.run(|hub| {
-            hub.notify_user(
-                &self.resource,
-                user_id,
-                domain,
-                event,
-                correlation_id,
-                &mut filter,
-            )
-        })?;
+        let fanout = self.notify(Some(user_id), domain, event, correlation_id)?;
         self.publish_notify(&fanout, Some(user_id), domain);
         Ok(fanout.reached)
+    }
+
+    fn notify(
+        &self,
+        user: Option<&str>,
+        domain: &str,
+        event: &H::Event,
+        correlation_id: Option<OpId>,
+    ) -> Result<Fanout, EncodeError> {
+        let candidates = self
+            .inner
+            .lock()
+            .hub
+            .notify_candidates(&self.resource, domain, user);
+        let handler = &self.inner.handler;
+        let chosen: Vec<ConnectionId> = candidates
+            .into_iter()
+            .filter(|(_, who)| handler.filter_notification(who, domain, event))
+            .map(|(id, _)| id)
+            .collect();
+        if chosen.is_empty() {
+            return Ok(Fanout::default());
+        }
+        self.inner
+            .run(|hub| hub.notify_connections(chosen, domain, event, correlation_id))
     }
 
     /// Who is connected, one entry per user, ordered by user id.
@@ -308,6 +445,48 @@ impl<H: FlowHandler> SessionHandle<H> {
 }
 
 impl<H: FlowHandler> Inner<H> {
+    /// The resource's log, opened (loaded from the store, or started from
+    /// the handler's initial state) by the first caller that needs it.
+    pub(crate) async fn log(&self, resource: &Arc<str>) -> Result<Arc<ResourceLog<H>>, CommitError> {
+        if H::APP_OWNED_STATE {
+            return Err(CommitError::AppOwnedState);
+        }
+        let cell = self
+            .logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(resource.clone())
+            .or_default()
+            .clone();
+        let log = cell
+            .get_or_try_init(|| async {
+                let epoch = self.config.epoch;
+                ResourceLog::open(
+                    resource.clone(),
+                    &*self.handler,
+                    self.store.clone(),
+                    self.config.log.clone(),
+                    || epoch.unwrap_or_else(random_epoch),
+                )
+                .await
+                .map(Arc::new)
+            })
+            .await?;
+        Ok(log.clone())
+    }
+
+    /// Drops a log whose store write failed, so the next use reloads it.
+    pub(crate) fn forget_log(&self, resource: &Arc<str>, log: &Arc<ResourceLog<H>>) {
+        let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+        if logs
+            .get(resource)
+            .and_then(|cell| cell.get())
+            .is_some_and(|open| Arc::ptr_eq(open, log))
+        {
+            logs.remove(resource);
+        }
+    }
+
     fn broker(&self) -> Arc<dyn Broker> {
         self.broker
             .read()
@@ -405,6 +584,24 @@ impl<H: FlowHandler> Inner<H> {
         };
         let inner = self.clone();
         match request {
+            Request::Sync {
+                ticket,
+                resource,
+                resume,
+            } => {
+                runtime.spawn(async move {
+                    let cap = inner.config.max_resync_deltas;
+                    let answer = async {
+                        let log = inner.log(&resource).await?;
+                        log.sync(resume, Now::system().unix_ms, cap).await
+                    };
+                    let result = answer.await.map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::warn!(resource = %resource, error = %e, "sync failed");
+                    }
+                    inner.run(|hub| hub.complete_sync(Now::system(), ticket, result));
+                });
+            }
             Request::Snapshot { ticket, resource } => {
                 runtime.spawn(async move {
                     let call = AssertUnwindSafe(inner.handler.snapshot(&resource)).catch_unwind();
@@ -437,26 +634,70 @@ impl<H: FlowHandler> Inner<H> {
             }
             Request::Action { key, user, action } => {
                 runtime.spawn(async move {
-                    let ctx = ActionContext {
-                        session: SessionHandle {
-                            inner: inner.clone(),
-                            resource: key_resource(&key),
-                        },
-                        user,
-                        key: key.clone(),
-                    };
-                    let call = AssertUnwindSafe(inner.handler.handle_action(&ctx, action));
-                    let outcome = match call.catch_unwind().await {
-                        Ok(outcome) => outcome,
-                        Err(_) => {
-                            tracing::error!(op_id = %key.op_id(), "handle_action panicked");
-                            ActionOutcome::err("internal", "the action failed on the server")
-                        }
-                    };
-                    inner.run(|hub| hub.complete_action(Now::system(), &key, outcome));
+                    let frame = inner.run_action(&key, user, action).await;
+                    inner.run(|hub| hub.complete_action_frame(Now::system(), &key, frame));
                 });
             }
         }
+    }
+
+    /// Runs one action (unless the store says it already ran) and returns
+    /// its encoded outcome, recorded in the store first.
+    async fn run_action(self: &Arc<Self>, key: &OpKey, user: Arc<Identity>, action: H::Action) -> bytes::Bytes {
+        let logged = !H::APP_OWNED_STATE;
+        if logged {
+            match self.store.outcome(&key.resource, &key.user, key.op_id).await {
+                Ok(Some(Outcome::Answered(frame))) => return frame,
+                Ok(Some(Outcome::Committed)) => return outcome_frame(key.op_id, ActionOutcome::ok()),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(op_id = %key.op_id, error = %e, "could not read the op record");
+                    let outcome = ActionOutcome::err(
+                        "unavailable",
+                        "the server could not check whether this action already ran; send it again as a new action",
+                    );
+                    return outcome_frame(key.op_id, outcome);
+                }
+            }
+        }
+        let ctx = ActionContext {
+            session: SessionHandle {
+                inner: self.clone(),
+                resource: key.resource.clone(),
+            },
+            user,
+            key: key.clone(),
+            committed: AtomicBool::new(false),
+        };
+        let call = AssertUnwindSafe(self.handler.handle_action(&ctx, action));
+        let span = tracing::debug_span!("handle_action", resource = %key.resource, op_id = %key.op_id);
+        let outcome = match tracing::Instrument::instrument(call.catch_unwind(), span).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!(op_id = %key.op_id, "handle_action panicked");
+                ActionOutcome::err("internal", "the action failed on the server")
+            }
+        };
+        let plain_ok = outcome == ActionOutcome::ok();
+        let frame = outcome_frame(key.op_id, outcome);
+        // An action that committed and answered a plain Ok is already
+        // recorded by its commit (a retry gets ActionOk from it).
+        if logged && !(plain_ok && ctx.committed.load(Relaxed)) {
+            let record = OpRecord {
+                user: key.user.to_string(),
+                op_id: key.op_id,
+                at_unix_ms: Now::system().unix_ms,
+                outcome: Outcome::Answered(frame.clone()),
+            };
+            let stored = match self.log(&key.resource).await {
+                Ok(_) => self.store.append(&key.resource, Vec::new(), vec![record]).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = stored {
+                tracing::warn!(op_id = %key.op_id, error = %e, "could not record the action's outcome; a retry after a restart may run it again");
+            }
+        }
+        frame
     }
 
     /// Remembers the runtime and starts the presence timer, once.
@@ -474,10 +715,6 @@ impl<H: FlowHandler> Inner<H> {
         let rx = self.deadline.subscribe();
         handle.spawn(presence_timer(weak, rx));
     }
-}
-
-fn key_resource(key: &crate::hub::OpKey) -> Arc<str> {
-    key.resource.clone()
 }
 
 /// Calls `handle_timeout` whenever the hub's next deadline passes.

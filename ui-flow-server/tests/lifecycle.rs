@@ -23,7 +23,8 @@ async fn join_action_ping_round_trip() {
         other => panic!("{other:?}"),
     }
     assert_eq!(joined.seq, 0);
-    assert_eq!(joined.epoch, t.server.epoch());
+    let (epoch, head) = t.server.session("room").position().await.expect("log");
+    assert_eq!((joined.epoch, joined.seq), (epoch, head), "each resource has its own epoch");
     assert_eq!(joined.users.len(), 1);
     assert_eq!(joined.users[0].user_id, "alice");
     assert_eq!(joined.users[0].status, PresenceStatus::Active);
@@ -162,7 +163,7 @@ async fn a_retried_action_after_reconnect_is_not_applied_twice() {
         }
         other => panic!("expected the remembered ActionOk, got {other:?}"),
     }
-    assert_eq!(t.server.handler().value("room"), (7, 1));
+    assert_eq!(t.server.session("room").read(|s, seq| (s.value, seq)).await.expect("read"), (7, 1));
 }
 
 #[tokio::test]
@@ -170,7 +171,7 @@ async fn resync_matrix_over_websockets() {
     let t = start(Counter::default(), ServerConfig::default()).await;
     let session = t.server.session("room");
     for _ in 0..400 {
-        t.server.handler().add(&session, 1);
+        Counter::add(&session, 1).await.expect("commit");
     }
     let head = 400;
     let (mut c, joined) = Client::join(t.addr, "room", "alice").await;
@@ -221,7 +222,7 @@ async fn resuming_on_connect_gets_deltas_instead_of_a_snapshot() {
     let session = t.server.session("room");
     let (mut watcher, joined) = Client::join(t.addr, "room", "w").await;
     for _ in 0..5 {
-        t.server.handler().add(&session, 2);
+        Counter::add(&session, 2).await.expect("commit");
     }
     for seq in 1..=5 {
         watcher
@@ -249,7 +250,7 @@ async fn resume_parameters_that_do_not_parse_get_a_snapshot_not_a_refusal() {
     let t = start(Counter::default(), ServerConfig::default()).await;
     let session = t.server.session("room");
     let (_watcher, joined) = Client::join(t.addr, "room", "w").await;
-    t.server.handler().add(&session, 2);
+    Counter::add(&session, 2).await.expect("commit");
     for query in [
         "last_seq=abc".to_string(),
         "last_seq=-1".to_string(),

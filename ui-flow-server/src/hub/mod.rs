@@ -80,6 +80,39 @@ pub struct Fanout {
     pub frame: Option<Bytes>,
 }
 
+/// The `ActionOk` or `ActionErr` frame for an action's outcome.
+pub fn outcome_frame(op_id: OpId, outcome: ActionOutcome) -> Bytes {
+    let msg = match outcome {
+        ActionOutcome::Ok(result) => Control::ActionOk { op_id, result },
+        ActionOutcome::Err { code, message } => Control::ActionErr {
+            op_id,
+            code,
+            message,
+        },
+    };
+    // Control messages carry no application payload, so they always encode.
+    Bytes::from(msg.encode().unwrap_or_default())
+}
+
+/// Why an application's broadcast was not sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BroadcastError {
+    /// A delta could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The seq does not follow the resource's head: sent, it would make
+    /// every client see a gap and resync. Only applications that keep
+    /// their own state and number their own seqs can get this.
+    #[error("broadcast seq {got} does not follow the head (expected {expected})")]
+    OutOfOrder {
+        /// The seq that would follow the head.
+        expected: u64,
+        /// The seq the broadcast carried.
+        got: u64,
+    },
+}
+
 /// When a user of a resource turns idle if nothing happens: (at, resource, user).
 type IdleDeadline = Reverse<(Instant, Arc<str>, Arc<str>)>;
 
@@ -106,6 +139,9 @@ pub struct Hub<H: FlowHandler> {
     /// The latest time an input carried, for changes made by inputs that
     /// carry none (closes).
     latest: Option<Instant>,
+    /// Syncs are answered from resource logs ([`Request::Sync`]) rather
+    /// than by the application's `snapshot`/`deltas_since`.
+    logged: bool,
     _handler: PhantomData<fn() -> H>,
 }
 
@@ -131,8 +167,18 @@ impl<H: FlowHandler> Hub<H> {
             stats: HubStats::default(),
             shutting_down: false,
             latest: None,
+            logged: false,
             _handler: PhantomData,
         }
+    }
+
+    /// Syncs connections from resource logs: every snapshot and resync
+    /// becomes one [`Request::Sync`], answered with
+    /// [`complete_sync`](Self::complete_sync). The hub still holds back what
+    /// is broadcast meanwhile and skips what the answer already covers.
+    pub fn with_logs(mut self) -> Self {
+        self.logged = true;
+        self
     }
 
     /// The seq lineage this hub announces.
@@ -399,18 +445,16 @@ impl<H: FlowHandler> Hub<H> {
     /// The outcome of an action: sent to every connection waiting for it
     /// and remembered for retries.
     pub fn complete_action(&mut self, now: Now, key: &OpKey, outcome: ActionOutcome) {
-        let msg = match outcome {
-            ActionOutcome::Ok(result) => Control::ActionOk {
-                op_id: key.op_id,
-                result,
-            },
-            ActionOutcome::Err { code, message } => Control::ActionErr {
-                op_id: key.op_id,
-                code,
-                message,
-            },
-        };
-        let frame = self.control(&msg);
+        self.stats.encodes += 1;
+        let frame = outcome_frame(key.op_id, outcome);
+        self.complete_action_frame(now, key, frame);
+    }
+
+    /// Like [`complete_action`](Self::complete_action), with the outcome
+    /// already encoded (an `ActionOk` or `ActionErr` frame for `key`'s op id,
+    /// as [`outcome_frame`] makes, or as a store recorded it).
+    pub fn complete_action_frame(&mut self, now: Now, key: &OpKey, frame: Bytes) {
+        self.latest = Some(now.instant);
         for conn in self.ops.finish(key, frame.clone(), now.instant) {
             self.send(conn, frame.clone());
         }
@@ -428,10 +472,11 @@ impl<H: FlowHandler> Hub<H> {
         resource: &str,
         delta: &H::Delta,
         seq: u64,
-    ) -> Result<Fanout, EncodeError> {
+    ) -> Result<Fanout, BroadcastError> {
         if !self.sessions.contains_key(resource) {
             return Ok(Fanout::default());
         }
+        self.check_next(resource, seq)?;
         let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Delta {
             delta,
             seq,
@@ -442,6 +487,18 @@ impl<H: FlowHandler> Hub<H> {
             reached: self.fan_out(resource, frame.clone(), Some((seq, seq)), false),
             frame: Some(frame),
         })
+    }
+
+    /// Refuses a broadcast starting at `first` unless it follows the
+    /// resource's head (the highest seq sent or synced so far).
+    fn check_next(&self, resource: &str, first: u64) -> Result<(), BroadcastError> {
+        match self.sessions.get(resource).and_then(|s| s.head) {
+            Some(head) if first != head + 1 => Err(BroadcastError::OutOfOrder {
+                expected: head + 1,
+                got: first,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Queues an already-encoded `Delta` or `Deltas` frame carrying seqs
@@ -465,11 +522,12 @@ impl<H: FlowHandler> Hub<H> {
         resource: &str,
         deltas: &[H::Delta],
         seq: u64,
-    ) -> Result<Fanout, EncodeError> {
+    ) -> Result<Fanout, BroadcastError> {
         let len = deltas.len() as u64;
         if deltas.is_empty() || !self.sessions.contains_key(resource) {
             return Ok(Fanout::default());
         }
+        self.check_next(resource, seq + 1 - len)?;
         let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Deltas {
             deltas: deltas.iter().collect(),
             seq,
@@ -522,6 +580,42 @@ impl<H: FlowHandler> Hub<H> {
         };
         let candidates: Vec<ConnectionId> = session.roster.connections_of(user_id).collect();
         self.notify(candidates, domain, event, correlation_id, filter)
+    }
+
+    /// The connections of `resource` (only `user`'s, when given) subscribed
+    /// to `domain`, with their users: the candidates for a notification,
+    /// for a filter that must run outside the hub.
+    pub fn notify_candidates(
+        &self,
+        resource: &str,
+        domain: &str,
+        user: Option<&str>,
+    ) -> Vec<(ConnectionId, Arc<Identity>)> {
+        let Some(session) = self.sessions.get(resource) else {
+            return Vec::new();
+        };
+        let ids: Vec<ConnectionId> = match user {
+            Some(user) => session.roster.connections_of(user).collect(),
+            None => session.live.iter().chain(&session.syncing).copied().collect(),
+        };
+        ids.into_iter()
+            .filter_map(|id| {
+                let c = self.connections.get(&id)?;
+                c.subscribed(domain).then(|| (id, c.user.clone()))
+            })
+            .collect()
+    }
+
+    /// Sends `Notify` to exactly these connections (those still open and
+    /// subscribed), encoded once.
+    pub fn notify_connections(
+        &mut self,
+        conns: Vec<ConnectionId>,
+        domain: &str,
+        event: &H::Event,
+        correlation_id: Option<OpId>,
+    ) -> Result<Fanout, EncodeError> {
+        self.notify(conns, domain, event, correlation_id, &mut |_, _| true)
     }
 
     fn notify(

@@ -23,6 +23,25 @@ use super::{Control, Hub};
 use crate::handler::FlowHandler;
 
 impl<H: FlowHandler> Hub<H> {
+    /// The result of a [`Request::Sync`]: the encoded `Snapshot` or `Deltas`
+    /// frame and the seq it brings the client to, or why there is none
+    /// (the connection is closed with `sync_failed`).
+    pub fn complete_sync(&mut self, now: Now, ticket: SyncTicket, result: Result<(Bytes, u64), String>) {
+        self.latest = Some(now.instant);
+        if self.current_sync(ticket).is_none() {
+            return;
+        }
+        let conn = ticket.conn;
+        let (frame, seq) = match result {
+            Ok(answer) => answer,
+            Err(_) => return self.sync_failed(conn),
+        };
+        if self.straddles(conn, seq) {
+            return self.request_snapshot(conn);
+        }
+        self.finish_sync(now, conn, frame, seq);
+    }
+
     /// The result of a [`Request::Snapshot`].
     pub fn complete_snapshot(
         &mut self,
@@ -125,6 +144,10 @@ impl<H: FlowHandler> Hub<H> {
         conn: ConnectionId,
         from: Option<(Option<u64>, Option<u32>)>,
     ) {
+        if self.logged {
+            let resume = from.and_then(|(seq, epoch)| seq.map(|s| (s, epoch)));
+            return self.request_sync(conn, resume);
+        }
         let cap = self.config.max_resync_deltas;
         let epoch = self.epoch;
         let Some(c) = self.connections.get(&conn) else {
@@ -172,7 +195,27 @@ impl<H: FlowHandler> Hub<H> {
         }
     }
 
+    fn request_sync(&mut self, conn: ConnectionId, resume: Option<(u64, Option<u32>)>) {
+        let attempt = self.bump_attempt();
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let Some(sync) = c.sync.as_mut() else {
+            return;
+        };
+        sync.attempt = attempt;
+        sync.deltas = None;
+        self.requests.push_back(Request::Sync {
+            ticket: SyncTicket { conn, attempt },
+            resource: c.resource.clone(),
+            resume,
+        });
+    }
+
     fn request_snapshot(&mut self, conn: ConnectionId) {
+        if self.logged {
+            return self.request_sync(conn, None);
+        }
         let attempt = self.bump_attempt();
         let Some(c) = self.connections.get_mut(&conn) else {
             return;

@@ -149,6 +149,18 @@ impl OpKey {
 /// [`FlowHandler`]: crate::FlowHandler
 #[derive(Debug)]
 pub enum Request<A> {
+    /// Bring a connection in sync from the resource's log (the default,
+    /// server-owned state): answer with the `Snapshot` or `Deltas` frame the
+    /// log produces for `resume`, through [`Hub::complete_sync`](super::Hub::complete_sync).
+    Sync {
+        /// Hand it back with the result.
+        ticket: SyncTicket,
+        /// The resource.
+        resource: Arc<str>,
+        /// The client's resume point, `(last_seq, epoch)`; `None` asks for a
+        /// snapshot.
+        resume: Option<(u64, Option<u32>)>,
+    },
     /// Call `snapshot(resource)`, then [`Hub::complete_snapshot`](super::Hub::complete_snapshot).
     Snapshot {
         /// Hand it back with the result.

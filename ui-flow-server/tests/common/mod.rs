@@ -198,23 +198,37 @@ pub fn close_code(c: &Option<CloseFrame>) -> Option<u16> {
     c.as_ref().map(|f| u16::from(f.code))
 }
 
-/// A handler whose state, deltas, events and actions are strings; the test
-/// drives seqs itself through `head`.
+/// A handler whose state, deltas, events and actions are strings, and
+/// which keeps its own state (the escape hatch): the test drives seqs itself
+/// through `head`.
 #[derive(Default)]
 pub struct Plain {
     pub head: std::sync::atomic::AtomicU64,
 }
 
+/// `Plain`'s state: the text of the last delta.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl ui_flow::FlowState for Text {
+    type Delta = String;
+    fn apply_delta(&mut self, delta: String) {
+        self.0 = delta;
+    }
+}
+
 #[async_trait::async_trait]
 impl FlowHandler for Plain {
-    type State = String;
+    type State = Text;
     type Delta = String;
     type Event = String;
     type Action = String;
+    const APP_OWNED_STATE: bool = true;
 
-    async fn snapshot(&self, _: &str) -> Result<(String, u64), ui_flow_server::BoxError> {
+    async fn snapshot(&self, _: &str) -> Result<(Text, u64), ui_flow_server::BoxError> {
         let head = self.head.load(std::sync::atomic::Ordering::SeqCst);
-        Ok((format!("state@{head}"), head))
+        Ok((Text(format!("state@{head}")), head))
     }
 
     async fn handle_action(

@@ -30,6 +30,7 @@
 //! ```
 
 mod client;
+pub mod encoded;
 mod read;
 mod scan;
 mod server;

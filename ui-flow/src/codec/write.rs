@@ -38,6 +38,11 @@ impl Out<'_> {
         self.uint_value(u64::from(tag));
     }
 
+    /// Starts an array of `len` items.
+    pub(crate) fn array(&mut self, len: usize) {
+        infallible(rmp::encode::write_array_len(self.buf, len as u32));
+    }
+
     pub(crate) fn key(&mut self, key: &str) {
         infallible(rmp::encode::write_str(self.buf, key));
     }

@@ -1,0 +1,425 @@
+//! A resource's log: the server's copy of its state, the seq line, and the
+//! recent deltas, kept in a [`Store`].
+//!
+//! One [`ResourceLog`] exists per resource in use. It is the only writer of
+//! that resource's seq line: a commit takes the log's lock, encodes the
+//! deltas once, numbers them `head + 1, head + 2, ...`, hands them to the
+//! store, and only when the store has them applies them to the state and
+//! fans the frame out, all before the lock is released. So seqs leave in
+//! commit order, a failed encode or store write changes nothing and sends
+//! nothing, and a snapshot (taken under the same lock) is exactly the state
+//! at its seq.
+//!
+//! It is not the hub: connections, presence and holding frames back while a
+//! connection syncs stay there. The log only answers "what is the state"
+//! and "what changed since seq N".
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Mutex;
+use ui_flow::codec::encoded;
+use ui_flow::{EncodeError, FlowState, OpId, RawValue};
+
+use crate::handler::FlowHandler;
+use crate::store::{Checkpoint, Entry, OpRecord, Outcome, Store, StoreError};
+
+/// How much history a resource log keeps, and how often it saves a
+/// checkpoint of the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogConfig {
+    /// Deltas kept for resync: a client further behind gets a snapshot.
+    pub history_deltas: usize,
+    /// Bytes of encoded deltas kept for resync (whichever bound is hit first).
+    pub history_bytes: usize,
+    /// A checkpoint (the encoded state) is saved after this many deltas...
+    pub checkpoint_every_deltas: u64,
+    /// ...or this many bytes of deltas, whichever comes first. Entries before
+    /// the kept history are then dropped from the store, so a log's size
+    /// stays bounded and a restart replays at most this much.
+    pub checkpoint_every_bytes: usize,
+    /// How long a finished action's outcome is kept in the store at least,
+    /// so a retry within this window is answered without running it again.
+    pub op_retention: Duration,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            history_deltas: 1000,
+            history_bytes: 1024 * 1024,
+            checkpoint_every_deltas: 1000,
+            checkpoint_every_bytes: 4 * 1024 * 1024,
+            op_retention: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Why deltas were not committed. Nothing was applied, stored or sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// A delta could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The store did not keep the deltas. The resource's log is reloaded
+    /// from the store on its next use.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The resource's log could not be opened (its initial state failed to
+    /// load, or the store failed).
+    #[error("the log of {resource:?} could not be opened: {reason}")]
+    Open {
+        /// The resource.
+        resource: String,
+        /// Why.
+        reason: String,
+    },
+    /// The handler keeps its own state ([`FlowHandler::APP_OWNED_STATE`]):
+    /// broadcast with [`SessionHandle::broadcast_delta`](crate::SessionHandle::broadcast_delta).
+    #[error("this handler keeps its own state; the server has no log to commit to")]
+    AppOwnedState,
+}
+
+/// Why a [`transact`](crate::SessionHandle::transact) did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum TransactError<E> {
+    /// The closure refused: nothing was committed.
+    #[error("refused")]
+    Refused(E),
+    /// The closure's deltas could not be committed.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+}
+
+/// Seqs `first..=last` were committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The first new seq.
+    pub first: u64,
+    /// The last new seq: the head after the commit.
+    pub last: u64,
+}
+
+/// Who a commit is made for: an action's deltas carry its op, so a retry
+/// after a restart is answered and not run again.
+#[derive(Debug, Clone)]
+pub(crate) struct OpTag {
+    pub(crate) user: Arc<str>,
+    pub(crate) op_id: OpId,
+}
+
+/// One resource's log. See the [module docs](self).
+pub(crate) struct ResourceLog<H: FlowHandler> {
+    resource: Arc<str>,
+    store: Arc<dyn Store>,
+    config: LogConfig,
+    inner: Mutex<Head<H>>,
+}
+
+/// Everything behind the log's lock.
+struct Head<H: FlowHandler> {
+    epoch: u32,
+    seq: u64,
+    state: H::State,
+    /// The latest deltas, contiguous, the last at `seq`.
+    recent: VecDeque<Entry>,
+    recent_bytes: usize,
+    /// Deltas and bytes since the last checkpoint.
+    since_checkpoint: (u64, usize),
+    /// The encoded state at a seq, shared by joiners until the next commit.
+    snapshot: Option<(u64, Bytes)>,
+    /// A store write failed: what the store holds may differ from memory.
+    broken: bool,
+}
+
+impl<H: FlowHandler> ResourceLog<H> {
+    /// Opens `resource`'s log: replays what the store has, or starts a new
+    /// log (a new epoch) from the handler's initial state.
+    pub(crate) async fn open(
+        resource: Arc<str>,
+        handler: &H,
+        store: Arc<dyn Store>,
+        config: LogConfig,
+        new_epoch: impl FnOnce() -> u32,
+    ) -> Result<Self, CommitError> {
+        let open_error = |reason: String| CommitError::Open {
+            resource: resource.to_string(),
+            reason,
+        };
+        let head = match store.load(&resource).await? {
+            Some(loaded) => {
+                let corrupt = |reason: String| StoreError::Corrupt {
+                    resource: resource.to_string(),
+                    reason,
+                };
+                let mut state: H::State = decode(&loaded.checkpoint.state)
+                    .map_err(|e| corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq)))?;
+                let mut seq = loaded.checkpoint.seq;
+                let mut bytes = 0;
+                for entry in &loaded.entries {
+                    if entry.seq != seq + 1 {
+                        return Err(corrupt(format!("seq {} follows {seq}", entry.seq)).into());
+                    }
+                    let delta = decode(&entry.delta)
+                        .map_err(|e| corrupt(format!("delta at seq {}: {e}", entry.seq)))?;
+                    state.apply_delta(delta);
+                    seq = entry.seq;
+                    bytes += entry.delta.len();
+                }
+                let since = (loaded.entries.len() as u64, bytes);
+                Head {
+                    epoch: loaded.checkpoint.epoch,
+                    seq,
+                    state,
+                    recent_bytes: bytes,
+                    recent: loaded.entries.into(),
+                    since_checkpoint: since,
+                    snapshot: None,
+                    broken: false,
+                }
+            }
+            None => {
+                let state = handler
+                    .initial_state(&resource)
+                    .await
+                    .map_err(|e| open_error(format!("initial_state failed: {e}")))?;
+                let encoded = Bytes::from(encoded::encode_payload(&state)?);
+                let epoch = new_epoch();
+                store
+                    .create(
+                        &resource,
+                        Checkpoint {
+                            epoch,
+                            seq: 0,
+                            state: encoded.clone(),
+                        },
+                    )
+                    .await?;
+                Head {
+                    epoch,
+                    seq: 0,
+                    state,
+                    recent: VecDeque::new(),
+                    recent_bytes: 0,
+                    since_checkpoint: (0, 0),
+                    snapshot: Some((0, encoded)),
+                    broken: false,
+                }
+            }
+        };
+        let mut log = ResourceLog {
+            resource,
+            store,
+            config,
+            inner: Mutex::new(head),
+        };
+        log.inner.get_mut().trim_history(&log.config);
+        Ok(log)
+    }
+
+    /// Commits the deltas `decide` returns for the current state (see the
+    /// module docs), then calls `fan_out(frame, first, last)` with the one
+    /// frame that carries them, still under the lock. `Ok(None)`: `decide`
+    /// returned no deltas.
+    pub(crate) async fn commit<E>(
+        &self,
+        op: Option<&OpTag>,
+        now_unix_ms: u64,
+        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E>,
+        fan_out: impl FnOnce(Bytes, u64, u64),
+    ) -> Result<Option<Committed>, TransactError<E>> {
+        let mut head = self.inner.lock().await;
+        if head.broken {
+            return Err(CommitError::Store(StoreError::Io(
+                "an earlier store write failed; the log is being reopened".into(),
+            ))
+            .into());
+        }
+        let deltas = decide(&head.state).map_err(TransactError::Refused)?;
+        if deltas.is_empty() {
+            return Ok(None);
+        }
+        let first = head.seq + 1;
+        let mut entries = Vec::with_capacity(deltas.len());
+        for (i, delta) in deltas.iter().enumerate() {
+            let bytes = encoded::encode_payload(delta).map_err(CommitError::Encode)?;
+            entries.push(Entry {
+                seq: first + i as u64,
+                delta: Bytes::from(bytes),
+            });
+        }
+        let last = first + entries.len() as u64 - 1;
+        let ops = op
+            .map(|op| OpRecord {
+                user: op.user.to_string(),
+                op_id: op.op_id,
+                at_unix_ms: now_unix_ms,
+                outcome: Outcome::Committed,
+            })
+            .into_iter()
+            .collect();
+        if let Err(e) = self.store.append(&self.resource, entries.clone(), ops).await {
+            head.broken = true;
+            return Err(CommitError::Store(e).into());
+        }
+        for delta in deltas {
+            head.state.apply_delta(delta);
+        }
+        head.seq = last;
+        head.snapshot = None;
+        let frame = if entries.len() == 1 {
+            encoded::delta_frame(&entries[0].delta, last, now_unix_ms, None)
+        } else {
+            encoded::deltas_frame(
+                entries.iter().map(|e| &e.delta[..]),
+                last,
+                now_unix_ms,
+                Some(head.epoch),
+            )
+        };
+        for entry in entries {
+            head.since_checkpoint.0 += 1;
+            head.since_checkpoint.1 += entry.delta.len();
+            head.recent_bytes += entry.delta.len();
+            head.recent.push_back(entry);
+        }
+        head.trim_history(&self.config);
+        fan_out(Bytes::from(frame), first, last);
+        if head.since_checkpoint.0 >= self.config.checkpoint_every_deltas
+            || head.since_checkpoint.1 >= self.config.checkpoint_every_bytes
+        {
+            self.save_checkpoint(&mut head).await;
+        }
+        Ok(Some(Committed { first, last }))
+    }
+
+    /// Saves the state at the head and lets the store drop entries older
+    /// than the kept history. A failure only postpones it.
+    async fn save_checkpoint(&self, head: &mut Head<H>) {
+        let state = match head.encoded_state() {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(resource = %self.resource, error = %e, "checkpoint: the state does not encode");
+                return;
+            }
+        };
+        let keep_from = head.recent.front().map_or(head.seq + 1, |e| e.seq);
+        let checkpoint = Checkpoint {
+            epoch: head.epoch,
+            seq: head.seq,
+            state,
+        };
+        match self.store.checkpoint(&self.resource, checkpoint, keep_from).await {
+            Ok(()) => head.since_checkpoint = (0, 0),
+            Err(e) => tracing::warn!(resource = %self.resource, error = %e, "checkpoint failed; will retry"),
+        }
+        let retention = u64::try_from(self.config.op_retention.as_millis()).unwrap_or(u64::MAX);
+        let now_ms = crate::hub::Now::system().unix_ms;
+        if let Err(e) = self
+            .store
+            .forget_ops(&self.resource, now_ms.saturating_sub(retention))
+            .await
+        {
+            tracing::warn!(resource = %self.resource, error = %e, "forgetting old op records failed");
+        }
+    }
+
+    /// The frame that brings a client from `resume` to the head: `Deltas`
+    /// when the client's epoch is this log's and everything after its seq
+    /// is at hand (at most `max_deltas`), a `Snapshot` otherwise. Returns the
+    /// frame and the seq it ends at.
+    pub(crate) async fn sync(
+        &self,
+        resume: Option<(u64, Option<u32>)>,
+        now_unix_ms: u64,
+        max_deltas: u64,
+    ) -> Result<(Bytes, u64), CommitError> {
+        let mut head = self.inner.lock().await;
+        let (epoch, seq) = (head.epoch, head.seq);
+        let servable = match resume {
+            Some((last, Some(e))) if e == epoch && last <= seq && seq - last <= max_deltas => {
+                Some(last)
+            }
+            _ => None,
+        };
+        if let Some(last) = servable {
+            if let Some(frame) = self.catch_up(&head, last, now_unix_ms).await {
+                return Ok((frame, seq));
+            }
+        }
+        let state = head.encoded_state()?;
+        let frame = encoded::snapshot_frame(&state, seq, now_unix_ms, Some(epoch));
+        Ok((Bytes::from(frame), seq))
+    }
+
+    /// The `Deltas` frame from `last + 1` to the head, if all of it is at hand.
+    async fn catch_up(&self, head: &Head<H>, last: u64, now_unix_ms: u64) -> Option<Bytes> {
+        let wanted = usize::try_from(head.seq - last).ok()?;
+        let from_memory = head.recent.front().is_some_and(|e| e.seq <= last + 1);
+        let stored;
+        let entries: Vec<&[u8]> = if wanted == 0 {
+            Vec::new()
+        } else if from_memory {
+            let skip = usize::try_from(last + 1 - head.recent.front()?.seq).ok()?;
+            head.recent.iter().skip(skip).map(|e| &e.delta[..]).collect()
+        } else {
+            stored = self.store.entries(&self.resource, last, wanted).await.ok()?;
+            let complete = stored.len() == wanted
+                && stored.iter().enumerate().all(|(i, e)| e.seq == last + 1 + i as u64);
+            if !complete {
+                return None;
+            }
+            stored.iter().map(|e| &e.delta[..]).collect()
+        };
+        if entries.len() != wanted {
+            return None;
+        }
+        let frame = encoded::deltas_frame(entries, head.seq, now_unix_ms, Some(head.epoch));
+        Some(Bytes::from(frame))
+    }
+
+    /// Calls `read` with the state and its seq, under the log's lock.
+    pub(crate) async fn read<R>(&self, read: impl FnOnce(&H::State, u64) -> R) -> R {
+        let head = self.inner.lock().await;
+        read(&head.state, head.seq)
+    }
+
+    /// The log's epoch and head.
+    pub(crate) async fn position(&self) -> (u32, u64) {
+        let head = self.inner.lock().await;
+        (head.epoch, head.seq)
+    }
+}
+
+impl<H: FlowHandler> Head<H> {
+    /// The state at the head, encoded (once per head).
+    fn encoded_state(&mut self) -> Result<Bytes, EncodeError> {
+        if let Some((seq, bytes)) = &self.snapshot {
+            if *seq == self.seq {
+                return Ok(bytes.clone());
+            }
+        }
+        let bytes = Bytes::from(encoded::encode_payload(&self.state)?);
+        self.snapshot = Some((self.seq, bytes.clone()));
+        Ok(bytes)
+    }
+
+    /// Drops the oldest recent deltas beyond the history bounds.
+    fn trim_history(&mut self, config: &LogConfig) {
+        while self.recent.len() > config.history_deltas || self.recent_bytes > config.history_bytes {
+            let Some(old) = self.recent.pop_front() else {
+                break;
+            };
+            self.recent_bytes -= old.delta.len();
+        }
+    }
+}
+
+/// Decodes a stored payload (checked first, as if it came off the network).
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ui_flow::DecodeError> {
+    RawValue::from_bytes(bytes.to_vec())?.decode()
+}
