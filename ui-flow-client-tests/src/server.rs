@@ -1,87 +1,32 @@
 //! A real ui-flow-server running the journal app, for the client's tests.
 
-use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use ui_flow::OpId;
+use ui_flow_server::store::MemoryStore;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, BoxError, FlowHandler, FlowServer, ServerConfig, SessionHandle,
-    UnverifiedUserToken,
+    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken,
 };
 
 use crate::journal::{Appended, DOMAIN, Entry, Journal, JournalAction};
 
-/// The seq lineage every incarnation of the test server announces: the
-/// journal survives restarts, so a client's seq stays meaningful and a
-/// resync can be served with deltas.
+/// The epoch of every journal: the journal survives restarts (its store is
+/// shared by every server incarnation), so a client's seq stays meaningful
+/// and a resync can be served with deltas.
 pub const EPOCH: u32 = 1;
 
-/// How many past deltas each resource keeps for resyncs.
-const HISTORY: usize = 1000;
-
-/// One resource's journal, as a database would keep it.
-#[derive(Debug, Default)]
-struct Room {
-    journal: Journal,
-    seq: u64,
-    history: VecDeque<(Entry, u64)>,
-    /// Op ids already carried out, with the seq they produced: a retry
-    /// after a server restart (when the server's own op memory is gone) is
-    /// answered without appending again.
-    done: HashMap<OpId, u64>,
-}
-
-impl Room {
-    fn push(&mut self, value: u32) -> u64 {
-        self.journal.entries.push(value);
-        self.seq += 1;
-        self.history.push_back((Entry { value }, self.seq));
-        if self.history.len() > HISTORY {
-            self.history.pop_front();
-        }
-        self.seq
-    }
-}
-
-/// The journal app: one journal per resource, shared by every server
-/// incarnation built from clones of the same handler.
+/// The journal app. It keeps no state: each server incarnation keeps the
+/// journals in the resource logs of one shared store, as a durable store
+/// would across restarts.
 #[derive(Debug, Clone, Default)]
 pub struct JournalHandler {
-    rooms: Arc<Mutex<HashMap<String, Room>>>,
     proxy: Proxy,
-}
-
-impl JournalHandler {
-    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
-        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Appends `value` as the application itself (not a client action) and
-    /// broadcasts it through `session` when a server is running.
-    pub fn append(&self, resource: &str, value: u32, session: Option<&SessionHandle<Self>>) -> u64 {
-        let mut rooms = self.rooms();
-        let room = rooms.entry(resource.to_owned()).or_default();
-        let seq = room.push(value);
-        if let Some(session) = session {
-            // While holding the room, so seqs leave in order.
-            let _ = session.broadcast_delta(&Entry { value }, seq);
-        }
-        seq
-    }
-
-    /// The resource's journal and seq.
-    pub fn head(&self, resource: &str) -> (Journal, u64) {
-        self.rooms()
-            .get(resource)
-            .map_or_else(Default::default, |r| (r.journal.clone(), r.seq))
-    }
 }
 
 #[async_trait]
@@ -91,64 +36,31 @@ impl FlowHandler for JournalHandler {
     type Event = Appended;
     type Action = JournalAction;
 
-    async fn snapshot(&self, resource_id: &str) -> Result<(Journal, u64), BoxError> {
-        Ok(self.head(resource_id))
-    }
-
-    async fn deltas_since(
-        &self,
-        resource_id: &str,
-        seq: u64,
-    ) -> Result<Vec<(Entry, u64)>, BoxError> {
-        Ok(self
-            .rooms()
-            .get(resource_id)
-            .map(|r| {
-                r.history
-                    .iter()
-                    .filter(|(_, s)| *s > seq)
-                    .copied()
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
     async fn handle_action(
         &self,
         ctx: &ActionContext<Self>,
         action: JournalAction,
     ) -> ActionOutcome {
-        let op = ctx.op_id();
         match action {
             JournalAction::Append { value } => {
-                let seq = {
-                    let mut rooms = self.rooms();
-                    let room = rooms.entry(ctx.resource_id().to_owned()).or_default();
-                    if let Some(seq) = room.done.get(&op) {
-                        return ActionOutcome::ok_with(seq).unwrap_or_else(|_| ActionOutcome::ok());
-                    }
-                    let seq = room.push(value);
-                    let _ = ctx.session().broadcast_delta(&Entry { value }, seq);
-                    room.done.insert(op, seq);
-                    seq
+                // A retry (after a reconnect or a server restart) is answered
+                // by the server from its op record: this runs once per op.
+                let seq = match ctx.commit(Entry { value }).await {
+                    Ok(seq) => seq,
+                    Err(e) => return ActionOutcome::err("not_committed", e.to_string()),
                 };
                 let event = Appended {
                     by: ctx.user().user_id.clone(),
                     value,
                 };
-                let _ = ctx.session().broadcast_notify(DOMAIN, &event, Some(op));
+                let _ = ctx
+                    .session()
+                    .broadcast_notify(DOMAIN, &event, Some(ctx.op_id()));
                 ActionOutcome::ok_with(&seq).unwrap_or_else(|_| ActionOutcome::ok())
             }
             JournalAction::Reject { reason } => ActionOutcome::err("rejected", reason),
             JournalAction::CutConnections => {
-                let first = {
-                    let mut rooms = self.rooms();
-                    let room = rooms.entry(ctx.resource_id().to_owned()).or_default();
-                    room.done.insert(op, room.seq).is_none()
-                };
-                if first {
-                    self.proxy.cut();
-                }
+                self.proxy.cut();
                 ActionOutcome::ok()
             }
         }
@@ -223,9 +135,13 @@ async fn pipe(mut a: TcpStream, mut b: TcpStream, mut faults: watch::Receiver<Fa
 /// A running ui-flow-server for the journal app, with a TCP proxy in front.
 pub struct TestServer {
     handler: JournalHandler,
+    store: Arc<MemoryStore>,
     addr: SocketAddr,
     proxy_addr: SocketAddr,
-    running: Option<(FlowServer<JournalHandler>, JoinHandle<()>)>,
+    /// The incarnation in use: serving (with its task), or not serving
+    /// (between a stop and a restart, the application still writes).
+    server: FlowServer<JournalHandler>,
+    task: Option<JoinHandle<()>>,
     proxy_task: JoinHandle<()>,
 }
 
@@ -243,26 +159,32 @@ impl TestServer {
         let proxy_listener = TcpListener::bind(proxy_addr).await?;
         let proxy_addr = proxy_listener.local_addr()?;
         let proxy_task = handler.proxy.spawn(proxy_listener, addr);
+        let store = Arc::new(MemoryStore::new());
+        let server = Self::incarnation(&handler, &store);
         let mut server = TestServer {
             handler,
+            store,
             addr,
             proxy_addr,
-            running: None,
+            server,
+            task: None,
             proxy_task,
         };
         server.serve(listener);
         Ok(server)
     }
 
-    fn serve(&mut self, listener: TcpListener) {
+    fn incarnation(handler: &JournalHandler, store: &Arc<MemoryStore>) -> FlowServer<JournalHandler> {
         let mut config = ServerConfig::default();
         config.epoch = Some(EPOCH);
-        let server = FlowServer::with_config(self.handler.clone(), UnverifiedUserToken, config);
-        let router = server.router();
-        let task = tokio::spawn(async move {
+        FlowServer::with_store(handler.clone(), UnverifiedUserToken, config, store.clone())
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let router = self.server.router();
+        self.task = Some(tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
-        });
-        self.running = Some((server, task));
+        }));
     }
 
     /// The URL of a resource through the proxy (which [`cut`](Self::cut)
@@ -284,38 +206,46 @@ impl TestServer {
     /// Stops the server: clients are told to reconnect (close 1001), then
     /// the port is released. The journal stays.
     pub async fn stop(&mut self) {
-        if let Some((server, task)) = self.running.take() {
-            server.shutdown().await;
+        if let Some(task) = self.task.take() {
+            self.server.shutdown().await;
             task.abort();
             let _ = task.await;
         }
     }
 
     /// Starts a new server incarnation on the same port, with the same
-    /// journal and epoch (its op memory starts empty, like a real restart).
+    /// store (so the same journals and epoch; its memory of running actions
+    /// starts empty, like a real restart).
     pub async fn restart(&mut self) -> io::Result<()> {
         self.stop().await;
+        self.server = Self::incarnation(&self.handler, &self.store);
         let listener = TcpListener::bind(self.addr).await?;
         self.serve(listener);
         Ok(())
     }
 
-    /// Appends as the application, broadcasting when the server runs.
-    pub fn append(&self, resource: &str, value: u32) -> u64 {
-        let session = self.running.as_ref().map(|(s, _)| s.session(resource));
-        self.handler.append(resource, value, session.as_ref())
+    /// Appends as the application (a commit, sent to clients when the
+    /// server runs); returns the seq.
+    pub async fn append(&self, resource: &str, value: u32) -> u64 {
+        self.server
+            .session(resource)
+            .commit(Entry { value })
+            .await
+            .expect("the memory store commits")
     }
 
     /// The resource's journal and seq.
-    pub fn head(&self, resource: &str) -> (Journal, u64) {
-        self.handler.head(resource)
+    pub async fn head(&self, resource: &str) -> (Journal, u64) {
+        self.server
+            .session(resource)
+            .read(|journal, seq| (journal.clone(), seq))
+            .await
+            .expect("the memory store opens")
     }
 
     /// Open WebSocket connections on the running server.
     pub fn connection_count(&self) -> usize {
-        self.running
-            .as_ref()
-            .map_or(0, |(s, _)| s.connection_count())
+        self.server.connection_count()
     }
 
     /// Closes every proxied connection open now.
@@ -332,7 +262,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.proxy_task.abort();
-        if let Some((_, task)) = &self.running {
+        if let Some(task) = &self.task {
             task.abort();
         }
         self.cut();

@@ -200,7 +200,7 @@ async fn every_client_converges_after_the_server_restarts_mid_stream() {
         }
         for _ in 0..10 {
             value += 1;
-            server.append(room, value);
+            server.append(room, value).await;
         }
     }
 
@@ -214,7 +214,7 @@ async fn every_client_converges_after_the_server_restarts_mid_stream() {
         p.append(1000 * (i as u32 + 1) + 50); // queued while disconnected
     }
     for v in 500..510 {
-        server.append(room, v); // written while no server runs
+        server.append(room, v).await; // written while no server runs
     }
 
     // A new incarnation on the same port; traffic goes on.
@@ -224,7 +224,7 @@ async fn every_client_converges_after_the_server_restarts_mid_stream() {
             p.append(1000 * (i as u32 + 1) + round);
         }
         for v in 0..5 {
-            server.append(room, 700 + round * 10 + v);
+            server.append(room, 700 + round * 10 + v).await;
         }
     }
 
@@ -233,7 +233,7 @@ async fn every_client_converges_after_the_server_restarts_mid_stream() {
     for p in &mut probes {
         p.until_synced(seq).await;
     }
-    let (journal, head) = server.head(room);
+    let (journal, head) = server.head(room).await;
     assert_eq!(head, seq);
     for p in &probes {
         p.assert_converged(&journal);
@@ -249,11 +249,11 @@ async fn a_cut_connection_is_replaced_and_resynced() {
     a.until_synced(0).await;
     b.until_synced(0).await;
     for v in 1..=5 {
-        server.append(room, v);
+        server.append(room, v).await;
     }
     server.cut();
     for v in 6..=10 {
-        server.append(room, v); // some land on dead sockets
+        server.append(room, v).await; // some land on dead sockets
     }
     a.append(100);
     b.append(200);
@@ -261,7 +261,7 @@ async fn a_cut_connection_is_replaced_and_resynced() {
         p.until("reconnected", |p| p.seen().reconnects() > 0).await;
         p.until_synced(12).await;
     }
-    let (journal, _) = server.head(room);
+    let (journal, _) = server.head(room).await;
     assert_eq!(journal.entries[..10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     a.assert_converged(&journal);
     b.assert_converged(&journal);
@@ -280,11 +280,11 @@ async fn a_silent_connection_is_given_up_and_replaced() {
     a.until_synced(0).await;
     server.freeze();
     for v in 1..=3 {
-        server.append(room, v); // queued on a socket that no longer moves
+        server.append(room, v).await; // queued on a socket that no longer moves
     }
     a.until("gave up the silent socket", |p| p.seen().reconnects() > 0)
         .await;
-    let (journal, seq) = server.head(room);
+    let (journal, seq) = server.head(room).await;
     a.until_synced(seq).await;
     a.assert_converged(&journal);
 }
@@ -307,7 +307,7 @@ async fn actions_resolve_once_through_a_server_cut_of_their_own_connection() {
     a.until_synced(1).await;
     assert!(a.seen().reconnects() > 0);
     assert_eq!(a.seen().outcomes[&cut].len(), 1);
-    a.assert_converged(&server.head(room).0);
+    a.assert_converged(&server.head(room).await.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,7 +316,7 @@ async fn a_rejected_action_rolls_back_exactly_its_optimistic_change() {
     let room = "optimistic";
     let mut a = Probe::connect(server.url(room, "alice"), fast(), &[]);
     a.until_synced(0).await;
-    server.append(room, 1);
+    server.append(room, 1).await;
     a.until_synced(1).await;
     let bad = a
         .conn
@@ -353,7 +353,7 @@ async fn a_rejected_action_rolls_back_exactly_its_optimistic_change() {
         p.seen().shown.last().map(Vec::as_slice) == Some(&[1, 2][..])
     })
     .await;
-    assert_eq!(a.conn.state(), server.head(room).0);
+    assert_eq!(a.conn.state(), server.head(room).await.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,6 +526,6 @@ async fn a_callback_may_call_back_into_the_connection() {
     let done = tokio::time::timeout(LIMIT, settled.wait_for(Option::is_some));
     let outcome = done.await.expect("settled in time").expect("sent").clone();
     assert!(matches!(outcome, Some(OpState::Ok { .. })), "{outcome:?}");
-    assert_eq!(server.head("reentrant").0.entries, [42]);
+    assert_eq!(server.head("reentrant").await.0.entries, [42]);
     conn.close();
 }

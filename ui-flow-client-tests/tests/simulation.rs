@@ -397,6 +397,7 @@ impl Sim {
     /// Does what the application's handler would.
     fn answer(&mut self, request: Request<JournalAction>) {
         match request {
+            Request::Sync { .. } => unreachable!("this hub syncs through the app, not a log"),
             Request::Snapshot { ticket, .. } => {
                 let snapshot = (self.app.journal.clone(), self.app.seq);
                 self.hub.complete_snapshot(self.now, ticket, Ok(snapshot));

@@ -194,6 +194,38 @@ pub trait Store: Send + Sync + 'static {
     async fn forget_ops(&self, resource: &str, before_unix_ms: u64) -> Result<(), StoreError>;
 }
 
+/// A shared store is a store: several servers in one process (or one
+/// server's successive incarnations in a test) can keep their logs in it.
+#[async_trait]
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    async fn load(&self, resource: &str) -> Result<Option<Loaded>, StoreError> {
+        (**self).load(resource).await
+    }
+    async fn create(&self, resource: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        (**self).create(resource, checkpoint).await
+    }
+    async fn append(
+        &self,
+        resource: &str,
+        entries: Vec<Entry>,
+        ops: Vec<OpRecord>,
+    ) -> Result<(), StoreError> {
+        (**self).append(resource, entries, ops).await
+    }
+    async fn entries(&self, resource: &str, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        (**self).entries(resource, after, limit).await
+    }
+    async fn checkpoint(&self, resource: &str, checkpoint: Checkpoint, keep_from: u64) -> Result<(), StoreError> {
+        (**self).checkpoint(resource, checkpoint, keep_from).await
+    }
+    async fn outcome(&self, resource: &str, user: &str, op_id: OpId) -> Result<Option<Outcome>, StoreError> {
+        (**self).outcome(resource, user, op_id).await
+    }
+    async fn forget_ops(&self, resource: &str, before_unix_ms: u64) -> Result<(), StoreError> {
+        (**self).forget_ops(resource, before_unix_ms).await
+    }
+}
+
 /// Checks that `entries` start right after `head` and go up by one.
 pub(crate) fn check_follows(resource: &str, head: u64, entries: &[Entry]) -> Result<(), StoreError> {
     for (i, entry) in entries.iter().enumerate() {
