@@ -174,7 +174,10 @@ impl TestServer {
         Ok(server)
     }
 
-    fn incarnation(handler: &JournalHandler, store: &Arc<MemoryStore>) -> FlowServer<JournalHandler> {
+    fn incarnation(
+        handler: &JournalHandler,
+        store: &Arc<MemoryStore>,
+    ) -> FlowServer<JournalHandler> {
         let mut config = ServerConfig::default();
         config.epoch = Some(EPOCH);
         FlowServer::with_store(handler.clone(), UnverifiedUserToken, config, store.clone())

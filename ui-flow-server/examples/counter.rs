@@ -30,7 +30,7 @@ async fn main() -> std::io::Result<()> {
             other => addr = other.to_owned(),
         }
     }
-    let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    let server = FlowServer::new(Counter, UnverifiedUserToken);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "listening on ws://{}/realtime/{{resource_id}}",

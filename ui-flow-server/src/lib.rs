@@ -26,7 +26,7 @@
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! // `Counter` is a small in-memory handler shipped as an example.
-//! let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+//! let server = FlowServer::new(Counter, UnverifiedUserToken);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! println!("ws://{}/realtime/room-1?token=alice", listener.local_addr()?);
 //! let app = server.router();
@@ -121,7 +121,7 @@ pub mod store;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
-pub use log::{CommitError, Committed, TransactError};
 pub use counters::Counters;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
+pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};

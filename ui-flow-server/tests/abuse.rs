@@ -248,7 +248,7 @@ async fn per_user_connection_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_clients_each_get_their_outcome() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let addr = t.addr;
     let tasks: Vec<_> = (0..100)
         .map(|i| {
@@ -272,6 +272,13 @@ async fn a_hundred_concurrent_clients_each_get_their_outcome() {
     for task in tasks {
         clients.push(task.await.expect("client task"));
     }
-    assert_eq!(t.server.session("room").read(|s, seq| (s.value, seq)).await.expect("read"), (100, 100));
+    assert_eq!(
+        t.server
+            .session("room")
+            .read(|s, seq| (s.value, seq))
+            .await
+            .expect("read"),
+        (100, 100)
+    );
     assert_eq!(t.server.session("room").presence().len(), 100);
 }

@@ -9,7 +9,7 @@ use ui_flow_server::counter::{Counter, CounterAction};
 
 #[tokio::test]
 async fn join_action_ping_round_trip() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let (mut alice, joined) = Client::join(t.addr, "room", "alice").await;
     match &joined.connected {
         Msg::Connected {
@@ -24,7 +24,11 @@ async fn join_action_ping_round_trip() {
     }
     assert_eq!(joined.seq, 0);
     let (epoch, head) = t.server.session("room").position().await.expect("log");
-    assert_eq!((joined.epoch, joined.seq), (epoch, head), "each resource has its own epoch");
+    assert_eq!(
+        (joined.epoch, joined.seq),
+        (epoch, head),
+        "each resource has its own epoch"
+    );
     assert_eq!(joined.users.len(), 1);
     assert_eq!(joined.users[0].user_id, "alice");
     assert_eq!(joined.users[0].status, PresenceStatus::Active);
@@ -88,7 +92,7 @@ async fn join_action_ping_round_trip() {
 
 #[tokio::test]
 async fn progress_then_outcome_and_action_errors() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let (mut c, _) = Client::join(t.addr, "room", "alice").await;
     let op = OpId::new();
     c.send(&ClientMessage::Action {
@@ -141,7 +145,7 @@ async fn progress_then_outcome_and_action_errors() {
 
 #[tokio::test]
 async fn a_retried_action_after_reconnect_is_not_applied_twice() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let op = OpId::new();
     let action = ClientMessage::Action {
         op_id: op,
@@ -163,12 +167,19 @@ async fn a_retried_action_after_reconnect_is_not_applied_twice() {
         }
         other => panic!("expected the remembered ActionOk, got {other:?}"),
     }
-    assert_eq!(t.server.session("room").read(|s, seq| (s.value, seq)).await.expect("read"), (7, 1));
+    assert_eq!(
+        t.server
+            .session("room")
+            .read(|s, seq| (s.value, seq))
+            .await
+            .expect("read"),
+        (7, 1)
+    );
 }
 
 #[tokio::test]
 async fn resync_matrix_over_websockets() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let session = t.server.session("room");
     for _ in 0..400 {
         Counter::add(&session, 1).await.expect("commit");
@@ -218,7 +229,7 @@ async fn resync_matrix_over_websockets() {
 
 #[tokio::test]
 async fn resuming_on_connect_gets_deltas_instead_of_a_snapshot() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let session = t.server.session("room");
     let (mut watcher, joined) = Client::join(t.addr, "room", "w").await;
     for _ in 0..5 {
@@ -247,7 +258,7 @@ async fn resuming_on_connect_gets_deltas_instead_of_a_snapshot() {
 
 #[tokio::test]
 async fn resume_parameters_that_do_not_parse_get_a_snapshot_not_a_refusal() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let session = t.server.session("room");
     let (_watcher, joined) = Client::join(t.addr, "room", "w").await;
     Counter::add(&session, 2).await.expect("commit");
@@ -268,7 +279,7 @@ async fn resume_parameters_that_do_not_parse_get_a_snapshot_not_a_refusal() {
 
 #[tokio::test]
 async fn presence_and_signals_between_two_users() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let (mut alice, _) = Client::join(t.addr, "room", "alice").await;
     let (mut bob, joined) = Client::join(t.addr, "room", "bob").await;
     let ids: Vec<_> = joined.users.iter().map(|u| u.user_id.as_str()).collect();
@@ -328,7 +339,7 @@ async fn presence_and_signals_between_two_users() {
 
 #[tokio::test]
 async fn shutdown_tells_clients_to_reconnect() {
-    let t = start(Counter::default(), ServerConfig::default()).await;
+    let t = start(Counter, ServerConfig::default()).await;
     let (mut c, _) = Client::join(t.addr, "room", "alice").await;
     t.server.shutdown().await;
     let (msgs, close) = c.read_to_close().await;

@@ -35,7 +35,7 @@ async fn main() -> std::io::Result<()> {
             other => addr = other.to_owned(),
         }
     }
-    let server = FlowServer::new(todos::Todos::default(), UnverifiedUserToken);
+    let server = FlowServer::new(todos::Todos, UnverifiedUserToken);
     let mut app = server.router();
     if let Some(dir) = files {
         app = app.fallback_service(ServeDir::new(dir));

@@ -40,7 +40,9 @@ impl FlowHandler for Todos {
             Err(TransactError::Refused((code, message))) => {
                 return ActionOutcome::err(code, message);
             }
-            Err(TransactError::Commit(e)) => return ActionOutcome::err("not_committed", e.to_string()),
+            Err(TransactError::Commit(e)) => {
+                return ActionOutcome::err("not_committed", e.to_string());
+            }
         }
         if let Some(title) = added {
             let event = TodoEvent {

@@ -11,9 +11,10 @@
 //!
 //! What it shows of the protocol:
 //!
-//! - every change is one seq: a `Delta`, or a `Deltas` when a move also
-//!   picks something up; a room keeps its last [`room::HISTORY`] changes so a
-//!   reconnecting client catches up with `Deltas` rather than a snapshot;
+//! - every change is committed to the server's log for that world: one seq
+//!   per change, a `Delta`, or a `Deltas` when a move also picks something
+//!   up; the log keeps recent changes so a reconnecting client catches up
+//!   with `Deltas` rather than a snapshot;
 //! - actions: `enter` and `move` answer at once, illegal moves get
 //!   `ActionErr` with a [`Refusal`](demo_world::Refusal) code; `dig` reports
 //!   `Progress` four times before `ActionOk` with a
@@ -62,6 +63,8 @@ pub fn server_config() -> ServerConfig {
 pub struct Demo {
     server: FlowServer<Worlds>,
     site: PathBuf,
+    /// Worlds are kept on disk (closing one keeps it there).
+    durable: bool,
 }
 
 impl Demo {
@@ -73,6 +76,7 @@ impl Demo {
         Demo {
             server,
             site: site.into(),
+            durable: false,
         }
     }
 
@@ -96,7 +100,11 @@ impl Demo {
         listener: tokio::net::TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let steward = tokio::spawn(steward::run(self.server.clone(), STEWARD_TICK));
+        let steward = tokio::spawn(steward::run(
+            self.server.clone(),
+            STEWARD_TICK,
+            self.durable,
+        ));
         let server = self.server.clone();
         let result = axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {

@@ -1,90 +1,46 @@
-//! [`Room`]: one resource's world with its seq line and recent history.
+//! [`Room`]: what the demo remembers about one world besides the world
+//! itself (which the server's resource log keeps).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use demo_world::{Hex, Item, ItemKind, World, WorldDelta};
+use demo_world::{Hex, Item, ItemKind, World};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use ui_flow::FlowState;
-use ui_flow_server::SessionHandle;
-
-use crate::worlds::Worlds;
-
-/// How many past changes a room keeps, so a client that reconnects within
-/// them catches up with `Deltas` instead of a snapshot.
-pub const HISTORY: usize = 512;
 
 /// Items lying about at most; the steward stops spawning beyond this.
 pub const MAX_ITEMS: usize = 7;
 
-/// One world and everything the server remembers about it.
+/// One world's passing facts: who is digging, who left and when, when the
+/// last item dropped, and the dice. None of it needs to survive a restart.
 #[derive(Debug)]
 pub struct Room {
-    pub(crate) world: World,
-    pub(crate) seq: u64,
-    history: VecDeque<(WorldDelta, u64)>,
-    next_item: u32,
     /// Users with a dig running.
     pub(crate) digging: HashSet<String>,
     /// Players whose user has no connection, and since when.
     pub(crate) absent: HashMap<String, Instant>,
     pub(crate) last_spawn: Instant,
+    /// Since when the world has had no connection (`None` while it has).
+    pub(crate) empty_since: Option<Instant>,
     pub(crate) rng: SmallRng,
 }
 
 impl Room {
-    /// A room with the starting world at seq 0.
+    /// A room whose dice are seeded with `seed`.
     pub fn new(now: Instant, seed: u64) -> Self {
-        let world = World::new();
-        let next_item = world.items.iter().map(|i| i.id).max().unwrap_or(0) + 1;
         Room {
-            world,
-            seq: 0,
-            history: VecDeque::new(),
-            next_item,
             digging: HashSet::new(),
             absent: HashMap::new(),
             last_spawn: now,
+            empty_since: None,
             rng: SmallRng::seed_from_u64(seed),
         }
     }
 
-    /// Applies `changes` in order, one seq each, remembers them and
-    /// broadcasts them: one `Delta`, or one `Deltas` for several. Called with
-    /// the room locked, so seqs leave in order.
-    pub fn commit(&mut self, session: &SessionHandle<Worlds>, changes: Vec<WorldDelta>) {
-        if changes.is_empty() {
-            return;
-        }
-        for change in &changes {
-            self.world.apply_delta(change.clone());
-            self.seq += 1;
-            if self.history.len() == HISTORY {
-                self.history.pop_front();
-            }
-            self.history.push_back((change.clone(), self.seq));
-        }
-        // Only encoding can fail, and these types always encode; a failed
-        // broadcast would make clients resync, never diverge.
-        let _ = match changes.as_slice() {
-            [one] => session.broadcast_delta(one, self.seq),
-            many => session.broadcast_deltas(many, self.seq),
-        };
-    }
-
-    /// The remembered changes after `seq`, oldest first.
-    pub fn changes_since(&self, seq: u64) -> Vec<(WorldDelta, u64)> {
-        self.history
-            .iter()
-            .filter(|(_, s)| *s > seq)
-            .cloned()
-            .collect()
-    }
-
-    /// A new item of a random common kind on a random free hex, if any.
-    pub fn new_item(&mut self) -> Option<Item> {
-        let free = self.world.free_hexes();
+    /// A new item of a random common kind on a random free hex of `world`,
+    /// if any, with the next unused id.
+    pub fn new_item(&mut self, world: &World) -> Option<Item> {
+        let free = world.free_hexes();
         if free.is_empty() {
             return None;
         }
@@ -94,8 +50,7 @@ impl Room {
             5..8 => ItemKind::Coin,
             _ => ItemKind::Gem,
         };
-        let id = self.next_item;
-        self.next_item += 1;
+        let id = world.items.iter().map(|i| i.id).max().unwrap_or(0) + 1;
         Some(Item { id, kind, at })
     }
 

@@ -10,59 +10,85 @@ use crate::room::MAX_ITEMS;
 use crate::worlds::{Worlds, tell_world};
 
 /// Tends every world each `tick`, for as long as the server lives.
-pub async fn run(server: FlowServer<Worlds>, tick: Duration) {
+/// `durable`: worlds are kept on disk, so closing one keeps it there.
+pub async fn run(server: FlowServer<Worlds>, tick: Duration, durable: bool) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        tend(&server, Instant::now());
+        tend(&server, Instant::now(), durable).await;
     }
 }
 
-/// One round: takes players off the grid whose user has had no connection
-/// for [`leave_after`](crate::Settings::leave_after), and drops a new item
-/// when it is time and there is room.
-pub fn tend(server: &FlowServer<Worlds>, now: Instant) {
+/// One round, per open world: takes players off the grid whose user has had
+/// no connection for [`leave_after`](crate::Settings::leave_after), drops a
+/// new item when it is time and there is room, and closes the world when
+/// nobody has been connected for [`forget_after`](crate::Settings::forget_after).
+pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
     let worlds = server.handler();
     let settings = &worlds.settings;
     let ids: Vec<String> = worlds.rooms().keys().cloned().collect();
     for id in ids {
         let session = server.session(&id);
-        // Ask the hub before locking the rooms: actions lock rooms, then
-        // the hub (to broadcast), so the steward must never hold the rooms
-        // while it waits for the hub.
         let present: HashSet<String> = session.presence().into_iter().map(|p| p.user_id).collect();
-        let mut rooms = worlds.rooms();
-        let Some(room) = rooms.get_mut(&id) else {
+        let idle_since = worlds.with_room(&id, |room| {
+            if present.is_empty() {
+                *room.empty_since.get_or_insert(now)
+            } else {
+                room.empty_since = None;
+                now
+            }
+        });
+        if now.duration_since(idle_since) >= settings.forget_after
+            && server.close_resource(&id, !durable).await.unwrap_or(false)
+        {
+            worlds.drop_room(&id);
             continue;
-        };
-        let mut gone = Vec::new();
-        for player in &room.world.players {
-            if present.contains(&player.user) {
-                room.absent.remove(&player.user);
-                continue;
-            }
-            let since = *room.absent.entry(player.user.clone()).or_insert(now);
-            if now.duration_since(since) >= settings.leave_after {
-                gone.push((player.user.clone(), player.name.clone()));
-            }
         }
-        for (user, name) in gone {
-            room.absent.remove(&user);
-            room.commit(&session, vec![WorldDelta::Left { user }]);
+        let mut gone = Vec::new();
+        let mut spawned = None;
+        let committed = session
+            .transact(|world| {
+                let mut changes = Vec::new();
+                worlds.with_room(&id, |room| {
+                    for player in &world.players {
+                        if present.contains(&player.user) {
+                            room.absent.remove(&player.user);
+                            continue;
+                        }
+                        let since = *room.absent.entry(player.user.clone()).or_insert(now);
+                        if now.duration_since(since) >= settings.leave_after {
+                            room.absent.remove(&player.user);
+                            gone.push(player.name.clone());
+                            changes.push(WorldDelta::Left {
+                                user: player.user.clone(),
+                            });
+                        }
+                    }
+                    let due = now.duration_since(room.last_spawn) >= settings.spawn_every;
+                    if due && world.items.len() < MAX_ITEMS {
+                        room.last_spawn = now;
+                        if let Some(item) = room.new_item(world) {
+                            spawned = Some(item);
+                            changes.push(WorldDelta::Spawned { item });
+                        }
+                    }
+                });
+                Ok::<_, std::convert::Infallible>(changes)
+            })
+            .await;
+        if committed.is_err() {
+            continue;
+        }
+        for name in gone {
             tell_world(&session, &WorldEvent::Left { name }, None);
         }
-        let due = now.duration_since(room.last_spawn) >= settings.spawn_every;
-        if due && room.world.items.len() < MAX_ITEMS {
-            room.last_spawn = now;
-            if let Some(item) = room.new_item() {
-                room.commit(&session, vec![WorldDelta::Spawned { item }]);
-                let event = WorldEvent::Spawned {
-                    kind: item.kind,
-                    at: item.at,
-                };
-                tell_world(&session, &event, None);
-            }
+        if let Some(item) = spawned {
+            let event = WorldEvent::Spawned {
+                kind: item.kind,
+                at: item.at,
+            };
+            tell_world(&session, &event, None);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! [`Worlds`]: the demo's [`FlowHandler`], one world per resource, in memory.
+//! [`Worlds`]: the demo's [`FlowHandler`], one world per resource.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,7 +9,9 @@ use demo_world::{
     DIG_STEPS, DigResult, Hex, Refusal, World, WorldAction, WorldDelta, WorldEvent, domain,
 };
 use ui_flow::OpId;
-use ui_flow_server::{ActionContext, ActionOutcome, BoxError, FlowHandler, SessionHandle};
+use ui_flow_server::{
+    ActionContext, ActionOutcome, BoxError, FlowHandler, SessionHandle, TransactError,
+};
 
 use crate::room::Room;
 
@@ -21,9 +23,10 @@ const DIG_MESSAGES: [&str; DIG_STEPS as usize] = [
     "Looking closer",
 ];
 
-/// How many worlds one server keeps. A connection to a new world beyond
-/// this gets no snapshot (`sync_failed`), so made-up resource ids cannot
-/// fill the memory.
+/// How many worlds one server keeps open. A connection to (or an action on)
+/// a new world beyond this gets no world (`sync_failed`, or `ActionErr
+/// not_committed`), so made-up resource ids cannot fill the memory. A world
+/// nobody has been connected to for [`Settings::forget_after`] is closed.
 pub const MAX_ROOMS: usize = 1000;
 
 /// The pace and luck of the world. The defaults suit people; tests make
@@ -40,6 +43,10 @@ pub struct Settings {
     /// How long a player stays on the grid after their user's last
     /// connection closed (a reload keeps its place).
     pub leave_after: Duration,
+    /// How long a world with no connection stays open before the steward
+    /// closes it (in memory it is then gone; on disk it is kept and
+    /// reopened by the next visitor).
+    pub forget_after: Duration,
     /// Seeds item placement and dig luck.
     pub seed: u64,
 }
@@ -51,6 +58,7 @@ impl Default for Settings {
             find_chance: 70,
             spawn_every: Duration::from_secs(8),
             leave_after: Duration::from_secs(10),
+            forget_after: Duration::from_secs(600),
             seed: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64),
@@ -58,7 +66,9 @@ impl Default for Settings {
     }
 }
 
-/// One [`Room`] per resource id, created by its first snapshot or action.
+/// The demo's handler. The worlds themselves live in the server's resource
+/// logs (in memory, or on disk with a durable store); `Worlds` keeps one
+/// [`Room`] of passing facts per world and decides what actions do.
 #[derive(Debug)]
 pub struct Worlds {
     rooms: Mutex<HashMap<String, Room>>,
@@ -78,9 +88,8 @@ impl Worlds {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the room of `resource`, creating it when new. While `f`
-    /// runs the rooms are locked: broadcasts made inside leave in seq order.
-    fn with_room<R>(&self, resource: &str, f: impl FnOnce(&mut Room) -> R) -> R {
+    /// Runs `f` on the room of `resource`, creating it when new.
+    pub(crate) fn with_room<R>(&self, resource: &str, f: impl FnOnce(&mut Room) -> R) -> R {
         let mut rooms = self.rooms();
         let seed = self.settings.seed ^ rooms.len() as u64;
         let room = rooms
@@ -89,81 +98,85 @@ impl Worlds {
         f(room)
     }
 
-    /// A copy of the world of `resource` and its seq, if it exists.
-    pub fn world(&self, resource: &str) -> Option<(World, u64)> {
-        self.rooms()
-            .get(resource)
-            .map(|room| (room.world.clone(), room.seq))
+    /// How many worlds this server has open.
+    pub fn world_count(&self) -> usize {
+        self.rooms().len()
     }
 
-    /// Applies and broadcasts changes made outside any action, as the
-    /// steward makes them (for tools and tests). The changes are not
-    /// checked against the rules.
-    pub fn commit(&self, session: &SessionHandle<Worlds>, changes: Vec<WorldDelta>) {
-        self.with_room(session.resource_id(), |room| room.commit(session, changes));
+    /// Forgets the room of a world the server no longer serves.
+    pub(crate) fn drop_room(&self, resource: &str) {
+        self.rooms().remove(resource);
     }
 
-    fn enter(&self, ctx: &ActionContext<Self>, name: &str) -> ActionOutcome {
+    async fn enter(&self, ctx: &ActionContext<Self>, name: &str) -> ActionOutcome {
         let user = &ctx.user().user_id;
-        self.with_room(ctx.resource_id(), |room| {
-            let is_new = room.world.player(user).is_none();
-            let change = match room.world.check_enter(user, name) {
-                Ok(Some(change)) => change,
-                Ok(None) => return ActionOutcome::ok(),
-                Err(refusal) => return refused(&refusal),
-            };
-            room.absent.remove(user);
-            room.commit(ctx.session(), vec![change]);
-            if is_new && let Some(me) = room.world.player(user) {
-                let event = WorldEvent::Entered {
-                    name: me.name.clone(),
-                };
-                tell_world(ctx.session(), &event, Some(ctx.op_id()));
-            }
-            ActionOutcome::ok()
-        })
+        let mut entered = None;
+        let committed = ctx
+            .transact(|world| {
+                let is_new = world.player(user).is_none();
+                let change = world.check_enter(user, name)?;
+                if let (true, Some(WorldDelta::Entered { player })) = (is_new, &change) {
+                    entered = Some(player.name.clone());
+                }
+                Ok(change.into_iter().collect())
+            })
+            .await;
+        if let Err(e) = committed {
+            return failed(e);
+        }
+        self.with_room(ctx.resource_id(), |room| room.absent.remove(user));
+        if let Some(name) = entered {
+            tell_world(
+                ctx.session(),
+                &WorldEvent::Entered { name },
+                Some(ctx.op_id()),
+            );
+        }
+        ActionOutcome::ok()
     }
 
-    fn step(&self, ctx: &ActionContext<Self>, to: Hex) -> ActionOutcome {
+    async fn step(&self, ctx: &ActionContext<Self>, to: Hex) -> ActionOutcome {
         let user = &ctx.user().user_id;
-        self.with_room(ctx.resource_id(), |room| {
-            let changes = match room.world.check_move(user, to) {
-                Ok(changes) => changes,
-                Err(refusal) => return refused(&refusal),
+        let mut found = None;
+        let committed = ctx
+            .transact(|world| {
+                let changes = world.check_move(user, to)?;
+                if let (Some(item), Some(me)) = (world.item_at(to), world.player(user)) {
+                    found = Some((*item, me.name.clone()));
+                }
+                Ok(changes)
+            })
+            .await;
+        if let Err(e) = committed {
+            return failed(e);
+        }
+        if let Some((item, name)) = found {
+            let took = WorldEvent::Took {
+                name,
+                kind: item.kind,
             };
-            let found = room.world.item_at(to).copied();
-            room.commit(ctx.session(), changes);
-            if let (Some(item), Some(me)) = (found, room.world.player(user)) {
-                let took = WorldEvent::Took {
-                    name: me.name.clone(),
-                    kind: item.kind,
-                };
-                tell_world(ctx.session(), &took, Some(ctx.op_id()));
-                let loot = WorldEvent::Loot {
-                    kind: item.kind,
-                    points: item.kind.points(),
-                    at: to,
-                };
-                reward(ctx.session(), user, &loot, ctx.op_id());
-            }
-            ActionOutcome::ok()
-        })
+            tell_world(ctx.session(), &took, Some(ctx.op_id()));
+            let loot = WorldEvent::Loot {
+                kind: item.kind,
+                points: item.kind.points(),
+                at: to,
+            };
+            reward(ctx.session(), user, &loot, ctx.op_id());
+        }
+        ActionOutcome::ok()
     }
 
     async fn dig(&self, ctx: &ActionContext<Self>) -> ActionOutcome {
         let user = &ctx.user().user_id;
-        let started = self.with_room(ctx.resource_id(), |room| {
-            if room.digging.contains(user) {
-                return Err(Refusal::Busy);
-            }
-            let at = room.world.check_dig(user)?;
-            room.digging.insert(user.clone());
-            Ok(at)
-        });
-        let at = match started {
-            Ok(at) => at,
-            Err(refusal) => return refused(&refusal),
+        let at = match ctx.session().read(|world, _| world.check_dig(user)).await {
+            Ok(Ok(at)) => at,
+            Ok(Err(refusal)) => return refused(&refusal),
+            Err(e) => return ActionOutcome::err("not_committed", e.to_string()),
         };
+        let started = self.with_room(ctx.resource_id(), |room| room.digging.insert(user.clone()));
+        if !started {
+            return refused(&Refusal::Busy);
+        }
         let _digging = Digging {
             worlds: self,
             resource: ctx.resource_id(),
@@ -175,36 +188,42 @@ impl Worlds {
             tokio::time::sleep(self.settings.dig_step).await;
         }
         let chance = self.settings.find_chance;
-        self.with_room(ctx.resource_id(), |room| {
-            room.digging.remove(user);
-            // Someone else may have finished digging the same hex first.
-            if room.world.is_dug(at) {
-                return refused(&Refusal::AlreadyDug { at });
-            }
-            let found = room.dig_find(chance);
-            let points = found.map_or(0, |kind| kind.points());
-            let change = WorldDelta::Dug {
-                user: user.clone(),
-                at,
-                points,
-            };
-            room.commit(ctx.session(), vec![change]);
-            let name = room
-                .world
-                .player(user)
-                .map_or_else(|| user.clone(), |p| p.name.clone());
-            tell_world(
-                ctx.session(),
-                &WorldEvent::Dug { name, at },
-                Some(ctx.op_id()),
-            );
-            if let Some(kind) = found {
-                let loot = WorldEvent::Loot { kind, points, at };
-                reward(ctx.session(), user, &loot, ctx.op_id());
-            }
-            ActionOutcome::ok_with(&DigResult { found, points })
-                .unwrap_or_else(|_| ActionOutcome::ok())
-        })
+        let mut result = None;
+        let committed = ctx
+            .transact(|world| {
+                // Someone else may have finished digging the same hex first.
+                if world.is_dug(at) {
+                    return Err(Refusal::AlreadyDug { at });
+                }
+                let found = self.with_room(ctx.resource_id(), |room| room.dig_find(chance));
+                let points = found.map_or(0, |kind| kind.points());
+                let name = world
+                    .player(user)
+                    .map_or_else(|| user.clone(), |p| p.name.clone());
+                result = Some((found, points, name));
+                Ok(vec![WorldDelta::Dug {
+                    user: user.clone(),
+                    at,
+                    points,
+                }])
+            })
+            .await;
+        if let Err(e) = committed {
+            return failed(e);
+        }
+        let Some((found, points, name)) = result else {
+            return ActionOutcome::ok();
+        };
+        tell_world(
+            ctx.session(),
+            &WorldEvent::Dug { name, at },
+            Some(ctx.op_id()),
+        );
+        if let Some(kind) = found {
+            let loot = WorldEvent::Loot { kind, points, at };
+            reward(ctx.session(), user, &loot, ctx.op_id());
+        }
+        ActionOutcome::ok_with(&DigResult { found, points }).unwrap_or_else(|_| ActionOutcome::ok())
     }
 }
 
@@ -231,30 +250,35 @@ impl FlowHandler for Worlds {
     type Event = WorldEvent;
     type Action = WorldAction;
 
-    async fn snapshot(&self, resource_id: &str) -> Result<(World, u64), BoxError> {
-        {
-            let rooms = self.rooms();
-            if rooms.len() >= MAX_ROOMS && !rooms.contains_key(resource_id) {
-                return Err(format!("this server keeps at most {MAX_ROOMS} worlds").into());
-            }
+    /// Every path to a world (a join, a resume, an action sent with the
+    /// upgrade, the steward) opens its log through here, so the cap holds
+    /// on all of them.
+    async fn initial_state(&self, resource_id: &str) -> Result<World, BoxError> {
+        let mut rooms = self.rooms();
+        if rooms.len() >= MAX_ROOMS && !rooms.contains_key(resource_id) {
+            return Err(format!("this server keeps at most {MAX_ROOMS} worlds").into());
         }
-        Ok(self.with_room(resource_id, |room| (room.world.clone(), room.seq)))
-    }
-
-    async fn deltas_since(
-        &self,
-        resource_id: &str,
-        seq: u64,
-    ) -> Result<Vec<(WorldDelta, u64)>, BoxError> {
-        Ok(self.with_room(resource_id, |room| room.changes_since(seq)))
+        let seed = self.settings.seed ^ rooms.len() as u64;
+        rooms
+            .entry(resource_id.to_owned())
+            .or_insert_with(|| Room::new(Instant::now(), seed));
+        Ok(World::new())
     }
 
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: WorldAction) -> ActionOutcome {
         match action {
-            WorldAction::Enter { name } => self.enter(ctx, &name),
-            WorldAction::Move { to } => self.step(ctx, to),
+            WorldAction::Enter { name } => self.enter(ctx, &name).await,
+            WorldAction::Move { to } => self.step(ctx, to).await,
             WorldAction::Dig => self.dig(ctx).await,
         }
+    }
+}
+
+/// The answer to an action that did not commit.
+fn failed(error: TransactError<Refusal>) -> ActionOutcome {
+    match error {
+        TransactError::Refused(refusal) => refused(&refusal),
+        TransactError::Commit(e) => ActionOutcome::err("not_committed", e.to_string()),
     }
 }
 
@@ -281,10 +305,17 @@ mod tests {
     async fn new_worlds_beyond_the_cap_are_refused_and_old_ones_still_served() {
         let worlds = Worlds::new(Settings::default());
         for i in 0..MAX_ROOMS {
-            worlds.snapshot(&format!("w{i}")).await.expect("room");
+            worlds.initial_state(&format!("w{i}")).await.expect("room");
         }
-        assert!(worlds.snapshot("one-too-many").await.is_err());
-        let (world, seq) = worlds.snapshot("w7").await.expect("existing room");
-        assert_eq!((world, seq), (World::new(), 0));
+        assert!(worlds.initial_state("one-too-many").await.is_err());
+        assert_eq!(
+            worlds.initial_state("w7").await.expect("existing room"),
+            World::new()
+        );
+        worlds.drop_room("w7");
+        assert!(
+            worlds.initial_state("one-too-many").await.is_ok(),
+            "a closed world frees its place"
+        );
     }
 }

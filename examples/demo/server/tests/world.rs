@@ -27,6 +27,7 @@ fn quick() -> Settings {
         find_chance: 100,
         spawn_every: Duration::from_secs(3600),
         leave_after: Duration::from_secs(10),
+        forget_after: Duration::from_secs(3600),
         seed: 7,
     }
 }
@@ -244,7 +245,7 @@ async fn moving_onto_an_item_sends_both_changes_as_one_deltas() {
         kind: ItemKind::Coin,
         at: to,
     };
-    lay_item(&server, item);
+    lay_item(&server, item).await;
 
     let op = ann.act(WorldAction::Move { to }).await;
     let batch = ann
@@ -271,11 +272,13 @@ async fn moving_onto_an_item_sends_both_changes_as_one_deltas() {
     assert_eq!(ann.world.player("ann").map(|p| p.score), Some(3));
 }
 
-fn lay_item(server: &FlowServer<demo_server::Worlds>, item: demo_world::Item) {
+async fn lay_item(server: &FlowServer<demo_server::Worlds>, item: demo_world::Item) {
     let change = WorldDelta::Spawned { item };
     server
-        .handler()
-        .commit(&server.session("meadow"), vec![change]);
+        .session("meadow")
+        .commit(change)
+        .await
+        .expect("the memory store commits");
 }
 
 #[tokio::test]
@@ -435,13 +438,13 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
     .await;
 
     let now = Instant::now();
-    steward::tend(&server, now);
+    steward::tend(&server, now, false).await;
     assert!(
         bob.world.player("ann").is_some(),
         "a reload keeps its place"
     );
     let items_before = bob.world.items.len();
-    steward::tend(&server, now + leave_after);
+    steward::tend(&server, now + leave_after, false).await;
     let news = bob.drain().await;
     assert!(bob.world.player("ann").is_none());
     assert_eq!(bob.world.items.len(), items_before + 1);
@@ -456,8 +459,42 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
             ..
         }
     )));
-    assert_eq!(
-        server.handler().world("meadow").map(|(w, _)| w),
-        Some(bob.world.clone())
-    );
+    let world = server.session("meadow").read(|w, _| w.clone()).await;
+    assert_eq!(world.expect("open"), bob.world.clone());
+}
+
+#[tokio::test]
+async fn a_world_nobody_visits_is_closed_and_the_next_visitor_starts_afresh() {
+    let settings = Settings {
+        forget_after: Duration::from_secs(60),
+        ..quick()
+    };
+    let forget_after = settings.forget_after;
+    let (server, addr) = start(settings).await;
+    let mut ann = Player::join(addr, "ann").await;
+    let first_epoch = ann.epoch;
+    ann.act(WorldAction::Move {
+        to: free_step(&ann.world.clone(), "ann"),
+    })
+    .await;
+    drop(ann);
+    // Wait until the server has seen the socket go.
+    let mut watcher = Player::join(addr, "watcher").await;
+    drop(watcher.drain().await);
+    let now = Instant::now();
+    steward::tend(&server, now, false).await;
+    assert_eq!(server.handler().world_count(), 1, "someone is connected");
+    drop(watcher);
+    let deadline = Instant::now() + STUCK;
+    while server.session("meadow").connection_count() > 0 {
+        assert!(Instant::now() < deadline, "connections never closed");
+        tokio::task::yield_now().await;
+    }
+    steward::tend(&server, now, false).await;
+    assert_eq!(server.handler().world_count(), 1, "not yet");
+    steward::tend(&server, now + forget_after, false).await;
+    assert_eq!(server.handler().world_count(), 0, "closed");
+    let bob = Player::join(addr, "bob").await;
+    assert_ne!(bob.epoch, first_epoch, "a forgotten world starts a new log");
+    assert!(bob.world.player("ann").is_none());
 }
