@@ -294,6 +294,7 @@ fn error_frame(code: ErrorCode, message: &str) -> Vec<u8> {
         code: Some(code),
         message: message.to_owned(),
         fatal: true,
+        op_id: None,
     }
     .encode()
     .unwrap_or_default()

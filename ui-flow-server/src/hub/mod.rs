@@ -818,6 +818,7 @@ impl<H: FlowHandler> Hub<H> {
             code: Some(code),
             message: message.to_owned(),
             fatal: false,
+            op_id: None,
         });
         self.send(conn, frame);
     }
@@ -838,6 +839,7 @@ impl<H: FlowHandler> Hub<H> {
             code: Some(code),
             message: message.to_owned(),
             fatal: true,
+            op_id: None,
         });
         self.transmits.push_back(Transmit::Frame {
             to: Recipients::One(conn),

@@ -30,6 +30,7 @@
 //! ```
 
 mod client;
+mod peek;
 mod read;
 mod scan;
 mod server;
@@ -38,6 +39,8 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
+pub use peek::{FrameHead, field_bytes, peek_head};
+pub use server::encode_relayed_signal;
 use read::Fields;
 
 /// Bounds the decoder enforces before it reads any field.
