@@ -1022,7 +1022,10 @@ pub(crate) fn rejected_vectors() -> Book {
         "deltas_only_timestamp",
         sv,
         "the first absent field in table order, whatever is present",
-        frame(vec![("t", Value::from(1002)), ("timestamp", Value::from(1))]),
+        frame(vec![
+            ("t", Value::from(1002)),
+            ("timestamp", Value::from(1)),
+        ]),
         "missing_field",
         Some(("Deltas", "deltas")),
     );
@@ -1036,7 +1039,17 @@ pub(crate) fn rejected_vectors() -> Book {
     );
     // At one header: the header's own faults (cut short, a length the input
     // cannot hold) come before the depth it would open.
-    let ping_x = |x: &[u8]| cat(&[&[0x83], &key("t"), &[0x00], &key("ts"), &[0x05], &key("x"), x]);
+    let ping_x = |x: &[u8]| {
+        cat(&[
+            &[0x83],
+            &key("t"),
+            &[0x00],
+            &key("ts"),
+            &[0x05],
+            &key("x"),
+            x,
+        ])
+    };
     let deep = |inner: &[u8]| {
         // levels 2 to 64 are arrays of one element; `inner` is at level 65
         let mut x = vec![0x91u8; 63];

@@ -40,8 +40,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
 pub use peek::{FrameHead, field_bytes, peek_head};
-pub use server::encode_relayed_signal;
 use read::Fields;
+pub use server::encode_relayed_signal;
 
 /// Bounds the decoder enforces before it reads any field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -72,7 +72,7 @@ mod tests {
             action: 1u8,
         }
         .encode()
-        .unwrap();
+        .expect("an Action encodes");
         let limits = Limits::default();
         assert_eq!(
             peek_head(&frame, &limits),
@@ -97,10 +97,7 @@ mod tests {
             b'a', b'l', 0x82, 0xa1, b'b', 0x01, 0xa1, b'a', 0x02,
         ];
         let limits = Limits::default();
-        assert_eq!(
-            field_bytes(&frame, &limits, "signal"),
-            Some(&frame[16..])
-        );
+        assert_eq!(field_bytes(&frame, &limits, "signal"), Some(&frame[16..]));
         assert_eq!(field_bytes(&frame, &limits, "other"), None);
         assert_eq!(
             field_bytes(&frame, &Limits::default().max_depth(1), "signal"),
