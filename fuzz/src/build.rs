@@ -161,6 +161,7 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
             },
             message: u.arbitrary()?,
             fatal: u.arbitrary()?,
+            op_id: u.arbitrary::<Option<u128>>()?.map(OpId::from_u128),
         },
         3 => ServerMessage::Snapshot {
             state: S::build(u)?,

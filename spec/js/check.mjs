@@ -392,9 +392,12 @@ function readFrame(spec, direction, buf, limits) {
   const tag = Number(t.value);
   const name = spec.tags[direction].get(tag);
   if (name === undefined) {
+    // No key may repeat, "t" included, even when the tag is unknown.
+    const keys = new Set(["t"]);
     for (const [k] of rest) {
       const key = keyText(k);
-      if (key === "t") throw new Reject("duplicate_field", "unknown message", "t");
+      if (keys.has(key)) throw new Reject("duplicate_field", "unknown message", key);
+      keys.add(key);
     }
     return { tag, unknown: true };
   }
@@ -417,11 +420,17 @@ const ABSENT = Symbol("absent");
  */
 function readFields(spec, table, within, entries, isFrame) {
   const seen = new Map();
+  const unknown = new Set();
   for (const [k, v] of entries) {
     const key = keyText(k);
     if (isFrame && key === "t") throw new Reject("duplicate_field", within, "t");
     const field = table.find((f) => f.name === key);
-    if (!field) continue; // unknown fields are ignored
+    if (!field) {
+      // Unknown fields are ignored, but no key may appear twice.
+      if (unknown.has(key)) throw new Reject("duplicate_field", within, key);
+      unknown.add(key);
+      continue;
+    }
     // Nil in an optional field means absent; elsewhere it is checked like any value.
     const value = v.kind === "nil" && field.required === "no" ? ABSENT : readValue(spec, field.type, v, within, key);
     if (seen.has(key)) throw new Reject("duplicate_field", within, key);

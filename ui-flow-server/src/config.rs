@@ -7,12 +7,14 @@
 //! | [`outbound_queue_bytes`](ServerConfig::outbound_queue_bytes) | 1 MiB | queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003; nobody else waits |
 //! | [`max_connections`](ServerConfig::max_connections) | 10 000 per node | `Error too_many_connections` (fatal, reconnect), close 4006 |
 //! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
-//! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | frame dropped, `Error rate_limited` (not fatal; one per burst) |
+//! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | every frame counts, text ones too; frame dropped unread: an Action gets `ActionErr rate_limited`, other frames share one `Error rate_limited` (not fatal) per run of drops |
 //! | [`liveness_timeout`](ServerConfig::liveness_timeout) | 60 s without a frame | `Error liveness_timeout` (fatal, reconnect), close 4004 |
 //! | [`handshake_timeout`](ServerConfig::handshake_timeout) | 10 s to authenticate | close 4005 |
 //! | [`max_resync_deltas`](ServerConfig::max_resync_deltas) | 300 | a resync further behind gets a snapshot |
 //! | [`max_signal_bytes`](ServerConfig::max_signal_bytes) | 16 KiB | `Error signal_too_large` (not fatal), not relayed |
-//! | [`max_subscriptions`](ServerConfig::max_subscriptions) | 64 domains | extra domains ignored, `Error unexpected_message` (not fatal) |
+//! | [`max_subscriptions`](ServerConfig::max_subscriptions) | 64 domains | domains over it not subscribed (the first ones are kept), `Error subscription_limit` (not fatal) |
+//! | [`max_domain_len`](ServerConfig::max_domain_len) | 256 bytes | a longer domain name is not subscribed, `Error subscription_limit` |
+//! | [`max_subscription_bytes`](ServerConfig::max_subscription_bytes) | 4 KiB of domain names per connection | same |
 //! | [`op_memory`](ServerConfig::op_memory) | 10 000 outcomes, 10 min | older outcomes forgotten: a retry after that runs again |
 //! | [`idle_after`](ServerConfig::idle_after) | 60 s | presence turns `idle` (see the crate docs) |
 //! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that cannot take its last frames is dropped |
@@ -83,6 +85,10 @@ pub struct ServerConfig {
     pub max_signal_bytes: usize,
     /// Domains one connection may subscribe to.
     pub max_subscriptions: usize,
+    /// Longest domain name accepted in a Subscribe, in UTF-8 bytes.
+    pub max_domain_len: usize,
+    /// Total UTF-8 bytes of the domain names one connection may hold.
+    pub max_subscription_bytes: usize,
     /// How many action outcomes are remembered for retries, and for how long.
     pub op_memory: (usize, Duration),
     /// A user with no interaction for this long is shown as idle.
@@ -118,6 +124,8 @@ impl Default for ServerConfig {
             max_resync_deltas: 300,
             max_signal_bytes: 16 * 1024,
             max_subscriptions: 64,
+            max_domain_len: 256,
+            max_subscription_bytes: 4 * 1024,
             op_memory: (10_000, Duration::from_secs(600)),
             idle_after: Duration::from_secs(60),
             close_grace: Duration::from_secs(5),

@@ -211,7 +211,7 @@ async fn run<H: FlowHandler>(
                     Some(Ok(Message::Text(text))) => {
                         Live::add(&counters.frames_in, 1);
                         Live::add(&counters.bytes_in, text.len() as u64);
-                        inner.run(|hub| hub.handle_text_frame(id));
+                        inner.run(|hub| hub.handle_text_frame(Now::system(), id));
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | None => break,
@@ -294,6 +294,7 @@ fn error_frame(code: ErrorCode, message: &str) -> Vec<u8> {
         code: Some(code),
         message: message.to_owned(),
         fatal: true,
+        op_id: None,
     }
     .encode()
     .unwrap_or_default()

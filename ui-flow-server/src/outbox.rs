@@ -153,6 +153,7 @@ fn slow_consumer_frame() -> Bytes {
         message: "the connection fell behind its outbound queue bound; reconnect and resync"
             .to_owned(),
         fatal: true,
+        op_id: None,
     };
     msg.encode().map(Bytes::from).unwrap_or_default()
 }

@@ -57,7 +57,10 @@ error_codes! {
         "a Signal payload exceeded the relay's size cap and was not relayed";
     /// The connection sent messages faster than its rate limit.
     RATE_LIMITED = "rate_limited", fatal: false, reconnect: true,
-        "messages arrived faster than the connection's rate limit; the excess was dropped";
+        "frames arrived faster than the connection's rate limit; the excess was dropped (one Error per run of drops)";
+    /// A Subscribe went over a per-connection subscription limit.
+    SUBSCRIPTION_LIMIT = "subscription_limit", fatal: false, reconnect: true,
+        "a Subscribe went over a subscription limit (domain count, name length or total bytes); the domains over it were not subscribed";
     /// Authentication failed.
     UNAUTHORIZED = "unauthorized", fatal: true, reconnect: false,
         "the token was missing, invalid or expired; reconnecting with the same token will fail";
@@ -82,6 +85,39 @@ error_codes! {
     /// The server could not bring this connection in sync.
     SYNC_FAILED = "sync_failed", fatal: true, reconnect: true,
         "the application failed to produce a snapshot for this connection; reconnect after backoff";
+}
+
+/// What one server-set `ActionErr.code` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionCodeInfo {
+    /// The code string.
+    pub code: &'static str,
+    /// When the server sends it.
+    pub description: &'static str,
+}
+
+/// The `ActionErr.code` values a server sets itself, for an action it
+/// refuses before the application sees it. Every other `ActionErr.code`
+/// is the application's own.
+pub mod action_code {
+    use super::ActionCodeInfo;
+
+    /// The action arrived while the connection was over its rate limit.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The Action frame could not be read as an action of the application.
+    pub const BAD_ACTION: &str = "bad_action";
+
+    /// Every code above, with its meaning.
+    pub const ALL: &[ActionCodeInfo] = &[
+        ActionCodeInfo {
+            code: RATE_LIMITED,
+            description: "the action arrived while the connection was over its rate limit; it was not run",
+        },
+        ActionCodeInfo {
+            code: BAD_ACTION,
+            description: "the Action frame could not be decoded (the payload is not an action of the application, or a field is missing or invalid); it was not run",
+        },
+    ];
 }
 
 impl ErrorCode {

@@ -130,6 +130,17 @@ pub enum DecodeError {
         /// The field's name.
         field: &'static str,
     },
+    /// A key this build does not know appears twice in the frame's map (or
+    /// in a nested PresenceInfo or SignalPayload). The wire kind is
+    /// `duplicate_field`, like [`DuplicateField`](Self::DuplicateField); this
+    /// variant carries the key's text because it is no field name of ours.
+    #[error("{message} has key {key:?} twice")]
+    DuplicateKey {
+        /// The message's name (or the nested type's, or `unknown message`).
+        message: &'static str,
+        /// The key, as it appears on the wire.
+        key: String,
+    },
     /// A field has the wrong type or an invalid value.
     #[error("{message}.{field}: {reason}")]
     InvalidField {

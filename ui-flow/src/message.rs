@@ -45,6 +45,11 @@ pub enum ServerMessage<State, Delta, Event> {
         message: String,
         /// When true the server closes the connection after this message.
         fatal: bool,
+        /// Additive: the `op_id` of the one client frame this error is about,
+        /// when that frame carried one the server could read. It only tells
+        /// which frame was refused: an action's outcome is always an
+        /// `ActionOk` or `ActionErr`, never an `Error`.
+        op_id: Option<OpId>,
     },
     /// Tag 1000: the full state at `seq`.
     Snapshot {

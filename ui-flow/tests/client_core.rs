@@ -424,6 +424,7 @@ fn a_fatal_error_whose_code_forbids_reconnecting_closes_for_good() {
         code: Some(ErrorCode::UNAUTHORIZED),
         message: "token expired".into(),
         fatal: true,
+        op_id: None,
     });
     assert_eq!(
         h.client.status(),
@@ -451,6 +452,7 @@ fn a_fatal_error_that_allows_reconnecting_is_retried_once() {
         code: Some(ErrorCode::SHUTDOWN),
         message: "restarting".into(),
         fatal: true,
+        op_id: None,
     });
     assert!(matches!(
         h.client.status(),
@@ -937,6 +939,7 @@ fn a_non_fatal_server_error_is_reported_and_the_connection_stays() {
         code: Some(ErrorCode::RATE_LIMITED),
         message: "slow down".into(),
         fatal: false,
+        op_id: None,
     });
     assert!(h.events.contains(&Event::ServerError {
         code: Some(ErrorCode::RATE_LIMITED),
@@ -1049,6 +1052,7 @@ fn after_a_fatal_error_with_an_unknown_code_the_close_code_decides() {
             code: Some(ErrorCode::new("invented_later")),
             message: "?".into(),
             fatal: true,
+            op_id: None,
         });
         assert_eq!(
             h.client.status(),

@@ -124,6 +124,7 @@ fn every_server_variant_round_trips() {
             code: Some(ui_flow::ErrorCode::BAD_FRAME),
             message: "ünïcode".into(),
             fatal: false,
+            op_id: None,
         },
         ServerMessage::Snapshot {
             state: vec![1, 2, 3],

@@ -82,6 +82,7 @@ fn every_variant() -> Vec<Vec<u8>> {
             code: Some(ui_flow::ErrorCode::BAD_FRAME),
             message: "bad".into(),
             fatal: true,
+            op_id: None,
         },
         ServerMessage::Snapshot {
             state: Board {

@@ -6,7 +6,8 @@
 //!
 //! - the tag tables equal `ServerTag::ALL` and `ClientTag::ALL`;
 //! - the error and close code tables equal `ErrorCode::ALL` and
-//!   `CloseCode::ALL` (numbers, names, flags and descriptions);
+//!   `CloseCode::ALL` (numbers, names, flags and descriptions), and the
+//!   server's own ActionErr codes equal `code::action_code::ALL`;
 //! - every tag has a field table, every field type is a defined type, and every
 //!   exact vector's fields are in the table, in table order, with every
 //!   required field present;
@@ -98,6 +99,19 @@ fn code_tags(all: &[TagInfo]) -> Vec<(u16, String, String)> {
 fn tag_tables_match_the_code() {
     assert_eq!(tag_rows("table: server-tags"), code_tags(ServerTag::ALL));
     assert_eq!(tag_rows("table: client-tags"), code_tags(ClientTag::ALL));
+}
+
+#[test]
+fn action_code_table_matches_the_code() {
+    let spec: Vec<(String, String)> = table("table: action-error-codes")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let code: Vec<(String, String)> = ui_flow::code::action_code::ALL
+        .iter()
+        .map(|info| (info.code.to_owned(), info.description.to_owned()))
+        .collect();
+    assert_eq!(spec, code);
 }
 
 #[test]

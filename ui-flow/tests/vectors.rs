@@ -49,7 +49,7 @@ fn load() -> Vec<(String, Json)> {
 }
 
 /// The snake_case kind of a decode error, as the vectors name it.
-fn kind(e: &DecodeError) -> (&'static str, Option<(&'static str, &'static str)>) {
+fn kind(e: &DecodeError) -> (&'static str, Option<(&'static str, &str)>) {
     match e {
         DecodeError::TooLarge { .. } => ("too_large", None),
         DecodeError::Truncated { .. } => ("truncated", None),
@@ -64,6 +64,9 @@ fn kind(e: &DecodeError) -> (&'static str, Option<(&'static str, &'static str)>)
         DecodeError::MissingField { message, field } => ("missing_field", Some((message, field))),
         DecodeError::DuplicateField { message, field } => {
             ("duplicate_field", Some((message, field)))
+        }
+        DecodeError::DuplicateKey { message, key } => {
+            ("duplicate_field", Some((message, key.as_str())))
         }
         DecodeError::InvalidField { message, field, .. } => {
             ("invalid_field", Some((message, field)))

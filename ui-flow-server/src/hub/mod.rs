@@ -37,10 +37,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use ui_flow::codec::{Decoded, Limits};
+use ui_flow::code::action_code;
+use ui_flow::codec::{Decoded, FrameHead, Limits};
 use ui_flow::{
-    ClientMessage, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION, PresenceDiff,
-    PresenceInfo, ServerMessage,
+    ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION,
+    PresenceDiff, PresenceInfo, ServerMessage,
 };
 
 pub use transmit::{
@@ -292,46 +293,109 @@ impl<H: FlowHandler> Hub<H> {
     }
 
     /// One binary frame from a connection.
+    ///
+    /// Every frame has exactly one answer or none, never more: a frame with
+    /// tag `Action` whose `op_id` can be read gets its outcome (an
+    /// `ActionErr` when it is refused here); any other refused frame gets one
+    /// `Error` (one per run of drops for the rate limit).
     pub fn handle_frame(&mut self, now: Now, conn: ConnectionId, frame: &[u8]) {
         self.latest = Some(now.instant);
-        let limit = self.config.rate_limit;
-        let Some(c) = self.connections.get_mut(&conn) else {
-            return;
-        };
-        if !c.bucket.take(&limit, now.instant) {
-            self.stats.rate_limited += 1;
-            if !c.bucket.told {
-                c.bucket.told = true;
-                self.send_error(
-                    conn,
-                    ErrorCode::RATE_LIMITED,
-                    "too many messages; this one was dropped",
-                );
-            }
+        if !self.take_token(now, conn, Some(frame)) {
             return;
         }
         match ClientMessage::<H::Action>::decode_with(frame, &self.decode_limits) {
+            Ok(Decoded::Message(ClientMessage::Signal {
+                target_user_id,
+                signal,
+            })) => self.signal(conn, &target_user_id, &signal, frame),
             Ok(Decoded::Message(msg)) => self.handle_message(now, conn, msg),
             Ok(Decoded::Unknown { .. }) => self.stats.unknown_tags += 1,
             Err(ui_flow::DecodeError::TooLarge { .. }) => self.handle_oversized(conn),
             Err(e) => {
                 self.stats.bad_frames += 1;
-                self.send_error(conn, ErrorCode::BAD_FRAME, &e.to_string());
+                match self.action_head(frame) {
+                    Ok(op_id) => self.refuse_action(conn, op_id, action_code::BAD_ACTION, &e),
+                    Err(op_id) => {
+                        self.send_error_about(conn, ErrorCode::BAD_FRAME, &e.to_string(), op_id)
+                    }
+                }
             }
         }
     }
 
-    /// A text frame (ui-flow frames are binary): answered with a non-fatal
-    /// `unexpected_message` error.
-    pub fn handle_text_frame(&mut self, conn: ConnectionId) {
-        if self.connections.contains_key(&conn) {
+    /// A text frame. ui-flow frames are binary, so it is counted against the
+    /// rate limit like any frame and answered with a non-fatal `bad_frame`.
+    pub fn handle_text_frame(&mut self, now: Now, conn: ConnectionId) {
+        self.latest = Some(now.instant);
+        if self.take_token(now, conn, None) {
             self.stats.bad_frames += 1;
             self.send_error(
                 conn,
-                ErrorCode::UNEXPECTED_MESSAGE,
+                ErrorCode::BAD_FRAME,
                 "text frames are not part of the protocol; send binary MessagePack frames",
             );
         }
+    }
+
+    /// Takes one token from the connection's rate limit; when there is none,
+    /// answers the dropped frame (see [`handle_frame`](Self::handle_frame))
+    /// and returns false.
+    fn take_token(&mut self, now: Now, conn: ConnectionId, frame: Option<&[u8]>) -> bool {
+        let limit = self.config.rate_limit;
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return false;
+        };
+        if c.bucket.take(&limit, now.instant) {
+            return true;
+        }
+        self.stats.rate_limited += 1;
+        if let Some(Ok(op_id)) = frame.map(|f| self.action_head(f)) {
+            let why = "too many frames; this action was dropped, not run";
+            self.refuse_action(conn, op_id, action_code::RATE_LIMITED, &why);
+            return false;
+        }
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return false;
+        };
+        if !c.bucket.told {
+            c.bucket.told = true;
+            self.send_error(
+                conn,
+                ErrorCode::RATE_LIMITED,
+                "too many frames; this one and the rest of this run are dropped",
+            );
+        }
+        false
+    }
+
+    /// The `op_id` of a frame that is an Action in the spec's sense (tag
+    /// 1000, an `op_id` readable before any fault); otherwise `Err` with
+    /// whatever `op_id` the frame had, for an `Error` about it.
+    fn action_head(&self, frame: &[u8]) -> Result<OpId, Option<OpId>> {
+        match ui_flow::codec::peek_head(frame, &self.decode_limits) {
+            Some(FrameHead {
+                tag,
+                op_id: Some(op_id),
+                ..
+            }) if tag == ClientTag::ACTION.0 => Ok(op_id),
+            head => Err(head.and_then(|h| h.op_id)),
+        }
+    }
+
+    /// Answers an action the hub refuses before the application sees it.
+    fn refuse_action(
+        &mut self,
+        conn: ConnectionId,
+        op_id: OpId,
+        code: &str,
+        why: &dyn std::fmt::Display,
+    ) {
+        let frame = self.control(&Control::ActionErr {
+            op_id,
+            code: Some(code.to_owned()),
+            message: why.to_string(),
+        });
+        self.send(conn, frame);
     }
 
     /// The connection sent a frame over the maximum message size: fatal.
@@ -685,16 +749,14 @@ impl<H: FlowHandler> Hub<H> {
             ClientMessage::Resync { last_seq, epoch } => self.resync(now, conn, last_seq, epoch),
             ClientMessage::Action { op_id, action } => self.action(now, conn, op_id, action),
             ClientMessage::Subscribe { domains } => self.subscribe(conn, domains),
+            // Relayed from handle_frame, which has the sender's bytes.
+            ClientMessage::Signal { .. } => {}
             ClientMessage::Unsubscribe { domains } => {
                 if let Some(c) = self.connections.get_mut(&conn) {
                     c.subscriptions
                         .retain(|d| !domains.iter().any(|x| x == &**d));
                 }
             }
-            ClientMessage::Signal {
-                target_user_id,
-                signal,
-            } => self.signal(conn, &target_user_id, signal),
         }
     }
 
@@ -729,33 +791,58 @@ impl<H: FlowHandler> Hub<H> {
         }
     }
 
+    /// Subscribes domain by domain, in order; the first ones win at a limit
+    /// (count, name length, total bytes), and the rest are refused.
     fn subscribe(&mut self, conn: ConnectionId, domains: Vec<String>) {
-        let max = self.config.max_subscriptions;
+        let (max, max_len, max_bytes) = (
+            self.config.max_subscriptions,
+            self.config.max_domain_len,
+            self.config.max_subscription_bytes,
+        );
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
-        let mut refused = false;
+        let mut held: usize = c.subscriptions.iter().map(|d| d.len()).sum();
+        let mut refused = 0usize;
         for domain in domains {
             if c.subscribed(&domain) {
                 continue;
             }
-            if c.subscriptions.len() >= max {
-                refused = true;
+            if domain.len() > max_len
+                || c.subscriptions.len() >= max
+                || held + domain.len() > max_bytes
+            {
+                refused += 1;
                 continue;
             }
+            held += domain.len();
             c.subscriptions.push(domain.into_boxed_str());
         }
-        if refused {
-            let message = format!("at most {max} subscribed domains; the rest were ignored");
-            self.send_error(conn, ErrorCode::UNEXPECTED_MESSAGE, &message);
+        if refused > 0 {
+            let message = format!(
+                "{refused} domain(s) not subscribed: at most {max} domains, {max_len} bytes \
+                 each and {max_bytes} bytes in all per connection"
+            );
+            self.send_error(conn, ErrorCode::SUBSCRIPTION_LIMIT, &message);
         }
     }
 
-    fn signal(&mut self, conn: ConnectionId, target: &str, signal: ui_flow::SignalPayload) {
+    /// Relays a Signal, its payload byte for byte as the sender wrote it.
+    fn signal(
+        &mut self,
+        conn: ConnectionId,
+        target: &str,
+        signal: &ui_flow::SignalPayload,
+        frame: &[u8],
+    ) {
         let Some(c) = self.connections.get(&conn) else {
             return;
         };
-        if signal.approx_len() > self.config.max_signal_bytes {
+        // The sender's bytes of the `signal` value; the frame decoded, so they
+        // are there.
+        let payload = ui_flow::codec::field_bytes(frame, &self.decode_limits, "signal");
+        let size = payload.map_or_else(|| signal.approx_len(), <[u8]>::len);
+        if size > self.config.max_signal_bytes {
             let message = format!(
                 "signal payloads are limited to {} bytes",
                 self.config.max_signal_bytes
@@ -780,10 +867,19 @@ impl<H: FlowHandler> Hub<H> {
             .connections_of(target)
             .filter(|t| *t != conn)
             .collect();
-        let frame = self.control(&Control::Signal {
-            from_user_id: from,
-            signal,
-        });
+        let relayed = payload
+            .and_then(|bytes| ui_flow::codec::encode_relayed_signal(&from, bytes).ok())
+            .map(Bytes::from);
+        let frame = match relayed {
+            Some(frame) => {
+                self.stats.encodes += 1;
+                frame
+            }
+            None => self.control(&Control::Signal {
+                from_user_id: from,
+                signal: signal.clone(),
+            }),
+        };
         for t in targets {
             self.send(t, frame.clone());
         }
@@ -913,10 +1009,22 @@ impl<H: FlowHandler> Hub<H> {
     }
 
     fn send_error(&mut self, conn: ConnectionId, code: ErrorCode, message: &str) {
+        self.send_error_about(conn, code, message, None);
+    }
+
+    /// A non-fatal error about one frame, naming its `op_id` when it had one.
+    fn send_error_about(
+        &mut self,
+        conn: ConnectionId,
+        code: ErrorCode,
+        message: &str,
+        op_id: Option<OpId>,
+    ) {
         let frame = self.control(&Control::Error {
             code: Some(code),
             message: message.to_owned(),
             fatal: false,
+            op_id,
         });
         self.send(conn, frame);
     }
@@ -937,6 +1045,7 @@ impl<H: FlowHandler> Hub<H> {
             code: Some(code),
             message: message.to_owned(),
             fatal: true,
+            op_id: None,
         });
         self.transmits.push_back(Transmit::Frame {
             to: Recipients::One(conn),

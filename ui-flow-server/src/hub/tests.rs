@@ -564,7 +564,7 @@ fn bad_input_gets_errors_and_the_connection_survives() {
     // An unknown tag is ignored silently.
     sim.hub
         .handle_frame(sim.now, a, &[0x81, 0xa1, b't', 0xcd, 0x17, 0x70]);
-    sim.hub.handle_text_frame(a);
+    sim.hub.handle_text_frame(sim.now, a);
     sim.hub.handle_frame(sim.now, a, &good);
     let got = sim.take(a);
     assert_eq!(
@@ -574,7 +574,7 @@ fn bad_input_gets_errors_and_the_connection_survives() {
             "bad_frame",
             "bad_frame",
             "bad_frame",
-            "unexpected_message"
+            "bad_frame"
         ]
     );
     assert!(matches!(got.last(), Some(Msg::Pong { client_ts: 9, .. })));

@@ -911,6 +911,202 @@ pub(crate) fn rejected_vectors() -> Book {
         Some(("PresenceInfo", "user_id")),
     );
 
+    // --- one rule for every key: no key twice, known or not
+    b.reject(
+        "ping_duplicate_unknown_key",
+        c,
+        "a key this reader does not know may appear once too, as every key of the envelope",
+        frame(vec![
+            ("t", Value::from(0)),
+            ("ts", Value::from(100)),
+            ("x", Value::from(1)),
+            ("x", Value::from(2)),
+        ]),
+        "duplicate_field",
+        Some(("Ping", "x")),
+    );
+    b.reject(
+        "unknown_tag_duplicate_key",
+        c,
+        "the rule holds for a frame whose tag is unknown: its keys are checked, its values not",
+        frame(vec![
+            ("t", Value::from(9999)),
+            ("x", Value::from(1)),
+            ("x", s("two")),
+        ]),
+        "duplicate_field",
+        Some(("unknown message", "x")),
+    );
+    b.reject(
+        "signal_payload_duplicate_unknown_key",
+        c,
+        "and for the keys of a nested PresenceInfo or SignalPayload",
+        frame(vec![
+            ("t", Value::from(3000)),
+            ("target_user_id", s("bob")),
+            (
+                "signal",
+                map(vec![
+                    ("type", s("offer")),
+                    ("sdp", s("")),
+                    ("x-extension", Value::from(1)),
+                    ("x-extension", Value::from(1)),
+                ]),
+            ),
+        ]),
+        "duplicate_field",
+        Some(("SignalPayload", "x-extension")),
+    );
+
+    // --- reader rules: each fault is reported where it occurs, in wire order
+    let signal_of = |entries: Vec<(&str, Value)>| {
+        frame(vec![
+            ("t", Value::from(3000)),
+            ("target_user_id", s("bob")),
+            ("signal", map(entries)),
+        ])
+    };
+    b.reject(
+        "signal_type_unknown_before_bad_sdp",
+        c,
+        "type is checked against SignalType at its key, before the keys after it",
+        signal_of(vec![("type", s("bogus")), ("sdp", Value::from(5))]),
+        "invalid_field",
+        Some(("SignalPayload", "type")),
+    );
+    b.reject(
+        "signal_bad_sdp_before_unknown_type",
+        c,
+        "type may come anywhere, and a key before it is checked first",
+        signal_of(vec![("sdp", Value::from(5)), ("type", s("bogus"))]),
+        "invalid_field",
+        Some(("SignalPayload", "sdp")),
+    );
+    b.reject(
+        "signal_offer_nil_sdp",
+        c,
+        "sdp is a str, and nil is not a str: invalid, not missing",
+        signal_of(vec![("type", s("offer")), ("sdp", Value::Nil)]),
+        "invalid_field",
+        Some(("SignalPayload", "sdp")),
+    );
+    b.reject(
+        "signal_candidate_sdp_integer",
+        c,
+        "a key of another shape is still typed: sdp in a candidate must be a str",
+        signal_of(vec![
+            ("type", s("candidate")),
+            ("candidate", s("")),
+            ("sdp", Value::from(5)),
+        ]),
+        "invalid_field",
+        Some(("SignalPayload", "sdp")),
+    );
+    b.reject(
+        "signal_payload_empty",
+        c,
+        "with several required fields absent, the first in the table is named",
+        signal_of(vec![]),
+        "missing_field",
+        Some(("SignalPayload", "type")),
+    );
+    b.reject(
+        "delta_tag_alone",
+        sv,
+        "with every field absent, the first in the table (delta) is named",
+        frame(vec![("t", Value::from(1001))]),
+        "missing_field",
+        Some(("Delta", "delta")),
+    );
+    b.reject(
+        "deltas_only_timestamp",
+        sv,
+        "the first absent field in table order, whatever is present",
+        frame(vec![
+            ("t", Value::from(1002)),
+            ("timestamp", Value::from(1)),
+        ]),
+        "missing_field",
+        Some(("Deltas", "deltas")),
+    );
+    b.reject(
+        "action_err_tag_alone",
+        sv,
+        "with every field absent, the first in the table (op_id) is named",
+        frame(vec![("t", Value::from(5002))]),
+        "missing_field",
+        Some(("ActionErr", "op_id")),
+    );
+    // At one header: the header's own faults (cut short, a length the input
+    // cannot hold) come before the depth it would open.
+    let ping_x = |x: &[u8]| {
+        cat(&[
+            &[0x83],
+            &key("t"),
+            &[0x00],
+            &key("ts"),
+            &[0x05],
+            &key("x"),
+            x,
+        ])
+    };
+    let deep = |inner: &[u8]| {
+        // levels 2 to 64 are arrays of one element; `inner` is at level 65
+        let mut x = vec![0x91u8; 63];
+        x.extend_from_slice(inner);
+        ping_x(&x)
+    };
+    b.reject(
+        "depth_65_header_overlong",
+        c,
+        "an array at level 65 that declares more elements than remain: length_exceeds_input, \
+         not too_deep",
+        deep(&[0xdc, 0x00, 0x02]),
+        "length_exceeds_input",
+        None,
+    );
+    b.reject(
+        "depth_65_header_cut_short",
+        c,
+        "an array 16 header at level 65 with one of its two length bytes: truncated",
+        deep(&[0xdc, 0x00]),
+        "truncated",
+        None,
+    );
+    b.reject(
+        "depth_65_empty_array",
+        c,
+        "a well-formed empty array at level 65: too_deep",
+        deep(&[0x90]),
+        "too_deep",
+        None,
+    );
+    b.reject(
+        "fixext4_cut_short",
+        c,
+        "a fixext 4 with its type and 2 of its 4 data bytes: a fixed size cut short is truncated",
+        ping_x(&[0xd6, 0x05, 0x01, 0x02]),
+        "truncated",
+        None,
+    );
+    b.reject(
+        "fixext1_missing_type_byte",
+        c,
+        "a fixext 1 with nothing after its marker",
+        ping_x(&[0xd4]),
+        "truncated",
+        None,
+    );
+    b.reject(
+        "ext8_length_exceeds_input",
+        c,
+        "an ext 8 with its type byte, declaring 5 bytes with 2 left: the type byte is header, \
+         the data is a declared length",
+        ping_x(&[0xc7, 0x05, 0x05, 0x01, 0x02]),
+        "length_exceeds_input",
+        None,
+    );
+
     // The too_large vector carries its limit.
     for v in &mut b.vectors {
         let too_large = v.get("name").and_then(Json::as_str) == Some("too_large");

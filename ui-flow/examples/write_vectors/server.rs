@@ -127,6 +127,7 @@ pub(crate) fn server_vectors() -> Book {
             code: Some(ErrorCode::BAD_FRAME),
             message: "Ping.ts: expected an unsigned integer".into(),
             fatal: false,
+            op_id: None,
         },
     );
     b.server(
@@ -136,6 +137,7 @@ pub(crate) fn server_vectors() -> Book {
             code: None,
             message: "closing".into(),
             fatal: true,
+            op_id: None,
         },
     );
     b.server(
@@ -145,6 +147,18 @@ pub(crate) fn server_vectors() -> Book {
             code: Some(ErrorCode::new("some_future_code")),
             message: "Überlastung — 過負荷 🚦".into(),
             fatal: false,
+            op_id: None,
+        },
+    );
+    b.server(
+        "error_about_one_frame",
+        "an error about one client frame names that frame's op_id (additive); the action's \
+         outcome still comes as ActionOk or ActionErr",
+        M::Error {
+            code: Some(ErrorCode::BAD_FRAME),
+            message: "Ping.ts: expected an unsigned integer".into(),
+            fatal: false,
+            op_id: Some(OP),
         },
     );
     b.server(
@@ -154,6 +168,7 @@ pub(crate) fn server_vectors() -> Book {
             code: Some(ErrorCode::RATE_LIMITED),
             message: String::new(),
             fatal: false,
+            op_id: None,
         },
     );
     // Snapshot
@@ -223,6 +238,20 @@ pub(crate) fn server_vectors() -> Book {
             seq: 43,
             timestamp: TS,
             epoch: Some(7),
+        },
+    );
+    b.server(
+        "delta_ext_canonical_headers",
+        "an ext of 1, 2, 4, 8 or 16 bytes takes the fixext header of that size; \
+         any other length takes ext 8 (then ext 16, ext 32)",
+        M::Delta {
+            delta: arr([1usize, 2, 4, 8, 16, 0, 3, 17]
+                .into_iter()
+                .map(|n| Value::Ext(5, (1..=n as u8).collect()))
+                .collect()),
+            seq: 44,
+            timestamp: TS,
+            epoch: None,
         },
     );
     // Deltas
@@ -450,6 +479,7 @@ pub(crate) fn server_vectors() -> Book {
             code: None,
             message: "m".into(),
             fatal: false,
+            op_id: None,
         },
     );
     b.server_decodes(
@@ -702,6 +732,55 @@ pub(crate) fn server_vectors() -> Book {
             signal: SignalPayload::Offer {
                 sdp: "v=0\r\n".into(),
             },
+        },
+    );
+    b.server_decodes(
+        "signal_relayed_as_written",
+        "a relayed payload keeps the sender's key order, nils and unknown keys; \
+         a reader skips what it does not know",
+        frame(vec![
+            ("t", Value::from(3000)),
+            ("from_user_id", s("alice")),
+            (
+                "signal",
+                map(vec![
+                    ("x-extension", map(vec![("v", Value::from(2))])),
+                    ("candidate", s("candidate:1 1 udp 1 192.0.2.1 9 typ host")),
+                    ("usernameFragment", Value::Nil),
+                    ("type", s("candidate")),
+                ]),
+            ),
+        ]),
+        M::Signal {
+            from_user_id: "alice".into(),
+            signal: SignalPayload::IceCandidate {
+                candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host".into(),
+                sdp_mid: None,
+                sdp_m_line_index: None,
+                username_fragment: None,
+            },
+        },
+    );
+    b.server_decodes(
+        "delta_ext8_holding_four_bytes",
+        "a receiver accepts an ext in a wider header than the canonical fixext",
+        // ext 8, type 5, 4 bytes of data
+        cat(&[
+            &[0x84],
+            &key("t"),
+            &[0xcd, 0x03, 0xe9],
+            &key("delta"),
+            &[0xc7, 0x04, 0x05, 0x01, 0x02, 0x03, 0x04],
+            &key("seq"),
+            &[0x01],
+            &key("timestamp"),
+            &[0x02],
+        ]),
+        M::Delta {
+            delta: Value::Ext(5, vec![1, 2, 3, 4]),
+            seq: 1,
+            timestamp: 2,
+            epoch: None,
         },
     );
     // ---- decode-only: OpId as text

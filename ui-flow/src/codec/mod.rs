@@ -31,6 +31,7 @@
 
 mod client;
 pub mod encoded;
+mod peek;
 mod read;
 mod scan;
 mod server;
@@ -39,7 +40,9 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DecodeError, EncodeError};
+pub use peek::{FrameHead, field_bytes, peek_head};
 use read::Fields;
+pub use server::encode_relayed_signal;
 
 /// Bounds the decoder enforces before it reads any field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,8 @@
 //! caller then re-examines the whole frame (see `decode_frame` in the parent
 //! module) so that the error reported is the first one in the frame.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 
 use super::scan;
@@ -35,6 +37,10 @@ pub(crate) struct Fields<'a> {
     max_depth: usize,
     /// Where the last key read starts.
     key_offset: usize,
+    /// The unknown keys seen so far, so that a repeated one is rejected like
+    /// a repeated field (known fields are caught by their [`Slot`]). Only
+    /// allocated once an unknown key turns up.
+    unknown_keys: Option<HashSet<&'a [u8]>>,
 }
 
 /// A field slot that must be filled at most once.
@@ -125,6 +131,7 @@ impl<'a> Fields<'a> {
             depth,
             max_depth,
             key_offset: pos,
+            unknown_keys: None,
         })
     }
 
@@ -187,11 +194,35 @@ impl<'a> Fields<'a> {
     }
 
     /// Skips the value of an unknown field (checking it like any other),
-    /// after checking that its key is UTF-8.
+    /// after checking that its key is UTF-8 and that it did not occur before
+    /// in this map.
     pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
         let offset = self.key_offset;
-        str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
+        let (key, _) = str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
+        self.value_bytes()?;
+        if !self
+            .unknown_keys
+            .get_or_insert_with(HashSet::new)
+            .insert(key.as_bytes())
+        {
+            return Err(DecodeError::DuplicateKey {
+                message: self.message,
+                key: key.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Skips the next value without any check on its key (for readers that
+    /// only look at part of a frame).
+    pub(crate) fn skip_value(&mut self) -> Result<(), DecodeError> {
         self.value_bytes().map(drop)
+    }
+
+    /// The bytes of the next value, for readers that only look at part of a
+    /// frame.
+    pub(crate) fn value_bytes_for_peek(&mut self) -> Option<&'a [u8]> {
+        self.value_bytes().ok()
     }
 
     /// The bytes of the next value, walked within what is left of the depth
@@ -425,7 +456,8 @@ impl<'a> Fields<'a> {
         );
         while let Some(key) = map.next_key()? {
             match key {
-                b"type" => kind.set(map.str("type")?, M, "type")?,
+                // The type is checked where it occurs, like every other key.
+                b"type" => kind.set(map.signal_type("type")?, M, "type")?,
                 b"sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
                 b"candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
                 b"sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
@@ -448,20 +480,28 @@ impl<'a> Fields<'a> {
             "answer" => SignalPayload::Answer {
                 sdp: sdp.required(M, "sdp")?,
             },
-            "candidate" => SignalPayload::IceCandidate {
+            _ => SignalPayload::IceCandidate {
                 candidate: candidate.required(M, "candidate")?,
                 sdp_mid: mid.optional(),
                 sdp_m_line_index: index.optional(),
                 username_fragment: ufrag.optional(),
             },
-            other => {
-                return Err(invalid(
-                    M,
-                    "type",
-                    format!("unknown signal type {other:?} (expected offer, answer or candidate)"),
-                ));
-            }
         })
+    }
+
+    /// A `SignalType` string.
+    fn signal_type(&mut self, field: &'static str) -> Result<&'static str, DecodeError> {
+        let text = self.str(field)?;
+        ["offer", "answer", "candidate"]
+            .into_iter()
+            .find(|known| *known == text)
+            .ok_or_else(|| {
+                invalid(
+                    self.message,
+                    field,
+                    format!("unknown signal type {text:?} (expected offer, answer or candidate)"),
+                )
+            })
     }
 }
 

@@ -50,13 +50,20 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 code,
                 message,
                 fatal,
+                op_id,
             } => {
-                out.envelope(tag, 2 + usize::from(code.is_some()));
+                out.envelope(
+                    tag,
+                    2 + usize::from(code.is_some()) + usize::from(op_id.is_some()),
+                );
                 if let Some(code) = code {
                     out.str("code", code.as_str());
                 }
                 out.str("message", message);
                 out.bool("fatal", *fatal);
+                if let Some(id) = op_id {
+                    out.op_id("op_id", id);
+                }
             }
             ServerMessage::Snapshot {
                 state,
@@ -223,6 +230,27 @@ where
     }
 }
 
+/// Encodes a server `Signal` that relays `signal`, the encoded SignalPayload
+/// exactly as its sender wrote it (see [`field_bytes`](super::field_bytes)),
+/// so keys this build does not know reach the target too. The bytes must be
+/// one MessagePack value within the default [`Limits`]; the caller has
+/// already decoded them as a SignalPayload.
+pub fn encode_relayed_signal(from_user_id: &str, signal: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let end = super::scan::walk(signal, 0, Limits::DEFAULT_MAX_DEPTH - 1)?;
+    if end != signal.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: signal.len() - end,
+        });
+    }
+    let mut buf = Vec::with_capacity(signal.len() + from_user_id.len() + 32);
+    let mut out = Out { buf: &mut buf };
+    out.envelope(ServerTag::SIGNAL.0, 2);
+    out.str("from_user_id", from_user_id);
+    out.key("signal");
+    out.buf.extend_from_slice(signal);
+    Ok(buf)
+}
+
 type Msg<S, D, E> = Result<ServerMessage<S, D, E>, DecodeError>;
 
 fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
@@ -263,12 +291,14 @@ fn pong<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
 
 fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let m = f.message;
-    let (mut code, mut message, mut fatal) = (Slot::new(), Slot::new(), Slot::new());
+    let (mut code, mut message, mut fatal, mut op_id) =
+        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
             b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
             b"message" => message.set(f.string("message")?, m, "message")?,
             b"fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
+            b"op_id" => op_id.set(f.opt("op_id", Fields::op_id)?, m, "op_id")?,
             _ => f.skip()?,
         }
     }
@@ -276,6 +306,7 @@ fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
         code: code.optional().map(Into::into),
         message: message.required(m, "message")?,
         fatal: fatal.required(m, "fatal")?,
+        op_id: op_id.optional(),
     })
 }
 
@@ -324,25 +355,31 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
             _ => f.skip()?,
         }
     }
+    // Required fields are checked in the field table's order, so the first
+    // missing one in that order is the one named.
+    let (one, many) = if single {
+        (Some(one.required(m, body)?), None)
+    } else {
+        (None, Some(many.required(m, body)?))
+    };
     let (seq, timestamp, epoch) = (
         seq.required(m, "seq")?,
         timestamp.required(m, "timestamp")?,
         epoch.optional(),
     );
-    Ok(if single {
-        ServerMessage::Delta {
-            delta: one.required(m, body)?,
+    Ok(match (one, many) {
+        (Some(delta), _) => ServerMessage::Delta {
+            delta,
             seq,
             timestamp,
             epoch,
-        }
-    } else {
-        ServerMessage::Deltas {
-            deltas: many.required(m, body)?,
+        },
+        (None, deltas) => ServerMessage::Deltas {
+            deltas: deltas.unwrap_or_default(),
             seq,
             timestamp,
             epoch,
-        }
+        },
     })
 }
 

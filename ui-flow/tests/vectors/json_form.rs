@@ -453,10 +453,12 @@ pub fn server(m: &DynServer) -> Json {
             code,
             message,
             fatal,
+            op_id: about,
         } => {
             push_opt(&mut o, "code", code, |c| Json::str(c.as_str()));
             push(&mut o, "message", Json::str(message));
             push(&mut o, "fatal", Json::Bool(*fatal));
+            push_opt(&mut o, "op_id", about, op_id);
         }
         ServerMessage::Snapshot {
             state,
@@ -770,6 +772,7 @@ pub fn to_server(j: &Json) -> Result<DynServer, String> {
                 .map(ErrorCode::from),
             message: to_string(o.req("message")?)?,
             fatal: to_bool(o.req("fatal")?)?,
+            op_id: o.opt("op_id").map(to_op_id).transpose()?,
         },
         ServerTag::SNAPSHOT => ServerMessage::Snapshot {
             state: to_value(o.req("state")?)?,

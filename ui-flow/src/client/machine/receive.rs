@@ -39,10 +39,13 @@ where
                     self.events.push_back(Event::Latency(latency));
                 }
             }
+            // `op_id` only says which frame an error is about; an action is
+            // settled by its ActionOk or ActionErr alone.
             ServerMessage::Error {
                 code,
                 message,
                 fatal,
+                ..
             } => self.on_error(now, code, message, fatal),
             ServerMessage::Snapshot {
                 state, seq, epoch, ..
