@@ -45,7 +45,7 @@ use std::time::Duration;
 use tower_http::services::ServeDir;
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
-pub use worlds::{MAX_ROOMS, Settings, Worlds};
+pub use worlds::{MAX_ROOMS, Settings, TOO_MANY_WORLDS, TooManyWorlds, Worlds};
 
 /// How often the [`steward`] tends the worlds.
 pub const STEWARD_TICK: Duration = Duration::from_millis(500);

@@ -31,22 +31,25 @@ pub struct Room {
     pub(crate) absent: HashMap<String, Instant>,
     pub(crate) last_spawn: Instant,
     pub(crate) rng: SmallRng,
+    /// Since when nobody has been connected, as the steward saw it.
+    pub(crate) deserted_since: Option<Instant>,
 }
 
 impl Room {
-    /// A room with the starting world at seq 0.
-    pub fn new(now: Instant, seed: u64) -> Self {
+    /// A room with the starting world at `seq`.
+    pub fn new(now: Instant, seed: u64, seq: u64) -> Self {
         let world = World::new();
         let next_item = world.items.iter().map(|i| i.id).max().unwrap_or(0) + 1;
         Room {
             world,
-            seq: 0,
+            seq,
             history: VecDeque::new(),
             next_item,
             digging: HashSet::new(),
             absent: HashMap::new(),
             last_spawn: now,
             rng: SmallRng::seed_from_u64(seed),
+            deserted_since: None,
         }
     }
 

@@ -20,8 +20,9 @@ pub async fn run(server: FlowServer<Worlds>, tick: Duration) {
 }
 
 /// One round: takes players off the grid whose user has had no connection
-/// for [`leave_after`](crate::Settings::leave_after), and drops a new item
-/// when it is time and there is room.
+/// for [`leave_after`](crate::Settings::leave_after), drops a new item
+/// when it is time and there is room, and forgets worlds nobody has been
+/// connected to for [`forget_after`](crate::Settings::forget_after).
 pub fn tend(server: &FlowServer<Worlds>, now: Instant) {
     let worlds = server.handler();
     let settings = &worlds.settings;
@@ -32,6 +33,9 @@ pub fn tend(server: &FlowServer<Worlds>, now: Instant) {
         // the hub (to broadcast), so the steward must never hold the rooms
         // while it waits for the hub.
         let present: HashSet<String> = session.presence().into_iter().map(|p| p.user_id).collect();
+        if worlds.forget_if_deserted(&id, !present.is_empty(), now) {
+            continue;
+        }
         let mut rooms = worlds.rooms();
         let Some(room) = rooms.get_mut(&id) else {
             continue;

@@ -1,6 +1,8 @@
 //! [`Worlds`]: the demo's [`FlowHandler`], one world per resource, in memory.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,9 +24,27 @@ const DIG_MESSAGES: [&str; DIG_STEPS as usize] = [
 ];
 
 /// How many worlds one server keeps. A connection to a new world beyond
-/// this gets no snapshot (`sync_failed`), so made-up resource ids cannot
-/// fill the memory.
+/// this gets no snapshot (`sync_failed`) and an action there gets
+/// `ActionErr` [`TOO_MANY_WORLDS`], so made-up resource ids cannot fill the
+/// memory. Deserted worlds are forgotten after
+/// [`forget_after`](Settings::forget_after), which makes room again.
 pub const MAX_ROOMS: usize = 1000;
+
+/// The `ActionErr` code of an action in a world that does not exist yet
+/// while the server already keeps [`MAX_ROOMS`] worlds.
+pub const TOO_MANY_WORLDS: &str = "too_many_worlds";
+
+/// A new world was asked for while [`MAX_ROOMS`] exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyWorlds;
+
+impl fmt::Display for TooManyWorlds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "this server keeps at most {MAX_ROOMS} worlds")
+    }
+}
+
+impl std::error::Error for TooManyWorlds {}
 
 /// The pace and luck of the world. The defaults suit people; tests make
 /// digs quick and lucky.
@@ -40,6 +60,9 @@ pub struct Settings {
     /// How long a player stays on the grid after their user's last
     /// connection closed (a reload keeps its place).
     pub leave_after: Duration,
+    /// How long a world nobody is connected to is kept before it is
+    /// forgotten (its players, items and history with it).
+    pub forget_after: Duration,
     /// Seeds item placement and dig luck.
     pub seed: u64,
 }
@@ -51,6 +74,7 @@ impl Default for Settings {
             find_chance: 70,
             spawn_every: Duration::from_secs(8),
             leave_after: Duration::from_secs(10),
+            forget_after: Duration::from_secs(300),
             seed: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64),
@@ -58,10 +82,16 @@ impl Default for Settings {
     }
 }
 
-/// One [`Room`] per resource id, created by its first snapshot or action.
+/// One [`Room`] per resource id, created by its first snapshot or action
+/// (at most [`MAX_ROOMS`]), forgotten some time after its last connection
+/// closed.
 #[derive(Debug)]
 pub struct Worlds {
     rooms: Mutex<HashMap<String, Room>>,
+    /// The seq a new room starts at: above every seq a forgotten room
+    /// reached, so a client still holding a forgotten world's seq can never
+    /// be served deltas of its successor (it gets a snapshot).
+    first_seq: AtomicU64,
     pub(crate) settings: Settings,
 }
 
@@ -70,6 +100,7 @@ impl Worlds {
     pub fn new(settings: Settings) -> Self {
         Worlds {
             rooms: Mutex::new(HashMap::new()),
+            first_seq: AtomicU64::new(0),
             settings,
         }
     }
@@ -78,15 +109,55 @@ impl Worlds {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the room of `resource`, creating it when new. While `f`
-    /// runs the rooms are locked: broadcasts made inside leave in seq order.
-    fn with_room<R>(&self, resource: &str, f: impl FnOnce(&mut Room) -> R) -> R {
+    /// How many worlds the server keeps now.
+    pub fn count(&self) -> usize {
+        self.rooms().len()
+    }
+
+    /// Runs `f` on the room of `resource`, creating it when new unless
+    /// [`MAX_ROOMS`] exist. Every path that may create a room (snapshot,
+    /// action, commit) goes through here, so none bypasses the cap. While
+    /// `f` runs the rooms are locked: broadcasts made inside leave in seq
+    /// order.
+    fn with_room<R>(
+        &self,
+        resource: &str,
+        f: impl FnOnce(&mut Room) -> R,
+    ) -> Result<R, TooManyWorlds> {
         let mut rooms = self.rooms();
+        if !rooms.contains_key(resource) && rooms.len() >= MAX_ROOMS {
+            return Err(TooManyWorlds);
+        }
         let seed = self.settings.seed ^ rooms.len() as u64;
+        let first_seq = self.first_seq.load(Ordering::Relaxed);
         let room = rooms
             .entry(resource.to_owned())
-            .or_insert_with(|| Room::new(Instant::now(), seed));
-        f(room)
+            .or_insert_with(|| Room::new(Instant::now(), seed, first_seq));
+        Ok(f(room))
+    }
+
+    /// Forgets the world of `resource` once nobody has been connected to
+    /// it for [`forget_after`](Settings::forget_after) and no dig runs
+    /// there. `connected` says whether anyone is connected now; the
+    /// steward asks every tick. Returns whether the world was forgotten.
+    pub fn forget_if_deserted(&self, resource: &str, connected: bool, now: Instant) -> bool {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(resource) else {
+            return false;
+        };
+        if connected || !room.digging.is_empty() {
+            room.deserted_since = None;
+            return false;
+        }
+        let since = *room.deserted_since.get_or_insert(now);
+        if now.duration_since(since) < self.settings.forget_after {
+            return false;
+        }
+        if let Some(room) = rooms.remove(resource) {
+            // Under the rooms lock, so no room is created in between.
+            self.first_seq.fetch_max(room.seq + 1, Ordering::Relaxed);
+        }
+        true
     }
 
     /// A copy of the world of `resource` and its seq, if it exists.
@@ -99,8 +170,12 @@ impl Worlds {
     /// Applies and broadcasts changes made outside any action, as the
     /// steward makes them (for tools and tests). The changes are not
     /// checked against the rules.
-    pub fn commit(&self, session: &SessionHandle<Worlds>, changes: Vec<WorldDelta>) {
-        self.with_room(session.resource_id(), |room| room.commit(session, changes));
+    pub fn commit(
+        &self,
+        session: &SessionHandle<Worlds>,
+        changes: Vec<WorldDelta>,
+    ) -> Result<(), TooManyWorlds> {
+        self.with_room(session.resource_id(), |room| room.commit(session, changes))
     }
 
     fn enter(&self, ctx: &ActionContext<Self>, name: &str) -> ActionOutcome {
@@ -122,6 +197,7 @@ impl Worlds {
             }
             ActionOutcome::ok()
         })
+        .unwrap_or_else(|full| too_many(&full))
     }
 
     fn step(&self, ctx: &ActionContext<Self>, to: Hex) -> ActionOutcome {
@@ -148,6 +224,7 @@ impl Worlds {
             }
             ActionOutcome::ok()
         })
+        .unwrap_or_else(|full| too_many(&full))
     }
 
     async fn dig(&self, ctx: &ActionContext<Self>) -> ActionOutcome {
@@ -161,8 +238,9 @@ impl Worlds {
             Ok(at)
         });
         let at = match started {
-            Ok(at) => at,
-            Err(refusal) => return refused(&refusal),
+            Ok(Ok(at)) => at,
+            Ok(Err(refusal)) => return refused(&refusal),
+            Err(full) => return too_many(&full),
         };
         let _digging = Digging {
             worlds: self,
@@ -205,6 +283,8 @@ impl Worlds {
             ActionOutcome::ok_with(&DigResult { found, points })
                 .unwrap_or_else(|_| ActionOutcome::ok())
         })
+        // A running dig keeps its world (see `forget_if_deserted`).
+        .unwrap_or_else(|full| too_many(&full))
     }
 }
 
@@ -232,21 +312,21 @@ impl FlowHandler for Worlds {
     type Action = WorldAction;
 
     async fn snapshot(&self, resource_id: &str) -> Result<(World, u64), BoxError> {
-        {
-            let rooms = self.rooms();
-            if rooms.len() >= MAX_ROOMS && !rooms.contains_key(resource_id) {
-                return Err(format!("this server keeps at most {MAX_ROOMS} worlds").into());
-            }
-        }
-        Ok(self.with_room(resource_id, |room| (room.world.clone(), room.seq)))
+        Ok(self.with_room(resource_id, |room| (room.world.clone(), room.seq))?)
     }
 
+    /// Never creates a world: an unknown one has no changes to give, and
+    /// the client gets a snapshot instead.
     async fn deltas_since(
         &self,
         resource_id: &str,
         seq: u64,
     ) -> Result<Vec<(WorldDelta, u64)>, BoxError> {
-        Ok(self.with_room(resource_id, |room| room.changes_since(seq)))
+        Ok(self
+            .rooms()
+            .get(resource_id)
+            .map(|room| room.changes_since(seq))
+            .unwrap_or_default())
     }
 
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: WorldAction) -> ActionOutcome {
@@ -260,6 +340,10 @@ impl FlowHandler for Worlds {
 
 fn refused(refusal: &Refusal) -> ActionOutcome {
     ActionOutcome::err(refusal.code(), refusal.to_string())
+}
+
+fn too_many(full: &TooManyWorlds) -> ActionOutcome {
+    ActionOutcome::err(TOO_MANY_WORLDS, full.to_string())
 }
 
 /// A `world` notification to every subscriber. Only encoding can fail, and

@@ -5,15 +5,17 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use demo_server::{Demo, Settings, steward};
+use demo_server::{Demo, MAX_ROOMS, Settings, TOO_MANY_WORLDS, Worlds, steward};
 use demo_world::{DigResult, Hex, ItemKind, World, WorldAction, WorldDelta, WorldEvent, domain};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, FlowState, OpId, ServerMessage};
-use ui_flow_server::FlowServer;
+use ui_flow_server::{FlowHandler, FlowServer};
 
 type Msg = ServerMessage<World, WorldDelta, WorldEvent>;
 
@@ -27,6 +29,7 @@ fn quick() -> Settings {
         find_chance: 100,
         spawn_every: Duration::from_secs(3600),
         leave_after: Duration::from_secs(10),
+        forget_after: Duration::from_secs(60),
         seed: 7,
     }
 }
@@ -51,10 +54,15 @@ struct Player {
 }
 
 impl Player {
-    /// Connects, reads up to the snapshot, subscribes to both domains and
-    /// enters the world.
-    async fn join(addr: SocketAddr, user: &str) -> Player {
-        let url = format!("ws://{addr}/realtime/meadow?token={user}");
+    /// Connects to `meadow` with `query` after the token, and returns the
+    /// connection with the first sync message (`Snapshot` or `Deltas`).
+    async fn connect(addr: SocketAddr, user: &str, query: &str) -> (Player, Msg) {
+        Player::connect_to(addr, "meadow", user, query).await
+    }
+
+    /// [`Player::connect`] to any world.
+    async fn connect_to(addr: SocketAddr, world: &str, user: &str, query: &str) -> (Player, Msg) {
+        let url = format!("ws://{addr}/realtime/{world}?token={user}{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("connect");
@@ -64,8 +72,16 @@ impl Player {
             seq: 0,
             epoch: None,
         };
-        me.until(|m| matches!(m, Msg::Snapshot { .. }).then_some(()))
+        let first = me
+            .until(|m| matches!(m, Msg::Snapshot { .. } | Msg::Deltas { .. }).then(|| m.clone()))
             .await;
+        (me, first)
+    }
+
+    /// Connects, reads up to the snapshot, subscribes to both domains and
+    /// enters the world.
+    async fn join(addr: SocketAddr, user: &str) -> Player {
+        let (mut me, _) = Player::connect(addr, user, "").await;
         me.send(ClientMessage::Subscribe {
             domains: domain::ALL.map(String::from).to_vec(),
         })
@@ -275,7 +291,8 @@ fn lay_item(server: &FlowServer<demo_server::Worlds>, item: demo_world::Item) {
     let change = WorldDelta::Spawned { item };
     server
         .handler()
-        .commit(&server.session("meadow"), vec![change]);
+        .commit(&server.session("meadow"), vec![change])
+        .expect("meadow is within the cap");
 }
 
 #[tokio::test]
@@ -460,4 +477,162 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
         server.handler().world("meadow").map(|(w, _)| w),
         Some(bob.world.clone())
     );
+}
+
+/// A masked binary WebSocket frame, as a client sends it.
+fn client_frame(payload: &[u8]) -> Vec<u8> {
+    let mask = [0x5a, 0x17, 0xc3, 0x08];
+    let mut out = vec![0x82];
+    let len = u16::try_from(payload.len()).expect("a small frame");
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else {
+        out.push(0x80 | 126);
+        out.extend(len.to_be_bytes());
+    }
+    out.extend(mask);
+    out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    out
+}
+
+/// Opens `world` as `user` with `action` in the same TCP write as the
+/// upgrade request, so the server reads the action before it has served
+/// any snapshot.
+async fn upgrade_with_action(
+    addr: SocketAddr,
+    world: &str,
+    user: &str,
+    action: WorldAction,
+) -> (Player, OpId) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let op_id = OpId::new();
+    let frame = ClientMessage::Action { op_id, action }
+        .encode()
+        .expect("encode");
+    let mut write = format!(
+        "GET /realtime/{world}?token={user} HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    write.extend(client_frame(&frame));
+    tcp.write_all(&write).await.expect("one write");
+    // The response head, byte by byte so no frame after it is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(STUCK, tcp.read_u8())
+            .await
+            .expect("a response in time")
+            .expect("response");
+        head.push(byte);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "upgraded: {head}");
+    let ws = WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(tcp), Role::Client, None).await;
+    let player = Player {
+        ws,
+        world: World::default(),
+        seq: 0,
+        epoch: None,
+    };
+    (player, op_id)
+}
+
+/// Makes made-up worlds until the server keeps [`MAX_ROOMS`].
+async fn fill_to_the_cap(worlds: &Worlds) {
+    for i in worlds.count()..MAX_ROOMS {
+        worlds
+            .snapshot(&format!("made-up-{i}"))
+            .await
+            .expect("below the cap");
+    }
+}
+
+#[tokio::test]
+async fn an_action_in_the_upgrade_write_cannot_make_a_world_beyond_the_cap() {
+    let (server, addr) = start(quick()).await;
+    let worlds = server.handler();
+    fill_to_the_cap(worlds).await;
+
+    // The snapshot is refused at once (`sync_failed`, then the close);
+    // the action runs beside it, and its outcome is remembered for a
+    // retry, as for any action whose connection dropped.
+    let enter = WorldAction::Enter { name: "Eve".into() };
+    let (mut eve, op) = upgrade_with_action(addr, "one-too-many", "eve", enter.clone()).await;
+    let refused = eve
+        .until(|m| match m {
+            Msg::Error { code, fatal, .. } => Some((code.as_ref().map(|c| c.to_string()), *fatal)),
+            Msg::ActionOk { .. } => panic!("the action ran in a world beyond the cap"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, (Some("sync_failed".to_owned()), true));
+
+    // Make room (one made-up world deserted long enough), then retry the
+    // same op in the world, which a snapshot may now create: the retry
+    // gets the first run's outcome.
+    let now = Instant::now();
+    assert!(!worlds.forget_if_deserted("made-up-0", false, now));
+    assert!(worlds.forget_if_deserted("made-up-0", false, now + quick().forget_after));
+    let (mut eve, first) = Player::connect_to(addr, "one-too-many", "eve", "").await;
+    let Msg::Snapshot { state, .. } = first else {
+        panic!("a snapshot of the new world, got {first:?}");
+    };
+    assert!(
+        state.players.is_empty(),
+        "nobody entered it before: {state:?}"
+    );
+    eve.send(ClientMessage::Action {
+        op_id: op,
+        action: enter,
+    })
+    .await;
+    assert_eq!(eve.outcome(op).await, Err(TOO_MANY_WORLDS.to_owned()));
+    assert_eq!(worlds.count(), MAX_ROOMS);
+}
+
+/// Waits until the hub lists nobody in `meadow` (it learns of a closed
+/// socket on its own schedule; there is no event to await from outside).
+async fn until_deserted(server: &FlowServer<Worlds>) {
+    let deadline = Instant::now() + STUCK;
+    while !server.session("meadow").presence().is_empty() {
+        assert!(Instant::now() < deadline, "the hub never let go");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deserted_world_is_forgotten_and_a_stale_client_is_not_served_its_successor_as_deltas() {
+    let settings = quick();
+    let (leave_after, forget_after) = (settings.leave_after, settings.forget_after);
+    let (server, addr) = start(settings).await;
+    let mut ann = Player::join(addr, "ann").await;
+    ann.drain().await;
+    let (old_seq, epoch) = (ann.seq, ann.epoch.expect("an epoch"));
+    drop(ann);
+    until_deserted(&server).await;
+
+    let now = Instant::now();
+    steward::tend(&server, now);
+    steward::tend(&server, now + leave_after);
+    steward::tend(&server, now + forget_after - Duration::from_millis(1));
+    let (kept, _) = server.handler().world("meadow").expect("kept for a while");
+    assert!(kept.player("ann").is_none(), "her player left before");
+    steward::tend(&server, now + forget_after);
+    assert!(server.handler().world("meadow").is_none(), "forgotten");
+    assert_eq!(server.handler().count(), 0);
+
+    // Bob's visit makes a new meadow, numbered above the old one.
+    let mut bob = Player::join(addr, "bob").await;
+    bob.drain().await;
+    assert!(bob.seq > old_seq + 1, "{} after {old_seq}", bob.seq);
+
+    // Ann resumes with the old meadow's seq: she must get a snapshot of
+    // the new one, never its changes on top of the world she remembers.
+    let resume = format!("&last_seq={old_seq}&epoch={epoch}");
+    let (mut ann, first) = Player::connect(addr, "ann", &resume).await;
+    assert!(matches!(first, Msg::Snapshot { .. }), "got {first:?}");
+    ann.drain().await;
+    assert_eq!(ann.world, bob.world);
+    assert!(ann.world.player("bob").is_some());
 }
