@@ -24,6 +24,11 @@
 //! - presence and the WebRTC signalling relay come from `ui-flow-server` as
 //!   they are.
 //!
+//! What it bounds: at most [`MAX_ROOMS`] worlds, checked on every path that
+//! may create one (a connection's snapshot and an action, even one sent in
+//! the same write as the upgrade); a world nobody has been connected to for
+//! [`Settings::forget_after`] is forgotten.
+//!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! use demo_server::{Demo, Settings};
