@@ -126,16 +126,6 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await alice.waitForSelector('[data-testid="chat-lines"] .line.ours', { timeout: STUCK });
   });
 
-  it('the notification feed shows every row whole', async () => {
-    await alice.waitForSelector('[data-testid="news"] .note', { timeout: STUCK });
-    assert.deepEqual(await cutRows(alice, '[data-testid="news"]'), []);
-    const fits = await alice.evaluate(() => {
-      const feed = document.querySelector('[data-testid="news"]');
-      return feed.scrollHeight <= feed.clientHeight + 1;
-    });
-    assert.ok(fits, 'nothing hidden below the fold of the feed');
-  });
-
   it('a hidden tab shows as away, and active again when shown', async () => {
     const setHidden = (hidden) => bob.evaluate((hidden) => {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
@@ -269,6 +259,24 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await bob.waitForSelector(`.avatar[data-player="jess"][data-q="${to.q}"][data-r="${to.r}"]`, {
       timeout: STUCK,
     });
+  });
+
+  it('the notification feed shows every row whole, however many there are', async () => {
+    // Four more people enter: a notification each, so the feed is full.
+    const context = await browser.newContext();
+    for (const user of ['kim', 'lee', 'max', 'ned']) {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/plain/?${new URLSearchParams({ user, name: user, world })}`);
+      await alice.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+    }
+    await until('a full feed', async () => (await alice.$$('[data-testid="news"] .note')).length >= 9);
+    assert.deepEqual(await cutRows(alice, '[data-testid="news"]'), []);
+    const fits = await alice.evaluate(() => {
+      const feed = document.querySelector('[data-testid="news"]');
+      return feed.scrollHeight <= feed.clientHeight + 1;
+    });
+    assert.ok(fits, 'nothing hidden below the fold of the feed');
+    await context.close();
   });
 
   it('no page raised an error', () => {
