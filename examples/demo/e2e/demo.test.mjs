@@ -211,6 +211,10 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
       const banner = await page.waitForSelector('[data-testid="reset-banner"]', { timeout: STUCK });
       assert.match(await banner.textContent(), /world was reset/);
       await page.waitForSelector('[data-testid="reset-divider"] ~ .note.before-reset', { timeout: STUCK });
+      // Everything below the divider (newest first) predates the reset, nothing above it does.
+      const eras = await page.$$eval('[data-testid="news"] > li', (rows) => rows.map((row) =>
+        (row.dataset.testid === 'reset-divider' ? '|' : row.classList.contains('before-reset') ? 'o' : 'n')).join(''));
+      assert.match(eras, /^n*\|o+$/, `new rows, the divider, old rows: ${eras}`);
       await page.waitForSelector('.app:not(.stale)', { timeout: STUCK });
       assert.equal(await page.$('[data-testid="offline"]'), null);
       // The new server's world is fresh: each page enters it again.

@@ -79,11 +79,11 @@ try {
   await ann.locator('.board-wrap').screenshot({ path: `${out}/refused-step.png` });
   await until('the flash to end', async () => !(await ann.$('.flash')));
 
-  // A few round trips for the sparkline (one per 5 s ping).
+  // Most of a minute of round trips for the sparkline (one per 5 s ping).
   await ann.waitForFunction(
-    () => Number(document.querySelector('[data-testid="rtt"]')?.dataset.samples) >= 3,
+    () => Number(document.querySelector('[data-testid="rtt"]')?.dataset.samples) >= 9,
     null,
-    { timeout: STUCK },
+    { timeout: 2 * STUCK },
   );
 
   // Ann digs; shoot while it reports progress.
@@ -126,8 +126,15 @@ try {
   // A new server: a new epoch, a fresh world. The page says so.
   server = await startServer(port);
   await ann.waitForSelector('[data-testid="reset-banner"]', { timeout: STUCK });
-  await ann.waitForSelector('.avatar[data-player="ann"]', { timeout: STUCK });
+  for (const user of ['ann', 'ben', 'cara', 'dev']) {
+    await ann.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+  }
   await ann.waitForSelector('[data-testid="reset-divider"]', { timeout: STUCK });
+  // Ann's feed mixes world and rewards rows: every row below the divider
+  // must be marked as older, whatever its domain.
+  const eras = await ann.$$eval('[data-testid="news"] > li', (rows) => rows.map((row) =>
+    (row.dataset.testid === 'reset-divider' ? '|' : row.classList.contains('before-reset') ? 'o' : 'n')).join(''));
+  if (!/^n*\|o+$/.test(eras)) throw new Error(`rows out of order around the divider: ${eras}`);
   await until('the new world\'s first notifications', async () =>
     (await ann.$$('[data-testid="news"] .note:not(.before-reset)')).length >= 2);
   await settle(ann);

@@ -86,10 +86,12 @@ pub fn News() -> impl IntoView {
             });
             rows.push(
                 view! {
+                    // One class string for what does not change (a separate
+                    // `class:` toggle would be lost when a reused row's
+                    // class string is rewritten).
                     <li
-                        class=format!("note {}", note.domain)
+                        class=format!("note {}{}", note.domain, if old { " before-reset" } else { "" })
                         class:related=related
-                        class:before-reset=old
                         data-domain=note.domain.clone()
                         on:mouseenter=move |_| game.hovered.set(cause)
                         on:mouseleave=move |_| game.hovered.set(None)

@@ -18,6 +18,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// The sparkline's size, in CSS pixels.
 const WIDTH: f64 = 84.0;
 const HEIGHT: f64 = 20.0;
+/// The least round trip the sparkline's height stands for, in ms.
+const FLOOR_MS: f64 = 20.0;
 
 /// One measured round trip: when (ms since the epoch) and how long (ms).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,18 +28,28 @@ struct Sample {
     rtt: f64,
 }
 
-/// The polyline's points for `samples` seen at `now`: time runs left to
+/// Where `samples` seen at `now` go in the sparkline: time runs left to
 /// right over the last [`WINDOW`], and the slowest sample touches the top.
-fn points(samples: &VecDeque<Sample>, now: f64) -> String {
+fn points(samples: &VecDeque<Sample>, now: f64) -> Vec<(f64, f64)> {
     let window = WINDOW.as_secs_f64() * 1000.0;
-    let top = samples.iter().map(|s| s.rtt).fold(1.0, f64::max);
+    // A floor for the scale, so a few milliseconds of jitter on a fast
+    // link stays a nearly flat line rather than filling the height.
+    let top = samples.iter().map(|s| s.rtt).fold(FLOOR_MS, f64::max);
     samples
         .iter()
         .map(|s| {
             let x = WIDTH - (now - s.at) / window * WIDTH;
-            let y = HEIGHT - 1.0 - s.rtt / top * (HEIGHT - 2.0);
-            format!("{x:.1},{y:.1}")
+            let y = HEIGHT - 1.5 - s.rtt / top * (HEIGHT - 3.0);
+            (x, y)
         })
+        .collect()
+}
+
+/// `points` as an SVG `points` attribute.
+fn polyline(points: &[(f64, f64)]) -> String {
+    points
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -105,7 +117,12 @@ pub fn RoundTrip() -> impl IntoView {
         >
             <svg class="spark" width=WIDTH height=HEIGHT viewBox=format!("0 0 {WIDTH} {HEIGHT}") aria-hidden="true">
                 <line class="base" x1="0" x2=WIDTH y1=HEIGHT - 0.5 y2=HEIGHT - 0.5></line>
-                <polyline points=move || samples.with(|l| points(l, now.get()))></polyline>
+                <polyline points=move || samples.with(|l| polyline(&points(l, now.get())))></polyline>
+                {move || {
+                    samples
+                        .with(|l| points(l, now.get()).last().copied())
+                        .map(|(x, y)| view! { <circle class="latest" cx=x cy=y r="1.8"></circle> })
+                }}
             </svg>
             <span class="latency">{latest}</span>
         </span>
