@@ -61,7 +61,8 @@ pub struct Settings {
     /// connection closed (a reload keeps its place).
     pub leave_after: Duration,
     /// How long a world nobody is connected to is kept before it is
-    /// forgotten (its players, items and history with it).
+    /// forgotten (its players, items and history with it); 5 minutes by
+    /// default. The steward checks every tick.
     pub forget_after: Duration,
     /// Seeds item placement and dig luck.
     pub seed: u64,
