@@ -1,5 +1,7 @@
 //! The connection's status, as an app's connection indicator shows it.
 
+use std::fmt;
+
 use web_time::Instant;
 
 use crate::code::{CloseCode, ErrorCode};
@@ -37,6 +39,10 @@ impl ConnectionStatus {
 }
 
 /// Why a connection closed for good.
+///
+/// Its `Display` is a sentence for people (an app's status line), built
+/// from the server's message or the code tables' descriptions; `Debug` is
+/// for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
@@ -61,4 +67,93 @@ pub enum CloseReason {
         /// The server's version.
         server_version: u8,
     },
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Requested => f.write_str("closed by this application"),
+            CloseReason::Fatal { code, message } => {
+                let said = if message.is_empty() {
+                    code.as_ref()
+                        .and_then(ErrorCode::info)
+                        .map_or("no reason given", |row| row.description)
+                } else {
+                    message
+                };
+                match code {
+                    Some(code) => write!(f, "the server refused the connection ({code}): {said}"),
+                    None => write!(f, "the server refused the connection: {said}"),
+                }
+            }
+            CloseReason::Final { code, reason } => {
+                let row = code.info();
+                let name = row.map_or("unknown code", |row| row.name);
+                let said = match (reason.is_empty(), row) {
+                    (false, _) => reason.as_str(),
+                    (true, Some(row)) => row.description,
+                    (true, None) => "no reason given",
+                };
+                write!(
+                    f,
+                    "the server closed the connection ({} {name}): {said}",
+                    code.0
+                )
+            }
+            CloseReason::Incompatible { server_version } => write!(
+                f,
+                "the server speaks protocol version {server_version}, this client {}",
+                crate::PROTOCOL_VERSION
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_read_as_sentences_not_rust() {
+        let cases = [
+            (CloseReason::Requested, "closed by this application"),
+            (
+                CloseReason::Fatal {
+                    code: Some(ErrorCode::UNAUTHORIZED),
+                    message: "user id must be 1 to 128 bytes".into(),
+                },
+                "the server refused the connection (unauthorized): user id must be 1 to 128 bytes",
+            ),
+            (
+                CloseReason::Fatal {
+                    code: Some(ErrorCode::UNAUTHORIZED),
+                    message: String::new(),
+                },
+                "the server refused the connection (unauthorized): the token was missing, \
+                 invalid or expired; reconnecting with the same token will fail",
+            ),
+            (
+                CloseReason::Final {
+                    code: CloseCode::PROTOCOL_ERROR,
+                    reason: String::new(),
+                },
+                "the server closed the connection (4000 protocol_error): the client broke the \
+                 protocol in a way the server will not tolerate again",
+            ),
+            (
+                CloseReason::Final {
+                    code: CloseCode(4999),
+                    reason: "maintenance".into(),
+                },
+                "the server closed the connection (4999 unknown code): maintenance",
+            ),
+            (
+                CloseReason::Incompatible { server_version: 2 },
+                "the server speaks protocol version 2, this client 1",
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text, "{reason:?}");
+        }
+    }
 }

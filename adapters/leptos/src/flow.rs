@@ -110,6 +110,12 @@ where
     pub status: Signal<ConnectionStatus>,
     /// The last measured round trip.
     pub latency: Signal<Option<Duration>>,
+    /// The epoch of the last snapshot: which seq line of the server the
+    /// state belongs to. It changes when the server's state was replaced
+    /// (a restart that kept nothing) and the client was resynced with a
+    /// fresh snapshot; an ordinary reconnect keeps it. `None` until the
+    /// first snapshot, or when the server sends no epoch.
+    pub epoch: Signal<Option<u32>>,
     /// The actions sent through this value, oldest first, with their state
     /// (pending, progress, ok, error), for as long as the client keeps them
     /// (see [`ClientConfig::settled_ops_kept`]).
@@ -172,6 +178,7 @@ where
     let state = RwSignal::new(S::default());
     let status = RwSignal::new(ConnectionStatus::Connecting);
     let latency = RwSignal::new(None);
+    let epoch = RwSignal::new(None);
     let ops = RwSignal::new(Vec::new());
     let presence = RwSignal::new(Vec::new());
     let notifications = RwSignal::new(Vec::new());
@@ -207,10 +214,16 @@ where
                 list.drain(..excess);
             });
         })
-        .on_event(move |event: &Event<S, E>| {
-            if let Event::Latency(rtt) = event {
+        .on_event(move |event: &Event<S, E>| match event {
+            Event::Latency(rtt) => {
                 latency.try_set(Some(*rtt));
             }
+            Event::Snapshot {
+                epoch: Some(now), ..
+            } if epoch.try_get_untracked().flatten() != Some(*now) => {
+                epoch.try_set(Some(*now));
+            }
+            _ => {}
         })
         .on_signal(move |from: &str, signal: SignalPayload| {
             if let Some(SignalHandler(handler)) = &on_signal {
@@ -233,6 +246,7 @@ where
         state: state.into(),
         status: status.into(),
         latency: latency.into(),
+        epoch: epoch.into(),
         ops: ops.into(),
         presence: presence.into(),
         notifications: notifications.into(),

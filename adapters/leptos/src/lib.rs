@@ -2,9 +2,9 @@
 //!
 //! [Leptos](https://leptos.dev) bindings for ui-flow: [`use_flow`] opens a
 //! ui-flow connection for the current reactive scope and hands back signals
-//! (the state to show, connection status, latency, actions, presence,
-//! notifications) and methods to act on it. The connection closes when the
-//! scope is disposed (the component unmounts).
+//! (the state to show, connection status, latency, the state's epoch,
+//! actions, presence, notifications) and methods to act on it. The
+//! connection closes when the scope is disposed (the component unmounts).
 //!
 //! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
 //! updates are all done by `ui_flow::client`, exactly as in the other

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  STUCK, avatarAt, clickHex, digest, freeNeighbour, freePort, launch, openPlayer,
-  startServer, status, until,
+  STUCK, avatarAt, clickHex, coversAHex, cutRows, digest, freeNeighbour, freePort, launch,
+  openPlayer, startServer, status, until,
 } from './lib.mjs';
 
 describe('the demo with two players', { timeout: 180_000 }, () => {
@@ -20,6 +20,7 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
   let browser;
   let alice;
   let bob;
+  let jess;
   const world = `e2e-${process.pid}`;
 
   before(async () => {
@@ -46,6 +47,26 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     const row = await alice.textContent('[data-testid="presence"] [data-user="bob"]');
     assert.match(row, /Bob/);
     assert.match(row, /active/);
+    assert.equal(await alice.$('.app.stale'), null, 'a connected page does not look stale');
+    assert.equal(await alice.$('[data-testid="offline"]'), null);
+  });
+
+  it('the status line draws the round trips of the last minute', async () => {
+    // One sample per ping (every 5 s in the demo): wait for two.
+    await alice.waitForSelector('[data-testid="rtt"]:not([data-samples="0"]):not([data-samples="1"])', {
+      timeout: STUCK,
+    });
+    const { samples, points, text } = await alice.evaluate(() => {
+      const rtt = document.querySelector('[data-testid="rtt"]');
+      return {
+        samples: Number(rtt.dataset.samples),
+        points: rtt.querySelector('polyline').getAttribute('points').trim().split(/\s+/).length,
+        text: rtt.textContent,
+      };
+    });
+    assert.equal(points, samples, 'one point per sample');
+    assert.match(text, /^\d+ ms$/);
+    assert.match(await alice.getAttribute('[data-testid="rtt"]', 'title'), /last minute \(\d+ samples\)/);
   });
 
   it("a step by one appears on the other's board", async () => {
@@ -77,6 +98,7 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await alice.waitForSelector('.flash', { timeout: STUCK });
     const toast = await alice.waitForSelector('.toast.refused', { timeout: STUCK });
     assert.match(await toast.textContent(), /wall/);
+    assert.equal(await coversAHex(alice, '.toast.refused'), false, 'the toast leaves every hex visible');
     await alice.waitForSelector('[data-testid="actions"] .op[data-state="err"]', { timeout: STUCK });
     await until('the avatar back where it was', async () => {
       const at = await avatarAt(alice, 'alice');
@@ -119,17 +141,82 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     });
   });
 
-  it('both pages survive a server restart without reloading and converge', async () => {
+  it('the plain JavaScript page (ui-flow-js) joins the same world', async () => {
+    const context = await browser.newContext();
+    jess = await context.newPage();
+    jess.errors = [];
+    jess.on('pageerror', (error) => jess.errors.push(error.message));
+    await jess.goto(`${server.url}/plain/?${new URLSearchParams({ user: 'jess', name: 'Jess', world })}`);
+    for (const user of ['alice', 'bob', 'jess']) {
+      await jess.waitForSelector(`#board [data-player="${user}"]`, { timeout: STUCK });
+    }
+    await alice.waitForSelector('[data-testid="presence"] [data-user="jess"]', { timeout: STUCK });
+    await alice.waitForSelector('.avatar[data-player="jess"]', { timeout: STUCK });
+    assert.ok(await jess.$('#log .snapshot'), 'the plain page logged its snapshot');
+  });
+
+  it("the plain page's log opens a cut row in full on a click", async () => {
+    const row = await jess.waitForSelector('#log li.cut', { timeout: STUCK });
+    const before = await row.evaluate((li) => ({ height: li.clientHeight, cut: li.scrollWidth > li.clientWidth }));
+    assert.ok(before.cut, 'the row is cut at first');
+    await row.click();
+    const after = await row.evaluate((li) => ({
+      height: li.clientHeight,
+      cut: li.scrollWidth > li.clientWidth,
+      expanded: li.getAttribute('aria-expanded'),
+    }));
+    assert.equal(after.expanded, 'true');
+    assert.equal(after.cut, false, 'all of it shows');
+    assert.ok(after.height > before.height, `it grew: ${before.height} -> ${after.height}`);
+  });
+
+  it('while the server is down no page looks live; a restart that reset the world says so', async () => {
     for (const page of [alice, bob]) {
       await page.evaluate(() => { window.sameDocument = true; });
     }
+    await alice.waitForSelector('[data-testid="news"] .note', { timeout: STUCK });
+    const dug = await alice.$('button.dig:disabled');
+    assert.equal(dug, null, 'dig is enabled while connected (on an undug hex)');
+    assert.equal(await alice.getAttribute('.app', 'data-live'), 'true');
     await server.kill();
     for (const page of [alice, bob]) {
       await until('the page to notice', async () => (await status(page)) === 'reconnecting');
+      await page.waitForSelector('.app.stale[data-live="false"]', { timeout: STUCK });
+      await page.waitForSelector('[data-testid="offline"]', { timeout: STUCK });
+      await page.waitForSelector('button.dig:disabled', { timeout: STUCK });
+      assert.ok(await page.$('[data-testid="presence"] .person.stale'), 'presence is marked stale');
+      assert.ok(await page.$('[data-testid="rtt"].stale'), 'the round trips are marked stale');
     }
+    assert.match(await alice.textContent('[data-testid="offline"]'), /Connection lost/);
+    // A step while down is not shown as if it happened.
+    const from = await avatarAt(alice, 'alice');
+    await clickHex(alice, await freeNeighbour(alice, 'alice'));
+    assert.deepEqual(await avatarAt(alice, 'alice'), from);
+    assert.equal(await status(alice), 'reconnecting', 'still down after the click');
+    // The plain page dims too, and counts its retries on one row.
+    await jess.waitForSelector('body.stale', { timeout: STUCK });
+    const retries = await until('a second retry on the plain page', async () => {
+      const rows = await jess.$$eval('#log li[data-kind="status"]', (lis) => lis
+        .filter((li) => li.dataset.text.includes('reconnecting'))
+        .map((li) => ({ count: Number(li.dataset.count), shown: li.querySelector('.repeat').textContent })));
+      return rows.length === 1 && rows[0].count >= 2 && rows[0];
+    });
+    assert.equal(retries.shown, `×${retries.count}`);
+
     server = await startServer(port);
     for (const page of [alice, bob]) {
       await until('reconnected', async () => (await status(page)) === 'open');
+      // A new server, a new epoch: the page says the world was reset, and
+      // the notifications from before are set apart.
+      const banner = await page.waitForSelector('[data-testid="reset-banner"]', { timeout: STUCK });
+      assert.match(await banner.textContent(), /world was reset/);
+      await page.waitForSelector('[data-testid="reset-divider"] ~ .note.before-reset', { timeout: STUCK });
+      // Everything below the divider (newest first) predates the reset, nothing above it does.
+      const eras = await page.$$eval('[data-testid="news"] > li', (rows) => rows.map((row) =>
+        (row.dataset.testid === 'reset-divider' ? '|' : row.classList.contains('before-reset') ? 'o' : 'n')).join(''));
+      assert.match(eras, /^n*\|o+$/, `new rows, the divider, old rows: ${eras}`);
+      await page.waitForSelector('.app:not(.stale)', { timeout: STUCK });
+      assert.equal(await page.$('[data-testid="offline"]'), null);
       // The new server's world is fresh: each page enters it again.
       for (const user of ['alice', 'bob']) {
         await page.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
@@ -147,18 +234,16 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
       timeout: STUCK,
     });
     await until('both pages to agree again', async () => (await digest(alice)) === (await digest(bob)));
+    // Dismissed, the banner goes; a reconnect within the same epoch would not bring it back.
+    await alice.click('[data-testid="reset-banner"] .dismiss');
+    assert.equal(await alice.$('[data-testid="reset-banner"]'), null);
   });
 
-  it('the plain JavaScript page (ui-flow-js) joins the same world', async () => {
-    const context = await browser.newContext();
-    const jess = await context.newPage();
-    const errors = [];
-    jess.on('pageerror', (error) => errors.push(error.message));
-    await jess.goto(`${server.url}/plain/?${new URLSearchParams({ user: 'jess', name: 'Jess', world })}`);
+  it('the plain page is back in the new world, and its steps reach the Leptos pages', async () => {
     for (const user of ['alice', 'bob', 'jess']) {
       await jess.waitForSelector(`#board [data-player="${user}"]`, { timeout: STUCK });
     }
-    await alice.waitForSelector('[data-testid="presence"] [data-user="jess"]', { timeout: STUCK });
+    await jess.waitForSelector('body:not(.stale)', { timeout: STUCK });
     await alice.waitForSelector('.avatar[data-player="jess"]', { timeout: STUCK });
     // A step on the plain page reaches the Leptos pages.
     const to = await jess.evaluate(() => {
@@ -178,13 +263,29 @@ describe('the demo with two players', { timeout: 180_000 }, () => {
     await bob.waitForSelector(`.avatar[data-player="jess"][data-q="${to.q}"][data-r="${to.r}"]`, {
       timeout: STUCK,
     });
-    assert.ok(await jess.$('#log .snapshot'), 'the plain page logged its snapshot');
-    assert.deepEqual(errors, []);
+  });
+
+  it('the notification feed shows every row whole, however many there are', async () => {
+    // Four more people enter: a notification each, so the feed is full.
+    const context = await browser.newContext();
+    for (const user of ['kim', 'lee', 'max', 'ned']) {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/plain/?${new URLSearchParams({ user, name: user, world })}`);
+      await alice.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+    }
+    await until('a full feed', async () => (await alice.$$('[data-testid="news"] .note')).length >= 9);
+    assert.deepEqual(await cutRows(alice, '[data-testid="news"]'), []);
+    const fits = await alice.evaluate(() => {
+      const feed = document.querySelector('[data-testid="news"]');
+      return feed.scrollHeight <= feed.clientHeight + 1;
+    });
+    assert.ok(fits, 'nothing hidden below the fold of the feed');
     await context.close();
   });
 
   it('no page raised an error', () => {
     assert.deepEqual(alice.errors, []);
     assert.deepEqual(bob.errors, []);
+    assert.deepEqual(jess.errors, []);
   });
 });

@@ -166,3 +166,28 @@ export function digest(page) {
 export function status(page) {
   return page.getAttribute('[data-testid="status"]', 'data-status');
 }
+
+/** Whether any of the page's hex cells overlaps the element matched by `selector`. */
+export function coversAHex(page, selector) {
+  return page.evaluate((selector) => {
+    const box = document.querySelector(selector).getBoundingClientRect();
+    return [...document.querySelectorAll('.cell')].some((cell) => {
+      const c = cell.getBoundingClientRect();
+      return c.left < box.right && box.left < c.right && c.top < box.bottom && box.top < c.bottom;
+    });
+  }, selector);
+}
+
+/** Rows of the list `selector` that are not shown whole (cut by its box), as their texts. */
+export function cutRows(page, selector) {
+  return page.evaluate((selector) => {
+    const list = document.querySelector(selector);
+    const box = list.getBoundingClientRect();
+    return [...list.children]
+      .filter((row) => {
+        const r = row.getBoundingClientRect();
+        return r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+      })
+      .map((row) => row.textContent);
+  }, selector);
+}

@@ -1,6 +1,7 @@
 // Takes the demo's screenshots (docs/screenshots/*.png) with headless
 // Chromium: three people in one world, a chat, a refused step, a dig in
-// progress, the plain JavaScript page and a reconnect.
+// progress, the plain JavaScript page, the page while the server is down,
+// and the page after a restart that reset the world.
 //
 //   ./scripts/demo.sh --build-only
 //   node examples/demo/e2e/screenshots.mjs [OUT_DIR]
@@ -78,6 +79,13 @@ try {
   await ann.locator('.board-wrap').screenshot({ path: `${out}/refused-step.png` });
   await until('the flash to end', async () => !(await ann.$('.flash')));
 
+  // Most of a minute of round trips for the sparkline (one per 5 s ping).
+  await ann.waitForFunction(
+    () => Number(document.querySelector('[data-testid="rtt"]')?.dataset.samples) >= 9,
+    null,
+    { timeout: 2 * STUCK },
+  );
+
   // Ann digs; shoot while it reports progress.
   await ann.click('button.dig');
   await ann.waitForSelector('[data-testid="dig-progress"]:has-text("50%")', { timeout: STUCK });
@@ -95,9 +103,13 @@ try {
     return { q: Number(near.dataset.q), r: Number(near.dataset.r) };
   }));
   await dev.waitForSelector('#log .delta:has-text("moved")', { timeout: STUCK });
+  // Open one long row in full, as a reader would.
+  await dev.click('#log li.cut.delta');
+  await dev.mouse.move(1, 1);
   await dev.screenshot({ path: `${out}/plain-js.png` });
 
-  // The server goes away: the indicator counts down to the next attempt.
+  // The server goes away: the page dims what may be stale, pauses moves,
+  // and the indicator counts down to the next attempt.
   await server.kill();
   server = null;
   // Wait for a countdown long enough to read (attempts back off: 0.5 s, 1 s, 2 s...).
@@ -108,7 +120,25 @@ try {
     null,
     { timeout: STUCK, polling: 50 },
   );
-  await ann.locator('[data-testid="status"]').screenshot({ path: `${out}/reconnecting.png` });
+  await settle(ann);
+  await ann.screenshot({ path: `${out}/reconnecting.png` });
+
+  // A new server: a new epoch, a fresh world. The page says so.
+  server = await startServer(port);
+  await ann.waitForSelector('[data-testid="reset-banner"]', { timeout: STUCK });
+  for (const user of ['ann', 'ben', 'cara', 'dev']) {
+    await ann.waitForSelector(`.avatar[data-player="${user}"]`, { timeout: STUCK });
+  }
+  await ann.waitForSelector('[data-testid="reset-divider"]', { timeout: STUCK });
+  // Ann's feed mixes world and rewards rows: every row below the divider
+  // must be marked as older, whatever its domain.
+  const eras = await ann.$$eval('[data-testid="news"] > li', (rows) => rows.map((row) =>
+    (row.dataset.testid === 'reset-divider' ? '|' : row.classList.contains('before-reset') ? 'o' : 'n')).join(''));
+  if (!/^n*\|o+$/.test(eras)) throw new Error(`rows out of order around the divider: ${eras}`);
+  await until('the new world\'s first notifications', async () =>
+    (await ann.$$('[data-testid="news"] .note:not(.before-reset)')).length >= 2);
+  await settle(ann);
+  await ann.screenshot({ path: `${out}/world-reset.png` });
   console.log(`screenshots written to ${out}`);
 } finally {
   await browser.close();

@@ -128,17 +128,40 @@ function render(w) {
     : "Entering the world…";
 }
 
-// The log of everything the client reported, newest first.
+// The log of everything the client reported, newest first. A row that
+// repeats the one above it (a retry after a retry) is counted there, not
+// added; a row too long for the column is cut with an ellipsis and opens
+// in full on a click.
 const log = document.getElementById("log");
 function note(kind, text, extra = "") {
+  const top = log.firstElementChild;
+  if (top && top.dataset.kind === kind && top.dataset.text === text) {
+    const count = Number(top.dataset.count) + 1;
+    top.dataset.count = count;
+    top.querySelector(".repeat").textContent = `×${count}`;
+    return;
+  }
   const li = document.createElement("li");
   li.className = `${kind} ${extra}`.trim();
   li.dataset.kind = kind;
+  li.dataset.text = text;
+  li.dataset.count = 1;
   const k = document.createElement("span");
   k.className = "kind";
   k.textContent = kind;
-  li.append(k, text);
+  const repeat = document.createElement("span");
+  repeat.className = "repeat";
+  li.append(k, text, repeat);
+  li.addEventListener("click", () => {
+    const open = li.classList.toggle("expanded");
+    li.setAttribute("aria-expanded", `${open}`);
+  });
   log.prepend(li);
+  if (li.scrollWidth > li.clientWidth + 1) {
+    li.classList.add("cut");
+    li.title = "click to show all of it";
+    li.setAttribute("aria-expanded", "false");
+  }
   while (log.children.length > 200) log.lastChild.remove();
 }
 const brief = (value) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}` : v));
@@ -161,14 +184,27 @@ function showPeople(members) {
   );
 }
 
+/** Why a connection closed for good, in words. */
+function closeText(reason) {
+  switch (reason?.kind) {
+    case "requested": return "closed by this page";
+    case "fatal": return `the server refused the connection${reason.code ? ` (${reason.code})` : ""}: ${reason.message}`;
+    case "final": return `the server closed the connection (${reason.code})${reason.reason ? `: ${reason.reason}` : ""}`;
+    case "incompatible": return `the server speaks protocol version ${reason.serverVersion}`;
+    default: return reason?.message ?? "unknown reason";
+  }
+}
+
 function showStatus(status) {
   const box = document.getElementById("status");
   box.dataset.status = status.kind;
+  // While not connected, the board and the people are the last ones known.
+  document.body.classList.toggle("stale", status.kind !== "open");
   const text = {
     connecting: "Connecting…",
     open: "Connected",
     reconnecting: `Reconnecting (attempt ${status.attempt})`,
-    closed: "Closed",
+    closed: `Closed: ${closeText(status.reason)}`,
   }[status.kind];
   box.querySelector(".text").textContent = client?.latency !== undefined && status.kind === "open"
     ? `${text} · ${Math.round(client.latency)} ms`
@@ -189,7 +225,7 @@ function enterIfMissing() {
 function step(to) {
   const w = client.state;
   const me = w?.players.find((p) => p.user === user);
-  if (!me || same(me.at, to)) return;
+  if (!me || same(me.at, to) || client.status.kind !== "open") return;
   const optimistic = { type: "moved", user, to };
   client.sendAction({ type: "move", to }, { optimistic }).catch((error) => {
     note("refused", ` move to (${to.q}, ${to.r}): ${error.code ?? ""} ${error.message}`, "refused");

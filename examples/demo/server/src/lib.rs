@@ -25,6 +25,11 @@
 //! - presence and the WebRTC signalling relay come from `ui-flow-server` as
 //!   they are.
 //!
+//! What it bounds: at most [`MAX_ROOMS`] worlds, checked on every path that
+//! may create one (a connection's snapshot and an action, even one sent in
+//! the same write as the upgrade); a world nobody has been connected to for
+//! [`Settings::forget_after`] is forgotten.
+//!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! use demo_server::{Demo, Settings};
@@ -46,7 +51,7 @@ use std::time::Duration;
 use tower_http::services::ServeDir;
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
-pub use worlds::{MAX_ROOMS, Settings, Worlds};
+pub use worlds::{MAX_ROOMS, Settings, TOO_MANY_WORLDS, Worlds};
 
 /// How often the [`steward`] tends the worlds.
 pub const STEWARD_TICK: Duration = Duration::from_millis(500);

@@ -10,7 +10,7 @@ use demo_world::{
 };
 use ui_flow::OpId;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, BoxError, FlowHandler, SessionHandle, TransactError,
+    ActionContext, ActionOutcome, BoxError, CommitError, FlowHandler, SessionHandle, TransactError,
 };
 
 use crate::room::Room;
@@ -171,7 +171,7 @@ impl Worlds {
         let at = match ctx.session().read(|world, _| world.check_dig(user)).await {
             Ok(Ok(at)) => at,
             Ok(Err(refusal)) => return refused(&refusal),
-            Err(e) => return ActionOutcome::err("not_committed", e.to_string()),
+            Err(e) => return failed(TransactError::Commit(e)),
         };
         let started = self.with_room(ctx.resource_id(), |room| room.digging.insert(user.clone()));
         if !started {
@@ -274,10 +274,18 @@ impl FlowHandler for Worlds {
     }
 }
 
-/// The answer to an action that did not commit.
+/// The `ActionErr` code of an action on a new world beyond [`MAX_ROOMS`].
+pub const TOO_MANY_WORLDS: &str = "too_many_worlds";
+
+/// The answer to an action that did not commit. The world's log opens only
+/// through [`Worlds::initial_state`], which refuses only beyond the cap.
 fn failed(error: TransactError<Refusal>) -> ActionOutcome {
     match error {
         TransactError::Refused(refusal) => refused(&refusal),
+        TransactError::Commit(CommitError::Open { .. }) => ActionOutcome::err(
+            TOO_MANY_WORLDS,
+            format!("this server keeps at most {MAX_ROOMS} worlds"),
+        ),
         TransactError::Commit(e) => ActionOutcome::err("not_committed", e.to_string()),
     }
 }

@@ -5,15 +5,17 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use demo_server::{Demo, Settings, steward};
+use demo_server::{Demo, MAX_ROOMS, Settings, Worlds, steward};
 use demo_world::{DigResult, Hex, ItemKind, World, WorldAction, WorldDelta, WorldEvent, domain};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, FlowState, OpId, ServerMessage};
-use ui_flow_server::FlowServer;
+use ui_flow_server::{FlowHandler, FlowServer};
 
 type Msg = ServerMessage<World, WorldDelta, WorldEvent>;
 
@@ -497,4 +499,143 @@ async fn a_world_nobody_visits_is_closed_and_the_next_visitor_starts_afresh() {
     let bob = Player::join(addr, "bob").await;
     assert_ne!(bob.epoch, first_epoch, "a forgotten world starts a new log");
     assert!(bob.world.player("ann").is_none());
+}
+
+/// A masked binary WebSocket frame, as a client sends it.
+fn client_frame(payload: &[u8]) -> Vec<u8> {
+    let mask = [0x5a, 0x17, 0xc3, 0x08];
+    let mut out = vec![0x82];
+    let len = u16::try_from(payload.len()).expect("a small frame");
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else {
+        out.push(0x80 | 126);
+        out.extend(len.to_be_bytes());
+    }
+    out.extend(mask);
+    out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    out
+}
+
+/// Opens `world` as `user` with `action` in the same TCP write as the
+/// upgrade request, so the server reads the action before it has served
+/// any snapshot.
+async fn upgrade_with_action(
+    addr: SocketAddr,
+    world: &str,
+    user: &str,
+    action: WorldAction,
+) -> Player {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let frame = ClientMessage::Action {
+        op_id: OpId::new(),
+        action,
+    }
+    .encode()
+    .expect("encode");
+    let mut write = format!(
+        "GET /realtime/{world}?token={user} HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    write.extend(client_frame(&frame));
+    tcp.write_all(&write).await.expect("one write");
+    // The response head, byte by byte so no frame after it is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(STUCK, tcp.read_u8())
+            .await
+            .expect("a response in time")
+            .expect("response");
+        head.push(byte);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "upgraded: {head}");
+    let ws = WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(tcp), Role::Client, None).await;
+    Player {
+        ws,
+        world: World::default(),
+        seq: 0,
+        epoch: None,
+    }
+}
+
+#[tokio::test]
+async fn an_action_in_the_upgrade_write_cannot_make_a_world_beyond_the_cap() {
+    let (server, addr) = start(quick()).await;
+    let worlds: &Worlds = server.handler();
+    for i in worlds.world_count()..MAX_ROOMS {
+        worlds
+            .initial_state(&format!("made-up-{i}"))
+            .await
+            .expect("below the cap");
+    }
+    let enter = WorldAction::Enter { name: "Eve".into() };
+    let mut eve = upgrade_with_action(addr, "one-too-many", "eve", enter).await;
+    let refused = eve
+        .until(|m| match m {
+            Msg::Error { code, fatal, .. } => Some((code.as_ref().map(|c| c.to_string()), *fatal)),
+            Msg::ActionOk { .. } => panic!("the action ran in a world beyond the cap"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, (Some("sync_failed".to_owned()), true));
+    assert_eq!(worlds.world_count(), MAX_ROOMS);
+    let opened = server.session("one-too-many").read(|w, _| w.clone()).await;
+    assert!(opened.is_err(), "no path opens a world beyond the cap");
+}
+
+#[tokio::test]
+async fn a_client_of_a_forgotten_world_is_not_served_its_successor_as_deltas() {
+    let settings = Settings {
+        forget_after: Duration::from_secs(60),
+        ..quick()
+    };
+    let forget_after = settings.forget_after;
+    let (server, addr) = start(settings).await;
+    let mut ann = Player::join(addr, "ann").await;
+    ann.drain().await;
+    let (old_seq, epoch) = (ann.seq, ann.epoch.expect("an epoch"));
+    drop(ann);
+    let deadline = Instant::now() + STUCK;
+    while server.session("meadow").connection_count() > 0 {
+        assert!(Instant::now() < deadline, "connections never closed");
+        tokio::task::yield_now().await;
+    }
+    let now = Instant::now();
+    steward::tend(&server, now, false).await;
+    steward::tend(&server, now + forget_after, false).await;
+    assert_eq!(server.handler().world_count(), 0, "closed");
+    // Someone makes the new world's seq line pass the old one.
+    let mut bob = Player::join(addr, "bob").await;
+    for _ in 0..=old_seq {
+        let to = free_step(&bob.world.clone(), "bob");
+        let op = bob.act(WorldAction::Move { to }).await;
+        assert_eq!(bob.outcome(op).await, Ok(None));
+    }
+    assert!(bob.seq > old_seq);
+    let query = format!("&last_seq={old_seq}&epoch={epoch}");
+    let url = format!("ws://{addr}/realtime/meadow?token=ann{query}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let first = loop {
+        let frame = tokio::time::timeout(STUCK, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("frame");
+        let Message::Binary(bytes) = frame else {
+            continue;
+        };
+        match Msg::decode(&bytes).expect("decodes") {
+            Decoded::Message(m @ (Msg::Snapshot { .. } | Msg::Deltas { .. })) => break m,
+            _ => {}
+        }
+    };
+    assert!(
+        matches!(first, Msg::Snapshot { epoch: Some(e), .. } if e != epoch),
+        "the old world's seq means nothing in the new one: {first:?}"
+    );
 }

@@ -19,6 +19,13 @@ pub fn YouCard() -> impl IntoView {
                 .map(|p| (p.name.clone(), p.score, p.at, p.hue))
         })
     });
+    // What the last reset cost us, until dismissed.
+    let lost = Memo::new(move |_| {
+        game.reset
+            .get()
+            .and_then(|r| r.lost_score)
+            .filter(|points| *points > 0 && !game.reset_seen.get())
+    });
     // The newest dig that has not finished, with its progress.
     let digging = move || {
         flow.ops.with(|ops| {
@@ -37,7 +44,8 @@ pub fn YouCard() -> impl IntoView {
         })
     };
     let can_dig = move || {
-        digging().is_none()
+        game.is_live()
+            && digging().is_none()
             && me
                 .get()
                 .is_some_and(|(_, _, at, _)| flow.state.with(|w| !w.is_dug(at)))
@@ -51,6 +59,9 @@ pub fn YouCard() -> impl IntoView {
                         <div class="you-text">
                             <div class="you-name">{name}</div>
                             <div class="you-meta">{format!("at {at}")}</div>
+                            {lost.get().map(|points| view! {
+                                <div class="you-lost" data-testid="lost-score">{format!("{points} pts lost in the reset")}</div>
+                            })}
                         </div>
                         <div class="you-score" data-testid="score">
                             <span class="points">{score}</span>
@@ -71,6 +82,10 @@ pub fn YouCard() -> impl IntoView {
                             <div class="bar"><div class="fill" style=format!("width: {percent}%")></div></div>
                             <span class="progress-text">{format!("{message} · {percent}%")}</span>
                         </div>
+                    }
+                    .into_any(),
+                    None if !game.is_live() => view! {
+                        <span class="dig-hint">"Paused while the connection is down."</span>
                     }
                     .into_any(),
                     None => {

@@ -17,7 +17,8 @@ use crate::identity::Me;
 use crate::news::News;
 use crate::peer::Peers;
 use crate::people::People;
-use crate::status::Status;
+use crate::reset::{self, ResetBanner};
+use crate::status::{OfflineNotice, Status};
 
 /// After this long without a pointer or key, the page reports `idle`.
 const IDLE_AFTER: Duration = Duration::from_secs(15);
@@ -52,9 +53,10 @@ pub fn App() -> impl IntoView {
     enter_when_missing(game);
     react_to_outcomes(game);
     report_idleness(game);
+    reset::watch(game);
 
     view! {
-        <div class="app">
+        <div class="app" class:stale=move || !game.is_live() data-live=move || game.is_live().to_string()>
             <header class="topbar">
                 <div class="brand">
                     <svg class="logo" viewBox="-10 -10 20 20" aria-hidden="true">
@@ -67,6 +69,8 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="layout">
                 <section class="stage">
+                    <OfflineNotice/>
+                    <ResetBanner/>
                     <Board/>
                     <div class="legend">
                         <span class="key"><i class="berry"></i>"berry 1"</span>

@@ -215,14 +215,15 @@ fn Avatar(player: String, me: bool) -> impl IntoView {
     }
 }
 
-/// Short messages over the board: refusals, finds.
+/// Short messages in a strip above the board (never over it): refusals,
+/// finds, newest first.
 #[component]
 fn Toasts() -> impl IntoView {
     let game = Game::get();
     view! {
-        <div class="toasts">
+        <div class="toasts" data-testid="toasts">
             <For
-                each=move || game.toasts.get()
+                each=move || game.toasts.get().into_iter().rev()
                 key=|toast| toast.id
                 children=|toast| view! { <div class=format!("toast {}", toast.kind)>{toast.text}</div> }
             />

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use demo_world::{Hex, World, WorldAction, WorldDelta, WorldEvent};
 use leptos::prelude::*;
-use ui_flow::OpId;
+use ui_flow::{ConnectionStatus, OpId};
 use ui_flow_leptos::UseFlow;
 
 use crate::identity::Me;
+use crate::reset::Reset;
 
 /// The connection to the world, as `use_flow` returns it.
 pub type Flow = UseFlow<World, WorldAction, WorldEvent>;
@@ -79,6 +80,10 @@ pub struct Game {
     pub flash: RwSignal<Option<Flash>>,
     /// Messages over the board.
     pub toasts: RwSignal<Vec<Toast>>,
+    /// The last time the server's world was replaced, if it was.
+    pub reset: RwSignal<Option<Reset>>,
+    /// Whether the reset banner was dismissed.
+    pub reset_seen: RwSignal<bool>,
     next_toast: StoredValue<u32>,
 }
 
@@ -99,6 +104,8 @@ impl Game {
             hovered: RwSignal::new(None),
             flash: RwSignal::new(None),
             toasts: RwSignal::new(Vec::new()),
+            reset: RwSignal::new(None),
+            reset_seen: RwSignal::new(false),
             next_toast: StoredValue::new(0),
         }
     }
@@ -106,6 +113,12 @@ impl Game {
     /// The game from context (every component below `App`).
     pub fn get() -> Self {
         expect_context::<Game>()
+    }
+
+    /// Whether the connection is open, so what the page shows is live.
+    /// Tracked: use it in views and effects.
+    pub fn is_live(&self) -> bool {
+        self.flow.status.with(ConnectionStatus::is_open)
     }
 
     /// This tab's user id.
@@ -144,6 +157,13 @@ impl Game {
     /// Steps to `to`, showing the step at once. The server decides; a
     /// refusal takes the step back (see `App`).
     pub fn step(&self, to: Hex) {
+        if !self.flow.status.with_untracked(ConnectionStatus::is_open) {
+            self.toast(
+                "info",
+                "Not connected: steps wait until the connection is back.",
+            );
+            return;
+        }
         let Some(from) = self.my_hex() else { return };
         if from == to {
             return;
@@ -160,6 +180,9 @@ impl Game {
 
     /// Digs where we stand.
     pub fn dig(&self) {
+        if !self.flow.status.with_untracked(ConnectionStatus::is_open) {
+            return;
+        }
         let Some(at) = self.my_hex() else { return };
         match self.flow.send_action(WorldAction::Dig) {
             Ok(op) => self.remember(op, Intent::Dig { at }),

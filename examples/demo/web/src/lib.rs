@@ -11,10 +11,15 @@
 //! - notifications in the `world` and `rewards` domains, each of which can be
 //!   switched off, linked to the action that caused them;
 //! - who is here, active, idle or away;
+//! - while disconnected, a page that does not look live: stale parts dimmed,
+//!   steps and digs paused, a line saying so; after a server restart that
+//!   replaced the world (a new epoch), a banner that says so, with the
+//!   notifications from before it marked;
 //! - a direct chat with another player over a WebRTC data channel, set up
 //!   through the server's signalling relay;
-//! - the connection: status, latency, and the countdown to the next attempt
-//!   while reconnecting.
+//! - the connection: status, the round trips of the last minute as a
+//!   sparkline, the countdown to the next attempt while reconnecting, and
+//!   why it closed, in words.
 //!
 //! It is not a library: it builds for `wasm32-unknown-unknown` only (on
 //! other targets the crate is empty) and `scripts/demo.sh` turns it into
@@ -42,6 +47,10 @@ mod news;
 mod peer;
 #[cfg(target_arch = "wasm32")]
 mod people;
+#[cfg(target_arch = "wasm32")]
+mod reset;
+#[cfg(target_arch = "wasm32")]
+mod round_trip;
 #[cfg(target_arch = "wasm32")]
 mod status;
 

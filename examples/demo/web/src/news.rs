@@ -5,6 +5,11 @@ use demo_world::{WorldEvent, domain};
 use leptos::prelude::*;
 
 use crate::game::{Game, short};
+use crate::reset;
+
+/// How many notifications the feed shows, newest first. The feed grows to
+/// fit them rather than scrolling, so no row is ever cut in half.
+const SHOWN: usize = 10;
 
 /// One line of text for an event.
 fn describe(event: &WorldEvent) -> String {
@@ -50,26 +55,42 @@ fn DomainSwitch(name: &'static str) -> impl IntoView {
     }
 }
 
-/// The notification feed, newest first.
+/// The notification feed, newest first. After a world reset, those that
+/// arrived before it are dimmed below a divider.
 #[component]
 pub fn News() -> impl IntoView {
     let game = Game::get();
     let flow = game.flow;
     let lines = move || {
-        flow.notifications
-            .get()
-            .into_iter()
-            .rev()
-            .take(12)
-            .map(|note| {
-                let cause = note.correlation_id;
-                let related = move || cause.is_some() && game.hovered.get() == cause;
-                let chip = cause.map(|op| {
-                    view! { <span class="op-chip" title="the action that caused it">{format!("#{}", short(op))}</span> }
-                });
+        let notes = flow.notifications.get();
+        // How many of the oldest notes in the window predate the reset.
+        let before_reset = game.reset.with(|r| {
+            r.as_ref()
+                .map_or(0, |r| reset::carried_over(&r.notes_before, &notes))
+        });
+        let mut rows = Vec::new();
+        for (i, note) in notes.into_iter().enumerate().rev().take(SHOWN) {
+            let old = i < before_reset;
+            if old && i + 1 == before_reset {
+                rows.push(
+                    view! {
+                        <li class="divider" data-testid="reset-divider">"before the world was reset"</li>
+                    }
+                    .into_any(),
+                );
+            }
+            let cause = note.correlation_id;
+            let related = move || cause.is_some() && game.hovered.get() == cause;
+            let chip = cause.map(|op| {
+                view! { <span class="op-chip" title="the action that caused it">{format!("#{}", short(op))}</span> }
+            });
+            rows.push(
                 view! {
+                    // One class string for what does not change (a separate
+                    // `class:` toggle would be lost when a reused row's
+                    // class string is rewritten).
                     <li
-                        class=format!("note {}", note.domain)
+                        class=format!("note {}{}", note.domain, if old { " before-reset" } else { "" })
                         class:related=related
                         data-domain=note.domain.clone()
                         on:mouseenter=move |_| game.hovered.set(cause)
@@ -80,8 +101,10 @@ pub fn News() -> impl IntoView {
                         {chip}
                     </li>
                 }
-            })
-            .collect_view()
+                .into_any(),
+            );
+        }
+        rows
     };
     view! {
         <section class="card news">

@@ -44,7 +44,13 @@ pub fn People() -> impl IntoView {
                     }
                 });
                 view! {
-                    <li class="person" data-user=user.clone() data-status=label>
+                    <li
+                        class="person"
+                        class:stale=move || !game.is_live()
+                        title=move || (!game.is_live()).then_some("last known: the connection is down")
+                        data-user=user.clone()
+                        data-status=label
+                    >
                         <span class="swatch" style=format!("background: hsl({hue} 62% 56%)")></span>
                         <span class="person-name">{name}</span>
                         {is_me.then(|| view! { <span class="you">"you"</span> })}

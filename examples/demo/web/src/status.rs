@@ -1,4 +1,6 @@
-//! [`Status`]: the connection indicator (status, latency, reconnect countdown).
+//! [`Status`]: the connection indicator (status, round trips, reconnect
+//! countdown), and [`OfflineNotice`], which says over the board that what
+//! it shows may be out of date.
 
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use ui_flow::ConnectionStatus;
 use ui_flow::client::Instant;
 
 use crate::game::Game;
+use crate::round_trip::RoundTrip;
 
 /// How often the countdown redraws.
 const TICK: Duration = Duration::from_millis(200);
@@ -40,20 +43,38 @@ pub fn Status() -> impl IntoView {
                 )
             }
         }
-        ConnectionStatus::Closed { reason } => format!("Closed: {reason:?}"),
-    };
-    let latency = move || {
-        let open = flow.status.with(ConnectionStatus::is_open);
-        flow.latency
-            .get()
-            .filter(|_| open)
-            .map(|rtt| format!("{} ms", rtt.as_millis()))
+        ConnectionStatus::Closed { reason } => format!("Closed: {reason}"),
     };
     view! {
         <div class="status" data-status=kind data-testid="status">
             <span class="dot"></span>
             <span class="status-text">{text}</span>
-            <span class="latency" title="round trip of the last ping">{latency}</span>
+            <RoundTrip/>
         </div>
+    }
+}
+
+/// While the connection is not open: a line over the board saying that
+/// the world shown is the last one received and that moves wait.
+#[component]
+pub fn OfflineNotice() -> impl IntoView {
+    let game = Game::get();
+    let text = move || match game.flow.status.get() {
+        ConnectionStatus::Open => None,
+        ConnectionStatus::Connecting => {
+            Some("Connecting… the world appears once the server answers.")
+        }
+        ConnectionStatus::Reconnecting { .. } => Some(
+            "Connection lost. This is the world as it was; others may have moved. \
+             Steps and digs are paused until it is back.",
+        ),
+        ConnectionStatus::Closed { .. } => {
+            Some("Disconnected for good (see the status above). Reload the page to join again.")
+        }
+    };
+    move || {
+        text().map(|text| {
+            view! { <div class="banner offline" role="status" data-testid="offline">{text}</div> }
+        })
     }
 }
