@@ -114,8 +114,10 @@ pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+mod listen;
 mod outbox;
 mod server;
+mod socket;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{OriginPolicy, RateLimit, ServerConfig};

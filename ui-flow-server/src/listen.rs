@@ -1,0 +1,278 @@
+//! [`FlowServer::serve`]: an HTTP/1.1 accept loop that bounds what a socket
+//! may cost before its WebSocket upgrade.
+//!
+//! `axum::serve` has no header-read timeout and counts nothing before the
+//! upgrade, so half-sent requests hold file descriptors forever. This loop
+//! serves each socket with hyper's HTTP/1.1 connection builder and
+//!
+//! - closes a socket that has not sent a complete request head within
+//!   [`ServerConfig::upgrade_timeout`] (hyper's `header_read_timeout`);
+//! - closes a new socket at once when the node already holds
+//!   [`ServerConfig::max_connections`] sockets (pending and upgraded alike),
+//!   when its IP address has [`ServerConfig::max_pending_per_ip`] sockets
+//!   still sending their request, or when that address opens sockets faster
+//!   than [`ServerConfig::join_rate_per_ip`].
+//!
+//! It is not a general web server: no TLS (terminate it in front) and no
+//! HTTP/2 (a WebSocket upgrade is HTTP/1.1). The router may serve other
+//! routes too; the same bounds apply to them.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::ServerConfig;
+use crate::counters::Live;
+use crate::handler::FlowHandler;
+use crate::hub::TokenBucket;
+use crate::server::FlowServer;
+
+impl<H: FlowHandler> FlowServer<H> {
+    /// Serves `app` (usually [`router`](Self::router), possibly merged
+    /// into a larger axum app) on `listener` until the returned future is
+    /// dropped, with the pre-upgrade bounds described in the
+    /// [`ServerConfig`] table: `upgrade_timeout`, `max_pending_per_ip`,
+    /// `join_rate_per_ip`, and `max_connections` counting every socket.
+    ///
+    /// Use it instead of `axum::serve`. Errors accepting a socket (such as
+    /// running out of file descriptors) are logged and retried; it only
+    /// returns when the listener itself fails to report its address.
+    pub async fn serve(&self, listener: TcpListener, app: axum::Router) -> io::Result<()> {
+        let gate = Arc::new(Gate::new(&self.inner.config));
+        let upgrade_timeout = self.inner.config.upgrade_timeout;
+        listener.local_addr()?;
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors and the like: give closing sockets
+                    // a moment rather than spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Some((socket, pending)) = gate.admit(peer.ip(), Instant::now()) else {
+                Live::add(&self.inner.counters.connections_refused, 1);
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let io = TokioIo::new(Counted {
+                    io: stream,
+                    _socket: socket,
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(upgrade_timeout)
+                    .serve_connection(io, service)
+                    .with_upgrades();
+                // Resolves when the socket closes or has been upgraded (it
+                // then lives on, counted, inside the WebSocket).
+                let _ = conn.await;
+                drop(pending);
+            });
+        }
+    }
+}
+
+/// Per-node and per-IP socket counts.
+struct Gate {
+    max_total: usize,
+    max_pending_per_ip: usize,
+    rate: crate::config::RateLimit,
+    state: Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    total: usize,
+    ips: HashMap<IpAddr, PerIp>,
+}
+
+struct PerIp {
+    sockets: usize,
+    pending: usize,
+    bucket: TokenBucket,
+}
+
+impl Gate {
+    fn new(config: &ServerConfig) -> Self {
+        Gate {
+            max_total: config.max_connections,
+            max_pending_per_ip: config.max_pending_per_ip,
+            rate: config.join_rate_per_ip,
+            state: Mutex::new(GateState::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a new socket (as pending), or refuses it.
+    fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Option<(SocketTicket, PendingTicket)> {
+        let mut state = self.lock();
+        if state.total >= self.max_total {
+            return None;
+        }
+        if state.ips.len() > 4096 {
+            let rate = self.rate;
+            state
+                .ips
+                .retain(|_, e| e.sockets > 0 || !e.bucket.is_full(&rate, now));
+        }
+        let rate = self.rate;
+        let entry = state.ips.entry(ip).or_insert_with(|| PerIp {
+            sockets: 0,
+            pending: 0,
+            bucket: TokenBucket::full(&rate, now),
+        });
+        if entry.pending >= self.max_pending_per_ip || !entry.bucket.take(&rate, now) {
+            return None;
+        }
+        entry.sockets += 1;
+        entry.pending += 1;
+        state.total += 1;
+        let socket = SocketTicket {
+            gate: self.clone(),
+            ip,
+        };
+        let pending = PendingTicket {
+            gate: self.clone(),
+            ip,
+        };
+        Some((socket, pending))
+    }
+}
+
+/// One counted socket; released when dropped (with the socket).
+struct SocketTicket {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Drop for SocketTicket {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        state.total -= 1;
+        if let Some(entry) = state.ips.get_mut(&self.ip) {
+            entry.sockets -= 1;
+        }
+    }
+}
+
+/// A socket still sending its request; released when dropped.
+struct PendingTicket {
+    gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+impl Drop for PendingTicket {
+    fn drop(&mut self) {
+        if let Some(entry) = self.gate.lock().ips.get_mut(&self.ip) {
+            entry.pending -= 1;
+        }
+    }
+}
+
+/// A socket that carries its ticket, so it stays counted after the
+/// upgrade, for as long as the WebSocket lives.
+struct Counted {
+    io: TcpStream,
+    _socket: SocketTicket,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_sockets_are_bounded_per_ip_and_in_total() {
+        let mut config = ServerConfig::default();
+        config.max_connections = 3;
+        config.max_pending_per_ip = 2;
+        let gate = Arc::new(Gate::new(&config));
+        let now = Instant::now();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let (first, pending_first) = gate.admit(a, now).expect("first");
+        let _second = gate.admit(a, now).expect("second");
+        assert!(gate.admit(a, now).is_none(), "a third pending socket of a");
+        let other = gate.admit(b, now).expect("another address");
+        assert!(gate.admit(b, now).is_none(), "the node is full");
+        // An upgraded socket no longer counts as pending, but still counts.
+        drop(pending_first);
+        assert!(gate.admit(a, now).is_none(), "still full");
+        drop(other);
+        let _third = gate.admit(a, now).expect("room again");
+        drop(first);
+    }
+
+    #[test]
+    fn sockets_per_ip_are_rate_limited() {
+        let mut config = ServerConfig::default();
+        config.join_rate_per_ip = crate::config::RateLimit {
+            per_second: 1.0,
+            burst: 2,
+        };
+        let gate = Arc::new(Gate::new(&config));
+        let now = Instant::now();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let kept: Vec<_> = (0..5).filter_map(|_| gate.admit(ip, now)).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(gate.admit(ip, now + Duration::from_secs(1)).is_some());
+    }
+}
