@@ -622,9 +622,9 @@ fn a_frozen_client_leaves_presence_within_the_pong_deadline_and_comes_back() {
                 sim.pump();
             }
         }
-        let left = sim.peers[0].events[watcher_events..].iter().any(|e| {
-            matches!(e, Event::Presence(d) if d.left.contains(&frozen_user))
-        });
+        let left = sim.peers[0].events[watcher_events..]
+            .iter()
+            .any(|e| matches!(e, Event::Presence(d) if d.left.contains(&frozen_user)));
         if left {
             left_at = Some(sim.now.instant);
             break;

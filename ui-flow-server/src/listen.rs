@@ -71,8 +71,8 @@ impl<H: FlowHandler> FlowServer<H> {
             let service = TowerToHyperService::new(app.clone());
             tokio::spawn(async move {
                 let io = TokioIo::new(Counted {
-                    io: stream,
                     _socket: socket,
+                    io: stream,
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -189,10 +189,12 @@ impl Drop for PendingTicket {
 }
 
 /// A socket that carries its ticket, so it stays counted after the
-/// upgrade, for as long as the WebSocket lives.
+/// upgrade, for as long as the WebSocket lives. The ticket is declared
+/// first so it is released before the socket closes: a peer that sees the
+/// close and reconnects at once finds the count already lowered.
 struct Counted {
-    io: TcpStream,
     _socket: SocketTicket,
+    io: TcpStream,
 }
 
 impl AsyncRead for Counted {

@@ -47,8 +47,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use ui_flow::codec::{Decoded, Limits};
 use ui_flow::{
-    ClientMessage, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION,
-    PresenceInfo, ServerMessage,
+    ClientMessage, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION, PresenceInfo,
+    ServerMessage,
 };
 
 pub use transmit::{
@@ -244,11 +244,12 @@ impl<H: FlowHandler> Hub<H> {
         if !self.handshakes.remove(&id) {
             return Err(HandshakeError::Expired);
         }
-        self.admit(now, id, resource, user, resume).map_err(|refusal| {
-            let (code, close) = refusal.codes();
-            self.refuse(id, code, &refusal.to_string(), close, "refused");
-            HandshakeError::Refused(refusal)
-        })
+        self.admit(now, id, resource, user, resume)
+            .map_err(|refusal| {
+                let (code, close) = refusal.codes();
+                self.refuse(id, code, &refusal.to_string(), close, "refused");
+                HandshakeError::Refused(refusal)
+            })
     }
 
     /// Authentication of `id` failed: queues `Error unauthorized` (fatal)

@@ -715,7 +715,10 @@ fn left(msgs: &[Msg]) -> Vec<String> {
 fn a_peer_that_stops_answering_pings_leaves_within_ping_interval_plus_pong_timeout() {
     let config = ServerConfig::default();
     let (interval, pong) = (config.ping_interval, config.pong_timeout);
-    assert!(interval + pong <= Duration::from_secs(15), "the documented bound");
+    assert!(
+        interval + pong <= Duration::from_secs(15),
+        "the documented bound"
+    );
     let mut sim = Sim::with_config(config);
     let alive = sim.join("alive", 0);
     let frozen = sim.join("frozen", 0);
@@ -808,9 +811,7 @@ fn presence_changes_within_a_window_go_out_as_one_diff() {
     sim.advance(window);
     // The first change goes out at once.
     let first = sim.join("u0", 0);
-    assert!(
-        matches!(&sim.take(watcher)[..], [Msg::PresenceDiff(d)] if d.joined.len() == 1)
-    );
+    assert!(matches!(&sim.take(watcher)[..], [Msg::PresenceDiff(d)] if d.joined.len() == 1));
     // Within the window: 30 joins and a churner joining and leaving 100
     // times make nothing until the window ends...
     for i in 1..=30 {
@@ -864,10 +865,7 @@ fn joins_over_the_rate_are_refused_until_the_bucket_refills() {
         .complete_handshake(sim.now, id, "r", Identity::new("churn"), None);
     assert_eq!(refused, Err(HandshakeError::Refused(Refusal::JoinRate)));
     sim.pump();
-    assert_eq!(
-        sim.closed.get(&id),
-        Some(&CloseCode::TOO_MANY_CONNECTIONS)
-    );
+    assert_eq!(sim.closed.get(&id), Some(&CloseCode::TOO_MANY_CONNECTIONS));
     assert_eq!(error_codes(&sim.take(id)), ["too_many_connections"]);
     sim.now = sim.now.after(Duration::from_secs(1));
     sim.connect("churn");

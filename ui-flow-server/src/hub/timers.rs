@@ -23,10 +23,7 @@ use super::transmit::ConnectionId;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     /// A user of a resource turns idle unless they interacted meanwhile.
-    Idle {
-        resource: Arc<str>,
-        user: Arc<str>,
-    },
+    Idle { resource: Arc<str>, user: Arc<str> },
     /// A connection's keepalive check (see [`Keepalive`]).
     Keepalive(ConnectionId),
     /// A connection still authenticating.
@@ -180,7 +177,10 @@ mod tests {
         let t0 = Instant::now();
         let mut k = Keepalive::new(t0, &CONFIG);
         let at = k.wake;
-        assert!(matches!(k.check(at, &CONFIG), Verdict::Alive { ping: true, .. }));
+        assert!(matches!(
+            k.check(at, &CONFIG),
+            Verdict::Alive { ping: true, .. }
+        ));
         k.heard(at + Duration::from_secs(1));
         // The old deadline comes due: nothing to do but wait for silence.
         let next = at + Duration::from_secs(6);
