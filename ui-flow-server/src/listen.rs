@@ -243,9 +243,11 @@ mod tests {
 
     #[test]
     fn pending_sockets_are_bounded_per_ip_and_in_total() {
-        let mut config = ServerConfig::default();
-        config.max_connections = 3;
-        config.max_pending_per_ip = 2;
+        let config = ServerConfig {
+            max_connections: 3,
+            max_pending_per_ip: 2,
+            ..ServerConfig::default()
+        };
         let gate = Arc::new(Gate::new(&config));
         let now = Instant::now();
         let a: IpAddr = [10, 0, 0, 1].into();
@@ -265,10 +267,12 @@ mod tests {
 
     #[test]
     fn sockets_per_ip_are_rate_limited() {
-        let mut config = ServerConfig::default();
-        config.join_rate_per_ip = crate::config::RateLimit {
-            per_second: 1.0,
-            burst: 2,
+        let config = ServerConfig {
+            join_rate_per_ip: crate::config::RateLimit {
+                per_second: 1.0,
+                burst: 2,
+            },
+            ..ServerConfig::default()
         };
         let gate = Arc::new(Gate::new(&config));
         let now = Instant::now();

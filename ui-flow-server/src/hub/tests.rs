@@ -742,9 +742,11 @@ fn a_peer_that_stops_answering_pings_leaves_within_ping_interval_plus_pong_timeo
 
 #[test]
 fn a_busy_connection_gets_no_ping_and_silence_still_ends_it() {
-    let mut config = ServerConfig::default();
-    config.ping_interval = Duration::ZERO;
-    config.liveness_timeout = Duration::from_secs(30);
+    let config = ServerConfig {
+        ping_interval: Duration::ZERO,
+        liveness_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
     let mut sim = Sim::with_config(config);
     let a = sim.join("a", 0);
     let ping = ClientMessage::<String>::Ping {
