@@ -88,6 +88,23 @@ impl<H: FlowHandler> FlowServer<H> {
     }
 }
 
+impl<H: FlowHandler> FlowServer<H> {
+    /// [`serve`](Self::serve) until `stop` resolves, then stop accepting
+    /// and return. Connections already open are the caller's to close,
+    /// typically with [`shutdown`](Self::shutdown) inside `stop`.
+    pub async fn serve_until(
+        &self,
+        listener: TcpListener,
+        app: axum::Router,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> io::Result<()> {
+        tokio::select! {
+            served = self.serve(listener, app) => served,
+            () = stop => Ok(()),
+        }
+    }
+}
+
 /// Per-node and per-IP socket counts.
 struct Gate {
     max_total: usize,
