@@ -174,22 +174,49 @@ async fn join_churn_is_rate_limited_and_bystanders_get_few_diffs() {
 }
 
 #[tokio::test]
-async fn an_oversized_frame_gets_its_error_and_the_1009_close() {
+async fn an_oversized_frame_gets_its_error_and_the_1009_close_while_the_client_still_writes() {
     let mut config = ServerConfig::default();
     config.max_message_size = 16 * 1024;
-    config.close_grace = Duration::from_millis(500);
+    // Long enough that the client certainly reads before the grace ends.
+    config.close_grace = STUCK;
     let t = start(Plain::default(), config).await;
-    let (mut big, _) = Client::join(t.addr, "room", "big").await;
-    // Sent while the server stops reading at the header: the close handshake
-    // must still reach the client instead of a reset.
-    big.ws
-        .send(Message::Binary(vec![0u8; 64 * 1024].into()))
-        .await
-        .expect("send");
-    let (msgs, close) = big.read_to_close().await;
-    assert_eq!(
-        msgs.iter().filter_map(error_code).collect::<Vec<_>>(),
-        [("frame_too_large".to_owned(), true)]
-    );
+    let (big, _) = Client::join(t.addr, "room", "big").await;
+    // A frame larger than the socket buffers, written while the client
+    // reads (as a browser does): the server stops reading at its header, so
+    // the client is still writing when the server closes.
+    let (mut sink, stream) = futures::StreamExt::split(big.ws);
+    let write_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = write_failed.clone();
+    let writer = tokio::spawn(async move {
+        let sent = sink
+            .send(Message::Binary(vec![0u8; 32 * 1024 * 1024].into()))
+            .await;
+        failed.store(sent.is_err(), std::sync::atomic::Ordering::SeqCst);
+    });
+    let mut stream = stream;
+    let mut errors = Vec::new();
+    let close = loop {
+        let next = tokio::time::timeout(STUCK, futures::StreamExt::next(&mut stream))
+            .await
+            .expect("stuck waiting for the close");
+        match next {
+            Some(Ok(Message::Binary(b))) => {
+                if let Ok(ui_flow::codec::Decoded::Message(m)) = Msg::decode(&b) {
+                    errors.extend(error_code(&m));
+                }
+            }
+            Some(Ok(Message::Close(c))) => break c,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the connection failed instead of closing: {e}"),
+            None => panic!("the stream ended without a close frame"),
+        }
+    };
+    assert_eq!(errors, [("frame_too_large".to_owned(), true)]);
     assert_eq!(close_code(&close), Some(1009));
+    // The server did not reset the socket under the client's write: a
+    // client that reports a failed write first (many do) would have shown
+    // 1006 instead of the close.
+    assert!(!write_failed.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(!writer.is_finished());
+    writer.abort();
 }
