@@ -24,7 +24,7 @@ use ui_flow::client::{Client, ClientConfig, Event, SocketCommand, SocketId};
 use ui_flow::{CloseCode, OpId};
 use ui_flow_client_tests::journal::{Appended, Entry, Journal, JournalAction};
 use ui_flow_client_tests::server::{EPOCH, JournalHandler};
-use ui_flow_server::hub::{ConnectionId, Departure, Hub, Now, Request, Transmit};
+use ui_flow_server::hub::{ConnectionId, Departure, HandshakeError, Hub, Now, Request, Transmit};
 use ui_flow_server::{ActionOutcome, Identity, RateLimit, ServerConfig};
 
 const ROOM: &str = "room";
@@ -338,8 +338,14 @@ impl Sim {
                 // as the real endpoint parses it.
                 let url = self.peers[client].client.dial_url("ws://sim/realtime/room");
                 let resume = resume_point(&url);
-                match self.hub.connect(self.now, ROOM, user, resume) {
-                    Ok(conn) if accept => {
+                // The upgraded socket authenticates at once, through the
+                // same handshake calls as the real socket task.
+                let conn = self.hub.begin_handshake(self.now);
+                match self
+                    .hub
+                    .complete_handshake(self.now, conn, ROOM, user, resume)
+                {
+                    Ok(()) if accept => {
                         self.peers[client].wire = Some(Wire {
                             socket,
                             conn,
@@ -348,14 +354,17 @@ impl Sim {
                         });
                         self.peers[client].client.handle_open(at, socket);
                     }
-                    Ok(conn) => {
+                    Ok(()) => {
                         // Accepted, then the network failed at once.
                         self.hub.handle_departure(self.now, conn, Departure::Gone);
                         self.peers[client]
                             .client
                             .handle_close(at, socket, None, "failed");
                     }
-                    Err(refusal) => {
+                    Err(HandshakeError::Refused(refusal)) => {
+                        // The hub queued the Error and close for a socket
+                        // the simulation never wires up; the client sees
+                        // the close.
                         let (_, close) = refusal.codes();
                         self.peers[client].client.handle_close(
                             at,
@@ -364,6 +373,7 @@ impl Sim {
                             "refused",
                         );
                     }
+                    Err(e) => panic!("no time passed, yet {e}"),
                 }
             }
             Step::Wait(ms) => self.wait(Duration::from_millis(ms)),
