@@ -98,8 +98,9 @@ impl Demo {
     ) -> std::io::Result<()> {
         let steward = tokio::spawn(steward::run(self.server.clone(), STEWARD_TICK));
         let server = self.server.clone();
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
+        let result = self
+            .server
+            .serve_until(listener, self.router(), async move {
                 stop.await;
                 server.shutdown().await;
             })
