@@ -259,8 +259,9 @@ impl TestServer {
         config.epoch = Some(EPOCH);
         let server = FlowServer::with_config(self.handler.clone(), UnverifiedUserToken, config);
         let router = server.router();
+        let serving = server.clone();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = serving.serve(listener, router).await;
         });
         self.running = Some((server, task));
     }

@@ -550,8 +550,9 @@ fn random_epoch() -> u32 {
 
 impl<H: FlowHandler> FlowServer<H> {
     /// The axum router serving `GET /realtime/{resource_id}` (the WebSocket
-    /// upgrade). Merge or nest it into your app, or serve it alone with
-    /// `axum::serve`.
+    /// upgrade). Merge or nest it into your app, and serve that with
+    /// [`serve`](Self::serve) (which, unlike `axum::serve`, bounds what a
+    /// socket may cost before its upgrade).
     pub fn router(&self) -> axum::Router {
         crate::connection::router(self.inner.clone())
     }
