@@ -113,11 +113,14 @@ struct Gate {
     state: Mutex<GateState>,
 }
 
-#[derive(Default)]
 struct GateState {
     total: usize,
     ips: HashMap<IpAddr, PerIp>,
+    sweep_at: usize,
 }
+
+/// The smallest size at which per-address entries are swept.
+const IPS_SWEEP_MIN: usize = 4096;
 
 struct PerIp {
     sockets: usize,
@@ -131,7 +134,11 @@ impl Gate {
             max_total: config.max_connections,
             max_pending_per_ip: config.max_pending_per_ip,
             rate: config.join_rate_per_ip,
-            state: Mutex::new(GateState::default()),
+            state: Mutex::new(GateState {
+                total: 0,
+                ips: HashMap::new(),
+                sweep_at: IPS_SWEEP_MIN,
+            }),
         }
     }
 
@@ -145,11 +152,14 @@ impl Gate {
         if state.total >= self.max_total {
             return None;
         }
-        if state.ips.len() > 4096 {
+        // Entries of addresses with no socket stay until their bucket is
+        // full again; sweep when the map has doubled since the last sweep.
+        if state.ips.len() >= state.sweep_at {
             let rate = self.rate;
             state
                 .ips
                 .retain(|_, e| e.sockets > 0 || !e.bucket.is_full(&rate, now));
+            state.sweep_at = (2 * state.ips.len()).max(IPS_SWEEP_MIN);
         }
         let rate = self.rate;
         let entry = state.ips.entry(ip).or_insert_with(|| PerIp {

@@ -158,11 +158,16 @@ async fn run<H: FlowHandler>(
 }
 
 /// Writes the outbox to the socket until the outbox closes or the socket fails.
+///
+/// A frame handed to the sink may wait in the WebSocket library's buffer
+/// until the next write or flush gets through, so it leaves the outbox's
+/// count only then.
 async fn write_all(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
 ) -> Written {
+    let mut unconfirmed = 0;
     loop {
         match outbox.next().await {
             Next::Ping => {
@@ -175,7 +180,8 @@ async fn write_all(
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
                 }
-                outbox.written(size);
+                // Accepting this frame flushed the one before it.
+                outbox.written(std::mem::replace(&mut unconfirmed, size));
                 Live::add(&counters.frames_out, 1);
                 Live::add(&counters.bytes_out, size as u64);
             }
@@ -183,6 +189,7 @@ async fn write_all(
                 if sink.flush().await.is_err() {
                     return Written::Failed;
                 }
+                outbox.written(std::mem::take(&mut unconfirmed));
             }
             Next::Close(code, reason) => {
                 return match sink.send(close_message(code, reason)).await {

@@ -90,6 +90,9 @@ pub struct Fanout {
     pub frame: Option<Bytes>,
 }
 
+/// The smallest size at which the join buckets are swept.
+const JOINS_SWEEP_MIN: usize = 1024;
+
 /// Frames the hub produces that carry no application payload.
 type Control = ServerMessage<(), (), ()>;
 
@@ -113,6 +116,8 @@ pub struct Hub<H: FlowHandler> {
     closing: HashSet<ConnectionId>,
     /// Each user's join bucket ([`ServerConfig::join_rate`]).
     joins: HashMap<Arc<str>, TokenBucket>,
+    /// `joins` is swept of full buckets when it reaches this size.
+    joins_sweep_at: usize,
     transmits: VecDeque<Transmit>,
     requests: VecDeque<Request<H::Action>>,
     stats: HubStats,
@@ -148,6 +153,7 @@ impl<H: FlowHandler> Hub<H> {
             handshakes: HashSet::new(),
             closing: HashSet::new(),
             joins: HashMap::new(),
+            joins_sweep_at: JOINS_SWEEP_MIN,
             transmits: VecDeque::new(),
             requests: VecDeque::new(),
             stats: HubStats::default(),
@@ -348,11 +354,13 @@ impl<H: FlowHandler> Hub<H> {
     fn take_join(&mut self, user: &Arc<str>, now: Instant) -> bool {
         let limit = self.config.join_rate;
         // Buckets of users who have left stay until they are full again, so
-        // leaving does not reset the count; sweep those when they pile up.
-        if self.joins.len() > 1024 && self.joins.len() > 2 * self.per_user.len() {
+        // leaving does not reset the count. Sweep those when the map has
+        // doubled since the last sweep (amortized O(1) per join).
+        if self.joins.len() >= self.joins_sweep_at {
             let per_user = &self.per_user;
             self.joins
                 .retain(|u, b| per_user.contains_key(u) || !b.is_full(&limit, now));
+            self.joins_sweep_at = (2 * self.joins.len()).max(JOINS_SWEEP_MIN);
         }
         self.joins
             .entry(user.clone())
