@@ -25,11 +25,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::extract::ConnectInfo;
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
 
 use crate::config::ServerConfig;
 use crate::counters::Live;
@@ -44,7 +48,8 @@ impl<H: FlowHandler> FlowServer<H> {
     /// [`ServerConfig`] table: `upgrade_timeout`, `max_pending_per_ip`,
     /// `join_rate_per_ip`, and `max_connections` counting every socket.
     ///
-    /// Use it instead of `axum::serve`. Errors accepting a socket (such as
+    /// Use it instead of `axum::serve`. Handlers may extract the peer's
+    /// address as `ConnectInfo<SocketAddr>`. Errors accepting a socket (such as
     /// running out of file descriptors) are logged and retried; it only
     /// returns when the listener itself fails to report its address.
     pub async fn serve(&self, listener: TcpListener, app: axum::Router) -> io::Result<()> {
@@ -68,7 +73,13 @@ impl<H: FlowHandler> FlowServer<H> {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(app.clone());
+            let app = app.clone();
+            // Handlers can extract `ConnectInfo<SocketAddr>`, as with
+            // axum's `into_make_service_with_connect_info`.
+            let service = service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(request)
+            });
             tokio::spawn(async move {
                 let io = TokioIo::new(Counted {
                     _socket: socket,

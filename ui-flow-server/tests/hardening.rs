@@ -220,3 +220,29 @@ async fn an_oversized_frame_gets_its_error_and_the_1009_close_while_the_client_s
     assert!(!writer.is_finished());
     writer.abort();
 }
+
+#[tokio::test]
+async fn serve_gives_handlers_the_peer_address() {
+    use axum::extract::ConnectInfo;
+    let server =
+        ui_flow_server::FlowServer::new(Plain::default(), ui_flow_server::UnverifiedUserToken);
+    let app = server.router().route(
+        "/ip",
+        axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+            peer.ip().to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener, app).await });
+    let mut s = tcp_from([127, 0, 0, 4], addr).await;
+    s.write_all(b"GET /ip HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let response = String::from_utf8(read_until_closed(&mut s).await).expect("utf-8");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("127.0.0.4"), "{response}");
+}
