@@ -9,8 +9,8 @@
 //! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
 //! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | frame dropped, `Error rate_limited` (not fatal; one per burst) |
 //! | [`liveness_timeout`](ServerConfig::liveness_timeout) | 60 s without a frame | `Error liveness_timeout` (fatal, reconnect), close 4004 |
-//! | [`ping_interval`](ServerConfig::ping_interval) | a WebSocket ping after 5 s of silence | (keeps the connection checked) |
-//! | [`pong_timeout`](ServerConfig::pong_timeout) | 10 s for anything after a ping | `Error liveness_timeout` (fatal, reconnect), close 4004; the user leaves presence at once. A frozen or unplugged peer is gone at most `ping_interval + pong_timeout` (15 s) after the last thing it sent |
+//! | [`ping_interval`](ServerConfig::ping_interval) | a WebSocket ping after 4 s of silence | (keeps the connection checked) |
+//! | [`pong_timeout`](ServerConfig::pong_timeout) | 10 s for anything after a ping | `Error liveness_timeout` (fatal, reconnect), close 4004; the user leaves presence at once. A frozen or unplugged peer is gone at most `ping_interval + pong_timeout` (14 s) after the last thing it sent |
 //! | [`handshake_timeout`](ServerConfig::handshake_timeout) | 10 s to authenticate | close 4005 |
 //! | [`upgrade_timeout`](ServerConfig::upgrade_timeout) | 10 s from TCP accept to a complete upgrade request | socket closed, no response ([`FlowServer::serve`](crate::FlowServer::serve) only) |
 //! | [`max_pending_per_ip`](ServerConfig::max_pending_per_ip) | 128 sockets per IP still sending their upgrade request | further sockets from that IP closed at accept ([`FlowServer::serve`](crate::FlowServer::serve) only); every accepted socket, pending or upgraded, also counts against `max_connections` |
@@ -139,7 +139,7 @@ impl Default for ServerConfig {
                 burst: 100,
             },
             liveness_timeout: Duration::from_secs(60),
-            ping_interval: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(4),
             pong_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
             upgrade_timeout: Duration::from_secs(10),

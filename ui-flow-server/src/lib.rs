@@ -90,7 +90,7 @@
 //! `connected_at` is when the user's earliest live connection opened. A
 //! connection that dies without a close frame leaves when its socket ends,
 //! or when it leaves a WebSocket ping unanswered: at most
-//! [`ServerConfig::ping_interval`] + [`ServerConfig::pong_timeout`] (15 s)
+//! [`ServerConfig::ping_interval`] + [`ServerConfig::pong_timeout`] (14 s)
 //! after the last thing it sent. Changes within
 //! [`ServerConfig::presence_batch`] (50 ms) of the first are sent together
 //! as one `PresenceDiff`.
