@@ -185,8 +185,9 @@ impl TestServer {
 
     fn serve(&mut self, listener: TcpListener) {
         let router = self.server.router();
+        let serving = self.server.clone();
         self.task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = serving.serve(listener, router).await;
         }));
     }
 

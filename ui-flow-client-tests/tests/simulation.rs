@@ -4,8 +4,11 @@
 //! Property: whatever the interleaving of application changes, actions,
 //! partial deliveries in both directions, slow application work (snapshots
 //! and actions answered late, so deltas race them), dropped connections,
-//! refused dials, passing time and server restarts (graceful or a crash,
-//! each losing the hub's op memory while the application's data survives),
+//! refused dials, passing time (with the hub's own timers: server pings,
+//! the pong deadline, liveness, close grace, presence batching), networks
+//! that freeze (a peer that stops answering) and server restarts (graceful
+//! or a crash, each losing the hub's op memory while the application's data
+//! survives),
 //! once the network settles every client holds the application's journal at
 //! its seq, its event stream had no gap and no repeat, every action settled
 //! exactly once at the client, and no server incarnation ran an action twice.
@@ -21,7 +24,7 @@ use ui_flow::client::{Client, ClientConfig, Event, SocketCommand, SocketId};
 use ui_flow::{CloseCode, OpId};
 use ui_flow_client_tests::journal::{Appended, Entry, Journal, JournalAction};
 use ui_flow_client_tests::server::{EPOCH, JournalHandler};
-use ui_flow_server::hub::{ConnectionId, Departure, Hub, Now, Request, Transmit};
+use ui_flow_server::hub::{ConnectionId, Departure, HandshakeError, Hub, Now, Request, Transmit};
 use ui_flow_server::{ActionOutcome, Identity, RateLimit, ServerConfig};
 
 const ROOM: &str = "room";
@@ -45,6 +48,9 @@ enum Step {
     Dial { client: usize, accept: bool },
     /// Time passes for everyone.
     Wait(u64),
+    /// A client's network freezes (nothing moves either way, pings go
+    /// unanswered) or thaws.
+    Freeze { client: usize, frozen: bool },
     /// The server restarts: gracefully (shutdown, then the closes arrive)
     /// or by crashing (connections just break).
     Restart { graceful: bool },
@@ -60,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => client.clone().prop_map(Step::Drop),
         3 => (client, prop::bool::weighted(0.8)).prop_map(|(client, accept)| Step::Dial { client, accept }),
         1 => (0u64..40_000).prop_map(Step::Wait),
+        1 => (0..CLIENTS, any::<bool>()).prop_map(|(client, frozen)| Step::Freeze { client, frozen }),
         1 => any::<bool>().prop_map(|graceful| Step::Restart { graceful }),
     ]
 }
@@ -68,6 +75,15 @@ fn step() -> impl Strategy<Value = Step> {
 enum Down {
     Frame(Bytes),
     Close(CloseCode),
+    /// A WebSocket ping; the client's transport answers it by itself.
+    Ping,
+}
+
+/// What travels from one client to the hub.
+enum Up {
+    Frame(Vec<u8>),
+    /// The transport's answer to a ping.
+    Pong,
 }
 
 /// An open connection: the client's socket, the hub's id for it, and the
@@ -76,7 +92,7 @@ struct Wire {
     socket: SocketId,
     conn: ConnectionId,
     down: VecDeque<Down>,
-    up: VecDeque<Vec<u8>>,
+    up: VecDeque<Up>,
 }
 
 struct Peer {
@@ -84,6 +100,8 @@ struct Peer {
     user: String,
     dial: Option<SocketId>,
     wire: Option<Wire>,
+    /// The network is frozen: nothing is delivered either way.
+    frozen: bool,
     events: Vec<Event<Journal, Appended>>,
     issued: Vec<OpId>,
 }
@@ -145,6 +163,7 @@ impl Sim {
                     user: format!("user{i}"),
                     dial: None,
                     wire: None,
+                    frozen: false,
                     events: Vec::new(),
                     issued: Vec::new(),
                 }
@@ -176,7 +195,7 @@ impl Sim {
                 while let Some(frame) = peer.client.poll_transmit() {
                     moved = true;
                     let wire = peer.wire.as_mut().expect("frames only on an open socket");
-                    wire.up.push_back(frame);
+                    wire.up.push_back(Up::Frame(frame));
                 }
                 while let Some(event) = peer.client.poll_event() {
                     peer.events.push(event);
@@ -231,6 +250,24 @@ impl Sim {
                 if let Some(wire) = self.wire_of(conn) {
                     wire.down.push_back(Down::Close(code));
                 }
+            }
+            Transmit::Ping { conn } => {
+                if let Some(wire) = self.wire_of(conn) {
+                    wire.down.push_back(Down::Ping);
+                }
+            }
+            Transmit::Abort { conn } => {
+                // The server drops the socket: the client sees a reset.
+                let at = self.now.instant;
+                if let Some(peer) = self
+                    .peers
+                    .iter_mut()
+                    .find(|p| p.wire.as_ref().is_some_and(|w| w.conn == conn))
+                {
+                    let wire = peer.wire.take().expect("found by its wire");
+                    peer.client.handle_close(at, wire.socket, None, "reset");
+                }
+                self.hub.handle_departure(self.now, conn, Departure::Gone);
             }
         }
     }
@@ -301,8 +338,14 @@ impl Sim {
                 // as the real endpoint parses it.
                 let url = self.peers[client].client.dial_url("ws://sim/realtime/room");
                 let resume = resume_point(&url);
-                match self.hub.connect(self.now, ROOM, user, resume) {
-                    Ok(conn) if accept => {
+                // The upgraded socket authenticates at once, through the
+                // same handshake calls as the real socket task.
+                let conn = self.hub.begin_handshake(self.now);
+                match self
+                    .hub
+                    .complete_handshake(self.now, conn, ROOM, user, resume)
+                {
+                    Ok(()) if accept => {
                         self.peers[client].wire = Some(Wire {
                             socket,
                             conn,
@@ -311,14 +354,17 @@ impl Sim {
                         });
                         self.peers[client].client.handle_open(at, socket);
                     }
-                    Ok(conn) => {
+                    Ok(()) => {
                         // Accepted, then the network failed at once.
                         self.hub.handle_departure(self.now, conn, Departure::Gone);
                         self.peers[client]
                             .client
                             .handle_close(at, socket, None, "failed");
                     }
-                    Err(refusal) => {
+                    Err(HandshakeError::Refused(refusal)) => {
+                        // The hub queued the Error and close for a socket
+                        // the simulation never wires up; the client sees
+                        // the close.
                         let (_, close) = refusal.codes();
                         self.peers[client].client.handle_close(
                             at,
@@ -327,15 +373,11 @@ impl Sim {
                             "refused",
                         );
                     }
+                    Err(e) => panic!("no time passed, yet {e}"),
                 }
             }
-            Step::Wait(ms) => {
-                self.now = self.now.after(Duration::from_millis(ms));
-                self.hub.handle_timeout(self.now);
-                for peer in &mut self.peers {
-                    peer.client.handle_timeout(self.now.instant);
-                }
-            }
+            Step::Wait(ms) => self.wait(Duration::from_millis(ms)),
+            Step::Freeze { client, frozen } => self.peers[client].frozen = frozen,
             Step::Restart { graceful } => {
                 if graceful {
                     self.hub.shutdown();
@@ -363,23 +405,41 @@ impl Sim {
         self.pump();
     }
 
+    /// Time passes; both sides' timers run, the hub's first.
+    fn wait(&mut self, d: Duration) {
+        self.now = self.now.after(d);
+        self.hub.handle_timeout(self.now);
+        self.pump();
+        for peer in &mut self.peers {
+            peer.client.handle_timeout(self.now.instant);
+        }
+    }
+
     /// Moves one frame (or close); false when nothing was in flight.
     fn deliver(&mut self, client: usize, up: bool) -> bool {
         let at = self.now.instant;
         let peer = &mut self.peers[client];
+        if peer.frozen {
+            return false;
+        }
         let Some(wire) = peer.wire.as_mut() else {
             return false;
         };
         if up {
-            let Some(frame) = wire.up.pop_front() else {
-                return false;
-            };
             let conn = wire.conn;
-            self.hub.handle_frame(self.now, conn, &frame);
+            match wire.up.pop_front() {
+                None => return false,
+                Some(Up::Frame(frame)) => self.hub.handle_frame(self.now, conn, &frame),
+                Some(Up::Pong) => self.hub.handle_heartbeat(self.now, conn),
+            }
             return true;
         }
         match wire.down.pop_front() {
             None => false,
+            Some(Down::Ping) => {
+                wire.up.push_back(Up::Pong);
+                true
+            }
             Some(Down::Frame(bytes)) => {
                 let socket = wire.socket;
                 peer.client.handle_frame(at, socket, &bytes);
@@ -452,6 +512,9 @@ impl Sim {
 
     /// Lets everything through, with no more faults.
     fn settle(&mut self) {
+        for peer in &mut self.peers {
+            peer.frozen = false;
+        }
         for _ in 0..500 {
             if self.settled() {
                 return;
@@ -545,6 +608,51 @@ proptest! {
             }
         }
     }
+}
+
+/// A client whose network freezes stops answering the hub's pings: the
+/// others see it leave within ping_interval + pong_timeout on the virtual
+/// clock, the frozen socket is dropped after the close grace, and once the
+/// network thaws the client comes back and converges.
+#[test]
+fn a_frozen_client_leaves_presence_within_the_pong_deadline_and_comes_back() {
+    let mut sim = Sim::new(7);
+    sim.settle();
+    let config = ServerConfig::default();
+    let bound = config.ping_interval + config.pong_timeout;
+    let frozen_user = sim.peers[1].user.clone();
+    sim.peers[1].frozen = true;
+    let frozen_at = sim.now.instant;
+    let watcher_events = sim.peers[0].events.len();
+    let mut left_at = None;
+    // Time passes in 100 ms steps; everyone else's traffic flows.
+    for _ in 0..300 {
+        sim.wait(Duration::from_millis(100));
+        for client in [0, 2] {
+            while sim.deliver(client, true) || sim.deliver(client, false) {
+                sim.pump();
+            }
+        }
+        let left = sim.peers[0].events[watcher_events..]
+            .iter()
+            .any(|e| matches!(e, Event::Presence(d) if d.left.contains(&frozen_user)));
+        if left {
+            left_at = Some(sim.now.instant);
+            break;
+        }
+    }
+    let left_at = left_at.expect("the frozen user left presence");
+    // Within the bound, plus the presence batch window and one step.
+    let late = left_at.saturating_duration_since(frozen_at);
+    assert!(
+        late <= bound + config.presence_batch + Duration::from_millis(100),
+        "left after {late:?}"
+    );
+    // The socket that never finished closing is dropped after the grace.
+    sim.wait(config.close_grace);
+    assert!(sim.peers[1].wire.is_none(), "the frozen socket was dropped");
+    sim.settle();
+    assert!(sim.peers[1].client.status().is_open());
 }
 
 /// The `last_seq` and `epoch` query parameters of a dial URL, read the way

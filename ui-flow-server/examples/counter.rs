@@ -70,7 +70,5 @@ async fn main() -> std::io::Result<()> {
             server.shutdown().await;
         }
     };
-    axum::serve(listener, server.router())
-        .with_graceful_shutdown(stop)
-        .await
+    server.serve_until(listener, server.router(), stop).await
 }

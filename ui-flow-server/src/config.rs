@@ -9,7 +9,14 @@
 //! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
 //! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | every frame counts, text ones too; frame dropped unread: an Action gets `ActionErr rate_limited`, other frames share one `Error rate_limited` (not fatal) per run of drops |
 //! | [`liveness_timeout`](ServerConfig::liveness_timeout) | 60 s without a frame | `Error liveness_timeout` (fatal, reconnect), close 4004 |
+//! | [`ping_interval`](ServerConfig::ping_interval) | a WebSocket ping after 4 s of silence | (keeps the connection checked) |
+//! | [`pong_timeout`](ServerConfig::pong_timeout) | 10 s for anything after a ping | `Error liveness_timeout` (fatal, reconnect), close 4004; the user leaves presence at once. A frozen or unplugged peer is gone at most `ping_interval + pong_timeout` (14 s) after the last thing it sent |
 //! | [`handshake_timeout`](ServerConfig::handshake_timeout) | 10 s to authenticate | close 4005 |
+//! | [`upgrade_timeout`](ServerConfig::upgrade_timeout) | 10 s from TCP accept to a complete upgrade request | socket closed, no response ([`FlowServer::serve`](crate::FlowServer::serve) only) |
+//! | [`max_pending_per_ip`](ServerConfig::max_pending_per_ip) | 128 sockets per IP still sending their upgrade request | further sockets from that IP closed at accept ([`FlowServer::serve`](crate::FlowServer::serve) only); every accepted socket, pending or upgraded, also counts against `max_connections` |
+//! | [`join_rate`](ServerConfig::join_rate) | 2 joins/s per user, burst 10 | `Error too_many_connections` (fatal, reconnect), close 4006, before `Connected` |
+//! | [`join_rate_per_ip`](ServerConfig::join_rate_per_ip) | 50 sockets/s per IP, burst 200 | socket closed at accept ([`FlowServer::serve`](crate::FlowServer::serve) only) |
+//! | [`presence_batch`](ServerConfig::presence_batch) | 50 ms | presence changes after the first within this window go out as one `PresenceDiff` at its end: at most one diff per resource per window, after the first |
 //! | [`max_resync_deltas`](ServerConfig::max_resync_deltas) | 300 | a resync further behind gets a snapshot |
 //! | [`max_signal_bytes`](ServerConfig::max_signal_bytes) | 16 KiB | `Error signal_too_large` (not fatal), not relayed |
 //! | [`max_subscriptions`](ServerConfig::max_subscriptions) | 64 domains | domains over it not subscribed (the first ones are kept), `Error subscription_limit` (not fatal) |
@@ -17,7 +24,7 @@
 //! | [`max_subscription_bytes`](ServerConfig::max_subscription_bytes) | 4 KiB of domain names per connection | same |
 //! | [`op_memory`](ServerConfig::op_memory) | 10 000 outcomes, 10 min | older outcomes forgotten: a retry after that runs again |
 //! | [`idle_after`](ServerConfig::idle_after) | 60 s | presence turns `idle` (see the crate docs) |
-//! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that cannot take its last frames is dropped |
+//! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that has not written its last frames and close (or, after an oversized frame, has not closed its side) is dropped |
 //! | [`max_depth`](ServerConfig::max_depth) | 32 | nesting in a client frame; deeper: `Error bad_frame` (not fatal) |
 
 use std::time::Duration;
@@ -77,8 +84,30 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// A connection that sends nothing for this long is closed.
     pub liveness_timeout: Duration,
+    /// After this much silence from a connection, the server sends a
+    /// WebSocket ping (browsers answer without running script).
+    /// `Duration::ZERO` sends none.
+    pub ping_interval: Duration,
+    /// A connection that sends nothing (no pong, no frame) for this long
+    /// after a ping is closed as dead.
+    pub pong_timeout: Duration,
     /// Time from the upgrade to a finished authentication.
     pub handshake_timeout: Duration,
+    /// Time from accepting a TCP connection to a complete HTTP request
+    /// head, with [`FlowServer::serve`](crate::FlowServer::serve).
+    pub upgrade_timeout: Duration,
+    /// Sockets from one IP address that have not yet sent a complete
+    /// request, with [`FlowServer::serve`](crate::FlowServer::serve).
+    pub max_pending_per_ip: usize,
+    /// Joins (accepted connections) per user on this node.
+    pub join_rate: RateLimit,
+    /// Sockets accepted per IP address, with
+    /// [`FlowServer::serve`](crate::FlowServer::serve).
+    pub join_rate_per_ip: RateLimit,
+    /// Presence changes of one resource within this window of the first
+    /// are sent together as one `PresenceDiff`. `Duration::ZERO` sends each
+    /// change on its own.
+    pub presence_batch: Duration,
     /// The most deltas a resync is served from; further behind gets a snapshot.
     pub max_resync_deltas: u64,
     /// Largest relayed signal payload, in bytes.
@@ -120,7 +149,20 @@ impl Default for ServerConfig {
                 burst: 100,
             },
             liveness_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(4),
+            pong_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),
+            upgrade_timeout: Duration::from_secs(10),
+            max_pending_per_ip: 128,
+            join_rate: RateLimit {
+                per_second: 2.0,
+                burst: 10,
+            },
+            join_rate_per_ip: RateLimit {
+                per_second: 50.0,
+                burst: 200,
+            },
+            presence_batch: Duration::from_millis(50),
             max_resync_deltas: 300,
             max_signal_bytes: 16 * 1024,
             max_subscriptions: 64,

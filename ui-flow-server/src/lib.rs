@@ -15,8 +15,11 @@
 //!   `(recipients, bytes)` transmits out, no `async`, no clock, no sockets.
 //!   Work that needs the application (snapshots, actions) leaves it as a
 //!   [`hub::Request`] and comes back through a `complete_*` call.
-//! - [`FlowServer`] drives a hub on tokio and axum: one task per connection,
-//!   a bounded outbound queue per connection, a timer for presence.
+//! - [`FlowServer`] drives a hub on tokio and axum: one task per connection
+//!   doing IO only, a bounded outbound queue per connection, one task that
+//!   sleeps until the hub's next deadline (every protocol timer is the
+//!   hub's). [`FlowServer::serve`] is the accept loop, with bounds before
+//!   the upgrade that `axum::serve` lacks.
 //! - [`SessionHandle`] is what the application keeps to broadcast.
 //!
 //! ## Running a server
@@ -30,7 +33,8 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! println!("ws://{}/realtime/room-1?token=alice", listener.local_addr()?);
 //! let app = server.router();
-//! tokio::spawn(async move { axum::serve(listener, app).await });
+//! let serving = server.clone();
+//! tokio::spawn(async move { serving.serve(listener, app).await });
 //!
 //! // Broadcast from anywhere: each broadcast is encoded once.
 //! let room = server.session("room-1");
@@ -47,7 +51,9 @@
 //!    (see [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403).
 //!    Optional `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
 //! 2. Authentication within the handshake timeout; failure: `Error
-//!    unauthorized` (fatal) and close 4001.
+//!    unauthorized` (fatal) and close 4001. Over a limit (connections per
+//!    node or user, joins per second per user): `Error too_many_connections`
+//!    (fatal) and close 4006, without `Connected`.
 //! 3. `Connected { protocol_version, connection_id, user_id }`, then
 //!    `Snapshot` (or `Deltas` when resuming), then the full `Presence` list,
 //!    then live traffic. Presence changes come as `PresenceDiff` (tag 2001).
@@ -83,7 +89,11 @@
 //!
 //! `connected_at` is when the user's earliest live connection opened. A
 //! connection that dies without a close frame leaves when its socket ends,
-//! or at the latest after [`ServerConfig::liveness_timeout`].
+//! or when it leaves a WebSocket ping unanswered: at most
+//! [`ServerConfig::ping_interval`] + [`ServerConfig::pong_timeout`] (14 s)
+//! after the last thing it sent. Changes within
+//! [`ServerConfig::presence_batch`] (50 ms) of the first are sent together
+//! as one `PresenceDiff`.
 //!
 //! ## Actions run once
 //!
@@ -114,9 +124,11 @@ pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+mod listen;
 mod log;
 mod outbox;
 mod server;
+mod socket;
 pub mod store;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};

@@ -7,7 +7,13 @@
 //! reports [`Pushed::Overflow`] so the hub forgets the connection. Nobody
 //! else waits for the slow reader.
 //!
-//! The bound counts frames waiting here plus the batch being written, so it
+//! The writer takes one frame at a time, so at an overflow only the frame
+//! it is writing stands between the client and the `slow_consumer` error:
+//! a client whose socket can still take a few hundred bytes learns why it
+//! is closed. Room for that error is reserved in the bound. One that cannot
+//! take them is dropped when the hub's close grace ends ([`Outbox::abort`]).
+//!
+//! The bound counts frames waiting here plus the frame being written, so it
 //! is all the memory this crate holds for the connection's output.
 
 use std::collections::VecDeque;
@@ -35,8 +41,12 @@ pub(crate) enum Pushed {
 /// What the writer should do next.
 #[derive(Debug)]
 pub(crate) enum Next {
-    /// Write these frames, then call [`Outbox::written`] with their size.
-    Frames(Vec<Bytes>, usize),
+    /// Send a WebSocket ping (ahead of queued frames).
+    Ping,
+    /// Write this frame, then call [`Outbox::written`] with its length.
+    Frame(Bytes),
+    /// Nothing is queued: flush what was written.
+    Flush,
     /// Everything is written: send this close frame and stop.
     Close(CloseCode, &'static str),
 }
@@ -47,6 +57,10 @@ struct State {
     /// Bytes queued plus bytes taken by the writer and not yet written.
     bytes: usize,
     close: Option<(CloseCode, &'static str)>,
+    /// Frames were handed out since the last flush.
+    unflushed: bool,
+    ping: bool,
+    aborted: bool,
 }
 
 #[derive(Debug)]
@@ -55,6 +69,7 @@ pub(crate) struct Outbox {
     state: Mutex<State>,
     writer: Notify,
     closing: Notify,
+    abort: Notify,
 }
 
 impl Outbox {
@@ -64,6 +79,7 @@ impl Outbox {
             state: Mutex::new(State::default()),
             writer: Notify::new(),
             closing: Notify::new(),
+            abort: Notify::new(),
         }
     }
 
@@ -76,10 +92,11 @@ impl Outbox {
         if state.close.is_some() {
             return Pushed::Closing;
         }
-        if state.bytes + frame.len() > self.bound {
+        let error = slow_consumer_frame();
+        // Room for the error is kept free, so closing never exceeds the bound.
+        if state.bytes + frame.len() + error.len() > self.bound {
             let dropped = state.frames.len();
             let removed: usize = state.frames.drain(..).map(|f| f.len()).sum();
-            let error = slow_consumer_frame();
             state.bytes = state.bytes - removed + error.len();
             state.frames.push_back(error);
             state.close = Some((CloseCode::SLOW_CONSUMER, "slow consumer"));
@@ -106,6 +123,18 @@ impl Outbox {
         self.closing.notify_one();
     }
 
+    /// Asks the writer for a WebSocket ping.
+    pub(crate) fn ping(&self) {
+        self.lock().ping = true;
+        self.writer.notify_one();
+    }
+
+    /// The close grace ran out: the socket is to be dropped now.
+    pub(crate) fn abort(&self) {
+        self.lock().aborted = true;
+        self.abort.notify_one();
+    }
+
     pub(crate) fn is_closing(&self) -> bool {
         self.lock().close.is_some()
     }
@@ -121,16 +150,32 @@ impl Outbox {
         }
     }
 
+    /// Resolves once [`abort`](Self::abort) was called.
+    pub(crate) async fn aborted(&self) {
+        loop {
+            let notified = self.abort.notified();
+            if self.lock().aborted {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Waits for work for the writer.
     pub(crate) async fn next(&self) -> Next {
         loop {
             let notified = self.writer.notified();
             {
                 let mut state = self.lock();
-                if !state.frames.is_empty() {
-                    let frames: Vec<Bytes> = state.frames.drain(..).collect();
-                    let size = frames.iter().map(Bytes::len).sum();
-                    return Next::Frames(frames, size);
+                if std::mem::take(&mut state.ping) {
+                    return Next::Ping;
+                }
+                if let Some(frame) = state.frames.pop_front() {
+                    state.unflushed = true;
+                    return Next::Frame(frame);
+                }
+                if std::mem::take(&mut state.unflushed) {
+                    return Next::Flush;
                 }
                 if let Some((code, reason)) = state.close {
                     return Next::Close(code, reason);
@@ -162,9 +207,18 @@ fn slow_consumer_frame() -> Bytes {
 mod tests {
     use super::*;
 
+    fn is_slow_consumer_error(frame: &Bytes) -> bool {
+        let decoded = ServerMessage::<(), (), ()>::decode(frame).expect("decode");
+        matches!(
+            decoded.message(),
+            Some(ServerMessage::Error { code: Some(c), fatal: true, .. }) if c == ErrorCode::SLOW_CONSUMER
+        )
+    }
+
     #[tokio::test]
     async fn overflow_drops_the_queue_and_closes_as_slow_consumer() {
-        let outbox = Outbox::new(10);
+        let room = slow_consumer_frame().len();
+        let outbox = Outbox::new(10 + room);
         assert_eq!(outbox.push(Bytes::from_static(b"12345")), Pushed::Queued);
         assert_eq!(outbox.push(Bytes::from_static(b"12345")), Pushed::Queued);
         assert_eq!(
@@ -173,16 +227,10 @@ mod tests {
         );
         assert_eq!(outbox.push(Bytes::from_static(b"x")), Pushed::Closing);
         match outbox.next().await {
-            Next::Frames(frames, _) => {
-                assert_eq!(frames.len(), 1);
-                let decoded = ServerMessage::<(), (), ()>::decode(&frames[0]).expect("decode");
-                assert!(matches!(
-                    decoded.message(),
-                    Some(ServerMessage::Error { code: Some(c), fatal: true, .. }) if c == ErrorCode::SLOW_CONSUMER
-                ));
-            }
+            Next::Frame(frame) => assert!(is_slow_consumer_error(&frame)),
             other => panic!("expected the error frame, got {other:?}"),
         }
+        assert!(matches!(outbox.next().await, Next::Flush));
         assert!(matches!(
             outbox.next().await,
             Next::Close(CloseCode::SLOW_CONSUMER, _)
@@ -190,17 +238,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bytes_being_written_count_against_the_bound() {
-        let outbox = Outbox::new(10);
-        outbox.push(Bytes::from_static(b"123456"));
-        let Next::Frames(_, size) = outbox.next().await else {
-            panic!("expected frames");
+    async fn the_frame_being_written_counts_and_the_error_goes_right_after_it() {
+        let room = slow_consumer_frame().len();
+        let outbox = Outbox::new(10 + room);
+        outbox.push(Bytes::from_static(b"123"));
+        outbox.push(Bytes::from_static(b"456"));
+        let Next::Frame(first) = outbox.next().await else {
+            panic!("expected a frame");
         };
         // Taken but not yet written: still counted.
         assert!(matches!(
             outbox.push(Bytes::from_static(b"123456")),
-            Pushed::Overflow { .. }
+            Pushed::Overflow { dropped: 1 }
         ));
-        outbox.written(size);
+        outbox.written(first.len());
+        // The frame still queued behind it was dropped: the error is next.
+        let Next::Frame(next) = outbox.next().await else {
+            panic!("expected the error");
+        };
+        assert!(is_slow_consumer_error(&next));
+    }
+
+    #[tokio::test]
+    async fn a_ping_goes_ahead_of_queued_frames() {
+        let outbox = Outbox::new(1024);
+        outbox.push(Bytes::from_static(b"a"));
+        outbox.ping();
+        assert!(matches!(outbox.next().await, Next::Ping));
+        assert!(matches!(outbox.next().await, Next::Frame(_)));
+        outbox.abort();
+        outbox.aborted().await;
     }
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, OnceCell, watch};
-use ui_flow::{EncodeError, OpId, PresenceInfo};
+use ui_flow::{CloseCode, EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
 use crate::broker::{Broker, LocalOnly, Publication};
@@ -26,8 +26,8 @@ use crate::config::ServerConfig;
 use crate::counters::{Counters, Live};
 use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
 use crate::hub::{
-    BroadcastError, ConnectionId, Departure, Fanout, Hub, Now, OpKey, Refusal, Request, Transmit,
-    outcome_frame,
+    BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, Now, OpKey, Request,
+    Transmit, outcome_frame,
 };
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::{Outbox, Pushed};
@@ -544,8 +544,51 @@ impl<H: FlowHandler> Inner<H> {
 
     /// Applies one input to the hub and drains its outputs.
     pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Hub<H>) -> R) -> R {
+        self.run_with_core(|core| f(&mut core.hub))
+    }
+
+    /// A socket that upgraded and is about to authenticate: the hub starts
+    /// its handshake timeout; frames for it go to `outbox`.
+    pub(crate) fn begin(self: &Arc<Self>, outbox: Arc<Outbox>) -> ConnectionId {
+        self.start_background();
+        self.run_with_core(|core| {
+            let id = core.hub.begin_handshake(Now::system());
+            core.outboxes.insert(id, outbox);
+            id
+        })
+    }
+
+    /// Authentication succeeded: the connection joins its resource (or is
+    /// refused, with its `Error` and close queued).
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        resource: &str,
+        user: Identity,
+        resume: Option<(u64, Option<u32>)>,
+    ) -> Result<(), HandshakeError> {
+        self.run(|hub| hub.complete_handshake(Now::system(), id, resource, user, resume))?;
+        self.counters.connections_open.fetch_add(1, Relaxed);
+        Live::add(&self.counters.connections_total, 1);
+        Ok(())
+    }
+
+    /// Forgets a connection whose task has ended.
+    pub(crate) fn unregister(self: &Arc<Self>, id: ConnectionId, admitted: bool) {
+        self.run_with_core(|core| {
+            core.hub
+                .handle_departure(Now::system(), id, Departure::Gone);
+            core.outboxes.remove(&id);
+        });
+        if admitted && self.counters.connections_open.fetch_sub(1, Relaxed) == 1 {
+            self.all_closed.notify_waiters();
+        }
+    }
+
+    /// Like [`run`](Self::run), with the driver's side of the core too.
+    fn run_with_core<R>(self: &Arc<Self>, f: impl FnOnce(&mut Core<H>) -> R) -> R {
         let mut core = self.lock();
-        let result = f(&mut core.hub);
+        let result = f(&mut core);
         self.drain(&mut core);
         let next = core.hub.poll_timeout();
         drop(core);
@@ -555,34 +598,6 @@ impl<H: FlowHandler> Inner<H> {
             changed
         });
         result
-    }
-
-    /// Registers a new connection with its outbox.
-    pub(crate) fn register(
-        self: &Arc<Self>,
-        resource: &str,
-        user: Identity,
-        resume: Option<(u64, Option<u32>)>,
-        outbox: Arc<Outbox>,
-    ) -> Result<ConnectionId, Refusal> {
-        self.start_background();
-        let mut core = self.lock();
-        let id = core.hub.connect(Now::system(), resource, user, resume)?;
-        core.outboxes.insert(id, outbox);
-        self.drain(&mut core);
-        drop(core);
-        self.counters.connections_open.fetch_add(1, Relaxed);
-        Live::add(&self.counters.connections_total, 1);
-        Ok(id)
-    }
-
-    /// Forgets a connection whose task has ended.
-    pub(crate) fn unregister(self: &Arc<Self>, id: ConnectionId) {
-        self.run(|hub| hub.handle_departure(Now::system(), id, Departure::Gone));
-        self.lock().outboxes.remove(&id);
-        if self.counters.connections_open.fetch_sub(1, Relaxed) == 1 {
-            self.all_closed.notify_waiters();
-        }
     }
 
     fn drain(self: &Arc<Self>, core: &mut Core<H>) {
@@ -603,8 +618,21 @@ impl<H: FlowHandler> Inner<H> {
                         }
                     }
                     Transmit::Close { conn, code, reason } => {
+                        if code == CloseCode::LIVENESS_TIMEOUT {
+                            Live::add(&self.counters.liveness_timeouts, 1);
+                        }
                         if let Some(outbox) = core.outboxes.get(&conn) {
                             outbox.close(code, reason);
+                        }
+                    }
+                    Transmit::Ping { conn } => {
+                        if let Some(outbox) = core.outboxes.get(&conn) {
+                            outbox.ping();
+                        }
+                    }
+                    Transmit::Abort { conn } => {
+                        if let Some(outbox) = core.outboxes.get(&conn) {
+                            outbox.abort();
                         }
                     }
                 }
@@ -760,7 +788,7 @@ impl<H: FlowHandler> Inner<H> {
         frame
     }
 
-    /// Remembers the runtime and starts the presence timer, once.
+    /// Remembers the runtime and starts the hub's timer task, once.
     fn start_background(self: &Arc<Self>) {
         if self.runtime.get().is_some() {
             return;
@@ -773,12 +801,13 @@ impl<H: FlowHandler> Inner<H> {
         }
         let weak = Arc::downgrade(self);
         let rx = self.deadline.subscribe();
-        handle.spawn(presence_timer(weak, rx));
+        handle.spawn(hub_timer(weak, rx));
     }
 }
 
-/// Calls `handle_timeout` whenever the hub's next deadline passes.
-async fn presence_timer<H: FlowHandler>(
+/// Calls `handle_timeout` whenever the hub's next deadline passes (every
+/// protocol timer is the hub's; this task only sleeps).
+async fn hub_timer<H: FlowHandler>(
     inner: Weak<Inner<H>>,
     mut rx: watch::Receiver<Option<Instant>>,
 ) {
@@ -818,8 +847,9 @@ fn random_epoch() -> u32 {
 
 impl<H: FlowHandler> FlowServer<H> {
     /// The axum router serving `GET /realtime/{resource_id}` (the WebSocket
-    /// upgrade). Merge or nest it into your app, or serve it alone with
-    /// `axum::serve`.
+    /// upgrade). Merge or nest it into your app, and serve that with
+    /// [`serve`](Self::serve) (which, unlike `axum::serve`, bounds what a
+    /// socket may cost before its upgrade).
     pub fn router(&self) -> axum::Router {
         crate::connection::router(self.inner.clone())
     }

@@ -22,7 +22,6 @@ fn delta_seq(m: &Msg) -> Option<u64> {
 async fn a_client_that_stops_reading_is_dropped_as_slow_and_nobody_waits() {
     let mut config = ServerConfig::default();
     config.outbound_queue_bytes = 64 * 1024;
-    config.close_grace = STUCK;
     let t = start_small_buffers(Plain::default(), config).await;
     let (mut control, _) = Client::join(t.addr, "room", "control").await;
     let mut slow = connect_small_buffer(t.addr, "room", "slow").await;
@@ -48,17 +47,17 @@ async fn a_client_that_stops_reading_is_dropped_as_slow_and_nobody_waits() {
         "after {sent} deltas"
     );
     assert_eq!(t.server.session("room").connection_count(), 1);
-    // The control client sees the slow user leave, and keeps receiving.
+    // The control client sees the slow user leave (presence changes may be
+    // batched, so in either order), and keeps receiving.
     let seq = t.push("room", "after");
-    let mut left = false;
-    loop {
+    let (mut left, mut after) = (false, false);
+    while !(left && after) {
         match control.recv().await {
             Msg::PresenceDiff(d) if d.left == ["slow"] => left = true,
-            m if delta_seq(&m) == Some(seq) => break,
+            m if delta_seq(&m) == Some(seq) => after = true,
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(left);
     // The slow client, reading again, finds a contiguous prefix of the
     // deltas, then the slow_consumer error and close 4003.
     let (msgs, close) = slow.read_to_close().await;
@@ -216,10 +215,11 @@ async fn an_oversized_frame_is_refused_before_it_is_buffered() {
         msgs.iter().filter_map(error_code).collect::<Vec<_>>(),
         [("frame_too_large".to_owned(), true)]
     );
-    // The close frame (1009) follows the error, but the server stops reading
-    // the oversized payload, so the kernel may reset the connection before
-    // the client reads it: only "closed" is certain here. The hub test
-    // checks the close code itself.
+    // The close frame (1009) follows the error. The server stops reading at
+    // the oversized frame's header and resets the socket when the close
+    // grace ends; a megabyte may outlast what the socket buffers hold, so
+    // only "closed" is certain here. `hardening.rs` checks the 1009 with a
+    // frame the buffers take.
     assert!(matches!(close_code(&close), Some(1009) | None));
     let seq = t.push("room", "still here");
     loop {

@@ -324,7 +324,13 @@ async fn long_domains_are_refused_and_the_first_domains_are_kept() {
 
 #[tokio::test]
 async fn the_17th_connection_of_a_user_gets_an_error_and_4006_without_connected() {
-    let t = start(Plain::default(), ServerConfig::default()).await;
+    let mut config = ServerConfig::default();
+    // Sixteen tabs at once: beyond the join rate's burst, which has its own test.
+    config.join_rate = ui_flow_server::RateLimit {
+        per_second: 1000.0,
+        burst: 100,
+    };
+    let t = start(Plain::default(), config).await;
     let (mut watcher, _) = Client::join(t.addr, "room", "watcher").await;
     let mut tabs = Vec::new();
     for _ in 0..16 {

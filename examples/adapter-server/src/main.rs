@@ -57,7 +57,5 @@ async fn main() -> std::io::Result<()> {
             server.shutdown().await;
         }
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
+    server.serve_until(listener, app, stop).await
 }

@@ -5,7 +5,10 @@
 //!
 //! - **inputs** from the connections: [`connect`](Hub::connect),
 //!   [`handle_frame`](Hub::handle_frame), [`handle_departure`](Hub::handle_departure),
-//!   [`handle_timeout`](Hub::handle_timeout) and the other `handle_*`;
+//!   [`handle_timeout`](Hub::handle_timeout) and the other `handle_*`
+//!   (a socket task may also open with [`begin_handshake`](Hub::begin_handshake)
+//!   and [`complete_handshake`](Hub::complete_handshake), so that the
+//!   handshake timeout runs here too);
 //! - **completions** of work handed out as [`Request`]s:
 //!   [`complete_snapshot`](Hub::complete_snapshot), [`complete_deltas`](Hub::complete_deltas),
 //!   [`report_progress`](Hub::report_progress), [`complete_action`](Hub::complete_action);
@@ -16,6 +19,11 @@
 //!   (frames and closes, in order), [`poll_request`](Hub::poll_request) (work for the
 //!   application's async handler) and [`poll_timeout`](Hub::poll_timeout) (when to call
 //!   `handle_timeout` next).
+//!
+//! Every protocol timer (idle, server pings and the pong deadline, liveness,
+//! handshake, close grace, presence batching) runs on the time the inputs
+//! carry; see the `timers` module. A driver sleeps until `poll_timeout`,
+//! calls `handle_timeout`, and does IO.
 //!
 //! Every broadcast is encoded once; its [`Transmit`] names all recipients
 //! and carries one [`Bytes`], which the driver clones per connection.
@@ -28,10 +36,10 @@ mod rate;
 mod roster;
 mod session;
 mod sync;
+mod timers;
 mod transmit;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,20 +49,22 @@ use ui_flow::code::action_code;
 use ui_flow::codec::{Decoded, FrameHead, Limits};
 use ui_flow::{
     ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION,
-    PresenceDiff, PresenceInfo, ServerMessage,
+    PresenceInfo, ServerMessage,
 };
 
 pub use transmit::{
-    ConnectionId, Departure, Now, OpKey, Recipients, Refusal, Request, SyncTicket, Transmit,
+    ConnectionId, Departure, HandshakeError, Now, OpKey, Recipients, Refusal, Request, SyncTicket,
+    Transmit,
 };
 
 use crate::auth::Identity;
 use crate::config::ServerConfig;
 use crate::handler::{ActionOutcome, FlowHandler};
 use ops::{OpLog, OpState};
-use rate::TokenBucket;
+pub(crate) use rate::TokenBucket;
 use roster::Change;
 use session::{Connection, Held, Session};
+use timers::{Keepalive, KeepaliveConfig, Timer, Timers, Verdict};
 
 /// Numbers the hub keeps about itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -114,8 +124,8 @@ pub enum BroadcastError {
     },
 }
 
-/// When a user of a resource turns idle if nothing happens: (at, resource, user).
-type IdleDeadline = Reverse<(Instant, Arc<str>, Arc<str>)>;
+/// The smallest size at which the join buckets are swept.
+const JOINS_SWEEP_MIN: usize = 1024;
 
 /// Frames the hub produces that carry no application payload.
 type Control = ServerMessage<(), (), ()>;
@@ -132,7 +142,16 @@ pub struct Hub<H: FlowHandler> {
     sessions: HashMap<Arc<str>, Session>,
     per_user: HashMap<Arc<str>, usize>,
     ops: OpLog,
-    idle_timers: BinaryHeap<IdleDeadline>,
+    timers: Timers,
+    keepalive: KeepaliveConfig,
+    /// Connections still authenticating (see [`Hub::begin_handshake`]).
+    handshakes: HashSet<ConnectionId>,
+    /// Connections told to close whose socket may still be open.
+    closing: HashSet<ConnectionId>,
+    /// Each user's join bucket ([`ServerConfig::join_rate`]).
+    joins: HashMap<Arc<str>, TokenBucket>,
+    /// `joins` is swept of full buckets when it reaches this size.
+    joins_sweep_at: usize,
     transmits: VecDeque<Transmit>,
     requests: VecDeque<Request<H::Action>>,
     stats: HubStats,
@@ -155,6 +174,11 @@ impl<H: FlowHandler> Hub<H> {
                 .max_frame_len(config.max_message_size)
                 .max_depth(config.max_depth),
             ops: OpLog::new(config.op_memory.0, config.op_memory.1),
+            keepalive: KeepaliveConfig {
+                liveness: config.liveness_timeout,
+                ping_interval: config.ping_interval,
+                pong_timeout: config.pong_timeout,
+            },
             config,
             epoch,
             next_id: 0,
@@ -162,7 +186,11 @@ impl<H: FlowHandler> Hub<H> {
             connections: HashMap::new(),
             sessions: HashMap::new(),
             per_user: HashMap::new(),
-            idle_timers: BinaryHeap::new(),
+            timers: Timers::default(),
+            handshakes: HashSet::new(),
+            closing: HashSet::new(),
+            joins: HashMap::new(),
+            joins_sweep_at: JOINS_SWEEP_MIN,
             transmits: VecDeque::new(),
             requests: VecDeque::new(),
             stats: HubStats::default(),
@@ -219,7 +247,8 @@ impl<H: FlowHandler> Hub<H> {
 
     /// An authenticated connection to `resource`. Queues `Connected` and asks
     /// for its snapshot (or, with `resume = Some((last_seq, epoch))`, tries
-    /// deltas after `last_seq` first, as for a `Resync`).
+    /// deltas after `last_seq` first, as for a `Resync`). On `Err` nothing
+    /// is queued: the caller tells the client.
     pub fn connect(
         &mut self,
         now: Now,
@@ -228,6 +257,77 @@ impl<H: FlowHandler> Hub<H> {
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<ConnectionId, Refusal> {
         self.latest = Some(now.instant);
+        self.next_id += 1;
+        let id = ConnectionId(self.next_id);
+        self.admit(now, id, resource, user, resume)?;
+        Ok(id)
+    }
+
+    /// A socket that has upgraded and is about to authenticate. Returns its
+    /// id and starts the handshake timeout: unless
+    /// [`complete_handshake`](Self::complete_handshake) or
+    /// [`fail_handshake`](Self::fail_handshake) comes first, the hub closes
+    /// it with 4005 (no `Error` frame) when
+    /// [`ServerConfig::handshake_timeout`] runs out.
+    pub fn begin_handshake(&mut self, now: Now) -> ConnectionId {
+        self.latest = Some(now.instant);
+        self.next_id += 1;
+        let id = ConnectionId(self.next_id);
+        self.handshakes.insert(id);
+        self.timers.arm(
+            now.instant + self.config.handshake_timeout,
+            Timer::Handshake(id),
+        );
+        id
+    }
+
+    /// Authentication of `id` succeeded: the connection joins `resource` as
+    /// with [`connect`](Self::connect). On `Err` the refusal's `Error` and
+    /// close are queued for `id`; an id whose handshake already timed out
+    /// (or was never begun) gets `Err` with nothing queued.
+    pub fn complete_handshake(
+        &mut self,
+        now: Now,
+        id: ConnectionId,
+        resource: &str,
+        user: Identity,
+        resume: Option<(u64, Option<u32>)>,
+    ) -> Result<(), HandshakeError> {
+        self.latest = Some(now.instant);
+        if !self.handshakes.remove(&id) {
+            return Err(HandshakeError::Expired);
+        }
+        self.admit(now, id, resource, user, resume)
+            .map_err(|refusal| {
+                let (code, close) = refusal.codes();
+                self.refuse(id, code, &refusal.to_string(), close, "refused");
+                HandshakeError::Refused(refusal)
+            })
+    }
+
+    /// Authentication of `id` failed: queues `Error unauthorized` (fatal)
+    /// and close 4001.
+    pub fn fail_handshake(&mut self, now: Now, id: ConnectionId) {
+        self.latest = Some(now.instant);
+        if self.handshakes.remove(&id) {
+            self.refuse(
+                id,
+                ErrorCode::UNAUTHORIZED,
+                "authentication failed",
+                CloseCode::UNAUTHORIZED,
+                "unauthorized",
+            );
+        }
+    }
+
+    fn admit(
+        &mut self,
+        now: Now,
+        id: ConnectionId,
+        resource: &str,
+        user: Identity,
+        resume: Option<(u64, Option<u32>)>,
+    ) -> Result<(), Refusal> {
         if self.shutting_down {
             return Err(Refusal::ShuttingDown);
         }
@@ -239,9 +339,10 @@ impl<H: FlowHandler> Hub<H> {
         if count >= self.config.max_connections_per_user {
             return Err(Refusal::UserFull);
         }
+        if !self.take_join(&user_key, now.instant) {
+            return Err(Refusal::JoinRate);
+        }
         self.per_user.insert(user_key.clone(), count + 1);
-        self.next_id += 1;
-        let id = ConnectionId(self.next_id);
         let resource: Arc<str> = match self.sessions.get_key_value(resource) {
             Some((key, _)) => key.clone(),
             None => Arc::from(resource),
@@ -277,8 +378,12 @@ impl<H: FlowHandler> Hub<H> {
                     held_bytes: 0,
                 }),
                 pending_resync: None,
+                keepalive: Keepalive::new(now.instant, &self.keepalive),
             },
         );
+        if let Some(c) = self.connections.get(&id) {
+            self.timers.arm(c.keepalive.wake, Timer::Keepalive(id));
+        }
         let frame = self.control(&connected);
         self.transmits.push_back(Transmit::Frame {
             to: Recipients::One(id),
@@ -289,7 +394,25 @@ impl<H: FlowHandler> Hub<H> {
         }
         self.arm_idle_timer(&resource, &user_key);
         self.start_sync(now, id, resume.map(|(seq, epoch)| (Some(seq), epoch)));
-        Ok(id)
+        Ok(())
+    }
+
+    /// Takes a token from the user's join bucket.
+    fn take_join(&mut self, user: &Arc<str>, now: Instant) -> bool {
+        let limit = self.config.join_rate;
+        // Buckets of users who have left stay until they are full again, so
+        // leaving does not reset the count. Sweep those when the map has
+        // doubled since the last sweep (amortized O(1) per join).
+        if self.joins.len() >= self.joins_sweep_at {
+            let per_user = &self.per_user;
+            self.joins
+                .retain(|u, b| per_user.contains_key(u) || !b.is_full(&limit, now));
+            self.joins_sweep_at = (2 * self.joins.len()).max(JOINS_SWEEP_MIN);
+        }
+        self.joins
+            .entry(user.clone())
+            .or_insert_with(|| TokenBucket::full(&limit, now))
+            .take(&limit, now)
     }
 
     /// One binary frame from a connection.
@@ -345,6 +468,8 @@ impl<H: FlowHandler> Hub<H> {
         let Some(c) = self.connections.get_mut(&conn) else {
             return false;
         };
+        // Any frame, kept or dropped, shows the peer is alive.
+        c.keepalive.heard(now.instant);
         if c.bucket.take(&limit, now.instant) {
             return true;
         }
@@ -398,6 +523,15 @@ impl<H: FlowHandler> Hub<H> {
         self.send(conn, frame);
     }
 
+    /// A WebSocket ping or pong arrived from the connection (or anything
+    /// else the driver does not pass on): it is alive.
+    pub fn handle_heartbeat(&mut self, now: Now, conn: ConnectionId) {
+        self.latest = Some(now.instant);
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.keepalive.heard(now.instant);
+        }
+    }
+
     /// The connection sent a frame over the maximum message size: fatal.
     pub fn handle_oversized(&mut self, conn: ConnectionId) {
         let message = format!(
@@ -424,33 +558,131 @@ impl<H: FlowHandler> Hub<H> {
         );
     }
 
-    /// The connection is gone (or the driver dropped it as a slow consumer).
+    /// The connection is gone (or the driver is closing it as a slow
+    /// consumer, which starts its close grace).
     pub fn handle_departure(&mut self, now: Now, conn: ConnectionId, why: Departure) {
-        let _ = why;
+        self.latest = Some(now.instant);
+        self.handshakes.remove(&conn);
         self.remove(now, conn);
+        match why {
+            Departure::SlowConsumer => self.start_grace(conn),
+            Departure::Gone => {
+                self.closing.remove(&conn);
+            }
+        }
     }
 
-    /// Time passed: presence statuses may turn idle.
+    /// Time passed: whatever came due runs (idle statuses, server pings,
+    /// dead peers, handshake timeouts, close graces, presence batches).
     pub fn handle_timeout(&mut self, now: Now) {
         self.latest = Some(now.instant);
-        while let Some(Reverse((at, _, _))) = self.idle_timers.peek() {
-            if *at > now.instant {
-                break;
+        while let Some((at, timer)) = self.timers.pop_due(now.instant) {
+            match timer {
+                Timer::Idle { resource, user } => self.idle_due(now, &resource, &user),
+                Timer::Keepalive(conn) => self.keepalive_due(now, at, conn),
+                Timer::Handshake(conn) => {
+                    if self.handshakes.remove(&conn) {
+                        self.transmits.push_back(Transmit::Close {
+                            conn,
+                            code: CloseCode::HANDSHAKE_TIMEOUT,
+                            reason: "handshake timeout",
+                        });
+                        self.start_grace(conn);
+                    }
+                }
+                Timer::Grace(conn) => {
+                    if self.closing.remove(&conn) {
+                        self.transmits.push_back(Transmit::Abort { conn });
+                    }
+                }
+                Timer::Presence(resource) => self.presence_due(now, at, &resource),
             }
-            let Some(Reverse((_, resource, user))) = self.idle_timers.pop() else {
-                break;
-            };
-            let Some(session) = self.sessions.get_mut(&resource) else {
-                continue;
-            };
-            session.roster.disarm_idle_timer(&user);
-            if let Some(change) = session
-                .roster
-                .refresh(&user, now.instant, self.config.idle_after)
-            {
-                self.announce(&resource, change);
+        }
+    }
+
+    fn idle_due(&mut self, now: Now, resource: &Arc<str>, user: &Arc<str>) {
+        let Some(session) = self.sessions.get_mut(resource) else {
+            return;
+        };
+        session.roster.disarm_idle_timer(user);
+        if let Some(change) = session
+            .roster
+            .refresh(user, now.instant, self.config.idle_after)
+        {
+            self.announce(resource, change);
+        }
+        self.arm_idle_timer(resource, user);
+    }
+
+    fn keepalive_due(&mut self, now: Now, at: Instant, conn: ConnectionId) {
+        let config = self.keepalive;
+        let Some(c) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        if c.keepalive.wake != at {
+            return; // superseded
+        }
+        match c.keepalive.check(now.instant, &config) {
+            Verdict::Alive { ping, next } => {
+                if ping {
+                    self.transmits.push_back(Transmit::Ping { conn });
+                }
+                self.timers.arm(next, Timer::Keepalive(conn));
             }
-            self.arm_idle_timer(&resource, &user);
+            Verdict::Silent => self.handle_liveness_timeout(conn),
+            Verdict::NoPong => self.close(
+                conn,
+                ErrorCode::LIVENESS_TIMEOUT,
+                "no answer to a ping within the pong timeout",
+                CloseCode::LIVENESS_TIMEOUT,
+                "no pong",
+            ),
+        }
+    }
+
+    fn presence_due(&mut self, now: Now, at: Instant, resource: &Arc<str>) {
+        let window = self.config.presence_batch;
+        let Some(session) = self.sessions.get_mut(resource) else {
+            return;
+        };
+        if session.batch.until != Some(at) {
+            return;
+        }
+        let Some(flush) = session.batch.close(now.instant, window) else {
+            return;
+        };
+        self.timers
+            .arm(now.instant + window, Timer::Presence(resource.clone()));
+        // Connections that got their full list during the window have the
+        // changes made before it; they get only the later ones.
+        let listed = flush.listed;
+        if let Some(diff) = flush.diff {
+            let frame = self.control(&Control::PresenceDiff(diff));
+            let Some(session) = self.sessions.get(resource) else {
+                return;
+            };
+            let live: Vec<ConnectionId> = session
+                .live
+                .iter()
+                .copied()
+                .filter(|c| !listed.contains(c))
+                .collect();
+            let syncing = session.syncing.clone();
+            if !live.is_empty() {
+                self.transmits.push_back(Transmit::Frame {
+                    to: Recipients::Many(Arc::new(live)),
+                    bytes: frame.clone(),
+                });
+            }
+            for conn in syncing {
+                self.hold(conn, frame.clone(), None, true);
+            }
+        }
+        for (diff, conns) in flush.late {
+            let frame = self.control(&Control::PresenceDiff(diff));
+            for conn in conns {
+                self.send(conn, frame.clone());
+            }
         }
     }
 
@@ -485,7 +717,7 @@ impl<H: FlowHandler> Hub<H> {
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.idle_timers.peek().map(|Reverse((at, _, _))| *at)
+        self.timers.next()
     }
 
     // ----- actions ------------------------------------------------------
@@ -911,19 +1143,36 @@ impl<H: FlowHandler> Hub<H> {
             .get_mut(resource)
             .and_then(|s| s.roster.arm_idle_timer(user, idle))
         {
-            self.idle_timers
-                .push(Reverse((at, resource.clone(), user.clone())));
+            self.timers.arm(
+                at,
+                Timer::Idle {
+                    resource: resource.clone(),
+                    user: user.clone(),
+                },
+            );
         }
     }
 
+    /// Sends a presence change, or adds it to the resource's open batch
+    /// window ([`ServerConfig::presence_batch`]).
     fn announce(&mut self, resource: &str, change: Change) {
-        let mut diff = PresenceDiff::default();
-        match change {
-            Change::Joined(info) => diff.joined.push(info),
-            Change::Updated(info) => diff.updated.push(info),
-            Change::Left(user) => diff.left.push(user),
+        let window = self.config.presence_batch;
+        let Some(at) = self.latest else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(resource) else {
+            return;
+        };
+        if !session.batch.open(at, window) {
+            session.batch.add(change);
+            return;
         }
-        let frame = self.control(&Control::PresenceDiff(diff));
+        if !window.is_zero() {
+            if let Some((key, _)) = self.sessions.get_key_value(resource) {
+                self.timers.arm(at + window, Timer::Presence(key.clone()));
+            }
+        }
+        let frame = self.control(&Control::PresenceDiff(roster::single(change)));
         self.fan_out(resource, frame, None, true);
     }
 
@@ -1057,6 +1306,44 @@ impl<H: FlowHandler> Hub<H> {
             reason,
         });
         self.remove_at(None, conn);
+        self.start_grace(conn);
+    }
+
+    /// Error and close for a connection the hub never admitted.
+    fn refuse(
+        &mut self,
+        conn: ConnectionId,
+        code: ErrorCode,
+        message: &str,
+        close: CloseCode,
+        reason: &'static str,
+    ) {
+        let frame = self.control(&Control::Error {
+            code: Some(code),
+            message: message.to_owned(),
+            fatal: true,
+            op_id: None,
+        });
+        self.transmits.push_back(Transmit::Frame {
+            to: Recipients::One(conn),
+            bytes: frame,
+        });
+        self.transmits.push_back(Transmit::Close {
+            conn,
+            code: close,
+            reason,
+        });
+        self.start_grace(conn);
+    }
+
+    /// A connection told to close gets [`ServerConfig::close_grace`] to
+    /// finish; then [`Transmit::Abort`].
+    fn start_grace(&mut self, conn: ConnectionId) {
+        if let Some(at) = self.latest {
+            self.closing.insert(conn);
+            self.timers
+                .arm(at + self.config.close_grace, Timer::Grace(conn));
+        }
     }
 
     fn remove(&mut self, now: Now, conn: ConnectionId) {

@@ -22,6 +22,12 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket has refilled completely by `now`.
+    pub(crate) fn is_full(&self, limit: &RateLimit, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * limit.per_second >= f64::from(limit.burst)
+    }
+
     /// Takes one token if there is one.
     pub(crate) fn take(&mut self, limit: &RateLimit, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();

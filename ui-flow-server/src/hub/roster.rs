@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ui_flow::{PresenceInfo, PresenceStatus};
+use ui_flow::{PresenceDiff, PresenceInfo, PresenceStatus};
 
 use super::transmit::ConnectionId;
 
@@ -207,6 +207,156 @@ impl Roster {
     }
 }
 
+/// Presence changes of one resource, batched per window.
+///
+/// The first change after a quiet window goes out at once; later changes
+/// within `window` of it are merged and go out as one `PresenceDiff` when
+/// the window ends. Merging nets changes per user against what the other
+/// connections last saw: a user who joined and left within one window
+/// produces nothing, one who left and came back is `updated`, and a user id
+/// appears at most once in a diff.
+///
+/// A connection that receives its full `Presence` list while changes wait
+/// here already has them: it is [`listed`](Batch::listed), and at the end
+/// of the window it gets only the changes made after its list.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pending: BTreeMap<String, Net>,
+    /// Changes added in this window, numbering them.
+    count: u64,
+    /// Connections that got the full list in this window, with `count` then.
+    listed: Vec<(ConnectionId, u64)>,
+    /// When the current window ends (`None`: no window open).
+    pub(crate) until: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Net {
+    /// Whether the others had this user in their list before the window.
+    was_present: bool,
+    /// The latest entry; `None` once the user left.
+    now: Option<PresenceInfo>,
+    /// The number of the latest change.
+    last: u64,
+}
+
+/// What a window's end sends.
+#[derive(Debug, Default)]
+pub(crate) struct Flush {
+    /// For every connection not listed in the window (`None`: nothing changed).
+    pub(crate) diff: Option<PresenceDiff>,
+    /// Connections listed in the window: they get `late`, not `diff`.
+    pub(crate) listed: Vec<ConnectionId>,
+    /// For listed connections, the changes after their list.
+    pub(crate) late: Vec<(PresenceDiff, Vec<ConnectionId>)>,
+}
+
+impl Batch {
+    /// Whether a change at `now` goes out at once (opening a window that
+    /// ends at `now + window`) rather than into the batch.
+    pub(crate) fn open(&mut self, now: Instant, window: Duration) -> bool {
+        if window.is_zero() {
+            return true;
+        }
+        if !self.pending.is_empty() || self.until.is_some_and(|until| now < until) {
+            return false;
+        }
+        self.until = Some(now + window);
+        self.listed.clear();
+        self.count = 0;
+        true
+    }
+
+    /// Adds a change to the open window.
+    pub(crate) fn add(&mut self, change: Change) {
+        self.count += 1;
+        let last = self.count;
+        let (user, now, was_present) = match change {
+            Change::Joined(info) => (info.user_id.clone(), Some(info), false),
+            Change::Updated(info) => (info.user_id.clone(), Some(info), true),
+            Change::Left(user) => (user, None, true),
+        };
+        self.pending
+            .entry(user)
+            .and_modify(|net| {
+                net.now.clone_from(&now);
+                net.last = last;
+            })
+            .or_insert(Net {
+                was_present,
+                now,
+                last,
+            });
+    }
+
+    /// `conn` received the full presence list, which includes every change
+    /// waiting here.
+    pub(crate) fn listed(&mut self, conn: ConnectionId) {
+        if !self.pending.is_empty() {
+            self.listed.push((conn, self.count));
+        }
+    }
+
+    /// The window ended at `now`: what to send, if anything changed. Sending
+    /// opens the next window.
+    pub(crate) fn close(&mut self, now: Instant, window: Duration) -> Option<Flush> {
+        let pending = std::mem::take(&mut self.pending);
+        let listed = std::mem::take(&mut self.listed);
+        self.count = 0;
+        if pending.is_empty() {
+            self.until = None;
+            return None;
+        }
+        self.until = Some(now + window);
+        let mut flush = Flush::default();
+        let mut diff = PresenceDiff::default();
+        for (user, net) in &pending {
+            match (net.was_present, &net.now) {
+                (false, Some(info)) => diff.joined.push(info.clone()),
+                (true, Some(info)) => diff.updated.push(info.clone()),
+                (true, None) => diff.left.push(user.clone()),
+                (false, None) => {}
+            }
+        }
+        if !is_empty(&diff) {
+            flush.diff = Some(diff);
+        }
+        let mut by_count: BTreeMap<u64, Vec<ConnectionId>> = BTreeMap::new();
+        flush.listed = listed.iter().map(|(conn, _)| *conn).collect();
+        for (conn, count) in listed {
+            by_count.entry(count).or_default().push(conn);
+        }
+        for (count, conns) in by_count {
+            let mut late = PresenceDiff::default();
+            for (user, net) in pending.iter().filter(|(_, n)| n.last > count) {
+                match &net.now {
+                    Some(info) => late.updated.push(info.clone()),
+                    None => late.left.push(user.clone()),
+                }
+            }
+            if !is_empty(&late) {
+                flush.late.push((late, conns));
+            }
+        }
+        Some(flush)
+    }
+}
+
+fn is_empty(diff: &PresenceDiff) -> bool {
+    diff.joined.is_empty() && diff.updated.is_empty() && diff.left.is_empty()
+}
+
+/// The diff for one change sent on its own.
+pub(crate) fn single(change: Change) -> PresenceDiff {
+    let mut diff = PresenceDiff::default();
+    match change {
+        Change::Joined(info) => diff.joined.push(info),
+        Change::Updated(info) => diff.updated.push(info),
+        Change::Left(user) => diff.left.push(user),
+    }
+    diff
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +420,72 @@ mod tests {
             Some(PresenceStatus::Active)
         );
         assert_eq!(roster.interact("bob", later, IDLE), None);
+    }
+
+    fn info(user: &str, status: PresenceStatus) -> PresenceInfo {
+        PresenceInfo {
+            user_id: user.into(),
+            name: None,
+            status,
+            connected_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_batch_nets_changes_per_user() {
+        let t0 = Instant::now();
+        let window = Duration::from_millis(50);
+        let mut batch = Batch::default();
+        // The first change goes out at once and opens a window.
+        assert!(batch.open(t0, window));
+        assert!(!batch.open(t0 + Duration::from_millis(10), window));
+        let active = PresenceStatus::Active;
+        // Joined and left within the window: nothing.
+        batch.add(Change::Joined(info("churn", active)));
+        batch.add(Change::Left("churn".into()));
+        // Left and back: updated. Updated twice: the last one.
+        batch.add(Change::Left("carol".into()));
+        batch.add(Change::Joined(info("carol", active)));
+        batch.add(Change::Updated(info("dave", active)));
+        batch.add(Change::Updated(info("dave", PresenceStatus::Away)));
+        batch.add(Change::Joined(info("erin", active)));
+        batch.add(Change::Left("frank".into()));
+        let diff = batch
+            .close(t0 + window, window)
+            .and_then(|f| f.diff)
+            .expect("a diff");
+        assert_eq!(diff.joined, [info("erin", active)]);
+        assert_eq!(
+            diff.updated,
+            [info("carol", active), info("dave", PresenceStatus::Away)]
+        );
+        assert_eq!(diff.left, ["frank"]);
+        // A window that ends with nothing pending closes.
+        assert!(batch.close(t0 + window * 2, window).is_none());
+        assert_eq!(batch.until, None);
+    }
+
+    #[test]
+    fn a_connection_listed_in_the_window_gets_only_later_changes() {
+        let t0 = Instant::now();
+        let window = Duration::from_millis(50);
+        let mut batch = Batch::default();
+        assert!(batch.open(t0, window));
+        let active = PresenceStatus::Active;
+        batch.add(Change::Joined(info("ann", active)));
+        // This connection's full list already shows ann.
+        batch.listed(ConnectionId(9));
+        batch.add(Change::Left("bo".into()));
+        let flush = batch.close(t0 + window, window).expect("a flush");
+        let diff = flush.diff.expect("a diff for the others");
+        assert_eq!(diff.joined, [info("ann", active)]);
+        assert_eq!(diff.left, ["bo"]);
+        let [(late, conns)] = &flush.late[..] else {
+            panic!("expected one late diff, got {:?}", flush.late);
+        };
+        assert_eq!(conns, &[ConnectionId(9)]);
+        assert_eq!(flush.listed, [ConnectionId(9)]);
+        assert!(late.joined.is_empty() && late.updated.is_empty());
+        assert_eq!(late.left, ["bo"]);
     }
 }

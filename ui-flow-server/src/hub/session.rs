@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::rate::TokenBucket;
-use super::roster::Roster;
+use super::roster::{Batch, Roster};
+use super::timers::Keepalive;
 use super::transmit::ConnectionId;
 use crate::auth::Identity;
 
@@ -22,6 +23,8 @@ pub(crate) struct Session {
     /// The highest seq seen in a broadcast or snapshot.
     pub(crate) head: Option<u64>,
     pub(crate) roster: Roster,
+    /// Presence changes waiting for the end of the batch window.
+    pub(crate) batch: Batch,
 }
 
 impl Session {
@@ -95,6 +98,8 @@ pub(crate) struct Connection {
     pub(crate) sync: Option<Sync>,
     /// A `Resync` that arrived while syncing, served when that finishes.
     pub(crate) pending_resync: Option<(Option<u64>, Option<u32>)>,
+    /// Pings, pong deadline and liveness.
+    pub(crate) keepalive: Keepalive,
 }
 
 impl Connection {

@@ -283,6 +283,7 @@ impl<H: FlowHandler> Hub<H> {
         session.advance_head(seq);
         session.make_live(conn);
         if sync.join {
+            session.batch.listed(conn);
             let users = session.roster.list();
             let list = self.control(&Control::Presence { users });
             self.transmits.push_back(Transmit::Frame {

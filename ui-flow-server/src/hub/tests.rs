@@ -68,16 +68,32 @@ struct Sim {
     /// Every frame delivered, per connection, decoded.
     inbox: HashMap<ConnectionId, Vec<Msg>>,
     closed: HashMap<ConnectionId, CloseCode>,
+    /// WebSocket pings asked for, in order.
+    pings: Vec<ConnectionId>,
+    aborted: Vec<ConnectionId>,
     requests: VecDeque<Request<String>>,
 }
 
 impl Sim {
-    fn new(config: ServerConfig) -> Self {
+    /// A hub with keepalive and presence batching out of the way: no
+    /// server pings, an hour of liveness, each presence change on its own.
+    /// Those mechanisms have their own tests, through [`Sim::with_config`].
+    fn new(mut config: ServerConfig) -> Self {
+        config.presence_batch = Duration::ZERO;
+        config.ping_interval = Duration::ZERO;
+        config.liveness_timeout = Duration::from_secs(3600);
+        Self::with_config(config)
+    }
+
+    /// A hub with exactly this config.
+    fn with_config(config: ServerConfig) -> Self {
         Sim {
             hub: Hub::new(config, 7),
             now: Now::system(),
             inbox: HashMap::new(),
             closed: HashMap::new(),
+            pings: Vec::new(),
+            aborted: Vec::new(),
             requests: VecDeque::new(),
         }
     }
@@ -97,6 +113,8 @@ impl Sim {
                 Transmit::Close { conn, code, .. } => {
                     self.closed.insert(conn, code);
                 }
+                Transmit::Ping { conn } => self.pings.push(conn),
+                Transmit::Abort { conn } => self.aborted.push(conn),
             }
         }
         while let Some(r) = self.hub.poll_request() {
@@ -695,4 +713,187 @@ fn a_failed_snapshot_closes_with_sync_failed() {
     sim.pump();
     assert_eq!(sim.closed.get(&a), Some(&CloseCode::INTERNAL_ERROR));
     assert_eq!(error_codes(&sim.take(a)), ["sync_failed"]);
+}
+
+// ----- timers on the virtual clock ---------------------------------------
+
+impl Sim {
+    /// Moves the clock and runs whatever came due.
+    fn advance(&mut self, d: Duration) {
+        self.now = self.now.after(d);
+        self.hub.handle_timeout(self.now);
+        self.pump();
+    }
+}
+
+fn left(msgs: &[Msg]) -> Vec<String> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Msg::PresenceDiff(d) => Some(d.left.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn a_peer_that_stops_answering_pings_leaves_within_ping_interval_plus_pong_timeout() {
+    let config = ServerConfig::default();
+    let (interval, pong) = (config.ping_interval, config.pong_timeout);
+    assert!(
+        interval + pong <= Duration::from_secs(14),
+        "the documented bound"
+    );
+    let mut sim = Sim::with_config(config);
+    let alive = sim.join("alive", 0);
+    let frozen = sim.join("frozen", 0);
+    sim.take(alive);
+    // Silence for the ping interval: both get a WebSocket ping.
+    sim.advance(interval);
+    assert_eq!(sim.pings.len(), 2);
+    // Only one answers.
+    sim.hub.handle_heartbeat(sim.now, alive);
+    sim.advance(pong - Duration::from_millis(1));
+    assert!(sim.closed.is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.closed.get(&frozen), Some(&CloseCode::LIVENESS_TIMEOUT));
+    assert_eq!(error_codes(&sim.take(frozen)), ["liveness_timeout"]);
+    assert_eq!(left(&sim.take(alive)), ["frozen"]);
+    assert!(!sim.closed.contains_key(&alive));
+    // The frozen socket never finishes closing: dropped after the grace.
+    sim.advance(ServerConfig::default().close_grace);
+    assert_eq!(sim.aborted, [frozen]);
+}
+
+#[test]
+fn a_busy_connection_gets_no_ping_and_silence_still_ends_it() {
+    let config = ServerConfig {
+        ping_interval: Duration::ZERO,
+        liveness_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
+    let mut sim = Sim::with_config(config);
+    let a = sim.join("a", 0);
+    let ping = ClientMessage::<String>::Ping {
+        ts: 1,
+        presence: None,
+    };
+    for _ in 0..10 {
+        sim.advance(Duration::from_secs(20));
+        sim.frame(a, &ping);
+    }
+    assert!(sim.pings.is_empty());
+    assert!(sim.closed.is_empty());
+    sim.advance(Duration::from_secs(30));
+    assert_eq!(sim.closed.get(&a), Some(&CloseCode::LIVENESS_TIMEOUT));
+}
+
+#[test]
+fn the_handshake_timeout_closes_with_4005_and_a_late_success_is_expired() {
+    let mut sim = Sim::with_config(ServerConfig::default());
+    let slow = sim.hub.begin_handshake(sim.now);
+    let quick = sim.hub.begin_handshake(sim.now);
+    sim.hub
+        .complete_handshake(sim.now, quick, "r", Identity::new("q"), None)
+        .expect("admitted");
+    sim.advance(ServerConfig::default().handshake_timeout);
+    assert_eq!(sim.closed.get(&slow), Some(&CloseCode::HANDSHAKE_TIMEOUT));
+    assert!(!sim.closed.contains_key(&quick));
+    assert!(sim.take(slow).is_empty(), "no Error frame with 4005");
+    assert_eq!(
+        sim.hub
+            .complete_handshake(sim.now, slow, "r", Identity::new("s"), None),
+        Err(HandshakeError::Expired)
+    );
+    assert_eq!(sim.hub.session_len("r"), 1);
+    // Failed authentication: Error unauthorized and 4001.
+    let bad = sim.hub.begin_handshake(sim.now);
+    sim.hub.fail_handshake(sim.now, bad);
+    sim.pump();
+    assert_eq!(sim.closed.get(&bad), Some(&CloseCode::UNAUTHORIZED));
+    assert_eq!(error_codes(&sim.take(bad)), ["unauthorized"]);
+}
+
+#[test]
+fn a_closing_connection_that_departs_in_time_is_not_aborted() {
+    let mut sim = Sim::with_config(ServerConfig::default());
+    let a = sim.join("a", 0);
+    let b = sim.join("b", 0);
+    sim.hub.shutdown();
+    sim.pump();
+    sim.hub.handle_departure(sim.now, a, Departure::Gone);
+    sim.advance(ServerConfig::default().close_grace);
+    assert_eq!(sim.aborted, [b]);
+}
+
+#[test]
+fn presence_changes_within_a_window_go_out_as_one_diff() {
+    let mut config = ServerConfig::default();
+    config.join_rate.burst = 1000;
+    let window = config.presence_batch;
+    let mut sim = Sim::with_config(config);
+    let watcher = sim.join("watcher", 0);
+    sim.take(watcher);
+    // The watcher's own join opened a window; let it pass.
+    sim.advance(window);
+    // The first change goes out at once.
+    let first = sim.join("u0", 0);
+    assert!(matches!(&sim.take(watcher)[..], [Msg::PresenceDiff(d)] if d.joined.len() == 1));
+    // Within the window: 30 joins and a churner joining and leaving 100
+    // times make nothing until the window ends...
+    for i in 1..=30 {
+        sim.join(&format!("u{i}"), 0);
+    }
+    for _ in 0..100 {
+        let c = sim.join("churn", 0);
+        sim.hub.handle_departure(sim.now, c, Departure::Gone);
+    }
+    sim.hub.handle_departure(sim.now, first, Departure::Gone);
+    sim.pump();
+    assert!(sim.take(watcher).is_empty());
+    // ...then one diff with the net change.
+    sim.advance(window);
+    let got = sim.take(watcher);
+    let [Msg::PresenceDiff(d)] = &got[..] else {
+        panic!("expected one diff, got {got:?}");
+    };
+    assert_eq!(d.joined.len(), 30);
+    assert_eq!(d.left, ["u0"]);
+    assert!(d.updated.is_empty());
+    // A quiet window closes; the next change goes out at once again.
+    sim.advance(window);
+    assert!(sim.take(watcher).is_empty());
+    sim.join("late", 0);
+    assert_eq!(sim.take(watcher).len(), 1);
+}
+
+#[test]
+fn joins_over_the_rate_are_refused_until_the_bucket_refills() {
+    let mut config = ServerConfig::default();
+    config.join_rate = crate::config::RateLimit {
+        per_second: 1.0,
+        burst: 3,
+    };
+    let mut sim = Sim::with_config(config);
+    for _ in 0..3 {
+        let c = sim.connect("churn");
+        sim.hub.handle_departure(sim.now, c, Departure::Gone);
+    }
+    assert_eq!(
+        sim.hub.connect(sim.now, "r", Identity::new("churn"), None),
+        Err(Refusal::JoinRate)
+    );
+    // Another user is not affected.
+    sim.connect("other");
+    // Over the handshake path, the refusal is on the wire.
+    let id = sim.hub.begin_handshake(sim.now);
+    let refused = sim
+        .hub
+        .complete_handshake(sim.now, id, "r", Identity::new("churn"), None);
+    assert_eq!(refused, Err(HandshakeError::Refused(Refusal::JoinRate)));
+    sim.pump();
+    assert_eq!(sim.closed.get(&id), Some(&CloseCode::TOO_MANY_CONNECTIONS));
+    assert_eq!(error_codes(&sim.take(id)), ["too_many_connections"]);
+    sim.now = sim.now.after(Duration::from_secs(1));
+    sim.connect("churn");
 }

@@ -109,6 +109,23 @@ pub enum Transmit {
         /// The close frame's reason text.
         reason: &'static str,
     },
+    /// Send a WebSocket ping to this connection, ahead of queued frames if
+    /// the transport allows. Its pong (or anything else from the client)
+    /// goes back in through [`Hub::handle_heartbeat`](super::Hub::handle_heartbeat)
+    /// or the other inputs. A transport without pings may ignore it; the
+    /// connection is then dropped after `pong_timeout` unless the client
+    /// sends something.
+    Ping {
+        /// The connection.
+        conn: ConnectionId,
+    },
+    /// Drop this connection's socket now, without writing anything more:
+    /// it was told to close and did not finish within the close grace (a
+    /// client that stopped reading).
+    Abort {
+        /// The connection.
+        conn: ConnectionId,
+    },
 }
 
 /// Identifies one outstanding sync (snapshot or deltas) request; a
@@ -197,7 +214,10 @@ pub enum Departure {
     /// The client closed, or the socket failed or ended.
     Gone,
     /// Its outbound queue went over the byte bound (the driver has already
-    /// queued the `slow_consumer` error and close).
+    /// queued the `slow_consumer` error and close). The hub forgets the
+    /// connection and starts its close grace: a later
+    /// [`Transmit::Abort`] tells the driver to drop the socket if it is
+    /// still open then.
     SlowConsumer,
 }
 
@@ -214,13 +234,29 @@ pub enum Refusal {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The user joined more often than [`ServerConfig::join_rate`](crate::ServerConfig) allows.
+    #[error("the user joined too often; retry after backoff")]
+    JoinRate,
+}
+
+/// Why [`Hub::complete_handshake`](super::Hub::complete_handshake) did not admit a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// Refused; the `Error` and close are queued.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The handshake had already timed out (its close is queued) or was
+    /// never begun.
+    #[error("the handshake is no longer pending")]
+    Expired,
 }
 
 impl Refusal {
     /// The error code and close code the client receives.
     pub fn codes(self) -> (ui_flow::ErrorCode, CloseCode) {
         match self {
-            Refusal::NodeFull | Refusal::UserFull => (
+            Refusal::NodeFull | Refusal::UserFull | Refusal::JoinRate => (
                 ui_flow::ErrorCode::TOO_MANY_CONNECTIONS,
                 CloseCode::TOO_MANY_CONNECTIONS,
             ),

@@ -42,7 +42,8 @@ pub async fn start_with<H: FlowHandler>(
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = server.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener, app).await });
     TestServer { server, addr }
 }
 
@@ -272,7 +273,8 @@ pub async fn start_small_buffers<H: FlowHandler>(
     let listener = socket.listen(128).expect("listen");
     let addr = listener.local_addr().expect("addr");
     let app = server.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener, app).await });
     TestServer { server, addr }
 }
 

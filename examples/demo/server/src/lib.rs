@@ -111,8 +111,9 @@ impl Demo {
             self.durable,
         ));
         let server = self.server.clone();
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
+        let result = self
+            .server
+            .serve_until(listener, self.router(), async move {
                 stop.await;
                 server.shutdown().await;
             })

@@ -1,0 +1,204 @@
+//! The hub's deadlines, on the virtual clock its inputs carry.
+//!
+//! Every server protocol timer lives here: a user turning idle, a
+//! connection's keepalive (server pings, the pong deadline, the liveness
+//! timeout), the handshake timeout, the close grace and the end of a
+//! presence batch window. The driver only sleeps until
+//! [`Hub::poll_timeout`](super::Hub::poll_timeout) and calls
+//! [`Hub::handle_timeout`](super::Hub::handle_timeout).
+//!
+//! Deadlines are kept in one heap and cancelled lazily: an entry that no
+//! longer matches its owner's state when it comes due is skipped. A stale
+//! entry can therefore make `poll_timeout` report a time at which nothing
+//! happens; that is harmless.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::transmit::ConnectionId;
+
+/// What comes due.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// A user of a resource turns idle unless they interacted meanwhile.
+    Idle { resource: Arc<str>, user: Arc<str> },
+    /// A connection's keepalive check (see [`Keepalive`]).
+    Keepalive(ConnectionId),
+    /// A connection still authenticating.
+    Handshake(ConnectionId),
+    /// A closing connection that may not have finished closing.
+    Grace(ConnectionId),
+    /// A resource's presence batch window ends.
+    Presence(Arc<str>),
+}
+
+/// Pending deadlines, earliest first.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, Timer)>>,
+}
+
+impl Timers {
+    pub(crate) fn arm(&mut self, at: Instant, timer: Timer) {
+        self.heap.push(Reverse((at, timer)));
+    }
+
+    /// The earliest deadline, stale ones included.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The earliest deadline at or before `now`, removed.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Timer)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            _ => None,
+        }
+    }
+}
+
+/// The keepalive settings, from [`ServerConfig`](crate::ServerConfig).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepaliveConfig {
+    pub(crate) liveness: Duration,
+    /// `Duration::ZERO`: no server pings.
+    pub(crate) ping_interval: Duration,
+    pub(crate) pong_timeout: Duration,
+}
+
+/// One connection's keepalive state.
+///
+/// Anything heard from the client (a frame, a WebSocket ping or pong)
+/// proves it alive. After `ping_interval` of silence the server sends a
+/// WebSocket ping; with no answer within `pong_timeout` the connection is
+/// dead. Whatever the pings, `liveness` of silence is dead too. So a peer
+/// that freezes is dropped at most `ping_interval + pong_timeout` after the
+/// last thing it sent.
+#[derive(Debug, Clone)]
+pub(crate) struct Keepalive {
+    last_heard: Instant,
+    /// When the unanswered ping went out.
+    ping_sent: Option<Instant>,
+    /// The deadline currently armed for this connection.
+    pub(crate) wake: Instant,
+}
+
+/// What a keepalive check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Nothing heard within the liveness timeout.
+    Silent,
+    /// A ping went unanswered for the pong timeout.
+    NoPong,
+    /// Alive; send a WebSocket ping now if `ping`, check again at `next`.
+    Alive { ping: bool, next: Instant },
+}
+
+impl Keepalive {
+    pub(crate) fn new(now: Instant, config: &KeepaliveConfig) -> Self {
+        let mut keepalive = Keepalive {
+            last_heard: now,
+            ping_sent: None,
+            wake: now,
+        };
+        keepalive.wake = keepalive.next(config);
+        keepalive
+    }
+
+    /// Something arrived from the client.
+    pub(crate) fn heard(&mut self, now: Instant) {
+        self.last_heard = self.last_heard.max(now);
+        self.ping_sent = None;
+    }
+
+    /// The check due at `wake` (or later).
+    pub(crate) fn check(&mut self, now: Instant, config: &KeepaliveConfig) -> Verdict {
+        if now >= self.last_heard + config.liveness {
+            return Verdict::Silent;
+        }
+        if self
+            .ping_sent
+            .is_some_and(|sent| now >= sent + config.pong_timeout)
+        {
+            return Verdict::NoPong;
+        }
+        let ping = self.ping_sent.is_none()
+            && !config.ping_interval.is_zero()
+            && now >= self.last_heard + config.ping_interval;
+        if ping {
+            self.ping_sent = Some(now);
+        }
+        let next = self.next(config);
+        self.wake = next;
+        Verdict::Alive { ping, next }
+    }
+
+    fn next(&self, config: &KeepaliveConfig) -> Instant {
+        let silent = self.last_heard + config.liveness;
+        let step = match self.ping_sent {
+            Some(sent) => sent + config.pong_timeout,
+            None if config.ping_interval.is_zero() => silent,
+            None => self.last_heard + config.ping_interval,
+        };
+        silent.min(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: KeepaliveConfig = KeepaliveConfig {
+        liveness: Duration::from_secs(60),
+        ping_interval: Duration::from_secs(5),
+        pong_timeout: Duration::from_secs(10),
+    };
+
+    #[test]
+    fn a_frozen_peer_is_dead_at_ping_interval_plus_pong_timeout() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(t0, &CONFIG);
+        assert_eq!(k.wake, t0 + Duration::from_secs(5));
+        let at = k.wake;
+        assert_eq!(
+            k.check(at, &CONFIG),
+            Verdict::Alive {
+                ping: true,
+                next: t0 + Duration::from_secs(15)
+            }
+        );
+        assert_eq!(k.check(k.wake, &CONFIG), Verdict::NoPong);
+    }
+
+    #[test]
+    fn an_answer_restarts_the_cycle_and_busy_peers_get_no_ping() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(t0, &CONFIG);
+        let at = k.wake;
+        assert!(matches!(
+            k.check(at, &CONFIG),
+            Verdict::Alive { ping: true, .. }
+        ));
+        k.heard(at + Duration::from_secs(1));
+        // The old deadline comes due: nothing to do but wait for silence.
+        let next = at + Duration::from_secs(6);
+        assert_eq!(
+            k.check(at + Duration::from_secs(2), &CONFIG),
+            Verdict::Alive { ping: false, next }
+        );
+    }
+
+    #[test]
+    fn without_pings_only_the_liveness_timeout_applies() {
+        let config = KeepaliveConfig {
+            ping_interval: Duration::ZERO,
+            ..CONFIG
+        };
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(t0, &config);
+        assert_eq!(k.wake, t0 + Duration::from_secs(60));
+        assert_eq!(k.check(k.wake, &config), Verdict::Silent);
+    }
+}

@@ -1,0 +1,215 @@
+//! The task that drives one upgraded WebSocket.
+//!
+//! It registers the socket with the hub (which starts the handshake
+//! timeout), authenticates, then runs one `select!` over the socket's read
+//! half, the writer (which drains the connection's outbox into the write
+//! half) and the abort signal. It holds no protocol logic and no timer:
+//! frames go to the hub as they are, and the hub decides when to ping, when
+//! a peer is dead and when a closing socket is dropped.
+//!
+//! Closing: after its close frame, the task keeps reading until the
+//! client's close frame (or the end of the stream), so the client sees the
+//! close handshake finish instead of a reset. After an oversized frame it
+//! cannot read any further (the rest of that frame would have to be
+//! buffered), so it holds the socket open without reading until the hub's
+//! close grace ends, giving the client time to read the `Error` and 1009.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use ui_flow::CloseCode;
+
+use crate::auth::AuthRequest;
+use crate::connection::Handshake;
+use crate::counters::Live;
+use crate::handler::FlowHandler;
+use crate::hub::{ConnectionId, HandshakeError, Now};
+use crate::outbox::{Next, Outbox};
+use crate::server::Inner;
+
+pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
+    let outbox = Arc::new(Outbox::new(inner.config.outbound_queue_bytes));
+    let id = inner.begin(outbox.clone());
+    let admitted = authenticate(&inner, id, &hs, &outbox).await;
+    if admitted {
+        tracing::debug!("connected");
+    }
+    run(&inner, socket, id, &outbox).await;
+    inner.unregister(id, admitted);
+    tracing::debug!("disconnected");
+}
+
+/// Authenticates and joins; false when the connection was refused (its
+/// `Error` and close are then queued) or the handshake timed out first.
+async fn authenticate<H: FlowHandler>(
+    inner: &Arc<Inner<H>>,
+    id: ConnectionId,
+    hs: &Handshake,
+    outbox: &Outbox,
+) -> bool {
+    let request = AuthRequest {
+        token: hs.token.as_deref(),
+        resource_id: &hs.resource,
+        origin: hs.origin.as_deref(),
+    };
+    let result = tokio::select! {
+        result = inner.auth.authenticate(request) => result,
+        () = outbox.closing() => {
+            Live::add(&inner.counters.connections_refused, 1);
+            tracing::info!("authentication did not finish within the handshake timeout");
+            return false;
+        }
+    };
+    let identity = match result {
+        Ok(identity) => identity,
+        Err(e) => {
+            Live::add(&inner.counters.connections_refused, 1);
+            tracing::info!(error = %e, "authentication failed");
+            inner.run(|hub| hub.fail_handshake(Now::system(), id));
+            return false;
+        }
+    };
+    let user_id = identity.user_id.clone();
+    match inner.admit(id, &hs.resource, identity, hs.resume) {
+        Ok(()) => {
+            let span = tracing::Span::current();
+            span.record("conn", id.0);
+            span.record("user", user_id.as_str());
+            true
+        }
+        Err(e) => {
+            Live::add(&inner.counters.connections_refused, 1);
+            match e {
+                HandshakeError::Refused(refusal) => {
+                    tracing::info!(user = %user_id, reason = %refusal, "connection refused");
+                }
+                _ => tracing::info!("authentication finished after the handshake timeout"),
+            }
+            false
+        }
+    }
+}
+
+/// How the writer stopped.
+enum Written {
+    /// The close frame went out.
+    Closed,
+    /// The socket failed.
+    Failed,
+}
+
+/// The connection's main loop; returns when the connection is over.
+async fn run<H: FlowHandler>(
+    inner: &Arc<Inner<H>>,
+    socket: WebSocket,
+    id: ConnectionId,
+    outbox: &Outbox,
+) {
+    let counters = &inner.counters;
+    let (mut sink, mut stream) = socket.split();
+    let writer = write_all(&mut sink, outbox, counters);
+    tokio::pin!(writer);
+    let aborted = outbox.aborted();
+    tokio::pin!(aborted);
+    let mut reading = true;
+    let mut closed = false;
+    loop {
+        tokio::select! {
+            () = &mut aborted => break,
+            written = &mut writer, if !closed => match written {
+                Written::Closed => closed = true,
+                Written::Failed => break,
+            },
+            msg = stream.next(), if reading => {
+                let now = Now::system();
+                match msg {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        Live::add(&counters.frames_in, 1);
+                        Live::add(&counters.bytes_in, bytes.len() as u64);
+                        inner.run(|hub| hub.handle_frame(now, id, &bytes));
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        Live::add(&counters.frames_in, 1);
+                        Live::add(&counters.bytes_in, text.len() as u64);
+                        inner.run(|hub| hub.handle_text_frame(now, id));
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        inner.run(|hub| hub.handle_heartbeat(now, id));
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        if !is_too_big(e) {
+                            break;
+                        }
+                        // Reading on would buffer the rest of the frame.
+                        reading = false;
+                        Live::add(&counters.drops, 1);
+                        inner.run(|hub| hub.handle_oversized(id));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes the outbox to the socket until the outbox closes or the socket fails.
+///
+/// A frame handed to the sink may wait in the WebSocket library's buffer
+/// until the next write or flush gets through, so it leaves the outbox's
+/// count only then.
+async fn write_all(
+    sink: &mut SplitSink<WebSocket, Message>,
+    outbox: &Outbox,
+    counters: &Live,
+) -> Written {
+    let mut unconfirmed = 0;
+    loop {
+        match outbox.next().await {
+            Next::Ping => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return Written::Failed;
+                }
+            }
+            Next::Frame(frame) => {
+                let size = frame.len();
+                if sink.feed(Message::Binary(frame)).await.is_err() {
+                    return Written::Failed;
+                }
+                // Accepting this frame flushed the one before it.
+                outbox.written(std::mem::replace(&mut unconfirmed, size));
+                Live::add(&counters.frames_out, 1);
+                Live::add(&counters.bytes_out, size as u64);
+            }
+            Next::Flush => {
+                if sink.flush().await.is_err() {
+                    return Written::Failed;
+                }
+                outbox.written(std::mem::take(&mut unconfirmed));
+            }
+            Next::Close(code, reason) => {
+                return match sink.send(close_message(code, reason)).await {
+                    Ok(()) => Written::Closed,
+                    Err(_) => Written::Failed,
+                };
+            }
+        }
+    }
+}
+
+fn close_message(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.0,
+        reason: reason.into(),
+    }))
+}
+
+/// Whether a read error is "message or frame over the size limit".
+fn is_too_big(error: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    matches!(
+        error.into_inner().downcast_ref::<WsError>(),
+        Some(WsError::Capacity(_))
+    )
+}
