@@ -629,9 +629,10 @@ async fn a_client_of_a_forgotten_world_is_not_served_its_successor_as_deltas() {
         let Message::Binary(bytes) = frame else {
             continue;
         };
-        match Msg::decode(&bytes).expect("decodes") {
-            Decoded::Message(m @ (Msg::Snapshot { .. } | Msg::Deltas { .. })) => break m,
-            _ => {}
+        if let Decoded::Message(m @ (Msg::Snapshot { .. } | Msg::Deltas { .. })) =
+            Msg::decode(&bytes).expect("decodes")
+        {
+            break m;
         }
     };
     assert!(
