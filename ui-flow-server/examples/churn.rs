@@ -55,7 +55,7 @@ async fn main() {
     if !batching {
         config.presence_batch = Duration::ZERO;
     }
-    let server = FlowServer::with_config(Counter::default(), UnverifiedUserToken, config);
+    let server = FlowServer::with_config(Counter, UnverifiedUserToken, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
