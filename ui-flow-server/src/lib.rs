@@ -98,10 +98,14 @@
 //! ## Actions run once
 //!
 //! Outcomes are remembered per `(resource, user, op_id)`: a retried action
-//! (after a reconnect) joins the run still in progress or gets the recorded
-//! `ActionOk`/`ActionErr` again, and the handler is not called twice. Memory
-//! is bounded by [`ServerConfig::op_memory`] (default: the last 10 000
-//! outcomes, at most 10 minutes old); a retry after that runs again.
+//! (after a reconnect, or after a restart with a durable store) joins the
+//! run still in progress or gets the recorded `ActionOk`/`ActionErr` again,
+//! and the handler is not called twice. Each outcome is kept for the retry
+//! window ([`ServerConfig::op_memory`], default 120 s) whatever other users
+//! do; a user with 4096 actions on one resource within the window, or a
+//! server at [`ServerConfig::op_memory_bytes`], gets new actions refused
+//! (`too_many_actions`, `server_busy`) rather than anyone's outcome
+//! forgotten early.
 //!
 //! ## Several nodes
 //!

@@ -41,9 +41,6 @@ pub struct LogConfig {
     /// the kept history are then dropped from the store, so a log's size
     /// stays bounded and a restart replays at most this much.
     pub checkpoint_every_bytes: usize,
-    /// How long a finished action's outcome is kept in the store at least,
-    /// so a retry within this window is answered without running it again.
-    pub op_retention: Duration,
 }
 
 impl Default for LogConfig {
@@ -53,7 +50,6 @@ impl Default for LogConfig {
             history_bytes: 1024 * 1024,
             checkpoint_every_deltas: 1000,
             checkpoint_every_bytes: 4 * 1024 * 1024,
-            op_retention: Duration::from_secs(600),
         }
     }
 }
@@ -117,6 +113,8 @@ pub(crate) struct ResourceLog<H: FlowHandler> {
     resource: Arc<str>,
     store: Arc<dyn Store>,
     config: LogConfig,
+    /// How long op records are kept at least.
+    op_retention: Duration,
     inner: Mutex<Head<H>>,
 }
 
@@ -144,6 +142,7 @@ impl<H: FlowHandler> ResourceLog<H> {
         handler: &H,
         store: Arc<dyn Store>,
         config: LogConfig,
+        op_retention: Duration,
         new_epoch: impl FnOnce() -> u32,
     ) -> Result<Self, CommitError> {
         let open_error = |reason: String| CommitError::Open {
@@ -216,6 +215,7 @@ impl<H: FlowHandler> ResourceLog<H> {
             resource,
             store,
             config,
+            op_retention,
             inner: Mutex::new(head),
         };
         log.inner.get_mut().trim_history(&log.config);
@@ -328,7 +328,7 @@ impl<H: FlowHandler> ResourceLog<H> {
                 tracing::warn!(resource = %self.resource, error = %e, "checkpoint failed; will retry")
             }
         }
-        let retention = u64::try_from(self.config.op_retention.as_millis()).unwrap_or(u64::MAX);
+        let retention = u64::try_from(self.op_retention.as_millis()).unwrap_or(u64::MAX);
         let now_ms = crate::hub::Now::system().unix_ms;
         if let Err(e) = self
             .store

@@ -510,6 +510,7 @@ impl<H: FlowHandler> Inner<H> {
                     &*self.handler,
                     self.store.clone(),
                     self.config.log.clone(),
+                    self.config.op_memory.1,
                     || epoch.unwrap_or_else(random_epoch),
                 )
                 .await

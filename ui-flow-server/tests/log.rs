@@ -55,7 +55,12 @@ async fn fifty_tasks_commit_a_thousand_deltas_and_twenty_clients_see_one_order()
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 for _ in 0..20 {
-                    mine.push(session.commit(CounterDelta { add: 1 }).await.expect("commit"));
+                    mine.push(
+                        session
+                            .commit(CounterDelta { add: 1 })
+                            .await
+                            .expect("commit"),
+                    );
                 }
                 mine
             })
@@ -68,14 +73,25 @@ async fn fifty_tasks_commit_a_thousand_deltas_and_twenty_clients_see_one_order()
     let mut assigned = Vec::new();
     for task in committers {
         let mine = task.await.expect("committer");
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "one task's commits keep their order");
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "one task's commits keep their order"
+        );
         assigned.extend(mine);
     }
     assigned.sort_unstable();
-    assert_eq!(assigned, (1..=1000).collect::<Vec<_>>(), "every commit got its own seq");
+    assert_eq!(
+        assigned,
+        (1..=1000).collect::<Vec<_>>(),
+        "every commit got its own seq"
+    );
     for reader in readers {
         let seen = reader.await.expect("reader");
-        assert_eq!(seen, (1..=1000).collect::<Vec<_>>(), "in order, no gap, no repeat");
+        assert_eq!(
+            seen,
+            (1..=1000).collect::<Vec<_>>(),
+            "in order, no gap, no repeat"
+        );
     }
     let (value, head) = t
         .server
@@ -92,14 +108,21 @@ async fn a_client_joining_during_a_burst_gets_a_snapshot_and_then_every_later_de
     let session = t.server.session("room");
     let burst = tokio::spawn(async move {
         for _ in 0..500 {
-            session.commit(CounterDelta { add: 2 }).await.expect("commit");
+            session
+                .commit(CounterDelta { add: 2 })
+                .await
+                .expect("commit");
         }
     });
     let (mut late, joined) = Client::join(t.addr, "room", "late").await;
     let Msg::Snapshot { state, seq, .. } = &joined.sync else {
         panic!("a snapshot, got {:?}", joined.sync);
     };
-    assert_eq!(state["value"].as_i64(), Some(2 * *seq as i64), "the snapshot is the state at its seq");
+    assert_eq!(
+        state["value"].as_i64(),
+        Some(2 * *seq as i64),
+        "the snapshot is the state at its seq"
+    );
     let from = *seq;
     burst.await.expect("burst");
     if from < 500 {
@@ -161,18 +184,37 @@ async fn a_delta_that_does_not_encode_is_an_error_to_its_caller_and_is_never_sen
     let (mut watcher, _) = Client::join(t.addr, "room", "w").await;
     let session = t.server.session("room");
     let bad = vec![
-        Fragile { add: 1, poison: false },
-        Fragile { add: 5, poison: true },
+        Fragile {
+            add: 1,
+            poison: false,
+        },
+        Fragile {
+            add: 5,
+            poison: true,
+        },
     ];
     let refused = session.commit_all(bad).await;
-    assert!(matches!(refused, Err(CommitError::Encode(_))), "{refused:?}");
-    assert_eq!(session.position().await.expect("log").1, 0, "nothing of the batch was committed");
+    assert!(
+        matches!(refused, Err(CommitError::Encode(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        session.position().await.expect("log").1,
+        0,
+        "nothing of the batch was committed"
+    );
     let seq = session
-        .commit(Fragile { add: 3, poison: false })
+        .commit(Fragile {
+            add: 3,
+            poison: false,
+        })
         .await
         .expect("commit");
     assert_eq!(seq, 1);
-    match watcher.recv_until(|m| matches!(m, Msg::Delta { .. } | Msg::Deltas { .. })).await {
+    match watcher
+        .recv_until(|m| matches!(m, Msg::Delta { .. } | Msg::Deltas { .. }))
+        .await
+    {
         Msg::Delta { seq, delta, .. } => {
             assert_eq!(seq, 1);
             assert_eq!(delta["add"].as_i64(), Some(3));
@@ -206,13 +248,28 @@ impl Store for Flaky {
         }
         self.inner.append(resource, entries, ops).await
     }
-    async fn entries(&self, resource: &str, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+    async fn entries(
+        &self,
+        resource: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
         self.inner.entries(resource, after, limit).await
     }
-    async fn checkpoint(&self, resource: &str, c: Checkpoint, keep_from: u64) -> Result<(), StoreError> {
+    async fn checkpoint(
+        &self,
+        resource: &str,
+        c: Checkpoint,
+        keep_from: u64,
+    ) -> Result<(), StoreError> {
         self.inner.checkpoint(resource, c, keep_from).await
     }
-    async fn outcome(&self, resource: &str, user: &str, op_id: OpId) -> Result<Option<Outcome>, StoreError> {
+    async fn outcome(
+        &self,
+        resource: &str,
+        user: &str,
+        op_id: OpId,
+    ) -> Result<Option<Outcome>, StoreError> {
         self.inner.outcome(resource, user, op_id).await
     }
     async fn forget_ops(&self, resource: &str, before: u64) -> Result<(), StoreError> {
@@ -230,8 +287,11 @@ async fn a_commit_the_store_does_not_keep_is_not_sent_and_the_log_reloads_from_t
         inner: MemoryStore::new(),
         down: down.clone(),
     };
-    let server = FlowServer::with_store(Counter, UnverifiedUserToken, ServerConfig::default(), store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server =
+        FlowServer::with_store(Counter, UnverifiedUserToken, ServerConfig::default(), store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = server.router();
     let serving = server.clone();
@@ -239,12 +299,24 @@ async fn a_commit_the_store_does_not_keep_is_not_sent_and_the_log_reloads_from_t
 
     let session = server.session("room");
     let (mut watcher, _) = Client::join(addr, "room", "w").await;
-    assert_eq!(session.commit(CounterDelta { add: 1 }).await.expect("commit"), 1);
+    assert_eq!(
+        session
+            .commit(CounterDelta { add: 1 })
+            .await
+            .expect("commit"),
+        1
+    );
     down.store(true, Ordering::SeqCst);
     let failed = session.commit(CounterDelta { add: 100 }).await;
     assert!(matches!(failed, Err(CommitError::Store(_))), "{failed:?}");
     down.store(false, Ordering::SeqCst);
-    assert_eq!(session.commit(CounterDelta { add: 10 }).await.expect("commit"), 2);
+    assert_eq!(
+        session
+            .commit(CounterDelta { add: 10 })
+            .await
+            .expect("commit"),
+        2
+    );
     let value = session.read(|s, _| s.value).await.expect("read");
     assert_eq!(value, 11, "the failed delta was never applied");
     let mut sent = Vec::new();
@@ -253,7 +325,11 @@ async fn a_commit_the_store_does_not_keep_is_not_sent_and_the_log_reloads_from_t
             sent.push((seq, delta["add"].as_i64()));
         }
     }
-    assert_eq!(sent, [(1, Some(1)), (2, Some(10))], "the failed commit never reached a client");
+    assert_eq!(
+        sent,
+        [(1, Some(1)), (2, Some(10))],
+        "the failed commit never reached a client"
+    );
 }
 
 #[tokio::test]
@@ -265,11 +341,71 @@ async fn an_app_owned_broadcast_that_does_not_follow_the_head_is_refused() {
     assert_eq!(t.push("room", "one"), 1);
     let skipped = session.broadcast_delta(&"three".to_owned(), 3);
     assert!(
-        matches!(skipped, Err(BroadcastError::OutOfOrder { expected: 2, got: 3 })),
+        matches!(
+            skipped,
+            Err(BroadcastError::OutOfOrder {
+                expected: 2,
+                got: 3
+            })
+        ),
         "{skipped:?}"
     );
     let repeated = session.broadcast_delta(&"one again".to_owned(), 1);
     assert!(matches!(repeated, Err(BroadcastError::OutOfOrder { .. })));
     let committed = session.commit("nope".to_owned()).await;
-    assert!(matches!(committed, Err(CommitError::AppOwnedState)), "the escape hatch has no log");
+    assert!(
+        matches!(committed, Err(CommitError::AppOwnedState)),
+        "the escape hatch has no log"
+    );
+}
+
+async fn act(client: &mut Client, op_id: OpId, amount: i64) -> Msg {
+    client
+        .send(&ui_flow::ClientMessage::Action {
+            op_id,
+            action: ui_flow_server::counter::CounterAction::Add { amount },
+        })
+        .await;
+    client
+        .recv_until(|m| matches!(m, Msg::ActionOk { op_id: o, .. } | Msg::ActionErr { op_id: o, .. } if *o == op_id))
+        .await
+}
+
+#[tokio::test]
+async fn another_users_actions_never_push_out_a_victims_outcome_so_a_retry_never_runs_twice() {
+    let mut config = ServerConfig::default();
+    config.op_memory = (3, std::time::Duration::from_secs(600));
+    let t = start(Counter, config).await;
+    let (mut victim, _) = Client::join(t.addr, "room", "victim").await;
+    let op = OpId::new();
+    let first = act(&mut victim, op, 1).await;
+    assert!(matches!(first, Msg::ActionOk { .. }), "{first:?}");
+
+    // The flooder stays within every rate limit and fills only its own memory.
+    let (mut flooder, _) = Client::join(t.addr, "room", "flooder").await;
+    let mut refused = 0;
+    for _ in 0..10 {
+        match act(&mut flooder, OpId::new(), 1000).await {
+            Msg::ActionOk { .. } => {}
+            Msg::ActionErr { code, .. } => {
+                assert_eq!(code.as_deref(), Some("too_many_actions"));
+                refused += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 7, "three actions fit the flooder's own memory");
+
+    // The victim reconnects and retries: the first outcome, not a second run.
+    drop(victim);
+    let (mut again, _) = Client::join(t.addr, "room", "victim").await;
+    let retried = act(&mut again, op, 1).await;
+    assert_eq!(retried, first, "the same answer as the first run");
+    let value = t
+        .server
+        .session("room")
+        .read(|s, _| s.value)
+        .await
+        .expect("read");
+    assert_eq!(value, 1 + 3 * 1000, "the victim's action ran once");
 }

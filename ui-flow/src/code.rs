@@ -106,6 +106,11 @@ pub mod action_code {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The Action frame could not be read as an action of the application.
     pub const BAD_ACTION: &str = "bad_action";
+    /// The user has as many actions on this resource within the retry window
+    /// as the server remembers per user.
+    pub const TOO_MANY_ACTIONS: &str = "too_many_actions";
+    /// The server's memory of action outcomes is full.
+    pub const SERVER_BUSY: &str = "server_busy";
 
     /// Every code above, with its meaning.
     pub const ALL: &[ActionCodeInfo] = &[
@@ -116,6 +121,14 @@ pub mod action_code {
         ActionCodeInfo {
             code: BAD_ACTION,
             description: "the Action frame could not be decoded (the payload is not an action of the application, or a field is missing or invalid); it was not run",
+        },
+        ActionCodeInfo {
+            code: TOO_MANY_ACTIONS,
+            description: "the user already has as many actions on this resource within the retry window as the server remembers per user; it was not run",
+        },
+        ActionCodeInfo {
+            code: SERVER_BUSY,
+            description: "the server's memory of action outcomes is full; it was not run (retry later as a new action or the same one)",
         },
     ];
 }

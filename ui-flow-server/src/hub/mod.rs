@@ -173,7 +173,11 @@ impl<H: FlowHandler> Hub<H> {
             decode_limits: Limits::default()
                 .max_frame_len(config.max_message_size)
                 .max_depth(config.max_depth),
-            ops: OpLog::new(config.op_memory.0, config.op_memory.1),
+            ops: OpLog::new(ops::Bounds {
+                per_user: config.op_memory.0,
+                retention: config.op_memory.1,
+                max_bytes: config.op_memory_bytes,
+            }),
             keepalive: KeepaliveConfig {
                 liveness: config.liveness_timeout,
                 ping_interval: config.ping_interval,
@@ -1015,11 +1019,12 @@ impl<H: FlowHandler> Hub<H> {
                     waiters.push(conn);
                 }
             }
-            None => {
-                self.ops.start(key.clone(), conn);
-                self.requests
-                    .push_back(Request::Action { key, user, action });
-            }
+            None => match self.ops.start(key.clone(), conn, now.instant) {
+                Ok(()) => self
+                    .requests
+                    .push_back(Request::Action { key, user, action }),
+                Err(busy) => self.refuse_action(conn, op_id, busy.code(), &busy.message()),
+            },
         }
     }
 

@@ -1,15 +1,25 @@
 //! Memory of action outcomes, so a retried `op_id` is not applied twice.
 //!
 //! Keyed by (resource, user, op id): another user reusing an id cannot read
-//! or block someone else's action. Running actions are always remembered;
-//! finished ones are kept up to a count and an age (both configurable,
-//! oldest forgotten first), so memory stays bounded however many actions
-//! pass through. A retry after its outcome was forgotten runs again.
+//! or block someone else's action. Running actions are always remembered.
+//! A finished action's outcome is remembered for at least the retention
+//! window, whatever anyone else does:
+//!
+//! - each (resource, user) holds at most `per_user` running or remembered
+//!   actions; one more within the window is refused (`too_many_actions`),
+//!   never made room for by forgetting;
+//! - all outcomes together hold at most `max_bytes`; past that, new actions
+//!   are refused (`server_busy`) until old outcomes leave the window.
+//!
+//! So nobody can push someone else's outcome out of memory, and memory
+//! stays bounded however many actions pass through.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ui_flow::code::action_code;
 
 use super::transmit::{ConnectionId, OpKey};
 
@@ -22,36 +32,108 @@ pub(crate) enum OpState {
     Done(Bytes),
 }
 
+/// Why a new action was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    /// The (resource, user) is at its bound of actions within the window.
+    User,
+    /// All remembered outcomes together are at the byte bound.
+    Server,
+}
+
+impl Busy {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Busy::User => action_code::TOO_MANY_ACTIONS,
+            Busy::Server => action_code::SERVER_BUSY,
+        }
+    }
+
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Busy::User => {
+                "too many actions of this user on this resource within the retry window; it was not run"
+            }
+            Busy::Server => {
+                "the server remembers too many action outcomes right now; it was not run"
+            }
+        }
+    }
+}
+
+/// Bytes one remembered outcome costs besides its frame (key, bookkeeping).
+const OVERHEAD: usize = 96;
+
+/// The bounds; see the module docs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) per_user: usize,
+    pub(crate) retention: Duration,
+    pub(crate) max_bytes: usize,
+}
+
+type UserKey = (Arc<str>, Arc<str>);
+
 #[derive(Debug)]
 pub(crate) struct OpLog {
     ops: HashMap<OpKey, OpState>,
-    /// Finished ops, oldest first, with when they finished.
-    finished: VecDeque<(OpKey, Instant)>,
-    capacity: usize,
-    ttl: Duration,
+    /// Per (resource, user): how many actions run, and the finished ones,
+    /// oldest first, with when they finished.
+    users: HashMap<UserKey, UserOps>,
+    bytes: usize,
+    bounds: Bounds,
+}
+
+#[derive(Debug, Default)]
+struct UserOps {
+    running: usize,
+    finished: VecDeque<(ui_flow::OpId, Instant, usize)>,
 }
 
 impl OpLog {
-    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(bounds: Bounds) -> Self {
         OpLog {
             ops: HashMap::new(),
-            finished: VecDeque::new(),
-            capacity,
-            ttl,
+            users: HashMap::new(),
+            bytes: 0,
+            bounds,
         }
     }
 
     pub(crate) fn get_mut(&mut self, key: &OpKey, now: Instant) -> Option<&mut OpState> {
-        self.expire(now);
+        self.expire_user(&(key.resource.clone(), key.user.clone()), now);
         self.ops.get_mut(key)
     }
 
-    pub(crate) fn start(&mut self, key: OpKey, conn: ConnectionId) {
+    /// Starts `key` unless a bound says no.
+    pub(crate) fn start(
+        &mut self,
+        key: OpKey,
+        conn: ConnectionId,
+        now: Instant,
+    ) -> Result<(), Busy> {
+        let user = (key.resource.clone(), key.user.clone());
+        self.expire_user(&user, now);
+        let ops = self.users.entry(user.clone()).or_default();
+        if ops.running + ops.finished.len() >= self.bounds.per_user {
+            return Err(Busy::User);
+        }
+        if self.bytes + OVERHEAD > self.bounds.max_bytes {
+            self.expire_all(now);
+            if self.bytes + OVERHEAD > self.bounds.max_bytes {
+                return Err(Busy::Server);
+            }
+        }
+        let ops = self.users.entry(user).or_default();
+        ops.running += 1;
+        self.bytes += OVERHEAD;
         self.ops.insert(key, OpState::Running(vec![conn]));
+        Ok(())
     }
 
     /// Records the outcome and returns who was waiting for it.
     pub(crate) fn finish(&mut self, key: &OpKey, frame: Bytes, now: Instant) -> Vec<ConnectionId> {
+        let size = frame.len();
         let waiters = match self.ops.get_mut(key) {
             Some(state @ OpState::Running(_)) => {
                 match std::mem::replace(state, OpState::Done(frame)) {
@@ -61,8 +143,13 @@ impl OpLog {
             }
             _ => return Vec::new(),
         };
-        self.finished.push_back((key.clone(), now));
-        self.expire(now);
+        let ops = self
+            .users
+            .entry((key.resource.clone(), key.user.clone()))
+            .or_default();
+        ops.running = ops.running.saturating_sub(1);
+        ops.finished.push_back((key.op_id, now, size));
+        self.bytes += size;
         waiters
     }
 
@@ -74,15 +161,33 @@ impl OpLog {
         }
     }
 
-    fn expire(&mut self, now: Instant) {
-        while let Some((key, at)) = self.finished.front() {
-            let too_many = self.finished.len() > self.capacity;
-            let too_old = now.saturating_duration_since(*at) > self.ttl;
-            if !(too_many || too_old) {
+    /// Forgets one user's outcomes older than the window.
+    fn expire_user(&mut self, user: &UserKey, now: Instant) {
+        let Some(ops) = self.users.get_mut(user) else {
+            return;
+        };
+        while let Some(&(op_id, at, size)) = ops.finished.front() {
+            if now.saturating_duration_since(at) <= self.bounds.retention {
                 break;
             }
-            self.ops.remove(key);
-            self.finished.pop_front();
+            ops.finished.pop_front();
+            self.bytes = self.bytes.saturating_sub(size + OVERHEAD);
+            self.ops.remove(&OpKey {
+                resource: user.0.clone(),
+                user: user.1.clone(),
+                op_id,
+            });
+        }
+        if ops.running == 0 && ops.finished.is_empty() {
+            self.users.remove(user);
+        }
+    }
+
+    /// Forgets every outcome older than the window.
+    fn expire_all(&mut self, now: Instant) {
+        let users: Vec<UserKey> = self.users.keys().cloned().collect();
+        for user in users {
+            self.expire_user(&user, now);
         }
     }
 
@@ -94,41 +199,82 @@ impl OpLog {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use ui_flow::OpId;
 
     use super::*;
 
-    fn key(n: u128) -> OpKey {
+    fn key(user: &str, n: u128) -> OpKey {
         OpKey {
             resource: Arc::from("r"),
-            user: Arc::from("u"),
+            user: Arc::from(user),
             op_id: OpId::from_u128(n),
         }
     }
 
-    #[test]
-    fn finished_outcomes_are_bounded_by_count_and_age() {
-        let t0 = Instant::now();
-        let mut log = OpLog::new(2, Duration::from_secs(10));
-        for n in 0..5 {
-            log.start(key(n), ConnectionId(1));
-            log.finish(&key(n), Bytes::from_static(b"x"), t0);
+    fn bounds(per_user: usize, max_bytes: usize) -> Bounds {
+        Bounds {
+            per_user,
+            retention: Duration::from_secs(10),
+            max_bytes,
         }
-        assert_eq!(log.len(), 2);
-        assert!(log.get_mut(&key(0), t0).is_none());
-        assert!(log.get_mut(&key(4), t0).is_some());
-        assert!(log.get_mut(&key(4), t0 + Duration::from_secs(11)).is_none());
+    }
+
+    fn run(log: &mut OpLog, k: &OpKey, at: Instant) -> Result<(), Busy> {
+        log.start(k.clone(), ConnectionId(1), at)?;
+        log.finish(k, Bytes::from_static(b"outcome"), at);
+        Ok(())
+    }
+
+    #[test]
+    fn nobody_can_push_out_another_users_outcome_within_the_window() {
+        let t0 = Instant::now();
+        let mut log = OpLog::new(bounds(3, usize::MAX));
+        run(&mut log, &key("victim", 1), t0).expect("runs");
+        for n in 0..3 {
+            run(&mut log, &key("flooder", n), t0).expect("within the bound");
+        }
+        assert_eq!(
+            run(&mut log, &key("flooder", 99), t0),
+            Err(Busy::User),
+            "refused, not made room for"
+        );
+        assert!(matches!(
+            log.get_mut(&key("victim", 1), t0),
+            Some(OpState::Done(_))
+        ));
+        // After the window the flooder's oldest go, and it may act again.
+        let later = t0 + Duration::from_secs(11);
+        run(&mut log, &key("flooder", 99), later).expect("room again");
+        assert!(
+            log.get_mut(&key("victim", 1), later).is_none(),
+            "its window is over too"
+        );
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_new_actions_instead_of_forgetting_young_outcomes() {
+        let t0 = Instant::now();
+        let one = OVERHEAD + b"outcome".len();
+        let mut log = OpLog::new(bounds(100, 3 * one));
+        for n in 0..3 {
+            run(&mut log, &key(&format!("u{n}"), n), t0).expect("fits");
+        }
+        assert_eq!(run(&mut log, &key("u9", 9), t0), Err(Busy::Server));
+        for n in 0..3 {
+            assert!(log.get_mut(&key(&format!("u{n}"), n), t0).is_some(), "kept");
+        }
+        let later = t0 + Duration::from_secs(11);
+        run(&mut log, &key("u9", 9), later).expect("old outcomes left the window");
+        assert_eq!(log.len(), 1);
     }
 
     #[test]
     fn running_ops_are_never_forgotten() {
         let t0 = Instant::now();
-        let mut log = OpLog::new(0, Duration::ZERO);
-        log.start(key(1), ConnectionId(1));
+        let mut log = OpLog::new(bounds(10, usize::MAX));
+        log.start(key("u", 1), ConnectionId(1), t0).expect("starts");
         assert!(matches!(
-            log.get_mut(&key(1), t0 + Duration::from_secs(3600)),
+            log.get_mut(&key("u", 1), t0 + Duration::from_secs(3600)),
             Some(OpState::Running(_))
         ));
     }
