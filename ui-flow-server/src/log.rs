@@ -84,7 +84,7 @@ pub enum CommitError {
 #[derive(Debug, thiserror::Error)]
 pub enum TransactError<E> {
     /// The closure refused: nothing was committed.
-    #[error("refused")]
+    #[error("{0}")]
     Refused(E),
     /// The closure's deltas could not be committed.
     #[error(transparent)]
