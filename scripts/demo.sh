@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Builds and starts the ui-flow demo (a shared hex world) on this machine.
 #
-#   ./scripts/demo.sh [--addr HOST:PORT] [--build-only]
+#   ./scripts/demo.sh [--addr HOST:PORT] [--memory] [--build-only]
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the
 # Cargo.lock version), builds the Leptos frontend and the JavaScript shim to
 # WebAssembly, assembles the static site in target/demo/site, then starts
-# demo-server on 127.0.0.1:8080 (or --addr) with its state in memory and
-# prints the URL to open. --build-only stops after building (the end-to-end
-# test uses it). Ctrl-C stops the server.
+# demo-server on 127.0.0.1:8080 (or --addr) with its worlds kept on disk in
+# target/demo/data (a restart continues them; --memory keeps them in memory
+# only) and prints the URL to open. --build-only stops after building (the
+# end-to-end test uses it). Ctrl-C stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 
 addr="127.0.0.1:8080"
 build_only=""
+storage=(--data target/demo/data)
 while [ $# -gt 0 ]; do
   case $1 in
     --addr) addr=${2:?--addr needs HOST:PORT}; shift 2 ;;
     --addr=*) addr=${1#--addr=}; shift ;;
     --build-only) build_only=1; shift ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --memory) storage=(--memory); shift ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,4 +55,4 @@ if [ -n "$build_only" ]; then
 fi
 
 log "starting the demo on http://$addr/ (Ctrl-C stops it)"
-exec target/debug/demo-server --addr "$addr" --site "$site"
+exec target/debug/demo-server --addr "$addr" --site "$site" "${storage[@]}"

@@ -30,11 +30,14 @@ export function freePort() {
 }
 
 /**
- * Starts demo-server on 127.0.0.1:port and resolves once it listens.
+ * Starts demo-server on 127.0.0.1:port and resolves once it listens. Its
+ * worlds live in memory, so a restart resets them (a new epoch), which the
+ * tests of the reset banner rely on; the durable store's restarts are tested
+ * in Rust (examples/demo/server/tests/restart.rs).
  * `kill()` ends it abruptly (SIGKILL: no goodbye to the clients).
  */
 export function startServer(port) {
-  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir], {
+  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, '--memory'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => proc.once('exit', resolve));

@@ -5,9 +5,10 @@
 //! the static files of its two frontends (the Leptos app at `/` and the
 //! plain JavaScript page at `/plain/`).
 //!
-//! It is an example, not a game server: state lives in one process and is
-//! gone when it stops, and anyone may claim any user id (the token *is* the
-//! user id, [`UnverifiedUserToken`]).
+//! It is an example, not a game server: one process serves every world (kept
+//! in a file with [`Demo::on_disk`], or in memory with [`Demo::new`]), and
+//! anyone may claim any user id (the token *is* the user id,
+//! [`UnverifiedUserToken`]).
 //!
 //! What it shows of the protocol:
 //!
@@ -49,6 +50,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tower_http::services::ServeDir;
+use ui_flow_server::store::{FileStore, StoreError};
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
 pub use worlds::{MAX_ROOMS, Settings, TOO_MANY_WORLDS, Worlds};
@@ -83,6 +85,35 @@ impl Demo {
             site: site.into(),
             durable: false,
         }
+    }
+
+    /// A demo whose worlds are kept on disk in `data` (the folder is created
+    /// if missing; the worlds are in `worlds.redb` inside it). A demo
+    /// started again on the same folder continues every world where it was:
+    /// same epoch, same seq line, so clients resume with the deltas they
+    /// missed. Fails, naming the file, when it cannot be opened (held by
+    /// another demo server, damaged, or written by another version).
+    pub fn on_disk(
+        site: impl Into<PathBuf>,
+        settings: Settings,
+        data: &std::path::Path,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data).map_err(|e| StoreError::Open {
+            path: data.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let store = FileStore::open(data.join("worlds.redb"))?;
+        let server = FlowServer::with_store(
+            Worlds::new(settings),
+            UnverifiedUserToken,
+            server_config(),
+            store,
+        );
+        Ok(Demo {
+            server,
+            site: site.into(),
+            durable: true,
+        })
     }
 
     /// The ui-flow server, to broadcast or to read its counters.

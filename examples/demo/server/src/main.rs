@@ -2,7 +2,7 @@
 //! `scripts/demo.sh`, which builds the frontends first.
 //!
 //! ```text
-//! demo-server [--addr HOST:PORT] [--site DIR]
+//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory]
 //! ```
 //!
 //! The first line printed is `listening on http://HOST:PORT/` (with the real
@@ -24,6 +24,13 @@ struct Args {
     /// The built static site (index.html, pkg/, plain/).
     #[arg(long, default_value = "target/demo/site")]
     site: PathBuf,
+    /// Where the worlds are kept (one file, `worlds.redb`, created if
+    /// missing): a restarted server continues every world where it was.
+    #[arg(long, default_value = "target/demo/data", conflicts_with = "memory")]
+    data: PathBuf,
+    /// Keep the worlds in memory only: they are gone when the server stops.
+    #[arg(long)]
+    memory: bool,
 }
 
 #[tokio::main]
@@ -43,8 +50,16 @@ async fn main() -> std::io::Result<()> {
     println!("  The plain JavaScript client of the same world: http://{addr}/plain/");
     println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
     println!();
-    println!("  Ctrl-C stops the server; state lives in memory only.");
-    let demo = Demo::new(args.site, Settings::default());
+    let demo = if args.memory {
+        println!("  Ctrl-C stops the server; the worlds live in memory only.");
+        Demo::new(args.site, Settings::default())
+    } else {
+        println!(
+            "  Ctrl-C stops the server; the worlds are kept in {}.",
+            args.data.display()
+        );
+        Demo::on_disk(args.site, Settings::default(), &args.data).map_err(std::io::Error::other)?
+    };
     demo.serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
