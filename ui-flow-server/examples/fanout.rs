@@ -30,7 +30,8 @@ use tokio_tungstenite::tungstenite::Message;
 use ui_flow::ServerMessage;
 use ui_flow::codec::Decoded;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken,
+    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig,
+    UnverifiedUserToken,
 };
 
 /// The broadcast payload: when it was sent, padded to about 100 bytes.
@@ -135,13 +136,17 @@ async fn serve(kind: &str) {
     let addr = listener.local_addr().expect("addr");
     // A plain broadcast loop: a tokio broadcast channel, one task per socket.
     let (plain_tx, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(4096);
-    let flow = FlowServer::with_config(Bench, UnverifiedUserToken, {
-        let mut c = ServerConfig::default();
-        c.max_connections = 20_000;
-        c.max_connections_per_user = 20_000;
-        c.liveness_timeout = Duration::from_secs(3600);
-        c
-    });
+    let flow = FlowServer::with_config(
+        Bench,
+        UnverifiedUserToken,
+        {
+            let mut c = ServerConfig::default();
+            c.max_connections = 20_000;
+            c.max_connections_per_user = 20_000;
+            c.liveness_timeout = Duration::from_secs(3600);
+            c
+        },
+    );
     if kind == "uiflow" {
         let app = flow.router();
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -120,11 +120,7 @@ impl FlowHandler for Counter {
         if let Err(e) = committed {
             return ActionOutcome::err("not_committed", e.to_string());
         }
-        let value = ctx
-            .session()
-            .read(|state, _| state.value)
-            .await
-            .unwrap_or_default();
+        let value = ctx.session().read(|state, _| state.value).await.unwrap_or_default();
         let event = CounterEvent {
             by: ctx.user().user_id.clone(),
             value,

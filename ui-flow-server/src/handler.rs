@@ -204,10 +204,7 @@ impl<H: FlowHandler> ActionContext<H> {
 
     /// Commits several deltas as one step of this action (see
     /// [`SessionHandle::commit_all`]).
-    pub async fn commit_all(
-        &self,
-        deltas: Vec<H::Delta>,
-    ) -> Result<Option<Committed>, CommitError> {
+    pub async fn commit_all(&self, deltas: Vec<H::Delta>) -> Result<Option<Committed>, CommitError> {
         self.transact(move |_| Ok::<_, std::convert::Infallible>(deltas))
             .await
             .map_err(|e| match e {

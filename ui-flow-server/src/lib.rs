@@ -121,7 +121,7 @@ pub mod store;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
+pub use log::{CommitError, Committed, TransactError};
 pub use counters::Counters;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
-pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};

@@ -156,9 +156,8 @@ impl<H: FlowHandler> ResourceLog<H> {
                     resource: resource.to_string(),
                     reason,
                 };
-                let mut state: H::State = decode(&loaded.checkpoint.state).map_err(|e| {
-                    corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
-                })?;
+                let mut state: H::State = decode(&loaded.checkpoint.state)
+                    .map_err(|e| corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq)))?;
                 let mut seq = loaded.checkpoint.seq;
                 let mut bytes = 0;
                 for entry in &loaded.entries {
@@ -263,11 +262,7 @@ impl<H: FlowHandler> ResourceLog<H> {
             })
             .into_iter()
             .collect();
-        if let Err(e) = self
-            .store
-            .append(&self.resource, entries.clone(), ops)
-            .await
-        {
+        if let Err(e) = self.store.append(&self.resource, entries.clone(), ops).await {
             head.broken = true;
             return Err(CommitError::Store(e).into());
         }
@@ -318,15 +313,9 @@ impl<H: FlowHandler> ResourceLog<H> {
             seq: head.seq,
             state,
         };
-        match self
-            .store
-            .checkpoint(&self.resource, checkpoint, keep_from)
-            .await
-        {
+        match self.store.checkpoint(&self.resource, checkpoint, keep_from).await {
             Ok(()) => head.since_checkpoint = (0, 0),
-            Err(e) => {
-                tracing::warn!(resource = %self.resource, error = %e, "checkpoint failed; will retry")
-            }
+            Err(e) => tracing::warn!(resource = %self.resource, error = %e, "checkpoint failed; will retry"),
         }
         let retention = u64::try_from(self.config.op_retention.as_millis()).unwrap_or(u64::MAX);
         let now_ms = crate::hub::Now::system().unix_ms;
@@ -376,22 +365,11 @@ impl<H: FlowHandler> ResourceLog<H> {
             Vec::new()
         } else if from_memory {
             let skip = usize::try_from(last + 1 - head.recent.front()?.seq).ok()?;
-            head.recent
-                .iter()
-                .skip(skip)
-                .map(|e| &e.delta[..])
-                .collect()
+            head.recent.iter().skip(skip).map(|e| &e.delta[..]).collect()
         } else {
-            stored = self
-                .store
-                .entries(&self.resource, last, wanted)
-                .await
-                .ok()?;
+            stored = self.store.entries(&self.resource, last, wanted).await.ok()?;
             let complete = stored.len() == wanted
-                && stored
-                    .iter()
-                    .enumerate()
-                    .all(|(i, e)| e.seq == last + 1 + i as u64);
+                && stored.iter().enumerate().all(|(i, e)| e.seq == last + 1 + i as u64);
             if !complete {
                 return None;
             }
@@ -432,8 +410,7 @@ impl<H: FlowHandler> Head<H> {
 
     /// Drops the oldest recent deltas beyond the history bounds.
     fn trim_history(&mut self, config: &LogConfig) {
-        while self.recent.len() > config.history_deltas || self.recent_bytes > config.history_bytes
-        {
+        while self.recent.len() > config.history_deltas || self.recent_bytes > config.history_bytes {
             let Some(old) = self.recent.pop_front() else {
                 break;
             };

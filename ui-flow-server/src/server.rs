@@ -97,11 +97,7 @@ impl<H: FlowHandler> FlowServer<H> {
         let epoch = config.epoch.unwrap_or_else(random_epoch);
         let (deadline, _) = watch::channel(None);
         let hub = Hub::new(config.clone(), epoch);
-        let hub = if H::APP_OWNED_STATE {
-            hub
-        } else {
-            hub.with_logs()
-        };
+        let hub = if H::APP_OWNED_STATE { hub } else { hub.with_logs() };
         FlowServer {
             inner: Arc::new(Inner {
                 handler: Arc::new(handler),
@@ -263,10 +259,7 @@ impl<H: FlowHandler> SessionHandle<H> {
 
     /// Commits several deltas as one step: consecutive seqs, one store
     /// write, one `Deltas` frame. `None` when `deltas` is empty.
-    pub async fn commit_all(
-        &self,
-        deltas: Vec<H::Delta>,
-    ) -> Result<Option<Committed>, CommitError> {
+    pub async fn commit_all(&self, deltas: Vec<H::Delta>) -> Result<Option<Committed>, CommitError> {
         self.commit_tagged(None, move |_| Ok::<_, std::convert::Infallible>(deltas))
             .await
             .map_err(|e| match e {
@@ -308,10 +301,7 @@ impl<H: FlowHandler> SessionHandle<H> {
 
     /// Calls `read` with the resource's state and the seq it is at (the
     /// resource's log is opened if it is not yet).
-    pub async fn read<R>(
-        &self,
-        read: impl FnOnce(&H::State, u64) -> R + Send,
-    ) -> Result<R, CommitError> {
+    pub async fn read<R>(&self, read: impl FnOnce(&H::State, u64) -> R + Send) -> Result<R, CommitError> {
         let log = self.inner.log(&self.resource).await?;
         Ok(log.read(read).await)
     }
@@ -457,10 +447,7 @@ impl<H: FlowHandler> SessionHandle<H> {
 impl<H: FlowHandler> Inner<H> {
     /// The resource's log, opened (loaded from the store, or started from
     /// the handler's initial state) by the first caller that needs it.
-    pub(crate) async fn log(
-        &self,
-        resource: &Arc<str>,
-    ) -> Result<Arc<ResourceLog<H>>, CommitError> {
+    pub(crate) async fn log(&self, resource: &Arc<str>) -> Result<Arc<ResourceLog<H>>, CommitError> {
         if H::APP_OWNED_STATE {
             return Err(CommitError::AppOwnedState);
         }
@@ -656,23 +643,12 @@ impl<H: FlowHandler> Inner<H> {
 
     /// Runs one action (unless the store says it already ran) and returns
     /// its encoded outcome, recorded in the store first.
-    async fn run_action(
-        self: &Arc<Self>,
-        key: &OpKey,
-        user: Arc<Identity>,
-        action: H::Action,
-    ) -> bytes::Bytes {
+    async fn run_action(self: &Arc<Self>, key: &OpKey, user: Arc<Identity>, action: H::Action) -> bytes::Bytes {
         let logged = !H::APP_OWNED_STATE;
         if logged {
-            match self
-                .store
-                .outcome(&key.resource, &key.user, key.op_id)
-                .await
-            {
+            match self.store.outcome(&key.resource, &key.user, key.op_id).await {
                 Ok(Some(Outcome::Answered(frame))) => return frame,
-                Ok(Some(Outcome::Committed)) => {
-                    return outcome_frame(key.op_id, ActionOutcome::ok());
-                }
+                Ok(Some(Outcome::Committed)) => return outcome_frame(key.op_id, ActionOutcome::ok()),
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(op_id = %key.op_id, error = %e, "could not read the op record");
@@ -694,8 +670,7 @@ impl<H: FlowHandler> Inner<H> {
             committed: AtomicBool::new(false),
         };
         let call = AssertUnwindSafe(self.handler.handle_action(&ctx, action));
-        let span =
-            tracing::debug_span!("handle_action", resource = %key.resource, op_id = %key.op_id);
+        let span = tracing::debug_span!("handle_action", resource = %key.resource, op_id = %key.op_id);
         let outcome = match tracing::Instrument::instrument(call.catch_unwind(), span).await {
             Ok(outcome) => outcome,
             Err(_) => {
@@ -715,11 +690,7 @@ impl<H: FlowHandler> Inner<H> {
                 outcome: Outcome::Answered(frame.clone()),
             };
             let stored = match self.log(&key.resource).await {
-                Ok(_) => self
-                    .store
-                    .append(&key.resource, Vec::new(), vec![record])
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(_) => self.store.append(&key.resource, Vec::new(), vec![record]).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = stored {

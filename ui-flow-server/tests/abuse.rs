@@ -272,13 +272,6 @@ async fn a_hundred_concurrent_clients_each_get_their_outcome() {
     for task in tasks {
         clients.push(task.await.expect("client task"));
     }
-    assert_eq!(
-        t.server
-            .session("room")
-            .read(|s, seq| (s.value, seq))
-            .await
-            .expect("read"),
-        (100, 100)
-    );
+    assert_eq!(t.server.session("room").read(|s, seq| (s.value, seq)).await.expect("read"), (100, 100));
     assert_eq!(t.server.session("room").presence().len(), 100);
 }

@@ -24,11 +24,7 @@ async fn join_action_ping_round_trip() {
     }
     assert_eq!(joined.seq, 0);
     let (epoch, head) = t.server.session("room").position().await.expect("log");
-    assert_eq!(
-        (joined.epoch, joined.seq),
-        (epoch, head),
-        "each resource has its own epoch"
-    );
+    assert_eq!((joined.epoch, joined.seq), (epoch, head), "each resource has its own epoch");
     assert_eq!(joined.users.len(), 1);
     assert_eq!(joined.users[0].user_id, "alice");
     assert_eq!(joined.users[0].status, PresenceStatus::Active);
@@ -167,14 +163,7 @@ async fn a_retried_action_after_reconnect_is_not_applied_twice() {
         }
         other => panic!("expected the remembered ActionOk, got {other:?}"),
     }
-    assert_eq!(
-        t.server
-            .session("room")
-            .read(|s, seq| (s.value, seq))
-            .await
-            .expect("read"),
-        (7, 1)
-    );
+    assert_eq!(t.server.session("room").read(|s, seq| (s.value, seq)).await.expect("read"), (7, 1));
 }
 
 #[tokio::test]

@@ -596,12 +596,7 @@ impl<H: FlowHandler> Hub<H> {
         };
         let ids: Vec<ConnectionId> = match user {
             Some(user) => session.roster.connections_of(user).collect(),
-            None => session
-                .live
-                .iter()
-                .chain(&session.syncing)
-                .copied()
-                .collect(),
+            None => session.live.iter().chain(&session.syncing).copied().collect(),
         };
         ids.into_iter()
             .filter_map(|id| {

@@ -26,12 +26,7 @@ impl<H: FlowHandler> Hub<H> {
     /// The result of a [`Request::Sync`]: the encoded `Snapshot` or `Deltas`
     /// frame and the seq it brings the client to, or why there is none
     /// (the connection is closed with `sync_failed`).
-    pub fn complete_sync(
-        &mut self,
-        now: Now,
-        ticket: SyncTicket,
-        result: Result<(Bytes, u64), String>,
-    ) {
+    pub fn complete_sync(&mut self, now: Now, ticket: SyncTicket, result: Result<(Bytes, u64), String>) {
         self.latest = Some(now.instant);
         if self.current_sync(ticket).is_none() {
             return;

@@ -122,8 +122,7 @@ impl Sim {
     fn join(&mut self, user: &str, seq: u64) -> ConnectionId {
         let id = self.connect(user);
         let ticket = self.snapshot_ticket();
-        self.hub
-            .complete_snapshot(self.now, ticket, Ok((Total(seq), seq)));
+        self.hub.complete_snapshot(self.now, ticket, Ok((Total(seq), seq)));
         self.pump();
         id
     }
@@ -219,8 +218,7 @@ fn deltas_during_a_join_are_neither_lost_nor_repeated() {
     for seq in 11..=14 {
         sim.delta(seq);
     }
-    sim.hub
-        .complete_snapshot(sim.now, ticket, Ok((Total(12), 12)));
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(12), 12)));
     let got = sim.take(joiner);
     assert!(matches!(got[1], Msg::Snapshot { seq: 12, .. }));
     assert!(matches!(got[2], Msg::Presence { .. }));
@@ -237,11 +235,9 @@ fn a_batch_straddling_the_snapshot_asks_for_a_fresh_one() {
     sim.hub
         .broadcast_deltas(sim.now, "r", &[Counted(1), Counted(2)], 12)
         .expect("batch");
-    sim.hub
-        .complete_snapshot(sim.now, ticket, Ok((Total(11), 11)));
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(11), 11)));
     let ticket = sim.snapshot_ticket();
-    sim.hub
-        .complete_snapshot(sim.now, ticket, Ok((Total(12), 12)));
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(12), 12)));
     let got = sim.take(joiner);
     let kinds: Vec<_> = got.iter().map(|m| m.tag().0).collect();
     // Connected, Snapshot(12), Presence; the batch (11..=12) is skipped.
@@ -254,8 +250,7 @@ fn stale_completions_are_ignored() {
     let a = sim.connect("a");
     let ticket = sim.snapshot_ticket();
     sim.hub.handle_departure(sim.now, a, Departure::Gone);
-    sim.hub
-        .complete_snapshot(sim.now, ticket, Ok((Total(1), 1)));
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(1), 1)));
     assert!(
         sim.take(a)
             .iter()
@@ -290,8 +285,7 @@ fn resync_matrix() {
                 sim.hub.complete_deltas(sim.now, ticket, Ok(list));
             }
             Some(Request::Snapshot { ticket, .. }) => {
-                sim.hub
-                    .complete_snapshot(sim.now, ticket, Ok((Total(head), head)));
+                sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(head), head)));
             }
             _ => {}
         }
@@ -330,8 +324,7 @@ fn an_incomplete_history_falls_back_to_a_snapshot() {
         .collect();
     sim.hub.complete_deltas(sim.now, ticket, Ok(list));
     let ticket = sim.snapshot_ticket();
-    sim.hub
-        .complete_snapshot(sim.now, ticket, Ok((Total(50), 50)));
+    sim.hub.complete_snapshot(sim.now, ticket, Ok((Total(50), 50)));
     assert!(matches!(&sim.take(a)[..], [Msg::Snapshot { seq: 50, .. }]));
 }
 

@@ -36,30 +36,16 @@ pub(crate) async fn run(store: &dyn Store) {
         .expect("append 1..=3");
     let refused = store.append("r", vec![entry(5)], Vec::new()).await;
     assert!(
-        matches!(
-            refused,
-            Err(StoreError::Conflict {
-                stored_head: 3,
-                first: 5,
-                ..
-            })
-        ),
+        matches!(refused, Err(StoreError::Conflict { stored_head: 3, first: 5, .. })),
         "a gap is refused: {refused:?}"
     );
     let refused = store.append("r", vec![entry(3)], Vec::new()).await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict { .. })),
-        "a repeat is refused"
-    );
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })), "a repeat is refused");
     let refused = store
         .append("r", vec![entry(4), entry(6)], Vec::new())
         .await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })));
-    assert_eq!(
-        store.load("r").await.expect("load").expect("some").head(),
-        3,
-        "nothing of a refused append is kept"
-    );
+    assert_eq!(store.load("r").await.expect("load").expect("some").head(), 3, "nothing of a refused append is kept");
 
     // Op records arrive with entries or alone.
     let op = OpRecord {
@@ -73,42 +59,19 @@ pub(crate) async fn run(store: &dyn Store) {
         .await
         .expect("append with an op");
     assert_eq!(
-        store
-            .outcome("r", "ann", OpId::from_u128(1))
-            .await
-            .expect("outcome"),
+        store.outcome("r", "ann", OpId::from_u128(1)).await.expect("outcome"),
         Some(Outcome::Committed)
     );
-    assert_eq!(
-        store
-            .outcome("r", "bob", OpId::from_u128(1))
-            .await
-            .expect("outcome"),
-        None,
-        "ops are per user"
-    );
-    assert_eq!(
-        store
-            .outcome("other", "ann", OpId::from_u128(1))
-            .await
-            .expect("outcome"),
-        None,
-        "and per resource"
-    );
+    assert_eq!(store.outcome("r", "bob", OpId::from_u128(1)).await.expect("outcome"), None, "ops are per user");
+    assert_eq!(store.outcome("other", "ann", OpId::from_u128(1)).await.expect("outcome"), None, "and per resource");
     let answered = OpRecord {
         outcome: Outcome::Answered(Bytes::from_static(b"ok frame")),
         at_unix_ms: 2_000,
         ..op.clone()
     };
-    store
-        .append("r", Vec::new(), vec![answered])
-        .await
-        .expect("record");
+    store.append("r", Vec::new(), vec![answered]).await.expect("record");
     assert_eq!(
-        store
-            .outcome("r", "ann", OpId::from_u128(1))
-            .await
-            .expect("outcome"),
+        store.outcome("r", "ann", OpId::from_u128(1)).await.expect("outcome"),
         Some(Outcome::Answered(Bytes::from_static(b"ok frame")))
     );
     let old = OpRecord {
@@ -116,27 +79,10 @@ pub(crate) async fn run(store: &dyn Store) {
         at_unix_ms: 500,
         ..op.clone()
     };
-    store
-        .append("r", Vec::new(), vec![old])
-        .await
-        .expect("record");
+    store.append("r", Vec::new(), vec![old]).await.expect("record");
     store.forget_ops("r", 1_000).await.expect("forget");
-    assert_eq!(
-        store
-            .outcome("r", "ann", OpId::from_u128(2))
-            .await
-            .expect("outcome"),
-        None,
-        "old records go"
-    );
-    assert!(
-        store
-            .outcome("r", "ann", OpId::from_u128(1))
-            .await
-            .expect("outcome")
-            .is_some(),
-        "newer ones stay"
-    );
+    assert_eq!(store.outcome("r", "ann", OpId::from_u128(2)).await.expect("outcome"), None, "old records go");
+    assert!(store.outcome("r", "ann", OpId::from_u128(1)).await.expect("outcome").is_some(), "newer ones stay");
 
     // Reads from any point; fewer when the store no longer has them.
     store
@@ -145,18 +91,9 @@ pub(crate) async fn run(store: &dyn Store) {
         .expect("append 5..=10");
     let read = store.entries("r", 2, 100).await.expect("entries");
     assert_eq!(read, (3..=10).map(entry).collect::<Vec<_>>());
-    assert_eq!(
-        store.entries("r", 2, 2).await.expect("entries"),
-        vec![entry(3), entry(4)]
-    );
+    assert_eq!(store.entries("r", 2, 2).await.expect("entries"), vec![entry(3), entry(4)]);
     assert!(store.entries("r", 10, 5).await.expect("entries").is_empty());
-    assert!(
-        store
-            .entries("missing", 0, 5)
-            .await
-            .expect("entries")
-            .is_empty()
-    );
+    assert!(store.entries("missing", 0, 5).await.expect("entries").is_empty());
 
     // A checkpoint replaces the replay start and drops entries below keep_from.
     store
@@ -165,22 +102,11 @@ pub(crate) async fn run(store: &dyn Store) {
         .expect("checkpoint");
     let loaded = store.load("r").await.expect("load").expect("some");
     assert_eq!(loaded.checkpoint, checkpoint(7, 8));
-    assert_eq!(
-        loaded.entries,
-        vec![entry(9), entry(10)],
-        "load replays from the checkpoint"
-    );
+    assert_eq!(loaded.entries, vec![entry(9), entry(10)], "load replays from the checkpoint");
     assert_eq!(loaded.head(), 10);
     let read = store.entries("r", 0, 100).await.expect("entries");
-    assert_eq!(
-        read.first().map(|e| e.seq),
-        Some(6),
-        "history below keep_from is gone"
-    );
-    store
-        .append("r", vec![entry(11)], Vec::new())
-        .await
-        .expect("appends go on");
+    assert_eq!(read.first().map(|e| e.seq), Some(6), "history below keep_from is gone");
+    store.append("r", vec![entry(11)], Vec::new()).await.expect("appends go on");
 
     // keep_from never drops entries above the checkpoint.
     store
@@ -191,32 +117,14 @@ pub(crate) async fn run(store: &dyn Store) {
     assert_eq!(loaded.entries, vec![entry(10), entry(11)]);
 
     // Creating again starts over.
-    store
-        .create("r", checkpoint(8, 0))
-        .await
-        .expect("create again");
+    store.create("r", checkpoint(8, 0)).await.expect("create again");
     let loaded = store.load("r").await.expect("load").expect("some");
     assert_eq!((loaded.checkpoint.epoch, loaded.head()), (8, 0));
-    store
-        .append("r", vec![entry(1)], Vec::new())
-        .await
-        .expect("append after restart");
+    store.append("r", vec![entry(1)], Vec::new()).await.expect("append after restart");
 
     // Resources are independent.
-    store
-        .create("s", checkpoint(1, 41))
-        .await
-        .expect("create s");
-    store
-        .append("s", vec![entry(42)], Vec::new())
-        .await
-        .expect("append s");
-    assert_eq!(
-        store.load("s").await.expect("load").expect("some").head(),
-        42
-    );
-    assert_eq!(
-        store.load("r").await.expect("load").expect("some").head(),
-        1
-    );
+    store.create("s", checkpoint(1, 41)).await.expect("create s");
+    store.append("s", vec![entry(42)], Vec::new()).await.expect("append s");
+    assert_eq!(store.load("s").await.expect("load").expect("some").head(), 42);
+    assert_eq!(store.load("r").await.expect("load").expect("some").head(), 1);
 }

@@ -40,9 +40,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Resource>> {
-        self.resources
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.resources.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn missing(resource: &str) -> StoreError {
@@ -86,9 +84,7 @@ impl Store for MemoryStore {
         ops: Vec<OpRecord>,
     ) -> Result<(), StoreError> {
         let mut all = self.lock();
-        let r = all
-            .get_mut(resource)
-            .ok_or_else(|| Self::missing(resource))?;
+        let r = all.get_mut(resource).ok_or_else(|| Self::missing(resource))?;
         check_follows(resource, r.head(), &entries)?;
         r.entries.extend(entries);
         for op in ops {
@@ -122,9 +118,7 @@ impl Store for MemoryStore {
         keep_from: u64,
     ) -> Result<(), StoreError> {
         let mut all = self.lock();
-        let r = all
-            .get_mut(resource)
-            .ok_or_else(|| Self::missing(resource))?;
+        let r = all.get_mut(resource).ok_or_else(|| Self::missing(resource))?;
         let keep_from = keep_from.min(checkpoint.seq + 1);
         while r.entries.front().is_some_and(|e| e.seq < keep_from) {
             r.entries.pop_front();

@@ -21,10 +21,10 @@
 //! method is called from async code and must not block the runtime (move
 //! blocking IO to `spawn_blocking`).
 
-#[cfg(test)]
-pub(crate) mod conformance;
 mod file;
 mod memory;
+#[cfg(test)]
+pub(crate) mod conformance;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -127,9 +127,7 @@ pub enum StoreError {
     },
     /// An append did not continue the stored seq line (another writer got
     /// there first, or the caller lost track).
-    #[error(
-        "log of {resource:?} is at seq {stored_head}; an append starting at {first} does not follow it"
-    )]
+    #[error("log of {resource:?} is at seq {stored_head}; an append starting at {first} does not follow it")]
     Conflict {
         /// The resource.
         resource: String,
@@ -174,12 +172,8 @@ pub trait Store: Send + Sync + 'static {
     /// Entries with seq above `after`, oldest first, at most `limit`. Fewer
     /// (or none) when the store no longer has them: the caller checks that
     /// the first is `after + 1`.
-    async fn entries(
-        &self,
-        resource: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreError>;
+    async fn entries(&self, resource: &str, after: u64, limit: usize)
+    -> Result<Vec<Entry>, StoreError>;
 
     /// Saves `checkpoint` as the resource's latest and forgets entries with
     /// seq below `keep_from` (never ones above the checkpoint).
@@ -220,28 +214,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     ) -> Result<(), StoreError> {
         (**self).append(resource, entries, ops).await
     }
-    async fn entries(
-        &self,
-        resource: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
+    async fn entries(&self, resource: &str, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
         (**self).entries(resource, after, limit).await
     }
-    async fn checkpoint(
-        &self,
-        resource: &str,
-        checkpoint: Checkpoint,
-        keep_from: u64,
-    ) -> Result<(), StoreError> {
+    async fn checkpoint(&self, resource: &str, checkpoint: Checkpoint, keep_from: u64) -> Result<(), StoreError> {
         (**self).checkpoint(resource, checkpoint, keep_from).await
     }
-    async fn outcome(
-        &self,
-        resource: &str,
-        user: &str,
-        op_id: OpId,
-    ) -> Result<Option<Outcome>, StoreError> {
+    async fn outcome(&self, resource: &str, user: &str, op_id: OpId) -> Result<Option<Outcome>, StoreError> {
         (**self).outcome(resource, user, op_id).await
     }
     async fn forget_ops(&self, resource: &str, before_unix_ms: u64) -> Result<(), StoreError> {
@@ -250,11 +229,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 }
 
 /// Checks that `entries` start right after `head` and go up by one.
-pub(crate) fn check_follows(
-    resource: &str,
-    head: u64,
-    entries: &[Entry],
-) -> Result<(), StoreError> {
+pub(crate) fn check_follows(resource: &str, head: u64, entries: &[Entry]) -> Result<(), StoreError> {
     for (i, entry) in entries.iter().enumerate() {
         if entry.seq != head + 1 + i as u64 {
             return Err(StoreError::Conflict {
