@@ -441,6 +441,9 @@ fn open_reason(e: DatabaseError) -> String {
         }
         DatabaseError::Storage(StorageError::Io(e)) => match e.kind() {
             std::io::ErrorKind::NotFound => "its directory does not exist".to_owned(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                format!("it is not a redb database or is damaged: {e}")
+            }
             std::io::ErrorKind::PermissionDenied => {
                 format!("permission denied (the file and its directory must be writable): {e}")
             }
