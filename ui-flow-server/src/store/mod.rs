@@ -1,5 +1,10 @@
 //! Where each resource's log is kept: [`Store`], with [`MemoryStore`] (the
-//! default).
+//! default) and [`FileStore`] (durable, one file on disk).
+//!
+//! | store | survives a restart | limits |
+//! |---|---|---|
+//! | [`MemoryStore`] | no: a restarted server starts every resource over, in a new epoch, and clients take a snapshot | none of its own; holds what the logs keep ([`LogConfig`](crate::LogConfig)) |
+//! | [`FileStore`] | yes: same epoch and seq line, clients resume with `Deltas`, recorded op outcomes answer retries | one process per file; `fsync` per commit by default ([`Durability`]) |
 //!
 //! A store holds, per resource:
 //!
