@@ -44,8 +44,11 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("ui_flow_meta"
 const CHECKPOINTS: TableDefinition<'_, &str, (u32, u64, &[u8])> =
     TableDefinition::new("ui_flow_checkpoints");
 const ENTRIES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("ui_flow_entries");
-const OPS: TableDefinition<'_, (&str, &str, u128), (u64, Option<&[u8]>)> =
-    TableDefinition::new("ui_flow_ops");
+/// (resource, user, op id as a big-endian u128).
+type OpKey<'a> = (&'a str, &'a str, u128);
+/// (finished at, Unix ms; the answer frame, `None` when only committed).
+type OpValue<'a> = (u64, Option<&'a [u8]>);
+const OPS: TableDefinition<'_, OpKey<'_>, OpValue<'_>> = TableDefinition::new("ui_flow_ops");
 
 /// When an append counts as kept.
 ///
@@ -211,8 +214,10 @@ impl Drop for Shared {
         if *self.unsynced.get_mut() == 0 {
             return;
         }
-        let sync = || -> Result<(), redb::Error> { Ok(self.db.begin_write()?.commit()?) };
-        let synced = sync();
+        let synced = match self.db.begin_write() {
+            Ok(txn) => txn.commit().map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
         if let Err(e) = synced {
             tracing::warn!(path = %self.path.display(), error = %e, "last appends not made durable");
         }
