@@ -77,7 +77,9 @@ pub enum Durability {
     /// ones before it. A crash (even of the process alone: redb reopens at
     /// its last durable commit) loses at most the appends since then, and
     /// those may already have been acknowledged to clients. For data that
-    /// can be lost, when commit rate matters more.
+    /// can be lost, when commit rate matters more. The file grows faster
+    /// than with `Immediate`: redb reuses the pages a commit frees only
+    /// after a durable commit.
     Eventual,
 }
 
