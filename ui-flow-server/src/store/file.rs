@@ -15,8 +15,8 @@
 //! and a checkpoint's "drop below `keep_from`" is one range delete.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use redb::{
     Database, DatabaseError, ReadableTable, StorageError, TableDefinition, TableHandle,
     WriteTransaction,
 };
+use tokio::sync::oneshot::{self, Sender};
 use ui_flow::OpId;
 
 use super::{Checkpoint, Entry, Loaded, OpRecord, Outcome, Store, StoreError, check_follows};
@@ -68,8 +69,8 @@ pub enum Durability {
     /// `ActionOk` is sent only once its deltas would survive a power cut.
     /// The default. Its cost is one `fsync` per commit: a few hundred to a
     /// few thousand commits per second on an SSD, far fewer on a spinning
-    /// disk (see BENCHMARKS.md). Concurrent commits to different resources
-    /// each pay their own.
+    /// disk (see BENCHMARKS.md). Appends that arrive while one commits
+    /// (commits to other resources) share the next commit and its `fsync`.
     #[default]
     Immediate,
     /// Appends return once written to the database's memory; every 64th
@@ -98,7 +99,11 @@ pub enum Durability {
 /// only: the server's resource logs decide what they mean.
 ///
 /// Each call runs its transaction on tokio's blocking pool, so it never
-/// blocks the async runtime.
+/// blocks the async runtime. redb runs one write transaction at a time, so
+/// appends queue: those queued while a commit runs go into the next
+/// transaction together (group commit), each with its own result; a
+/// refused append (`Conflict`) writes nothing and does not affect the
+/// others.
 ///
 /// ```no_run
 /// use ui_flow_server::store::FileStore;
@@ -128,6 +133,24 @@ struct Shared {
     path: PathBuf,
     /// Appends since the last durable commit ([`Durability::Eventual`]).
     unsynced: AtomicU32,
+    /// Appends waiting for the next write transaction (group commit).
+    queue: Mutex<Vec<Queued>>,
+}
+
+/// One append's writes, run inside a shared write transaction. It checks
+/// before it writes, so an `Err` it returns has written nothing.
+type Job = Box<dyn FnOnce(&WriteTransaction) -> Result<(), StoreError> + Send>;
+
+/// An append waiting in [`Shared::queue`], and where its result goes.
+struct Queued {
+    job: Job,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Queued")
+    }
 }
 
 impl FileStore {
@@ -158,6 +181,7 @@ impl FileStore {
                 db,
                 path,
                 unsynced: AtomicU32::new(0),
+                queue: Mutex::new(Vec::new()),
             }),
             durability: Durability::default(),
         })
@@ -175,29 +199,42 @@ impl FileStore {
     }
 
     /// Runs `work` in one write transaction on the blocking pool and commits
-    /// it, durably unless `eventual` allows otherwise.
+    /// it durably (which makes any [`Durability::Eventual`] appends before
+    /// it durable too).
     async fn write<T: Send + 'static>(
         &self,
-        eventual: bool,
         work: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let shared = self.shared.clone();
-        let eventual = eventual && self.durability == Durability::Eventual;
         blocking(move || {
-            let mut txn = shared.db.begin_write().map_err(io)?;
-            let durable = !eventual
-                || shared.unsynced.fetch_add(1, Ordering::Relaxed) + 1 >= EVENTUAL_SYNC_EVERY;
-            if !durable {
-                txn.set_durability(redb::Durability::None);
-            }
+            let txn = shared.db.begin_write().map_err(io)?;
             let out = work(&txn)?;
             txn.commit().map_err(io)?;
-            if durable {
-                shared.unsynced.store(0, Ordering::Relaxed);
-            }
+            shared.unsynced.store(0, Ordering::Relaxed);
             Ok(out)
         })
         .await
+    }
+
+    /// Runs `job` in a write transaction shared with the appends queued
+    /// meanwhile, so they share one commit (and one `fsync`): the group
+    /// commit. Each job's result is its own; an IO failure of the shared
+    /// commit fails them all, and none of their writes is kept.
+    async fn append_job(&self, job: Job) -> Result<(), StoreError> {
+        let (done, result) = oneshot::channel();
+        lock(&self.shared.queue).push(Queued { job, done });
+        let shared = self.shared.clone();
+        let eventual = self.durability == Durability::Eventual;
+        // Commits what is queued, ours included, unless a transaction
+        // that began earlier took ours: it answers it, then.
+        blocking(move || {
+            shared.commit_queued(eventual);
+            Ok(())
+        })
+        .await?;
+        result
+            .await
+            .map_err(|_| StoreError::Io("the append's transaction was abandoned".to_owned()))?
     }
 
     /// Runs `work` in one read transaction on the blocking pool.
@@ -208,6 +245,73 @@ impl FileStore {
         let shared = self.shared.clone();
         blocking(move || work(&shared.db.begin_read().map_err(io)?)).await
     }
+}
+
+impl Shared {
+    /// Takes every queued append and runs them in one write transaction.
+    /// Blocks; call it on the blocking pool.
+    fn commit_queued(&self, eventual: bool) {
+        let mut txn = match self.db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => return self.fail_queued(&io(e)),
+        };
+        // Taken only once the transaction is ours: appends queued while
+        // another commits wait for this one.
+        let queued = std::mem::take(&mut *lock(&self.queue));
+        if queued.is_empty() {
+            return;
+        }
+        let count = u32::try_from(queued.len()).unwrap_or(u32::MAX);
+        let durable = !eventual
+            || self
+                .unsynced
+                .fetch_add(count, Ordering::Relaxed)
+                .saturating_add(count)
+                >= EVENTUAL_SYNC_EVERY;
+        if !durable {
+            txn.set_durability(redb::Durability::None);
+        }
+        let mut answers = Vec::with_capacity(queued.len());
+        for Queued { job, done } in queued {
+            let result = job(&txn);
+            if let Err(StoreError::Io(e)) = &result {
+                // Writes may be half done: nothing of this transaction is kept.
+                let error = StoreError::Io(e.clone());
+                drop(txn);
+                for (done, _) in answers {
+                    let _ = Sender::send(done, Err(StoreError::Io(e.clone())));
+                }
+                let _ = Sender::send(done, Err(error));
+                return;
+            }
+            answers.push((done, result));
+        }
+        if let Err(e) = txn.commit() {
+            let e = e.to_string();
+            for (done, _) in answers {
+                let _ = Sender::send(done, Err(StoreError::Io(e.clone())));
+            }
+            return;
+        }
+        if durable {
+            self.unsynced.store(0, Ordering::Relaxed);
+        }
+        for (done, result) in answers {
+            let _ = Sender::send(done, result);
+        }
+    }
+
+    /// Answers every queued append with `error` (their transaction could
+    /// not begin).
+    fn fail_queued(&self, error: &StoreError) {
+        for Queued { done, .. } in std::mem::take(&mut *lock(&self.queue)) {
+            let _ = Sender::send(done, Err(StoreError::Io(error.to_string())));
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for Shared {
@@ -252,7 +356,7 @@ impl Store for FileStore {
 
     async fn create(&self, resource: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
         let resource = resource.to_owned();
-        self.write(false, move |txn| {
+        self.write(move |txn| {
             let mut entries = txn.open_table(ENTRIES).map_err(io)?;
             entries
                 .retain_in(
@@ -286,7 +390,7 @@ impl Store for FileStore {
         ops: Vec<OpRecord>,
     ) -> Result<(), StoreError> {
         let resource = resource.to_owned();
-        self.write(true, move |txn| {
+        self.append_job(Box::new(move |txn| {
             let head = stored_head(txn, &resource)?;
             check_follows(&resource, head, &entries)?;
             let mut table = txn.open_table(ENTRIES).map_err(io)?;
@@ -309,7 +413,7 @@ impl Store for FileStore {
                     .map_err(io)?;
             }
             Ok(())
-        })
+        }))
         .await
     }
 
@@ -331,7 +435,7 @@ impl Store for FileStore {
         keep_from: u64,
     ) -> Result<(), StoreError> {
         let resource = resource.to_owned();
-        self.write(false, move |txn| {
+        self.write(move |txn| {
             let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(io)?;
             if checkpoints.get(resource.as_str()).map_err(io)?.is_none() {
                 return Err(missing(&resource));
@@ -379,7 +483,7 @@ impl Store for FileStore {
 
     async fn forget_ops(&self, resource: &str, before_unix_ms: u64) -> Result<(), StoreError> {
         let resource = resource.to_owned();
-        self.write(false, move |txn| {
+        self.write(move |txn| {
             let mut ops = txn.open_table(OPS).map_err(io)?;
             let after = after_resource(&resource);
             ops.retain_in(
