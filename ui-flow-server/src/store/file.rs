@@ -144,6 +144,9 @@ type Job = Box<dyn FnOnce(&WriteTransaction) -> Result<(), StoreError> + Send>;
 /// An append waiting in [`Shared::queue`], and where its result goes.
 struct Queued {
     job: Job,
+    /// Its store is [`Durability::Eventual`]: it may be committed without
+    /// `fsync` (unless another in the group must not).
+    eventual: bool,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -222,13 +225,17 @@ impl FileStore {
     /// commit fails them all, and none of their writes is kept.
     async fn append_job(&self, job: Job) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
-        lock(&self.shared.queue).push(Queued { job, done });
-        let shared = self.shared.clone();
         let eventual = self.durability == Durability::Eventual;
+        lock(&self.shared.queue).push(Queued {
+            job,
+            eventual,
+            done,
+        });
+        let shared = self.shared.clone();
         // Commits what is queued, ours included, unless a transaction
         // that began earlier took ours: it answers it, then.
         blocking(move || {
-            shared.commit_queued(eventual);
+            shared.commit_queued();
             Ok(())
         })
         .await?;
@@ -250,7 +257,7 @@ impl FileStore {
 impl Shared {
     /// Takes every queued append and runs them in one write transaction.
     /// Blocks; call it on the blocking pool.
-    fn commit_queued(&self, eventual: bool) {
+    fn commit_queued(&self) {
         let mut txn = match self.db.begin_write() {
             Ok(txn) => txn,
             Err(e) => return self.fail_queued(&io(e)),
@@ -262,6 +269,7 @@ impl Shared {
             return;
         }
         let count = u32::try_from(queued.len()).unwrap_or(u32::MAX);
+        let eventual = queued.iter().all(|q| q.eventual);
         let durable = !eventual
             || self
                 .unsynced
@@ -272,7 +280,7 @@ impl Shared {
             txn.set_durability(redb::Durability::None);
         }
         let mut answers = Vec::with_capacity(queued.len());
-        for Queued { job, done } in queued {
+        for Queued { job, done, .. } in queued {
             let result = job(&txn);
             if let Err(StoreError::Io(e)) = &result {
                 // Writes may be half done: nothing of this transaction is kept.
@@ -648,6 +656,53 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = FileStore::open(dir.path().join("flow.redb")).expect("open");
         super::super::conformance::run(&store).await;
+    }
+
+    /// Appends queued behind a held write transaction go into one group:
+    /// each gets its own result, a refused one does not spoil the others,
+    /// and a later one sees the earlier ones' writes.
+    #[tokio::test]
+    async fn a_group_commit_answers_each_append() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FileStore::open(dir.path().join("flow.redb")).expect("open");
+        let checkpoint = Checkpoint {
+            epoch: 1,
+            seq: 0,
+            state: Bytes::from_static(b"s"),
+        };
+        store.create("r", checkpoint).await.expect("create");
+        let entry = |seq| Entry {
+            seq,
+            delta: Bytes::from(format!("delta {seq}")),
+        };
+        let held = store.shared.db.begin_write().expect("hold the writer");
+        let mut appends = Vec::new();
+        for seq in [1, 1, 2, 4, 3] {
+            let store = store.clone();
+            appends.push(tokio::spawn(async move {
+                store.append("r", vec![entry(seq)], Vec::new()).await
+            }));
+        }
+        while lock(&store.shared.queue).len() < 5 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        let mut results = Vec::new();
+        for append in appends {
+            results.push(append.await.expect("task"));
+        }
+        let won: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(won, [true, false, true, false, true], "{results:?}");
+        assert!(matches!(
+            results[1],
+            Err(StoreError::Conflict { stored_head: 1, .. })
+        ));
+        assert!(matches!(
+            results[3],
+            Err(StoreError::Conflict { stored_head: 2, .. })
+        ));
+        let loaded = store.load("r").await.expect("load").expect("kept");
+        assert_eq!(loaded.entries, (1..=3).map(entry).collect::<Vec<_>>());
     }
 
     #[tokio::test]
