@@ -13,6 +13,15 @@
 //!
 //! Entries sort by (resource, seq), so [`Store::entries`] is one range scan
 //! and a checkpoint's "drop below `keep_from`" is one range delete.
+//!
+//! Why redb: among the embedded stores we weighed, it is the one that is
+//! pure Rust (no C toolchain, unlike SQLite through rusqlite), one file
+//! with one lock (fjall keeps a folder of LSM segments and a journal),
+//! crash-safe by copy-on-write with checksummed commits, and stable in its
+//! file format within a major version. Its cost: one writer at a time
+//! (hence the group commit) and a file that grows in regions of a few MiB.
+//! We stay on redb 2.6, the newest line that builds on the workspace's
+//! Rust 1.85, and write its v3 file format, which redb 3 and later read.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -103,7 +112,9 @@ pub enum Durability {
 /// appends queue: those queued while a commit runs go into the next
 /// transaction together (group commit), each with its own result; a
 /// refused append (`Conflict`) writes nothing and does not affect the
-/// others.
+/// others. Dropping the last handle of a store with
+/// [`Durability::Eventual`] appends not yet durable commits them (one
+/// `fsync`, on the dropping thread).
 ///
 /// ```no_run
 /// use ui_flow_server::store::FileStore;
