@@ -45,6 +45,29 @@
 //! The same server runs as a program: `cargo run -p ui-flow-server --example
 //! counter -- 127.0.0.1:9000` (prints the address it listens on).
 //!
+//! ## Keeping logs on disk
+//!
+//! The server numbers and keeps every resource's deltas in a
+//! [`store::Store`]. The default, [`store::MemoryStore`], forgets them when
+//! the process ends. [`store::FileStore`] keeps them in one database file, so
+//! a restarted server continues each resource's epoch and seq line: its
+//! clients resume with `Deltas`, and a retried action gets its first outcome
+//! instead of running again. By default an action's `ActionOk` is sent only
+//! after its deltas are `fsync`ed ([`store::Durability`]).
+//!
+//! ```no_run
+//! use ui_flow_server::store::FileStore;
+//! use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken, counter::Counter};
+//!
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! std::fs::create_dir_all("data")?;
+//! let (handler, auth, config) = (Counter::default(), UnverifiedUserToken, ServerConfig::default());
+//! // Fails, naming the file, if it is locked, damaged or of another version.
+//! let server = FlowServer::with_store(handler, auth, config, FileStore::open("data/flow.redb")?);
+//! # let _ = server;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Connection lifecycle
 //!
 //! 1. `GET /realtime/{resource_id}` with the token in `Sec-WebSocket-Protocol`

@@ -1,5 +1,10 @@
 //! Where each resource's log is kept: [`Store`], with [`MemoryStore`] (the
-//! default).
+//! default) and [`FileStore`] (durable, one file on disk).
+//!
+//! | store | survives a restart | limits |
+//! |---|---|---|
+//! | [`MemoryStore`] | no: a restarted server starts every resource over, in a new epoch, and clients take a snapshot | none of its own; holds what the logs keep ([`LogConfig`](crate::LogConfig)) |
+//! | [`FileStore`] | yes: same epoch and seq line, clients resume with `Deltas`, recorded op outcomes answer retries | one process per file; `fsync` per commit by default ([`Durability`]) |
 //!
 //! A store holds, per resource:
 //!
@@ -23,6 +28,7 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+mod file;
 mod memory;
 
 use std::fmt;
@@ -32,6 +38,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ui_flow::OpId;
 
+pub use file::{Durability, FORMAT_VERSION, FileStore};
 pub use memory::MemoryStore;
 
 /// A resource's state at one seq, as its log last saved it.

@@ -40,7 +40,13 @@ impl Server {
     /// listens, with the address it listens on.
     fn start(addr: SocketAddr, data: &Path) -> (Server, SocketAddr) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_demo-server"))
-            .args(["--addr", &addr.to_string(), "--site", "/nonexistent", "--data"])
+            .args([
+                "--addr",
+                &addr.to_string(),
+                "--site",
+                "/nonexistent",
+                "--data",
+            ])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -173,7 +179,10 @@ impl Player {
 
     fn unresolved(&self) -> usize {
         let outcomes = &self.seen.lock().expect("lock").outcomes;
-        self.sent.iter().filter(|op| !outcomes.contains_key(op)).count()
+        self.sent
+            .iter()
+            .filter(|op| !outcomes.contains_key(op))
+            .count()
     }
 }
 
@@ -191,10 +200,8 @@ fn data_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "demo-restart-{}-{nanos}",
-        std::process::id()
-    ));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("demo-restart-{}-{nanos}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -207,7 +214,13 @@ async fn killed_twenty_times_mid_burst_every_client_resumes_with_deltas_and_lose
     let (events, mut heard) = watch::channel(0usize);
     let mut players: Vec<Player> = (0..PLAYERS)
         .map(|i| {
-            Player::connect(addr, &format!("p{i}"), 7 + i as u64, acks.clone(), events.clone())
+            Player::connect(
+                addr,
+                &format!("p{i}"),
+                7 + i as u64,
+                acks.clone(),
+                events.clone(),
+            )
         })
         .collect();
     for p in &mut players {
@@ -244,17 +257,25 @@ async fn killed_twenty_times_mid_burst_every_client_resumes_with_deltas_and_lose
         until(&mut heard, "every action's outcome", || p.unresolved() == 0).await;
     }
     // The steward may still commit (items, departures): wait for one head.
-    until(&mut heard, "every client at one head with one world", || {
-        let seqs: Vec<Option<u64>> = players.iter().map(|p| p.conn.seq()).collect();
-        let states: Vec<World> = players.iter().map(|p| p.conn.state()).collect();
-        seqs[0].is_some()
-            && seqs.windows(2).all(|w| w[0] == w[1])
-            && states.windows(2).all(|w| w[0] == w[1])
-    })
+    until(
+        &mut heard,
+        "every client at one head with one world",
+        || {
+            let seqs: Vec<Option<u64>> = players.iter().map(|p| p.conn.seq()).collect();
+            let states: Vec<World> = players.iter().map(|p| p.conn.state()).collect();
+            seqs[0].is_some()
+                && seqs.windows(2).all(|w| w[0] == w[1])
+                && states.windows(2).all(|w| w[0] == w[1])
+        },
+    )
     .await;
     for p in &players {
         let seen = p.seen.lock().expect("lock");
-        assert_eq!(seen.snapshots, 1, "{}: every reconnect resumed with Deltas, same epoch", p.user);
+        assert_eq!(
+            seen.snapshots, 1,
+            "{}: every reconnect resumed with Deltas, same epoch",
+            p.user
+        );
         assert!(
             seen.seqs.windows(2).all(|w| w[1] == w[0] + 1),
             "{}: no gap, no repeat: {:?}",
