@@ -53,10 +53,11 @@ impl Server {
             .spawn()
             .expect("the demo server starts");
         let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout);
         let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("the first line");
+        lines.read_line(&mut first).expect("the first line");
+        // Keep reading, so the server's later lines never meet a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
         let listening = first
             .trim()
             .strip_prefix("listening on http://")
@@ -233,13 +234,19 @@ async fn killed_twenty_times_mid_burst_every_client_resumes_with_deltas_and_lose
         p.sent.push(op);
     }
     let mut round = 0;
-    for _ in 0..KILLS {
+    for kill in 0..KILLS {
         // A burst: keep every player acting until enough outcomes arrived,
         // then kill the server with actions still in flight.
         let target = *acked.borrow() + ACKS_PER_ROUND;
         let deadline = Instant::now() + STUCK;
         while *acked.borrow_and_update() < target {
-            assert!(Instant::now() < deadline, "no outcomes arrive");
+            assert!(
+                Instant::now() < deadline,
+                "no outcomes arrive (kill {kill}, {} acks, statuses {:?}, unresolved {:?})",
+                *acked.borrow(),
+                players.iter().map(|p| p.conn.status()).collect::<Vec<_>>(),
+                players.iter().map(Player::unresolved).collect::<Vec<_>>(),
+            );
             for p in &mut players {
                 if p.unresolved() < 3 {
                     p.step(round);
