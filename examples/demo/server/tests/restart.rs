@@ -101,11 +101,12 @@ struct Player {
 }
 
 fn config(seed: u64) -> ClientConfig {
-    let mut config = ClientConfig::default();
-    config.backoff_min = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(200);
-    config.seed = seed;
-    config
+    ClientConfig {
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        seed,
+        ..ClientConfig::default()
+    }
 }
 
 impl Player {
