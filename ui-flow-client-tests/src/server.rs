@@ -257,6 +257,8 @@ impl TestServer {
     fn serve(&mut self, listener: TcpListener) {
         let mut config = ServerConfig::default();
         config.epoch = Some(EPOCH);
+        // The browser driver's test pages come from the test runner's port.
+        config.origins = ui_flow_server::OriginPolicy::Any;
         let server = FlowServer::with_config(self.handler.clone(), UnverifiedUserToken, config);
         let router = server.router();
         let task = tokio::spawn(async move {

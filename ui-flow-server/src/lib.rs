@@ -43,9 +43,11 @@
 //!
 //! ## Connection lifecycle
 //!
-//! 1. `GET /realtime/{resource_id}` with the token in `Sec-WebSocket-Protocol`
-//!    (see [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403).
-//!    Optional `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
+//! 1. `GET /realtime/{resource_id}` (or the app's own route with a
+//!    [`FlowUpgrade`]) with the token in `Sec-WebSocket-Protocol` (see
+//!    [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403; by
+//!    default only the same host, see [`OriginPolicy`]). Optional
+//!    `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
 //! 2. Authentication within the handshake timeout; failure: `Error
 //!    unauthorized` (fatal) and close 4001.
 //! 3. `Connected { protocol_version, connection_id, user_id }`, then
@@ -110,15 +112,18 @@ pub mod config;
 mod connection;
 pub mod counter;
 mod counters;
+pub mod endpoint;
 pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod outbox;
 mod server;
+mod telemetry;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{OriginPolicy, RateLimit, ServerConfig};
 pub use counters::Counters;
+pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use server::{FlowServer, SessionHandle};

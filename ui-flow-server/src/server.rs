@@ -521,9 +521,32 @@ fn random_epoch() -> u32 {
 
 impl<H: FlowHandler> FlowServer<H> {
     /// The axum router serving `GET /realtime/{resource_id}` (the WebSocket
-    /// upgrade). Merge or nest it into your app, or serve it alone with
-    /// `axum::serve`.
-    pub fn router(&self) -> axum::Router {
-        crate::connection::router(self.inner.clone())
+    /// upgrade), authenticated by the server's [`Authenticator`]. It carries
+    /// its own state, so it merges into a router with any application state
+    /// `S`; serve it alone as `router::<()>()`. For another path, the app's
+    /// own state or middleware in the handler, mount a
+    /// [`FlowUpgrade`](crate::FlowUpgrade) instead.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+    ///
+    /// #[derive(Clone)]
+    /// struct AppState {
+    ///     name: &'static str,
+    /// }
+    ///
+    /// let flow = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.name }))
+    ///     .merge(flow.router())
+    ///     .with_state(AppState { name: "board" });
+    /// # let _ = app;
+    /// ```
+    pub fn router<S>(&self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        crate::endpoint::router(self.inner.clone())
     }
 }

@@ -22,7 +22,7 @@ mod todos;
 
 use tokio::io::AsyncReadExt;
 use tower_http::services::ServeDir;
-use ui_flow_server::{FlowServer, UnverifiedUserToken};
+use ui_flow_server::{FlowServer, OriginPolicy, ServerConfig, UnverifiedUserToken};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -35,7 +35,11 @@ async fn main() -> std::io::Result<()> {
             other => addr = other.to_owned(),
         }
     }
-    let server = FlowServer::new(todos::Todos::default(), UnverifiedUserToken);
+    // Development only: the browser tests' pages come from the test runner's
+    // own port, so any origin may connect (the default is the same host).
+    let mut config = ServerConfig::default();
+    config.origins = OriginPolicy::Any;
+    let server = FlowServer::with_config(todos::Todos::default(), UnverifiedUserToken, config);
     let mut app = server.router();
     if let Some(dir) = files {
         app = app.fallback_service(ServeDir::new(dir));
