@@ -100,6 +100,8 @@ export type CloseReason =
   | { kind: "fatal"; code?: string; message: string }
   /** The server closed the socket with a code that says not to reconnect. */
   | { kind: "final"; code: number; reason: string }
+  /** The upgrade was answered with an HTTP 4xx (native clients only; a browser hides the status). */
+  | { kind: "refused"; status: number }
   /** The server speaks another protocol version. */
   | { kind: "incompatible"; serverVersion: number }
   /** A reason this build does not name. */
