@@ -12,7 +12,8 @@
  * ```js
  * import init, { FlowClient } from "ui-flow-js";
  * await init(); // loads dist/ui_flow_js_bg.wasm next to the module
- * const client = FlowClient.connect("wss://host/realtime/list-1?token=...", {
+ * const client = FlowClient.connect("wss://host/realtime/list-1", {
+ *   token: session.jwt, // sent in Sec-WebSocket-Protocol, never in the URL
  *   applyDelta: (state, delta) => reduce(state, delta),
  *   onState: (state) => render(state),
  *   onStatus: (status) => showBadge(status.kind),
@@ -205,6 +206,17 @@ export interface FlowConfig {
 export interface FlowOptions<S = unknown, D = unknown, E = unknown> {
   /** The page's reducer: the state after `delta`. See "Where the state lives". */
   applyDelta?: (state: S, delta: D) => S;
+  /**
+   * The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+   * header (not the URL) on every (re)connect. Letters, digits and
+   * `!#$%&'*+-.^_\`|~` only (a JWT qualifies); otherwise `connect` throws.
+   */
+  token?: string;
+  /**
+   * Called before every (re)connect for the token to send, so an expiring
+   * token can be refreshed; return `null` for none. Replaces `token`.
+   */
+  tokenProvider?: () => string | null | undefined;
   /** Notification domains to receive from the start (and after every reconnect). */
   subscribe?: string[];
   /** Connection policy. */
