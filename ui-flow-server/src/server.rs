@@ -17,6 +17,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 use ui_flow::{EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
@@ -58,6 +59,8 @@ pub(crate) struct Inner<H: FlowHandler> {
     deadline: watch::Sender<Option<Instant>>,
     all_closed: Notify,
     broker: RwLock<Arc<dyn Broker>>,
+    /// Set when [`FlowServer::shutdown`] starts.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl<H: FlowHandler> FlowServer<H> {
@@ -88,6 +91,7 @@ impl<H: FlowHandler> FlowServer<H> {
                 deadline,
                 all_closed: Notify::new(),
                 broker: RwLock::new(Arc::new(LocalOnly)),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -148,6 +152,64 @@ impl<H: FlowHandler> FlowServer<H> {
             .snapshot(stats.bad_frames + stats.rate_limited)
     }
 
+    /// Publishes [`counters`](Self::counters) and the open sessions to the
+    /// process's [`metrics`](https://docs.rs/metrics) recorder (names in
+    /// the crate docs' metrics table). Call it before each scrape, or on a
+    /// timer; without an installed recorder it does nothing. Action
+    /// latencies, sync fetches and early refusals are recorded as they
+    /// happen.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+    ///
+    /// let flow = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    /// // With metrics-exporter-prometheus: `let handle = PrometheusBuilder::new().install_recorder()?;`
+    /// let scrape = flow.clone();
+    /// let app: Router = Router::new().route(
+    ///     "/metrics",
+    ///     get(move || async move {
+    ///         scrape.record_metrics();
+    ///         "render the exporter's text here"
+    ///     }),
+    /// );
+    /// # let _ = app;
+    /// ```
+    pub fn record_metrics(&self) {
+        crate::telemetry::publish(&self.counters(), self.session_count());
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has started: a health check
+    /// should then report the node as not ready.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.stopping.load(Relaxed)
+    }
+
+    /// `GET /healthz`: `200 ok` while serving, `503 shutting down` once
+    /// [`shutdown`](Self::shutdown) has started, so a load balancer stops
+    /// sending new clients. Merges into a router with any state, like
+    /// [`router`](Self::router). It checks this process only, not the
+    /// application's own dependencies.
+    pub fn health_router<S>(&self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let server = self.clone();
+        axum::Router::new().route(
+            "/healthz",
+            axum::routing::get(move || {
+                let stopping = server.is_shutting_down();
+                async move {
+                    if stopping {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                    } else {
+                        (axum::http::StatusCode::OK, "ok")
+                    }
+                }
+            }),
+        )
+    }
+
     /// Open connections across all resources.
     pub fn connection_count(&self) -> usize {
         self.inner.lock().hub.connection_count()
@@ -168,6 +230,7 @@ impl<H: FlowHandler> FlowServer<H> {
     /// refuses new connections, and waits until every connection has closed
     /// or [`close_grace`](ServerConfig::close_grace) has passed.
     pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Relaxed);
         self.inner.run(|hub| hub.shutdown());
         let inner = self.inner.clone();
         let closed = async move {
@@ -399,6 +462,8 @@ impl<H: FlowHandler> Inner<H> {
         }
     }
 
+    /// Runs one handler call as a task, inside a `ui_flow_handler` span
+    /// naming the call, the resource and (for actions) the user and op id.
     fn spawn_request(self: &Arc<Self>, request: Request<H::Action>) {
         let Some(runtime) = self.runtime.get() else {
             return;
@@ -406,7 +471,10 @@ impl<H: FlowHandler> Inner<H> {
         let inner = self.clone();
         match request {
             Request::Snapshot { ticket, resource } => {
-                runtime.spawn(async move {
+                crate::telemetry::sync_fetch("snapshot");
+                let span =
+                    tracing::info_span!("ui_flow_handler", call = "snapshot", resource = %resource);
+                let task = async move {
                     let call = AssertUnwindSafe(inner.handler.snapshot(&resource)).catch_unwind();
                     let result = match call.await {
                         Ok(Ok(snapshot)) => Ok(snapshot),
@@ -414,17 +482,25 @@ impl<H: FlowHandler> Inner<H> {
                         Err(_) => Err("snapshot() panicked".to_owned()),
                     };
                     if let Err(e) = &result {
-                        tracing::warn!(resource = %resource, error = %e, "snapshot failed");
+                        tracing::warn!(error = %e, "snapshot failed");
                     }
                     inner.run(|hub| hub.complete_snapshot(Now::system(), ticket, result));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
             Request::Deltas {
                 ticket,
                 resource,
                 after,
             } => {
-                runtime.spawn(async move {
+                crate::telemetry::sync_fetch("deltas");
+                let span = tracing::info_span!(
+                    "ui_flow_handler",
+                    call = "deltas_since",
+                    resource = %resource,
+                    after,
+                );
+                let task = async move {
                     let call = AssertUnwindSafe(inner.handler.deltas_since(&resource, after))
                         .catch_unwind();
                     let result = match call.await {
@@ -432,11 +508,22 @@ impl<H: FlowHandler> Inner<H> {
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => Err("deltas_since() panicked".to_owned()),
                     };
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, "deltas_since failed");
+                    }
                     inner.run(|hub| hub.complete_deltas(Now::system(), ticket, result));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
             Request::Action { key, user, action } => {
-                runtime.spawn(async move {
+                let span = tracing::info_span!(
+                    "ui_flow_handler",
+                    call = "handle_action",
+                    resource = %key.resource,
+                    user = %user.user_id,
+                    op_id = %key.op_id(),
+                );
+                let task = async move {
                     let ctx = ActionContext {
                         session: SessionHandle {
                             inner: inner.clone(),
@@ -445,16 +532,21 @@ impl<H: FlowHandler> Inner<H> {
                         user,
                         key: key.clone(),
                     };
+                    let started = Instant::now();
                     let call = AssertUnwindSafe(inner.handler.handle_action(&ctx, action));
                     let outcome = match call.catch_unwind().await {
                         Ok(outcome) => outcome,
                         Err(_) => {
-                            tracing::error!(op_id = %key.op_id(), "handle_action panicked");
+                            tracing::error!("handle_action panicked");
                             ActionOutcome::err("internal", "the action failed on the server")
                         }
                     };
+                    let ok = matches!(outcome, ActionOutcome::Ok(_));
+                    crate::telemetry::action_finished(started.elapsed(), ok);
+                    tracing::debug!(ok, "action finished");
                     inner.run(|hub| hub.complete_action(Now::system(), &key, outcome));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
         }
     }
