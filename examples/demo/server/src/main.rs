@@ -28,6 +28,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let args = Args::parse();
     if !args.site.join("index.html").is_file() {
         eprintln!(
@@ -43,10 +50,26 @@ async fn main() -> std::io::Result<()> {
     println!("  The plain JavaScript client of the same world: http://{addr}/plain/");
     println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
     println!();
-    println!("  Ctrl-C stops the server; state lives in memory only.");
+    println!("  Ctrl-C (or SIGTERM) stops the server; state lives in memory only.");
     let demo = Demo::new(args.site, Settings::default());
-    demo.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    demo.serve(listener, interrupted()).await
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
+/// send), so either tells clients to reconnect before the process exits.
+async fn interrupted() {
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
