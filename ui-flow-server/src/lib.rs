@@ -106,6 +106,8 @@
 //! |---|---|---|
 //! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 pub mod broker;
 pub mod config;
@@ -116,6 +118,7 @@ pub mod endpoint;
 pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 mod outbox;
 mod server;
@@ -127,3 +130,8 @@ pub use counters::Counters;
 pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use server::{FlowServer, SessionHandle};
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -34,6 +34,8 @@
 //!
 //! The crate targets `wasm32-unknown-unknown`; on other targets it is empty.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(target_arch = "wasm32")]
 mod client;
 #[cfg(target_arch = "wasm32")]

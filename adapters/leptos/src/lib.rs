@@ -45,6 +45,8 @@
 //! }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(target_arch = "wasm32")]
 mod flow;
 

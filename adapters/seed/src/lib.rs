@@ -47,6 +47,8 @@
 //! }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(target_arch = "wasm32")]
 mod flow;
 

@@ -54,6 +54,8 @@
 //! }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(target_arch = "wasm32")]
 mod hook;
 #[cfg(target_arch = "wasm32")]
