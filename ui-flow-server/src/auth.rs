@@ -168,8 +168,46 @@ pub enum AuthError {
     Forbidden,
 }
 
-/// Turns a token into an identity. Called once per connection attempt,
-/// within the handshake timeout.
+/// Says who is connecting. Called once per connection attempt (reconnects
+/// included), after the upgrade and within the handshake timeout; an `Err`
+/// reaches the client as `Error unauthorized` and close 4001.
+///
+/// It sees the token and the upgrade request's headers, cookies and
+/// extensions, so it can trust the application's own session cookie or what
+/// its auth middleware put in the extensions:
+///
+/// ```
+/// use ui_flow_server::{AuthError, AuthRequest, Authenticator, Identity};
+///
+/// /// What the app's middleware inserts for a logged-in request.
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// struct SessionOrToken;
+///
+/// #[async_trait::async_trait]
+/// impl Authenticator for SessionOrToken {
+///     async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError> {
+///         if let Some(User(name)) = request.extensions.get::<User>() {
+///             return Ok(Identity::new(name.clone()));
+///         }
+///         match (request.cookie("sid"), request.token) {
+///             (Some(_sid), _) => Err(AuthError::Invalid("look the session up here".into())),
+///             (None, Some("service-key")) => Ok(Identity::new("service")),
+///             (None, Some(_)) => Err(AuthError::Invalid("unknown token".into())),
+///             (None, None) => Err(AuthError::Missing),
+///         }
+///     }
+/// }
+///
+/// # tokio_test_block(async {
+/// let request = AuthRequest::new("room-1").with_token("service-key");
+/// assert_eq!(SessionOrToken.authenticate(request).await, Ok(Identity::new("service")));
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().build().expect("rt").block_on(f)
+/// # }
+/// ```
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// Checks the request and says who it is.

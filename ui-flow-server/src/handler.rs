@@ -31,6 +31,50 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// exactly one; apply a change to the state that [`snapshot`](Self::snapshot)
 /// reads **before** calling `broadcast_delta` with it. Then a client joining
 /// while changes happen neither misses nor repeats one.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use ui_flow_server::{ActionContext, ActionOutcome, BoxError, FlowHandler};
+///
+/// /// One shared tally per resource would key this by `resource_id`; one
+/// /// number keeps the example short.
+/// #[derive(Default)]
+/// struct Tally {
+///     state: Mutex<(i64, u64)>, // (value, seq)
+/// }
+///
+/// #[async_trait::async_trait]
+/// impl FlowHandler for Tally {
+///     type State = i64;
+///     type Delta = i64; // the amount added
+///     type Event = String;
+///     type Action = i64; // the amount to add
+///
+///     async fn snapshot(&self, _resource_id: &str) -> Result<(i64, u64), BoxError> {
+///         Ok(*self.state.lock().map_err(|_| "poisoned")?)
+///     }
+///
+///     async fn handle_action(&self, ctx: &ActionContext<Self>, amount: i64) -> ActionOutcome {
+///         if amount == 0 {
+///             return ActionOutcome::err("empty", "adding nothing");
+///         }
+///         let Ok(mut state) = self.state.lock() else {
+///             return ActionOutcome::err("internal", "try again");
+///         };
+///         // Change the state, then broadcast under the same lock, so seqs
+///         // go out in order.
+///         state.0 += amount;
+///         state.1 += 1;
+///         match ctx.session().broadcast_delta(&amount, state.1) {
+///             Ok(_) => ActionOutcome::ok(),
+///             Err(_) => ActionOutcome::err("internal", "could not encode"),
+///         }
+///     }
+/// }
+///
+/// let server = ui_flow_server::FlowServer::new(Tally::default(), ui_flow_server::UnverifiedUserToken);
+/// # let _ = server;
+/// ```
 #[async_trait]
 pub trait FlowHandler: Send + Sync + 'static {
     /// The full state a client mirrors.

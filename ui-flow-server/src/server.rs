@@ -253,6 +253,17 @@ impl<H: FlowHandler> FlowServer<H> {
 /// the bytes to each recipient's bounded outbound queue. A recipient that
 /// cannot keep up is disconnected (it reconnects and resyncs); it never
 /// slows the caller or anyone else.
+///
+/// ```
+/// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+///
+/// let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+/// let room = server.session("room-1");
+/// assert_eq!(room.resource_id(), "room-1");
+/// // Nobody is connected yet, so nothing is delivered.
+/// assert_eq!(room.connection_count(), 0);
+/// assert!(room.presence().is_empty());
+/// ```
 pub struct SessionHandle<H: FlowHandler> {
     pub(crate) inner: Arc<Inner<H>>,
     resource: Arc<str>,
