@@ -14,6 +14,7 @@ use web_time::Instant;
 
 use crate::presence::PresenceStatus;
 use crate::state::FlowState;
+use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
@@ -61,6 +62,44 @@ impl TokenSource {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// Reports what a person debugging a connection wants to see as `tracing`
+/// events (target `ui_flow::client`). Never the token: it is not part of
+/// any event.
+fn trace_event<S: FlowState, E>(event: &Event<S, E>) {
+    match event {
+        Event::Status(ConnectionStatus::Closed { reason }) => {
+            tracing::info!(target: "ui_flow::client", ?reason, "connection closed for good");
+        }
+        Event::Status(ConnectionStatus::Reconnecting { attempt, .. }) => {
+            tracing::info!(target: "ui_flow::client", attempt, "connection lost; reconnecting");
+        }
+        Event::Status(status) => {
+            tracing::debug!(target: "ui_flow::client", ?status, "status");
+        }
+        Event::Connected {
+            connection_id,
+            user_id,
+            ..
+        } => {
+            tracing::debug!(target: "ui_flow::client", connection_id, ?user_id, "connected");
+        }
+        Event::ServerError {
+            code,
+            message,
+            fatal,
+        } => {
+            tracing::warn!(target: "ui_flow::client", ?code, %message, fatal, "server error");
+        }
+        Event::BadFrame(error) => {
+            tracing::warn!(target: "ui_flow::client", %error, "a server frame did not decode");
+        }
+        Event::Violation(violation) => {
+            tracing::warn!(target: "ui_flow::client", %violation, "protocol violation");
+        }
+        _ => {}
     }
 }
 
@@ -250,6 +289,9 @@ where
             for frame in frames {
                 let _ = sender.unbounded_send(Outgoing::Frame(frame));
             }
+        }
+        for event in &batch.events {
+            trace_event(event);
         }
         self.callbacks.deliver(batch);
         match deadline {
