@@ -154,7 +154,7 @@ impl<H: FlowHandler> FlowServer<H> {
 
     /// Publishes [`counters`](Self::counters) and the open sessions to the
     /// process's [`metrics`](https://docs.rs/metrics) recorder (names in
-    /// the crate docs' metrics table). Call it before each scrape, or on a
+    /// the crate docs, "Metrics, logs and health"). Call it before each scrape, or on a
     /// timer; without an installed recorder it does nothing. Action
     /// latencies, sync fetches and early refusals are recorded as they
     /// happen.

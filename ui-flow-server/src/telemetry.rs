@@ -2,28 +2,8 @@
 //!
 //! Nothing is recorded until the application installs a recorder (such as
 //! `metrics-exporter-prometheus`); without one every call here is a no-op.
-//! Names and labels:
-//!
-//! | name | kind | labels | what |
-//! |---|---|---|---|
-//! | `ui_flow_connections_open` | gauge | | connections open now |
-//! | `ui_flow_sessions_open` | gauge | | resources with a connection |
-//! | `ui_flow_connections_total` | counter | | connections accepted |
-//! | `ui_flow_connections_refused_total` | counter | | upgrades refused, all reasons |
-//! | `ui_flow_refusals_total` | counter | `reason`: `origin`, `resource_id` | refusals before the upgrade |
-//! | `ui_flow_frames_in_total`, `ui_flow_bytes_in_total` | counter | | client frames and bytes |
-//! | `ui_flow_frames_out_total`, `ui_flow_bytes_out_total` | counter | | frames and bytes written |
-//! | `ui_flow_drops_total` | counter | | frames dropped (see [`Counters::drops`]) |
-//! | `ui_flow_slow_disconnects_total` | counter | | slow consumers disconnected |
-//! | `ui_flow_liveness_timeouts_total` | counter | | silent connections closed |
-//! | `ui_flow_sync_fetches_total` | counter | `kind`: `snapshot`, `deltas` | handler calls for joins and resyncs |
-//! | `ui_flow_action_duration_seconds` | histogram | `outcome`: `ok`, `err` | `handle_action` run time |
-//!
-//! Labels take a handful of fixed values, never a resource id, user id or
-//! token, so the number of series stays bounded. The gauges and totals
-//! mirror [`Counters`]; they are published by
-//! [`FlowServer::record_metrics`](crate::FlowServer::record_metrics), which
-//! an exporter calls before each scrape.
+//! The names, kinds and labels are listed in the crate docs ("Metrics,
+//! logs and health").
 
 use std::time::Duration;
 
