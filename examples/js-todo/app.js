@@ -24,7 +24,10 @@ function applyDelta(state, delta) {
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const url = `${scheme}://${location.host}/realtime/${params.get("list") ?? "demo"}?token=${params.get("user") ?? "guest"}`;
+const url = `${scheme}://${location.host}/realtime/${params.get("list") ?? "demo"}`;
+// The development server takes the token as the user id; a real app sends
+// its session's token. It travels in Sec-WebSocket-Protocol, not the URL.
+const token = params.get("user") ?? "guest";
 
 await init();
 let online = 0;
@@ -34,6 +37,7 @@ const statusLine = (status) => {
   $("status").textContent = `${words[status.kind]} · ${online} online${latency}`;
 };
 const client = FlowClient.connect(url, {
+  token,
   applyDelta,
   subscribe: ["todos"],
   onState: render,

@@ -180,6 +180,8 @@ impl TestServer {
     ) -> FlowServer<JournalHandler> {
         let mut config = ServerConfig::default();
         config.epoch = Some(EPOCH);
+        // The browser driver's test pages come from the test runner's port.
+        config.origins = ui_flow_server::OriginPolicy::Any;
         FlowServer::with_store(handler.clone(), UnverifiedUserToken, config, store.clone())
     }
 

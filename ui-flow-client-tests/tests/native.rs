@@ -467,6 +467,82 @@ async fn a_token_can_travel_in_the_subprotocol_header_instead_of_the_url() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_is_not_a_websocket_url_fails_at_connect() {
+    for bad in ["not a url", "http://127.0.0.1:9/realtime/r", "ws://", ""] {
+        let result = Conn::builder().url(bad).connect();
+        match result.err() {
+            Some(ui_flow::Error::Misuse(ui_flow::ApiMisuse::Config(message))) => {
+                assert!(message.contains("WebSocket URL"), "{bad:?}: {message}");
+            }
+            other => panic!("{bad:?}: expected a configuration error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_refused_with_404_closes_for_good() {
+    let server = TestServer::start().await.expect("server starts");
+    let url = server
+        .direct_url("r", "alice")
+        .replace("/realtime/", "/no-such-endpoint/");
+    let mut a = Probe::connect(url, fast(), &[]);
+    a.until("closed", |p| {
+        matches!(p.conn.status(), ConnectionStatus::Closed { .. })
+    })
+    .await;
+    assert_eq!(
+        a.conn.status(),
+        ConnectionStatus::Closed {
+            reason: CloseReason::Refused { status: 404 }
+        }
+    );
+    assert_eq!(a.seen().reconnects(), 0, "never retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_provider_is_asked_before_every_reconnect() {
+    let server = TestServer::start().await.expect("server starts");
+    let url = server.url("refresh", "x").replace("?token=x", "");
+    let asked = Arc::new(Mutex::new(0u32));
+    let count = Arc::clone(&asked);
+    let users = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&users);
+    let (tick, mut changes) = watch::channel(0usize);
+    let conn = Conn::builder()
+        .url(url)
+        .config(fast())
+        .token_provider(move || {
+            let mut n = lock(&count);
+            *n += 1;
+            Some(format!("user-{n}"))
+        })
+        .on_event(move |event| {
+            if let Event::Connected { user_id, .. } = event {
+                let mut users = lock(&seen);
+                users.push(user_id.clone().unwrap_or_default());
+                tick.send_replace(users.len());
+            }
+        })
+        .connect()
+        .expect("connects");
+    tokio::time::timeout(LIMIT, changes.wait_for(|n| *n == 1))
+        .await
+        .expect("connected in time")
+        .expect("driver alive");
+    server.cut();
+    tokio::time::timeout(LIMIT, changes.wait_for(|n| *n == 2))
+        .await
+        .expect("reconnected in time")
+        .expect("driver alive");
+    let users = lock(&users).clone();
+    // Each dial asked again; the server saw the fresh token each time.
+    assert_eq!(users.first().map(String::as_str), Some("user-1"));
+    assert_eq!(users.last(), Some(&format!("user-{}", lock(&asked))));
+    assert_ne!(users[0], users[1]);
+    conn.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_handle_closes_the_connection() {
     let server = TestServer::start().await.expect("server starts");
     let (tick, mut statuses) = watch::channel(ConnectionStatus::Connecting);

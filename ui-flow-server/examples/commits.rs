@@ -71,10 +71,14 @@ type Frame = ServerMessage<rmpv::Value, Stamp, ()>;
 /// Reads deltas until seq `last`; returns each one's latency in µs.
 async fn watch(addr: SocketAddr, user: String, last: u64) -> Vec<u64> {
     let url = format!("ws://{addr}/realtime/bench?token={user}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let mut latencies = Vec::new();
     while let Some(Ok(msg)) = ws.next().await {
-        let Message::Binary(bytes) = msg else { continue };
+        let Message::Binary(bytes) = msg else {
+            continue;
+        };
         let now = unix_ns();
         let (stamps, seq) = match Frame::decode(&bytes) {
             Ok(Decoded::Message(Frame::Delta { delta, seq, .. })) => (vec![delta], seq),
@@ -91,7 +95,9 @@ async fn watch(addr: SocketAddr, user: String, last: u64) -> Vec<u64> {
 
 async fn run(name: &str, store: impl Store, commits: u64, tasks: u64, clients: usize) {
     let server = FlowServer::with_store(Bench, UnverifiedUserToken, ServerConfig::default(), store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = server.router();
     let serving = server.clone();
@@ -155,7 +161,9 @@ async fn main() {
     ] {
         let path = dir.join(format!("commits-bench-{}.redb", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let store = FileStore::open(&path).expect("open").with_durability(durability);
+        let store = FileStore::open(&path)
+            .expect("open")
+            .with_durability(durability);
         run(name, Arc::new(store), commits, tasks, clients).await;
         let _ = std::fs::remove_file(&path);
     }

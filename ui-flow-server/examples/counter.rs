@@ -10,15 +10,31 @@
 //! only). With `--tick-ms N` the server adds 1 to resource `demo` every N ms.
 //! Stops on Ctrl-C or SIGTERM (or, with `--until-stdin-closes`, when stdin closes),
 //! telling clients to reconnect.
+//!
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`; try
+//! `RUST_LOG=ui_flow_server=debug`). `GET /metrics` serves the counters in
+//! the Prometheus text format and `GET /healthz` answers `ok` (503 once
+//! shutting down).
 
 use std::time::Duration;
 
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::AsyncReadExt;
+use tracing_subscriber::EnvFilter;
 use ui_flow_server::counter::Counter;
 use ui_flow_server::{FlowServer, UnverifiedUserToken};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(std::io::Error::other)?;
     let mut args = std::env::args().skip(1);
     let mut addr = "127.0.0.1:0".to_owned();
     let mut tick = None;
@@ -70,5 +86,13 @@ async fn main() -> std::io::Result<()> {
             server.shutdown().await;
         }
     };
-    server.serve_until(listener, server.router(), stop).await
+    let scrape = server.clone();
+    let app = server.router().merge(server.health_router()).route(
+        "/metrics",
+        get(move || async move {
+            scrape.record_metrics();
+            prometheus.render()
+        }),
+    );
+    server.serve_until(listener, app, stop).await
 }

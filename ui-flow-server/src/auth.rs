@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
+use axum::http::{Extensions, HeaderMap, header};
 
 /// The subprotocol a ui-flow server selects when the client offers it.
 pub const SUBPROTOCOL: &str = "ui-flow";
@@ -59,15 +60,81 @@ impl fmt::Debug for Identity {
     }
 }
 
-/// What an [`Authenticator`] gets to look at.
+/// What an [`Authenticator`] gets to look at: the token, the resource, and
+/// the upgrade request's headers (cookies included) and extensions (what
+/// the application's middleware put there, such as a logged-in user).
+///
+/// Its `Debug` output never shows the token.
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct AuthRequest<'a> {
-    /// The token, if the client sent one.
+    /// The token, if the client sent one (subprotocol first, then query).
     pub token: Option<&'a str>,
     /// The resource the client wants to join.
     pub resource_id: &'a str,
-    /// The `Origin` header, if any (already checked against the allow-list).
+    /// The `Origin` header, if any (already checked by the
+    /// [`OriginPolicy`](crate::OriginPolicy)).
     pub origin: Option<&'a str>,
+    /// The upgrade request's headers.
+    pub headers: &'a HeaderMap,
+    /// The upgrade request's extensions, as the application's middleware
+    /// left them.
+    pub extensions: &'a Extensions,
+}
+
+impl<'a> AuthRequest<'a> {
+    /// A request for `resource_id` with no token, origin, headers or
+    /// extensions; mostly for testing an [`Authenticator`].
+    ///
+    /// ```
+    /// use ui_flow_server::AuthRequest;
+    ///
+    /// let request = AuthRequest::new("room-1").with_token("alice");
+    /// assert_eq!(request.token, Some("alice"));
+    /// assert_eq!(request.cookie("session"), None);
+    /// ```
+    pub fn new(resource_id: &'a str) -> Self {
+        static NO_HEADERS: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+        static NO_EXTENSIONS: std::sync::OnceLock<Extensions> = std::sync::OnceLock::new();
+        AuthRequest {
+            token: None,
+            resource_id,
+            origin: None,
+            headers: NO_HEADERS.get_or_init(HeaderMap::new),
+            extensions: NO_EXTENSIONS.get_or_init(Extensions::new),
+        }
+    }
+
+    /// Sets the token.
+    pub fn with_token(mut self, token: &'a str) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Sets the headers.
+    pub fn with_headers(mut self, headers: &'a HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the extensions.
+    pub fn with_extensions(mut self, extensions: &'a Extensions) -> Self {
+        self.extensions = extensions;
+        self
+    }
+
+    /// The value of the cookie `name` in the request's `Cookie` headers, if
+    /// present. Values are returned as sent (not percent-decoded).
+    pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(n, _)| n.trim() == name)
+            .map(|(_, value)| value.trim().trim_matches('"'))
+    }
 }
 
 impl fmt::Debug for AuthRequest<'_> {
@@ -76,7 +143,8 @@ impl fmt::Debug for AuthRequest<'_> {
             .field("token", &self.token.map(|_| "<redacted>"))
             .field("resource_id", &self.resource_id)
             .field("origin", &self.origin)
-            .finish()
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,8 +168,46 @@ pub enum AuthError {
     Forbidden,
 }
 
-/// Turns a token into an identity. Called once per connection attempt,
-/// within the handshake timeout.
+/// Says who is connecting. Called once per connection attempt (reconnects
+/// included), after the upgrade and within the handshake timeout; an `Err`
+/// reaches the client as `Error unauthorized` and close 4001.
+///
+/// It sees the token and the upgrade request's headers, cookies and
+/// extensions, so it can trust the application's own session cookie or what
+/// its auth middleware put in the extensions:
+///
+/// ```
+/// use ui_flow_server::{AuthError, AuthRequest, Authenticator, Identity};
+///
+/// /// What the app's middleware inserts for a logged-in request.
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// struct SessionOrToken;
+///
+/// #[async_trait::async_trait]
+/// impl Authenticator for SessionOrToken {
+///     async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError> {
+///         if let Some(User(name)) = request.extensions.get::<User>() {
+///             return Ok(Identity::new(name.clone()));
+///         }
+///         match (request.cookie("sid"), request.token) {
+///             (Some(_sid), _) => Err(AuthError::Invalid("look the session up here".into())),
+///             (None, Some("service-key")) => Ok(Identity::new("service")),
+///             (None, Some(_)) => Err(AuthError::Invalid("unknown token".into())),
+///             (None, None) => Err(AuthError::Missing),
+///         }
+///     }
+/// }
+///
+/// # tokio_test_block(async {
+/// let request = AuthRequest::new("room-1").with_token("service-key");
+/// assert_eq!(SessionOrToken.authenticate(request).await, Ok(Identity::new("service")));
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().build().expect("rt").block_on(f)
+/// # }
+/// ```
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// Checks the request and says who it is.
@@ -189,11 +295,25 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let req = AuthRequest {
-            token: Some("s3cret"),
-            resource_id: "r",
-            origin: None,
-        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "ui-flow, ui-flow.token.s3cret".parse().expect("header"),
+        );
+        let req = AuthRequest::new("r")
+            .with_token("s3cret")
+            .with_headers(&headers);
         assert!(!format!("{req:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, "theme=dark; sid=abc123".parse().expect("h"));
+        headers.append(header::COOKIE, "other=\"q\"".parse().expect("h"));
+        let req = AuthRequest::new("r").with_headers(&headers);
+        assert_eq!(req.cookie("sid"), Some("abc123"));
+        assert_eq!(req.cookie("other"), Some("q"));
+        assert_eq!(req.cookie("id"), None);
     }
 }

@@ -27,6 +27,8 @@
 //! | [`idle_after`](ServerConfig::idle_after) | 60 s | presence turns `idle` (see the crate docs) |
 //! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that has not written its last frames and close (or, after an oversized frame, has not closed its side) is dropped |
 //! | [`max_depth`](ServerConfig::max_depth) | 32 | nesting in a client frame; deeper: `Error bad_frame` (not fatal) |
+//! | [`origins`](ServerConfig::origins) | same host | a browser page from another origin: HTTP 403 before the upgrade |
+//! | resource id | 1 to 256 bytes | HTTP 400 before the upgrade |
 
 use std::time::Duration;
 
@@ -43,27 +45,77 @@ pub struct RateLimit {
 
 /// Which browser origins may open a connection.
 ///
-/// Requests without an `Origin` header come from non-browser clients, which
-/// can forge it anyway; they are accepted. A browser always sends it, so the
-/// allow-list stops other sites' pages from connecting with a user's cookies
-/// or ambient credentials. A refused origin gets HTTP 403 before the upgrade.
+/// A browser sends `Origin` with every WebSocket upgrade, and a page on any
+/// site may open a WebSocket to any server with the user's cookies attached
+/// (cross-site WebSocket hijacking). The default, [`SameHost`](Self::SameHost),
+/// accepts a browser only when its page came from the host it connects to.
+/// Requests without an `Origin` come from non-browser clients, which could
+/// send any `Origin` they like; every policy accepts them. A refused origin
+/// gets HTTP 403 before the upgrade and a `warn` log line.
+///
+/// ```
+/// use ui_flow_server::OriginPolicy;
+///
+/// let same = OriginPolicy::default();
+/// assert!(same.allows(Some("https://app.example"), Some("app.example")));
+/// assert!(!same.allows(Some("https://evil.example"), Some("app.example")));
+/// assert!(same.allows(None, Some("app.example"))); // not a browser
+///
+/// let list = OriginPolicy::AllowList(vec!["https://app.example".into()]);
+/// assert!(list.allows(Some("https://app.example"), Some("api.example")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum OriginPolicy {
-    /// Any origin (the default; set an allow-list in production).
+    /// The page's origin must name the host (and port) the request was
+    /// sent to, as the `Host` header says (the default). Behind a proxy
+    /// that rewrites `Host`, use an allow-list.
     #[default]
-    Any,
-    /// Only these exact origins, such as `https://app.example.com`.
+    SameHost,
+    /// The same host, or one of these exact origins, such as
+    /// `https://app.example.com` (scheme, host and any non-default port).
     AllowList(Vec<String>),
+    /// Any origin: **development only** (pages on other ports or sites
+    /// during local work). Any site the user visits could connect as them.
+    Any,
 }
 
 impl OriginPolicy {
-    /// Whether a request with this `Origin` header may connect.
-    pub fn allows(&self, origin: Option<&str>) -> bool {
-        match (self, origin) {
-            (OriginPolicy::Any, _) | (_, None) => true,
-            (OriginPolicy::AllowList(list), Some(origin)) => list.iter().any(|o| o == origin),
+    /// Whether a request with this `Origin` header, sent to this `Host`,
+    /// may connect.
+    pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::SameHost => same_host(origin, host),
+            OriginPolicy::AllowList(list) => {
+                list.iter().any(|o| o.eq_ignore_ascii_case(origin)) || same_host(origin, host)
+            }
         }
     }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names `host` (`host[:port]`),
+/// comparing host names without case and filling in the scheme's default
+/// port on either side.
+fn same_host(origin: &str, host: Option<&str>) -> bool {
+    use axum::http::Uri;
+    use axum::http::uri::Authority;
+    let (Ok(origin), Some(Ok(host))) = (origin.parse::<Uri>(), host.map(str::parse::<Authority>))
+    else {
+        return false;
+    };
+    let (Some(scheme), Some(authority)) = (origin.scheme_str(), origin.authority()) else {
+        return false;
+    };
+    let default_port = match scheme {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => return false,
+    };
+    authority.host().eq_ignore_ascii_case(host.host())
+        && authority.port_u16().unwrap_or(default_port) == host.port_u16().unwrap_or(default_port)
 }
 
 /// Server settings. Build with `ServerConfig::default()` and override fields.
@@ -181,7 +233,7 @@ impl Default for ServerConfig {
             idle_after: Duration::from_secs(60),
             close_grace: Duration::from_secs(5),
             max_depth: 32,
-            origins: OriginPolicy::Any,
+            origins: OriginPolicy::SameHost,
             epoch: None,
             log: LogConfig::default(),
         }
@@ -195,9 +247,40 @@ mod tests {
     #[test]
     fn origin_allow_list() {
         let policy = OriginPolicy::AllowList(vec!["https://a.example".into()]);
-        assert!(policy.allows(Some("https://a.example")));
-        assert!(!policy.allows(Some("https://evil.example")));
-        assert!(policy.allows(None));
-        assert!(OriginPolicy::Any.allows(Some("https://evil.example")));
+        let host = Some("api.example");
+        assert!(policy.allows(Some("https://a.example"), host));
+        assert!(!policy.allows(Some("https://evil.example"), host));
+        assert!(!policy.allows(Some("https://a.example.evil"), host));
+        assert!(policy.allows(None, host));
+        assert!(policy.allows(Some("https://api.example"), host));
+        assert!(OriginPolicy::Any.allows(Some("https://evil.example"), host));
+    }
+
+    #[test]
+    fn same_host_is_the_default_and_compares_host_and_port() {
+        let policy = ServerConfig::default().origins;
+        assert_eq!(policy, OriginPolicy::SameHost);
+        let ok = [
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("https://App.Example", "app.example"),
+            ("https://app.example", "app.example:443"),
+            ("http://app.example:80", "app.example"),
+        ];
+        for (origin, host) in ok {
+            assert!(policy.allows(Some(origin), Some(host)), "{origin} {host}");
+        }
+        let refused = [
+            ("http://127.0.0.1:8081", Some("127.0.0.1:8080")),
+            ("http://evil.example", Some("app.example")),
+            ("https://app.example", Some("app.example:8443")),
+            ("http://app.example.evil.example", Some("app.example")),
+            ("null", Some("app.example")),
+            ("file://", Some("app.example")),
+            ("http://app.example", None),
+        ];
+        for (origin, host) in refused {
+            assert!(!policy.allows(Some(origin), host), "{origin} {host:?}");
+        }
+        assert!(policy.allows(None, None));
     }
 }

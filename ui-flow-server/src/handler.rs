@@ -42,6 +42,53 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// it then numbers its own seqs and sends with
 /// [`SessionHandle::broadcast_delta`], which refuses a seq that does not
 /// follow the head.
+///
+/// ```
+/// use ui_flow::FlowState;
+/// use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, TransactError};
+///
+/// /// The state: a tally that may not go below zero.
+/// #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+/// struct Tally(i64);
+///
+/// impl FlowState for Tally {
+///     type Delta = i64; // the amount added
+///     fn apply_delta(&mut self, amount: i64) {
+///         self.0 += amount;
+///     }
+/// }
+///
+/// struct Tallies;
+///
+/// #[async_trait::async_trait]
+/// impl FlowHandler for Tallies {
+///     type State = Tally;
+///     type Delta = i64;
+///     type Event = String;
+///     type Action = i64; // the amount to add
+///
+///     async fn handle_action(&self, ctx: &ActionContext<Self>, amount: i64) -> ActionOutcome {
+///         // The check and the commit happen under the resource's lock: no
+///         // other commit can slip in between.
+///         let result = ctx
+///             .transact(|tally| {
+///                 if tally.0 + amount < 0 {
+///                     return Err("the tally cannot go below zero");
+///                 }
+///                 Ok(vec![amount])
+///             })
+///             .await;
+///         match result {
+///             Ok(_) => ActionOutcome::ok(),
+///             Err(TransactError::Refused(why)) => ActionOutcome::err("refused", why),
+///             Err(TransactError::Commit(e)) => ActionOutcome::err("internal", e.to_string()),
+///         }
+///     }
+/// }
+///
+/// let server = ui_flow_server::FlowServer::new(Tallies, ui_flow_server::UnverifiedUserToken);
+/// # let _ = server;
+/// ```
 #[async_trait]
 pub trait FlowHandler: Send + Sync + 'static {
     /// The full state a client mirrors; the server applies deltas to it.

@@ -2,7 +2,8 @@
 //!
 //! The server half of ui-flow: an application implements [`FlowHandler`]
 //! (snapshot, deltas since a seq, actions, notification filter), and this
-//! crate runs every WebSocket for it at `/realtime/{resource_id}`: one
+//! crate runs every WebSocket for it at `/realtime/{resource_id}` (or a
+//! route of the app's own, see [`FlowUpgrade`]): one
 //! session per resource, presence, WebRTC signalling relay, resync,
 //! action de-duplication, limits and counters.
 //!
@@ -70,9 +71,11 @@
 //!
 //! ## Connection lifecycle
 //!
-//! 1. `GET /realtime/{resource_id}` with the token in `Sec-WebSocket-Protocol`
-//!    (see [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403).
-//!    Optional `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
+//! 1. `GET /realtime/{resource_id}` (or the app's own route with a
+//!    [`FlowUpgrade`]) with the token in `Sec-WebSocket-Protocol` (see
+//!    [`auth`]) or `?token=`; the `Origin` is checked first (HTTP 403; by
+//!    default only the same host, see [`OriginPolicy`]). Optional
+//!    `?last_seq=N&epoch=E` asks to resume (served like a `Resync`).
 //! 2. Authentication within the handshake timeout; failure: `Error
 //!    unauthorized` (fatal) and close 4001. Over a limit (connections per
 //!    node or user, joins per second per user): `Error too_many_connections`
@@ -135,21 +138,64 @@
 //! Broadcasts can be forwarded to other nodes through a [`broker::Broker`];
 //! see that module for what a multi-node deployment still has to decide.
 //!
+//! ## In an existing axum app
+//!
+//! [`FlowServer::router`] merges into a `Router<AppState>` before
+//! `.with_state`. To choose the path, use the app's state or let the app's
+//! middleware authenticate, mount a [`FlowUpgrade`] on a route of the app's
+//! own: [`FlowUpgrade::serve`] lets the [`Authenticator`] see the request's
+//! headers, cookies and extensions ([`AuthRequest`]), and
+//! [`FlowUpgrade::serve_as`] takes the identity the handler already knows.
+//! Browser pages from another origin than the request's host are refused
+//! (HTTP 403) unless [`ServerConfig::origins`] allows them.
+//!
+//! ## Metrics, logs and health
+//!
+//! Logs are `tracing` events: one `ui_flow_connection` span per connection
+//! (resource, connection id, user) and one `ui_flow_handler` span around
+//! every handler call (`call`, resource, and for actions the user and op
+//! id). No token is ever logged. Metrics go through the `metrics` facade:
+//! nothing is recorded until the app installs a recorder (such as
+//! `metrics-exporter-prometheus`), and [`FlowServer::record_metrics`]
+//! publishes the counters before a scrape.
+//!
+//! | name | kind | labels | what |
+//! |---|---|---|---|
+//! | `ui_flow_connections_open` | gauge | | connections open now |
+//! | `ui_flow_sessions_open` | gauge | | resources with a connection |
+//! | `ui_flow_connections_total` | counter | | connections accepted |
+//! | `ui_flow_connections_refused_total` | counter | | upgrades refused, all reasons |
+//! | `ui_flow_refusals_total` | counter | `reason`: `origin`, `resource_id` | refusals before the upgrade |
+//! | `ui_flow_frames_in_total`, `ui_flow_bytes_in_total` | counter | | client frames and bytes |
+//! | `ui_flow_frames_out_total`, `ui_flow_bytes_out_total` | counter | | frames and bytes written |
+//! | `ui_flow_drops_total` | counter | | frames dropped (see [`Counters::drops`]) |
+//! | `ui_flow_slow_disconnects_total` | counter | | slow consumers disconnected |
+//! | `ui_flow_liveness_timeouts_total` | counter | | silent connections closed |
+//! | `ui_flow_sync_fetches_total` | counter | `kind`: `snapshot`, `deltas` | handler calls for joins and resyncs |
+//! | `ui_flow_action_duration_seconds` | histogram | `outcome`: `ok`, `err` | `handle_action` run time |
+//!
+//! Labels take a few fixed values, never a resource id, user id or token,
+//! so the number of series stays bounded. [`FlowServer::health_router`]
+//! serves `GET /healthz` (503 once [`FlowServer::shutdown`] has started).
+//!
 //! ## Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 pub mod broker;
 pub mod config;
-mod connection;
 pub mod counter;
 mod counters;
+pub mod endpoint;
 pub mod handler;
 pub mod hub;
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 mod listen;
 mod log;
@@ -157,10 +203,17 @@ mod outbox;
 mod server;
 mod socket;
 pub mod store;
+mod telemetry;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
 pub use counters::Counters;
+pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, OnceCell, watch};
+use tracing::Instrument;
 use ui_flow::{CloseCode, EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
@@ -70,6 +71,8 @@ pub(crate) struct Inner<H: FlowHandler> {
     store: Arc<dyn Store>,
     /// The open resource logs; a cell is filled by the first task that needs it.
     logs: Mutex<HashMap<Arc<str>, LogSlot<H>>>,
+    /// Set when [`FlowServer::shutdown`] starts.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl<H: FlowHandler> FlowServer<H> {
@@ -121,6 +124,7 @@ impl<H: FlowHandler> FlowServer<H> {
                 broker: RwLock::new(Arc::new(LocalOnly)),
                 store: Arc::new(store),
                 logs: Mutex::new(HashMap::new()),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -209,6 +213,64 @@ impl<H: FlowHandler> FlowServer<H> {
             .snapshot(stats.bad_frames + stats.rate_limited)
     }
 
+    /// Publishes [`counters`](Self::counters) and the open sessions to the
+    /// process's [`metrics`](https://docs.rs/metrics) recorder (names in
+    /// the crate docs, "Metrics, logs and health"). Call it before each scrape, or on a
+    /// timer; without an installed recorder it does nothing. Action
+    /// latencies, sync fetches and early refusals are recorded as they
+    /// happen.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+    ///
+    /// let flow = FlowServer::new(Counter::default(), UnverifiedUserToken);
+    /// // With metrics-exporter-prometheus: `let handle = PrometheusBuilder::new().install_recorder()?;`
+    /// let scrape = flow.clone();
+    /// let app: Router = Router::new().route(
+    ///     "/metrics",
+    ///     get(move || async move {
+    ///         scrape.record_metrics();
+    ///         "render the exporter's text here"
+    ///     }),
+    /// );
+    /// # let _ = app;
+    /// ```
+    pub fn record_metrics(&self) {
+        crate::telemetry::publish(&self.counters(), self.session_count());
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has started: a health check
+    /// should then report the node as not ready.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.stopping.load(Relaxed)
+    }
+
+    /// `GET /healthz`: `200 ok` while serving, `503 shutting down` once
+    /// [`shutdown`](Self::shutdown) has started, so a load balancer stops
+    /// sending new clients. Merges into a router with any state, like
+    /// [`router`](Self::router). It checks this process only, not the
+    /// application's own dependencies.
+    pub fn health_router<S>(&self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let server = self.clone();
+        axum::Router::new().route(
+            "/healthz",
+            axum::routing::get(move || {
+                let stopping = server.is_shutting_down();
+                async move {
+                    if stopping {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                    } else {
+                        (axum::http::StatusCode::OK, "ok")
+                    }
+                }
+            }),
+        )
+    }
+
     /// Open connections across all resources.
     pub fn connection_count(&self) -> usize {
         self.inner.lock().hub.connection_count()
@@ -229,6 +291,7 @@ impl<H: FlowHandler> FlowServer<H> {
     /// refuses new connections, and waits until every connection has closed
     /// or [`close_grace`](ServerConfig::close_grace) has passed.
     pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Relaxed);
         self.inner.run(|hub| hub.shutdown());
         let inner = self.inner.clone();
         let closed = async move {
@@ -251,6 +314,17 @@ impl<H: FlowHandler> FlowServer<H> {
 /// the bytes to each recipient's bounded outbound queue. A recipient that
 /// cannot keep up is disconnected (it reconnects and resyncs); it never
 /// slows the caller or anyone else.
+///
+/// ```
+/// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+///
+/// let server = FlowServer::new(Counter::default(), UnverifiedUserToken);
+/// let room = server.session("room-1");
+/// assert_eq!(room.resource_id(), "room-1");
+/// // Nobody is connected yet, so nothing is delivered.
+/// assert_eq!(room.connection_count(), 0);
+/// assert!(room.presence().is_empty());
+/// ```
 pub struct SessionHandle<H: FlowHandler> {
     pub(crate) inner: Arc<Inner<H>>,
     resource: Arc<str>,
@@ -651,6 +725,8 @@ impl<H: FlowHandler> Inner<H> {
         }
     }
 
+    /// Runs one handler call as a task, inside a `ui_flow_handler` span
+    /// naming the call, the resource and (for actions) the user and op id.
     fn spawn_request(self: &Arc<Self>, request: Request<H::Action>) {
         let Some(runtime) = self.runtime.get() else {
             return;
@@ -676,7 +752,10 @@ impl<H: FlowHandler> Inner<H> {
                 });
             }
             Request::Snapshot { ticket, resource } => {
-                runtime.spawn(async move {
+                crate::telemetry::sync_fetch("snapshot");
+                let span =
+                    tracing::info_span!("ui_flow_handler", call = "snapshot", resource = %resource);
+                let task = async move {
                     let call = AssertUnwindSafe(inner.handler.snapshot(&resource)).catch_unwind();
                     let result = match call.await {
                         Ok(Ok(snapshot)) => Ok(snapshot),
@@ -684,17 +763,25 @@ impl<H: FlowHandler> Inner<H> {
                         Err(_) => Err("snapshot() panicked".to_owned()),
                     };
                     if let Err(e) = &result {
-                        tracing::warn!(resource = %resource, error = %e, "snapshot failed");
+                        tracing::warn!(error = %e, "snapshot failed");
                     }
                     inner.run(|hub| hub.complete_snapshot(Now::system(), ticket, result));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
             Request::Deltas {
                 ticket,
                 resource,
                 after,
             } => {
-                runtime.spawn(async move {
+                crate::telemetry::sync_fetch("deltas");
+                let span = tracing::info_span!(
+                    "ui_flow_handler",
+                    call = "deltas_since",
+                    resource = %resource,
+                    after,
+                );
+                let task = async move {
                     let call = AssertUnwindSafe(inner.handler.deltas_since(&resource, after))
                         .catch_unwind();
                     let result = match call.await {
@@ -702,14 +789,29 @@ impl<H: FlowHandler> Inner<H> {
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => Err("deltas_since() panicked".to_owned()),
                     };
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, "deltas_since failed");
+                    }
                     inner.run(|hub| hub.complete_deltas(Now::system(), ticket, result));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
             Request::Action { key, user, action } => {
-                runtime.spawn(async move {
-                    let frame = inner.run_action(&key, user, action).await;
+                let span = tracing::info_span!(
+                    "ui_flow_handler",
+                    call = "handle_action",
+                    resource = %key.resource,
+                    user = %user.user_id,
+                    op_id = %key.op_id(),
+                );
+                let task = async move {
+                    let started = Instant::now();
+                    let (frame, ok) = inner.run_action(&key, user, action).await;
+                    crate::telemetry::action_finished(started.elapsed(), ok);
+                    tracing::debug!(ok, "action finished");
                     inner.run(|hub| hub.complete_action_frame(Now::system(), &key, frame));
-                });
+                };
+                runtime.spawn(task.instrument(span));
             }
         }
     }
@@ -721,7 +823,7 @@ impl<H: FlowHandler> Inner<H> {
         key: &OpKey,
         user: Arc<Identity>,
         action: H::Action,
-    ) -> bytes::Bytes {
+    ) -> (bytes::Bytes, bool) {
         let logged = !H::APP_OWNED_STATE;
         if logged {
             match self
@@ -729,9 +831,13 @@ impl<H: FlowHandler> Inner<H> {
                 .outcome(&key.resource, &key.user, key.op_id)
                 .await
             {
-                Ok(Some(Outcome::Answered(frame))) => return frame,
+                Ok(Some(Outcome::Answered(frame))) => {
+                    let ok = ui_flow::codec::peek_tag(&frame, &Default::default())
+                        == Ok(ui_flow::ServerTag::ACTION_OK.0);
+                    return (frame, ok);
+                }
                 Ok(Some(Outcome::Committed)) => {
-                    return outcome_frame(key.op_id, ActionOutcome::ok());
+                    return (outcome_frame(key.op_id, ActionOutcome::ok()), true);
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -740,7 +846,7 @@ impl<H: FlowHandler> Inner<H> {
                         "unavailable",
                         "the server could not check whether this action already ran; send it again as a new action",
                     );
-                    return outcome_frame(key.op_id, outcome);
+                    return (outcome_frame(key.op_id, outcome), false);
                 }
             }
         }
@@ -764,6 +870,7 @@ impl<H: FlowHandler> Inner<H> {
             }
         };
         let plain_ok = outcome == ActionOutcome::ok();
+        let ok = matches!(outcome, ActionOutcome::Ok(_));
         let frame = outcome_frame(key.op_id, outcome);
         // An action that committed and answered a plain Ok is already
         // recorded by its commit (a retry gets ActionOk from it).
@@ -786,7 +893,7 @@ impl<H: FlowHandler> Inner<H> {
                 tracing::warn!(op_id = %key.op_id, error = %e, "could not record the action's outcome; a retry after a restart may run it again");
             }
         }
-        frame
+        (frame, ok)
     }
 
     /// Remembers the runtime and starts the hub's timer task, once.
@@ -848,10 +955,35 @@ fn random_epoch() -> u32 {
 
 impl<H: FlowHandler> FlowServer<H> {
     /// The axum router serving `GET /realtime/{resource_id}` (the WebSocket
-    /// upgrade). Merge or nest it into your app, and serve that with
-    /// [`serve`](Self::serve) (which, unlike `axum::serve`, bounds what a
-    /// socket may cost before its upgrade).
-    pub fn router(&self) -> axum::Router {
-        crate::connection::router(self.inner.clone())
+    /// upgrade), authenticated by the server's [`Authenticator`]. Serve it
+    /// (or the app it is merged into) with [`serve`](Self::serve), which,
+    /// unlike `axum::serve`, bounds what a socket may cost before its
+    /// upgrade. It carries
+    /// its own state, so it merges into a router with any application state
+    /// `S`; serve it alone as `router::<()>()`. For another path, the app's
+    /// own state or middleware in the handler, mount a
+    /// [`FlowUpgrade`](crate::FlowUpgrade) instead.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use ui_flow_server::{FlowServer, UnverifiedUserToken, counter::Counter};
+    ///
+    /// #[derive(Clone)]
+    /// struct AppState {
+    ///     name: &'static str,
+    /// }
+    ///
+    /// let flow = FlowServer::new(Counter, UnverifiedUserToken);
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.name }))
+    ///     .merge(flow.router())
+    ///     .with_state(AppState { name: "board" });
+    /// # let _ = app;
+    /// ```
+    pub fn router<S>(&self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        crate::endpoint::router(self.inner.clone())
     }
 }

@@ -21,9 +21,8 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use ui_flow::CloseCode;
 
-use crate::auth::AuthRequest;
-use crate::connection::Handshake;
 use crate::counters::Live;
+use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
 use crate::hub::{ConnectionId, HandshakeError, Now};
 use crate::outbox::{Next, Outbox};
@@ -49,13 +48,8 @@ async fn authenticate<H: FlowHandler>(
     hs: &Handshake,
     outbox: &Outbox,
 ) -> bool {
-    let request = AuthRequest {
-        token: hs.token.as_deref(),
-        resource_id: &hs.resource,
-        origin: hs.origin.as_deref(),
-    };
     let result = tokio::select! {
-        result = inner.auth.authenticate(request) => result,
+        result = hs.authenticate(inner.auth.as_ref()) => result,
         () = outbox.closing() => {
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!("authentication did not finish within the handshake timeout");

@@ -267,6 +267,9 @@ async fn resume_parameters_that_do_not_parse_get_a_snapshot_not_a_refusal() {
         "last_seq=-1".to_string(),
         "last_seq=18446744073709551616".to_string(),
         format!("last_seq=0&epoch=x{}", joined.epoch),
+        // Issue 16 item 7: repeated resume values are ignored, not HTTP 400.
+        "last_seq=0&last_seq=1".to_string(),
+        "last_seq=0&last_seq=0".to_string(),
     ] {
         let url = format!("{}&{query}", url(t.addr, "room", "alice"));
         let mut c = Client::connect_url(&url).await;

@@ -16,6 +16,23 @@ async fn refused_with(mut c: Client) -> (Option<(String, bool)>, Option<u16>) {
     (msgs.first().and_then(error_code), close_code(&close))
 }
 
+/// Issue 16 item 7: a repeated `token` is ambiguous, so it counts as
+/// absent: the upgrade goes through and authentication refuses it with the
+/// documented code, never HTTP 400.
+#[tokio::test]
+async fn a_repeated_query_token_counts_as_absent() {
+    let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
+    let url = format!(
+        "ws://{}/realtime/room?token=good-token&token=good-token",
+        t.addr
+    );
+    let c = Client::connect_url(&url).await;
+    assert_eq!(
+        refused_with(c).await,
+        (Some(("unauthorized".into(), true)), Some(4001))
+    );
+}
+
 #[tokio::test]
 async fn missing_or_wrong_tokens_are_refused_with_4001() {
     let t = start_with(Plain::default(), table(), ServerConfig::default()).await;
@@ -87,6 +104,58 @@ async fn origins_off_the_allow_list_get_403_before_the_upgrade() {
         .expect("allowed origin");
     ok.read_join().await;
     assert_eq!(t.server.counters().connections_refused, 1);
+}
+
+/// Cross-site WebSocket hijacking: with the default settings a page from
+/// another site (or another port) cannot connect, the server's own pages
+/// and non-browser clients can.
+#[tokio::test]
+async fn a_foreign_origin_is_refused_by_default() {
+    let t = start(Plain::default(), ServerConfig::default()).await;
+    let with_origin = |origin: Option<String>| {
+        let mut request = url(t.addr, "room", "alice")
+            .into_client_request()
+            .expect("request");
+        if let Some(origin) = origin {
+            request.headers_mut().insert(
+                "Origin",
+                HeaderValue::from_str(&origin).expect("header value"),
+            );
+        }
+        request
+    };
+    let other_port = format!("http://127.0.0.1:{}", t.addr.port().wrapping_add(1));
+    for foreign in ["http://evil.example", "null", other_port.as_str()] {
+        match Client::connect_request(with_origin(Some(foreign.to_owned()))).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{foreign}");
+            }
+            Err(other) => panic!("{foreign}: expected HTTP 403, got {other}"),
+            Ok(_) => panic!("{foreign}: expected HTTP 403, got an upgrade"),
+        }
+    }
+    assert_eq!(t.server.counters().connections_refused, 3);
+    for allowed in [Some(format!("http://{}", t.addr)), None] {
+        let (mut c, _) = Client::connect_request(with_origin(allowed.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{allowed:?}: {e}"));
+        c.read_join().await;
+    }
+}
+
+#[tokio::test]
+async fn origin_any_is_an_explicit_opt_out() {
+    let mut config = ServerConfig::default();
+    config.origins = OriginPolicy::Any;
+    let t = start(Plain::default(), config).await;
+    let mut request = url(t.addr, "room", "alice")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static("http://evil.example"));
+    let (mut c, _) = Client::connect_request(request).await.expect("upgrade");
+    c.read_join().await;
 }
 
 #[tokio::test]

@@ -46,6 +46,8 @@
 //! # Ok::<(), ui_flow::Error>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod client;
 pub mod code;
 pub mod codec;
@@ -63,6 +65,7 @@ mod tag;
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
 ))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use client::{FlowConnection, FlowConnectionBuilder};
 pub use code::{CloseCode, ErrorCode};
 pub use error::{ApiMisuse, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation};
@@ -80,3 +83,8 @@ pub use tag::{ClientTag, ServerTag, TagInfo, range_name};
 /// It changes only for breaking changes; additive changes (new optional
 /// fields, new tags) keep it, because peers ignore what they do not know.
 pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The crate README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "native", not(target_arch = "wasm32")))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -62,6 +62,14 @@ pub enum CloseReason {
         /// The close frame's reason text.
         reason: String,
     },
+    /// The server answered the WebSocket upgrade with an HTTP error that
+    /// retrying will not fix (a 4xx other than 408 and 429: no such
+    /// endpoint, forbidden origin, ...). Only the native driver can read
+    /// the status; a browser hides it from pages.
+    Refused {
+        /// The HTTP status, such as 404 or 403.
+        status: u16,
+    },
     /// The server speaks another protocol version.
     Incompatible {
         /// The server's version.
@@ -100,6 +108,10 @@ impl fmt::Display for CloseReason {
                     code.0
                 )
             }
+            CloseReason::Refused { status } => write!(
+                f,
+                "the server refused the WebSocket upgrade with HTTP {status}; check the URL"
+            ),
             CloseReason::Incompatible { server_version } => write!(
                 f,
                 "the server speaks protocol version {server_version}, this client {}",

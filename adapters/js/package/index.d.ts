@@ -12,7 +12,8 @@
  * ```js
  * import init, { FlowClient } from "ui-flow-js";
  * await init(); // loads dist/ui_flow_js_bg.wasm next to the module
- * const client = FlowClient.connect("wss://host/realtime/list-1?token=...", {
+ * const client = FlowClient.connect("wss://host/realtime/list-1", {
+ *   token: session.jwt, // sent in Sec-WebSocket-Protocol, never in the URL
  *   applyDelta: (state, delta) => reduce(state, delta),
  *   onState: (state) => render(state),
  *   onStatus: (status) => showBadge(status.kind),
@@ -100,6 +101,8 @@ export type CloseReason =
   | { kind: "fatal"; code?: string; message: string }
   /** The server closed the socket with a code that says not to reconnect. */
   | { kind: "final"; code: number; reason: string }
+  /** The upgrade was answered with an HTTP 4xx (native clients only; a browser hides the status). */
+  | { kind: "refused"; status: number }
   /** The server speaks another protocol version. */
   | { kind: "incompatible"; serverVersion: number }
   /** A reason this build does not name. */
@@ -203,6 +206,17 @@ export interface FlowConfig {
 export interface FlowOptions<S = unknown, D = unknown, E = unknown> {
   /** The page's reducer: the state after `delta`. See "Where the state lives". */
   applyDelta?: (state: S, delta: D) => S;
+  /**
+   * The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+   * header (not the URL) on every (re)connect. Letters, digits and
+   * `!#$%&'*+-.^_\`|~` only (a JWT qualifies); otherwise `connect` throws.
+   */
+  token?: string;
+  /**
+   * Called before every (re)connect for the token to send, so an expiring
+   * token can be refreshed; return `null` for none. Replaces `token`.
+   */
+  tokenProvider?: () => string | null | undefined;
   /** Notification domains to receive from the start (and after every reconnect). */
   subscribe?: string[];
   /** Connection policy. */

@@ -90,8 +90,13 @@ impl FlowClient {
     /// and returns at once; the socket opens in the background and the
     /// callbacks in `options` report what happens.
     ///
-    /// Throws a `TypeError` for a malformed option or a second, different
-    /// `applyDelta` on the page.
+    /// `options.token` is sent in the `Sec-WebSocket-Protocol` header, not
+    /// the URL; `options.tokenProvider()` is called before every (re)connect
+    /// instead, so an expiring token can be refreshed.
+    ///
+    /// Throws a `TypeError` for a URL that is not `ws://` or `wss://`, a
+    /// malformed option (a token that is not a header token) or a second,
+    /// different `applyDelta` on the page.
     pub fn connect(url: String, options: JsValue) -> Result<FlowClient, JsValue> {
         let claim = function(&options, "applyDelta")?
             .map(ApplierClaim::register)
@@ -116,6 +121,19 @@ impl FlowClient {
             .url(url)
             .config(config)
             .subscribe(domains);
+        let token = option(&options, "token");
+        if !token.is_undefined() && !token.is_null() {
+            let token = token
+                .as_string()
+                .ok_or_else(|| type_error("options.token must be a string"))?;
+            builder = builder.token(token);
+        }
+        if let Some(f) = function(&options, "tokenProvider")? {
+            // Called before every (re)connect; a non-string (or a throw)
+            // means no token.
+            builder = builder
+                .token_provider(move || f.call0(&JsValue::NULL).ok().and_then(|t| t.as_string()));
+        }
         if let Some(f) = function(&options, "onSnapshot")? {
             builder = builder.on_snapshot(move |state: &JsState, seq| {
                 call(&f, &[state.0.0.clone(), int_to_js(seq.into())]);

@@ -22,7 +22,8 @@
 //! ```js
 //! import init, { FlowClient } from "ui-flow-js";
 //! await init();
-//! const client = FlowClient.connect("ws://127.0.0.1:9000/realtime/list-1?token=ann", {
+//! const client = FlowClient.connect("ws://127.0.0.1:9000/realtime/list-1", {
+//!   token: "ann", // or tokenProvider: () => freshToken(), asked before every reconnect
 //!   applyDelta: (state, delta) => reduce(state, delta),
 //!   onState: (state) => render(state),
 //!   onStatus: (status) => badge(status.kind),
@@ -32,6 +33,8 @@
 //! ```
 //!
 //! The crate targets `wasm32-unknown-unknown`; on other targets it is empty.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
 mod client;

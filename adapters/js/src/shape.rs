@@ -70,6 +70,9 @@ fn close_reason(reason: &CloseReason) -> JsValue {
             ("code", code.0.into()),
             ("reason", reason.as_str().into()),
         ]),
+        CloseReason::Refused { status } => {
+            object(&[("kind", "refused".into()), ("status", (*status).into())])
+        }
         CloseReason::Incompatible { server_version } => object(&[
             ("kind", "incompatible".into()),
             ("serverVersion", (*server_version).into()),

@@ -53,9 +53,16 @@ const rowsOf = (n) =>
     n,
   );
 
-/** Mounts a to-do list on `resource` as user "ann"; returns its index. */
+/** The endpoint of `resource` with no token in the URL. */
+const endpoint = (resource) => `${SERVER}/realtime/${resource}`;
+
+/** Mounts a to-do list on `resource` as user "ann" (the token option, not
+ * the URL); returns its index. */
 async function mount(resource) {
-  const n = await page.evaluate((u) => window.flowTest.apps.push(window.flowTest.mount(u)) - 1, url(resource, "ann"));
+  const n = await page.evaluate(
+    (u) => window.flowTest.apps.push(window.flowTest.mount(u, { token: "ann" })) - 1,
+    endpoint(resource),
+  );
   await page.waitForFunction(
     (n) => window.flowTest.apps[n].list.children.length === 2,
     n,
@@ -313,6 +320,42 @@ test("commands after close fail with FlowError closed, and waiting actions rejec
     subscribe: "FlowError:closed",
     status: { kind: "closed", reason: { kind: "requested" } },
   });
+});
+
+test("tokenProvider is asked before the dial and names the user", async () => {
+  const resource = fresh("token");
+  const out = await page.evaluate(async (u) => {
+    let asked = 0;
+    const members = await new Promise((resolve, reject) => {
+      setTimeout(() => reject(new Error("no presence list within 10 s")), 10_000);
+      const app = window.flowTest.mount(u, {
+        tokenProvider: () => {
+          asked += 1;
+          return "pat";
+        },
+        onPresence: (all) => resolve(all.map((p) => p.userId)),
+      });
+      window.flowTest.apps.push(app);
+    });
+    return { asked, members };
+  }, endpoint(resource));
+  assert.deepEqual(out, { asked: 1, members: ["pat"] });
+});
+
+test("a URL that is not a WebSocket URL throws at connect", async () => {
+  const out = await page.evaluate(() => {
+    const { FlowClient } = window.flowTest;
+    const attempt = (u) => {
+      try {
+        FlowClient.connect(u, {}).close();
+        return "ok";
+      } catch (e) {
+        return e instanceof TypeError && /WebSocket URL/.test(e.message) ? "TypeError" : String(e);
+      }
+    };
+    return ["not a url", "http://127.0.0.1:1/realtime/r", ""].map(attempt);
+  });
+  assert.deepEqual(out, ["TypeError", "TypeError", "TypeError"]);
 });
 
 test("malformed options throw a TypeError", async () => {

@@ -20,6 +20,20 @@ pub struct UseFlowOptions {
     config: ClientConfig,
     notifications_kept: usize,
     on_signal: Option<SignalHandler>,
+    token: Option<Token>,
+}
+
+/// The token to authenticate with, fixed or asked before every dial.
+#[derive(Clone)]
+enum Token {
+    Fixed(String),
+    Provider(Rc<dyn Fn() -> Option<String>>),
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
 }
 
 /// What the application does with an incoming WebRTC signal.
@@ -42,6 +56,7 @@ impl Default for UseFlowOptions {
             config: ClientConfig::default(),
             notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
             on_signal: None,
+            token: None,
         }
     }
 }
@@ -49,6 +64,21 @@ impl Default for UseFlowOptions {
 impl UseFlowOptions {
     /// Default for [`notifications_kept`](Self::notifications_kept).
     pub const DEFAULT_NOTIFICATIONS_KEPT: usize = 32;
+
+    /// The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+    /// header on every (re)connect rather than in the URL. It must be a
+    /// header token (a JWT or base64url text qualifies).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Token::Fixed(token.into()));
+        self
+    }
+
+    /// Asks `provide` for the token before every (re)connect, so an
+    /// expiring token can be refreshed; replaces [`token`](Self::token).
+    pub fn token_provider(mut self, provide: impl Fn() -> Option<String> + 'static) -> Self {
+        self.token = Some(Token::Provider(Rc::new(provide)));
+        self
+    }
 
     /// Notification domains to subscribe to from the start.
     pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
@@ -189,8 +219,13 @@ where
 
     // The callbacks write signals only; they hold no connection handle, so
     // the connection lives exactly as long as the scope's stored value.
-    let connected = FlowConnection::<S, A, E>::builder()
-        .url(url)
+    let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+    builder = match options.token {
+        Some(Token::Fixed(token)) => builder.token(token),
+        Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
+        None => builder,
+    };
+    let connected = builder
         .config(options.config)
         .subscribe(options.domains)
         .on_state(move |shown: &S| {
@@ -233,9 +268,9 @@ where
         .connect();
     match connected {
         Ok(handle) => connection.set_value(Some(handle)),
-        // Unreachable: the url is given and the options checked the
-        // configuration. Without a connection every command reports
-        // `ApiMisuse::Closed`.
+        // A URL that is not ws:// or wss://, or a token that is not a
+        // header token (the options checked the configuration). Without a
+        // connection every command reports `ApiMisuse::Closed`.
         Err(error) => leptos::logging::error!("ui-flow-leptos: could not connect: {error}"),
     }
     on_cleanup(move || {

@@ -22,11 +22,16 @@
 //! ```text
 //! use leptos::prelude::*;
 //! use todo_model::{TodoAction, TodoEvent, TodoState};
-//! use ui_flow_leptos::use_flow;
+//! use ui_flow_leptos::{UseFlowOptions, use_flow_with_options};
 //!
 //! #[component]
 //! fn Todos() -> impl IntoView {
-//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>("ws://127.0.0.1:9000/realtime/list-1?token=ann");
+//!     // The token travels in Sec-WebSocket-Protocol, never in the URL;
+//!     // `token_provider` instead refreshes it before every reconnect.
+//!     let flow = use_flow_with_options::<TodoState, TodoAction, TodoEvent>(
+//!         "ws://127.0.0.1:9000/realtime/list-1",
+//!         UseFlowOptions::default().token("ann"),
+//!     );
 //!     let add = move |_| {
 //!         let action = TodoAction::Add { id: 3, title: "Milk".into() };
 //!         let change = action.optimistic(&flow.state.get_untracked());
@@ -39,6 +44,8 @@
 //!     }
 //! }
 //! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
 mod flow;

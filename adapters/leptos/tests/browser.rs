@@ -10,7 +10,8 @@ use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
 use ui_flow::ConnectionStatus;
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow_adapter_test_support::{
-    RowChange, RowLog, fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
+    RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, server_url,
+    until,
 };
 use ui_flow_leptos::{UseFlow, UseFlowOptions, use_flow_with_options};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -19,17 +20,24 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 type Flow = UseFlow<TodoState, TodoAction, TodoEvent>;
 
-/// Mounts a small to-do view on `resource` as user "ann" and returns its
-/// root, the value `use_flow` returned, and the handle that unmounts it
-/// (disposing the scope) when dropped.
+/// Mounts a small to-do view on `resource` as user "ann" (the token option,
+/// not the URL) and returns its root, the value `use_flow` returned, and the
+/// handle that unmounts it (disposing the scope) when dropped.
 fn mount(resource: &str) -> (web_sys::HtmlElement, Flow, impl Sized) {
+    mount_with(resource, UseFlowOptions::default().token("ann"))
+}
+
+fn mount_with(
+    resource: &str,
+    options: UseFlowOptions,
+) -> (web_sys::HtmlElement, Flow, impl Sized + use<>) {
     let root = mount_point();
     let (flow_out, set_flow_out) = std::sync::mpsc::channel();
-    let url = server_url(resource, "ann");
+    let url = endpoint_url(resource);
     let handle = mount_to(root.clone(), move || {
         let flow = use_flow_with_options::<TodoState, TodoAction, TodoEvent>(
             url,
-            UseFlowOptions::default().subscribe([DOMAIN]),
+            options.subscribe([DOMAIN]),
         );
         let _ = flow_out.send(flow);
         view! {
@@ -79,6 +87,25 @@ async fn snapshot_is_rendered_with_status_presence_and_latency() {
         flow.latency.get_untracked().is_some()
     })
     .await;
+}
+
+#[wasm_bindgen_test]
+async fn the_token_provider_is_asked_and_names_the_user() {
+    let asked = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let count = std::rc::Rc::clone(&asked);
+    let options = UseFlowOptions::default().token_provider(move || {
+        count.set(count.get() + 1);
+        Some("pat".to_owned())
+    });
+    let (_root, flow, _mounted) = mount_with(&fresh_resource("leptos-token"), options);
+    until("Pat in presence", || {
+        flow.presence
+            .get_untracked()
+            .iter()
+            .any(|p| p.user_id == "pat")
+    })
+    .await;
+    assert_eq!(asked.get(), 1, "asked once per dial");
 }
 
 #[wasm_bindgen_test]

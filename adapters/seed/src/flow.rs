@@ -19,9 +19,38 @@ use ui_flow::{
 pub struct FlowOptions {
     domains: Vec<String>,
     config: ClientConfig,
+    token: Option<Token>,
+}
+
+/// The token to authenticate with, fixed or asked before every dial.
+#[derive(Clone)]
+enum Token {
+    Fixed(String),
+    Provider(std::rc::Rc<dyn Fn() -> Option<String>>),
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
 }
 
 impl FlowOptions {
+    /// The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+    /// header on every (re)connect rather than in the URL. It must be a
+    /// header token (a JWT or base64url text qualifies).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Token::Fixed(token.into()));
+        self
+    }
+
+    /// Asks `provide` for the token before every (re)connect, so an
+    /// expiring token can be refreshed; replaces [`token`](Self::token).
+    pub fn token_provider(mut self, provide: impl Fn() -> Option<String> + 'static) -> Self {
+        self.token = Some(Token::Provider(std::rc::Rc::new(provide)));
+        self
+    }
+
     /// Notification domains to subscribe to from the start.
     pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
         self.domains.extend(domains.into_iter().map(Into::into));
@@ -158,8 +187,13 @@ where
         send(&sender),
         send(&sender),
     );
-    let connected = FlowConnection::<S, A, E>::builder()
-        .url(url)
+    let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+    builder = match options.token {
+        Some(Token::Fixed(token)) => builder.token(token),
+        Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
+        None => builder,
+    };
+    let connected = builder
         .config(options.config)
         .subscribe(options.domains)
         .on_state(move |shown: &S| to_state(FlowMsg::State(shown.clone())))
@@ -190,9 +224,9 @@ where
         .connect();
     let connection = match connected {
         Ok(connection) => Some(connection),
-        // Unreachable: the url is given and the options checked the
-        // configuration. Without a connection every command reports
-        // `ApiMisuse::Closed`.
+        // A URL that is not ws:// or wss://, or a token that is not a
+        // header token (the options checked the configuration). Without a
+        // connection every command reports `ApiMisuse::Closed`.
         Err(error) => {
             web_sys::console::error_1(&format!("ui-flow-seed: could not connect: {error}").into());
             None

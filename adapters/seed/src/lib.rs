@@ -26,8 +26,11 @@
 //! enum Msg { Flow(FlowMsg<TodoState, TodoEvent>), Add(String) }
 //!
 //! fn init(_: Url, orders: &mut impl Orders<Msg>) -> Model {
-//!     let url = "ws://127.0.0.1:9000/realtime/list-1?token=ann";
-//!     let flow = ui_flow_seed::connect(url, FlowOptions::default(), orders, Msg::Flow);
+//!     let url = "ws://127.0.0.1:9000/realtime/list-1";
+//!     // In Sec-WebSocket-Protocol, never in the URL; `token_provider`
+//!     // refreshes it before every reconnect instead.
+//!     let options = FlowOptions::default().token("ann");
+//!     let flow = ui_flow_seed::connect(url, options, orders, Msg::Flow);
 //!     Model { flow, todos: TodoState::default() }
 //! }
 //!
@@ -43,6 +46,8 @@
 //!     }
 //! }
 //! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
 mod flow;

@@ -15,7 +15,7 @@ use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::{ConnectionStatus, OpId, PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
-    fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
+    endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
 };
 use ui_flow_seed::{Flow, FlowMsg, FlowOptions};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -51,7 +51,7 @@ enum Msg {
 }
 
 fn init(url: String, orders: &mut impl Orders<Msg>) -> Model {
-    let options = FlowOptions::default().subscribe([DOMAIN]);
+    let options = FlowOptions::default().token("ann").subscribe([DOMAIN]);
     Model {
         flow: Some(ui_flow_seed::connect(url, options, orders, Msg::Flow)),
         todos: TodoState::default(),
@@ -148,7 +148,7 @@ fn view(model: &Model) -> Node<Msg> {
 
 fn start(resource: &str) -> (web_sys::HtmlElement, App<Msg, Model, Node<Msg>>) {
     let root = mount_point();
-    let url = server_url(resource, "ann");
+    let url = endpoint_url(resource);
     let app = App::start(
         Element::from(root.clone()),
         move |_, orders| init(url, orders),

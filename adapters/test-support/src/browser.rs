@@ -23,6 +23,14 @@ pub fn server_url(resource: &str, user: &str) -> String {
     format!("{base}/realtime/{resource}?token={user}")
 }
 
+/// The WebSocket URL of `resource` on the test server, with no token in
+/// it: pass the user as the adapter's token option (the test server takes
+/// any token as the user id).
+pub fn endpoint_url(resource: &str) -> String {
+    let url = server_url(resource, "");
+    url.trim_end_matches("?token=").to_owned()
+}
+
 /// A resource id no other test uses, so every test starts from the
 /// server's seeded list.
 pub fn fresh_resource(test: &str) -> String {

@@ -31,8 +31,10 @@
 //! #[component]
 //! fn Todos() -> Html {
 //!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>(
-//!         "ws://127.0.0.1:9000/realtime/list-1?token=ann",
-//!         UseFlowOptions::default(),
+//!         "ws://127.0.0.1:9000/realtime/list-1",
+//!         // In Sec-WebSocket-Protocol, never in the URL; `token_provider`
+//!         // refreshes it before every reconnect instead.
+//!         UseFlowOptions::default().token("ann"),
 //!     );
 //!     let add = {
 //!         let flow = flow.clone();
@@ -51,6 +53,8 @@
 //!     }
 //! }
 //! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
 mod hook;

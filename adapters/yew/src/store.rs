@@ -20,6 +20,20 @@ pub struct UseFlowOptions {
     pub(crate) config: ClientConfig,
     pub(crate) notifications_kept: usize,
     pub(crate) on_signal: Option<Callback<(String, SignalPayload)>>,
+    pub(crate) token: Option<Token>,
+}
+
+/// The token to authenticate with, fixed or asked before every dial.
+#[derive(Clone, PartialEq)]
+pub(crate) enum Token {
+    Fixed(String),
+    Provider(Callback<(), Option<String>>),
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
 }
 
 impl Default for UseFlowOptions {
@@ -29,6 +43,7 @@ impl Default for UseFlowOptions {
             config: ClientConfig::default(),
             notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
             on_signal: None,
+            token: None,
         }
     }
 }
@@ -36,6 +51,23 @@ impl Default for UseFlowOptions {
 impl UseFlowOptions {
     /// Default for [`notifications_kept`](Self::notifications_kept).
     pub const DEFAULT_NOTIFICATIONS_KEPT: usize = 32;
+
+    /// The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
+    /// header on every (re)connect rather than in the URL. It must be a
+    /// header token (a JWT or base64url text qualifies).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Token::Fixed(token.into()));
+        self
+    }
+
+    /// Asks `provide` for the token before every (re)connect, so an
+    /// expiring token can be refreshed; replaces [`token`](Self::token).
+    /// Changing the callback (a new `Callback`) reconnects, like any change
+    /// of options.
+    pub fn token_provider(mut self, provide: Callback<(), Option<String>>) -> Self {
+        self.token = Some(Token::Provider(provide));
+        self
+    }
 
     /// Notification domains to subscribe to from the start.
     pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
@@ -192,8 +224,13 @@ where
                     callback.emit((from.to_owned(), payload));
                 }
             };
-            let connected = FlowConnection::<S, A, E>::builder()
-                .url(url)
+            let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+            builder = match options.token.clone() {
+                Some(Token::Fixed(token)) => builder.token(token),
+                Some(Token::Provider(provide)) => builder.token_provider(move || provide.emit(())),
+                None => builder,
+            };
+            let connected = builder
                 .config(options.config.clone())
                 .subscribe(options.domains.iter().cloned())
                 .on_state(state)
@@ -204,8 +241,9 @@ where
                 .connect();
             let connection = match connected {
                 Ok(connection) => Some(connection),
-                // Unreachable: the url is given and the options checked the
-                // configuration. Without a connection every command reports
+                // A URL that is not ws:// or wss://, or a token that is not
+                // a header token (the options checked the configuration).
+                // Without a connection every command reports
                 // `ApiMisuse::Closed`.
                 Err(error) => {
                     web_sys::console::error_1(

@@ -12,7 +12,8 @@ use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::{PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
-    RowChange, RowLog, fresh_id, fresh_resource, mount_point, row, rows, server_url, until,
+    RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, server_url,
+    until,
 };
 use ui_flow_yew::{FlowProvider, UseFlowHandle, UseFlowOptions, use_flow, use_flow_context};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -74,6 +75,7 @@ fn App(props: &AppProps) -> Html {
     let options = use_memo(props.seen.clone(), |seen| {
         let seen = seen.clone();
         UseFlowOptions::default()
+            .token("ann")
             .subscribe([DOMAIN])
             .on_signal(Callback::from(move |signal| {
                 seen.0.signals.borrow_mut().push(signal);
@@ -121,12 +123,13 @@ fn Shared(props: &SharedProps) -> Html {
     }
 }
 
-/// Renders [`App`] on `resource` as user "ann".
+/// Renders [`App`] on `resource` as user "ann" (the token option, not the
+/// URL).
 fn mount(resource: &str) -> (web_sys::HtmlElement, Probe<Seen>, AppHandle<App>) {
     let root = mount_point();
     let seen = Probe::default();
     let props = AppProps {
-        url: server_url(resource, "ann").into(),
+        url: endpoint_url(resource).into(),
         seen: seen.clone(),
     };
     let app = yew::Renderer::<App>::with_root_and_props(root.clone().into(), props).render();

@@ -16,16 +16,24 @@
 //!
 //! Actions are checked by `TodoState::check`: an empty title, a reused id
 //! or an unknown item is answered with `ActionErr`, which is how tests get a
-//! rejection on demand. Stops on Ctrl-C or when stdin closes.
+//! rejection on demand. Stops on Ctrl-C, SIGTERM or when stdin closes,
+//! telling clients to reconnect. Logs go to stderr, filtered by `RUST_LOG`
+//! (default `info`).
 
 mod todos;
 
 use tokio::io::AsyncReadExt;
 use tower_http::services::ServeDir;
-use ui_flow_server::{FlowServer, UnverifiedUserToken};
+use tracing_subscriber::EnvFilter;
+use ui_flow_server::{FlowServer, OriginPolicy, ServerConfig, UnverifiedUserToken};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let mut addr = "127.0.0.1:0".to_owned();
     let mut files = None;
     let mut args = std::env::args().skip(1);
@@ -35,7 +43,11 @@ async fn main() -> std::io::Result<()> {
             other => addr = other.to_owned(),
         }
     }
-    let server = FlowServer::new(todos::Todos, UnverifiedUserToken);
+    // Development only: the browser tests' pages come from the test runner's
+    // own port, so any origin may connect (the default is the same host).
+    let mut config = ServerConfig::default();
+    config.origins = OriginPolicy::Any;
+    let server = FlowServer::with_config(todos::Todos, UnverifiedUserToken, config);
     let mut app = server.router();
     if let Some(dir) = files {
         app = app.fallback_service(ServeDir::new(dir));
@@ -51,11 +63,30 @@ async fn main() -> std::io::Result<()> {
             let mut stdin = tokio::io::stdin();
             let mut buf = [0u8; 64];
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                () = interrupted() => {}
                 _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} } => {}
             }
             server.shutdown().await;
         }
     };
     server.serve_until(listener, app, stop).await
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
+/// send), so either ends in a graceful shutdown.
+async fn interrupted() {
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

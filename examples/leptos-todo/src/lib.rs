@@ -15,7 +15,7 @@
 
 use leptos::prelude::*;
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, status_text,
+    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
 };
 use ui_flow::client::OpState;
 use ui_flow_leptos::{UseFlow, UseFlowOptions, use_flow_with_options};
@@ -39,7 +39,9 @@ fn send(flow: Flow, action: TodoAction) {
 fn App() -> impl IntoView {
     let flow: Flow = use_flow_with_options(
         page_realtime_url(),
-        UseFlowOptions::default().subscribe([DOMAIN]),
+        UseFlowOptions::default()
+            .token(page_token())
+            .subscribe([DOMAIN]),
     );
     let title = RwSignal::new(String::new());
     let add = move |ev: leptos::ev::SubmitEvent| {

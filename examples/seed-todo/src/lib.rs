@@ -16,7 +16,7 @@ use std::time::Duration;
 use seed::prelude::*;
 use seed::{C, attrs, button, div, form, h1, input, li, p, span, ul};
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, status_text,
+    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
 };
 use ui_flow::ConnectionStatus;
 use ui_flow::client::OpState;
@@ -47,7 +47,9 @@ enum Msg {
 }
 
 fn init(_: Url, orders: &mut impl Orders<Msg>) -> Model {
-    let options = FlowOptions::default().subscribe([DOMAIN]);
+    let options = FlowOptions::default()
+        .token(page_token())
+        .subscribe([DOMAIN]);
     Model {
         flow: ui_flow_seed::connect(page_realtime_url(), options, orders, Msg::Flow),
         todos: TodoState::default(),

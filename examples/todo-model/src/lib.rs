@@ -231,31 +231,41 @@ pub fn new_id() -> u64 {
     u64::from_le_bytes(bytes) >> 11
 }
 
-/// The WebSocket URL of list `list` as user `user` on the server at
-/// `host` (`host:port`), as the examples build it from the page's address.
-pub fn realtime_url(secure: bool, host: &str, list: &str, user: &str) -> String {
+/// The WebSocket URL of list `list` on the server at `host` (`host:port`),
+/// as the examples build it from the page's address. The user travels as
+/// the adapters' token option, never in the URL.
+pub fn realtime_url(secure: bool, host: &str, list: &str) -> String {
     let scheme = if secure { "wss" } else { "ws" };
-    format!("{scheme}://{host}/realtime/{list}?token={user}")
+    format!("{scheme}://{host}/realtime/{list}")
 }
 
-/// The WebSocket URL an example page connects to: the page's own host,
-/// list `?list=` (default `demo`) as user `?user=` (default `guest`).
+/// The page's query parameter `key`, or `default`.
+#[cfg(target_arch = "wasm32")]
+fn page_param(key: &str, default: &str) -> String {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok())
+        .and_then(|p| p.get(key))
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The WebSocket URL an example page connects to: the page's own host and
+/// list `?list=` (default `demo`).
 #[cfg(target_arch = "wasm32")]
 pub fn page_realtime_url() -> String {
     let location = web_sys::window().map(|w| w.location());
     let location = location.as_ref();
-    let params = location
-        .and_then(|l| l.search().ok())
-        .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
-    let get = |key: &str, default: &str| {
-        params
-            .as_ref()
-            .and_then(|p| p.get(key))
-            .unwrap_or_else(|| default.to_owned())
-    };
     let host = location.and_then(|l| l.host().ok()).unwrap_or_default();
     let secure = location.and_then(|l| l.protocol().ok()).as_deref() == Some("https:");
-    realtime_url(secure, &host, &get("list", "demo"), &get("user", "guest"))
+    realtime_url(secure, &host, &page_param("list", "demo"))
+}
+
+/// The token an example page sends: `?user=` (default `guest`), which the
+/// development server takes as the user id. A real app sends its session's
+/// token here.
+#[cfg(target_arch = "wasm32")]
+pub fn page_token() -> String {
+    page_param("user", "guest")
 }
 
 /// A connection status in a few words, for the examples' badge.

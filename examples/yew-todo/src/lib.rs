@@ -14,7 +14,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, status_text,
+    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
 };
 use ui_flow::client::OpState;
 use ui_flow_yew::{FlowProvider, UseFlowHandle, UseFlowOptions, use_flow_context};
@@ -42,7 +42,7 @@ fn App() -> Html {
     html! {
         <FlowProvider<TodoState, TodoAction, TodoEvent>
             url={AttrValue::from((*url).clone())}
-            options={UseFlowOptions::default().subscribe([DOMAIN])}
+            options={UseFlowOptions::default().token(page_token()).subscribe([DOMAIN])}
         >
             <h1>{"ui-flow · Yew"}</h1>
             <StatusLine />

@@ -97,11 +97,11 @@ async fn run<S, A, E>(
     let _listeners = listeners;
     let reports = driver.reports();
     loop {
-        let step = driver.flush(&target.url, |id, url, commands| {
+        let step = driver.flush(&target.url, |id, url, protocols, commands| {
             wasm_bindgen_futures::spawn_local(socket(
                 id,
                 url,
-                Arc::clone(&target),
+                protocols,
                 commands,
                 reports.clone(),
             ));
@@ -122,7 +122,7 @@ async fn run<S, A, E>(
 async fn socket(
     id: SocketId,
     url: String,
-    target: Arc<Target>,
+    protocols: Vec<String>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
 ) {
@@ -130,10 +130,10 @@ async fn socket(
         let _ = reports.unbounded_send(Input::Socket(id, r));
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let opened = if target.protocols.is_empty() {
+    let opened = if protocols.is_empty() {
         WebSocket::open(&url)
     } else {
-        WebSocket::open_with_protocols(&url, &target.protocols)
+        WebSocket::open_with_protocols(&url, &protocols)
     };
     let mut ws = match opened {
         Ok(ws) => ws,

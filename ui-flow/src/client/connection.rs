@@ -19,7 +19,7 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::driver::{Driver, Input, Prepared, Target};
+use super::driver::{Driver, Input, Prepared, Target, TokenSource, is_header_token};
 use super::event::Event;
 use super::machine::Client;
 use super::ops::OpState;
@@ -69,7 +69,7 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
     pub fn builder() -> FlowConnectionBuilder<S, A, E> {
         FlowConnectionBuilder {
             url: None,
-            token: None,
+            token: TokenSource::Fixed(None),
             config: ClientConfig::default(),
             domains: Vec::new(),
             callbacks: Callbacks::default(),
@@ -208,7 +208,8 @@ where
 /// struct CounterEvent { by: String, value: i64 }
 ///
 /// let conn = FlowConnection::<Counter, Action, CounterEvent>::builder()
-///     .url("wss://example.com/realtime/room-1?token=...")
+///     .url("wss://example.com/realtime/room-1")
+///     .token("eyJhbGciOi...")
 ///     .on_state(|state| println!("show {}", state.value))
 ///     .on_notify(|domain, event, _op| println!("{domain}: {event:?}"))
 ///     .on_status(|status| println!("{status:?}"))
@@ -219,7 +220,7 @@ where
 /// ```
 pub struct FlowConnectionBuilder<S: FlowState, A, E> {
     url: Option<String>,
-    token: Option<String>,
+    token: TokenSource,
     config: ClientConfig,
     domains: Vec<String>,
     callbacks: Callbacks<S, E>,
@@ -228,7 +229,9 @@ pub struct FlowConnectionBuilder<S: FlowState, A, E> {
 
 impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
     /// The server's WebSocket URL, such as
-    /// `wss://host/realtime/{resource_id}?token=...`. Required.
+    /// `wss://host/realtime/{resource_id}`. Required; `connect()` fails with
+    /// [`ApiMisuse::Config`] unless it starts with `ws://` or `wss://` and
+    /// a host. Prefer [`token`](Self::token) to a `?token=` in the URL.
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
@@ -240,7 +243,40 @@ impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
     /// reconnect. It must be a valid header token, such as a JWT or any
     /// base64url text; otherwise `connect()` fails.
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
+        self.token = TokenSource::Fixed(Some(token.into()));
+        self
+    }
+
+    /// Asks `provide` for the token before every dial, the first and each
+    /// reconnect, so an expiring token can be replaced: return the freshest
+    /// one the app holds (refresh it ahead of expiry in the background), or
+    /// `None` to send none. Sent like [`token`](Self::token); a returned
+    /// value that is not a header token is not sent, and the server then
+    /// refuses the connection as unauthorized (close 4001, final). Replaces
+    /// any [`token`](Self::token).
+    ///
+    /// ```
+    /// # #[cfg(any(feature = "native", feature = "browser"))]
+    /// # fn demo() {
+    /// use std::sync::{Arc, Mutex};
+    /// use ui_flow::FlowConnection;
+    /// # #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    /// # struct Doc;
+    /// # impl ui_flow::FlowState for Doc { type Delta = (); fn apply_delta(&mut self, _: ()) {} }
+    ///
+    /// // The app's session code keeps this up to date.
+    /// let current = Arc::new(Mutex::new(String::from("eyJhbGciOi.first")));
+    /// let shared = Arc::clone(&current);
+    /// let builder = FlowConnection::<Doc, (), ()>::builder()
+    ///     .url("wss://example.com/realtime/doc-1")
+    ///     .token_provider(move || shared.lock().ok().map(|t| t.clone()));
+    /// # let _ = builder; }
+    /// ```
+    pub fn token_provider(
+        mut self,
+        provide: impl FnMut() -> Option<String> + MaybeSend + 'static,
+    ) -> Self {
+        self.token = TokenSource::Provider(Box::new(provide));
         self
     }
 
@@ -332,17 +368,15 @@ where
         let url = self
             .url
             .ok_or(ApiMisuse::Config("a connection needs a url"))?;
-        let protocols = match self.token {
-            Some(token) if is_header_token(&token) => {
-                vec![SUBPROTOCOL.to_owned(), format!("{TOKEN_PREFIX}{token}")]
-            }
-            Some(_) => {
+        check_url(&url)?;
+        let token = match self.token {
+            TokenSource::Fixed(Some(token)) if !is_header_token(&token) => {
                 return Err(ApiMisuse::Config(
                     "the token must be a header token (letters, digits and !#$%&'*+-.^_`|~)",
                 )
                 .into());
             }
-            None => Vec::new(),
+            source => source,
         };
         let mut config = self.config;
         if config.seed == 0 {
@@ -358,12 +392,12 @@ where
                 inputs: inputs.clone(),
             }),
         };
-        let driver = Driver::new(client, self.callbacks, inputs);
+        let driver = Driver::new(client, self.callbacks, inputs, token);
         Ok(Prepared {
             handle,
             driver,
             inputs: receiver,
-            target: Arc::new(Target { url, protocols }),
+            target: Arc::new(Target { url }),
         })
     }
 }
@@ -375,30 +409,50 @@ fn random_seed() -> u64 {
     u64::from_le_bytes(seed).max(1)
 }
 
-/// The subprotocol a ui-flow server selects (see `spec/PROTOCOL.md`).
-const SUBPROTOCOL: &str = "ui-flow";
-/// The prefix of the offered subprotocol that carries the token.
-const TOKEN_PREFIX: &str = "ui-flow.token.";
-
-/// Whether `token` may travel in a header field's token list (RFC 9110
-/// `token`), so it needs no quoting and cannot break the header.
-fn is_header_token(token: &str) -> bool {
-    !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+/// Checks that `url` is a WebSocket URL a driver can dial: `ws://` or
+/// `wss://` (any case) followed by a host, and nothing a header could not
+/// carry. Without this check a typo is retried forever.
+fn check_url(url: &str) -> Result<(), ApiMisuse> {
+    const NOT_WS: &str =
+        "the url must be a WebSocket URL: ws://host/... or wss://host/... (no spaces)";
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(ApiMisuse::Config(NOT_WS));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    let scheme_ok = scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("wss");
+    let clean = url.bytes().all(|b| b.is_ascii_graphic());
+    if scheme_ok && clean && !host.is_empty() && !host.starts_with(':') {
+        Ok(())
+    } else {
+        Err(ApiMisuse::Config(NOT_WS))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_header_token;
+    use super::check_url;
 
     #[test]
-    fn tokens_must_fit_a_header_token_list() {
-        assert!(is_header_token("eyJhbGciOi.J9eyJzdWIi-Oi_IxM"));
-        assert!(is_header_token("alice"));
-        for bad in ["", "a b", "a,b", "a\r\nX-Evil: 1", "é"] {
-            assert!(!is_header_token(bad), "{bad:?}");
+    fn only_websocket_urls_are_accepted() {
+        for good in [
+            "ws://127.0.0.1:9000/realtime/room-1",
+            "WSS://example.com/realtime/a?x=1",
+            "ws://[::1]:80/realtime/r",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "not a url",
+            "",
+            "http://example.com/realtime/r",
+            "ws://",
+            "ws:///realtime/r",
+            "ws://:80/x",
+            "ws://exa mple.com/",
+            "example.com/realtime/r",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -14,6 +14,7 @@ use web_time::Instant;
 
 use crate::presence::PresenceStatus;
 use crate::state::FlowState;
+use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
@@ -30,8 +31,90 @@ pub(crate) struct Prepared<S: FlowState, A, E> {
 /// Where each socket connects.
 pub(crate) struct Target {
     pub(crate) url: String,
-    /// WebSocket subprotocols to offer: empty, or `ui-flow` and the token.
-    pub(crate) protocols: Vec<String>,
+}
+
+/// Where the token of each dial comes from.
+pub(crate) enum TokenSource {
+    /// No token, or the same one every time.
+    Fixed(Option<String>),
+    /// Asked before every dial, so an expiring token can be refreshed.
+    Provider(TokenProvider),
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String> + Send>;
+#[cfg(target_arch = "wasm32")]
+pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String>>;
+
+impl TokenSource {
+    /// The subprotocols to offer on the next dial: empty, or `ui-flow` and
+    /// the token. A provided token that is not a header token is not sent
+    /// (the server then refuses the connection as unauthorized, a final and
+    /// readable error).
+    fn protocols(&mut self) -> Vec<String> {
+        let token = match self {
+            TokenSource::Fixed(token) => token.clone(),
+            TokenSource::Provider(provide) => provide(),
+        };
+        match token {
+            Some(token) if is_header_token(&token) => {
+                vec![SUBPROTOCOL.to_owned(), format!("{TOKEN_PREFIX}{token}")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Reports what a person debugging a connection wants to see as `tracing`
+/// events (target `ui_flow::client`). Never the token: it is not part of
+/// any event.
+fn trace_event<S: FlowState, E>(event: &Event<S, E>) {
+    match event {
+        Event::Status(ConnectionStatus::Closed { reason }) => {
+            tracing::info!(target: "ui_flow::client", ?reason, "connection closed for good");
+        }
+        Event::Status(ConnectionStatus::Reconnecting { attempt, .. }) => {
+            tracing::info!(target: "ui_flow::client", attempt, "connection lost; reconnecting");
+        }
+        Event::Status(status) => {
+            tracing::debug!(target: "ui_flow::client", ?status, "status");
+        }
+        Event::Connected {
+            connection_id,
+            user_id,
+            ..
+        } => {
+            tracing::debug!(target: "ui_flow::client", connection_id, ?user_id, "connected");
+        }
+        Event::ServerError {
+            code,
+            message,
+            fatal,
+        } => {
+            tracing::warn!(target: "ui_flow::client", ?code, %message, fatal, "server error");
+        }
+        Event::BadFrame(error) => {
+            tracing::warn!(target: "ui_flow::client", %error, "a server frame did not decode");
+        }
+        Event::Violation(violation) => {
+            tracing::warn!(target: "ui_flow::client", %violation, "protocol violation");
+        }
+        _ => {}
+    }
+}
+
+/// The subprotocol a ui-flow server selects (see `spec/PROTOCOL.md`).
+const SUBPROTOCOL: &str = "ui-flow";
+/// The prefix of the offered subprotocol that carries the token.
+const TOKEN_PREFIX: &str = "ui-flow.token.";
+
+/// Whether `token` may travel in a header field's token list (RFC 9110
+/// `token`), so it needs no quoting and cannot break the header.
+pub(crate) fn is_header_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Something that happened outside the client, for the driver loop.
@@ -51,8 +134,14 @@ pub(crate) enum Input {
 /// What a socket task reports.
 pub(crate) enum SocketReport {
     Opened,
+    /// The server answered the upgrade with this HTTP status (native only).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    Refused(u16),
     Frame(Vec<u8>),
-    Closed { code: Option<u16>, reason: String },
+    Closed {
+        code: Option<u16>,
+        reason: String,
+    },
 }
 
 /// What the driver tells a socket task.
@@ -77,6 +166,8 @@ pub(crate) struct Driver<S: FlowState, A, E> {
     callbacks: Callbacks<S, E>,
     /// The current socket task's command channel.
     socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
+    /// The token for each dial.
+    token: TokenSource,
     /// Where socket tasks (and browser listeners) report.
     reports: UnboundedSender<Input>,
 }
@@ -86,11 +177,13 @@ impl<S: FlowState, A, E> Driver<S, A, E> {
         client: Arc<Mutex<Client<S, A, E>>>,
         callbacks: Callbacks<S, E>,
         reports: UnboundedSender<Input>,
+        token: TokenSource,
     ) -> Self {
         Driver {
             client,
             callbacks,
             socket: None,
+            token,
             reports,
         }
     }
@@ -113,6 +206,9 @@ where
         let mut client = lock(&self.client);
         match input {
             Input::Socket(id, SocketReport::Opened) => client.handle_open(now, id),
+            Input::Socket(id, SocketReport::Refused(status)) => {
+                client.handle_refused(now, id, status)
+            }
             Input::Socket(id, SocketReport::Frame(frame)) => client.handle_frame(now, id, &frame),
             Input::Socket(id, SocketReport::Closed { code, reason }) => {
                 client.handle_close(now, id, code, &reason)
@@ -138,13 +234,13 @@ where
     }
 
     /// Carries out everything the client produced: sockets to open (through
-    /// `open`, which starts a socket task dialing the given URL and reading
-    /// the given channel) or close, frames to send, then callbacks, with the
+    /// `open`, which starts a socket task dialing the given URL, offering
+    /// the given subprotocols, and reading the given channel) or close, frames to send, then callbacks, with the
     /// client unlocked. `base` is the configured URL.
     pub(crate) fn flush(
         &mut self,
         base: &str,
-        mut open: impl FnMut(SocketId, String, UnboundedReceiver<Outgoing>),
+        mut open: impl FnMut(SocketId, String, Vec<String>, UnboundedReceiver<Outgoing>),
     ) -> Step {
         let (commands, frames, batch, deadline, url) = {
             let mut client = lock(&self.client);
@@ -171,7 +267,9 @@ where
                 SocketCommand::Open(id) => {
                     let (sender, receiver) = unbounded();
                     self.socket = Some((id, sender));
-                    open(id, url.clone(), receiver);
+                    // Asked per dial, with the client unlocked.
+                    let protocols = self.token.protocols();
+                    open(id, url.clone(), protocols, receiver);
                 }
                 SocketCommand::Close {
                     socket,
@@ -192,10 +290,41 @@ where
                 let _ = sender.unbounded_send(Outgoing::Frame(frame));
             }
         }
+        for event in &batch.events {
+            trace_event(event);
+        }
         self.callbacks.deliver(batch);
         match deadline {
             Some(at) => Step::Wait(at),
             None => Step::Done,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TokenSource, is_header_token};
+
+    #[test]
+    fn tokens_must_fit_a_header_token_list() {
+        assert!(is_header_token("eyJhbGciOi.J9eyJzdWIi-Oi_IxM"));
+        assert!(is_header_token("alice"));
+        for bad in ["", "a b", "a,b", "a\r\nX-Evil: 1", "é"] {
+            assert!(!is_header_token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_provider_is_asked_before_every_dial() {
+        let mut n = 0;
+        let mut source = TokenSource::Provider(Box::new(move || {
+            n += 1;
+            (n != 2).then(|| format!("t{n}"))
+        }));
+        assert_eq!(source.protocols(), ["ui-flow", "ui-flow.token.t1"]);
+        assert!(source.protocols().is_empty());
+        assert_eq!(source.protocols(), ["ui-flow", "ui-flow.token.t3"]);
+        let mut bad = TokenSource::Fixed(Some("a b".into()));
+        assert!(bad.protocols().is_empty());
     }
 }

@@ -54,7 +54,8 @@ use super::ops::{OpState, Ops};
 ///    [`handle_frame`](Self::handle_frame) for every binary message,
 ///    [`handle_close`](Self::handle_close) when it closed **or failed** (call
 ///    it for an error and again for the close that follows: the second is
-///    ignored), [`handle_timeout`](Self::handle_timeout) when the timer fires
+///    ignored), [`handle_refused`](Self::handle_refused) when the server
+///    answered the upgrade with an HTTP status instead, [`handle_timeout`](Self::handle_timeout) when the timer fires
 ///    (early or late calls are harmless), and [`handle_resume`](Self::handle_resume)
 ///    when the network or the page comes back.
 /// 4. Commands from the app at any time: [`send_action`](Self::send_action),
@@ -73,7 +74,8 @@ use super::ops::{OpState, Ops};
 ///
 /// - **Status**: [`ConnectionStatus::Connecting`] until the first
 ///   `Connected`, then `Open`; `Reconnecting { attempt, next_try }` after a
-///   loss; `Closed { reason }` for good after [`close`](Self::close), a fatal
+///   loss; `Closed { reason }` for good after [`close`](Self::close), an
+///   upgrade refused with a 4xx ([`handle_refused`](Self::handle_refused)), a fatal
 ///   `Error` or a close code whose table row says not to reconnect
 ///   ([`ErrorCode::ALL`](crate::ErrorCode::ALL), [`CloseCode::ALL`]), or
 ///   another protocol version. After a fatal `Error` whose code is not in
@@ -402,6 +404,21 @@ where
                 reason: reason.to_owned(),
             }),
             _ => self.lose(now),
+        }
+    }
+
+    /// The server answered `socket`'s upgrade with HTTP `status` instead
+    /// of switching protocols. A 4xx other than 408 (timeout) and 429 (too
+    /// many requests) will not change on retry: closed for good with
+    /// [`CloseReason::Refused`]. Anything else is retried like a lost socket.
+    pub fn handle_refused(&mut self, now: Instant, socket: SocketId, status: u16) {
+        if !self.link.is_current(socket) {
+            return;
+        }
+        if (400..500).contains(&status) && status != 408 && status != 429 {
+            self.finish(CloseReason::Refused { status });
+        } else {
+            self.lose(now);
         }
     }
 

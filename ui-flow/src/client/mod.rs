@@ -100,12 +100,14 @@ pub use backoff::Backoff;
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
 ))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use callbacks::MaybeSend;
 pub use config::ClientConfig;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
 ))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use connection::{FlowConnection, FlowConnectionBuilder};
 pub use event::{Event, SocketCommand, SocketId};
 pub use machine::Client;

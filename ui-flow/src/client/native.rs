@@ -68,14 +68,8 @@ async fn run<S, A, E>(
 {
     let reports = driver.reports();
     loop {
-        let step = driver.flush(&target.url, |id, url, commands| {
-            tokio::spawn(socket(
-                id,
-                url,
-                Arc::clone(&target),
-                commands,
-                reports.clone(),
-            ));
+        let step = driver.flush(&target.url, |id, url, protocols, commands| {
+            tokio::spawn(socket(id, url, protocols, commands, reports.clone()));
         });
         let Step::Wait(at) = step else { return };
         match tokio::time::timeout_at(at.into(), inputs.next()).await {
@@ -90,7 +84,7 @@ async fn run<S, A, E>(
 async fn socket(
     id: SocketId,
     url: String,
-    target: Arc<Target>,
+    protocols: Vec<String>,
     mut commands: UnboundedReceiver<Outgoing>,
     reports: UnboundedSender<Input>,
 ) {
@@ -98,13 +92,17 @@ async fn socket(
         let _ = reports.unbounded_send(Input::Socket(id, r));
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let request = match request(&url, &target) {
+    let request = match request(&url, &protocols) {
         Ok(request) => request,
         Err(error) => return report(closed(error.to_string())),
     };
     let dial = pin!(tokio_tungstenite::connect_async(request));
     let ws = match select(dial, commands.next()).await {
         Either::Left((Ok((ws, _response)), _)) => ws,
+        // The server answered with a status instead of switching protocols.
+        Either::Left((Err(tungstenite::Error::Http(response)), _)) => {
+            return report(SocketReport::Refused(response.status().as_u16()));
+        }
         Either::Left((Err(error), _)) => return report(closed(error.to_string())),
         Either::Right(_) => return, // given up before it opened
     };
@@ -154,10 +152,10 @@ async fn socket(
 
 /// The upgrade request: the URL, plus the offered subprotocols when a token
 /// is set (checked as a header token by the builder).
-fn request(url: &str, target: &Target) -> Result<Request, tungstenite::Error> {
+fn request(url: &str, protocols: &[String]) -> Result<Request, tungstenite::Error> {
     let mut request = url.into_client_request()?;
-    if !target.protocols.is_empty() {
-        let offered = HeaderValue::from_str(&target.protocols.join(", "))
+    if !protocols.is_empty() {
+        let offered = HeaderValue::from_str(&protocols.join(", "))
             .map_err(|e| tungstenite::Error::HttpFormat(e.into()))?;
         request
             .headers_mut()

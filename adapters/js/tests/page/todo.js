@@ -16,8 +16,9 @@ export function applyDelta(state, delta) {
   }
 }
 
-/** Mounts a list bound to a new FlowClient and records what it saw. */
-function mount(url) {
+/** Mounts a list bound to a new FlowClient (with `extra` options, such as
+ * the token) and records what it saw. */
+function mount(url, extra = {}) {
   const root = document.createElement("div");
   document.body.append(root);
   const list = document.createElement("ul");
@@ -48,6 +49,7 @@ function mount(url) {
     onStatus: (status) => seen.statuses.push(status.kind),
     onDelta: (delta, seq) => seen.deltas.push({ delta, seq }),
     onNotify: (domain, event, correlationId) => seen.notes.push({ domain, event, correlationId }),
+    ...extra,
   });
   return { root, list, client, seen };
 }

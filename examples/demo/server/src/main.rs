@@ -35,6 +35,13 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let args = Args::parse();
     if !args.site.join("index.html").is_file() {
         eprintln!(
@@ -51,17 +58,33 @@ async fn main() -> std::io::Result<()> {
     println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
     println!();
     let demo = if args.memory {
-        println!("  Ctrl-C stops the server; the worlds live in memory only.");
+        println!("  Ctrl-C (or SIGTERM) stops the server; the worlds live in memory only.");
         Demo::new(args.site, Settings::default())
     } else {
         println!(
-            "  Ctrl-C stops the server; the worlds are kept in {}.",
+            "  Ctrl-C (or SIGTERM) stops the server; the worlds are kept in {}.",
             args.data.display()
         );
         Demo::on_disk(args.site, Settings::default(), &args.data).map_err(std::io::Error::other)?
     };
-    demo.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    demo.serve(listener, interrupted()).await
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
+/// send), so either tells clients to reconnect before the process exits.
+async fn interrupted() {
+    let terminate = async {
+        #[cfg(unix)]
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
