@@ -169,8 +169,9 @@ impl std::fmt::Debug for Queued {
 
 impl FileStore {
     /// Opens the store at `path`, creating the file (not its directory) if
-    /// it does not exist. Blocks while it opens, checks (and after a crash
-    /// repairs) the file: call it at startup, before serving.
+    /// it does not exist. Blocks while it opens and checks the file, and
+    /// after a crash while redb repairs it (a scan whose time grows with
+    /// the file's size): call it at startup, before serving.
     ///
     /// Fails with [`StoreError::Open`] naming `path` when the directory is
     /// missing or not writable, another process or `FileStore` has the
