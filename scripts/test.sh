@@ -12,14 +12,19 @@ source scripts/lib/ensure.sh
 
 scope=${1:-all}
 passed=0
+# Steps at the top level always run; the indented ones need a browser.
+total=$(grep -c '^step ' "$0")
+if [ "$scope" != native ]; then
+  total=$((total + $(grep -c '^  step ' "$0")))
+fi
 step() {
   local name=$1
   shift
-  log "$name"
+  log "step $((passed + 1)) of $total: $name"
   local start=$SECONDS
   "$@"
   passed=$((passed + 1))
-  printf -- '--- %s: ok (%ss)\n' "$name" $((SECONDS - start))
+  printf -- '--- %s: ok (%ss; %ss in all)\n' "$name" $((SECONDS - start)) "$SECONDS"
 }
 
 # Crates whose code exists only on wasm32 (empty elsewhere), linted there.
@@ -54,4 +59,5 @@ if [ "$scope" != native ]; then
     bash -c 'cd examples/demo/e2e && node --test --test-concurrency=1'
 fi
 
-printf '\nsteps: %d passed, 0 failed\n' "$passed"
+printf '\nall %d steps passed in %dm%02ds\n' "$passed" $((SECONDS / 60)) $((SECONDS % 60))
+printf 'steps: %d passed, 0 failed\n' "$passed"

@@ -745,6 +745,15 @@ impl<H: FlowHandler> Inner<H> {
                         log.sync(resume, Now::system().unix_ms, cap).await
                     };
                     let result = answer.await.map_err(|e| e.to_string());
+                    if let Ok((frame, _)) = &result {
+                        let tag = ui_flow::codec::peek_tag(frame, &Default::default());
+                        let kind = if tag == Ok(ui_flow::ServerTag::SNAPSHOT.0) {
+                            "snapshot"
+                        } else {
+                            "deltas"
+                        };
+                        crate::telemetry::sync_fetch(kind);
+                    }
                     if let Err(e) = &result {
                         tracing::warn!(resource = %resource, error = %e, "sync failed");
                     }

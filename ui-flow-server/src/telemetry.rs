@@ -14,7 +14,8 @@ pub(crate) fn refused(reason: &'static str) {
     metrics::counter!("ui_flow_refusals_total", "reason" => reason).increment(1);
 }
 
-/// A `snapshot()` or `deltas_since()` call started.
+/// A sync was served: by a snapshot or by deltas (from the log, or from
+/// `snapshot()` / `deltas_since()` for app-owned state).
 pub(crate) fn sync_fetch(kind: &'static str) {
     metrics::counter!("ui_flow_sync_fetches_total", "kind" => kind).increment(1);
 }

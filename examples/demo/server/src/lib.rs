@@ -49,6 +49,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::services::ServeDir;
 use ui_flow_server::store::{FileStore, StoreError};
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
@@ -72,6 +73,7 @@ pub struct Demo {
     site: PathBuf,
     /// Worlds are kept on disk (closing one keeps it there).
     durable: bool,
+    prometheus: Option<PrometheusHandle>,
 }
 
 impl Demo {
@@ -84,6 +86,7 @@ impl Demo {
             server,
             site: site.into(),
             durable: false,
+            prometheus: None,
         }
     }
 
@@ -113,6 +116,7 @@ impl Demo {
             server,
             site: site.into(),
             durable: true,
+            prometheus: None,
         })
     }
 
@@ -121,11 +125,28 @@ impl Demo {
         &self.server
     }
 
-    /// The HTTP routes: the realtime endpoint, then the static site.
+    /// Serves the metrics at `/metrics` in Prometheus' text format, from
+    /// this recorder (installed by the caller: a process has one).
+    pub fn with_metrics(mut self, prometheus: PrometheusHandle) -> Self {
+        self.prometheus = Some(prometheus);
+        self
+    }
+
+    /// The HTTP routes: the realtime endpoint, `/healthz`, `/metrics` (with
+    /// [`with_metrics`](Self::with_metrics)), then the static site.
     pub fn router(&self) -> axum::Router {
-        self.server
-            .router()
-            .fallback_service(ServeDir::new(&self.site))
+        let mut app = self.server.router().merge(self.server.health_router());
+        if let Some(prometheus) = self.prometheus.clone() {
+            let server = self.server.clone();
+            app = app.route(
+                "/metrics",
+                axum::routing::get(move || async move {
+                    server.record_metrics();
+                    prometheus.render()
+                }),
+            );
+        }
+        app.fallback_service(ServeDir::new(&self.site))
     }
 
     /// Serves on `listener` until `stop` completes, then tells every client

@@ -67,7 +67,13 @@ async fn main() -> std::io::Result<()> {
         );
         Demo::on_disk(args.site, Settings::default(), &args.data).map_err(std::io::Error::other)?
     };
-    demo.serve(listener, interrupted()).await
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(std::io::Error::other)?;
+    println!("  Metrics: http://{addr}/metrics   Health: http://{addr}/healthz");
+    demo.with_metrics(prometheus)
+        .serve(listener, interrupted())
+        .await
 }
 
 /// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
