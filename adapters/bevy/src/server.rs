@@ -142,7 +142,11 @@ impl Authenticator for SharedAuthenticator {
 pub(crate) fn start<A>(
     launch: Launch,
     answered: Answered,
-) -> std::io::Result<(ServerThread, std_mpsc::Receiver<ClientAction<A>>, SocketAddr)>
+) -> std::io::Result<(
+    ServerThread,
+    std_mpsc::Receiver<ClientAction<A>>,
+    SocketAddr,
+)>
 where
     A: DeserializeOwned + Send + Sync + 'static,
 {
