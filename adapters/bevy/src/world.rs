@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(back, delta);
         world.apply_delta(back);
         assert_eq!(world.len(), 2);
-        assert!(world.entities[&EntityId(1)].get("A").is_none());
+        assert!(!world.entities[&EntityId(1)].contains_key("A"));
         // The last component of an entity going takes the entity too.
         world.apply_delta(WorldDelta {
             removed: vec![(EntityId(1), "B".into())],
