@@ -311,7 +311,10 @@ fn deliver_actions<A: Send + Sync + 'static>(
 fn flush(world: &mut World) {
     world.resource_scope(|world, mut ticks: bevy_ecs::world::Mut<'_, SyncTicks>| {
         ticks.frame += 1;
-        if !ticks.frame.is_multiple_of(u64::from(ticks.sync_every.max(1))) {
+        if !ticks
+            .frame
+            .is_multiple_of(u64::from(ticks.sync_every.max(1)))
+        {
             return;
         }
         let ticks = &mut *ticks;
