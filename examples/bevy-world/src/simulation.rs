@@ -6,6 +6,7 @@ use std::time::Duration;
 use bevy_app::{App, ScheduleRunnerPlugin, Update};
 use bevy_ecs::prelude::*;
 use ui_flow_bevy::{ClientAction, SyncApp, UiFlowPlugin};
+pub use ui_flow_server::{RateLimit, ServerConfig};
 
 use crate::{Name, Position, SIZE, Velocity, WorldCommand};
 
@@ -26,9 +27,16 @@ pub struct Settings {
 /// The app, without a runner: step it with `app.update()` (tests) or give
 /// it to [`run`].
 pub fn app(settings: &Settings) -> std::io::Result<App> {
+    app_with_config(settings, ServerConfig::default())
+}
+
+/// [`app`] with the server's limits and timers.
+pub fn app_with_config(settings: &Settings, config: ServerConfig) -> std::io::Result<App> {
     let mut app = App::new();
     app.add_plugins(
-        UiFlowPlugin::<WorldCommand>::bind(settings.addr.as_str())?.sync_every(settings.sync_every),
+        UiFlowPlugin::<WorldCommand>::bind(settings.addr.as_str())?
+            .sync_every(settings.sync_every)
+            .server_config(config),
     )
     .sync_component::<Position>()
     .sync_component::<Velocity>()

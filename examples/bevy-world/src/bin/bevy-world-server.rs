@@ -20,6 +20,9 @@ struct Args {
     /// A sync tick every this many frames (3 at 60 Hz: 20 syncs a second).
     #[arg(long, default_value_t = 1)]
     sync_every: u32,
+    /// No join rate limits (for load tests from one address).
+    #[arg(long)]
+    no_join_limits: bool,
 }
 
 fn main() -> std::io::Result<()> {
@@ -30,7 +33,13 @@ fn main() -> std::io::Result<()> {
         hz: args.hz,
         sync_every: args.sync_every,
     };
-    let app = simulation::app(&settings)?;
+    let mut config = simulation::ServerConfig::default();
+    if args.no_join_limits {
+        let unlimited = simulation::RateLimit { per_second: 1e9, burst: u32::MAX };
+        config.join_rate = unlimited;
+        config.join_rate_per_ip = unlimited;
+    }
+    let app = simulation::app_with_config(&settings, config)?;
     let server = app.world().resource::<SyncServer>();
     println!("{}?token=YOUR_NAME", server.url());
     simulation::run(app, &settings);
