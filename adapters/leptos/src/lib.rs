@@ -46,7 +46,7 @@ mod flow;
 #[cfg(all(target_arch = "wasm32", feature = "bevy"))]
 mod world;
 
-#[cfg(all(target_arch = "wasm32", feature = "bevy"))]
-pub use world::{use_component, use_entities, use_entity_component};
 #[cfg(target_arch = "wasm32")]
 pub use flow::{Notification, UseFlow, UseFlowOptions, use_flow, use_flow_with_options};
+#[cfg(all(target_arch = "wasm32", feature = "bevy"))]
+pub use world::{use_component, use_entities, use_entity_component};

@@ -34,14 +34,21 @@ fn touch_all(mut q: Query<'_, '_, (&mut Velocity, &mut Name)>) {
 }
 
 async fn scenario(label: &str, entities: usize, all_components: bool) {
-    let settings = Settings { addr: "127.0.0.1:0".into(), entities, hz: 60, sync_every: 1 };
+    let settings = Settings {
+        addr: "127.0.0.1:0".into(),
+        entities,
+        hz: 60,
+        sync_every: 1,
+    };
     let mut app = simulation::app(&settings).expect("app");
     if all_components {
         app.add_systems(Update, touch_all.after(simulation::movement));
     }
     app.update();
     let url = format!("{}?token=bench", app.world().resource::<SyncServer>().url());
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let limits = Limits::default();
     let mut snapshot_bytes = 0;
     while snapshot_bytes == 0 {
@@ -80,7 +87,12 @@ async fn scenario(label: &str, entities: usize, all_components: bool) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    scenario("3 entities x 3 components, only Position changing", 3, false).await;
+    scenario(
+        "3 entities x 3 components, only Position changing",
+        3,
+        false,
+    )
+    .await;
     scenario("3 entities x 3 components, all three changing", 3, true).await;
     scenario("500 moving entities (Position changing)", 500, false).await;
 }

@@ -63,10 +63,18 @@ async fn run(base: &str, from: usize, to: usize, users: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let arg = |n: usize, default: usize| std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let arg = |n: usize, default: usize| {
+        std::env::args()
+            .nth(n)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
     let (cycles, users) = (arg(1, 10_000), arg(2, 10_000).max(64));
     let mut config = bevy_world::simulation::ServerConfig::default();
-    let fast = bevy_world::simulation::RateLimit { per_second: 1e6, burst: 1_000_000 };
+    let fast = bevy_world::simulation::RateLimit {
+        per_second: 1e6,
+        burst: 1_000_000,
+    };
     config.join_rate = fast;
     config.join_rate_per_ip = fast;
     let settings = bevy_world::simulation::Settings {
@@ -82,7 +90,10 @@ async fn main() {
     // when its pid and URL are given; otherwise the one in this process.
     let (pid, base) = match (std::env::args().nth(3), std::env::args().nth(4)) {
         (Some(pid), Some(url)) => (pid, url),
-        _ => ("self".to_owned(), app.world().resource::<SyncServer>().url()),
+        _ => (
+            "self".to_owned(),
+            app.world().resource::<SyncServer>().url(),
+        ),
     };
     run(&base, 0, warm, users).await;
     let after_warm = rss_kib(&pid);

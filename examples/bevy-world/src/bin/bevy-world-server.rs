@@ -35,7 +35,10 @@ fn main() -> std::io::Result<()> {
     };
     let mut config = simulation::ServerConfig::default();
     if args.no_join_limits {
-        let unlimited = simulation::RateLimit { per_second: 1e9, burst: u32::MAX };
+        let unlimited = simulation::RateLimit {
+            per_second: 1e9,
+            burst: u32::MAX,
+        };
         config.join_rate = unlimited;
         config.join_rate_per_ip = unlimited;
     }
