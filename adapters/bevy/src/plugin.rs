@@ -167,16 +167,16 @@ where
                 return;
             }
         };
+        app.world_mut()
+            .get_resource_or_init::<SyncTicks>()
+            .sync_every = setup.sync_every;
         app.init_resource::<SyncRegistry>()
             .insert_resource(SyncServer {
                 addr,
                 resource: setup.resource,
                 thread,
             })
-            .insert_resource(SyncTicks {
-                sync_every: setup.sync_every,
-                ..SyncTicks::default()
-            })
+            .init_resource::<SyncTicks>()
             .insert_resource(PendingAnswers(answered))
             .insert_resource(Incoming(Mutex::new(incoming)))
             .add_message::<ClientAction<A>>()
@@ -209,6 +209,9 @@ impl SyncApp for App {
             });
             registry.components.len() - 1
         };
+        // The marking systems need their resource even when the plugin is
+        // added later, or could not start its server.
+        self.world_mut().get_resource_or_init::<SyncTicks>();
         self.add_systems(
             PostUpdate,
             (move |changed: Query<'_, '_, Entity, Changed<T>>,

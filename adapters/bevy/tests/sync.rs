@@ -278,6 +278,24 @@ async fn changes_between_sync_ticks_are_coalesced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_registered_before_the_plugin_sync_too() {
+    let mut app = App::new();
+    app.sync_component::<Position>().add_plugins(
+        UiFlowPlugin::<Command>::bind("127.0.0.1:0")
+            .expect("bind")
+            .sync_every(2),
+    );
+    app.world_mut().spawn(Position { x: 1, y: 2 });
+    app.update();
+    app.update();
+    committed(&app, 1).await;
+    let (conn, mut events) = connect(&app, "alice");
+    next_sync(&mut events).await;
+    assert_eq!(conn.state(), expected(app.world_mut()));
+    assert_eq!(conn.seq(), Some(1), "two frames, one tick");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_despawned_entity_leaves_the_mirror() {
     let mut app = app(1);
     let a = app
