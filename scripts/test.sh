@@ -47,6 +47,8 @@ step "clippy (wasm32, ui-flow with the browser driver)" cargo clippy --locked \
   --target wasm32-unknown-unknown -p ui-flow --features browser -- -D warnings
 step "clippy (wasm32, adapters, examples, browser tests)" cargo clippy --locked \
   --target wasm32-unknown-unknown --all-targets "${wasm_crates[@]}" -- -D warnings
+step "clippy (wasm32, the Bevy world's wire types and their Leptos views)" cargo clippy --locked \
+  --target wasm32-unknown-unknown -p ui-flow-leptos --features ui-flow-leptos/bevy -- -D warnings
 
 if [ "$scope" != native ]; then
   ensure_wasm_bindgen_cli

@@ -50,5 +50,10 @@
 #[cfg(target_arch = "wasm32")]
 mod flow;
 
+#[cfg(all(target_arch = "wasm32", feature = "bevy"))]
+mod world;
+
 #[cfg(target_arch = "wasm32")]
 pub use flow::{Notification, UseFlow, UseFlowOptions, use_flow, use_flow_with_options};
+#[cfg(all(target_arch = "wasm32", feature = "bevy"))]
+pub use world::{use_component, use_entities, use_entity_component};

@@ -1,0 +1,223 @@
+//! The ui-flow server on its own thread: the [`FlowHandler`] that hands
+//! actions to the app, and the task that commits each sync tick.
+//!
+//! Nothing here runs on Bevy's schedule. The app talks to this thread only
+//! through unbounded channels, so a frame never waits for a socket, a store
+//! write or a slow client.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+use ui_flow_server::{ActionContext, ActionOutcome, Authenticator, FlowHandler, FlowServer};
+
+use crate::action::{Answered, ClientAction};
+use crate::world::{SyncedWorld, WorldDelta};
+
+/// What one sync tick hands to the server thread: the coalesced change
+/// (none on a quiet tick) and the answers to send once it is committed.
+pub(crate) struct Tick {
+    pub(crate) delta: Option<WorldDelta>,
+    pub(crate) answers: Vec<(oneshot::Sender<ActionOutcome>, ActionOutcome)>,
+}
+
+/// The handler the plugin serves: state in the server's log, actions
+/// forwarded to the app as [`ClientAction`] messages.
+pub(crate) struct WorldHandler<A> {
+    resource: String,
+    actions: Mutex<std_mpsc::Sender<ClientAction<A>>>,
+    answered: Answered,
+    _action: PhantomData<fn() -> A>,
+}
+
+#[async_trait]
+impl<A> FlowHandler for WorldHandler<A>
+where
+    A: DeserializeOwned + Send + Sync + 'static,
+{
+    type State = SyncedWorld;
+    type Delta = WorldDelta;
+    type Event = ();
+    type Action = A;
+
+    async fn handle_action(&self, ctx: &ActionContext<Self>, action: A) -> ActionOutcome {
+        if ctx.resource_id() != self.resource {
+            return ActionOutcome::err(
+                "unknown_resource",
+                format!("this server serves the world as {:?}", self.resource),
+            );
+        }
+        let (answer, mut outcome) = oneshot::channel();
+        let (progress, mut reports) = mpsc::unbounded_channel();
+        let message = ClientAction::new(
+            ctx.user().user_id.clone(),
+            action,
+            answer,
+            self.answered.clone(),
+            progress,
+        );
+        let sent = self
+            .actions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(message);
+        if sent.is_err() {
+            return ActionOutcome::err("unavailable", "the world is not running");
+        }
+        loop {
+            tokio::select! {
+                biased;
+                answered = &mut outcome => {
+                    return answered.unwrap_or_else(|_| {
+                        ActionOutcome::err("unanswered", "no system of the world answered the action")
+                    });
+                }
+                Some((percent, message)) = reports.recv() => {
+                    ctx.progress(percent, message.as_deref());
+                }
+            }
+        }
+    }
+}
+
+/// What the app keeps of the server thread. Dropping it (with the app's
+/// world) stops the server: connections are told to reconnect and the
+/// thread ends.
+pub(crate) struct ServerThread {
+    pub(crate) ticks: mpsc::UnboundedSender<Tick>,
+    pub(crate) counts: Arc<dyn Counts>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Connection and session counts, without naming the handler's type.
+pub(crate) trait Counts: Send + Sync {
+    fn connections(&self) -> usize;
+    fn sessions(&self) -> usize;
+}
+
+impl<A: DeserializeOwned + Send + Sync + 'static> Counts for FlowServer<WorldHandler<A>> {
+    fn connections(&self) -> usize {
+        self.connection_count()
+    }
+    fn sessions(&self) -> usize {
+        self.session_count()
+    }
+}
+
+/// Everything needed to start the server thread.
+pub(crate) struct Launch {
+    pub(crate) listener: std::net::TcpListener,
+    pub(crate) resource: String,
+    pub(crate) authenticator: Box<dyn FnOnce() -> SharedAuthenticator + Send>,
+    pub(crate) config: ui_flow_server::ServerConfig,
+}
+
+/// An authenticator chosen at run time.
+pub(crate) struct SharedAuthenticator(pub(crate) Arc<dyn Authenticator>);
+
+#[async_trait]
+impl Authenticator for SharedAuthenticator {
+    async fn authenticate(
+        &self,
+        request: ui_flow_server::AuthRequest<'_>,
+    ) -> Result<ui_flow_server::Identity, ui_flow_server::AuthError> {
+        self.0.authenticate(request).await
+    }
+}
+
+/// Starts the server thread; returns the app's end of it and the receiver
+/// of client actions.
+pub(crate) fn start<A>(
+    launch: Launch,
+    answered: Answered,
+) -> std::io::Result<(
+    ServerThread,
+    std_mpsc::Receiver<ClientAction<A>>,
+    SocketAddr,
+)>
+where
+    A: DeserializeOwned + Send + Sync + 'static,
+{
+    let addr = launch.listener.local_addr()?;
+    launch.listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (actions, incoming) = std_mpsc::channel();
+    let handler = WorldHandler {
+        resource: launch.resource.clone(),
+        actions: Mutex::new(actions),
+        answered,
+        _action: PhantomData,
+    };
+    let server = FlowServer::with_config(handler, (launch.authenticator)(), launch.config);
+    let (ticks, tick_rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = oneshot::channel();
+    let std_listener = launch.listener;
+    let serving = server.clone();
+    let resource = launch.resource;
+    std::thread::Builder::new()
+        .name("ui-flow-server".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        tracing::error!(error = %e, "ui-flow-bevy could not listen");
+                        return;
+                    }
+                };
+                tokio::spawn(commit_ticks(serving.clone(), resource, tick_rx));
+                let app = serving.router();
+                let stop = async {
+                    let _ = stop_rx.await;
+                    serving.shutdown().await;
+                };
+                if let Err(e) = serving.serve_until(listener, app, stop).await {
+                    tracing::error!(error = %e, "ui-flow-bevy stopped serving");
+                }
+            });
+        })?;
+    let thread = ServerThread {
+        ticks,
+        counts: Arc::new(server),
+        stop: Some(stop),
+    };
+    Ok((thread, incoming, addr))
+}
+
+/// Commits ticks in the order the app produced them (one seq per tick
+/// with changes), then releases the answers held for them.
+async fn commit_ticks<A>(
+    server: FlowServer<WorldHandler<A>>,
+    resource: String,
+    mut ticks: mpsc::UnboundedReceiver<Tick>,
+) where
+    A: DeserializeOwned + Send + Sync + 'static,
+{
+    let session = server.session(&resource);
+    while let Some(tick) = ticks.recv().await {
+        if let Some(delta) = tick.delta
+            && let Err(e) = session.commit(delta).await
+        {
+            // The log keeps what it had; clients stay consistent with it,
+            // but miss this tick's changes until those components change again.
+            tracing::error!(error = %e, "a sync tick could not be committed");
+        }
+        for (sender, outcome) in tick.answers {
+            let _ = sender.send(outcome);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Example: a small headless simulation served with `ui-flow-bevy`.
+//!
+//! A few hundred entities with [`Position`], [`Velocity`] and [`Name`]
+//! move inside a square and bounce off its walls; clients mirror them and
+//! send [`WorldCommand`]s (spawn one, change one's velocity, despawn one).
+//! The types are plain serde types so a browser client can share them
+//! without Bevy (default features off); the `server` feature adds the
+//! Bevy `Component` derives and [`simulation`].
+
+use serde::{Deserialize, Serialize};
+
+/// The side of the square the entities move in.
+pub const SIZE: f32 = 1000.0;
+
+/// Where an entity is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(bevy_ecs::component::Component))]
+pub struct Position {
+    /// From 0 to [`SIZE`].
+    pub x: f32,
+    /// From 0 to [`SIZE`].
+    pub y: f32,
+}
+
+/// How far an entity moves per frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(bevy_ecs::component::Component))]
+pub struct Velocity {
+    /// Along x.
+    pub dx: f32,
+    /// Along y.
+    pub dy: f32,
+}
+
+/// A label for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(bevy_ecs::component::Component))]
+pub struct Name(pub String);
+
+/// What a client may ask of the world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WorldCommand {
+    /// Spawn an entity at a point, standing still; answered with its id.
+    Spawn {
+        /// Where.
+        x: f32,
+        /// Where.
+        y: f32,
+    },
+    /// Set an entity's velocity (the inspector's edit).
+    SetVelocity {
+        /// The entity (`EntityId.0`).
+        entity: u64,
+        /// The new velocity.
+        velocity: Velocity,
+    },
+    /// Despawn an entity.
+    Despawn {
+        /// The entity (`EntityId.0`).
+        entity: u64,
+    },
+}
+
+#[cfg(feature = "server")]
+pub mod simulation;
