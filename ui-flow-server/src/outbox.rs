@@ -13,8 +13,10 @@
 //! is closed. Room for that error is reserved in the bound. One that cannot
 //! take them is dropped when the hub's close grace ends ([`Outbox::abort`]).
 //!
-//! The bound counts frames waiting here plus the frame being written, so it
-//! is all the memory this crate holds for the connection's output.
+//! The bound counts frames waiting here plus frames the writer has taken
+//! that the WebSocket library may not have written yet (at most its write
+//! batch plus one frame), so it is all the memory held for the connection's
+//! output apart from the library's buffer allocation itself.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};

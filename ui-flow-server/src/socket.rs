@@ -154,11 +154,24 @@ async fn run<H: FlowHandler>(
     }
 }
 
+/// Bytes the WebSocket library gathers before it writes to the socket.
+///
+/// The writer hands it every frame queued in the outbox and flushes once the
+/// outbox is empty, so a connection that has fallen behind gets its frames
+/// in writes of about this size instead of one `send()` per frame. Idle
+/// connections do not pay for it: the library's buffer only grows as far as
+/// what was written since the last flush (for a connection that is kept
+/// busy, up to this size plus one frame, rounded up by the allocator).
+pub(crate) const WRITE_BATCH_BYTES: usize = 8 * 1024;
+
 /// Writes the outbox to the socket until the outbox closes or the socket fails.
 ///
-/// A frame handed to the sink may wait in the WebSocket library's buffer
-/// until the next write or flush gets through, so it leaves the outbox's
-/// count only then.
+/// Frames are fed to the sink, which buffers up to [`WRITE_BATCH_BYTES`]
+/// before it writes; the writer flushes when the outbox runs empty. A frame
+/// leaves the outbox's count once the library can no longer be holding it:
+/// after a feed, at most [`WRITE_BATCH_BYTES`] plus the frame just fed are
+/// unwritten (a feed first finishes any write the previous one left
+/// pending), and after a flush nothing is.
 async fn write_all(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
@@ -171,14 +184,17 @@ async fn write_all(
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     return Written::Failed;
                 }
+                outbox.written(std::mem::take(&mut unconfirmed));
             }
             Next::Frame(frame) => {
                 let size = frame.len();
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
                 }
-                // Accepting this frame flushed the one before it.
-                outbox.written(std::mem::replace(&mut unconfirmed, size));
+                unconfirmed += size;
+                let held = unconfirmed.min(WRITE_BATCH_BYTES + size);
+                outbox.written(unconfirmed - held);
+                unconfirmed = held;
                 Live::add(&counters.frames_out, 1);
                 Live::add(&counters.bytes_out, size as u64);
             }
