@@ -3,7 +3,9 @@
 //! side with its peers in one run:
 //!
 //! - `ui-flow`: this crate's axum endpoint, committing through the
-//!   resource log (`session.commit(delta)`);
+//!   resource log (`session.commit(delta)`), with the default 8 KiB write
+//!   batch, and `ui-flow-unbatched`, the same with `write_batch_bytes = 0`
+//!   (one socket write per frame, as before the batch existed);
 //! - `plain`: a tokio-tungstenite broadcast loop sending the same bytes;
 //! - `socketioxide-common`, `socketioxide-msgpack`: socketioxide with each
 //!   parser, all clients in one room;
@@ -159,7 +161,7 @@ fn listener() -> TcpListener {
 
 /// ui-flow-server under the benchmark's control lines (see the peers in
 /// `bench/` for the same protocol).
-async fn serve() {
+async fn serve(write_batch_bytes: usize) {
     let listener = listener();
     let addr = listener.local_addr().expect("addr");
     let flow = FlowServer::with_config(Bench, UnverifiedUserToken, {
@@ -167,6 +169,7 @@ async fn serve() {
         c.max_connections = 20_000;
         c.max_connections_per_user = 20_000;
         c.liveness_timeout = Duration::from_secs(3600);
+        c.write_batch_bytes = write_batch_bytes;
         // N clients of one user from one address join at once: this
         // measures fan-out, not the join rate limits.
         let unlimited = RateLimit {
@@ -226,7 +229,7 @@ enum Dialect {
 impl Dialect {
     fn of(kind: &str) -> Dialect {
         match kind {
-            "ui-flow" => Dialect::Flow {
+            "ui-flow" | "ui-flow-unbatched" => Dialect::Flow {
                 // Connected, Snapshot, Presence.
                 handshake_frames: 3,
             },
@@ -452,8 +455,9 @@ impl Proc {
 }
 
 /// The servers compared, in table order.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "ui-flow",
+    "ui-flow-unbatched",
     "socketioxide-common",
     "socketioxide-msgpack",
     "socketio-node",
@@ -466,7 +470,11 @@ fn server_command(kind: &str) -> (PathBuf, Vec<&'static str>) {
     match kind {
         "ui-flow" => (
             std::env::current_exe().expect("current exe"),
-            vec!["server"],
+            vec!["server", "8192"],
+        ),
+        "ui-flow-unbatched" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["server", "0"],
         ),
         "plain" => (bench.join("peers/serve.sh"), vec!["plain"]),
         "socketioxide-common" => (bench.join("peers/serve.sh"), vec!["socketioxide", "common"]),
@@ -490,6 +498,7 @@ struct Row {
     send_p99_ms: f64,
     cpu_us_per_delivery: f64,
     rss_per_conn_kib: f64,
+    rss_after_per_conn_kib: f64,
 }
 
 fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
@@ -519,6 +528,8 @@ fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
     let delivered = num(0);
     let last_ns = num(1);
     let ms = |i: usize| num(i) as f64 / 1000.0;
+    server.say("rss");
+    let busy: f64 = server.expect("rss")[0].parse().expect("rss");
     clients.finish();
     server.finish();
     let secs = (last_ns.saturating_sub(start_ns)) as f64 / 1e9;
@@ -533,6 +544,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
         send_p99_ms: ms(6),
         cpu_us_per_delivery: cpu_us / delivered.max(1) as f64,
         rss_per_conn_kib: (after - before) / n as f64,
+        rss_after_per_conn_kib: (busy - before) / n as f64,
     }
 }
 
@@ -574,16 +586,16 @@ fn orchestrate(args: &[String]) {
         frame_len()
     );
     println!(
-        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | RSS KiB/idle conn | delivered |"
+        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for n in ns {
         let mut rows = Vec::new();
         for kind in &kinds {
             let row = run(kind, n, rate, count);
             println!(
-                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {}/{} |",
+                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
                 row.slot_p50_ms,
                 row.slot_p99_ms,
@@ -592,6 +604,7 @@ fn orchestrate(args: &[String]) {
                 row.send_p99_ms,
                 row.cpu_us_per_delivery,
                 row.rss_per_conn_kib,
+                row.rss_after_per_conn_kib,
                 row.delivered,
                 row.expected
             );
@@ -624,7 +637,10 @@ fn main() {
             .expect("runtime")
     };
     match args.first().map(String::as_str) {
-        Some("server") => runtime().block_on(serve()),
+        Some("server") => {
+            let batch = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(8 * 1024);
+            runtime().block_on(serve(batch));
+        }
         Some("clients") => {
             let kind = args[1].clone();
             let addr: SocketAddr = args[2].parse().expect("addr");

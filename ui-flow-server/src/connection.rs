@@ -16,7 +16,7 @@ use crate::auth::{SUBPROTOCOL, token_from_protocols};
 use crate::counters::Live;
 use crate::handler::FlowHandler;
 use crate::server::Inner;
-use crate::socket::{WRITE_BATCH_BYTES, serve};
+use crate::socket::serve;
 
 /// Longest accepted resource id, in bytes.
 const MAX_RESOURCE_ID: usize = 256;
@@ -95,7 +95,7 @@ async fn upgrade<H: FlowHandler>(
         .max_message_size(config.max_message_size)
         .max_frame_size(config.max_message_size)
         .read_buffer_size(config.read_buffer_size)
-        .write_buffer_size(WRITE_BATCH_BYTES);
+        .write_buffer_size(config.write_batch_bytes);
     let span = tracing::info_span!(
         "ui_flow_connection",
         resource = %handshake.resource,

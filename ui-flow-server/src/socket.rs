@@ -109,7 +109,7 @@ async fn run<H: FlowHandler>(
 ) {
     let counters = &inner.counters;
     let (mut sink, mut stream) = socket.split();
-    let writer = write_all(&mut sink, outbox, counters);
+    let writer = write_all(&mut sink, outbox, counters, inner.config.write_batch_bytes);
     tokio::pin!(writer);
     let aborted = outbox.aborted();
     tokio::pin!(aborted);
@@ -154,28 +154,21 @@ async fn run<H: FlowHandler>(
     }
 }
 
-/// Bytes the WebSocket library gathers before it writes to the socket.
-///
-/// The writer hands it every frame queued in the outbox and flushes once the
-/// outbox is empty, so a connection that has fallen behind gets its frames
-/// in writes of about this size instead of one `send()` per frame. Idle
-/// connections do not pay for it: the library's buffer only grows as far as
-/// what was written since the last flush (for a connection that is kept
-/// busy, up to this size plus one frame, rounded up by the allocator).
-pub(crate) const WRITE_BATCH_BYTES: usize = 8 * 1024;
-
 /// Writes the outbox to the socket until the outbox closes or the socket fails.
 ///
-/// Frames are fed to the sink, which buffers up to [`WRITE_BATCH_BYTES`]
-/// before it writes; the writer flushes when the outbox runs empty. A frame
-/// leaves the outbox's count once the library can no longer be holding it:
-/// after a feed, at most [`WRITE_BATCH_BYTES`] plus the frame just fed are
+/// Frames are fed to the sink, which gathers up to `batch` bytes
+/// ([`ServerConfig::write_batch_bytes`](crate::ServerConfig::write_batch_bytes),
+/// set on the upgrade) before it writes; the writer flushes when the outbox
+/// runs empty, so a connection that keeps up gets each frame at once. A
+/// frame leaves the outbox's count once the library can no longer be holding
+/// it: after a feed, at most `batch` plus the frame just fed are
 /// unwritten (a feed first finishes any write the previous one left
 /// pending), and after a flush nothing is.
 async fn write_all(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
+    batch: usize,
 ) -> Written {
     let mut unconfirmed = 0;
     loop {
@@ -192,7 +185,7 @@ async fn write_all(
                     return Written::Failed;
                 }
                 unconfirmed += size;
-                let held = unconfirmed.min(WRITE_BATCH_BYTES + size);
+                let held = unconfirmed.min(batch + size);
                 outbox.written(unconfirmed - held);
                 unconfirmed = held;
                 Live::add(&counters.frames_out, 1);
