@@ -194,6 +194,40 @@ impl Outbox {
     }
 }
 
+/// Bytes the writer has handed to the WebSocket library that the library
+/// may not have written to the socket yet.
+///
+/// The library gathers frames up to its write batch and writes when the
+/// batch is exceeded; a feed first finishes any write the previous one left
+/// pending. So after feeding a frame, at most the batch plus that frame are
+/// still unwritten, and after a flush nothing is. This is an upper bound:
+/// the outbox keeps counting those bytes until they are surely gone.
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    batch: usize,
+    held: usize,
+}
+
+impl Unwritten {
+    pub(crate) fn new(batch: usize) -> Self {
+        Unwritten { batch, held: 0 }
+    }
+
+    /// A frame of `size` bytes was fed; returns the bytes now surely written.
+    pub(crate) fn fed(&mut self, size: usize) -> usize {
+        self.held += size;
+        let keep = self.held.min(self.batch.saturating_add(size));
+        let written = self.held - keep;
+        self.held = keep;
+        written
+    }
+
+    /// The library flushed; returns the bytes now surely written.
+    pub(crate) fn flushed(&mut self) -> usize {
+        std::mem::take(&mut self.held)
+    }
+}
+
 fn slow_consumer_frame() -> Bytes {
     let msg = ServerMessage::<(), (), ()>::Error {
         code: Some(ErrorCode::SLOW_CONSUMER),
@@ -259,6 +293,29 @@ mod tests {
             panic!("expected the error");
         };
         assert!(is_slow_consumer_error(&next));
+    }
+
+    #[test]
+    fn fed_frames_are_released_beyond_the_batch_and_all_at_a_flush() {
+        let mut unwritten = Unwritten::new(8192);
+        let mut released = 0;
+        for _ in 0..100 {
+            released += unwritten.fed(1000);
+            // Never more than the batch plus the frame just fed is held.
+            assert!(unwritten.held <= 9192, "{}", unwritten.held);
+        }
+        assert_eq!(released, 100_000 - 9192);
+        assert_eq!(unwritten.flushed(), 9192);
+        assert_eq!(unwritten.flushed(), 0);
+    }
+
+    #[test]
+    fn without_a_batch_only_the_frame_just_fed_is_held() {
+        let mut unwritten = Unwritten::new(0);
+        assert_eq!(unwritten.fed(300), 0);
+        assert_eq!(unwritten.fed(200), 300);
+        assert_eq!(unwritten.fed(50), 200);
+        assert_eq!(unwritten.flushed(), 50);
     }
 
     #[tokio::test]

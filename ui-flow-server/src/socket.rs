@@ -26,7 +26,7 @@ use crate::connection::Handshake;
 use crate::counters::Live;
 use crate::handler::FlowHandler;
 use crate::hub::{ConnectionId, HandshakeError, Now};
-use crate::outbox::{Next, Outbox};
+use crate::outbox::{Next, Outbox, Unwritten};
 use crate::server::Inner;
 
 pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
@@ -160,34 +160,29 @@ async fn run<H: FlowHandler>(
 /// ([`ServerConfig::write_batch_bytes`](crate::ServerConfig::write_batch_bytes),
 /// set on the upgrade) before it writes; the writer flushes when the outbox
 /// runs empty, so a connection that keeps up gets each frame at once. A
-/// frame leaves the outbox's count once the library can no longer be holding
-/// it: after a feed, at most `batch` plus the frame just fed are
-/// unwritten (a feed first finishes any write the previous one left
-/// pending), and after a flush nothing is.
+/// frame leaves the outbox's count once the library can no longer be
+/// holding it ([`Unwritten`]).
 async fn write_all(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
     batch: usize,
 ) -> Written {
-    let mut unconfirmed = 0;
+    let mut unwritten = Unwritten::new(batch);
     loop {
         match outbox.next().await {
             Next::Ping => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     return Written::Failed;
                 }
-                outbox.written(std::mem::take(&mut unconfirmed));
+                outbox.written(unwritten.flushed());
             }
             Next::Frame(frame) => {
                 let size = frame.len();
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
                 }
-                unconfirmed += size;
-                let held = unconfirmed.min(batch + size);
-                outbox.written(unconfirmed - held);
-                unconfirmed = held;
+                outbox.written(unwritten.fed(size));
                 Live::add(&counters.frames_out, 1);
                 Live::add(&counters.bytes_out, size as u64);
             }
@@ -195,7 +190,7 @@ async fn write_all(
                 if sink.flush().await.is_err() {
                     return Written::Failed;
                 }
-                outbox.written(std::mem::take(&mut unconfirmed));
+                outbox.written(unwritten.flushed());
             }
             Next::Close(code, reason) => {
                 return match sink.send(close_message(code, reason)).await {
