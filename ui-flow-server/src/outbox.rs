@@ -90,6 +90,18 @@ impl Outbox {
     }
 
     pub(crate) fn push(&self, frame: Bytes) -> Pushed {
+        let pushed = self.push_unwoken(frame);
+        if pushed == Pushed::Queued {
+            self.wake();
+        }
+        pushed
+    }
+
+    /// Like [`push`](Self::push), but a queued frame does not wake the
+    /// writer: the caller must call [`wake`](Self::wake) afterwards. Lets a
+    /// broadcaster queue a frame to many connections under its lock and
+    /// wake their writers after letting go of it.
+    pub(crate) fn push_unwoken(&self, frame: Bytes) -> Pushed {
         let mut state = self.lock();
         if state.close.is_some() {
             return Pushed::Closing;
@@ -109,9 +121,12 @@ impl Outbox {
         }
         state.bytes += frame.len();
         state.frames.push_back(frame);
-        drop(state);
-        self.writer.notify_one();
         Pushed::Queued
+    }
+
+    /// Wakes the writer for frames queued with [`push_unwoken`](Self::push_unwoken).
+    pub(crate) fn wake(&self) {
+        self.writer.notify_one();
     }
 
     /// Closes after the frames already queued.
@@ -241,6 +256,8 @@ fn slow_consumer_frame() -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn is_slow_consumer_error(frame: &Bytes) -> bool {
@@ -316,6 +333,22 @@ mod tests {
         assert_eq!(unwritten.fed(200), 300);
         assert_eq!(unwritten.fed(50), 200);
         assert_eq!(unwritten.flushed(), 50);
+    }
+
+    #[tokio::test]
+    async fn an_unwoken_push_is_taken_once_the_writer_is_woken() {
+        let outbox = Arc::new(Outbox::new(1024));
+        let writer = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { matches!(outbox.next().await, Next::Frame(f) if &f[..] == b"a") }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(
+            outbox.push_unwoken(Bytes::from_static(b"a")),
+            Pushed::Queued
+        );
+        outbox.wake();
+        assert!(writer.await.expect("writer"));
     }
 
     #[tokio::test]

@@ -33,3 +33,33 @@ async fn backlogs_spanning_many_write_batches_arrive_in_order_and_free_the_outbo
     }
     assert_eq!(t.server.counters().slow_disconnects, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_to_a_hundred_connections_reaches_each_in_order() {
+    // Over 64 recipients the hub's drain wakes writers from a task of its
+    // own after queueing; every writer must still be woken.
+    let mut config = ServerConfig::default();
+    config.max_connections_per_user = 200;
+    config.join_rate.burst = 200;
+    config.join_rate_per_ip.burst = 200;
+    // No pings to wake a forgotten writer by chance.
+    config.ping_interval = std::time::Duration::from_secs(3600);
+    config.liveness_timeout = std::time::Duration::from_secs(3600);
+    let t = start(Plain::default(), config).await;
+    let mut clients = Vec::new();
+    for _ in 0..100 {
+        let (client, _) = Client::join(t.addr, "room", "viewer").await;
+        clients.push(client);
+    }
+    let first = t.push("room", "one");
+    let second = t.push("room", "two");
+    for client in &mut clients {
+        for want in [first, second] {
+            let got = client.recv_until(|m| matches!(m, Msg::Delta { .. })).await;
+            assert!(
+                matches!(got, Msg::Delta { seq, .. } if seq == want),
+                "{got:?}"
+            );
+        }
+    }
+}
