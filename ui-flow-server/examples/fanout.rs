@@ -1,21 +1,34 @@
-//! Fan-out benchmark: one resource, N loopback clients in a separate
-//! process, a ~100-byte delta broadcast at a fixed rate; ui-flow-server side
-//! by side with a plain tokio-tungstenite broadcast loop sending the same
-//! bytes.
+//! Fan-out benchmark: one room, N loopback clients in a separate process,
+//! a ~100-byte message broadcast at a fixed rate, ui-flow-server side by
+//! side with its peers in one run:
+//!
+//! - `ui-flow`: this crate's axum endpoint, committing through the
+//!   resource log (`session.commit(delta)`), with the default 8 KiB write
+//!   batch, and `ui-flow-unbatched`, the same with `write_batch_bytes = 0`
+//!   (one socket write per frame, as before the batch existed);
+//! - `plain`: a tokio-tungstenite broadcast loop sending the same bytes;
+//! - `socketioxide-common`, `socketioxide-msgpack`: socketioxide with each
+//!   parser, all clients in one room;
+//! - `socketio-node`: Socket.IO 4 on Node.
+//!
+//! The peers live in `bench/` and are started by their scripts; run
+//! everything with `bench/fanout.sh`, which builds them first:
 //!
 //! ```text
-//! cargo run --release -p ui-flow-server --example fanout -- [--n 1000,5000,10000] [--rate 50] [--count 200]
+//! bench/fanout.sh [--n 1000,5000] [--rate 50] [--count 200] [--servers ui-flow,plain,...]
 //! ```
 //!
-//! The binary plays three roles: the orchestrator (default) spawns, for
-//! each N and each implementation, a fresh `server` process and a `clients`
-//! process, and talks to both over stdin/stdout. The server measures its own
-//! CPU time (/proc/self/stat) and resident memory (/proc/self/status); the
-//! clients measure broadcast-to-receive latency from the send time carried
-//! in each delta (same machine, same wall clock). Everything stops by itself.
+//! The binary plays two roles: the orchestrator (default) spawns, for each N
+//! and each server, a fresh server process and a fresh `clients` process and
+//! talks to both over stdin/stdout (`rss`, `cpu`, `broadcast COUNT RATE`).
+//! Every server measures its own CPU time and resident memory; the clients
+//! measure each delivery's latency from the broadcast's slot in the schedule
+//! and from the moment it was sent, both carried in the message (same
+//! machine, same wall clock). Everything stops by itself.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,14 +43,25 @@ use tokio_tungstenite::tungstenite::Message;
 use ui_flow::ServerMessage;
 use ui_flow::codec::Decoded;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken,
+    ActionContext, ActionOutcome, FlowHandler, FlowServer, RateLimit, ServerConfig,
+    UnverifiedUserToken,
 };
 
-/// The broadcast payload: when it was sent, padded to about 100 bytes.
+/// The broadcast payload: its slot in the schedule and when it was sent,
+/// padded to about 100 bytes. The peers send the same fields (plus `seq`).
 #[derive(Debug, Serialize, Deserialize)]
 struct BenchDelta {
+    slot_ns: u64,
     sent_ns: u64,
     pad: String,
+}
+
+/// What a peer's Socket.IO event carries.
+#[derive(Debug, Deserialize)]
+struct Tick {
+    seq: u64,
+    slot_ns: u64,
+    sent_ns: u64,
 }
 
 const PAD: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
@@ -52,20 +76,24 @@ fn unix_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-fn delta_frame(seq: u64) -> (BenchDelta, Vec<u8>) {
-    let delta = BenchDelta {
+fn delta(slot_ns: u64) -> BenchDelta {
+    BenchDelta {
+        slot_ns,
         sent_ns: unix_ns(),
         pad: PAD.to_owned(),
-    };
-    let frame = ServerMessage::<(), &BenchDelta, ()>::Delta {
+    }
+}
+
+fn frame_len() -> usize {
+    let delta = delta(0);
+    ServerMessage::<(), &BenchDelta, ()>::Delta {
         delta: &delta,
-        seq,
+        seq: 1,
         timestamp: delta.sent_ns / 1_000_000,
         epoch: None,
     }
     .encode()
-    .expect("encode");
-    (delta, frame)
+    .map_or(0, |f| f.len())
 }
 
 // ---------------------------------------------------------------- server --
@@ -95,8 +123,9 @@ impl FlowHandler for Bench {
     }
 }
 
-/// CPU seconds (user + system) of this process, from /proc/self/stat.
-fn cpu_ticks() -> u64 {
+/// CPU time (user + system) of this process in µs, from /proc/self/stat
+/// (Linux counts it in ticks of 10 ms).
+fn cpu_us() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -107,7 +136,7 @@ fn cpu_ticks() -> u64 {
             .and_then(|f| f.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    get(11) + get(12)
+    (get(11) + get(12)) * 10_000
 }
 
 /// Resident memory of this process in KiB.
@@ -130,72 +159,52 @@ fn listener() -> TcpListener {
     socket.listen(BACKLOG).expect("listen")
 }
 
-async fn serve(kind: &str) {
+/// ui-flow-server under the benchmark's control lines (see the peers in
+/// `bench/` for the same protocol).
+async fn serve(write_batch_bytes: usize) {
     let listener = listener();
     let addr = listener.local_addr().expect("addr");
-    // A plain broadcast loop: a tokio broadcast channel, one task per socket.
-    let (plain_tx, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(4096);
     let flow = FlowServer::with_config(Bench, UnverifiedUserToken, {
         let mut c = ServerConfig::default();
         c.max_connections = 20_000;
         c.max_connections_per_user = 20_000;
         c.liveness_timeout = Duration::from_secs(3600);
+        c.write_batch_bytes = write_batch_bytes;
+        // N clients of one user from one address join at once: this
+        // measures fan-out, not the join rate limits.
+        let unlimited = RateLimit {
+            per_second: 1e9,
+            burst: u32::MAX,
+        };
+        c.join_rate = unlimited;
+        c.join_rate_per_ip = unlimited;
         c
     });
-    if kind == "uiflow" {
-        let app = flow.router();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-    } else {
-        let tx = plain_tx.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let mut rx = tx.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-                        return;
-                    };
-                    loop {
-                        tokio::select! {
-                            msg = rx.recv() => match msg {
-                                Ok(bytes) => if ws.send(Message::Binary(bytes)).await.is_err() { return },
-                                Err(_) => return,
-                            },
-                            incoming = ws.next() => if !matches!(incoming, Some(Ok(_))) { return },
-                        }
-                    }
-                });
-            }
-        });
-    }
+    let app = flow.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
     println!("addr {addr}");
     let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
-    let mut cpu_mark = cpu_ticks();
+    let mut cpu_mark = cpu_us();
     while let Ok(Some(line)) = lines.next_line().await {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["rss"] => println!("rss {}", rss_kib()),
             ["cpu"] => {
-                let now = cpu_ticks();
+                let now = cpu_us();
                 println!("cpu {}", now - cpu_mark);
                 cpu_mark = now;
             }
             ["broadcast", count, rate] => {
                 let count: u64 = count.parse().expect("count");
                 let rate: u64 = rate.parse().expect("rate");
-                let mut every = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+                let period = 1_000_000_000 / rate;
+                let start = unix_ns();
+                let mut every = tokio::time::interval(Duration::from_nanos(period));
                 let session = flow.session("bench");
                 for seq in 1..=count {
                     every.tick().await;
-                    if kind == "uiflow" {
-                        let (delta, _) = delta_frame(seq);
-                        session.commit(delta).await.expect("commit");
-                    } else {
-                        let (_, frame) = delta_frame(seq);
-                        let _ = plain_tx.send(frame.into());
-                    }
+                    let slot = start + (seq - 1) * period;
+                    session.commit(delta(slot)).await.expect("commit");
                 }
                 println!("sent");
             }
@@ -206,33 +215,120 @@ async fn serve(kind: &str) {
 
 // --------------------------------------------------------------- clients --
 
-async fn open(
-    addr: SocketAddr,
-    kind: &str,
-) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
+/// How a client talks to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// ui-flow's protocol (ui-flow-server, and the plain loop sending its bytes).
+    Flow { handshake_frames: usize },
+    /// Engine.IO 4 over WebSocket with Socket.IO's text (JSON) parser.
+    SocketIo,
+    /// The same with socketioxide's msgpack parser (binary packets).
+    SocketIoMsgpack,
+}
+
+impl Dialect {
+    fn of(kind: &str) -> Dialect {
+        match kind {
+            "ui-flow" | "ui-flow-unbatched" => Dialect::Flow {
+                // Connected, Snapshot, Presence.
+                handshake_frames: 3,
+            },
+            "plain" => Dialect::Flow {
+                handshake_frames: 0,
+            },
+            "socketioxide-msgpack" => Dialect::SocketIoMsgpack,
+            _ => Dialect::SocketIo,
+        }
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn open(addr: SocketAddr, dialect: Dialect) -> Option<Ws> {
     let stream = TcpStream::connect(addr).await.ok()?;
-    let url = format!("ws://{addr}/realtime/bench?token=bench");
+    let url = match dialect {
+        Dialect::Flow { .. } => format!("ws://{addr}/realtime/bench?token=bench"),
+        _ => format!("ws://{addr}/socket.io/?EIO=4&transport=websocket"),
+    };
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.ok()?;
-    if kind == "uiflow" {
-        // Connected, Snapshot, Presence.
-        for _ in 0..3 {
+    match dialect {
+        Dialect::Flow { handshake_frames } => {
+            for _ in 0..handshake_frames {
+                ws.next().await?.ok()?;
+            }
+        }
+        Dialect::SocketIo | Dialect::SocketIoMsgpack => {
+            // Engine.IO open packet, then join the default namespace and
+            // wait for its acknowledgement.
+            let open = ws.next().await?.ok()?;
+            if !open.to_text().ok()?.starts_with('0') {
+                return None;
+            }
+            let connect = if dialect == Dialect::SocketIo {
+                Message::text("40")
+            } else {
+                let packet =
+                    rmpv::Value::Map(vec![("type".into(), 0.into()), ("nsp".into(), "/".into())]);
+                let mut bytes = Vec::new();
+                rmpv::encode::write_value(&mut bytes, &packet).ok()?;
+                Message::binary(bytes)
+            };
+            ws.send(connect).await.ok()?;
             ws.next().await?.ok()?;
         }
     }
     Some(ws)
 }
 
+/// The broadcast a message carries, if it is one: (seq, slot_ns, sent_ns).
+fn broadcast_in(dialect: Dialect, msg: &Message) -> Option<(u64, u64, u64)> {
+    match (dialect, msg) {
+        (Dialect::Flow { .. }, Message::Binary(bytes)) => match Sample::decode(bytes).ok()? {
+            Decoded::Message(Sample::Delta { delta, seq, .. }) => {
+                Some((seq, delta.slot_ns, delta.sent_ns))
+            }
+            _ => None,
+        },
+        (Dialect::SocketIo, Message::Text(text)) => {
+            let event = text.as_str().strip_prefix("42")?;
+            let (_, tick): (IgnoredAny, Tick) = serde_json::from_str(event).ok()?;
+            Some((tick.seq, tick.slot_ns, tick.sent_ns))
+        }
+        (Dialect::SocketIoMsgpack, Message::Binary(bytes)) => {
+            let packet = rmpv::decode::read_value(&mut &bytes[..]).ok()?;
+            let data = packet
+                .as_map()?
+                .iter()
+                .find(|(k, _)| k.as_str() == Some("data"))?
+                .1
+                .as_array()?
+                .get(1)?
+                .clone();
+            let tick: Tick = rmpv::ext::from_value(data).ok()?;
+            Some((tick.seq, tick.slot_ns, tick.sent_ns))
+        }
+        _ => None,
+    }
+}
+
 type Sample = ServerMessage<IgnoredAny, BenchDelta, IgnoredAny>;
 
+/// Per delivery: µs from the broadcast's slot in the schedule, µs from its send.
+type Latency = (u32, u32);
+
+fn micros(from_ns: u64, to_ns: u64) -> u32 {
+    u32::try_from(to_ns.saturating_sub(from_ns) / 1000).unwrap_or(u32::MAX)
+}
+
 async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
+    let dialect = Dialect::of(&kind);
     let gate = Arc::new(tokio::sync::Semaphore::new(CONNECT_CONCURRENCY));
     let opened: Vec<_> = (0..n)
         .map(|_| {
             let gate = gate.clone();
-            let kind = kind.clone();
             tokio::spawn(async move {
                 let _permit = gate.acquire().await.ok()?;
-                open(addr, &kind).await
+                open(addr, dialect).await
             })
         })
         .collect();
@@ -242,28 +338,22 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
             sockets.push(ws);
         }
     }
-    println!("ready {}", sockets.len());
-    let (go_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    // Readers start at once: Socket.IO servers ping and expect an answer.
     let readers: Vec<_> = sockets
         .into_iter()
         .map(|mut ws| {
-            let mut go = go_tx.subscribe();
             tokio::spawn(async move {
-                let _ = go.recv().await;
-                let mut latencies = Vec::with_capacity(count as usize);
+                let mut latencies: Vec<Latency> = Vec::with_capacity(count as usize);
                 let mut last_ns = 0;
                 while let Some(Ok(msg)) = ws.next().await {
-                    let Message::Binary(bytes) = msg else {
-                        continue;
-                    };
                     let now = unix_ns();
-                    if let Ok(Decoded::Message(Sample::Delta { delta, seq, .. })) =
-                        Sample::decode(&bytes)
-                    {
-                        latencies.push(
-                            u32::try_from((now.saturating_sub(delta.sent_ns)) / 1000)
-                                .unwrap_or(u32::MAX),
-                        );
+                    if matches!(&msg, Message::Text(t) if t.as_str() == "2") {
+                        // Engine.IO ping.
+                        let _ = ws.send(Message::text("3")).await;
+                        continue;
+                    }
+                    if let Some((seq, slot_ns, sent_ns)) = broadcast_in(dialect, &msg) {
+                        latencies.push((micros(slot_ns, now), micros(sent_ns, now)));
                         last_ns = now;
                         if seq == count {
                             break;
@@ -274,10 +364,8 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
             })
         })
         .collect();
+    println!("ready {}", readers.len());
     let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
-    // Wait for "go" (sent just before the server starts broadcasting).
-    let _ = lines.next_line().await;
-    let _ = go_tx.send(());
     let mut all = Vec::new();
     let mut last = 0;
     let mut kept = Vec::new();
@@ -291,13 +379,24 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         }
     };
     let _ = tokio::time::timeout(PHASE_LIMIT, collect).await;
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+    let mut from_slot: Vec<u32> = all.iter().map(|l| l.0).collect();
+    let mut from_send: Vec<u32> = all.iter().map(|l| l.1).collect();
+    from_slot.sort_unstable();
+    from_send.sort_unstable();
+    let pct = |v: &[u32], p: f64| {
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
             .copied()
             .unwrap_or(0)
     };
-    println!("done {} {} {} {}", all.len(), pct(0.5), pct(0.99), last);
+    println!(
+        "done {} {last} {} {} {} {} {}",
+        all.len(),
+        pct(&from_slot, 0.5),
+        pct(&from_slot, 0.99),
+        pct(&from_slot, 0.999),
+        pct(&from_send, 0.5),
+        pct(&from_send, 0.99),
+    );
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
     let _ = lines.next_line().await;
@@ -313,14 +412,13 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(args: &[&str]) -> Proc {
-        let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
+    fn spawn(program: &PathBuf, args: &[&str]) -> Proc {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn");
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         Proc {
@@ -356,58 +454,97 @@ impl Proc {
     }
 }
 
+/// The servers compared, in table order.
+const KINDS: [&str; 6] = [
+    "ui-flow",
+    "ui-flow-unbatched",
+    "socketioxide-common",
+    "socketioxide-msgpack",
+    "socketio-node",
+    "plain",
+];
+
+/// The program and arguments that start a server.
+fn server_command(kind: &str) -> (PathBuf, Vec<&'static str>) {
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench");
+    match kind {
+        "ui-flow" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["server", "8192"],
+        ),
+        "ui-flow-unbatched" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["server", "0"],
+        ),
+        "plain" => (bench.join("peers/serve.sh"), vec!["plain"]),
+        "socketioxide-common" => (bench.join("peers/serve.sh"), vec!["socketioxide", "common"]),
+        "socketioxide-msgpack" => (
+            bench.join("peers/serve.sh"),
+            vec!["socketioxide", "msgpack"],
+        ),
+        "socketio-node" => (bench.join("socketio-node/serve.sh"), vec![]),
+        other => panic!("unknown server {other}; known: {KINDS:?}"),
+    }
+}
+
 struct Row {
-    n: usize,
-    kind: &'static str,
     delivered: u64,
     expected: u64,
     per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    slot_p50_ms: f64,
+    slot_p99_ms: f64,
+    slot_p999_ms: f64,
+    send_p50_ms: f64,
+    send_p99_ms: f64,
     cpu_us_per_delivery: f64,
     rss_per_conn_kib: f64,
+    rss_after_per_conn_kib: f64,
 }
 
-fn run(kind: &'static str, n: usize, rate: u64, count: u64) -> Row {
-    let mut server = Proc::spawn(&["server", kind]);
+fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
+    let (program, args) = server_command(kind);
+    let mut server = Proc::spawn(&program, &args);
     let addr = server.expect("addr")[0].clone();
     std::thread::sleep(Duration::from_millis(200));
     server.say("rss");
     let before: f64 = server.expect("rss")[0].parse().expect("rss");
     let n_arg = n.to_string();
     let count_arg = count.to_string();
-    let mut clients = Proc::spawn(&["clients", kind, &addr, &n_arg, &count_arg]);
+    let me = std::env::current_exe().expect("current exe");
+    let mut clients = Proc::spawn(&me, &["clients", kind, &addr, &n_arg, &count_arg]);
     let ready: usize = clients.expect("ready")[0].parse().expect("ready");
-    assert_eq!(ready, n, "only {ready} of {n} clients connected");
+    assert_eq!(ready, n, "{kind}: only {ready} of {n} clients connected");
     server.say("rss");
     let after: f64 = server.expect("rss")[0].parse().expect("rss");
     server.say("cpu");
     server.expect("cpu");
-    clients.say("go");
     let start_ns = unix_ns();
     server.say(&format!("broadcast {count} {rate}"));
     server.expect("sent");
     let done = clients.expect("done");
     server.say("cpu");
-    let ticks: f64 = server.expect("cpu")[0].parse().expect("cpu");
-    let delivered: u64 = done[0].parse().expect("count");
-    let p50: f64 = done[1].parse().expect("p50");
-    let p99: f64 = done[2].parse().expect("p99");
-    let last_ns: u64 = done[3].parse().expect("last");
+    let cpu_us: f64 = server.expect("cpu")[0].parse().expect("cpu");
+    let num = |i: usize| -> u64 { done[i].parse().expect("number") };
+    let delivered = num(0);
+    let last_ns = num(1);
+    let ms = |i: usize| num(i) as f64 / 1000.0;
+    server.say("rss");
+    let busy: f64 = server.expect("rss")[0].parse().expect("rss");
     clients.finish();
     server.finish();
     let secs = (last_ns.saturating_sub(start_ns)) as f64 / 1e9;
     Row {
-        n,
-        kind,
         delivered,
         expected: n as u64 * count,
         per_sec: delivered as f64 / secs.max(1e-9),
-        p50_ms: p50 / 1000.0,
-        p99_ms: p99 / 1000.0,
-        // Linux reports CPU time in clock ticks of 10 ms (USER_HZ = 100).
-        cpu_us_per_delivery: ticks * 10_000.0 / delivered.max(1) as f64,
+        slot_p50_ms: ms(2),
+        slot_p99_ms: ms(3),
+        slot_p999_ms: ms(4),
+        send_p50_ms: ms(5),
+        send_p99_ms: ms(6),
+        cpu_us_per_delivery: cpu_us / delivered.max(1) as f64,
         rss_per_conn_kib: (after - before) / n as f64,
+        rss_after_per_conn_kib: (busy - before) / n as f64,
     }
 }
 
@@ -422,9 +559,10 @@ fn open_file_limit() -> u64 {
 }
 
 fn orchestrate(args: &[String]) {
-    let mut ns = vec![1000, 5000, 10_000];
+    let mut ns = vec![1000, 5000];
     let mut rate = 50;
     let mut count = 200;
+    let mut kinds: Vec<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
@@ -432,6 +570,7 @@ fn orchestrate(args: &[String]) {
             "--n" => ns = value.split(',').filter_map(|v| v.parse().ok()).collect(),
             "--rate" => rate = value.parse().expect("--rate"),
             "--count" => count = value.parse().expect("--count"),
+            "--servers" => kinds = value.split(',').map(str::to_owned).collect(),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -443,65 +582,71 @@ fn orchestrate(args: &[String]) {
         "the open-file soft limit ({limit}) is too low for {max_n} clients; raise it with ulimit -n"
     );
     println!(
-        "one resource, ~{}-byte delta frames, {count} broadcasts at {rate}/s; clients in a separate process\n",
-        delta_frame(1).1.len()
+        "one room, ~{}-byte messages, {count} broadcasts at {rate}/s; clients in a separate process; latency in ms\n",
+        frame_len()
     );
     println!(
-        "| N | server | deliveries/s | p50 ms | p99 ms | server CPU µs/delivery | RSS KiB/idle conn | delivered |"
+        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for n in ns {
-        let mut pair = Vec::new();
-        for kind in ["uiflow", "plain"] {
+        let mut rows = Vec::new();
+        for kind in &kinds {
             let row = run(kind, n, rate, count);
             println!(
-                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1} | {}/{} |",
-                row.n,
-                if row.kind == "uiflow" {
-                    "ui-flow-server"
-                } else {
-                    "plain tokio-tungstenite"
-                },
+                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
-                row.p50_ms,
-                row.p99_ms,
+                row.slot_p50_ms,
+                row.slot_p99_ms,
+                row.slot_p999_ms,
+                row.send_p50_ms,
+                row.send_p99_ms,
                 row.cpu_us_per_delivery,
                 row.rss_per_conn_kib,
+                row.rss_after_per_conn_kib,
                 row.delivered,
                 row.expected
             );
-            pair.push(row.per_sec);
+            rows.push((kind.clone(), row));
         }
-        ratios.push((n, 100.0 * pair[0] / pair[1].max(1e-9)));
+        ratios.push((n, rows));
     }
     println!();
-    for (n, ratio) in ratios {
-        println!("N = {n}: ui-flow-server throughput = {ratio:.0}% of the plain loop");
+    for (n, rows) in ratios {
+        let Some((_, ours)) = rows.iter().find(|(k, _)| k == "ui-flow") else {
+            continue;
+        };
+        for (kind, row) in rows.iter().filter(|(k, _)| k != "ui-flow") {
+            println!(
+                "N = {n}: ui-flow vs {kind}: deliveries/s {:.2}x, p99 from slot {:.2}x, CPU/delivery {:.2}x",
+                ours.per_sec / row.per_sec.max(1e-9),
+                ours.slot_p99_ms / row.slot_p99_ms.max(1e-9),
+                ours.cpu_us_per_delivery / row.cpu_us_per_delivery.max(1e-9),
+            );
+        }
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
     match args.first().map(String::as_str) {
         Some("server") => {
-            let kind = args[1].clone();
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(serve(&kind));
+            let batch = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(8 * 1024);
+            runtime().block_on(serve(batch));
         }
         Some("clients") => {
             let kind = args[1].clone();
             let addr: SocketAddr = args[2].parse().expect("addr");
             let n: usize = args[3].parse().expect("n");
             let count: u64 = args[4].parse().expect("count");
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(clients(addr, kind, n, count));
+            runtime().block_on(clients(addr, kind, n, count));
         }
         _ => orchestrate(&args),
     }

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`max_message_size`](ServerConfig::max_message_size) | 64 KiB | checked from the frame header before the payload is read: `Error frame_too_large` (fatal), close 1009 |
 //! | [`read_buffer_size`](ServerConfig::read_buffer_size) | 4 KiB | (socket read buffer per connection) |
+//! | [`write_batch_bytes`](ServerConfig::write_batch_bytes) | 8 KiB | (frames queued for one connection are gathered into writes of about this size; 0 writes each frame on its own) |
 //! | [`outbound_queue_bytes`](ServerConfig::outbound_queue_bytes) | 1 MiB | queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003; nobody else waits |
 //! | [`max_connections`](ServerConfig::max_connections) | 10 000 per node | `Error too_many_connections` (fatal, reconnect), close 4006 |
 //! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
@@ -126,6 +127,14 @@ pub struct ServerConfig {
     pub max_message_size: usize,
     /// Socket read buffer per connection, in bytes.
     pub read_buffer_size: usize,
+    /// Bytes of queued frames gathered into one socket write, per
+    /// connection. Frames for a connection that keeps up still go out as
+    /// soon as they are queued; one that has fallen behind gets its backlog
+    /// in writes of about this size instead of one per frame. The buffer
+    /// grows only as far as it is used, so idle connections do not pay for
+    /// it; a busy one holds up to this plus one frame. 0 writes every frame
+    /// on its own.
+    pub write_batch_bytes: usize,
     /// Bytes that may wait to be written to one connection before it is
     /// disconnected as a slow consumer.
     pub outbound_queue_bytes: usize,
@@ -201,6 +210,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_message_size: 64 * 1024,
             read_buffer_size: 4 * 1024,
+            write_batch_bytes: 8 * 1024,
             outbound_queue_bytes: 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_user: 16,

@@ -320,7 +320,7 @@ impl FlowUpgrade {
             .max_message_size(config.max_message_size)
             .max_frame_size(config.max_message_size)
             .read_buffer_size(config.read_buffer_size)
-            .write_buffer_size(0);
+            .write_buffer_size(config.write_batch_bytes);
         let span = tracing::info_span!(
             "ui_flow_connection",
             resource = %handshake.resource,

@@ -13,8 +13,10 @@
 //! is closed. Room for that error is reserved in the bound. One that cannot
 //! take them is dropped when the hub's close grace ends ([`Outbox::abort`]).
 //!
-//! The bound counts frames waiting here plus the frame being written, so it
-//! is all the memory this crate holds for the connection's output.
+//! The bound counts frames waiting here plus frames the writer has taken
+//! that the WebSocket library may not have written yet (at most its write
+//! batch plus one frame), so it is all the memory held for the connection's
+//! output apart from the library's buffer allocation itself.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -88,6 +90,18 @@ impl Outbox {
     }
 
     pub(crate) fn push(&self, frame: Bytes) -> Pushed {
+        let pushed = self.push_unwoken(frame);
+        if pushed == Pushed::Queued {
+            self.wake();
+        }
+        pushed
+    }
+
+    /// Like [`push`](Self::push), but a queued frame does not wake the
+    /// writer: the caller must call [`wake`](Self::wake) afterwards. Lets a
+    /// broadcaster queue a frame to many connections under its lock and
+    /// wake their writers after letting go of it.
+    pub(crate) fn push_unwoken(&self, frame: Bytes) -> Pushed {
         let mut state = self.lock();
         if state.close.is_some() {
             return Pushed::Closing;
@@ -107,9 +121,12 @@ impl Outbox {
         }
         state.bytes += frame.len();
         state.frames.push_back(frame);
-        drop(state);
-        self.writer.notify_one();
         Pushed::Queued
+    }
+
+    /// Wakes the writer for frames queued with [`push_unwoken`](Self::push_unwoken).
+    pub(crate) fn wake(&self) {
+        self.writer.notify_one();
     }
 
     /// Closes after the frames already queued.
@@ -192,6 +209,40 @@ impl Outbox {
     }
 }
 
+/// Bytes the writer has handed to the WebSocket library that the library
+/// may not have written to the socket yet.
+///
+/// The library gathers frames up to its write batch and writes when the
+/// batch is exceeded; a feed first finishes any write the previous one left
+/// pending. So after feeding a frame, at most the batch plus that frame are
+/// still unwritten, and after a flush nothing is. This is an upper bound:
+/// the outbox keeps counting those bytes until they are surely gone.
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    batch: usize,
+    held: usize,
+}
+
+impl Unwritten {
+    pub(crate) fn new(batch: usize) -> Self {
+        Unwritten { batch, held: 0 }
+    }
+
+    /// A frame of `size` bytes was fed; returns the bytes now surely written.
+    pub(crate) fn fed(&mut self, size: usize) -> usize {
+        self.held += size;
+        let keep = self.held.min(self.batch.saturating_add(size));
+        let written = self.held - keep;
+        self.held = keep;
+        written
+    }
+
+    /// The library flushed; returns the bytes now surely written.
+    pub(crate) fn flushed(&mut self) -> usize {
+        std::mem::take(&mut self.held)
+    }
+}
+
 fn slow_consumer_frame() -> Bytes {
     let msg = ServerMessage::<(), (), ()>::Error {
         code: Some(ErrorCode::SLOW_CONSUMER),
@@ -205,6 +256,8 @@ fn slow_consumer_frame() -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn is_slow_consumer_error(frame: &Bytes) -> bool {
@@ -257,6 +310,45 @@ mod tests {
             panic!("expected the error");
         };
         assert!(is_slow_consumer_error(&next));
+    }
+
+    #[test]
+    fn fed_frames_are_released_beyond_the_batch_and_all_at_a_flush() {
+        let mut unwritten = Unwritten::new(8192);
+        let mut released = 0;
+        for _ in 0..100 {
+            released += unwritten.fed(1000);
+            // Never more than the batch plus the frame just fed is held.
+            assert!(unwritten.held <= 9192, "{}", unwritten.held);
+        }
+        assert_eq!(released, 100_000 - 9192);
+        assert_eq!(unwritten.flushed(), 9192);
+        assert_eq!(unwritten.flushed(), 0);
+    }
+
+    #[test]
+    fn without_a_batch_only_the_frame_just_fed_is_held() {
+        let mut unwritten = Unwritten::new(0);
+        assert_eq!(unwritten.fed(300), 0);
+        assert_eq!(unwritten.fed(200), 300);
+        assert_eq!(unwritten.fed(50), 200);
+        assert_eq!(unwritten.flushed(), 50);
+    }
+
+    #[tokio::test]
+    async fn an_unwoken_push_is_taken_once_the_writer_is_woken() {
+        let outbox = Arc::new(Outbox::new(1024));
+        let writer = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { matches!(outbox.next().await, Next::Frame(f) if &f[..] == b"a") }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(
+            outbox.push_unwoken(Bytes::from_static(b"a")),
+            Pushed::Queued
+        );
+        outbox.wake();
+        assert!(writer.await.expect("writer"));
     }
 
     #[tokio::test]

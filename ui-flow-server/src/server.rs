@@ -675,20 +675,38 @@ impl<H: FlowHandler> Inner<H> {
         result
     }
 
+    /// Frames are queued under the hub's lock, in the order the hub made
+    /// them; for a frame to many connections, waking their writers (the
+    /// costly part of a push: each wake schedules a task) is left to a task
+    /// of its own, so the lock is not held for N wakes.
     fn drain(self: &Arc<Self>, core: &mut Core<H>) {
+        /// Recipients above which writers are woken off the lock.
+        const WAKE_OFF_LOCK: usize = 64;
+        let mut to_wake = Vec::new();
         loop {
             let mut slow = Vec::new();
             while let Some(transmit) = core.hub.poll_transmit() {
                 match transmit {
                     Transmit::Frame { to, bytes } => {
+                        let defer =
+                            to.as_slice().len() > WAKE_OFF_LOCK && self.runtime.get().is_some();
                         for id in to.as_slice() {
                             let Some(outbox) = core.outboxes.get(id) else {
                                 continue;
                             };
-                            if let Pushed::Overflow { dropped } = outbox.push(bytes.clone()) {
-                                Live::add(&self.counters.slow_disconnects, 1);
-                                Live::add(&self.counters.drops, dropped as u64);
-                                slow.push(*id);
+                            let pushed = if defer {
+                                outbox.push_unwoken(bytes.clone())
+                            } else {
+                                outbox.push(bytes.clone())
+                            };
+                            match pushed {
+                                Pushed::Queued if defer => to_wake.push(outbox.clone()),
+                                Pushed::Overflow { dropped } => {
+                                    Live::add(&self.counters.slow_disconnects, 1);
+                                    Live::add(&self.counters.drops, dropped as u64);
+                                    slow.push(*id);
+                                }
+                                _ => {}
                             }
                         }
                     }
@@ -716,12 +734,15 @@ impl<H: FlowHandler> Inner<H> {
                 self.spawn_request(request);
             }
             if slow.is_empty() {
-                return;
+                break;
             }
             let now = Now::system();
             for id in slow {
                 core.hub.handle_departure(now, id, Departure::SlowConsumer);
             }
+        }
+        if let Some(runtime) = self.runtime.get().filter(|_| !to_wake.is_empty()) {
+            runtime.spawn(async move { to_wake.iter().for_each(|outbox| outbox.wake()) });
         }
     }
 

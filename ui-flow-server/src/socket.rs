@@ -25,7 +25,7 @@ use crate::counters::Live;
 use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
 use crate::hub::{ConnectionId, HandshakeError, Now};
-use crate::outbox::{Next, Outbox};
+use crate::outbox::{Next, Outbox, Unwritten};
 use crate::server::Inner;
 
 pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
@@ -103,7 +103,7 @@ async fn run<H: FlowHandler>(
 ) {
     let counters = &inner.counters;
     let (mut sink, mut stream) = socket.split();
-    let writer = write_all(&mut sink, outbox, counters);
+    let writer = write_all(&mut sink, outbox, counters, inner.config.write_batch_bytes);
     tokio::pin!(writer);
     let aborted = outbox.aborted();
     tokio::pin!(aborted);
@@ -150,29 +150,33 @@ async fn run<H: FlowHandler>(
 
 /// Writes the outbox to the socket until the outbox closes or the socket fails.
 ///
-/// A frame handed to the sink may wait in the WebSocket library's buffer
-/// until the next write or flush gets through, so it leaves the outbox's
-/// count only then.
+/// Frames are fed to the sink, which gathers up to `batch` bytes
+/// ([`ServerConfig::write_batch_bytes`](crate::ServerConfig::write_batch_bytes),
+/// set on the upgrade) before it writes; the writer flushes when the outbox
+/// runs empty, so a connection that keeps up gets each frame at once. A
+/// frame leaves the outbox's count once the library can no longer be
+/// holding it ([`Unwritten`]).
 async fn write_all(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
+    batch: usize,
 ) -> Written {
-    let mut unconfirmed = 0;
+    let mut unwritten = Unwritten::new(batch);
     loop {
         match outbox.next().await {
             Next::Ping => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     return Written::Failed;
                 }
+                outbox.written(unwritten.flushed());
             }
             Next::Frame(frame) => {
                 let size = frame.len();
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
                 }
-                // Accepting this frame flushed the one before it.
-                outbox.written(std::mem::replace(&mut unconfirmed, size));
+                outbox.written(unwritten.fed(size));
                 Live::add(&counters.frames_out, 1);
                 Live::add(&counters.bytes_out, size as u64);
             }
@@ -180,7 +184,7 @@ async fn write_all(
                 if sink.flush().await.is_err() {
                     return Written::Failed;
                 }
-                outbox.written(std::mem::take(&mut unconfirmed));
+                outbox.written(unwritten.flushed());
             }
             Next::Close(code, reason) => {
                 return match sink.send(close_message(code, reason)).await {

@@ -43,7 +43,9 @@ async fn metrics_move_while_two_players_play() {
         .install_recorder()
         .expect("the only recorder of this test binary");
     let demo = Demo::new("/nonexistent", Settings::default()).with_metrics(prometheus);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(demo.serve(listener, std::future::pending()));
 
@@ -52,7 +54,9 @@ async fn metrics_move_while_two_players_play() {
     let mut players = Vec::new();
     for user in ["ann", "bob"] {
         let url = format!("ws://{addr}/realtime/meadow?token={user}");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
         players.push(ws);
     }
     for ws in &mut players {
@@ -70,7 +74,9 @@ async fn metrics_move_while_two_players_play() {
                 .expect("in time")
                 .expect("open")
                 .expect("frame");
-            let Message::Binary(bytes) = frame else { continue };
+            let Message::Binary(bytes) = frame else {
+                continue;
+            };
             if let Ok(Decoded::Message(Msg::ActionOk { op_id: o, .. })) = Msg::decode(&bytes) {
                 if o == op_id {
                     break;
@@ -79,7 +85,11 @@ async fn metrics_move_while_two_players_play() {
         }
     }
     let after = get(addr, "/metrics").await;
-    for name in ["ui_flow_connections_total", "ui_flow_frames_in_total", "ui_flow_frames_out_total"] {
+    for name in [
+        "ui_flow_connections_total",
+        "ui_flow_frames_in_total",
+        "ui_flow_frames_out_total",
+    ] {
         assert!(
             value(&after, name) > value(&before, name),
             "{name} moved: {} -> {}",
