@@ -23,7 +23,7 @@
 //! | [`max_subscriptions`](ServerConfig::max_subscriptions) | 64 domains | domains over it not subscribed (the first ones are kept), `Error subscription_limit` (not fatal) |
 //! | [`max_domain_len`](ServerConfig::max_domain_len) | 256 bytes | a longer domain name is not subscribed, `Error subscription_limit` |
 //! | [`max_subscription_bytes`](ServerConfig::max_subscription_bytes) | 4 KiB of domain names per connection | same |
-//! | [`op_memory`](ServerConfig::op_memory) | 4096 actions per (resource, user) within 120 s | each outcome is kept 120 s (a retry within it gets the first outcome); one more action in the window: `ActionErr too_many_actions`, not run |
+//! | [`op_memory`](ServerConfig::op_memory) | 16 384 actions per (resource, user) within 300 s | each outcome is kept at least 300 s, longer while memory allows (a retry gets the first outcome); one more action while all are younger: `ActionErr too_many_actions`, not run |
 //! | [`op_memory_bytes`](ServerConfig::op_memory_bytes) | 64 MiB | new actions get `ActionErr server_busy`, not run, until old outcomes leave the window |
 //! | [`idle_after`](ServerConfig::idle_after) | 60 s | presence turns `idle` (see the crate docs) |
 //! | [`close_grace`](ServerConfig::close_grace) | 5 s | a closing connection that has not written its last frames and close (or, after an oversized frame, has not closed its side) is dropped |
@@ -181,9 +181,11 @@ pub struct ServerConfig {
     /// Total UTF-8 bytes of the domain names one connection may hold.
     pub max_subscription_bytes: usize,
     /// Action outcomes remembered for retries: at most `.0` actions per
-    /// (resource, user) within the retry window `.1`. Each outcome is kept
-    /// for the whole window (in the store too); an action beyond the count
-    /// is refused with `ActionErr too_many_actions` instead.
+    /// (resource, user), each kept at least the retry window `.1` (in the
+    /// store too) and longer while the bounds allow. An action beyond the
+    /// count while all are within the window is refused with `ActionErr
+    /// too_many_actions` instead. The default count is more than one
+    /// connection's rate limit allows in the window.
     pub op_memory: (usize, Duration),
     /// Bytes all remembered outcomes may take together; beyond them new
     /// actions are refused with `ActionErr server_busy` until old outcomes
@@ -238,7 +240,7 @@ impl Default for ServerConfig {
             max_subscriptions: 64,
             max_domain_len: 256,
             max_subscription_bytes: 4 * 1024,
-            op_memory: (4096, Duration::from_secs(120)),
+            op_memory: (16_384, Duration::from_secs(300)),
             op_memory_bytes: 64 * 1024 * 1024,
             idle_after: Duration::from_secs(60),
             close_grace: Duration::from_secs(5),

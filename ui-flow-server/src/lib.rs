@@ -127,8 +127,9 @@
 //! (after a reconnect, or after a restart with a durable store) joins the
 //! run still in progress or gets the recorded `ActionOk`/`ActionErr` again,
 //! and the handler is not called twice. Each outcome is kept for the retry
-//! window ([`ServerConfig::op_memory`], default 120 s) whatever other users
-//! do; a user with 4096 actions on one resource within the window, or a
+//! window ([`ServerConfig::op_memory`], default 300 s, and longer while
+//! memory allows) whatever other users do; a user with 16 384 actions on
+//! one resource within the window, or a
 //! server at [`ServerConfig::op_memory_bytes`], gets new actions refused
 //! (`too_many_actions`, `server_busy`) rather than anyone's outcome
 //! forgotten early.

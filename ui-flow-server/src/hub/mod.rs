@@ -1009,7 +1009,7 @@ impl<H: FlowHandler> Hub<H> {
         self.with_roster(conn, |roster, user, idle| {
             roster.interact(user, now.instant, idle)
         });
-        match self.ops.get_mut(&key, now.instant) {
+        match self.ops.get_mut(&key) {
             Some(OpState::Done(frame)) => {
                 let frame = frame.clone();
                 self.send(conn, frame);

@@ -3,16 +3,19 @@
 //! Keyed by (resource, user, op id): another user reusing an id cannot read
 //! or block someone else's action. Running actions are always remembered.
 //! A finished action's outcome is remembered for at least the retention
-//! window, whatever anyone else does:
+//! window, whatever anyone else does, and longer while the bounds allow:
 //!
 //! - each (resource, user) holds at most `per_user` running or remembered
-//!   actions; one more within the window is refused (`too_many_actions`),
-//!   never made room for by forgetting;
-//! - all outcomes together hold at most `max_bytes`; past that, new actions
-//!   are refused (`server_busy`) until old outcomes leave the window.
+//!   actions. At the bound, that user's oldest outcome goes if it is older
+//!   than the window; otherwise the new action is refused
+//!   (`too_many_actions`), never made room for by forgetting a young one;
+//! - all outcomes together hold at most `max_bytes`. At the bound, the
+//!   oldest outcomes older than the window go; if that is not enough, new
+//!   actions are refused (`server_busy`).
 //!
-//! So nobody can push someone else's outcome out of memory, and memory
-//! stays bounded however many actions pass through.
+//! So nobody can push someone else's outcome out of memory, memory stays
+//! bounded however many actions pass through, and outcomes are forgotten
+//! only when memory is needed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -80,6 +83,9 @@ pub(crate) struct OpLog {
     /// Per (resource, user): how many actions run, and the finished ones,
     /// oldest first, with when they finished.
     users: HashMap<UserKey, UserOps>,
+    /// Every finished op, oldest first (entries already forgotten through
+    /// their user's bound are skipped when met).
+    finished: VecDeque<(OpKey, Instant)>,
     bytes: usize,
     bounds: Bounds,
 }
@@ -95,13 +101,13 @@ impl OpLog {
         OpLog {
             ops: HashMap::new(),
             users: HashMap::new(),
+            finished: VecDeque::new(),
             bytes: 0,
             bounds,
         }
     }
 
-    pub(crate) fn get_mut(&mut self, key: &OpKey, now: Instant) -> Option<&mut OpState> {
-        self.expire_user(&(key.resource.clone(), key.user.clone()), now);
+    pub(crate) fn get_mut(&mut self, key: &OpKey) -> Option<&mut OpState> {
         self.ops.get_mut(key)
     }
 
@@ -113,14 +119,20 @@ impl OpLog {
         now: Instant,
     ) -> Result<(), Busy> {
         let user = (key.resource.clone(), key.user.clone());
-        self.expire_user(&user, now);
-        let ops = self.users.entry(user.clone()).or_default();
-        if ops.running + ops.finished.len() >= self.bounds.per_user {
-            return Err(Busy::User);
+        let per_user = self.bounds.per_user;
+        let full = |log: &Self| {
+            log.users
+                .get(&user)
+                .is_some_and(|ops| ops.running + ops.finished.len() >= per_user)
+        };
+        if full(self) {
+            self.forget_oldest_of(&user, now);
+            if full(self) {
+                return Err(Busy::User);
+            }
         }
-        if self.bytes + OVERHEAD > self.bounds.max_bytes {
-            self.expire_all(now);
-            if self.bytes + OVERHEAD > self.bounds.max_bytes {
+        while self.bytes + OVERHEAD > self.bounds.max_bytes {
+            if !self.forget_oldest(now) {
                 return Err(Busy::Server);
             }
         }
@@ -149,6 +161,7 @@ impl OpLog {
             .or_default();
         ops.running = ops.running.saturating_sub(1);
         ops.finished.push_back((key.op_id, now, size));
+        self.finished.push_back((key.clone(), now));
         self.bytes += size;
         waiters
     }
@@ -161,34 +174,52 @@ impl OpLog {
         }
     }
 
-    /// Forgets one user's outcomes older than the window.
-    fn expire_user(&mut self, user: &UserKey, now: Instant) {
+    /// Forgets `user`'s oldest outcome if it is older than the window.
+    fn forget_oldest_of(&mut self, user: &UserKey, now: Instant) {
         let Some(ops) = self.users.get_mut(user) else {
             return;
         };
-        while let Some(&(op_id, at, size)) = ops.finished.front() {
-            if now.saturating_duration_since(at) <= self.bounds.retention {
-                break;
-            }
-            ops.finished.pop_front();
-            self.bytes = self.bytes.saturating_sub(size + OVERHEAD);
-            self.ops.remove(&OpKey {
-                resource: user.0.clone(),
-                user: user.1.clone(),
-                op_id,
-            });
+        let Some(&(op_id, at, size)) = ops.finished.front() else {
+            return;
+        };
+        if now.saturating_duration_since(at) <= self.bounds.retention {
+            return;
         }
+        ops.finished.pop_front();
+        self.bytes = self.bytes.saturating_sub(size + OVERHEAD);
+        self.ops.remove(&OpKey {
+            resource: user.0.clone(),
+            user: user.1.clone(),
+            op_id,
+        });
         if ops.running == 0 && ops.finished.is_empty() {
             self.users.remove(user);
         }
     }
 
-    /// Forgets every outcome older than the window.
-    fn expire_all(&mut self, now: Instant) {
-        let users: Vec<UserKey> = self.users.keys().cloned().collect();
-        for user in users {
-            self.expire_user(&user, now);
+    /// Forgets the oldest outcome of all if it is older than the window;
+    /// false when there is none to forget.
+    fn forget_oldest(&mut self, now: Instant) -> bool {
+        while let Some((key, at)) = self.finished.front().cloned() {
+            let user = (key.resource.clone(), key.user.clone());
+            let still_kept = self
+                .users
+                .get(&user)
+                .and_then(|ops| ops.finished.front())
+                .is_some_and(|(op_id, _, _)| *op_id == key.op_id);
+            if !still_kept {
+                // Already forgotten through its user's bound.
+                self.finished.pop_front();
+                continue;
+            }
+            if now.saturating_duration_since(at) <= self.bounds.retention {
+                return false;
+            }
+            self.finished.pop_front();
+            self.forget_oldest_of(&user, now);
+            return true;
         }
+        false
     }
 
     #[cfg(test)]
@@ -239,15 +270,21 @@ mod tests {
             "refused, not made room for"
         );
         assert!(matches!(
-            log.get_mut(&key("victim", 1), t0),
+            log.get_mut(&key("victim", 1)),
             Some(OpState::Done(_))
         ));
-        // After the window the flooder's oldest go, and it may act again.
+        // After the window the flooder's oldest goes to make room, and it
+        // may act again; the victim's outcome stays (nothing needed its room).
         let later = t0 + Duration::from_secs(11);
         run(&mut log, &key("flooder", 99), later).expect("room again");
         assert!(
-            log.get_mut(&key("victim", 1), later).is_none(),
-            "its window is over too"
+            log.get_mut(&key("flooder", 0)).is_none(),
+            "the oldest made room"
+        );
+        assert!(log.get_mut(&key("flooder", 1)).is_some());
+        assert!(
+            log.get_mut(&key("victim", 1)).is_some(),
+            "kept while memory allows"
         );
     }
 
@@ -261,20 +298,30 @@ mod tests {
         }
         assert_eq!(run(&mut log, &key("u9", 9), t0), Err(Busy::Server));
         for n in 0..3 {
-            assert!(log.get_mut(&key(&format!("u{n}"), n), t0).is_some(), "kept");
+            assert!(log.get_mut(&key(&format!("u{n}"), n)).is_some(), "kept");
         }
         let later = t0 + Duration::from_secs(11);
         run(&mut log, &key("u9", 9), later).expect("old outcomes left the window");
-        assert_eq!(log.len(), 1);
+        assert_eq!(log.len(), 3, "one old outcome made room, the rest stay");
+        assert!(
+            log.get_mut(&key("u0", 0)).is_none(),
+            "the oldest went first"
+        );
     }
 
     #[test]
     fn running_ops_are_never_forgotten() {
         let t0 = Instant::now();
-        let mut log = OpLog::new(bounds(10, usize::MAX));
+        let mut log = OpLog::new(bounds(1, usize::MAX));
         log.start(key("u", 1), ConnectionId(1), t0).expect("starts");
+        let much_later = t0 + Duration::from_secs(3600);
+        assert_eq!(
+            log.start(key("u", 2), ConnectionId(1), much_later),
+            Err(Busy::User),
+            "a running action is never made room for"
+        );
         assert!(matches!(
-            log.get_mut(&key("u", 1), t0 + Duration::from_secs(3600)),
+            log.get_mut(&key("u", 1)),
             Some(OpState::Running(_))
         ));
     }
