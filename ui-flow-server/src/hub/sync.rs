@@ -201,39 +201,34 @@ impl<H: FlowHandler> Hub<H> {
     }
 
     fn request_sync(&mut self, conn: ConnectionId, resume: Option<(u64, Option<u32>)>) {
-        let attempt = self.bump_attempt();
-        let Some(c) = self.connections.get_mut(&conn) else {
-            return;
-        };
-        let Some(sync) = c.sync.as_mut() else {
-            return;
-        };
-        sync.attempt = attempt;
-        sync.deltas = None;
-        self.requests.push_back(Request::Sync {
-            ticket: SyncTicket { conn, attempt },
-            resource: c.resource.clone(),
-            resume,
-        });
+        if let Some((ticket, resource)) = self.new_ticket(conn) {
+            self.requests.push_back(Request::Sync {
+                ticket,
+                resource,
+                resume,
+            });
+        }
     }
 
     fn request_snapshot(&mut self, conn: ConnectionId) {
         if self.logged {
             return self.request_sync(conn, None);
         }
+        if let Some((ticket, resource)) = self.new_ticket(conn) {
+            self.requests
+                .push_back(Request::Snapshot { ticket, resource });
+        }
+    }
+
+    /// A new ticket for a syncing connection (any older answer is now
+    /// stale), with its resource.
+    fn new_ticket(&mut self, conn: ConnectionId) -> Option<(SyncTicket, std::sync::Arc<str>)> {
         let attempt = self.bump_attempt();
-        let Some(c) = self.connections.get_mut(&conn) else {
-            return;
-        };
-        let Some(sync) = c.sync.as_mut() else {
-            return;
-        };
+        let c = self.connections.get_mut(&conn)?;
+        let sync = c.sync.as_mut()?;
         sync.attempt = attempt;
         sync.deltas = None;
-        self.requests.push_back(Request::Snapshot {
-            ticket: SyncTicket { conn, attempt },
-            resource: c.resource.clone(),
-        });
+        Some((SyncTicket { conn, attempt }, c.resource.clone()))
     }
 
     fn bump_attempt(&mut self) -> u64 {

@@ -377,20 +377,7 @@ impl Store for FileStore {
     async fn create(&self, resource: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
         let resource = resource.to_owned();
         self.write(move |txn| {
-            let mut entries = txn.open_table(ENTRIES).map_err(io)?;
-            entries
-                .retain_in(
-                    (resource.as_str(), 0)..=(resource.as_str(), u64::MAX),
-                    |_, _| false,
-                )
-                .map_err(io)?;
-            let mut ops = txn.open_table(OPS).map_err(io)?;
-            let after = after_resource(&resource);
-            ops.retain_in(
-                (resource.as_str(), "", 0)..(after.as_str(), "", 0),
-                |_, _| false,
-            )
-            .map_err(io)?;
+            clear(txn, &resource)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(io)?;
             checkpoints
                 .insert(
@@ -519,26 +506,26 @@ impl Store for FileStore {
     async fn remove(&self, resource: &str) -> Result<(), StoreError> {
         let resource = resource.to_owned();
         self.write(move |txn| {
-            let mut entries = txn.open_table(ENTRIES).map_err(io)?;
-            entries
-                .retain_in(
-                    (resource.as_str(), 0)..=(resource.as_str(), u64::MAX),
-                    |_, _| false,
-                )
-                .map_err(io)?;
-            let mut ops = txn.open_table(OPS).map_err(io)?;
-            let after = after_resource(&resource);
-            ops.retain_in(
-                (resource.as_str(), "", 0)..(after.as_str(), "", 0),
-                |_, _| false,
-            )
-            .map_err(io)?;
+            clear(txn, &resource)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(io)?;
             checkpoints.remove(resource.as_str()).map_err(io)?;
             Ok(())
         })
         .await
     }
+}
+
+/// Deletes a resource's entries and op records (not its checkpoint).
+fn clear(txn: &WriteTransaction, resource: &str) -> Result<(), StoreError> {
+    let mut entries = txn.open_table(ENTRIES).map_err(io)?;
+    entries
+        .retain_in((resource, 0)..=(resource, u64::MAX), |_, _| false)
+        .map_err(io)?;
+    let mut ops = txn.open_table(OPS).map_err(io)?;
+    let after = after_resource(resource);
+    ops.retain_in((resource, "", 0)..(after.as_str(), "", 0), |_, _| false)
+        .map_err(io)?;
+    Ok(())
 }
 
 /// Checks (or, in a new file, writes) our format version, and makes sure
