@@ -73,6 +73,8 @@ pub(crate) struct Inner<H: FlowHandler> {
     logs: Mutex<HashMap<Arc<str>, LogSlot<H>>>,
     /// Set when [`FlowServer::shutdown`] starts.
     stopping: std::sync::atomic::AtomicBool,
+    /// The resources with a gauge of their own at the last scrape.
+    published_resources: Mutex<Vec<Arc<str>>>,
 }
 
 impl<H: FlowHandler> FlowServer<H> {
@@ -125,6 +127,7 @@ impl<H: FlowHandler> FlowServer<H> {
                 store: Arc::new(store),
                 logs: Mutex::new(HashMap::new()),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                published_resources: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -236,8 +239,26 @@ impl<H: FlowHandler> FlowServer<H> {
     /// );
     /// # let _ = app;
     /// ```
+    ///
+    /// Per resource, only the 16 busiest get `ui_flow_resource_connections{resource}`, so cardinality
+    /// stays bounded; the rest are summed in
+    /// `ui_flow_other_resource_connections`. A resource that leaves the
+    /// top 16 is set to 0 (give the exporter an idle timeout to drop it).
     pub fn record_metrics(&self) {
-        crate::telemetry::publish(&self.counters(), self.session_count());
+        let counters = self.counters();
+        crate::telemetry::publish(&counters, self.session_count());
+        let busiest = self
+            .inner
+            .lock()
+            .hub
+            .busiest_sessions(crate::telemetry::RESOURCE_GAUGES);
+        let mut published = self
+            .inner
+            .published_resources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *published =
+            crate::telemetry::publish_resources(&busiest, &published, counters.connections_open);
     }
 
     /// Whether [`shutdown`](Self::shutdown) has started: a health check

@@ -27,6 +27,35 @@ pub(crate) fn action_finished(elapsed: Duration, ok: bool) {
         .record(elapsed.as_secs_f64());
 }
 
+/// How many resources get a gauge of their own.
+pub(crate) const RESOURCE_GAUGES: usize = 16;
+
+/// Publishes `ui_flow_resource_connections{resource}` for the busiest
+/// resources (at most [`RESOURCE_GAUGES`]), sets the ones that left that
+/// list to 0, and the connections of every other resource together as
+/// `ui_flow_other_resource_connections`. Returns the resources published.
+pub(crate) fn publish_resources(
+    busiest: &[(std::sync::Arc<str>, usize)],
+    previous: &[std::sync::Arc<str>],
+    connections_open: u64,
+) -> Vec<std::sync::Arc<str>> {
+    for gone in previous
+        .iter()
+        .filter(|r| !busiest.iter().any(|(b, _)| b == *r))
+    {
+        metrics::gauge!("ui_flow_resource_connections", "resource" => gone.to_string()).set(0.0);
+    }
+    let mut listed = 0;
+    for (resource, n) in busiest {
+        metrics::gauge!("ui_flow_resource_connections", "resource" => resource.to_string())
+            .set(*n as f64);
+        listed += *n as u64;
+    }
+    metrics::gauge!("ui_flow_other_resource_connections")
+        .set(connections_open.saturating_sub(listed) as f64);
+    busiest.iter().map(|(r, _)| r.clone()).collect()
+}
+
 /// Publishes the counters and gauges as of now.
 pub(crate) fn publish(counters: &Counters, sessions: usize) {
     metrics::gauge!("ui_flow_connections_open").set(counters.connections_open as f64);

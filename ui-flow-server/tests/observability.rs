@@ -156,6 +156,33 @@ async fn counters_reach_the_metrics_recorder() {
         text.contains("ui_flow_sync_fetches_total{kind=\"snapshot\"}"),
         "{text}"
     );
+    assert_eq!(
+        value("ui_flow_resource_connections{resource=\"room\"} "),
+        Some(1.0),
+        "{text}"
+    );
+    drop(c);
+    let deadline = std::time::Instant::now() + STUCK;
+    while t.server.connection_count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection never closed"
+        );
+        tokio::task::yield_now().await;
+    }
+    t.server.record_metrics();
+    let text = handle.render();
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        value("ui_flow_resource_connections{resource=\"room\"} "),
+        Some(0.0),
+        "a resource that left the list is set to 0: {text}"
+    );
     // Other tests in this process act too: at least this test's action.
     assert!(
         value("ui_flow_action_duration_seconds_count{outcome=\"ok\"} ").unwrap_or(0.0) >= 1.0,

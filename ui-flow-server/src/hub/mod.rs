@@ -234,6 +234,19 @@ impl<H: FlowHandler> Hub<H> {
         self.sessions.len()
     }
 
+    /// The `k` resources with the most connections, most first (ties by
+    /// name), with their connection counts.
+    pub fn busiest_sessions(&self, k: usize) -> Vec<(Arc<str>, usize)> {
+        let mut all: Vec<(Arc<str>, usize)> = self
+            .sessions
+            .iter()
+            .map(|(r, s)| (r.clone(), s.len()))
+            .collect();
+        all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
     /// Connections to one resource.
     pub fn session_len(&self, resource: &str) -> usize {
         self.sessions.get(resource).map_or(0, Session::len)
