@@ -45,9 +45,12 @@ export function applyDelta(world, delta) {
 
 // Who we are: ?user= and ?name=, or made up once per tab.
 const params = new URLSearchParams(location.search);
+// Letters, digits, - and _ only (at most 32): the id is the token, which
+// travels in a header.
+const cleanId = (raw) => (raw ?? "").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 32);
 const user =
-  params.get("user") ??
-  sessionStorage.getItem("hexfield.js.user") ??
+  cleanId(params.get("user")) ||
+  cleanId(sessionStorage.getItem("hexfield.js.user")) ||
   `js-${Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, "0")}`;
 const name = params.get("name") ?? `JS ${user.slice(-4)}`;
 const world = params.get("world") ?? "meadow";
@@ -236,8 +239,10 @@ function step(to) {
 }
 
 await init();
-const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/realtime/${world}?token=${encodeURIComponent(user)}`;
+// The user id is the demo's token: sent in Sec-WebSocket-Protocol, not the URL.
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/realtime/${world}`;
 const client = FlowClient.connect(url, {
+  token: user,
   applyDelta,
   subscribe: ["world", "rewards"],
   config: { pingIntervalMs: 5000, backoffMaxMs: 8000 },

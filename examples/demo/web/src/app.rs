@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
     let options = UseFlowOptions::default()
         .config(config())
         .unwrap_or_default()
+        .token(me.user.clone())
         .subscribe(domain::ALL)
         .on_signal(move |from: &str, signal| peers.receive(from, signal));
     let flow = use_flow_with_options::<World, WorldAction, WorldEvent>(me.url(), options);

@@ -62,8 +62,9 @@ impl Me {
         Me { user, name, world }
     }
 
-    /// The realtime endpoint for this player, on the server that served the
-    /// page.
+    /// The realtime endpoint of this player's world, on the server that
+    /// served the page. The user id travels as the token (in the
+    /// `Sec-WebSocket-Protocol` header), not in the URL.
     pub fn url(&self) -> String {
         let location = web_sys::window().map(|w| w.location());
         let host = location
@@ -74,10 +75,7 @@ impl Me {
             .and_then(|l| l.protocol().ok())
             .is_some_and(|p| p == "https:");
         let scheme = if secure { "wss" } else { "ws" };
-        format!(
-            "{scheme}://{host}/realtime/{}?token={}",
-            self.world, self.user
-        )
+        format!("{scheme}://{host}/realtime/{}", self.world)
     }
 }
 
