@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test ui-flow has, installing what is missing first (the wasm32
-# target, wasm-bindgen-cli at the Cargo.lock version, Debian's chromium and
-# chromium-driver, node packages). Safe to run again: installs are skipped
-# when present. Stops at the first failing step.
+# target, wasm-bindgen-cli at the Cargo.lock version, Debian's chromium,
+# chromium-driver and nats-server, node packages). Safe to run again:
+# installs are skipped when present. Stops at the first failing step.
 #
 #   ./scripts/test.sh            everything (what CI runs)
 #   ./scripts/test.sh native     only the steps that need no browser
@@ -35,12 +35,13 @@ wasm_crates=(
 
 ensure_wasm_target
 ensure_node_packages spec/js
+ensure_nats_server
 
 step "format" cargo fmt --all -- --check
 step "spec vectors under Node (@msgpack/msgpack)" node spec/js/check.mjs
-step "clippy (native)" cargo clippy --locked --workspace --all-targets --features ui-flow-server/jwt -- -D warnings
+step "clippy (native)" cargo clippy --locked --workspace --all-targets --features ui-flow-server/jwt,ui-flow-server/nats -- -D warnings
 step "tests (native: units, vectors, fuzz-lite, property, WebSocket end-to-end)" \
-  cargo test --locked --workspace --features ui-flow-server/jwt
+  cargo test --locked --workspace --features ui-flow-server/jwt,ui-flow-server/nats
 # The core's library with its browser driver (its tests and benches use
 # native-only dev-dependencies), then everything of the wasm-only crates.
 step "clippy (wasm32, ui-flow with the browser driver)" cargo clippy --locked \

@@ -44,6 +44,15 @@ ensure_chromium() {
   fi
 }
 
+# The cluster tests start their own nats-server (JetStream, loopback port,
+# temporary store): Debian's package provides the binary.
+ensure_nats_server() {
+  if ! command -v nats-server >/dev/null 2>&1; then
+    log "installing Debian's nats-server"
+    apt_install nats-server
+  fi
+}
+
 # npm ci in a folder when its node_modules is missing or older than its lock file.
 ensure_node_packages() {
   local dir=$1
