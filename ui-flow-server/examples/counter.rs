@@ -68,19 +68,8 @@ async fn main() -> std::io::Result<()> {
         async move {
             let mut stdin = tokio::io::stdin();
             let mut buf = [0u8; 64];
-            let terminate = async {
-                #[cfg(unix)]
-                if let Ok(mut term) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                {
-                    term.recv().await;
-                    return;
-                }
-                std::future::pending::<()>().await;
-            };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = terminate => {}
+                () = ui_flow_server::shutdown_signal() => {}
                 _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} }, if watch_stdin => {}
             }
             server.shutdown().await;

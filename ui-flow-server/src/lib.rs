@@ -202,6 +202,7 @@ mod listen;
 mod log;
 mod outbox;
 mod server;
+mod shutdown;
 mod socket;
 pub mod store;
 mod telemetry;
@@ -213,6 +214,7 @@ pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
+pub use shutdown::shutdown_signal;
 
 /// The crate README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -63,30 +63,11 @@ async fn main() -> std::io::Result<()> {
             let mut stdin = tokio::io::stdin();
             let mut buf = [0u8; 64];
             tokio::select! {
-                () = interrupted() => {}
+                () = ui_flow_server::shutdown_signal() => {}
                 _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} } => {}
             }
             server.shutdown().await;
         }
     };
     server.serve_until(listener, app, stop).await
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
-/// send), so either ends in a graceful shutdown.
-async fn interrupted() {
-    let terminate = async {
-        #[cfg(unix)]
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }

@@ -72,25 +72,6 @@ async fn main() -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     println!("  Metrics: http://{addr}/metrics   Health: http://{addr}/healthz");
     demo.with_metrics(prometheus)
-        .serve(listener, interrupted())
+        .serve(listener, ui_flow_server::shutdown_signal())
         .await
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what process managers
-/// send), so either tells clients to reconnect before the process exits.
-async fn interrupted() {
-    let terminate = async {
-        #[cfg(unix)]
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }
