@@ -22,7 +22,8 @@
 //!
 //! With READ_BUFFER (bytes) the server uses that
 //! [`ServerConfig::read_buffer_size`]; the child then also reports its RSS
-//! per idle connection (1,000 connections held open at once).
+//! per idle connection (1,000 connections of one user held open at once,
+//! as in the fan-out benchmark).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -67,6 +68,7 @@ fn serve(read_buffer: Option<usize>) {
         };
         config.join_rate = unlimited;
         config.join_rate_per_ip = unlimited;
+        config.max_connections_per_user = 20_000;
         if let Some(bytes) = read_buffer {
             config.read_buffer_size = bytes;
         }
@@ -142,6 +144,9 @@ async fn drive() {
             .ok()
             .and_then(|p| p.parse().ok()),
     ) {
+        if std::env::args().nth(3).is_some() {
+            hold_idle(&url, pid).await;
+        }
         run_cycles(&url, pid, cycles, users).await;
         return;
     }
@@ -162,19 +167,7 @@ async fn drive() {
     println!("server pid {pid}, RSS at start {} KiB", rss_kib(pid));
 
     if read_buffer.is_some() {
-        let before = rss_kib(pid);
-        let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
-        for i in 0..IDLE_CONNECTIONS {
-            idle.push(open(format!("{url}?token=idle{i}")).await);
-        }
-        let held = rss_kib(pid);
-        println!(
-            "{IDLE_CONNECTIONS} idle connections: RSS {before} -> {held} KiB, {:.2} KiB per connection",
-            (held as f64 - before as f64) / IDLE_CONNECTIONS as f64
-        );
-        for mut socket in idle {
-            let _ = socket.close(None).await;
-        }
+        hold_idle(&url, pid).await;
     }
 
     run_cycles(&url, pid, cycles, users).await;
@@ -215,5 +208,23 @@ async fn run_cycles(url: &str, pid: u32, cycles: usize, users: usize) {
         if done / step != before / step || done == cycles {
             println!("{done} cycles: server RSS {} KiB", rss_kib(pid));
         }
+    }
+}
+
+/// Opens 1,000 connections of one user, reports the server's RSS per
+/// connection, and closes them.
+async fn hold_idle(url: &str, pid: u32) {
+    let before = rss_kib(pid);
+    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
+    for _ in 0..IDLE_CONNECTIONS {
+        idle.push(open(format!("{url}?token=idle")).await);
+    }
+    let held = rss_kib(pid);
+    println!(
+        "{IDLE_CONNECTIONS} idle connections: RSS {before} -> {held} KiB, {:.2} KiB per connection",
+        (held as f64 - before as f64) / IDLE_CONNECTIONS as f64
+    );
+    for mut socket in idle {
+        let _ = socket.close(None).await;
     }
 }
