@@ -3,7 +3,7 @@
 //! | setting | default | what happens at the limit |
 //! |---|---|---|
 //! | [`max_message_size`](ServerConfig::max_message_size) | 64 KiB | checked from the frame header before the payload is read: `Error frame_too_large` (fatal), close 1009 |
-//! | [`read_buffer_size`](ServerConfig::read_buffer_size) | 4 KiB | (socket read buffer per connection) |
+//! | [`read_buffer_size`](ServerConfig::read_buffer_size) | 2 KiB | (socket read buffer per connection, held even when idle; a larger client frame is read in several reads) |
 //! | [`write_batch_bytes`](ServerConfig::write_batch_bytes) | 8 KiB | (frames queued for one connection are gathered into writes of about this size; 0 writes each frame on its own) |
 //! | [`outbound_queue_bytes`](ServerConfig::outbound_queue_bytes) | 1 MiB | queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003; nobody else waits |
 //! | [`max_connections`](ServerConfig::max_connections) | 10 000 per node | `Error too_many_connections` (fatal, reconnect), close 4006 |
@@ -125,7 +125,11 @@ fn same_host(origin: &str, host: Option<&str>) -> bool {
 pub struct ServerConfig {
     /// Largest client frame, in bytes.
     pub max_message_size: usize,
-    /// Socket read buffer per connection, in bytes.
+    /// Socket read buffer per connection, in bytes: what one socket read
+    /// takes at most. Every connection holds it for its whole life, idle or
+    /// not, so it is small (2 KiB); client frames are mostly far smaller,
+    /// and a larger one (up to `max_message_size`) is read in several reads
+    /// of this size. The buffer is not a limit on frame size.
     pub read_buffer_size: usize,
     /// Bytes of queued frames gathered into one socket write, per
     /// connection. Frames for a connection that keeps up still go out as
@@ -211,7 +215,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_message_size: 64 * 1024,
-            read_buffer_size: 4 * 1024,
+            read_buffer_size: 2 * 1024,
             write_batch_bytes: 8 * 1024,
             outbound_queue_bytes: 1024 * 1024,
             max_connections: 10_000,

@@ -302,6 +302,15 @@ impl<H: FlowHandler> FlowServer<H> {
         self.inner.lock().hub.session_count()
     }
 
+    /// Deadlines the hub holds (keepalives, handshake and close timeouts,
+    /// idle statuses, presence windows), including stale ones that will do
+    /// nothing when due. For tests and diagnostics: however many
+    /// connections came and went, it stays within about twice the live
+    /// deadlines plus 1,024.
+    pub fn timer_count(&self) -> usize {
+        self.inner.lock().hub.timer_count()
+    }
+
     /// Frames encoded so far (each broadcast counts once however many
     /// connections receive it).
     pub fn encode_count(&self) -> u64 {

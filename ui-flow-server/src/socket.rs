@@ -35,6 +35,10 @@ pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocke
     if admitted {
         tracing::debug!("connected");
     }
+    // The upgrade request's headers are slices of the HTTP read buffer
+    // (8 KiB): holding them would keep that buffer for the connection's
+    // whole life.
+    drop(hs);
     run(&inner, socket, id, &outbox).await;
     inner.unregister(id, admitted);
     tracing::debug!("disconnected");

@@ -291,7 +291,7 @@ impl<H: FlowHandler> Hub<H> {
         self.next_id += 1;
         let id = ConnectionId(self.next_id);
         self.handshakes.insert(id);
-        self.timers.arm(
+        self.arm_timer(
             now.instant + self.config.handshake_timeout,
             Timer::Handshake(id),
         );
@@ -399,7 +399,7 @@ impl<H: FlowHandler> Hub<H> {
             },
         );
         if let Some(c) = self.connections.get(&id) {
-            self.timers.arm(c.keepalive.wake, Timer::Keepalive(id));
+            self.arm_timer(c.keepalive.wake, Timer::Keepalive(id));
         }
         let frame = self.control(&connected);
         self.transmits.push_back(Transmit::Frame {
@@ -644,7 +644,7 @@ impl<H: FlowHandler> Hub<H> {
                 if ping {
                     self.transmits.push_back(Transmit::Ping { conn });
                 }
-                self.timers.arm(next, Timer::Keepalive(conn));
+                self.arm_timer(next, Timer::Keepalive(conn));
             }
             Verdict::Silent => self.handle_liveness_timeout(conn),
             Verdict::NoPong => self.close(
@@ -668,8 +668,7 @@ impl<H: FlowHandler> Hub<H> {
         let Some(flush) = session.batch.close(now.instant, window) else {
             return;
         };
-        self.timers
-            .arm(now.instant + window, Timer::Presence(resource.clone()));
+        self.arm_timer(now.instant + window, Timer::Presence(resource.clone()));
         // Connections that got their full list during the window have the
         // changes made before it; they get only the later ones.
         let listed = flush.listed;
@@ -735,6 +734,43 @@ impl<H: FlowHandler> Hub<H> {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// Deadlines held, including ones whose owner has gone and that will
+    /// do nothing when due (they are swept out as the heap grows). For
+    /// tests and diagnostics: after connections come and go it stays
+    /// within about twice the live deadlines plus 1,024.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Arms a deadline, first sweeping out stale ones if enough have piled
+    /// up (see the `timers` module).
+    fn arm_timer(&mut self, at: Instant, timer: Timer) {
+        if self.timers.wants_sweep() {
+            let (connections, handshakes, closing, sessions) = (
+                &self.connections,
+                &self.handshakes,
+                &self.closing,
+                &self.sessions,
+            );
+            // Exactly the entries `handle_timeout` would act on, and every
+            // idle deadline of a user still present (which may be current).
+            self.timers.retain(|at, timer| match timer {
+                Timer::Keepalive(conn) => connections
+                    .get(conn)
+                    .is_some_and(|c| c.keepalive.wake == at),
+                Timer::Handshake(conn) => handshakes.contains(conn),
+                Timer::Grace(conn) => closing.contains(conn),
+                Timer::Idle { resource, user } => sessions
+                    .get(resource)
+                    .is_some_and(|s| s.roster.contains(user)),
+                Timer::Presence(resource) => sessions
+                    .get(resource)
+                    .is_some_and(|s| s.batch.until == Some(at)),
+            });
+        }
+        self.timers.arm(at, timer);
     }
 
     // ----- actions ------------------------------------------------------
@@ -1161,7 +1197,7 @@ impl<H: FlowHandler> Hub<H> {
             .get_mut(resource)
             .and_then(|s| s.roster.arm_idle_timer(user, idle))
         {
-            self.timers.arm(
+            self.arm_timer(
                 at,
                 Timer::Idle {
                     resource: resource.clone(),
@@ -1187,7 +1223,7 @@ impl<H: FlowHandler> Hub<H> {
         }
         if !window.is_zero() {
             if let Some((key, _)) = self.sessions.get_key_value(resource) {
-                self.timers.arm(at + window, Timer::Presence(key.clone()));
+                self.arm_timer(at + window, Timer::Presence(key.clone()));
             }
         }
         let frame = self.control(&Control::PresenceDiff(roster::single(change)));
@@ -1359,8 +1395,7 @@ impl<H: FlowHandler> Hub<H> {
     fn start_grace(&mut self, conn: ConnectionId) {
         if let Some(at) = self.latest {
             self.closing.insert(conn);
-            self.timers
-                .arm(at + self.config.close_grace, Timer::Grace(conn));
+            self.arm_timer(at + self.config.close_grace, Timer::Grace(conn));
         }
     }
 

@@ -10,7 +10,12 @@
 //! Deadlines are kept in one heap and cancelled lazily: an entry that no
 //! longer matches its owner's state when it comes due is skipped. A stale
 //! entry can therefore make `poll_timeout` report a time at which nothing
-//! happens; that is harmless.
+//! happens; that is harmless. Stale entries do cost memory until they come
+//! due (up to `idle_after`, 60 s by default, for a user who left), so under
+//! connection churn the hub sweeps them out whenever the heap has doubled
+//! since the last sweep ([`Timers::wants_sweep`], [`Timers::retain`]): the
+//! heap stays within about twice the live deadlines (plus
+//! [`SWEEP_MIN`]), whatever the churn, at an amortised O(1) per deadline.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -34,15 +39,56 @@ pub(crate) enum Timer {
     Presence(Arc<str>),
 }
 
+/// Entries below which the heap is never swept.
+pub(crate) const SWEEP_MIN: usize = 1024;
+
 /// Pending deadlines, earliest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Instant, Timer)>>,
+    /// The heap is swept of stale entries when it reaches this length.
+    sweep_at: usize,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            heap: BinaryHeap::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
 }
 
 impl Timers {
     pub(crate) fn arm(&mut self, at: Instant, timer: Timer) {
         self.heap.push(Reverse((at, timer)));
+    }
+
+    /// Entries held, stale ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether the heap has grown enough since the last sweep that the
+    /// owner should [`retain`](Self::retain) only its live deadlines.
+    pub(crate) fn wants_sweep(&self) -> bool {
+        self.heap.len() >= self.sweep_at
+    }
+
+    /// Drops the entries `live` says would do nothing when due, and gives
+    /// back the memory the heap no longer needs. The next sweep is due when
+    /// the heap has doubled again.
+    pub(crate) fn retain(&mut self, mut live: impl FnMut(Instant, &Timer) -> bool) {
+        self.heap.retain(|Reverse((at, timer))| live(*at, timer));
+        self.sweep_at = (2 * self.heap.len()).max(SWEEP_MIN);
+        self.shrink();
+    }
+
+    /// Gives back capacity once the heap holds under a quarter of it.
+    fn shrink(&mut self) {
+        if self.heap.capacity() > SWEEP_MIN && self.heap.len() < self.heap.capacity() / 4 {
+            self.heap.shrink_to((2 * self.heap.len()).max(SWEEP_MIN));
+        }
     }
 
     /// The earliest deadline, stale ones included.
@@ -53,7 +99,11 @@ impl Timers {
     /// The earliest deadline at or before `now`, removed.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Timer)> {
         match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            Some(Reverse((at, _))) if *at <= now => {
+                let entry = self.heap.pop().map(|Reverse(entry)| entry);
+                self.shrink();
+                entry
+            }
             _ => None,
         }
     }

@@ -257,6 +257,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An unsigned integer that fits `T`.
+    #[inline]
     pub(crate) fn uint<T: num_cast::FromU64>(
         &mut self,
         field: &'static str,
@@ -269,6 +270,13 @@ impl<'a> Fields<'a> {
             self.pos = next;
             return Ok(value);
         }
+        self.uint_slow(field)
+    }
+
+    /// [`uint`](Self::uint) for signed markers, and its errors.
+    #[cold]
+    #[inline(never)]
+    fn uint_slow<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, DecodeError> {
         let mut rest = self.rest();
         let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
             invalid(
@@ -529,19 +537,23 @@ fn key_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 /// The integer under an unsigned marker at `pos` and the offset after it.
+/// Each width is read as one fixed-size big-endian load: this runs for
+/// every integer field of every frame.
+#[inline]
 fn uint_at(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
+    fn be<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
+        buf.get(at..at.checked_add(N)?)?.try_into().ok()
+    }
     let marker = *buf.get(pos)?;
-    let (len, start) = match marker {
-        0x00..=0x7f => return Some((u64::from(marker), pos + 1)),
-        0xcc => (1, pos + 1),
-        0xcd => (2, pos + 1),
-        0xce => (4, pos + 1),
-        0xcf => (8, pos + 1),
-        _ => return None,
-    };
-    let bytes = buf.get(start..start + len)?;
-    let value = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    Some((value, start + len))
+    let body = pos + 1;
+    match marker {
+        0x00..=0x7f => Some((u64::from(marker), body)),
+        0xcc => Some((u64::from(*buf.get(body)?), body + 1)),
+        0xcd => Some((u64::from(u16::from_be_bytes(be(buf, body)?)), body + 2)),
+        0xce => Some((u64::from(u32::from_be_bytes(be(buf, body)?)), body + 4)),
+        0xcf => Some((u64::from_be_bytes(be(buf, body)?), body + 8)),
+        _ => None,
+    }
 }
 
 fn be_len(bytes: &[u8]) -> usize {
