@@ -138,6 +138,9 @@
 //!
 //! Broadcasts can be forwarded to other nodes through a [`broker::Broker`];
 //! see that module for what a multi-node deployment still has to decide.
+//! With the `nats` feature, `nats::NatsMesh` merges presence across nodes,
+//! relays signals and targeted notifications to whichever node has the
+//! target, and turns `/healthz` red when the path through NATS stops.
 //!
 //! ## In an existing axum app
 //!
@@ -184,6 +187,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
+//! | `nats` | no | `nats::NatsMesh`: presence, signals and notifications across nodes over NATS (async-nats) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -200,6 +204,11 @@ pub mod hub;
 pub mod jwt;
 mod listen;
 mod log;
+/// Several nodes on NATS: presence, signals and notifications across nodes
+/// ([`nats::NatsMesh`]).
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 mod outbox;
 mod server;
 mod socket;
