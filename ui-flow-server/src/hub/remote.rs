@@ -55,11 +55,14 @@ pub enum MeshEvent {
     },
 }
 
+/// One node's entries in one resource, by user id.
+type NodeEntries = BTreeMap<String, PresenceInfo>;
+
 /// A meshed hub's view of the other nodes, and what to tell them.
 #[derive(Debug, Default)]
 pub(super) struct Mesh {
-    /// resource → node → user → that node's entry.
-    remote: HashMap<Arc<str>, HashMap<Box<str>, BTreeMap<String, PresenceInfo>>>,
+    /// resource → node → that node's entries.
+    remote: HashMap<Arc<str>, HashMap<Box<str>, NodeEntries>>,
     pub(super) outbox: VecDeque<MeshEvent>,
 }
 
