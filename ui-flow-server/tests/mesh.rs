@@ -15,12 +15,16 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
 use common::{Client, Msg, STUCK, Text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ui_flow::{ClientMessage, PresenceInfo, PresenceStatus, SignalPayload};
 use ui_flow_nats_harness::NatsServer;
+use ui_flow_server::broker::{Broker, Publication};
 use ui_flow_server::nats::{MeshConfig, NatsMesh};
 use ui_flow_server::{FlowHandler, FlowServer, Identity, ServerConfig, UnverifiedUserToken};
 
@@ -394,5 +398,61 @@ async fn health_goes_red_without_nats_and_presence_resyncs_after() {
     assert_eq!(
         names(&a.server.session("room").presence()),
         ["alice", "bob"]
+    );
+}
+
+/// A broker set before the mesh: records the last delta seq it was given,
+/// and is unhealthy on demand.
+#[derive(Clone, Default)]
+struct Earlier {
+    last: Arc<AtomicU64>,
+    down: Arc<AtomicBool>,
+}
+
+impl Broker for Earlier {
+    fn publish(&self, publication: Publication<'_>) {
+        if let Publication::Deltas { last, .. } = publication {
+            self.last.store(last, SeqCst);
+        }
+    }
+
+    fn health(&self) -> Result<(), String> {
+        if self.down.load(SeqCst) {
+            Err("earlier broker down".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mesh_passes_deltas_and_health_on_to_the_broker_set_before_it() {
+    let nats = NatsServer::start().expect("nats-server");
+    let server = FlowServer::with_config(Gate, UnverifiedUserToken, ServerConfig::default());
+    let earlier = Earlier::default();
+    server.set_broker(earlier.clone());
+    let _mesh = NatsMesh::join(&server, &nats.url(), MeshConfig::default())
+        .await
+        .expect("join the mesh");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = server.router().merge(server.health_router());
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener, app).await });
+    let (_alice, _) = Client::join(addr, "room", "alice").await;
+
+    server
+        .session("room")
+        .broadcast_delta(&"x".to_owned(), 1)
+        .expect("broadcast");
+    assert_eq!(earlier.last.load(SeqCst), 1);
+
+    assert_eq!(health(addr).await, (200, "ok".to_owned()));
+    earlier.down.store(true, SeqCst);
+    assert_eq!(
+        health(addr).await,
+        (503, "degraded: earlier broker down".to_owned())
     );
 }

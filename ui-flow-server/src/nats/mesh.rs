@@ -150,7 +150,9 @@ impl Drop for NatsMesh {
 impl NatsMesh {
     /// Connects to NATS at `url` (reconnecting by itself after any later
     /// loss), and makes `server` one node of the mesh: call it before the
-    /// server takes connections. Replaces the server's broker.
+    /// server takes connections. The mesh becomes the server's broker and
+    /// passes what it does not carry (deltas, `Notify` frames) on to the
+    /// broker set before it, whose health it reports too.
     pub async fn join<H>(
         server: &FlowServer<H>,
         url: &str,
@@ -203,7 +205,11 @@ impl NatsMesh {
             health: health.clone(),
         });
         server.inner.run(|hub| hub.enable_mesh());
-        server.set_broker(SharedBroker(broker.clone()));
+        let next = server.inner.broker();
+        server.set_broker(SharedBroker {
+            mesh: broker.clone(),
+            next,
+        });
         let tasks = vec![
             tokio::spawn(publisher(client, subjects, rx)),
             tokio::spawn(receiver(
@@ -407,7 +413,8 @@ struct MeshBroker {
 }
 
 impl MeshBroker {
-    fn publish(&self, publication: Publication<'_>) {
+    /// Sends what the mesh carries; hands back what it does not.
+    fn publish<'a>(&self, publication: Publication<'a>) -> Option<Publication<'a>> {
         let node = self.node.to_string();
         let wire = match publication {
             Publication::Presence {
@@ -445,19 +452,26 @@ impl MeshBroker {
                 event: Bin(event.to_vec()),
             },
             // Deltas travel through the JetStream store; Notify frames are
-            // replaced by the typed event.
-            _ => return,
+            // replaced by the typed event here.
+            other => return Some(other),
         };
         self.outbox.send_wire(&wire);
+        None
     }
 }
 
-/// The broker as the server holds it (the mesh keeps another handle).
-struct SharedBroker(Arc<MeshBroker>);
+/// The broker as the server holds it: the mesh first, then the broker the
+/// server had before.
+struct SharedBroker {
+    mesh: Arc<MeshBroker>,
+    next: Arc<dyn Broker>,
+}
 
 impl Broker for SharedBroker {
     fn publish(&self, publication: Publication<'_>) {
-        self.0.publish(publication);
+        if let Some(other) = self.mesh.publish(publication) {
+            self.next.publish(other);
+        }
     }
 
     fn forwards_events(&self) -> bool {
@@ -465,7 +479,8 @@ impl Broker for SharedBroker {
     }
 
     fn health(&self) -> Result<(), String> {
-        self.0.health.check()
+        self.mesh.health.check()?;
+        self.next.health()
     }
 }
 
