@@ -42,6 +42,10 @@
 //! (the JetStream store); [`Publication::Deltas`] and [`Publication::Notify`]
 //! are ignored by this broker.
 //!
+//! **Trust.** Nodes believe whatever arrives on the prefix: keep NATS
+//! private to the nodes, or give them credentials and permissions limited
+//! to the prefix.
+//!
 //! **Sizing.** Every node receives every other node's presence traffic for
 //! every resource (and keeps it, about 100 bytes per user and node), and
 //! every signal and notification. A heartbeat message carries one
@@ -124,7 +128,8 @@ pub enum MeshError {
 
 /// One node's membership in a mesh on NATS. Dropping it leaves without a
 /// goodbye (the others expire this node's presence); the server keeps
-/// serving its own connections.
+/// serving its own connections, and its `/healthz` says it is degraded
+/// (no probe comes back any more).
 pub struct NatsMesh {
     node: Arc<str>,
     health: Arc<Health>,
