@@ -183,10 +183,21 @@ impl<H: FlowHandler> Hub<H> {
     /// Makes this hub one node of several: presence lists become the merge
     /// of this node's roster and what other nodes report, and changes to
     /// this node's entries and signals for users elsewhere are queued as
-    /// [`MeshEvent`]s. Call it before the first connection.
+    /// [`MeshEvent`]s. Best called before the first connection; sessions
+    /// already open keep their list (the others learn of it from the
+    /// driver's next heartbeat, [`local_presence`](Self::local_presence)).
     pub fn enable_mesh(&mut self) {
-        if self.mesh.is_none() {
-            self.mesh = Some(Mesh::default());
+        if self.mesh.is_some() {
+            return;
+        }
+        self.mesh = Some(Mesh::default());
+        for session in self.sessions.values_mut() {
+            session.shown = session
+                .roster
+                .list()
+                .into_iter()
+                .map(|p| (p.user_id.clone(), p))
+                .collect();
         }
     }
 

@@ -1005,3 +1005,26 @@ fn a_meshed_hub_relays_signals_to_other_nodes_and_forgets_quiet_nodes() {
         matches!(&sim.take(a)[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "dan")
     );
 }
+
+#[test]
+fn sessions_open_before_the_mesh_keep_their_list() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    let b = sim.join("bob", 0);
+    sim.take(a);
+    sim.hub.enable_mesh();
+    // bob's status changes: an update, not a second "joined".
+    sim.frame(
+        b,
+        &ClientMessage::Ping {
+            ts: 1,
+            presence: Some(PresenceStatus::Away),
+        },
+    );
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[..], [Msg::PresenceDiff(d)] if d.joined.is_empty() && d.updated.len() == 1),
+        "{got:?}"
+    );
+    assert_eq!(sim.hub.local_presence()[0].1.len(), 2);
+}
