@@ -456,3 +456,59 @@ async fn the_mesh_passes_deltas_and_health_on_to_the_broker_set_before_it() {
         (503, "degraded: earlier broker down".to_owned())
     );
 }
+
+/// The presence every node shows, sorted.
+fn views(nodes: &[&Node]) -> Vec<Vec<String>> {
+    nodes
+        .iter()
+        .map(|n| {
+            n.server
+                .session("room")
+                .presence()
+                .into_iter()
+                .map(|p| p.user_id)
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_converges_on_the_same_list_through_joins_and_leaves() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (a, b, c) = (node(&nats).await, node(&nats).await, node(&nats).await);
+    let nodes = [&a, &b, &c];
+    // One observer per node keeps each node's session open.
+    let mut keep = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        keep.push(join(n, &format!("obs{i}")).await.0);
+    }
+    // 12 users; the even ones have a tab on two nodes.
+    let mut tabs: Vec<(usize, Client)> = Vec::new();
+    for u in 0..12usize {
+        let user = format!("u{u:02}");
+        tabs.push((u, join(nodes[u % 3], &user).await.0));
+        if u % 2 == 0 {
+            tabs.push((u, join(nodes[(u + 1) % 3], &user).await.0));
+        }
+    }
+    let expect = |users: &[usize]| -> Vec<Vec<String>> {
+        let mut list: Vec<String> = (0..3).map(|i| format!("obs{i}")).collect();
+        list.extend(users.iter().map(|u| format!("u{u:02}")));
+        list.sort();
+        vec![list; 3]
+    };
+    let all: Vec<usize> = (0..12).collect();
+    until(|| views(&nodes) == expect(&all)).await;
+
+    // Every user closes their first tab: only the even ones remain (their
+    // second tab is on another node).
+    let mut seen = std::collections::HashSet::new();
+    tabs.retain(|(u, _)| !seen.insert(*u));
+    let evens: Vec<usize> = (0..12).step_by(2).collect();
+    until(|| views(&nodes) == expect(&evens)).await;
+
+    // And the rest: only the observers.
+    tabs.clear();
+    until(|| views(&nodes) == expect(&[])).await;
+    drop(keep);
+}
