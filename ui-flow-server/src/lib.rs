@@ -121,6 +121,11 @@
 //! [`ServerConfig::presence_batch`] (50 ms) of the first are sent together
 //! as one `PresenceDiff`.
 //!
+//! On several nodes joined by `nats::NatsMesh` (feature `nats`), the list is
+//! the cluster's: one entry per user whichever nodes their tabs are on
+//! (active if active anywhere, earliest `connected_at`), and a node that
+//! dies or loses NATS takes its users out of the others' lists within 4 s.
+//!
 //! ## Actions run once
 //!
 //! Outcomes are remembered per `(resource, user, op_id)`: a retried action
