@@ -21,13 +21,20 @@ use ui_flow::{ClientMessage, ServerMessage, SignalPayload};
 use ui_flow_nats_harness::NatsServer;
 use ui_flow_server::counter::Counter;
 use ui_flow_server::nats::{MeshConfig, NatsMesh};
-use ui_flow_server::{FlowServer, UnverifiedUserToken};
+use ui_flow_server::{FlowServer, RateLimit, ServerConfig, UnverifiedUserToken};
 
 type Msg = ServerMessage<rmpv::Value, rmpv::Value, rmpv::Value>;
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn node(nats: &NatsServer) -> (FlowServer<Counter>, NatsMesh, std::net::SocketAddr) {
-    let server = FlowServer::new(Counter, UnverifiedUserToken);
+    // The per-connection frame limit would drop a sender that waits for
+    // nothing but the previous signal's arrival.
+    let mut config = ServerConfig::default();
+    config.rate_limit = RateLimit {
+        per_second: 1e6,
+        burst: 1_000_000,
+    };
+    let server = FlowServer::with_config(Counter, UnverifiedUserToken, config);
     let mesh = NatsMesh::join(&server, &nats.url(), MeshConfig::default())
         .await
         .expect("join the mesh");
