@@ -121,6 +121,11 @@
 //! [`ServerConfig::presence_batch`] (50 ms) of the first are sent together
 //! as one `PresenceDiff`.
 //!
+//! On several nodes joined by `nats::NatsMesh` (feature `nats`), the list is
+//! the cluster's: one entry per user whichever nodes their tabs are on
+//! (active if active anywhere, earliest `connected_at`), and a node that
+//! dies or loses NATS takes its users out of the others' lists within 4 s.
+//!
 //! ## Actions run once
 //!
 //! Outcomes are remembered per `(resource, user, op_id)`: a retried action
@@ -138,6 +143,9 @@
 //!
 //! Broadcasts can be forwarded to other nodes through a [`broker::Broker`];
 //! see that module for what a multi-node deployment still has to decide.
+//! With the `nats` feature, `nats::NatsMesh` merges presence across nodes,
+//! relays signals and targeted notifications to whichever node has the
+//! target, and turns `/healthz` red when the path through NATS stops.
 //!
 //! ## In an existing axum app
 //!
@@ -184,6 +192,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `jwt` | no | `jwt::JwtAuthenticator` (jsonwebtoken, algorithms pinned, `exp` required) |
+//! | `nats` | no | `nats::NatsMesh`: presence, signals and notifications across nodes over NATS (async-nats) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -200,6 +209,11 @@ pub mod hub;
 pub mod jwt;
 mod listen;
 mod log;
+/// Several nodes on NATS: presence, signals and notifications across nodes
+/// ([`nats::NatsMesh`]).
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 mod outbox;
 mod server;
 mod shutdown;

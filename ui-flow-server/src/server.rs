@@ -27,8 +27,8 @@ use crate::config::ServerConfig;
 use crate::counters::{Counters, Live};
 use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
 use crate::hub::{
-    BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, Now, OpKey, Request,
-    Transmit, outcome_frame,
+    BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, MeshEvent, Now, OpKey,
+    Request, Transmit, outcome_frame,
 };
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::{Outbox, Pushed};
@@ -269,7 +269,9 @@ impl<H: FlowHandler> FlowServer<H> {
 
     /// `GET /healthz`: `200 ok` while serving, `503 shutting down` once
     /// [`shutdown`](Self::shutdown) has started, so a load balancer stops
-    /// sending new clients. Merges into a router with any state, like
+    /// sending new clients, and `503 degraded: <reason>` while the
+    /// [`Broker`] reports the path to the other nodes broken
+    /// ([`Broker::health`]). Merges into a router with any state, like
     /// [`router`](Self::router). It checks this process only, not the
     /// application's own dependencies.
     pub fn health_router<S>(&self) -> axum::Router<S>
@@ -281,11 +283,18 @@ impl<H: FlowHandler> FlowServer<H> {
             "/healthz",
             axum::routing::get(move || {
                 let stopping = server.is_shutting_down();
+                let broker = server.inner.broker().health();
                 async move {
-                    if stopping {
-                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-                    } else {
-                        (axum::http::StatusCode::OK, "ok")
+                    match (stopping, broker) {
+                        (true, _) => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "shutting down".to_owned(),
+                        ),
+                        (false, Err(why)) => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            format!("degraded: {why}"),
+                        ),
+                        (false, Ok(())) => (axum::http::StatusCode::OK, "ok".to_owned()),
                     }
                 }
             }),
@@ -514,9 +523,29 @@ impl<H: FlowHandler> SessionHandle<H> {
         }
     }
 
-    fn publish_notify(&self, fanout: &Fanout, user: Option<&str>, domain: &str) {
+    fn publish_notify(
+        &self,
+        fanout: &Fanout,
+        user: Option<&str>,
+        domain: &str,
+        event: &H::Event,
+        correlation_id: Option<OpId>,
+    ) {
+        let broker = self.inner.broker();
+        if broker.forwards_events() {
+            match rmp_serde::to_vec_named(event) {
+                Ok(event) => broker.publish(Publication::Event {
+                    resource: &self.resource,
+                    user,
+                    domain,
+                    event: &event,
+                    correlation_id,
+                }),
+                Err(e) => tracing::warn!(error = %e, "could not encode an event for other nodes"),
+            }
+        }
         if let Some(frame) = &fanout.frame {
-            self.inner.broker().publish(Publication::Notify {
+            broker.publish(Publication::Notify {
                 resource: &self.resource,
                 user,
                 domain,
@@ -535,7 +564,7 @@ impl<H: FlowHandler> SessionHandle<H> {
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
         let fanout = self.notify(None, domain, event, correlation_id)?;
-        self.publish_notify(&fanout, None, domain);
+        self.publish_notify(&fanout, None, domain, event, correlation_id);
         Ok(fanout.reached)
     }
 
@@ -549,11 +578,12 @@ impl<H: FlowHandler> SessionHandle<H> {
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
         let fanout = self.notify(Some(user_id), domain, event, correlation_id)?;
-        self.publish_notify(&fanout, Some(user_id), domain);
+        self.publish_notify(&fanout, Some(user_id), domain, event, correlation_id);
         Ok(fanout.reached)
     }
 
-    fn notify(
+    /// Filters and sends a notification to this node's connections only.
+    pub(crate) fn notify(
         &self,
         user: Option<&str>,
         domain: &str,
@@ -636,7 +666,7 @@ impl<H: FlowHandler> Inner<H> {
         }
     }
 
-    fn broker(&self) -> Arc<dyn Broker> {
+    pub(crate) fn broker(&self) -> Arc<dyn Broker> {
         self.broker
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -763,6 +793,7 @@ impl<H: FlowHandler> Inner<H> {
             while let Some(request) = core.hub.poll_request() {
                 self.spawn_request(request);
             }
+            self.publish_mesh(&mut core.hub);
             if slow.is_empty() {
                 break;
             }
@@ -773,6 +804,39 @@ impl<H: FlowHandler> Inner<H> {
         }
         if let Some(runtime) = self.runtime.get().filter(|_| !to_wake.is_empty()) {
             runtime.spawn(async move { to_wake.iter().for_each(|outbox| outbox.wake()) });
+        }
+    }
+
+    /// Hands what a meshed hub tells the other nodes to the broker, in order
+    /// (under the hub's lock).
+    fn publish_mesh(&self, hub: &mut Hub<H>) {
+        let Some(first) = hub.poll_mesh() else {
+            return;
+        };
+        let broker = self.broker();
+        let mut next = Some(first);
+        while let Some(event) = next {
+            match &event {
+                MeshEvent::Presence {
+                    resource,
+                    user,
+                    entry,
+                } => broker.publish(Publication::Presence {
+                    resource,
+                    user,
+                    entry: entry.as_ref(),
+                }),
+                MeshEvent::Signal {
+                    resource,
+                    target,
+                    frame,
+                } => broker.publish(Publication::Signal {
+                    resource,
+                    target,
+                    frame,
+                }),
+            }
+            next = hub.poll_mesh();
         }
     }
 

@@ -33,6 +33,7 @@
 
 mod ops;
 mod rate;
+mod remote;
 mod roster;
 mod session;
 mod sync;
@@ -52,6 +53,7 @@ use ui_flow::{
     PresenceInfo, ServerMessage,
 };
 
+pub use remote::MeshEvent;
 pub use transmit::{
     ConnectionId, Departure, HandshakeError, Now, OpKey, Recipients, Refusal, Request, SyncTicket,
     Transmit,
@@ -162,6 +164,8 @@ pub struct Hub<H: FlowHandler> {
     /// Syncs are answered from resource logs ([`Request::Sync`]) rather
     /// than by the application's `snapshot`/`deltas_since`.
     logged: bool,
+    /// `Some` when this hub is one node of several (see `remote`).
+    mesh: Option<remote::Mesh>,
     _handler: PhantomData<fn() -> H>,
 }
 
@@ -201,6 +205,7 @@ impl<H: FlowHandler> Hub<H> {
             shutting_down: false,
             latest: None,
             logged: false,
+            mesh: None,
             _handler: PhantomData,
         }
     }
@@ -256,7 +261,7 @@ impl<H: FlowHandler> Hub<H> {
     pub fn presence(&self, resource: &str) -> Vec<PresenceInfo> {
         self.sessions
             .get(resource)
-            .map(|s| s.roster.list())
+            .map(|s| remote::listed(s, self.mesh.is_some()))
             .unwrap_or_default()
     }
 
@@ -364,6 +369,10 @@ impl<H: FlowHandler> Hub<H> {
             Some((key, _)) => key.clone(),
             None => Arc::from(resource),
         };
+        if self.mesh.is_some() && !self.sessions.contains_key(&resource) {
+            let shown = self.seed_shown(&resource);
+            self.sessions.entry(resource.clone()).or_default().shown = shown;
+        }
         let session = self.sessions.entry(resource.clone()).or_default();
         session.syncing.push(id);
         let change = session.roster.join(
@@ -1137,10 +1146,13 @@ impl<H: FlowHandler> Hub<H> {
             return;
         }
         let from = c.user.user_id.clone();
-        let Some(session) = self.sessions.get(&c.resource) else {
+        let resource = c.resource.clone();
+        let Some(session) = self.sessions.get(&resource) else {
             return;
         };
-        if !session.roster.contains(target) {
+        let local = session.roster.contains(target);
+        let elsewhere = self.elsewhere(&resource, target);
+        if !local && !elsewhere {
             self.send_error(
                 conn,
                 ErrorCode::UNKNOWN_TARGET,
@@ -1166,6 +1178,9 @@ impl<H: FlowHandler> Hub<H> {
                 signal: signal.clone(),
             }),
         };
+        if elsewhere {
+            self.relay_signal(&resource, target, frame.clone());
+        }
         for t in targets {
             self.send(t, frame.clone());
         }
@@ -1210,6 +1225,19 @@ impl<H: FlowHandler> Hub<H> {
     /// Sends a presence change, or adds it to the resource's open batch
     /// window ([`ServerConfig::presence_batch`]).
     fn announce(&mut self, resource: &str, change: Change) {
+        let change = if self.mesh.is_some() {
+            match self.merge_local(resource, change) {
+                Some(change) => change,
+                None => return,
+            }
+        } else {
+            change
+        };
+        self.emit_presence(resource, change);
+    }
+
+    /// Sends a change of the presence list the clients see.
+    fn emit_presence(&mut self, resource: &str, change: Change) {
         let window = self.config.presence_batch;
         let Some(at) = self.latest else {
             return;
@@ -1419,6 +1447,7 @@ impl<H: FlowHandler> Hub<H> {
         session.remove(conn);
         if session.is_empty() {
             self.sessions.remove(&c.resource);
+            self.left_with_session(&c.resource, &c.user_key);
             return;
         }
         let Some(at) = now.map(|n| n.instant).or(self.latest) else {

@@ -202,6 +202,11 @@ impl Roster {
             .flat_map(|m| m.tabs.iter().map(|t| t.conn))
     }
 
+    /// One user's entry as last announced, if connected.
+    pub(crate) fn entry(&self, user: &str) -> Option<PresenceInfo> {
+        self.members.get(user).map(|m| m.info(user))
+    }
+
     pub(crate) fn contains(&self, user: &str) -> bool {
         self.members.contains_key(user)
     }

@@ -25,6 +25,9 @@ pub(crate) struct Session {
     pub(crate) roster: Roster,
     /// Presence changes waiting for the end of the batch window.
     pub(crate) batch: Batch,
+    /// On a meshed hub: the merged presence list as the clients last saw
+    /// it (this node's roster and the other nodes' entries).
+    pub(crate) shown: std::collections::BTreeMap<String, ui_flow::PresenceInfo>,
 }
 
 impl Session {

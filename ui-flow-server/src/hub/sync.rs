@@ -279,7 +279,7 @@ impl<H: FlowHandler> Hub<H> {
         session.make_live(conn);
         if sync.join {
             session.batch.listed(conn);
-            let users = session.roster.list();
+            let users = super::remote::listed(session, self.mesh.is_some());
             let list = self.control(&Control::Presence { users });
             self.transmits.push_back(Transmit::Frame {
                 to: Recipients::One(conn),

@@ -897,3 +897,134 @@ fn joins_over_the_rate_are_refused_until_the_bucket_refills() {
     sim.now = sim.now.after(Duration::from_secs(1));
     sim.connect("churn");
 }
+
+/// Another node's entry for `user`: active since the epoch's first ms.
+fn remote_entry(user: &str) -> ui_flow::PresenceInfo {
+    ui_flow::PresenceInfo {
+        user_id: user.into(),
+        name: None,
+        status: PresenceStatus::Active,
+        connected_at: 1,
+    }
+}
+
+fn mesh_events(hub: &mut Hub<Types>) -> Vec<MeshEvent> {
+    std::iter::from_fn(|| hub.poll_mesh()).collect()
+}
+
+#[test]
+fn a_meshed_hub_merges_other_nodes_into_one_entry_per_user() {
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.hub.enable_mesh();
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "bob", Some(remote_entry("bob")));
+    let a = sim.join("alice", 0);
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[2], Msg::Presence { users } if users.iter().map(|u| u.user_id.as_str()).eq(["alice", "bob"])),
+        "{got:?}"
+    );
+    let events = mesh_events(&mut sim.hub);
+    assert!(
+        matches!(&events[..], [MeshEvent::Presence { user, entry: Some(_), .. }] if &**user == "alice"),
+        "{events:?}"
+    );
+    // bob opens a tab here too: still one bob, nothing new for alice.
+    let b = sim.join("bob", 0);
+    assert!(sim.take(a).is_empty());
+    assert_eq!(sim.hub.presence("r").len(), 2);
+    sim.take(b);
+    // His tab on the other node closes: he stays (his entry is now this
+    // node's, with a later connected_at).
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "bob", None);
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[..], [Msg::PresenceDiff(d)] if d.left.is_empty() && d.updated.len() == 1),
+        "{got:?}"
+    );
+    // His last tab here closes: this node says so, and he is gone.
+    mesh_events(&mut sim.hub);
+    sim.hub.handle_departure(sim.now, b, Departure::Gone);
+    let got = sim.take(a);
+    assert!(matches!(&got[..], [Msg::PresenceDiff(d)] if d.left == ["bob"]));
+    let events = mesh_events(&mut sim.hub);
+    assert!(
+        matches!(&events[..], [MeshEvent::Presence { user, entry: None, .. }] if &**user == "bob"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_meshed_hub_relays_signals_to_other_nodes_and_forgets_quiet_nodes() {
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.hub.enable_mesh();
+    let a = sim.join("alice", 0);
+    sim.take(a);
+    sim.hub
+        .replace_remote_presence(sim.now, "r", "n3", vec![remote_entry("carol")]);
+    let got = sim.take(a);
+    assert!(matches!(&got[..], [Msg::PresenceDiff(d)] if d.joined.len() == 1));
+    mesh_events(&mut sim.hub);
+    sim.frame(
+        a,
+        &ClientMessage::Signal {
+            target_user_id: "carol".into(),
+            signal: SignalPayload::Offer { sdp: "v=0".into() },
+        },
+    );
+    assert!(
+        sim.take(a).is_empty(),
+        "no unknown_target for a remote user"
+    );
+    let events = mesh_events(&mut sim.hub);
+    let [MeshEvent::Signal { target, frame, .. }] = &events[..] else {
+        panic!("expected one signal for another node, got {events:?}");
+    };
+    assert_eq!(target, "carol");
+    assert!(matches!(
+        Msg::decode(frame),
+        Ok(Decoded::Message(Msg::Signal { from_user_id, .. })) if from_user_id == "alice"
+    ));
+    // n3 went quiet: its users leave.
+    sim.hub
+        .replace_remote_presence(sim.now, "r", "n3", Vec::new());
+    let got = sim.take(a);
+    assert!(matches!(&got[..], [Msg::PresenceDiff(d)] if d.left == ["carol"]));
+    // A relayed signal from another node reaches the target's connections.
+    let frame = bytes::Bytes::from(
+        Control::Signal {
+            from_user_id: "dan".into(),
+            signal: SignalPayload::Offer { sdp: "v=1".into() },
+        }
+        .encode()
+        .expect("encode"),
+    );
+    assert_eq!(sim.hub.deliver_signal("r", "alice", frame), 1);
+    assert!(
+        matches!(&sim.take(a)[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "dan")
+    );
+}
+
+#[test]
+fn sessions_open_before_the_mesh_keep_their_list() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let a = sim.join("alice", 0);
+    let b = sim.join("bob", 0);
+    sim.take(a);
+    sim.hub.enable_mesh();
+    // bob's status changes: an update, not a second "joined".
+    sim.frame(
+        b,
+        &ClientMessage::Ping {
+            ts: 1,
+            presence: Some(PresenceStatus::Away),
+        },
+    );
+    let got = sim.take(a);
+    assert!(
+        matches!(&got[..], [Msg::PresenceDiff(d)] if d.joined.is_empty() && d.updated.len() == 1),
+        "{got:?}"
+    );
+    assert_eq!(sim.hub.local_presence()[0].1.len(), 2);
+}

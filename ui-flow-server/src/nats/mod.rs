@@ -1,0 +1,2 @@
+mod mesh;
+pub use mesh::{MeshConfig, MeshError, NatsMesh};
