@@ -21,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Mutex;
 use ui_flow::codec::encoded;
+use ui_flow::model::{DeltaOf, StateOf};
 use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 
 use crate::handler::FlowHandler;
@@ -122,7 +123,7 @@ pub(crate) struct ResourceLog<H: FlowHandler> {
 struct Head<H: FlowHandler> {
     epoch: u32,
     seq: u64,
-    state: H::State,
+    state: StateOf<H::Model>,
     /// The latest deltas, contiguous, the last at `seq`.
     recent: VecDeque<Entry>,
     recent_bytes: usize,
@@ -155,9 +156,10 @@ impl<H: FlowHandler> ResourceLog<H> {
                     resource: resource.to_string(),
                     reason,
                 };
-                let mut state: H::State = decode(&loaded.checkpoint.state).map_err(|e| {
-                    corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
-                })?;
+                let mut state: StateOf<H::Model> =
+                    decode(&loaded.checkpoint.state).map_err(|e| {
+                        corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
+                    })?;
                 let mut seq = loaded.checkpoint.seq;
                 let mut bytes = 0;
                 for entry in &loaded.entries {
@@ -230,7 +232,7 @@ impl<H: FlowHandler> ResourceLog<H> {
         &self,
         op: Option<&OpTag>,
         now_unix_ms: u64,
-        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E>,
+        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E>,
         fan_out: impl FnOnce(Bytes, u64, u64),
     ) -> Result<Option<Committed>, TransactError<E>> {
         let mut head = self.inner.lock().await;
@@ -405,7 +407,7 @@ impl<H: FlowHandler> ResourceLog<H> {
     }
 
     /// Calls `read` with the state and its seq, under the log's lock.
-    pub(crate) async fn read<R>(&self, read: impl FnOnce(&H::State, u64) -> R) -> R {
+    pub(crate) async fn read<R>(&self, read: impl FnOnce(&StateOf<H::Model>, u64) -> R) -> R {
         let head = self.inner.lock().await;
         read(&head.state, head.seq)
     }

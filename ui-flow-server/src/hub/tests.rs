@@ -3,17 +3,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Serialize, Serializer};
 use ui_flow::codec::Decoded;
 use ui_flow::{PresenceStatus, SignalPayload};
 
 use super::*;
-use crate::handler::{ActionContext, BoxError};
 
 static DELTA_ENCODES: AtomicUsize = AtomicUsize::new(0);
 
 /// A delta that counts how often it is serialized.
+#[derive(Clone)]
 struct Counted(i64);
 
 impl Serialize for Counted {
@@ -41,23 +40,14 @@ impl ui_flow::FlowState for Total {
     }
 }
 
-/// Only its types matter: the hub never calls a handler.
+/// The test application's types: the hub needs nothing else.
 struct Types;
 
-#[async_trait]
-impl FlowHandler for Types {
+impl Model for Types {
     type State = Total;
     type Delta = Counted;
     type Event = String;
     type Action = String;
-
-    async fn snapshot(&self, _: &str) -> Result<(Total, u64), BoxError> {
-        Err("not called".into())
-    }
-
-    async fn handle_action(&self, _: &ActionContext<Self>, _: String) -> ActionOutcome {
-        ActionOutcome::ok()
-    }
 }
 
 type Msg = ServerMessage<rmpv::Value, rmpv::Value, rmpv::Value>;
