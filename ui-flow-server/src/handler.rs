@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use serde::Serialize;
 use ui_flow::model::{ActionOf, DeltaOf, EventOf, StateOf};
-use ui_flow::{EncodeError, Model, OpId, RawValue};
+use ui_flow::{Model, OpId};
 
 use crate::auth::Identity;
 use crate::hub::OpKey;
 use crate::log::{CommitError, Committed, OpTag, TransactError};
+pub use crate::outcome::ActionOutcome;
 use crate::server::SessionHandle;
 
 /// An error from the application's own code (a database, a service).
@@ -176,41 +176,6 @@ pub trait FlowHandler: Send + Sync + 'static {
     ) -> bool {
         let _ = (user, domain, event);
         true
-    }
-}
-
-/// How an action ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActionOutcome {
-    /// It succeeded; sent as `ActionOk` with the optional result.
-    Ok(Option<RawValue>),
-    /// It failed; sent as `ActionErr`. (Deltas it committed before failing
-    /// stay committed: refuse before committing.)
-    Err {
-        /// An application error code for programs (`"not_found"`, ...).
-        code: Option<String>,
-        /// A message for people.
-        message: String,
-    },
-}
-
-impl ActionOutcome {
-    /// Success without a result value.
-    pub fn ok() -> Self {
-        ActionOutcome::Ok(None)
-    }
-
-    /// Success with a result value (any serde type, encoded as MessagePack).
-    pub fn ok_with<T: Serialize + ?Sized>(result: &T) -> Result<Self, EncodeError> {
-        Ok(ActionOutcome::Ok(Some(RawValue::encode(result)?)))
-    }
-
-    /// Failure with an application code and a message.
-    pub fn err(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ActionOutcome::Err {
-            code: Some(code.into()),
-            message: message.into(),
-        }
     }
 }
 

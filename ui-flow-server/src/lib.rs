@@ -195,12 +195,15 @@ mod counters;
 pub mod endpoint;
 pub mod handler;
 pub mod hub;
+mod identity;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
 mod listen;
 mod log;
+mod origin;
 mod outbox;
+mod outcome;
 mod server;
 mod socket;
 pub mod store;

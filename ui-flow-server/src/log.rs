@@ -24,36 +24,9 @@ use ui_flow::codec::encoded;
 use ui_flow::model::{DeltaOf, StateOf};
 use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 
+use crate::config::LogConfig;
 use crate::handler::FlowHandler;
 use crate::store::{Checkpoint, Entry, OpRecord, Outcome, Store, StoreError};
-
-/// How much history a resource log keeps, and how often it saves a
-/// checkpoint of the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LogConfig {
-    /// Deltas kept for resync: a client further behind gets a snapshot.
-    pub history_deltas: usize,
-    /// Bytes of encoded deltas kept for resync (whichever bound is hit first).
-    pub history_bytes: usize,
-    /// A checkpoint (the encoded state) is saved after this many deltas...
-    pub checkpoint_every_deltas: u64,
-    /// ...or this many bytes of deltas, whichever comes first. Entries before
-    /// the kept history are then dropped from the store, so a log's size
-    /// stays bounded and a restart replays at most this much.
-    pub checkpoint_every_bytes: usize,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            history_deltas: 1000,
-            history_bytes: 1024 * 1024,
-            checkpoint_every_deltas: 1000,
-            checkpoint_every_bytes: 4 * 1024 * 1024,
-        }
-    }
-}
 
 /// Why deltas were not committed. Nothing was applied, stored or sent.
 #[derive(Debug, thiserror::Error)]

@@ -57,9 +57,9 @@ pub use transmit::{
     Transmit,
 };
 
-use crate::auth::Identity;
 use crate::config::ServerConfig;
-use crate::handler::ActionOutcome;
+use crate::identity::Identity;
+use crate::outcome::ActionOutcome;
 use ops::{OpLog, OpState};
 pub(crate) use rate::TokenBucket;
 use roster::Change;

@@ -887,3 +887,48 @@ fn joins_over_the_rate_are_refused_until_the_bucket_refills() {
     sim.now = sim.now.after(Duration::from_secs(1));
     sim.connect("churn");
 }
+
+/// The hub is sans-IO: none of its files (nor the plain-value modules it
+/// uses) imports the async runtime, the HTTP stack or the application's
+/// async handler, so it can be driven and tested on a virtual clock alone.
+#[test]
+fn the_hub_imports_no_runtime_no_http_and_no_handler() {
+    let files = [
+        ("hub/mod.rs", include_str!("mod.rs")),
+        ("hub/ops.rs", include_str!("ops.rs")),
+        ("hub/rate.rs", include_str!("rate.rs")),
+        ("hub/roster.rs", include_str!("roster.rs")),
+        ("hub/session.rs", include_str!("session.rs")),
+        ("hub/sync.rs", include_str!("sync.rs")),
+        ("hub/timers.rs", include_str!("timers.rs")),
+        ("hub/transmit.rs", include_str!("transmit.rs")),
+        ("config.rs", include_str!("../config.rs")),
+        ("identity.rs", include_str!("../identity.rs")),
+        ("outcome.rs", include_str!("../outcome.rs")),
+    ];
+    let forbidden = [
+        "tokio",
+        "axum",
+        "hyper",
+        "async_trait",
+        "crate::handler",
+        "crate::server",
+        "crate::auth",
+        "crate::log",
+        "crate::socket",
+        "crate::endpoint",
+    ];
+    for (name, text) in files {
+        for line in text.lines().map(str::trim_start) {
+            if !(line.starts_with("use ") || line.starts_with("pub use ")) {
+                continue;
+            }
+            for dependency in forbidden {
+                assert!(
+                    !line.contains(dependency),
+                    "{name} imports {dependency}: {line}"
+                );
+            }
+        }
+    }
+}
