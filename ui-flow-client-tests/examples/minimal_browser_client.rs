@@ -29,21 +29,31 @@ mod app {
         }
     }
 
-    #[derive(Serialize)]
+    #[derive(Serialize, Deserialize)]
     #[serde(tag = "type", rename_all = "snake_case")]
     enum Action {
         Add { amount: i64 },
     }
 
-    #[derive(Deserialize)]
+    #[derive(Clone, Serialize, Deserialize)]
     struct Changed {
         value: i64,
+    }
+
+    /// The counter application's types.
+    struct Counting;
+
+    impl ui_flow::Model for Counting {
+        type State = Counter;
+        type Delta = Add;
+        type Action = Action;
+        type Event = Changed;
     }
 
     /// A counter mirrored from a ui-flow server.
     #[wasm_bindgen]
     pub struct CounterClient {
-        conn: FlowConnection<Counter, Action, Changed>,
+        conn: FlowConnection<Counting>,
     }
 
     #[wasm_bindgen]

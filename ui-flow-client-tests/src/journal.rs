@@ -55,3 +55,15 @@ pub struct Appended {
     /// The value.
     pub value: u32,
 }
+
+/// The journal application's types, named once for the server and the
+/// clients.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JournalModel;
+
+impl ui_flow::Model for JournalModel {
+    type State = Journal;
+    type Delta = Entry;
+    type Action = JournalAction;
+    type Event = Appended;
+}

@@ -14,7 +14,7 @@ use ui_flow_server::{
     ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken,
 };
 
-use crate::journal::{Appended, DOMAIN, Entry, Journal, JournalAction};
+use crate::journal::{Appended, DOMAIN, Entry, Journal, JournalAction, JournalModel};
 
 /// The epoch of every journal: the journal survives restarts (its store is
 /// shared by every server incarnation), so a client's seq stays meaningful
@@ -31,10 +31,7 @@ pub struct JournalHandler {
 
 #[async_trait]
 impl FlowHandler for JournalHandler {
-    type State = Journal;
-    type Delta = Entry;
-    type Event = Appended;
-    type Action = JournalAction;
+    type Model = JournalModel;
 
     async fn handle_action(
         &self,

@@ -13,12 +13,14 @@ use futures_util::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use ui_flow::client::{Backoff, ClientConfig, Event, OpState};
 use ui_flow::{ConnectionStatus, FlowConnection, FlowConnectionBuilder, OpId};
-use ui_flow_client_tests::journal::{Appended, DOMAIN, Entry, Journal, JournalAction};
+use ui_flow_client_tests::journal::{
+    Appended, DOMAIN, Entry, Journal, JournalAction, JournalModel,
+};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-type Conn = FlowConnection<Journal, JournalAction, Appended>;
+type Conn = FlowConnection<JournalModel>;
 type Ev = Event<Journal, Appended>;
 
 /// The bound on any single wait: a test that needs longer has failed.
@@ -69,7 +71,7 @@ impl Probe {
     }
 
     fn start(
-        builder: FlowConnectionBuilder<Journal, JournalAction, Appended>,
+        builder: FlowConnectionBuilder<JournalModel>,
         config: ClientConfig,
         domains: &[&str],
     ) -> Probe {

@@ -12,13 +12,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use ui_flow::client::{ClientConfig, Event, OpState};
 use ui_flow::{CloseCode, CloseReason, ConnectionStatus, ErrorCode, FlowConnection, OpId};
-use ui_flow_client_tests::journal::{Appended, DOMAIN, Entry, Journal, JournalAction};
+use ui_flow_client_tests::journal::{
+    Appended, DOMAIN, Entry, Journal, JournalAction, JournalModel,
+};
 use ui_flow_client_tests::server::TestServer;
 
 /// The bound on any single wait: a test that needs longer has failed.
 const LIMIT: Duration = Duration::from_secs(30);
 
-type Conn = FlowConnection<Journal, JournalAction, Appended>;
+type Conn = FlowConnection<JournalModel>;
 
 /// Quick retries so a test spends its time on behaviour, not on waiting.
 fn fast() -> ClientConfig {

@@ -22,15 +22,15 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use ui_flow::client::{Client, ClientConfig, Event, SocketCommand, SocketId};
 use ui_flow::{CloseCode, OpId};
-use ui_flow_client_tests::journal::{Appended, Entry, Journal, JournalAction};
-use ui_flow_client_tests::server::{EPOCH, JournalHandler};
+use ui_flow_client_tests::journal::{Appended, Entry, Journal, JournalAction, JournalModel};
+use ui_flow_client_tests::server::EPOCH;
 use ui_flow_server::hub::{ConnectionId, Departure, HandshakeError, Hub, Now, Request, Transmit};
 use ui_flow_server::{ActionOutcome, Identity, RateLimit, ServerConfig};
 
 const ROOM: &str = "room";
 const CLIENTS: usize = 3;
 
-type TestClient = Client<Journal, JournalAction, Appended>;
+type TestClient = Client<JournalModel>;
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -130,7 +130,7 @@ impl App {
 
 struct Sim {
     now: Now,
-    hub: Hub<JournalHandler>,
+    hub: Hub<JournalModel>,
     incarnation: u32,
     app: App,
     work: VecDeque<Request<JournalAction>>,
@@ -139,7 +139,7 @@ struct Sim {
     peers: Vec<Peer>,
 }
 
-fn hub() -> Hub<JournalHandler> {
+fn hub() -> Hub<JournalModel> {
     let mut config = ServerConfig::default();
     config.rate_limit = RateLimit {
         per_second: 1e9,

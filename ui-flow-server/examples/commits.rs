@@ -48,12 +48,19 @@ impl FlowState for Count {
 
 struct Bench;
 
-#[async_trait]
-impl FlowHandler for Bench {
+/// The benchmark's types.
+struct BenchModel;
+
+impl ui_flow::Model for BenchModel {
     type State = Count;
     type Delta = Stamp;
     type Event = ();
     type Action = ();
+}
+
+#[async_trait]
+impl FlowHandler for Bench {
+    type Model = BenchModel;
 
     async fn handle_action(&self, _: &ActionContext<Self>, _: ()) -> ActionOutcome {
         ActionOutcome::ok()

@@ -35,7 +35,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -49,7 +48,7 @@ use ui_flow_server::{
 
 /// The broadcast payload: its slot in the schedule and when it was sent,
 /// padded to about 100 bytes. The peers send the same fields (plus `seq`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct BenchDelta {
     slot_ns: u64,
     sent_ns: u64,
@@ -111,14 +110,21 @@ impl ui_flow::FlowState for Sent {
     }
 }
 
-#[async_trait]
-impl FlowHandler for Bench {
+/// The benchmark's types.
+struct BenchModel;
+
+impl ui_flow::Model for BenchModel {
     type State = Sent;
     type Delta = BenchDelta;
     type Event = ();
-    type Action = IgnoredAny;
+    type Action = rmpv::Value;
+}
 
-    async fn handle_action(&self, _: &ActionContext<Self>, _: IgnoredAny) -> ActionOutcome {
+#[async_trait]
+impl FlowHandler for Bench {
+    type Model = BenchModel;
+
+    async fn handle_action(&self, _: &ActionContext<Self>, _: rmpv::Value) -> ActionOutcome {
         ActionOutcome::ok()
     }
 }
@@ -291,7 +297,7 @@ fn broadcast_in(dialect: Dialect, msg: &Message) -> Option<(u64, u64, u64)> {
         },
         (Dialect::SocketIo, Message::Text(text)) => {
             let event = text.as_str().strip_prefix("42")?;
-            let (_, tick): (IgnoredAny, Tick) = serde_json::from_str(event).ok()?;
+            let (_, tick): (rmpv::Value, Tick) = serde_json::from_str(event).ok()?;
             Some((tick.seq, tick.slot_ns, tick.sent_ns))
         }
         (Dialect::SocketIoMsgpack, Message::Binary(bytes)) => {
@@ -311,7 +317,7 @@ fn broadcast_in(dialect: Dialect, msg: &Message) -> Option<(u64, u64, u64)> {
     }
 }
 
-type Sample = ServerMessage<IgnoredAny, BenchDelta, IgnoredAny>;
+type Sample = ServerMessage<rmpv::Value, BenchDelta, rmpv::Value>;
 
 /// Per delivery: µs from the broadcast's slot in the schedule, µs from its send.
 type Latency = (u32, u32);

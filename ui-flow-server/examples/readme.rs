@@ -71,14 +71,22 @@ impl Board {
 }
 
 // README: begin
+use ui_flow::Model;
 use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, FlowServer, UnverifiedUserToken};
 
-#[async_trait::async_trait]
-impl FlowHandler for Board {
+/// The types the server and its clients share (in a crate both depend on).
+pub struct BoardModel;
+
+impl Model for BoardModel {
     type State = BoardState; // what clients mirror; FlowState::apply_delta applies a delta
     type Delta = BoardDelta; // one change
     type Event = BoardEvent; // notifications
     type Action = BoardAction; // what clients ask for
+}
+
+#[async_trait::async_trait]
+impl FlowHandler for Board {
+    type Model = BoardModel; // a client built with FlowConnection::<BoardModel> agrees by construction
 
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: BoardAction) -> ActionOutcome {
         // ctx.user() is the authenticated user, never a field of the payload.

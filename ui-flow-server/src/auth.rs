@@ -25,40 +25,7 @@ pub const SUBPROTOCOL: &str = "ui-flow";
 /// Prefix of the subprotocol entry that carries the token.
 pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "ui-flow.token.";
 
-/// An authenticated user.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The stable user id, used for presence, signals and `notify_user`.
-    pub user_id: String,
-    /// A display name for presence lists, if known.
-    pub name: Option<String>,
-}
-
-impl Identity {
-    /// An identity with no display name.
-    pub fn new(user_id: impl Into<String>) -> Self {
-        Identity {
-            user_id: user_id.into(),
-            name: None,
-        }
-    }
-
-    /// Sets the display name.
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-}
-
-impl fmt::Debug for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Identity({:?}", self.user_id)?;
-        if let Some(name) = &self.name {
-            write!(f, ", {name:?}")?;
-        }
-        write!(f, ")")
-    }
-}
+pub use crate::identity::Identity;
 
 /// What an [`Authenticator`] gets to look at: the token, the resource, and
 /// the upgrade request's headers (cookies included) and extensions (what

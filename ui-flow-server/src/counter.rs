@@ -87,12 +87,19 @@ impl Counter {
     }
 }
 
-#[async_trait]
-impl FlowHandler for Counter {
+/// The counter's types, shared by the server and its clients.
+pub struct CounterModel;
+
+impl ui_flow::Model for CounterModel {
     type State = CounterState;
     type Delta = CounterDelta;
     type Event = CounterEvent;
     type Action = CounterAction;
+}
+
+#[async_trait]
+impl FlowHandler for Counter {
+    type Model = CounterModel;
 
     async fn handle_action(
         &self,

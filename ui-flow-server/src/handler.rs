@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use ui_flow::{EncodeError, FlowState, OpId, RawValue};
+use ui_flow::model::{ActionOf, DeltaOf, EventOf, StateOf};
+use ui_flow::{Model, OpId};
 
 use crate::auth::Identity;
 use crate::hub::OpKey;
 use crate::log::{CommitError, Committed, OpTag, TransactError};
+pub use crate::outcome::ActionOutcome;
 use crate::server::SessionHandle;
 
 /// An error from the application's own code (a database, a service).
@@ -44,7 +44,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// follow the head.
 ///
 /// ```
-/// use ui_flow::FlowState;
+/// use ui_flow::{FlowState, Model};
 /// use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, TransactError};
 ///
 /// /// The state: a tally that may not go below zero.
@@ -58,14 +58,21 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///     }
 /// }
 ///
-/// struct Tallies;
+/// /// The types client and server share (usually in a crate of their own).
+/// struct TallyModel;
 ///
-/// #[async_trait::async_trait]
-/// impl FlowHandler for Tallies {
+/// impl Model for TallyModel {
 ///     type State = Tally;
 ///     type Delta = i64;
 ///     type Event = String;
 ///     type Action = i64; // the amount to add
+/// }
+///
+/// struct Tallies;
+///
+/// #[async_trait::async_trait]
+/// impl FlowHandler for Tallies {
+///     type Model = TallyModel;
 ///
 ///     async fn handle_action(&self, ctx: &ActionContext<Self>, amount: i64) -> ActionOutcome {
 ///         // The check and the commit happen under the resource's lock: no
@@ -91,19 +98,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// ```
 #[async_trait]
 pub trait FlowHandler: Send + Sync + 'static {
-    /// The full state a client mirrors; the server applies deltas to it.
-    type State: FlowState<Delta = Self::Delta>
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static;
-    /// One change to the state.
-    type Delta: Serialize + DeserializeOwned + Send + Sync + 'static;
-    /// An application event sent with `Notify`.
-    type Event: Serialize + Send + Sync + 'static;
-    /// An action a client asks the server to perform.
-    type Action: DeserializeOwned + Send + 'static;
+    /// The application's types, shared with its clients: the state, delta,
+    /// action and event (see [`Model`]).
+    type Model: Model;
 
     /// `true`: the application keeps the state and numbers seqs itself (see
     /// the trait docs); the server calls [`snapshot`](Self::snapshot) and
@@ -113,9 +110,9 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// The state of a resource that has no log yet, loaded when it is first
     /// used. The default is `State::default()`. An error refuses the
     /// connections waiting for it with `sync_failed` (they retry).
-    async fn initial_state(&self, resource_id: &str) -> Result<Self::State, BoxError> {
+    async fn initial_state(&self, resource_id: &str) -> Result<StateOf<Self::Model>, BoxError> {
         let _ = resource_id;
-        Ok(Self::State::default())
+        Ok(StateOf::<Self::Model>::default())
     }
 
     /// Escape hatch only ([`APP_OWNED_STATE`](Self::APP_OWNED_STATE)): the
@@ -125,9 +122,9 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// served from deltas. An error closes that connection with
     /// `sync_failed` (it reconnects with backoff). The default is the
     /// default state at seq 0.
-    async fn snapshot(&self, resource_id: &str) -> Result<(Self::State, u64), BoxError> {
+    async fn snapshot(&self, resource_id: &str) -> Result<(StateOf<Self::Model>, u64), BoxError> {
         let _ = resource_id;
-        Ok((Self::State::default(), 0))
+        Ok((StateOf::<Self::Model>::default(), 0))
     }
 
     /// Escape hatch only ([`APP_OWNED_STATE`](Self::APP_OWNED_STATE)): the
@@ -143,7 +140,7 @@ pub trait FlowHandler: Send + Sync + 'static {
         &self,
         resource_id: &str,
         seq: u64,
-    ) -> Result<Vec<(Self::Delta, u64)>, BoxError> {
+    ) -> Result<Vec<(DeltaOf<Self::Model>, u64)>, BoxError> {
         let _ = (resource_id, seq);
         Ok(Vec::new())
     }
@@ -159,7 +156,11 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// [`ActionContext::commit`] or [`ActionContext::transact`] before
     /// returning, so the client sees the change no later than the
     /// `ActionOk`. A commit stands even if the action then returns an error.
-    async fn handle_action(&self, ctx: &ActionContext<Self>, action: Self::Action) -> ActionOutcome
+    async fn handle_action(
+        &self,
+        ctx: &ActionContext<Self>,
+        action: ActionOf<Self::Model>,
+    ) -> ActionOutcome
     where
         Self: Sized;
 
@@ -167,44 +168,14 @@ pub trait FlowHandler: Send + Sync + 'static {
     /// subscribed recipient of a notification. It runs under no lock of the
     /// server's, so it may read the application's own state, but it should
     /// be quick. The default lets everything through.
-    fn filter_notification(&self, user: &Identity, domain: &str, event: &Self::Event) -> bool {
+    fn filter_notification(
+        &self,
+        user: &Identity,
+        domain: &str,
+        event: &EventOf<Self::Model>,
+    ) -> bool {
         let _ = (user, domain, event);
         true
-    }
-}
-
-/// How an action ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActionOutcome {
-    /// It succeeded; sent as `ActionOk` with the optional result.
-    Ok(Option<RawValue>),
-    /// It failed; sent as `ActionErr`. (Deltas it committed before failing
-    /// stay committed: refuse before committing.)
-    Err {
-        /// An application error code for programs (`"not_found"`, ...).
-        code: Option<String>,
-        /// A message for people.
-        message: String,
-    },
-}
-
-impl ActionOutcome {
-    /// Success without a result value.
-    pub fn ok() -> Self {
-        ActionOutcome::Ok(None)
-    }
-
-    /// Success with a result value (any serde type, encoded as MessagePack).
-    pub fn ok_with<T: Serialize + ?Sized>(result: &T) -> Result<Self, EncodeError> {
-        Ok(ActionOutcome::Ok(Some(RawValue::encode(result)?)))
-    }
-
-    /// Failure with an application code and a message.
-    pub fn err(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ActionOutcome::Err {
-            code: Some(code.into()),
-            message: message.into(),
-        }
     }
 }
 
@@ -244,7 +215,7 @@ impl<H: FlowHandler> ActionContext<H> {
 
     /// Commits one delta as this action's effect (see
     /// [`SessionHandle::commit`]). Returns its seq.
-    pub async fn commit(&self, delta: H::Delta) -> Result<u64, CommitError> {
+    pub async fn commit(&self, delta: DeltaOf<H::Model>) -> Result<u64, CommitError> {
         let committed = self.commit_all(vec![delta]).await?;
         Ok(committed.map_or(0, |c| c.last))
     }
@@ -253,7 +224,7 @@ impl<H: FlowHandler> ActionContext<H> {
     /// [`SessionHandle::commit_all`]).
     pub async fn commit_all(
         &self,
-        deltas: Vec<H::Delta>,
+        deltas: Vec<DeltaOf<H::Model>>,
     ) -> Result<Option<Committed>, CommitError> {
         self.transact(move |_| Ok::<_, std::convert::Infallible>(deltas))
             .await
@@ -267,7 +238,7 @@ impl<H: FlowHandler> ActionContext<H> {
     /// action's effect (see [`SessionHandle::transact`]).
     pub async fn transact<E>(
         &self,
-        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let tag = OpTag {
             user: self.key.user.clone(),

@@ -204,6 +204,7 @@ mod counters;
 pub mod endpoint;
 pub mod handler;
 pub mod hub;
+mod identity;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
@@ -214,7 +215,9 @@ mod log;
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod nats;
+mod origin;
 mod outbox;
+mod outcome;
 mod server;
 mod shutdown;
 mod socket;

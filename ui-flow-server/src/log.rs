@@ -21,38 +21,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Mutex;
 use ui_flow::codec::encoded;
+use ui_flow::model::{DeltaOf, StateOf};
 use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 
+use crate::config::LogConfig;
 use crate::handler::FlowHandler;
 use crate::store::{Checkpoint, Entry, OpRecord, Outcome, Store, StoreError};
-
-/// How much history a resource log keeps, and how often it saves a
-/// checkpoint of the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LogConfig {
-    /// Deltas kept for resync: a client further behind gets a snapshot.
-    pub history_deltas: usize,
-    /// Bytes of encoded deltas kept for resync (whichever bound is hit first).
-    pub history_bytes: usize,
-    /// A checkpoint (the encoded state) is saved after this many deltas...
-    pub checkpoint_every_deltas: u64,
-    /// ...or this many bytes of deltas, whichever comes first. Entries before
-    /// the kept history are then dropped from the store, so a log's size
-    /// stays bounded and a restart replays at most this much.
-    pub checkpoint_every_bytes: usize,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            history_deltas: 1000,
-            history_bytes: 1024 * 1024,
-            checkpoint_every_deltas: 1000,
-            checkpoint_every_bytes: 4 * 1024 * 1024,
-        }
-    }
-}
 
 /// Why deltas were not committed. Nothing was applied, stored or sent.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +96,7 @@ pub(crate) struct ResourceLog<H: FlowHandler> {
 struct Head<H: FlowHandler> {
     epoch: u32,
     seq: u64,
-    state: H::State,
+    state: StateOf<H::Model>,
     /// The latest deltas, contiguous, the last at `seq`.
     recent: VecDeque<Entry>,
     recent_bytes: usize,
@@ -155,9 +129,10 @@ impl<H: FlowHandler> ResourceLog<H> {
                     resource: resource.to_string(),
                     reason,
                 };
-                let mut state: H::State = decode(&loaded.checkpoint.state).map_err(|e| {
-                    corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
-                })?;
+                let mut state: StateOf<H::Model> =
+                    decode(&loaded.checkpoint.state).map_err(|e| {
+                        corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
+                    })?;
                 let mut seq = loaded.checkpoint.seq;
                 let mut bytes = 0;
                 for entry in &loaded.entries {
@@ -230,7 +205,7 @@ impl<H: FlowHandler> ResourceLog<H> {
         &self,
         op: Option<&OpTag>,
         now_unix_ms: u64,
-        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E>,
+        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E>,
         fan_out: impl FnOnce(Bytes, u64, u64),
     ) -> Result<Option<Committed>, TransactError<E>> {
         let mut head = self.inner.lock().await;
@@ -405,7 +380,7 @@ impl<H: FlowHandler> ResourceLog<H> {
     }
 
     /// Calls `read` with the state and its seq, under the log's lock.
-    pub(crate) async fn read<R>(&self, read: impl FnOnce(&H::State, u64) -> R) -> R {
+    pub(crate) async fn read<R>(&self, read: impl FnOnce(&StateOf<H::Model>, u64) -> R) -> R {
         let head = self.inner.lock().await;
         read(&head.state, head.seq)
     }

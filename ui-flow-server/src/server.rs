@@ -19,6 +19,7 @@ use futures::FutureExt;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, OnceCell, watch};
 use tracing::Instrument;
+use ui_flow::model::{ActionOf, DeltaOf, EventOf, StateOf};
 use ui_flow::{CloseCode, EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
@@ -51,7 +52,7 @@ impl<H: FlowHandler> Clone for FlowServer<H> {
 }
 
 pub(crate) struct Core<H: FlowHandler> {
-    pub(crate) hub: Hub<H>,
+    pub(crate) hub: Hub<H::Model>,
     outboxes: HashMap<ConnectionId, Arc<Outbox>>,
 }
 
@@ -400,7 +401,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// assert!(seq >= 1);
     /// # Ok(()) }
     /// ```
-    pub async fn commit(&self, delta: H::Delta) -> Result<u64, CommitError> {
+    pub async fn commit(&self, delta: DeltaOf<H::Model>) -> Result<u64, CommitError> {
         let committed = self.commit_all(vec![delta]).await?;
         Ok(committed.map_or(0, |c| c.last))
     }
@@ -409,7 +410,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// write, one `Deltas` frame. `None` when `deltas` is empty.
     pub async fn commit_all(
         &self,
-        deltas: Vec<H::Delta>,
+        deltas: Vec<DeltaOf<H::Model>>,
     ) -> Result<Option<Committed>, CommitError> {
         self.commit_tagged(None, move |_| Ok::<_, std::convert::Infallible>(deltas))
             .await
@@ -445,7 +446,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// ```
     pub async fn transact<E>(
         &self,
-        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         self.commit_tagged(None, decide).await
     }
@@ -454,7 +455,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// resource's log is opened if it is not yet).
     pub async fn read<R>(
         &self,
-        read: impl FnOnce(&H::State, u64) -> R + Send,
+        read: impl FnOnce(&StateOf<H::Model>, u64) -> R + Send,
     ) -> Result<R, CommitError> {
         let log = self.inner.log(&self.resource).await?;
         Ok(log.read(read).await)
@@ -469,7 +470,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     pub(crate) async fn commit_tagged<E>(
         &self,
         op: Option<&OpTag>,
-        decide: impl FnOnce(&H::State) -> Result<Vec<H::Delta>, E> + Send,
+        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let log = self.inner.log(&self.resource).await?;
         let fan_out = |frame: bytes::Bytes, first: u64, last: u64| {
@@ -493,7 +494,11 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// connection of the resource. `seq` must follow the last seq sent or
     /// synced ([`BroadcastError::OutOfOrder`] otherwise). Returns how many
     /// connections it was queued for.
-    pub fn broadcast_delta(&self, delta: &H::Delta, seq: u64) -> Result<usize, BroadcastError> {
+    pub fn broadcast_delta(
+        &self,
+        delta: &DeltaOf<H::Model>,
+        seq: u64,
+    ) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
             .run(|hub| hub.broadcast_delta(Now::system(), &self.resource, delta, seq))?;
@@ -503,7 +508,11 @@ impl<H: FlowHandler> SessionHandle<H> {
 
     /// Escape hatch: sends contiguous deltas ending at `seq` as one
     /// `Deltas` message (see [`broadcast_delta`](Self::broadcast_delta)).
-    pub fn broadcast_deltas(&self, deltas: &[H::Delta], seq: u64) -> Result<usize, BroadcastError> {
+    pub fn broadcast_deltas(
+        &self,
+        deltas: &[DeltaOf<H::Model>],
+        seq: u64,
+    ) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
             .run(|hub| hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq))?;
@@ -528,7 +537,7 @@ impl<H: FlowHandler> SessionHandle<H> {
         fanout: &Fanout,
         user: Option<&str>,
         domain: &str,
-        event: &H::Event,
+        event: &EventOf<H::Model>,
         correlation_id: Option<OpId>,
     ) {
         let broker = self.inner.broker();
@@ -560,7 +569,7 @@ impl<H: FlowHandler> SessionHandle<H> {
     pub fn broadcast_notify(
         &self,
         domain: &str,
-        event: &H::Event,
+        event: &EventOf<H::Model>,
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
         let fanout = self.notify(None, domain, event, correlation_id)?;
@@ -574,7 +583,7 @@ impl<H: FlowHandler> SessionHandle<H> {
         &self,
         user_id: &str,
         domain: &str,
-        event: &H::Event,
+        event: &EventOf<H::Model>,
         correlation_id: Option<OpId>,
     ) -> Result<usize, EncodeError> {
         let fanout = self.notify(Some(user_id), domain, event, correlation_id)?;
@@ -587,7 +596,7 @@ impl<H: FlowHandler> SessionHandle<H> {
         &self,
         user: Option<&str>,
         domain: &str,
-        event: &H::Event,
+        event: &EventOf<H::Model>,
         correlation_id: Option<OpId>,
     ) -> Result<Fanout, EncodeError> {
         let candidates = self
@@ -678,7 +687,7 @@ impl<H: FlowHandler> Inner<H> {
     }
 
     /// Applies one input to the hub and drains its outputs.
-    pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Hub<H>) -> R) -> R {
+    pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Hub<H::Model>) -> R) -> R {
         self.run_with_core(|core| f(&mut core.hub))
     }
 
@@ -809,7 +818,7 @@ impl<H: FlowHandler> Inner<H> {
 
     /// Hands what a meshed hub tells the other nodes to the broker, in order
     /// (under the hub's lock).
-    fn publish_mesh(&self, hub: &mut Hub<H>) {
+    fn publish_mesh(&self, hub: &mut Hub<H::Model>) {
         let Some(first) = hub.poll_mesh() else {
             return;
         };
@@ -842,7 +851,7 @@ impl<H: FlowHandler> Inner<H> {
 
     /// Runs one handler call as a task, inside a `ui_flow_handler` span
     /// naming the call, the resource and (for actions) the user and op id.
-    fn spawn_request(self: &Arc<Self>, request: Request<H::Action>) {
+    fn spawn_request(self: &Arc<Self>, request: Request<ActionOf<H::Model>>) {
         let Some(runtime) = self.runtime.get() else {
             return;
         };
@@ -946,7 +955,7 @@ impl<H: FlowHandler> Inner<H> {
         self: &Arc<Self>,
         key: &OpKey,
         user: Arc<Identity>,
-        action: H::Action,
+        action: ActionOf<H::Model>,
     ) -> (bytes::Bytes, bool) {
         let logged = !H::APP_OWNED_STATE;
         if logged {

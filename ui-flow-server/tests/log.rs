@@ -166,12 +166,19 @@ impl FlowState for Sum {
 
 struct Sums;
 
-#[async_trait]
-impl FlowHandler for Sums {
+/// The types of the fragile-delta handler.
+struct SumsModel;
+
+impl ui_flow::Model for SumsModel {
     type State = Sum;
     type Delta = Fragile;
     type Event = ();
     type Action = ();
+}
+
+#[async_trait]
+impl FlowHandler for Sums {
+    type Model = SumsModel;
 
     async fn handle_action(&self, _: &ActionContext<Self>, _: ()) -> ActionOutcome {
         ActionOutcome::ok()

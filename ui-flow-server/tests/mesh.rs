@@ -33,12 +33,19 @@ use ui_flow_server::{FlowHandler, FlowServer, Identity, ServerConfig, Unverified
 #[derive(Default)]
 struct Gate;
 
-#[async_trait::async_trait]
-impl FlowHandler for Gate {
+/// Its payload types.
+struct GateModel;
+
+impl ui_flow::Model for GateModel {
     type State = Text;
     type Delta = String;
     type Event = String;
     type Action = String;
+}
+
+#[async_trait::async_trait]
+impl FlowHandler for Gate {
+    type Model = GateModel;
     const APP_OWNED_STATE: bool = true;
 
     async fn snapshot(&self, _: &str) -> Result<(Text, u64), ui_flow_server::BoxError> {

@@ -49,4 +49,6 @@ mod server;
 pub use action::ClientAction;
 #[cfg(feature = "server")]
 pub use plugin::{Mark, SyncApp, SyncServer, UiFlowPlugin};
-pub use world::{ComponentValue, Components, EntityId, SyncedWorld, WorldDelta, component_name};
+pub use world::{
+    ComponentValue, Components, EntityId, SyncedModel, SyncedWorld, WorldDelta, component_name,
+};

@@ -52,7 +52,7 @@ use crate::world::{ComponentValue, EntityId, WorldDelta, component_name};
 /// #[derive(Component, Serialize, Deserialize)]
 /// struct Position { x: f32, y: f32 }
 ///
-/// #[derive(Deserialize)]
+/// #[derive(Serialize, Deserialize)]
 /// enum Command { Spawn { x: f32, y: f32 } }
 ///
 /// # fn main() -> std::io::Result<()> {
@@ -138,7 +138,7 @@ impl<A> UiFlowPlugin<A> {
 
 impl<A> Plugin for UiFlowPlugin<A>
 where
-    A: DeserializeOwned + Send + Sync + 'static,
+    A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     fn build(&self, app: &mut App) {
         let Some(setup) = self

@@ -11,12 +11,13 @@ use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use ui_flow_server::{ActionContext, ActionOutcome, Authenticator, FlowHandler, FlowServer};
 
 use crate::action::{Answered, ClientAction};
-use crate::world::{SyncedWorld, WorldDelta};
+use crate::world::{SyncedModel, WorldDelta};
 
 /// What one sync tick hands to the server thread: the coalesced change
 /// (none on a quiet tick) and the answers to send once it is committed.
@@ -37,12 +38,9 @@ pub(crate) struct WorldHandler<A> {
 #[async_trait]
 impl<A> FlowHandler for WorldHandler<A>
 where
-    A: DeserializeOwned + Send + Sync + 'static,
+    A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    type State = SyncedWorld;
-    type Delta = WorldDelta;
-    type Event = ();
-    type Action = A;
+    type Model = SyncedModel<A>;
 
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: A) -> ActionOutcome {
         if ctx.resource_id() != self.resource {
@@ -107,7 +105,9 @@ pub(crate) trait Counts: Send + Sync {
     fn sessions(&self) -> usize;
 }
 
-impl<A: DeserializeOwned + Send + Sync + 'static> Counts for FlowServer<WorldHandler<A>> {
+impl<A: Serialize + DeserializeOwned + Send + Sync + 'static> Counts
+    for FlowServer<WorldHandler<A>>
+{
     fn connections(&self) -> usize {
         self.connection_count()
     }
@@ -148,7 +148,7 @@ pub(crate) fn start<A>(
     SocketAddr,
 )>
 where
-    A: DeserializeOwned + Send + Sync + 'static,
+    A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     let addr = launch.listener.local_addr()?;
     launch.listener.set_nonblocking(true)?;
@@ -205,7 +205,7 @@ async fn commit_ticks<A>(
     resource: String,
     mut ticks: mpsc::UnboundedReceiver<Tick>,
 ) where
-    A: DeserializeOwned + Send + Sync + 'static,
+    A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     let session = server.session(&resource);
     while let Some(tick) = ticks.recv().await {

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use ui_flow::{DecodeError, EncodeError, FlowState, RawValue};
+use ui_flow::{DecodeError, EncodeError, FlowState, Model, RawValue};
 
 /// An entity as clients know it: Bevy's `Entity::to_bits()` (index and
 /// generation), so a despawned entity's id is never reused for another.
@@ -190,6 +190,22 @@ pub fn component_name<T: ?Sized>() -> String {
 
 fn last_segment(path: &str) -> &str {
     path.rsplit("::").next().unwrap_or(path)
+}
+
+/// The model a Bevy world is served with: the [`SyncedWorld`] and its
+/// [`WorldDelta`], the app's action type `A`, and no events. The plugin's
+/// server uses it, and so does a client of the world
+/// (`FlowConnection::<SyncedModel<MyAction>>`).
+pub struct SyncedModel<A>(std::marker::PhantomData<fn() -> A>);
+
+impl<A> Model for SyncedModel<A>
+where
+    A: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type State = SyncedWorld;
+    type Delta = WorldDelta;
+    type Action = A;
+    type Event = ();
 }
 
 #[cfg(test)]

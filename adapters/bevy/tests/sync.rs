@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use ui_flow::client::{ClientConfig, Event, OpState};
 use ui_flow::{FlowConnection, OpId};
 use ui_flow_bevy::{
-    ClientAction, ComponentValue, EntityId, SyncApp, SyncServer, SyncedWorld, UiFlowPlugin,
-    WorldDelta, component_name,
+    ClientAction, ComponentValue, EntityId, SyncApp, SyncServer, SyncedModel, SyncedWorld,
+    UiFlowPlugin, WorldDelta, component_name,
 };
 
 /// The bound on any single wait: a test that needs longer has failed.
@@ -40,7 +40,7 @@ enum Command {
     Ignored,
 }
 
-type Conn = FlowConnection<SyncedWorld, Command, ()>;
+type Conn = FlowConnection<SyncedModel<Command>>;
 type ClientEvent = Event<SyncedWorld, ()>;
 
 fn app(sync_every: u32) -> App {

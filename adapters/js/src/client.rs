@@ -14,9 +14,9 @@ use crate::shape::{
     self, flow_error, function, millis, named_error, object, option, parse_config, parse_op_id,
     parse_signal, type_error,
 };
-use crate::state::{ApplierClaim, JsState};
+use crate::state::{ApplierClaim, JsModel, JsState};
 
-type Connection = FlowConnection<JsState, JsPayload, JsPayload>;
+type Connection = FlowConnection<JsModel>;
 
 /// The `resolve` and `reject` of each `sendAction` promise not yet settled.
 type Waiting = Rc<RefCell<HashMap<OpId, (Function, Function)>>>;

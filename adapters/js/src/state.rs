@@ -26,6 +26,23 @@ impl<'de> serde::Deserialize<'de> for JsState {
     }
 }
 
+impl serde::Serialize for JsState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// The JavaScript client's model: every payload is a JavaScript value,
+/// converted to and from MessagePack at the edge.
+pub(crate) struct JsModel;
+
+impl ui_flow::Model for JsModel {
+    type State = JsState;
+    type Delta = JsPayload;
+    type Action = JsPayload;
+    type Event = JsPayload;
+}
+
 impl FlowState for JsState {
     type Delta = JsPayload;
 

@@ -5,12 +5,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
 use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, PresenceStatus,
-    SignalPayload,
+    ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
 };
 
 /// How [`use_flow_with_options`] connects.
@@ -110,6 +107,13 @@ impl UseFlowOptions {
     }
 }
 
+/// A [`Model`] whose state and events can live in Leptos signals, which
+/// need `Send + Sync` even in the browser. Every model of plain data is
+/// one; it is a bound, implemented for every such model, never by hand.
+pub trait SignalModel: Model<State: Send + Sync, Event: Send + Sync> {}
+
+impl<M: Model<State: Send + Sync, Event: Send + Sync>> SignalModel for M {}
+
 /// A notification as [`UseFlow::notifications`] lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification<E> {
@@ -124,18 +128,13 @@ pub struct Notification<E> {
 /// What [`use_flow`] returns: signals to read and methods to act.
 ///
 /// It is `Copy`, so closures in a view can capture it freely. Every signal
-/// starts empty (`S::default()`, `Connecting`, ...) and follows the
+/// starts empty (the state's `Default`, `Connecting`, ...) and follows the
 /// connection from then on. Methods fail with [`ApiMisuse::Closed`] once the
 /// scope is disposed or [`close`](Self::close) was called.
-pub struct UseFlow<S, A, E>
-where
-    S: FlowState + Send + Sync + 'static,
-    A: 'static,
-    E: Send + Sync + 'static,
-{
+pub struct UseFlow<M: SignalModel> {
     /// The state to show: the server's confirmed state with the optimistic
     /// changes of unresolved actions on top.
-    pub state: Signal<S>,
+    pub state: Signal<M::State>,
     /// Where the connection stands.
     pub status: Signal<ConnectionStatus>,
     /// The last measured round trip.
@@ -153,73 +152,50 @@ where
     /// Everyone connected to the resource.
     pub presence: Signal<Vec<PresenceInfo>>,
     /// The most recent notifications, oldest first.
-    pub notifications: Signal<Vec<Notification<E>>>,
-    connection: StoredValue<Option<FlowConnection<S, A, E>>, LocalStorage>,
+    pub notifications: Signal<Vec<Notification<M::Event>>>,
+    connection: StoredValue<Option<FlowConnection<M>>, LocalStorage>,
     issued: StoredValue<Vec<OpId>, LocalStorage>,
     ops_signal: RwSignal<Vec<(OpId, OpState)>>,
 }
 
-impl<S, A, E> Clone for UseFlow<S, A, E>
-where
-    S: FlowState + Send + Sync + 'static,
-    A: 'static,
-    E: Send + Sync + 'static,
-{
+impl<M: SignalModel> Clone for UseFlow<M> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<S, A, E> Copy for UseFlow<S, A, E>
-where
-    S: FlowState + Send + Sync + 'static,
-    A: 'static,
-    E: Send + Sync + 'static,
-{
-}
+impl<M: SignalModel> Copy for UseFlow<M> {}
 
 /// Opens a connection to `url` (`ws://` or `wss://host/realtime/{resource}`)
 /// for the current reactive scope, with default options.
 ///
 /// Must run inside a reactive owner (a component or `Owner::with`): the
 /// connection closes when that owner is cleaned up.
-pub fn use_flow<S, A, E>(url: impl Into<String>) -> UseFlow<S, A, E>
-where
-    S: FlowState + DeserializeOwned + Send + Sync + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Send + Sync + 'static,
-{
+pub fn use_flow<M: SignalModel>(url: impl Into<String>) -> UseFlow<M> {
     use_flow_with_options(url, UseFlowOptions::default())
 }
 
 /// [`use_flow`] with [`UseFlowOptions`]: initial subscriptions, connection
 /// policy, how many notifications to keep.
-pub fn use_flow_with_options<S, A, E>(
+pub fn use_flow_with_options<M: SignalModel>(
     url: impl Into<String>,
     options: UseFlowOptions,
-) -> UseFlow<S, A, E>
-where
-    S: FlowState + DeserializeOwned + Send + Sync + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Send + Sync + 'static,
-{
-    let state = RwSignal::new(S::default());
+) -> UseFlow<M> {
+    let state = RwSignal::new(M::State::default());
     let status = RwSignal::new(ConnectionStatus::Connecting);
     let latency = RwSignal::new(None);
     let epoch = RwSignal::new(None);
     let ops = RwSignal::new(Vec::new());
     let presence = RwSignal::new(Vec::new());
     let notifications = RwSignal::new(Vec::new());
-    let connection = StoredValue::new_local(None::<FlowConnection<S, A, E>>);
+    let connection = StoredValue::new_local(None::<FlowConnection<M>>);
     let issued = StoredValue::new_local(Vec::new());
     let kept = options.notifications_kept;
     let on_signal = options.on_signal;
 
     // The callbacks write signals only; they hold no connection handle, so
     // the connection lives exactly as long as the scope's stored value.
-    let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+    let mut builder = FlowConnection::<M>::builder().url(url);
     builder = match options.token {
         Some(Token::Fixed(token)) => builder.token(token),
         Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
@@ -228,7 +204,7 @@ where
     let connected = builder
         .config(options.config)
         .subscribe(options.domains)
-        .on_state(move |shown: &S| {
+        .on_state(move |shown: &M::State| {
             state.try_set(shown.clone());
         })
         .on_status(move |now: &ConnectionStatus| {
@@ -238,7 +214,7 @@ where
         .on_presence(move |members: &[PresenceInfo], _| {
             presence.try_set(members.to_vec());
         })
-        .on_notify(move |domain: &str, event: E, correlation_id| {
+        .on_notify(move |domain: &str, event: M::Event, correlation_id| {
             notifications.try_update(|list| {
                 list.push(Notification {
                     domain: domain.to_owned(),
@@ -249,7 +225,7 @@ where
                 list.drain(..excess);
             });
         })
-        .on_event(move |event: &Event<S, E>| match event {
+        .on_event(move |event: &Event<M::State, M::Event>| match event {
             Event::Latency(rtt) => {
                 latency.try_set(Some(*rtt));
             }
@@ -293,15 +269,11 @@ where
 
 /// Re-reads the state of every action this scope issued from the client,
 /// forgetting those the client no longer lists.
-fn refresh_ops<S, A, E>(
-    connection: StoredValue<Option<FlowConnection<S, A, E>>, LocalStorage>,
+fn refresh_ops<M: SignalModel>(
+    connection: StoredValue<Option<FlowConnection<M>>, LocalStorage>,
     issued: StoredValue<Vec<OpId>, LocalStorage>,
     ops: RwSignal<Vec<(OpId, OpState)>>,
-) where
-    S: FlowState + 'static,
-    A: 'static,
-    E: 'static,
-{
+) {
     let listed = connection.try_with_value(|c| {
         let c = c.as_ref()?;
         issued.try_update_value(|ids| {
@@ -318,16 +290,10 @@ fn refresh_ops<S, A, E>(
     }
 }
 
-impl<S, A, E> UseFlow<S, A, E>
-where
-    S: FlowState + DeserializeOwned + Send + Sync + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Send + Sync + 'static,
-{
+impl<M: SignalModel> UseFlow<M> {
     fn with_connection<R>(
         &self,
-        f: impl FnOnce(&FlowConnection<S, A, E>) -> Result<R, Error>,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         self.connection
             .try_with_value(|c| c.as_ref().map(f))
@@ -338,7 +304,7 @@ where
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Returns its
     /// op id; its progress and outcome appear in [`ops`](Self::ops).
-    pub fn send(&self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+    pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
         let op_id = self.with_connection(|c| match optimistic {
             Some(change) => c.send_optimistic(action, change),
             None => c.send_action(action),
@@ -349,12 +315,12 @@ where
     }
 
     /// Sends an action without an optimistic change.
-    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+    pub fn send_action(&self, action: M::Action) -> Result<OpId, Error> {
         self.send(action, None)
     }
 
     /// Sends an action and shows `change` until its outcome arrives.
-    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+    pub fn send_optimistic(&self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
         self.send(action, Some(change))
     }
 

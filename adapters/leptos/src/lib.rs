@@ -21,14 +21,14 @@
 //!
 //! ```text
 //! use leptos::prelude::*;
-//! use todo_model::{TodoAction, TodoEvent, TodoState};
+//! use todo_model::{TodoModel, TodoAction, TodoEvent, TodoState};
 //! use ui_flow_leptos::{UseFlowOptions, use_flow_with_options};
 //!
 //! #[component]
 //! fn Todos() -> impl IntoView {
 //!     // The token travels in Sec-WebSocket-Protocol, never in the URL;
 //!     // `token_provider` instead refreshes it before every reconnect.
-//!     let flow = use_flow_with_options::<TodoState, TodoAction, TodoEvent>(
+//!     let flow = use_flow_with_options::<TodoModel>(
 //!         "ws://127.0.0.1:9000/realtime/list-1",
 //!         UseFlowOptions::default().token("ann"),
 //!     );
@@ -54,6 +54,8 @@ mod flow;
 mod world;
 
 #[cfg(target_arch = "wasm32")]
-pub use flow::{Notification, UseFlow, UseFlowOptions, use_flow, use_flow_with_options};
+pub use flow::{
+    Notification, SignalModel, UseFlow, UseFlowOptions, use_flow, use_flow_with_options,
+};
 #[cfg(all(target_arch = "wasm32", feature = "bevy"))]
 pub use world::{use_component, use_entities, use_entity_component};

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use ui_flow_bevy::{EntityId, SyncedWorld};
 
 /// Every entity that has component `T`, with `T` decoded. Pass the
-/// `state` signal of `use_flow::<SyncedWorld, _, _>`.
+/// `state` signal of `use_flow::<SyncedModel<MyAction>>`.
 ///
 /// An entity whose value does not decode as `T` is left out.
 pub fn use_component<T>(world: Signal<SyncedWorld>) -> Memo<BTreeMap<EntityId, T>>

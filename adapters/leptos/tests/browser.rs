@@ -6,7 +6,7 @@
 
 use leptos::mount::mount_to;
 use leptos::prelude::*;
-use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
+use todo_model::{DOMAIN, TodoAction, TodoModel, code};
 use ui_flow::ConnectionStatus;
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow_adapter_test_support::{
@@ -18,7 +18,7 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-type Flow = UseFlow<TodoState, TodoAction, TodoEvent>;
+type Flow = UseFlow<TodoModel>;
 
 /// Mounts a small to-do view on `resource` as user "ann" (the token option,
 /// not the URL) and returns its root, the value `use_flow` returned, and the
@@ -35,10 +35,7 @@ fn mount_with(
     let (flow_out, set_flow_out) = std::sync::mpsc::channel();
     let url = endpoint_url(resource);
     let handle = mount_to(root.clone(), move || {
-        let flow = use_flow_with_options::<TodoState, TodoAction, TodoEvent>(
-            url,
-            options.subscribe([DOMAIN]),
-        );
+        let flow = use_flow_with_options::<TodoModel>(url, options.subscribe([DOMAIN]));
         let _ = flow_out.send(flow);
         view! {
             <p class="status">{move || format!("{:?}", flow.status.get())}</p>
@@ -114,7 +111,7 @@ async fn a_delta_from_another_client_is_applied() {
     let (root, _flow, _mounted) = mount(&resource);
     until("the snapshot", || rows(&root).len() == 2).await;
 
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");
@@ -200,7 +197,7 @@ async fn unmounting_closes_the_connection() {
     let resource = fresh_resource("leptos-cleanup");
     let (root, flow, mounted) = mount(&resource);
     until("the snapshot", || rows(&root).len() == 2).await;
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");

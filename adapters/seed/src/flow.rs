@@ -6,12 +6,10 @@ use futures_channel::mpsc::{UnboundedSender, unbounded};
 use futures_util::StreamExt;
 use seed::app::StreamHandle;
 use seed::prelude::Orders;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
 use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, ErrorCode, FlowState, OpId, PresenceDiff, PresenceInfo,
-    PresenceStatus, SignalPayload,
+    ApiMisuse, ConnectionStatus, Error, ErrorCode, FlowState, Model, OpId, PresenceDiff,
+    PresenceInfo, PresenceStatus, SignalPayload,
 };
 
 /// How [`connect`] connects.
@@ -140,12 +138,12 @@ pub enum FlowMsg<S: FlowState, E> {
 /// A live connection, kept in the app's model: methods to act on it and
 /// read it. Dropping it (or calling [`close`](Self::close)) closes the
 /// connection and stops its messages.
-pub struct Flow<S: FlowState, A, E> {
-    connection: Option<FlowConnection<S, A, E>>,
+pub struct Flow<M: Model> {
+    connection: Option<FlowConnection<M>>,
     _messages: StreamHandle,
 }
 
-impl<S: FlowState, A, E> std::fmt::Debug for Flow<S, A, E> {
+impl<M: Model> std::fmt::Debug for Flow<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Flow").finish_non_exhaustive()
     }
@@ -158,24 +156,17 @@ impl<S: FlowState, A, E> std::fmt::Debug for Flow<S, A, E> {
 ///
 /// Messages are delivered through `orders.stream`, never from inside a call
 /// to a [`Flow`] method, so `update` may send actions freely.
-pub fn connect<S, A, E, Ms>(
+pub fn connect<M: Model, Ms: 'static>(
     url: impl Into<String>,
     options: FlowOptions,
     orders: &mut impl Orders<Ms>,
-    to_msg: impl FnMut(FlowMsg<S, E>) -> Ms + 'static,
-) -> Flow<S, A, E>
-where
-    S: FlowState + DeserializeOwned + Clone + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + 'static,
-    Ms: 'static,
-{
-    let (sender, receiver) = unbounded::<FlowMsg<S, E>>();
+    to_msg: impl FnMut(FlowMsg<M::State, M::Event>) -> Ms + 'static,
+) -> Flow<M> {
+    let (sender, receiver) = unbounded::<FlowMsg<M::State, M::Event>>();
     let messages = orders.stream_with_handle(receiver.map(to_msg));
-    let send = |sender: &UnboundedSender<FlowMsg<S, E>>| {
+    let send = |sender: &UnboundedSender<FlowMsg<M::State, M::Event>>| {
         let sender = sender.clone();
-        move |msg: FlowMsg<S, E>| {
+        move |msg: FlowMsg<M::State, M::Event>| {
             // Fails only once the app dropped the Flow: nobody listens.
             let _ = sender.unbounded_send(msg);
         }
@@ -187,7 +178,7 @@ where
         send(&sender),
         send(&sender),
     );
-    let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+    let mut builder = FlowConnection::<M>::builder().url(url);
     builder = match options.token {
         Some(Token::Fixed(token)) => builder.token(token),
         Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
@@ -196,14 +187,14 @@ where
     let connected = builder
         .config(options.config)
         .subscribe(options.domains)
-        .on_state(move |shown: &S| to_state(FlowMsg::State(shown.clone())))
+        .on_state(move |shown: &M::State| to_state(FlowMsg::State(shown.clone())))
         .on_presence(move |members: &[PresenceInfo], diff: &PresenceDiff| {
             to_presence(FlowMsg::Presence {
                 members: members.to_vec(),
                 diff: diff.clone(),
             })
         })
-        .on_notify(move |domain: &str, event: E, correlation_id| {
+        .on_notify(move |domain: &str, event: M::Event, correlation_id| {
             to_notify(FlowMsg::Notify {
                 domain: domain.to_owned(),
                 event,
@@ -216,7 +207,7 @@ where
                 signal,
             })
         })
-        .on_event(move |event: &Event<S, E>| {
+        .on_event(move |event: &Event<M::State, M::Event>| {
             if let Some(msg) = event_msg(event) {
                 to_event(msg);
             }
@@ -272,16 +263,10 @@ where
     })
 }
 
-impl<S, A, E> Flow<S, A, E>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + 'static,
-{
+impl<M: Model> Flow<M> {
     fn with_connection<R>(
         &self,
-        f: impl FnOnce(&FlowConnection<S, A, E>) -> Result<R, Error>,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         match &self.connection {
             Some(connection) => f(connection),
@@ -292,7 +277,7 @@ where
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Its progress
     /// and outcome arrive as [`FlowMsg::Action`].
-    pub fn send(&self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+    pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
         self.with_connection(|c| match optimistic {
             Some(change) => c.send_optimistic(action, change),
             None => c.send_action(action),
@@ -300,12 +285,12 @@ where
     }
 
     /// Sends an action without an optimistic change.
-    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+    pub fn send_action(&self, action: M::Action) -> Result<OpId, Error> {
         self.send(action, None)
     }
 
     /// Sends an action and shows `change` until its outcome arrives.
-    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+    pub fn send_optimistic(&self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
         self.send(action, Some(change))
     }
 
@@ -352,7 +337,7 @@ where
     }
 
     /// A copy of the state to show, read from the client now.
-    pub fn state(&self) -> S {
+    pub fn state(&self) -> M::State {
         self.connection
             .as_ref()
             .map(FlowConnection::state)
@@ -372,7 +357,7 @@ where
     }
 }
 
-impl<S: FlowState, A, E> Drop for Flow<S, A, E> {
+impl<M: Model> Drop for Flow<M> {
     fn drop(&mut self) {
         if let Some(connection) = &self.connection {
             connection.close();

@@ -19,10 +19,10 @@
 //!
 //! ```text
 //! use seed::{prelude::*, *};
-//! use todo_model::{TodoAction, TodoEvent, TodoState};
+//! use todo_model::{TodoModel, TodoAction, TodoEvent, TodoState};
 //! use ui_flow_seed::{Flow, FlowMsg, FlowOptions};
 //!
-//! struct Model { flow: Flow<TodoState, TodoAction, TodoEvent>, todos: TodoState }
+//! struct Model { flow: Flow<TodoModel>, todos: TodoState }
 //! enum Msg { Flow(FlowMsg<TodoState, TodoEvent>), Add(String) }
 //!
 //! fn init(_: Url, orders: &mut impl Orders<Msg>) -> Model {

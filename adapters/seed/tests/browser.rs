@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use seed::prelude::*;
 use seed::{attrs, div, li, p, ul};
-use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
+use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoModel, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::{ConnectionStatus, OpId, PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
@@ -33,7 +33,7 @@ thread_local! {
 }
 
 struct Model {
-    flow: Option<Flow<TodoState, TodoAction, TodoEvent>>,
+    flow: Option<Flow<TodoModel>>,
     todos: TodoState,
     status: ConnectionStatus,
     latency_seen: bool,
@@ -209,7 +209,7 @@ async fn a_delta_from_another_client_is_applied() {
     let (root, _app) = start(&resource);
     snapshot_shown(&root).await;
 
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");
@@ -296,7 +296,7 @@ async fn signals_arrive_and_presence_reports_go_out() {
     let resource = fresh_resource("seed-signal");
     let (root, app) = start(&resource);
     snapshot_shown(&root).await;
-    let bob = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let bob = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");
@@ -333,7 +333,7 @@ async fn dropping_the_flow_closes_the_connection() {
     let resource = fresh_resource("seed-drop");
     let (root, app) = start(&resource);
     snapshot_shown(&root).await;
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");

@@ -3,27 +3,24 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, FlowState, OpId, PresenceInfo, PresenceStatus,
-    SignalPayload,
+    ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
 };
 use yew::prelude::*;
 
 use crate::store::{Concern, Listener, Notification, Store, UseFlowOptions};
 
 /// A store compared by identity, for hook dependencies and the context.
-struct Shared<S: FlowState, A, E>(Rc<Store<S, A, E>>);
+struct Shared<M: Model>(Rc<Store<M>>);
 
-impl<S: FlowState, A, E> Clone for Shared<S, A, E> {
+impl<M: Model> Clone for Shared<M> {
     fn clone(&self) -> Self {
         Shared(Rc::clone(&self.0))
     }
 }
 
-impl<S: FlowState, A, E> PartialEq for Shared<S, A, E> {
+impl<M: Model> PartialEq for Shared<M> {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
@@ -37,12 +34,12 @@ impl<S: FlowState, A, E> PartialEq for Shared<S, A, E> {
 /// something it read in its last render changes, and not for the rest. So
 /// a status badge that calls only `status()` does not re-render for each
 /// state delta.
-pub struct UseFlowHandle<S: FlowState, A, E> {
-    store: Rc<Store<S, A, E>>,
+pub struct UseFlowHandle<M: Model> {
+    store: Rc<Store<M>>,
     listener: Rc<Listener>,
 }
 
-impl<S: FlowState, A, E> Clone for UseFlowHandle<S, A, E> {
+impl<M: Model> Clone for UseFlowHandle<M> {
     fn clone(&self) -> Self {
         UseFlowHandle {
             store: Rc::clone(&self.store),
@@ -52,22 +49,16 @@ impl<S: FlowState, A, E> Clone for UseFlowHandle<S, A, E> {
 }
 
 /// Two handles are equal when they use the same connection.
-impl<S: FlowState, A, E> PartialEq for UseFlowHandle<S, A, E> {
+impl<M: Model> PartialEq for UseFlowHandle<M> {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.store, &other.store)
     }
 }
 
-impl<S, A, E> UseFlowHandle<S, A, E>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
+impl<M: Model> UseFlowHandle<M> {
     /// The state to show: the server's confirmed state with the optimistic
     /// changes of unresolved actions on top.
-    pub fn state(&self) -> Rc<S> {
+    pub fn state(&self) -> Rc<M::State> {
         self.listener.read(Concern::State);
         Rc::clone(&self.store.values.borrow().state)
     }
@@ -106,14 +97,14 @@ where
     }
 
     /// The most recent notifications, oldest first.
-    pub fn notifications(&self) -> Rc<Vec<Notification<E>>> {
+    pub fn notifications(&self) -> Rc<Vec<Notification<M::Event>>> {
         self.listener.read(Concern::Notifications);
         Rc::clone(&self.store.values.borrow().notifications)
     }
 
     fn with_connection<R>(
         &self,
-        f: impl FnOnce(&FlowConnection<S, A, E>) -> Result<R, Error>,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         match &self.store.connection {
             Some(connection) => f(connection),
@@ -124,7 +115,7 @@ where
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Returns its
     /// op id; its progress and outcome appear in [`ops`](Self::ops).
-    pub fn send(&self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+    pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
         let op_id = self.with_connection(|c| match optimistic {
             Some(change) => c.send_optimistic(action, change),
             None => c.send_action(action),
@@ -134,12 +125,12 @@ where
     }
 
     /// Sends an action without an optimistic change.
-    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+    pub fn send_action(&self, action: M::Action) -> Result<OpId, Error> {
         self.send(action, None)
     }
 
     /// Sends an action and shows `change` until its outcome arrives.
-    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+    pub fn send_optimistic(&self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
         self.send(action, Some(change))
     }
 
@@ -196,13 +187,7 @@ where
 /// render, opened again when `url` or `options` change, closed when it
 /// unmounts.
 #[hook]
-fn use_store<S, A, E>(url: &str, options: &UseFlowOptions) -> Rc<Store<S, A, E>>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
+fn use_store<M: Model>(url: &str, options: &UseFlowOptions) -> Rc<Store<M>> {
     let store = use_memo((url.to_owned(), options.clone()), |(url, options)| {
         Shared(Store::open(url, options))
     });
@@ -217,13 +202,7 @@ where
 /// re-render it. Without a store (no provider) it listens to nothing; the
 /// hooks inside run either way, as hooks must.
 #[hook]
-fn use_listener<S, A, E>(store: Option<Rc<Store<S, A, E>>>) -> Rc<Listener>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
+fn use_listener<M: Model>(store: Option<Rc<Store<M>>>) -> Rc<Listener> {
     let rerender = use_force_update();
     let listener = use_memo(store.map(Shared), move |shared| {
         let listener = Rc::new(Listener::new(rerender));
@@ -245,28 +224,22 @@ where
 /// To share one connection between components, use [`FlowProvider`] and
 /// [`use_flow_context`] instead.
 #[hook]
-pub fn use_flow<S, A, E>(url: &str, options: UseFlowOptions) -> UseFlowHandle<S, A, E>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
+pub fn use_flow<M: Model>(url: &str, options: UseFlowOptions) -> UseFlowHandle<M> {
     let store = use_store(url, &options);
     let listener = use_listener(Some(Rc::clone(&store)));
     UseFlowHandle { store, listener }
 }
 
 /// The context [`FlowProvider`] provides.
-struct FlowContext<S: FlowState, A, E>(Shared<S, A, E>);
+struct FlowContext<M: Model>(Shared<M>);
 
-impl<S: FlowState, A, E> Clone for FlowContext<S, A, E> {
+impl<M: Model> Clone for FlowContext<M> {
     fn clone(&self) -> Self {
         FlowContext(self.0.clone())
     }
 }
 
-impl<S: FlowState, A, E> PartialEq for FlowContext<S, A, E> {
+impl<M: Model> PartialEq for FlowContext<M> {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
     }
@@ -288,33 +261,21 @@ pub struct FlowProviderProps {
 /// Owns one connection and lets every component below it use it through
 /// [`use_flow_context`], each re-rendering only for what it reads.
 #[component]
-pub fn FlowProvider<S, A, E>(props: &FlowProviderProps) -> Html
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
-    let store = use_store::<S, A, E>(&props.url, &props.options);
+pub fn FlowProvider<M: Model>(props: &FlowProviderProps) -> Html {
+    let store = use_store::<M>(&props.url, &props.options);
     let context = FlowContext(Shared(store));
     html! {
-        <ContextProvider<FlowContext<S, A, E>> {context}>
+        <ContextProvider<FlowContext<M>> {context}>
             {props.children.clone()}
-        </ContextProvider<FlowContext<S, A, E>>>
+        </ContextProvider<FlowContext<M>>>
     }
 }
 
 /// The connection of the nearest [`FlowProvider`] with these types above
 /// the calling component, or `None` when there is none.
 #[hook]
-pub fn use_flow_context<S, A, E>() -> Option<UseFlowHandle<S, A, E>>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
-    let store = use_context::<FlowContext<S, A, E>>().map(|context| context.0.0);
+pub fn use_flow_context<M: Model>() -> Option<UseFlowHandle<M>> {
+    let store = use_context::<FlowContext<M>>().map(|context| context.0.0);
     let listener = use_listener(store.clone());
     store.map(|store| UseFlowHandle { store, listener })
 }

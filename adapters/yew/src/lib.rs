@@ -24,13 +24,13 @@
 //! is a complete app that CI builds and drives in Chromium):
 //!
 //! ```text
-//! use todo_model::{TodoAction, TodoEvent, TodoState};
+//! use todo_model::{TodoModel, TodoAction, TodoEvent, TodoState};
 //! use ui_flow_yew::{UseFlowOptions, use_flow};
 //! use yew::prelude::*;
 //!
 //! #[component]
 //! fn Todos() -> Html {
-//!     let flow = use_flow::<TodoState, TodoAction, TodoEvent>(
+//!     let flow = use_flow::<TodoModel>(
 //!         "ws://127.0.0.1:9000/realtime/list-1",
 //!         // In Sec-WebSocket-Protocol, never in the URL; `token_provider`
 //!         // refreshes it before every reconnect instead.

@@ -5,10 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
-use ui_flow::{ApiMisuse, ConnectionStatus, FlowState, OpId, PresenceInfo, SignalPayload};
+use ui_flow::{ApiMisuse, ConnectionStatus, Model, OpId, PresenceInfo, SignalPayload};
 use yew::Callback;
 use yew::functional::UseForceUpdateHandle;
 
@@ -157,29 +155,23 @@ pub(crate) struct Values<S, E> {
 }
 
 /// One connection shared by the components that use it.
-pub(crate) struct Store<S: FlowState, A, E> {
-    pub(crate) connection: Option<FlowConnection<S, A, E>>,
-    pub(crate) values: RefCell<Values<S, E>>,
+pub(crate) struct Store<M: Model> {
+    pub(crate) connection: Option<FlowConnection<M>>,
+    pub(crate) values: RefCell<Values<M::State, M::Event>>,
     listeners: RefCell<Vec<Weak<Listener>>>,
     /// The actions sent through this store, oldest first.
     issued: RefCell<Vec<OpId>>,
 }
 
-impl<S, A, E> Store<S, A, E>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + Clone + 'static,
-{
+impl<M: Model> Store<M> {
     /// Connects to `url`. The callbacks hold the store weakly, so dropping
     /// the last `Rc` drops the connection handle, which closes it.
     pub(crate) fn open(url: &str, options: &UseFlowOptions) -> Rc<Self> {
         Rc::new_cyclic(|me: &Weak<Self>| {
             let kept = options.notifications_kept;
-            let on = |f: fn(&Self, &Event<S, E>)| {
+            let on = |f: fn(&Self, &Event<M::State, M::Event>)| {
                 let me = me.clone();
-                move |event: &Event<S, E>| {
+                move |event: &Event<M::State, M::Event>| {
                     if let Some(store) = me.upgrade() {
                         f(&store, event);
                     }
@@ -187,7 +179,7 @@ where
             };
             let state = {
                 let me = me.clone();
-                move |shown: &S| {
+                move |shown: &M::State| {
                     if let Some(store) = me.upgrade() {
                         store.values.borrow_mut().state = Rc::new(shown.clone());
                         store.changed(Concern::State);
@@ -205,7 +197,7 @@ where
             };
             let notify = {
                 let me = me.clone();
-                move |domain: &str, event: E, correlation_id| {
+                move |domain: &str, event: M::Event, correlation_id| {
                     if let Some(store) = me.upgrade() {
                         store.notified(
                             Notification {
@@ -224,7 +216,7 @@ where
                     callback.emit((from.to_owned(), payload));
                 }
             };
-            let mut builder = FlowConnection::<S, A, E>::builder().url(url);
+            let mut builder = FlowConnection::<M>::builder().url(url);
             builder = match options.token.clone() {
                 Some(Token::Fixed(token)) => builder.token(token),
                 Some(Token::Provider(provide)) => builder.token_provider(move || provide.emit(())),
@@ -255,7 +247,7 @@ where
             Store {
                 connection,
                 values: RefCell::new(Values {
-                    state: Rc::new(S::default()),
+                    state: Rc::new(M::State::default()),
                     status: ConnectionStatus::Connecting,
                     latency: None,
                     ops: Rc::new(Vec::new()),
@@ -268,7 +260,7 @@ where
         })
     }
 
-    fn on_event(&self, event: &Event<S, E>) {
+    fn on_event(&self, event: &Event<M::State, M::Event>) {
         match event {
             Event::Status(status) => {
                 self.values.borrow_mut().status = status.clone();
@@ -283,7 +275,7 @@ where
         }
     }
 
-    fn notified(&self, notification: Notification<E>, kept: usize) {
+    fn notified(&self, notification: Notification<M::Event>, kept: usize) {
         {
             let mut values = self.values.borrow_mut();
             let list = Rc::make_mut(&mut values.notifications);

@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use todo_model::{DOMAIN, TodoAction, TodoEvent, TodoState, code};
+use todo_model::{DOMAIN, TodoAction, TodoModel, TodoState, code};
 use ui_flow::client::{FlowConnection, OpState};
 use ui_flow::{PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::{
@@ -21,7 +21,7 @@ use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-type Flow = UseFlowHandle<TodoState, TodoAction, TodoEvent>;
+type Flow = UseFlowHandle<TodoModel>;
 
 /// Something a test shares with the components it renders; props compare
 /// it by identity.
@@ -81,7 +81,7 @@ fn App(props: &AppProps) -> Html {
                 seen.0.signals.borrow_mut().push(signal);
             }))
     });
-    let flow = use_flow::<TodoState, TodoAction, TodoEvent>(&props.url, (*options).clone());
+    let flow = use_flow::<TodoModel>(&props.url, (*options).clone());
     props.seen.0.renders.set(props.seen.0.renders.get() + 1);
     *props.seen.0.flow.borrow_mut() = Some(flow.clone());
     html! { <ul>{item_rows(&flow.state())}</ul> }
@@ -90,7 +90,7 @@ fn App(props: &AppProps) -> Html {
 /// A connection badge that reads only the status.
 #[component]
 fn Badge(props: &AppProps) -> Html {
-    let flow = use_flow_context::<TodoState, TodoAction, TodoEvent>().expect("a provider");
+    let flow = use_flow_context::<TodoModel>().expect("a provider");
     props.seen.0.renders.set(props.seen.0.renders.get() + 1);
     *props.seen.0.flow.borrow_mut() = Some(flow.clone());
     html! { <p>{format!("{:?}", flow.status())}</p> }
@@ -99,7 +99,7 @@ fn Badge(props: &AppProps) -> Html {
 /// A list that reads only the state.
 #[component]
 fn Items(props: &AppProps) -> Html {
-    let flow = use_flow_context::<TodoState, TodoAction, TodoEvent>().expect("a provider");
+    let flow = use_flow_context::<TodoModel>().expect("a provider");
     props.seen.0.renders.set(props.seen.0.renders.get() + 1);
     *props.seen.0.flow.borrow_mut() = Some(flow.clone());
     html! { <ul>{item_rows(&flow.state())}</ul> }
@@ -116,10 +116,10 @@ struct SharedProps {
 #[component]
 fn Shared(props: &SharedProps) -> Html {
     html! {
-        <FlowProvider<TodoState, TodoAction, TodoEvent> url={props.url.clone()}>
+        <FlowProvider<TodoModel> url={props.url.clone()}>
             <Badge url={props.url.clone()} seen={props.badge.clone()} />
             <Items url={props.url.clone()} seen={props.items.clone()} />
-        </FlowProvider<TodoState, TodoAction, TodoEvent>>
+        </FlowProvider<TodoModel>>
     }
 }
 
@@ -166,7 +166,7 @@ async fn a_delta_from_another_client_is_applied() {
     let (root, _seen, _app) = mount(&resource);
     snapshot_shown(&root).await;
 
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");
@@ -297,7 +297,7 @@ async fn signals_arrive_and_presence_reports_go_out() {
     let resource = fresh_resource("yew-signal");
     let (root, seen, _app) = mount(&resource);
     snapshot_shown(&root).await;
-    let bob = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let bob = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");
@@ -327,7 +327,7 @@ async fn unmounting_closes_the_connection() {
     let resource = fresh_resource("yew-cleanup");
     let (root, seen, app) = mount(&resource);
     snapshot_shown(&root).await;
-    let other = FlowConnection::<TodoState, TodoAction, TodoEvent>::builder()
+    let other = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
         .expect("a second connection");

@@ -6,7 +6,7 @@
 //! commit.
 
 use async_trait::async_trait;
-use todo_model::{DOMAIN, TodoAction, TodoDelta, TodoEvent, TodoState};
+use todo_model::{DOMAIN, TodoAction, TodoDelta, TodoEvent, TodoModel, TodoState};
 use ui_flow_server::{ActionContext, ActionOutcome, BoxError, FlowHandler, TransactError};
 
 /// One to-do list per resource, each starting from [`TodoState::seeded`].
@@ -15,10 +15,7 @@ pub struct Todos;
 
 #[async_trait]
 impl FlowHandler for Todos {
-    type State = TodoState;
-    type Delta = TodoDelta;
-    type Event = TodoEvent;
-    type Action = TodoAction;
+    type Model = TodoModel;
 
     async fn initial_state(&self, _: &str) -> Result<TodoState, BoxError> {
         Ok(TodoState::seeded())

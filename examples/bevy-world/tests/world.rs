@@ -10,11 +10,11 @@ use bevy_world::{Name, Position, Velocity, WorldCommand};
 use tokio::sync::mpsc;
 use ui_flow::client::{Event, OpState};
 use ui_flow::{FlowConnection, OpId};
-use ui_flow_bevy::{EntityId, SyncServer, SyncedWorld};
+use ui_flow_bevy::{EntityId, SyncServer, SyncedModel, SyncedWorld};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-type Conn = FlowConnection<SyncedWorld, WorldCommand, ()>;
+type Conn = FlowConnection<SyncedModel<WorldCommand>>;
 type ClientEvent = Event<SyncedWorld, ()>;
 
 fn connect(url: String, user: &str) -> (Conn, mpsc::UnboundedReceiver<ClientEvent>) {

@@ -15,13 +15,13 @@
 
 use leptos::prelude::*;
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
+    DOMAIN, TodoAction, TodoModel, new_id, page_realtime_url, page_token, status_text,
 };
 use ui_flow::client::OpState;
 use ui_flow_leptos::{UseFlow, UseFlowOptions, use_flow_with_options};
 use wasm_bindgen::prelude::wasm_bindgen;
 
-type Flow = UseFlow<TodoState, TodoAction, TodoEvent>;
+type Flow = UseFlow<TodoModel>;
 
 /// Mounts the app on the page's body.
 #[wasm_bindgen(start)]

@@ -16,7 +16,8 @@ use std::time::Duration;
 use seed::prelude::*;
 use seed::{C, attrs, button, div, form, h1, input, li, p, span, ul};
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
+    DOMAIN, TodoAction, TodoEvent, TodoModel, TodoState, new_id, page_realtime_url, page_token,
+    status_text,
 };
 use ui_flow::ConnectionStatus;
 use ui_flow::client::OpState;
@@ -29,7 +30,7 @@ pub fn start() {
 }
 
 struct Model {
-    flow: Flow<TodoState, TodoAction, TodoEvent>,
+    flow: Flow<TodoModel>,
     todos: TodoState,
     status: ConnectionStatus,
     online: usize,

@@ -28,6 +28,19 @@ use ui_flow::{ConnectionStatus, FlowState, OpId};
 /// The notification domain the server announces accepted additions in.
 pub const DOMAIN: &str = "todos";
 
+/// The to-do application's types, named once: the server's `FlowHandler`
+/// and every client (`FlowConnection::<TodoModel>`, `use_flow::<TodoModel>`)
+/// are built from it, so they agree on the wire types at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TodoModel;
+
+impl ui_flow::Model for TodoModel {
+    type State = TodoState;
+    type Delta = TodoDelta;
+    type Action = TodoAction;
+    type Event = TodoEvent;
+}
+
 /// The longest title accepted, in characters after trimming.
 pub const MAX_TITLE: usize = 100;
 

@@ -14,7 +14,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use todo_model::{
-    DOMAIN, TodoAction, TodoEvent, TodoState, new_id, page_realtime_url, page_token, status_text,
+    DOMAIN, TodoAction, TodoModel, new_id, page_realtime_url, page_token, status_text,
 };
 use ui_flow::client::OpState;
 use ui_flow_yew::{FlowProvider, UseFlowHandle, UseFlowOptions, use_flow_context};
@@ -22,7 +22,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-type Flow = UseFlowHandle<TodoState, TodoAction, TodoEvent>;
+type Flow = UseFlowHandle<TodoModel>;
 
 /// Mounts the app on the page's body.
 #[wasm_bindgen(start)]
@@ -40,21 +40,21 @@ fn send(flow: &Flow, action: TodoAction) {
 fn App() -> Html {
     let url = use_memo((), |_| page_realtime_url());
     html! {
-        <FlowProvider<TodoState, TodoAction, TodoEvent>
+        <FlowProvider<TodoModel>
             url={AttrValue::from((*url).clone())}
             options={UseFlowOptions::default().token(page_token()).subscribe([DOMAIN])}
         >
             <h1>{"ui-flow · Yew"}</h1>
             <StatusLine />
             <TodoList />
-        </FlowProvider<TodoState, TodoAction, TodoEvent>>
+        </FlowProvider<TodoModel>>
     }
 }
 
 /// Status, people online and latency; re-renders only for those.
 #[component]
 fn StatusLine() -> Html {
-    let Some(flow) = use_flow_context::<TodoState, TodoAction, TodoEvent>() else {
+    let Some(flow) = use_flow_context::<TodoModel>() else {
         return html! {};
     };
     let latency = flow
@@ -72,7 +72,7 @@ fn StatusLine() -> Html {
 #[component]
 fn TodoList() -> Html {
     let input = use_node_ref();
-    let Some(flow) = use_flow_context::<TodoState, TodoAction, TodoEvent>() else {
+    let Some(flow) = use_flow_context::<TodoModel>() else {
         return html! {};
     };
     let add = {

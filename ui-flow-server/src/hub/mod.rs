@@ -49,7 +49,7 @@ use bytes::Bytes;
 use ui_flow::code::action_code;
 use ui_flow::codec::{Decoded, FrameHead, Limits};
 use ui_flow::{
-    ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, OpId, PROTOCOL_VERSION,
+    ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, Model, OpId, PROTOCOL_VERSION,
     PresenceInfo, ServerMessage,
 };
 
@@ -59,9 +59,9 @@ pub use transmit::{
     Transmit,
 };
 
-use crate::auth::Identity;
 use crate::config::ServerConfig;
-use crate::handler::{ActionOutcome, FlowHandler};
+use crate::identity::Identity;
+use crate::outcome::ActionOutcome;
 use ops::{OpLog, OpState};
 pub(crate) use rate::TokenBucket;
 use roster::Change;
@@ -132,9 +132,9 @@ const JOINS_SWEEP_MIN: usize = 1024;
 /// Frames the hub produces that carry no application payload.
 type Control = ServerMessage<(), (), ()>;
 
-/// The sans-IO server core, generic over the application's handler types
-/// (it never calls the handler: see [`Request`]).
-pub struct Hub<H: FlowHandler> {
+/// The sans-IO server core, generic over the application's [`Model`] (it
+/// never calls the application: work for it is handed out as a [`Request`]).
+pub struct Hub<M: Model> {
     config: ServerConfig,
     decode_limits: Limits,
     epoch: u32,
@@ -155,7 +155,7 @@ pub struct Hub<H: FlowHandler> {
     /// `joins` is swept of full buckets when it reaches this size.
     joins_sweep_at: usize,
     transmits: VecDeque<Transmit>,
-    requests: VecDeque<Request<H::Action>>,
+    requests: VecDeque<Request<M::Action>>,
     stats: HubStats,
     shutting_down: bool,
     /// The latest time an input carried, for changes made by inputs that
@@ -166,10 +166,10 @@ pub struct Hub<H: FlowHandler> {
     logged: bool,
     /// `Some` when this hub is one node of several (see `remote`).
     mesh: Option<remote::Mesh>,
-    _handler: PhantomData<fn() -> H>,
+    _model: PhantomData<fn() -> M>,
 }
 
-impl<H: FlowHandler> Hub<H> {
+impl<M: Model> Hub<M> {
     /// A hub with no connections. `epoch` is sent on snapshots and catch-up
     /// batches (see [`ServerConfig::epoch`]).
     pub fn new(config: ServerConfig, epoch: u32) -> Self {
@@ -206,7 +206,7 @@ impl<H: FlowHandler> Hub<H> {
             latest: None,
             logged: false,
             mesh: None,
-            _handler: PhantomData,
+            _model: PhantomData,
         }
     }
 
@@ -452,7 +452,7 @@ impl<H: FlowHandler> Hub<H> {
         if !self.take_token(now, conn, Some(frame)) {
             return;
         }
-        match ClientMessage::<H::Action>::decode_with(frame, &self.decode_limits) {
+        match ClientMessage::<M::Action>::decode_with(frame, &self.decode_limits) {
             Ok(Decoded::Message(ClientMessage::Signal {
                 target_user_id,
                 signal,
@@ -736,7 +736,7 @@ impl<H: FlowHandler> Hub<H> {
     }
 
     /// The next piece of work for the application's handler.
-    pub fn poll_request(&mut self) -> Option<Request<H::Action>> {
+    pub fn poll_request(&mut self) -> Option<Request<M::Action>> {
         self.requests.pop_front()
     }
 
@@ -828,14 +828,14 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         now: Now,
         resource: &str,
-        delta: &H::Delta,
+        delta: &M::Delta,
         seq: u64,
     ) -> Result<Fanout, BroadcastError> {
         if !self.sessions.contains_key(resource) {
             return Ok(Fanout::default());
         }
         self.check_next(resource, seq)?;
-        let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Delta {
+        let frame = self.encode(&ServerMessage::<(), &M::Delta, ()>::Delta {
             delta,
             seq,
             timestamp: now.unix_ms,
@@ -878,7 +878,7 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         now: Now,
         resource: &str,
-        deltas: &[H::Delta],
+        deltas: &[M::Delta],
         seq: u64,
     ) -> Result<Fanout, BroadcastError> {
         let len = deltas.len() as u64;
@@ -886,7 +886,7 @@ impl<H: FlowHandler> Hub<H> {
             return Ok(Fanout::default());
         }
         self.check_next(resource, seq + 1 - len)?;
-        let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Deltas {
+        let frame = self.encode(&ServerMessage::<(), &M::Delta, ()>::Deltas {
             deltas: deltas.iter().collect(),
             seq,
             timestamp: now.unix_ms,
@@ -906,9 +906,9 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         resource: &str,
         domain: &str,
-        event: &H::Event,
+        event: &M::Event,
         correlation_id: Option<OpId>,
-        filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
+        filter: &mut dyn FnMut(&Identity, &M::Event) -> bool,
     ) -> Result<Fanout, EncodeError> {
         let Some(session) = self.sessions.get(resource) else {
             return Ok(Fanout::default());
@@ -929,9 +929,9 @@ impl<H: FlowHandler> Hub<H> {
         resource: &str,
         user_id: &str,
         domain: &str,
-        event: &H::Event,
+        event: &M::Event,
         correlation_id: Option<OpId>,
-        filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
+        filter: &mut dyn FnMut(&Identity, &M::Event) -> bool,
     ) -> Result<Fanout, EncodeError> {
         let Some(session) = self.sessions.get(resource) else {
             return Ok(Fanout::default());
@@ -975,7 +975,7 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         conns: Vec<ConnectionId>,
         domain: &str,
-        event: &H::Event,
+        event: &M::Event,
         correlation_id: Option<OpId>,
     ) -> Result<Fanout, EncodeError> {
         self.notify(conns, domain, event, correlation_id, &mut |_, _| true)
@@ -985,9 +985,9 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         candidates: Vec<ConnectionId>,
         domain: &str,
-        event: &H::Event,
+        event: &M::Event,
         correlation_id: Option<OpId>,
-        filter: &mut dyn FnMut(&Identity, &H::Event) -> bool,
+        filter: &mut dyn FnMut(&Identity, &M::Event) -> bool,
     ) -> Result<Fanout, EncodeError> {
         let recipients: Vec<ConnectionId> = candidates
             .into_iter()
@@ -1000,7 +1000,7 @@ impl<H: FlowHandler> Hub<H> {
         if recipients.is_empty() {
             return Ok(Fanout::default());
         }
-        let frame = self.encode(&ServerMessage::<(), (), &H::Event>::Notify {
+        let frame = self.encode(&ServerMessage::<(), (), &M::Event>::Notify {
             domain: domain.to_owned(),
             event,
             correlation_id,
@@ -1026,7 +1026,7 @@ impl<H: FlowHandler> Hub<H> {
 
     // ----- internals ----------------------------------------------------
 
-    fn handle_message(&mut self, now: Now, conn: ConnectionId, msg: ClientMessage<H::Action>) {
+    fn handle_message(&mut self, now: Now, conn: ConnectionId, msg: ClientMessage<M::Action>) {
         match msg {
             ClientMessage::Ping { ts, presence } => {
                 let pong = self.control(&Control::Pong {
@@ -1054,7 +1054,7 @@ impl<H: FlowHandler> Hub<H> {
         }
     }
 
-    fn action(&mut self, now: Now, conn: ConnectionId, op_id: OpId, action: H::Action) {
+    fn action(&mut self, now: Now, conn: ConnectionId, op_id: OpId, action: M::Action) {
         let Some(c) = self.connections.get(&conn) else {
             return;
         };

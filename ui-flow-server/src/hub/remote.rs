@@ -25,7 +25,7 @@ use ui_flow::{PresenceInfo, PresenceStatus};
 use super::roster::Change;
 use super::session::Session;
 use super::{Hub, Now};
-use crate::handler::FlowHandler;
+use ui_flow::Model;
 
 /// Something a meshed hub tells the other nodes, drained with
 /// [`Hub::poll_mesh`] after every input, in order.
@@ -179,7 +179,7 @@ pub(super) fn listed(session: &Session, meshed: bool) -> Vec<PresenceInfo> {
     }
 }
 
-impl<H: FlowHandler> Hub<H> {
+impl<M: Model> Hub<M> {
     /// Makes this hub one node of several: presence lists become the merge
     /// of this node's roster and what other nodes report, and changes to
     /// this node's entries and signals for users elsewhere are queued as

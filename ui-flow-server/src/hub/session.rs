@@ -9,7 +9,7 @@ use super::rate::TokenBucket;
 use super::roster::{Batch, Roster};
 use super::timers::Keepalive;
 use super::transmit::ConnectionId;
-use crate::auth::Identity;
+use crate::identity::Identity;
 
 /// Everyone connected to one resource. Created with its first connection,
 /// dropped with its last.

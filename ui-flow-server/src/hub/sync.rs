@@ -15,14 +15,13 @@
 //! from `deltas_since`.
 
 use bytes::Bytes;
-use ui_flow::{CloseCode, ErrorCode, ServerMessage};
+use ui_flow::{CloseCode, ErrorCode, Model, ServerMessage};
 
 use super::session::Sync;
 use super::transmit::{ConnectionId, Now, Recipients, Request, SyncTicket, Transmit};
 use super::{Control, Hub};
-use crate::handler::FlowHandler;
 
-impl<H: FlowHandler> Hub<H> {
+impl<M: Model> Hub<M> {
     /// The result of a [`Request::Sync`]: the encoded `Snapshot` or `Deltas`
     /// frame and the seq it brings the client to, or why there is none
     /// (the connection is closed with `sync_failed`).
@@ -52,7 +51,7 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         now: Now,
         ticket: SyncTicket,
-        result: Result<(H::State, u64), String>,
+        result: Result<(M::State, u64), String>,
     ) {
         self.latest = Some(now.instant);
         if self.current_sync(ticket).is_none() {
@@ -66,7 +65,7 @@ impl<H: FlowHandler> Hub<H> {
         if self.straddles(conn, seq) {
             return self.request_snapshot(conn);
         }
-        let frame = self.encode(&ServerMessage::<&H::State, (), ()>::Snapshot {
+        let frame = self.encode(&ServerMessage::<&M::State, (), ()>::Snapshot {
             state: &state,
             seq,
             timestamp: now.unix_ms,
@@ -84,7 +83,7 @@ impl<H: FlowHandler> Hub<H> {
         &mut self,
         now: Now,
         ticket: SyncTicket,
-        result: Result<Vec<(H::Delta, u64)>, String>,
+        result: Result<Vec<(M::Delta, u64)>, String>,
     ) {
         self.latest = Some(now.instant);
         let Some(sync) = self.current_sync(ticket) else {
@@ -102,7 +101,7 @@ impl<H: FlowHandler> Hub<H> {
         if self.straddles(conn, seq) {
             return self.request_snapshot(conn);
         }
-        let frame = self.encode(&ServerMessage::<(), &H::Delta, ()>::Deltas {
+        let frame = self.encode(&ServerMessage::<(), &M::Delta, ()>::Deltas {
             deltas: deltas.iter().map(|(d, _)| d).collect(),
             seq,
             timestamp: now.unix_ms,

@@ -3,17 +3,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Serialize, Serializer};
 use ui_flow::codec::Decoded;
 use ui_flow::{PresenceStatus, SignalPayload};
 
 use super::*;
-use crate::handler::{ActionContext, BoxError};
 
 static DELTA_ENCODES: AtomicUsize = AtomicUsize::new(0);
 
 /// A delta that counts how often it is serialized.
+#[derive(Clone)]
 struct Counted(i64);
 
 impl Serialize for Counted {
@@ -41,23 +40,14 @@ impl ui_flow::FlowState for Total {
     }
 }
 
-/// Only its types matter: the hub never calls a handler.
+/// The test application's types: the hub needs nothing else.
 struct Types;
 
-#[async_trait]
-impl FlowHandler for Types {
+impl Model for Types {
     type State = Total;
     type Delta = Counted;
     type Event = String;
     type Action = String;
-
-    async fn snapshot(&self, _: &str) -> Result<(Total, u64), BoxError> {
-        Err("not called".into())
-    }
-
-    async fn handle_action(&self, _: &ActionContext<Self>, _: String) -> ActionOutcome {
-        ActionOutcome::ok()
-    }
 }
 
 type Msg = ServerMessage<rmpv::Value, rmpv::Value, rmpv::Value>;
@@ -1027,4 +1017,50 @@ fn sessions_open_before_the_mesh_keep_their_list() {
         "{got:?}"
     );
     assert_eq!(sim.hub.local_presence()[0].1.len(), 2);
+}
+
+/// The hub is sans-IO: none of its files (nor the plain-value modules it
+/// uses) imports the async runtime, the HTTP stack or the application's
+/// async handler, so it can be driven and tested on a virtual clock alone.
+#[test]
+fn the_hub_imports_no_runtime_no_http_and_no_handler() {
+    let files = [
+        ("hub/mod.rs", include_str!("mod.rs")),
+        ("hub/ops.rs", include_str!("ops.rs")),
+        ("hub/rate.rs", include_str!("rate.rs")),
+        ("hub/remote.rs", include_str!("remote.rs")),
+        ("hub/roster.rs", include_str!("roster.rs")),
+        ("hub/session.rs", include_str!("session.rs")),
+        ("hub/sync.rs", include_str!("sync.rs")),
+        ("hub/timers.rs", include_str!("timers.rs")),
+        ("hub/transmit.rs", include_str!("transmit.rs")),
+        ("config.rs", include_str!("../config.rs")),
+        ("identity.rs", include_str!("../identity.rs")),
+        ("outcome.rs", include_str!("../outcome.rs")),
+    ];
+    let forbidden = [
+        "tokio",
+        "axum",
+        "hyper",
+        "async_trait",
+        "crate::handler",
+        "crate::server",
+        "crate::auth",
+        "crate::log",
+        "crate::socket",
+        "crate::endpoint",
+    ];
+    for (name, text) in files {
+        for line in text.lines().map(str::trim_start) {
+            if !(line.starts_with("use ") || line.starts_with("pub use ")) {
+                continue;
+            }
+            for dependency in forbidden {
+                assert!(
+                    !line.contains(dependency),
+                    "{name} imports {dependency}: {line}"
+                );
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use ui_flow::{CloseCode, OpId};
 
-use crate::auth::Identity;
+use crate::identity::Identity;
 
 /// The server's id for one connection, unique within a hub.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

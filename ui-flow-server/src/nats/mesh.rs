@@ -60,7 +60,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -165,7 +164,6 @@ impl NatsMesh {
     ) -> Result<NatsMesh, MeshError>
     where
         H: FlowHandler,
-        H::Event: DeserializeOwned,
     {
         let node: Arc<str> = Arc::from(random_node_id().as_str());
         let client = async_nats::ConnectOptions::new()
@@ -543,7 +541,6 @@ async fn receiver<H>(
     config: MeshConfig,
 ) where
     H: FlowHandler,
-    H::Event: DeserializeOwned,
 {
     // (node, resource) → when it was last heard of.
     let mut heard: HashMap<(String, String), Instant> = HashMap::new();
@@ -591,7 +588,6 @@ fn apply<H>(
     wire: Wire,
 ) where
     H: FlowHandler,
-    H::Event: DeserializeOwned,
 {
     match wire {
         Wire::Presence {
@@ -635,7 +631,7 @@ fn apply<H>(
             correlation_id,
             event,
         } if node != me => {
-            let event = match rmp_serde::from_slice::<H::Event>(&event.0) {
+            let event = match rmp_serde::from_slice::<ui_flow::model::EventOf<H::Model>>(&event.0) {
                 Ok(event) => event,
                 Err(e) => {
                     tracing::warn!(error = %e, "undecodable event from another node ignored");

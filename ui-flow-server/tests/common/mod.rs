@@ -219,12 +219,19 @@ impl ui_flow::FlowState for Text {
     }
 }
 
-#[async_trait::async_trait]
-impl FlowHandler for Plain {
+/// The types of the app-owned-state handler.
+pub struct PlainModel;
+
+impl ui_flow::Model for PlainModel {
     type State = Text;
     type Delta = String;
     type Event = String;
     type Action = String;
+}
+
+#[async_trait::async_trait]
+impl FlowHandler for Plain {
+    type Model = PlainModel;
     const APP_OWNED_STATE: bool = true;
 
     async fn snapshot(&self, _: &str) -> Result<(Text, u64), ui_flow_server::BoxError> {

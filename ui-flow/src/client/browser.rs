@@ -19,29 +19,21 @@ use gloo_events::EventListener;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
 use crate::error::Error;
-use crate::state::FlowState;
+use crate::model::Model;
 
 use super::connection::{FlowConnection, FlowConnectionBuilder};
 use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
 
-impl<S, A, E> FlowConnectionBuilder<S, A, E>
-where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + 'static,
-{
+impl<M: Model> FlowConnectionBuilder<M> {
     /// Starts the connection on the page's event loop and returns its
     /// handle at once; the first socket opens in the background.
     ///
     /// Fails without a `url` or with an invalid configuration.
-    pub fn connect(self) -> Result<FlowConnection<S, A, E>, Error> {
+    pub fn connect(self) -> Result<FlowConnection<M>, Error> {
         let prepared = self.prepare()?;
         let listeners = PageListeners::add(&prepared.driver.reports());
         wasm_bindgen_futures::spawn_local(run(
@@ -83,17 +75,12 @@ impl PageListeners {
     }
 }
 
-async fn run<S, A, E>(
-    mut driver: Driver<S, A, E>,
+async fn run<M: Model>(
+    mut driver: Driver<M>,
     mut inputs: UnboundedReceiver<Input>,
     target: Arc<Target>,
     listeners: PageListeners,
-) where
-    S: FlowState + DeserializeOwned + 'static,
-    S::Delta: DeserializeOwned + Clone + 'static,
-    A: Serialize + 'static,
-    E: DeserializeOwned + 'static,
-{
+) {
     let _listeners = listeners;
     let reports = driver.reports();
     loop {

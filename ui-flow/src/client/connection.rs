@@ -6,15 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_channel::mpsc::{UnboundedSender, unbounded};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
 use crate::error::{ApiMisuse, Error};
+use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
-use crate::state::FlowState;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
@@ -35,23 +33,23 @@ use super::ops::OpState;
 /// It is not a `Client`: the state machine lives inside, shared with the
 /// driver task, and every method here locks it briefly. Use [`Client`]
 /// directly to run the protocol over your own transport.
-pub struct FlowConnection<S: FlowState, A, E> {
-    inner: Arc<Inner<S, A, E>>,
+pub struct FlowConnection<M: Model> {
+    inner: Arc<Inner<M>>,
 }
 
-struct Inner<S: FlowState, A, E> {
-    client: Arc<Mutex<Client<S, A, E>>>,
+struct Inner<M: Model> {
+    client: Arc<Mutex<Client<M>>>,
     inputs: UnboundedSender<Input>,
 }
 
-impl<S: FlowState, A, E> Drop for Inner<S, A, E> {
+impl<M: Model> Drop for Inner<M> {
     fn drop(&mut self) {
         lock(&self.client).close();
         let _ = self.inputs.unbounded_send(Input::Wake);
     }
 }
 
-impl<S: FlowState, A, E> Clone for FlowConnection<S, A, E> {
+impl<M: Model> Clone for FlowConnection<M> {
     fn clone(&self) -> Self {
         FlowConnection {
             inner: Arc::clone(&self.inner),
@@ -63,10 +61,10 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<S: FlowState, A, E> FlowConnection<S, A, E> {
+impl<M: Model> FlowConnection<M> {
     /// Starts describing a connection: `url`, callbacks and domains, then
     /// `connect()`.
-    pub fn builder() -> FlowConnectionBuilder<S, A, E> {
+    pub fn builder() -> FlowConnectionBuilder<M> {
         FlowConnectionBuilder {
             url: None,
             token: TokenSource::Fixed(None),
@@ -79,13 +77,13 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
 
     /// Runs a command on the client, then wakes the driver to carry out
     /// what it produced.
-    fn command<R>(&self, f: impl FnOnce(&mut Client<S, A, E>) -> R) -> R {
+    fn command<R>(&self, f: impl FnOnce(&mut Client<M>) -> R) -> R {
         let result = f(&mut lock(&self.inner.client));
         let _ = self.inner.inputs.unbounded_send(Input::Wake);
         result
     }
 
-    fn read<R>(&self, f: impl FnOnce(&Client<S, A, E>) -> R) -> R {
+    fn read<R>(&self, f: impl FnOnce(&Client<M>) -> R) -> R {
         f(&lock(&self.inner.client))
     }
 
@@ -95,13 +93,13 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
     }
 
     /// A copy of the state to show (confirmed plus optimistic changes).
-    pub fn state(&self) -> S {
+    pub fn state(&self) -> M::State {
         self.read(|c| c.state().clone())
     }
 
     /// Runs `f` on the state to show, without copying it. Do not call the
     /// handle from inside `f`.
-    pub fn with_state<R>(&self, f: impl FnOnce(&S) -> R) -> R {
+    pub fn with_state<R>(&self, f: impl FnOnce(&M::State) -> R) -> R {
         self.read(|c| f(c.state()))
     }
 
@@ -131,21 +129,15 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
     }
 }
 
-impl<S, A, E> FlowConnection<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
+impl<M: Model> FlowConnection<M> {
     /// Sends an action; see [`Client::send_action`].
-    pub fn send_action(&self, action: A) -> Result<OpId, Error> {
+    pub fn send_action(&self, action: M::Action) -> Result<OpId, Error> {
         self.command(|c| c.send_action(action))
     }
 
     /// Sends an action with an optimistic change; see
     /// [`Client::send_optimistic`].
-    pub fn send_optimistic(&self, action: A, change: S::Delta) -> Result<OpId, Error> {
+    pub fn send_optimistic(&self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
         self.command(|c| c.send_optimistic(action, change))
     }
 
@@ -201,13 +193,20 @@ where
 ///     type Delta = Add;
 ///     fn apply_delta(&mut self, d: Add) { self.value += d.add; }
 /// }
-/// #[derive(Serialize)]
+/// #[derive(Serialize, Deserialize)]
 /// #[serde(tag = "type", rename_all = "snake_case")]
 /// enum Action { Add { amount: i64 } }
-/// #[derive(Debug, Deserialize)]
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
 /// struct CounterEvent { by: String, value: i64 }
+/// struct CounterModel;
+/// impl ui_flow::Model for CounterModel {
+///     type State = Counter;
+///     type Delta = Add;
+///     type Action = Action;
+///     type Event = CounterEvent;
+/// }
 ///
-/// let conn = FlowConnection::<Counter, Action, CounterEvent>::builder()
+/// let conn = FlowConnection::<CounterModel>::builder()
 ///     .url("wss://example.com/realtime/room-1")
 ///     .token("eyJhbGciOi...")
 ///     .on_state(|state| println!("show {}", state.value))
@@ -218,16 +217,16 @@ where
 /// let op = conn.send_optimistic(Action::Add { amount: 1 }, Add { add: 1 })?;
 /// # let _ = op; Ok(()) }
 /// ```
-pub struct FlowConnectionBuilder<S: FlowState, A, E> {
+pub struct FlowConnectionBuilder<M: Model> {
     url: Option<String>,
     token: TokenSource,
     config: ClientConfig,
     domains: Vec<String>,
-    callbacks: Callbacks<S, E>,
-    action: PhantomData<fn(A)>,
+    callbacks: Callbacks<M::State, M::Event>,
+    action: PhantomData<fn(M::Action)>,
 }
 
-impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
+impl<M: Model> FlowConnectionBuilder<M> {
     /// The server's WebSocket URL, such as
     /// `wss://host/realtime/{resource_id}`. Required; `connect()` fails with
     /// [`ApiMisuse::Config`] unless it starts with `ws://` or `wss://` and
@@ -263,11 +262,13 @@ impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
     /// # #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
     /// # struct Doc;
     /// # impl ui_flow::FlowState for Doc { type Delta = (); fn apply_delta(&mut self, _: ()) {} }
+    /// # struct Docs;
+    /// # impl ui_flow::Model for Docs { type State = Doc; type Delta = (); type Action = (); type Event = (); }
     ///
     /// // The app's session code keeps this up to date.
     /// let current = Arc::new(Mutex::new(String::from("eyJhbGciOi.first")));
     /// let shared = Arc::clone(&current);
-    /// let builder = FlowConnection::<Doc, (), ()>::builder()
+    /// let builder = FlowConnection::<Docs>::builder()
     ///     .url("wss://example.com/realtime/doc-1")
     ///     .token_provider(move || shared.lock().ok().map(|t| t.clone()));
     /// # let _ = builder; }
@@ -294,28 +295,31 @@ impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
     }
 
     /// Called with each snapshot (the confirmed state replaced) and its seq.
-    pub fn on_snapshot(mut self, f: impl FnMut(&S, u64) + MaybeSend + 'static) -> Self {
+    pub fn on_snapshot(mut self, f: impl FnMut(&M::State, u64) + MaybeSend + 'static) -> Self {
         self.callbacks.snapshot = Some(Box::new(f));
         self
     }
 
     /// Called with each server delta applied to the confirmed state, in seq
     /// order after its snapshot.
-    pub fn on_delta(mut self, f: impl FnMut(&S::Delta, u64) + MaybeSend + 'static) -> Self {
+    pub fn on_delta(mut self, f: impl FnMut(&M::Delta, u64) + MaybeSend + 'static) -> Self {
         self.callbacks.delta = Some(Box::new(f));
         self
     }
 
     /// Called with the state to show (confirmed plus optimistic changes)
     /// whenever it changed. The driver copies the state for this callback.
-    pub fn on_state(mut self, f: impl FnMut(&S) + MaybeSend + 'static) -> Self {
+    pub fn on_state(mut self, f: impl FnMut(&M::State) + MaybeSend + 'static) -> Self {
         self.callbacks.state = Some(Box::new(f));
         self
     }
 
     /// Called with each notification: its domain, the event and the action
     /// that caused it, if any.
-    pub fn on_notify(mut self, f: impl FnMut(&str, E, Option<OpId>) + MaybeSend + 'static) -> Self {
+    pub fn on_notify(
+        mut self,
+        f: impl FnMut(&str, M::Event, Option<OpId>) + MaybeSend + 'static,
+    ) -> Self {
         self.callbacks.notify = Some(Box::new(f));
         self
     }
@@ -349,22 +353,19 @@ impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
 
     /// Called with every event before the specific callbacks, including
     /// those no other callback covers (server errors, latency, bad frames).
-    pub fn on_event(mut self, f: impl FnMut(&Event<S, E>) + MaybeSend + 'static) -> Self {
+    pub fn on_event(
+        mut self,
+        f: impl FnMut(&Event<M::State, M::Event>) + MaybeSend + 'static,
+    ) -> Self {
         self.callbacks.event = Some(Box::new(f));
         self
     }
 }
 
-impl<S, A, E> FlowConnectionBuilder<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
+impl<M: Model> FlowConnectionBuilder<M> {
     /// Everything a driver needs to start: the handle to return, the loop's
     /// state, its input channel and the URL.
-    pub(crate) fn prepare(self) -> Result<Prepared<S, A, E>, Error> {
+    pub(crate) fn prepare(self) -> Result<Prepared<M>, Error> {
         let url = self
             .url
             .ok_or(ApiMisuse::Config("a connection needs a url"))?;

@@ -8,10 +8,9 @@
 use std::sync::{Arc, Mutex};
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
+use crate::model::Model;
 use crate::presence::PresenceStatus;
 use crate::state::FlowState;
 use crate::status::ConnectionStatus;
@@ -21,9 +20,9 @@ use super::connection::{FlowConnection, lock};
 use super::event::{Event, SocketCommand, SocketId};
 use super::machine::Client;
 
-pub(crate) struct Prepared<S: FlowState, A, E> {
-    pub(crate) handle: FlowConnection<S, A, E>,
-    pub(crate) driver: Driver<S, A, E>,
+pub(crate) struct Prepared<M: Model> {
+    pub(crate) handle: FlowConnection<M>,
+    pub(crate) driver: Driver<M>,
     pub(crate) inputs: UnboundedReceiver<Input>,
     pub(crate) target: Arc<Target>,
 }
@@ -161,9 +160,9 @@ pub(crate) enum Step {
 /// The platform-independent half of a driver loop: feeds inputs to the
 /// client and carries out its outputs. The platform half owns the sockets
 /// and the timer.
-pub(crate) struct Driver<S: FlowState, A, E> {
-    client: Arc<Mutex<Client<S, A, E>>>,
-    callbacks: Callbacks<S, E>,
+pub(crate) struct Driver<M: Model> {
+    client: Arc<Mutex<Client<M>>>,
+    callbacks: Callbacks<M::State, M::Event>,
     /// The current socket task's command channel.
     socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
     /// The token for each dial.
@@ -172,10 +171,10 @@ pub(crate) struct Driver<S: FlowState, A, E> {
     reports: UnboundedSender<Input>,
 }
 
-impl<S: FlowState, A, E> Driver<S, A, E> {
+impl<M: Model> Driver<M> {
     pub(crate) fn new(
-        client: Arc<Mutex<Client<S, A, E>>>,
-        callbacks: Callbacks<S, E>,
+        client: Arc<Mutex<Client<M>>>,
+        callbacks: Callbacks<M::State, M::Event>,
         reports: UnboundedSender<Input>,
         token: TokenSource,
     ) -> Self {
@@ -189,13 +188,7 @@ impl<S: FlowState, A, E> Driver<S, A, E> {
     }
 }
 
-impl<S, A, E> Driver<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
+impl<M: Model> Driver<M> {
     /// A sender for reports to this loop.
     pub(crate) fn reports(&self) -> UnboundedSender<Input> {
         self.reports.clone()
@@ -248,7 +241,7 @@ where
             let url = client.dial_url(base);
             let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
             let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
-            let changed = |f: fn(&Event<S, E>) -> bool| events.iter().any(f);
+            let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
             let state = (self.callbacks.wants_state()
                 && changed(|e| matches!(e, Event::StateChanged)))
             .then(|| client.state().clone());

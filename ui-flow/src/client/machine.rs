@@ -7,14 +7,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
 use crate::code::CloseCode;
 use crate::codec::Decoded;
 use crate::error::{ApiMisuse, Error};
 use crate::message::{ClientMessage, ServerMessage};
+use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
@@ -31,8 +30,8 @@ use super::ops::{OpState, Ops};
 /// machine that every driver (native, browser, framework adapters) runs the
 /// same way, so they all follow the same connection policy.
 ///
-/// It is generic over the application's state `S` (with its `S::Delta`),
-/// action `A` and notification event `E` types. It is not a WebSocket: a
+/// It is generic over the application's [`Model`] (its state, delta, action
+/// and event types). It is not a WebSocket: a
 /// driver owns the socket, the timer and the clock, and feeds the client.
 ///
 /// # Call order
@@ -119,16 +118,16 @@ use super::ops::{OpState, Ops};
 ///   fail with [`ApiMisuse::Closed`].
 /// - **Bad input**: a frame that does not decode is reported as
 ///   [`Event::BadFrame`] and skipped; unknown tags are skipped silently.
-pub struct Client<S: FlowState, A, E> {
+pub struct Client<M: Model> {
     config: ClientConfig,
     /// The zero of `Ping.ts`.
     origin: Instant,
     link: Link,
     status: ConnectionStatus,
-    mirror: Mirror<S>,
+    mirror: Mirror<M::State>,
     /// Confirmed state plus optimistic changes, while there are any.
-    view: Option<S>,
-    ops: Ops<S::Delta>,
+    view: Option<M::State>,
+    ops: Ops<M::Delta>,
     /// Encoded signals waiting for a connection.
     outbox: VecDeque<Vec<u8>>,
     subscriptions: Vec<String>,
@@ -143,12 +142,12 @@ pub struct Client<S: FlowState, A, E> {
     resync_since: Option<Instant>,
     transmits: VecDeque<Vec<u8>>,
     sockets: VecDeque<SocketCommand>,
-    events: VecDeque<Event<S, E>>,
-    action: PhantomData<fn(A)>,
+    events: VecDeque<Event<M::State, M::Event>>,
+    action: PhantomData<fn(M::Action)>,
 }
 
 /// Getters, outputs and `close`: everything that needs no serde bounds.
-impl<S: FlowState, A, E> Client<S, A, E> {
+impl<M: Model> Client<M> {
     /// Where the connection stands.
     pub fn status(&self) -> &ConnectionStatus {
         &self.status
@@ -156,12 +155,12 @@ impl<S: FlowState, A, E> Client<S, A, E> {
 
     /// The state to show: the confirmed server state with the optimistic
     /// changes of unresolved actions applied on top.
-    pub fn state(&self) -> &S {
+    pub fn state(&self) -> &M::State {
         self.view.as_ref().unwrap_or(self.mirror.state())
     }
 
     /// The server's state at [`seq`](Self::seq), without optimistic changes.
-    pub fn confirmed_state(&self) -> &S {
+    pub fn confirmed_state(&self) -> &M::State {
         self.mirror.state()
     }
 
@@ -172,9 +171,11 @@ impl<S: FlowState, A, E> Client<S, A, E> {
     ///
     /// ```
     /// # use ui_flow::client::{Client, ClientConfig, Instant};
-    /// # #[derive(Clone, Default, serde::Deserialize)] struct S;
+    /// # #[derive(Clone, Default, serde::Serialize, serde::Deserialize)] struct S;
     /// # impl ui_flow::FlowState for S { type Delta = (); fn apply_delta(&mut self, _: ()) {} }
-    /// let client: Client<S, (), ()> = Client::new(ClientConfig::default(), Instant::now())?;
+    /// # struct Doc;
+    /// # impl ui_flow::Model for Doc { type State = S; type Delta = (); type Action = (); type Event = (); }
+    /// let client: Client<Doc> = Client::new(ClientConfig::default(), Instant::now())?;
     /// // Nothing to resume yet: the URL is unchanged.
     /// assert_eq!(client.dial_url("ws://127.0.0.1:9000/realtime/room"), "ws://127.0.0.1:9000/realtime/room");
     /// # Ok::<(), ui_flow::ApiMisuse>(())
@@ -268,7 +269,7 @@ impl<S: FlowState, A, E> Client<S, A, E> {
     }
 
     /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event<S, E>> {
+    pub fn poll_event(&mut self) -> Option<Event<M::State, M::Event>> {
         self.events.pop_front()
     }
 
@@ -322,13 +323,7 @@ impl<S: FlowState, A, E> Client<S, A, E> {
     }
 }
 
-impl<S, A, E> Client<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
+impl<M: Model> Client<M> {
     /// A client that asks for its first socket at once (see
     /// [`poll_socket`](Self::poll_socket)). `now` is also the zero of the
     /// ping clock. Fails only for an invalid configuration.
@@ -379,7 +374,8 @@ where
         }
         self.link.opened(now);
         self.link.heard(now);
-        match ServerMessage::<S, S::Delta, E>::decode_with(frame, &self.config.limits) {
+        match ServerMessage::<M::State, M::Delta, M::Event>::decode_with(frame, &self.config.limits)
+        {
             Ok(Decoded::Message(message)) => self.on_message(now, message),
             Ok(Decoded::Unknown { .. }) => {}
             Err(error) => self.events.push_back(Event::BadFrame(error)),
@@ -463,14 +459,14 @@ where
     /// [`queue_bound`](ClientConfig::queue_bound) actions are unresolved,
     /// [`ApiMisuse::Closed`] after the connection closed for good, or an
     /// encode error when the action does not serialize.
-    pub fn send_action(&mut self, action: A) -> Result<OpId, Error> {
+    pub fn send_action(&mut self, action: M::Action) -> Result<OpId, Error> {
         self.issue(action, None)
     }
 
     /// Sends an action and shows `change` in [`state`](Self::state) at once,
     /// until the action's outcome arrives. Fails like
     /// [`send_action`](Self::send_action), and then shows nothing.
-    pub fn send_optimistic(&mut self, action: A, change: S::Delta) -> Result<OpId, Error> {
+    pub fn send_optimistic(&mut self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
         self.issue(action, Some(change))
     }
 
@@ -525,7 +521,7 @@ where
         signal: SignalPayload,
     ) -> Result<(), Error> {
         self.usable()?;
-        let frame = ClientMessage::<A>::Signal {
+        let frame = ClientMessage::<M::Action>::Signal {
             target_user_id: target_user_id.into(),
             signal,
         }
@@ -580,7 +576,7 @@ where
         }
     }
 
-    fn issue(&mut self, action: A, optimistic: Option<S::Delta>) -> Result<OpId, Error> {
+    fn issue(&mut self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
         self.usable()?;
         if self.ops.unresolved_len() >= self.config.queue_bound {
             return Err(ApiMisuse::QueueFull {
@@ -604,7 +600,7 @@ where
 
     /// Queues a frame that carries no application payload, which cannot
     /// fail to encode.
-    fn transmit(&mut self, message: ClientMessage<A>) {
+    fn transmit(&mut self, message: ClientMessage<M::Action>) {
         let encoded = message.encode();
         debug_assert!(encoded.is_ok(), "payload-free frames always encode");
         if let Ok(frame) = encoded {
@@ -651,7 +647,7 @@ where
     }
 }
 
-impl<S: FlowState, A, E> fmt::Debug for Client<S, A, E> {
+impl<M: Model> fmt::Debug for Client<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("status", &self.status)

@@ -30,7 +30,7 @@
 //! use std::time::Duration;
 //! use serde::{Deserialize, Serialize};
 //! use ui_flow::client::{Client, ClientConfig, Event, Instant, SocketCommand};
-//! use ui_flow::{FlowState, ServerMessage};
+//! use ui_flow::{FlowState, Model, ServerMessage};
 //!
 //! #[derive(Clone, Default, Debug, PartialEq, Serialize, Deserialize)]
 //! struct Counter(i64);
@@ -40,8 +40,16 @@
 //!     fn apply_delta(&mut self, delta: i64) { self.0 += delta; }
 //! }
 //!
+//! struct Counting;
+//! impl Model for Counting {
+//!     type State = Counter;
+//!     type Delta = i64;
+//!     type Action = i64;
+//!     type Event = ();
+//! }
+//!
 //! let start = Instant::now();
-//! let mut client: Client<Counter, i64, ()> = Client::new(ClientConfig::default(), start)?;
+//! let mut client: Client<Counting> = Client::new(ClientConfig::default(), start)?;
 //! // The driver is told to open a socket, and reports back when it did.
 //! let Some(SocketCommand::Open(socket)) = client.poll_socket() else { unreachable!() };
 //! client.handle_open(start, socket);

@@ -12,8 +12,6 @@ use std::time::Duration;
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::future::{Either, select};
 use futures_util::{SinkExt, StreamExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -22,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::error::{ApiMisuse, Error};
-use crate::state::FlowState;
+use crate::model::Model;
 
 use super::connection::{FlowConnection, FlowConnectionBuilder};
 use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
@@ -31,13 +29,7 @@ use super::event::SocketId;
 /// How long a closing socket may take to send its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-impl<S, A, E> FlowConnectionBuilder<S, A, E>
-where
-    S: FlowState + DeserializeOwned + Send + 'static,
-    S::Delta: DeserializeOwned + Clone + Send + 'static,
-    A: Serialize + Send + 'static,
-    E: DeserializeOwned + Send + 'static,
-{
+impl<M: Model> FlowConnectionBuilder<M> {
     /// Starts the connection on the current tokio runtime and returns its
     /// handle at once; the first socket opens in the background.
     ///
@@ -47,7 +39,7 @@ where
     ///
     /// Fails without a `url`, with an invalid configuration, or outside a
     /// tokio runtime.
-    pub fn connect(self) -> Result<FlowConnection<S, A, E>, Error> {
+    pub fn connect(self) -> Result<FlowConnection<M>, Error> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| ApiMisuse::Config("connect() must be called inside a tokio runtime"))?;
         let prepared = self.prepare()?;
@@ -56,16 +48,11 @@ where
     }
 }
 
-async fn run<S, A, E>(
-    mut driver: Driver<S, A, E>,
+async fn run<M: Model>(
+    mut driver: Driver<M>,
     mut inputs: UnboundedReceiver<Input>,
     target: Arc<Target>,
-) where
-    S: FlowState + DeserializeOwned + Send + 'static,
-    S::Delta: DeserializeOwned + Clone + Send + 'static,
-    A: Serialize + Send + 'static,
-    E: DeserializeOwned + Send + 'static,
-{
+) {
     let reports = driver.reports();
     loop {
         let step = driver.flush(&target.url, |id, url, protocols, commands| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ui_flow::client::{Client, ClientConfig, Event, Instant, SocketCommand, SocketId};
 use ui_flow::codec::Decoded;
-use ui_flow::{ClientMessage, FlowState, OpId, ServerMessage};
+use ui_flow::{ClientMessage, FlowState, Model, OpId, ServerMessage};
 
 /// A state whose deltas do not commute: a missing, repeated or reordered
 /// delta shows up in the log.
@@ -31,7 +31,17 @@ pub struct Append(pub u32);
 pub struct Note(pub String);
 
 pub type Msg = ServerMessage<Log, u32, Note>;
-pub type TestClient = Client<Log, Append, Note>;
+/// The test application's model.
+pub struct LogModel;
+
+impl Model for LogModel {
+    type State = Log;
+    type Delta = u32;
+    type Action = Append;
+    type Event = Note;
+}
+
+pub type TestClient = Client<LogModel>;
 pub type TestEvent = Event<Log, Note>;
 
 /// A client, the clock it runs on, and everything it put out.

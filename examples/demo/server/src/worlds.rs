@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use demo_world::{
-    DIG_STEPS, DigResult, Hex, Refusal, World, WorldAction, WorldDelta, WorldEvent, domain,
+    DIG_STEPS, DigResult, Hex, Refusal, World, WorldAction, WorldDelta, WorldEvent, WorldModel,
+    domain,
 };
 use ui_flow::OpId;
 use ui_flow_server::{
@@ -245,10 +246,7 @@ impl Drop for Digging<'_> {
 
 #[async_trait]
 impl FlowHandler for Worlds {
-    type State = World;
-    type Delta = WorldDelta;
-    type Event = WorldEvent;
-    type Action = WorldAction;
+    type Model = WorldModel;
 
     /// Every path to a world (a join, a resume, an action sent with the
     /// upgrade, the steward) opens its log through here, so the cap holds

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use demo_world::{Hex, World, WorldAction, WorldDelta, WorldEvent};
+use demo_world::{Hex, World, WorldAction, WorldDelta, WorldModel};
 use tokio::sync::watch;
 use ui_flow::client::{ClientConfig, OpState};
 use ui_flow::{FlowConnection, OpId};
@@ -95,7 +95,7 @@ struct Seen {
 
 struct Player {
     user: String,
-    conn: FlowConnection<World, WorldAction, WorldEvent>,
+    conn: FlowConnection<WorldModel>,
     seen: Arc<Mutex<Seen>>,
     sent: Vec<OpId>,
 }
@@ -122,7 +122,7 @@ impl Player {
         let me = user.to_owned();
         let (on_snapshot, on_delta, on_action) = (seen.clone(), seen.clone(), seen.clone());
         let (events_snapshot, events_delta) = (events.clone(), events.clone());
-        let conn = FlowConnection::<World, WorldAction, WorldEvent>::builder()
+        let conn = FlowConnection::<WorldModel>::builder()
             .url(format!("ws://{addr}/realtime/meadow"))
             .token(user)
             .config(config(seed))

@@ -43,6 +43,18 @@ mod world;
 
 pub use action::{DIG_STEPS, DigResult, WorldAction};
 pub use event::{WorldEvent, domain};
+
+/// The demo's types, named once: `demo-server`'s handler and the frontends
+/// are built from it, so they agree on the wire types at compile time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorldModel;
+
+impl ui_flow::Model for WorldModel {
+    type State = World;
+    type Delta = WorldDelta;
+    type Action = WorldAction;
+    type Event = WorldEvent;
+}
 pub use hex::Hex;
 pub use map::RADIUS;
 pub use rules::{Refusal, display_name};

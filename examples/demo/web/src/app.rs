@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use demo_world::{DigResult, World, WorldAction, WorldEvent, domain};
+use demo_world::{DigResult, WorldModel, domain};
 use leptos::prelude::*;
 use ui_flow::client::{ClientConfig, OpState};
 use ui_flow::{OpId, PresenceStatus};
@@ -45,7 +45,7 @@ pub fn App() -> impl IntoView {
         .token(me.user.clone())
         .subscribe(domain::ALL)
         .on_signal(move |from: &str, signal| peers.receive(from, signal));
-    let flow = use_flow_with_options::<World, WorldAction, WorldEvent>(me.url(), options);
+    let flow = use_flow_with_options::<WorldModel>(me.url(), options);
     let game = Game::new(flow, me);
     provide_context(game);
     peers.attach(game);

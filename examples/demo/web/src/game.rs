@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use demo_world::{Hex, World, WorldAction, WorldDelta, WorldEvent};
+use demo_world::{Hex, WorldAction, WorldDelta, WorldModel};
 use leptos::prelude::*;
 use ui_flow::{ConnectionStatus, OpId};
 use ui_flow_leptos::UseFlow;
@@ -12,7 +12,7 @@ use crate::identity::Me;
 use crate::reset::Reset;
 
 /// The connection to the world, as `use_flow` returns it.
-pub type Flow = UseFlow<World, WorldAction, WorldEvent>;
+pub type Flow = UseFlow<WorldModel>;
 
 /// What an action of ours was, so the log and the board can describe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use web_time::Instant;
 
 use super::Client;
@@ -13,19 +11,17 @@ use crate::client::mirror::Sync;
 use crate::client::ops::OpState;
 use crate::code::{CloseCode, ErrorCode};
 use crate::message::{ClientMessage, ServerMessage};
+use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo};
-use crate::state::FlowState;
 use crate::status::{CloseReason, ConnectionStatus};
 
-impl<S, A, E> Client<S, A, E>
-where
-    S: FlowState + DeserializeOwned,
-    S::Delta: DeserializeOwned + Clone,
-    A: Serialize,
-    E: DeserializeOwned,
-{
-    pub(super) fn on_message(&mut self, now: Instant, message: ServerMessage<S, S::Delta, E>) {
+impl<M: Model> Client<M> {
+    pub(super) fn on_message(
+        &mut self,
+        now: Instant,
+        message: ServerMessage<M::State, M::Delta, M::Event>,
+    ) {
         match message {
             ServerMessage::Connected {
                 protocol_version,
@@ -197,7 +193,7 @@ where
         }
     }
 
-    fn on_deltas(&mut self, now: Instant, seq: u64, epoch: Option<u32>, deltas: Vec<S::Delta>) {
+    fn on_deltas(&mut self, now: Instant, seq: u64, epoch: Option<u32>, deltas: Vec<M::Delta>) {
         let events = &mut self.events;
         let outcome = self.mirror.deltas(seq, epoch, deltas, &mut |seq, delta| {
             events.push_back(Event::Delta {
