@@ -101,7 +101,14 @@ export type CloseReason =
   | { kind: "fatal"; code?: string; message: string }
   /** The server closed the socket with a code that says not to reconnect. */
   | { kind: "final"; code: number; reason: string }
-  /** The upgrade was answered with an HTTP 4xx (native clients only; a browser hides the status). */
+  /**
+   * The upgrade was refused with an HTTP 4xx other than 408, 426 and 429
+   * (404 no such endpoint, 403 origin, 401 the app's own auth, 400 bad
+   * resource id). The browser hides that status; after a socket fails to
+   * open the client reads it from a plain `GET` of the same URL (same
+   * origin always; another origin only if its answer carries
+   * `Access-Control-Allow-Origin`, as ui-flow-server's do). Final: no retry.
+   */
   | { kind: "refused"; status: number }
   /** The server speaks another protocol version. */
   | { kind: "incompatible"; serverVersion: number }

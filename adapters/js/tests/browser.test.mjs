@@ -28,6 +28,7 @@ async function serveStatic() {
     const path = new URL(req.url, "http://x").pathname;
     const prefix = Object.keys(roots).find((p) => path.startsWith(p));
     const file = prefix && normalize(join(roots[prefix], path.slice(prefix.length)));
+    if (path.startsWith("/guarded/")) return res.writeHead(401).end();
     if (!file || !file.startsWith(roots[prefix])) return res.writeHead(404).end();
     try {
       const body = await readFile(file);
@@ -36,6 +37,13 @@ async function serveStatic() {
     } catch {
       res.writeHead(404).end();
     }
+  });
+  // The page's own origin refuses upgrades the way an app's router does:
+  // 401 under /guarded/ (its auth), 404 anywhere else; a plain GET of the
+  // same URL gets the same status (the browser client's refusal probe).
+  server.on("upgrade", (req, socket) => {
+    const status = new URL(req.url, "http://x").pathname.startsWith("/guarded/") ? "401 Unauthorized" : "404 Not Found";
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return server;
@@ -340,6 +348,33 @@ test("tokenProvider is asked before the dial and names the user", async () => {
     return { asked, members };
   }, endpoint(resource));
   assert.deepEqual(out, { asked: 1, members: ["pat"] });
+});
+
+test("an upgrade refused with 404 or 401 closes for good with its status", async () => {
+  // Same origin as the page: its own server refuses (see serveStatic).
+  const out = await page.evaluate(async (base) => {
+    const results = [];
+    for (const path of ["no-such-endpoint", "guarded"]) {
+      const kinds = [];
+      let client;
+      const closed = new Promise((ok, fail) => {
+        setTimeout(() => fail(new Error(`${path}: not closed within 10 s: ${kinds}`)), 10_000);
+        client = window.flowTest.FlowClient.connect(`${base}/${path}/r`, {
+          onStatus: (status) => {
+            kinds.push(status.kind);
+            if (status.kind === "closed") ok(status);
+          },
+        });
+      });
+      results.push({ status: await closed, kinds, now: client.status });
+    }
+    return results;
+  }, origin.replace(/^http/, "ws"));
+  for (const [result, status] of [[out[0], 404], [out[1], 401]]) {
+    assert.deepEqual(result.status, { kind: "closed", reason: { kind: "refused", status } });
+    assert.deepEqual(result.now, result.status);
+    assert.deepEqual(result.kinds, ["connecting", "closed"], "never retried");
+  }
 });
 
 test("a URL that is not a WebSocket URL throws at connect", async () => {

@@ -134,8 +134,8 @@ pub(crate) enum Input {
 /// What a socket task reports.
 pub(crate) enum SocketReport {
     Opened,
-    /// The server answered the upgrade with this HTTP status (native only).
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// The server answered the upgrade with this HTTP status (native), or
+    /// the refusal probe did after the socket failed to open (browser).
     Refused(u16),
     Frame(Vec<u8>),
     Closed {
