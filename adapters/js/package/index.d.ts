@@ -54,11 +54,11 @@
  *
  * `applyDelta` must return the new state and leave its arguments untouched
  * (like a reducer): the client applies the same deltas to the confirmed
- * state and again to the state it shows. It belongs to the page, not to one
- * client: every client on a page that passes `applyDelta` must pass the same
- * function (a different one throws a `TypeError` while clients using the
- * first are open), so a page mirroring several kinds of state dispatches on
- * the state's shape inside it.
+ * state and again to the state it shows. It belongs to its client: clients
+ * on one page may pass different functions, each is called only for its own
+ * client's state, and a client lets go of it when its connection closes
+ * (`close()`), so a component that closes on unmount may connect again with
+ * a new function on remount.
  */
 
 /** Loads and instantiates the WebAssembly module; call once before anything else. */
@@ -257,7 +257,8 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   /**
    * Opens a connection to `url` (`ws://` or `wss://host/realtime/{resource}`)
    * and returns at once; the socket opens in the background. Throws a
-   * `TypeError` for a malformed option or a second, different `applyDelta`.
+   * `TypeError` for a URL that is not `ws://` or `wss://` or a malformed
+   * option.
    */
   static connect<S = unknown, D = unknown, A = unknown, E = unknown>(
     url: string,

@@ -19,7 +19,7 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::driver::{Driver, Input, Prepared, Target, TokenSource, is_header_token};
+use super::driver::{Driver, Input, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
 use super::machine::Client;
 use super::ops::OpState;
@@ -73,6 +73,7 @@ impl<S: FlowState, A, E> FlowConnection<S, A, E> {
             config: ClientConfig::default(),
             domains: Vec::new(),
             callbacks: Callbacks::default(),
+            scope: None,
             action: PhantomData,
         }
     }
@@ -224,10 +225,30 @@ pub struct FlowConnectionBuilder<S: FlowState, A, E> {
     config: ClientConfig,
     domains: Vec<String>,
     callbacks: Callbacks<S, E>,
+    scope: Option<StateScope>,
     action: PhantomData<fn(A)>,
 }
 
 impl<S: FlowState, A, E> FlowConnectionBuilder<S, A, E> {
+    /// Runs `scope` around every stretch of work in which the driver may
+    /// change the state (a socket's report, a timer), with that work as its
+    /// argument: `scope` sets up what [`FlowState::apply_delta`] needs, calls
+    /// the work once, and tears down. If it does not call the work, the
+    /// driver does it afterwards, so no input is lost.
+    ///
+    /// It exists for a state whose `apply_delta` needs per-connection context
+    /// that the trait cannot pass, such as ui-flow-js's per-client
+    /// `applyDelta` function; most applications never need it. Commands
+    /// called on a handle (`send_optimistic`, ...) run in the caller's own
+    /// context, not inside `scope`; callbacks run outside it too.
+    pub fn state_scope(
+        mut self,
+        scope: impl FnMut(&mut dyn FnMut()) + MaybeSend + 'static,
+    ) -> Self {
+        self.scope = Some(Box::new(scope));
+        self
+    }
+
     /// The server's WebSocket URL, such as
     /// `wss://host/realtime/{resource_id}`. Required; `connect()` fails with
     /// [`ApiMisuse::Config`] unless it starts with `ws://` or `wss://` and
@@ -392,7 +413,7 @@ where
                 inputs: inputs.clone(),
             }),
         };
-        let driver = Driver::new(client, self.callbacks, inputs, token);
+        let driver = Driver::new(client, self.callbacks, inputs, token, self.scope);
         Ok(Prepared {
             handle,
             driver,

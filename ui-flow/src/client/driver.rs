@@ -46,6 +46,13 @@ pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String> + Send>;
 #[cfg(target_arch = "wasm32")]
 pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String>>;
 
+/// What [`FlowConnectionBuilder::state_scope`](super::FlowConnectionBuilder::state_scope)
+/// registered: runs the work it is given inside the application's context.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type StateScope = Box<dyn FnMut(&mut dyn FnMut()) + Send>;
+#[cfg(target_arch = "wasm32")]
+pub(crate) type StateScope = Box<dyn FnMut(&mut dyn FnMut())>;
+
 impl TokenSource {
     /// The subprotocols to offer on the next dial: empty, or `ui-flow` and
     /// the token. A provided token that is not a header token is not sent
@@ -170,6 +177,8 @@ pub(crate) struct Driver<S: FlowState, A, E> {
     token: TokenSource,
     /// Where socket tasks (and browser listeners) report.
     reports: UnboundedSender<Input>,
+    /// Runs around every input and timeout, if the application asked.
+    scope: Option<StateScope>,
 }
 
 impl<S: FlowState, A, E> Driver<S, A, E> {
@@ -178,6 +187,7 @@ impl<S: FlowState, A, E> Driver<S, A, E> {
         callbacks: Callbacks<S, E>,
         reports: UnboundedSender<Input>,
         token: TokenSource,
+        scope: Option<StateScope>,
     ) -> Self {
         Driver {
             client,
@@ -185,7 +195,24 @@ impl<S: FlowState, A, E> Driver<S, A, E> {
             socket: None,
             token,
             reports,
+            scope,
         }
+    }
+
+    /// Runs `work` on the client, inside the application's state scope if
+    /// there is one; exactly once either way.
+    fn scoped(&mut self, work: impl FnOnce(&mut Client<S, A, E>, Instant)) {
+        let client = &self.client;
+        let mut work = Some(work);
+        let mut run = || {
+            if let Some(work) = work.take() {
+                work(&mut lock(client), Instant::now());
+            }
+        };
+        if let Some(scope) = &mut self.scope {
+            scope(&mut run);
+        }
+        run();
     }
 }
 
@@ -202,8 +229,10 @@ where
     }
 
     pub(crate) fn input(&mut self, input: Input) {
-        let now = Instant::now();
-        let mut client = lock(&self.client);
+        self.scoped(|client, now| Self::feed(client, now, input));
+    }
+
+    fn feed(client: &mut Client<S, A, E>, now: Instant, input: Input) {
         match input {
             Input::Socket(id, SocketReport::Opened) => client.handle_open(now, id),
             Input::Socket(id, SocketReport::Refused(status)) => {
@@ -230,7 +259,7 @@ where
     }
 
     pub(crate) fn timeout(&mut self) {
-        lock(&self.client).handle_timeout(Instant::now());
+        self.scoped(|client, now| client.handle_timeout(now));
     }
 
     /// Carries out everything the client produced: sockets to open (through
