@@ -129,6 +129,79 @@ async fn pipe(mut a: TcpStream, mut b: TcpStream, mut faults: watch::Receiver<Fa
     }
 }
 
+/// Routes that refuse every browser upgrade before it happens, one per
+/// status, the way an application's own router can:
+///
+/// - `/same-host/{resource}`: a `FlowUpgrade` route of a server with the
+///   default `OriginPolicy`, so a test page (served from another port)
+///   gets 403;
+/// - `/guarded/{resource}`: the application's own check, a `session`
+///   cookie no test page has, so 401;
+/// - `/flaky/{resource}`: every upgrade fails (503) but a plain `GET`
+///   reaches the endpoint (426), as behind a failing gateway: retried;
+/// - anything unknown: 404.
+///
+/// The application's own answers (401, 404) carry
+/// `Access-Control-Allow-Origin: *` as an application's CORS layer would,
+/// so the browser client's refusal probe can read them from the test
+/// page's origin; ui-flow-server's own answers to the probe always do.
+fn refusing_routes<S>(handler: &JournalHandler) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    use axum::extract::Path;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use ui_flow_server::FlowUpgrade;
+
+    fn exposed(status: StatusCode, text: &'static str) -> Response {
+        (status, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], text).into_response()
+    }
+    // Default configuration: the Origin must name the request's host.
+    let strict = FlowServer::new(handler.clone(), UnverifiedUserToken);
+    let guarded = strict.clone();
+    let mut any_origin = ServerConfig::default();
+    any_origin.origins = ui_flow_server::OriginPolicy::Any;
+    let flaky = FlowServer::with_config(handler.clone(), UnverifiedUserToken, any_origin);
+    axum::Router::new()
+        .route(
+            "/same-host/{resource}",
+            get(move |Path(resource): Path<String>, upgrade: FlowUpgrade| async move {
+                upgrade.serve(&strict, resource)
+            }),
+        )
+        .route(
+            "/guarded/{resource}",
+            get(
+                move |Path(resource): Path<String>, headers: HeaderMap, upgrade: FlowUpgrade| async move {
+                    let session = headers
+                        .get_all(header::COOKIE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .any(|v| v.split(';').any(|c| c.trim().starts_with("session=")));
+                    if !session {
+                        return exposed(StatusCode::UNAUTHORIZED, "log in first");
+                    }
+                    upgrade.serve(&guarded, resource)
+                },
+            ),
+        )
+        .route(
+            "/flaky/{resource}",
+            get(move |Path(resource): Path<String>, headers: HeaderMap, upgrade: FlowUpgrade| async move {
+                // A gateway that fails every upgrade (the page sees only a
+                // socket that never opened) while the endpoint behind it
+                // answers the refusal probe: 426, so the client retries.
+                if headers.contains_key(header::UPGRADE) {
+                    return exposed(StatusCode::SERVICE_UNAVAILABLE, "try again");
+                }
+                upgrade.serve(&flaky, resource)
+            }),
+        )
+        .fallback(|| async { exposed(StatusCode::NOT_FOUND, "no such route") })
+}
+
 /// A running ui-flow-server for the journal app, with a TCP proxy in front.
 pub struct TestServer {
     handler: JournalHandler,
@@ -183,7 +256,7 @@ impl TestServer {
     }
 
     fn serve(&mut self, listener: TcpListener) {
-        let router = self.server.router();
+        let router = self.server.router().merge(refusing_routes(&self.handler));
         let serving = self.server.clone();
         self.task = Some(tokio::spawn(async move {
             let _ = serving.serve(listener, router).await;

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use gloo_timers::future::TimeoutFuture;
 use ui_flow::client::{Backoff, ClientConfig, Event, OpState};
-use ui_flow::{ConnectionStatus, FlowConnection, FlowConnectionBuilder, OpId};
+use ui_flow::{CloseReason, ConnectionStatus, FlowConnection, FlowConnectionBuilder, OpId};
 use ui_flow_client_tests::journal::{
     Appended, DOMAIN, Entry, Journal, JournalAction, JournalModel,
 };
@@ -286,4 +286,85 @@ async fn comes_back_at_once_when_the_page_is_online_or_visible_again() {
             .await;
     }
     alice.conn.close();
+}
+
+/// The URL of `test`'s resource under another path than `/realtime/`.
+fn url_under(path: &str, test: &str) -> String {
+    resource_url(test).replace("/realtime/", &format!("/{path}/"))
+}
+
+fn is_reconnecting(event: &Ev) -> bool {
+    is_status(event, |s| {
+        matches!(s, ConnectionStatus::Reconnecting { .. })
+    })
+}
+
+/// Issue 12 item 7: the page cannot see why an upgrade failed; the refusal
+/// probe reads the status, and a 4xx ends the connection with it at the
+/// first attempt. The test page is on another origin than the server, so
+/// this is the cross-origin case: ui-flow-server's own answers (403, 400)
+/// are readable by design, the application's (401, 404) through its CORS
+/// header.
+#[wasm_bindgen_test]
+async fn an_upgrade_refused_with_a_4xx_closes_for_good_with_its_status() {
+    let too_long = "r".repeat(300);
+    let cases = [
+        (url_under("no-such-endpoint", "refused"), 404),
+        (url_under("same-host", "refused"), 403),
+        (url_under("guarded", "refused"), 401),
+        (resource_url(&too_long), 400),
+    ];
+    for (url, status) in cases {
+        let mut client = Probe::connect(url.clone(), fast(), &[]);
+        client
+            .saw(&format!("the end of {url}"), |e| {
+                is_status(e, |s| matches!(s, ConnectionStatus::Closed { .. }))
+            })
+            .await;
+        assert_eq!(
+            client.conn.status(),
+            ConnectionStatus::Closed {
+                reason: CloseReason::Refused { status }
+            },
+            "{url}"
+        );
+        let reason = match client.conn.status() {
+            ConnectionStatus::Closed { reason } => reason.to_string(),
+            other => format!("{other:?}"),
+        };
+        assert!(reason.contains(&format!("HTTP {status}")), "{reason}");
+        assert!(
+            !client.seen.iter().any(is_reconnecting),
+            "{url}: never retried"
+        );
+    }
+}
+
+/// The other side of the rule: a socket that never opened while the
+/// endpoint answers the probe with 426 (a failing gateway in front of it)
+/// is retried, as is one where nothing answers at all.
+#[wasm_bindgen_test]
+async fn a_socket_that_fails_to_open_without_a_refusal_is_retried() {
+    // Port 3 on the loopback: nothing listens, so the probe fails too.
+    let nobody = "ws://127.0.0.1:3/realtime/r".to_owned();
+    for url in [url_under("flaky", "retried"), nobody] {
+        let mut client = Probe::connect(url.clone(), fast(), &[]);
+        client
+            .saw(&format!("a second retry of {url}"), |e| {
+                is_status(
+                    e,
+                    |s| matches!(s, ConnectionStatus::Reconnecting { attempt, .. } if *attempt >= 2),
+                )
+            })
+            .await;
+        assert!(
+            !client
+                .seen
+                .iter()
+                .any(|e| is_status(e, |s| matches!(s, ConnectionStatus::Closed { .. }))),
+            "{url}: {:?}",
+            client.seen
+        );
+        client.conn.close();
+    }
 }

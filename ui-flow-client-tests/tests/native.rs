@@ -607,3 +607,91 @@ async fn a_callback_may_call_back_into_the_connection() {
     assert_eq!(server.head("reentrant").await.0.entries, [42]);
     conn.close();
 }
+
+thread_local! {
+    /// What the running connection's state scope set (0 outside any).
+    static SCOPE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A journal that records, per delta, what the state scope said while the
+/// delta was applied: the per-connection context a `FlowState` cannot get
+/// through the trait.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+struct Scoped(Journal);
+
+impl ui_flow::FlowState for Scoped {
+    type Delta = Entry;
+
+    fn apply_delta(&mut self, delta: Entry) {
+        let context = SCOPE.with(std::cell::Cell::get);
+        self.0.entries.push(delta.value * 1000 + context);
+    }
+}
+
+/// The journal's payload types with the scoped state.
+struct ScopedModel;
+
+impl ui_flow::Model for ScopedModel {
+    type State = Scoped;
+    type Delta = Entry;
+    type Action = JournalAction;
+    type Event = Appended;
+}
+
+/// What the two scoped connections reported: snapshots, and every state
+/// shown.
+#[derive(Debug, Default)]
+struct ScopedSeen {
+    snapshots: usize,
+    shown: Vec<u32>,
+}
+
+/// The builder's `state_scope` runs around every input that may apply a
+/// delta (ui-flow-js's per-client `applyDelta` depends on it): two
+/// connections with different scopes each apply the server's deltas in
+/// their own context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_applies_deltas_inside_its_own_state_scope() {
+    let server = TestServer::start().await.expect("server starts");
+    let url = server.direct_url("scoped", "alice");
+    let (tick, mut changes) = watch::channel(ScopedSeen::default());
+    let tick = Arc::new(tick);
+    let connect = |context: u32| {
+        let (snapshots, states) = (Arc::clone(&tick), Arc::clone(&tick));
+        FlowConnection::<ScopedModel>::builder()
+            .url(url.clone())
+            .config(fast())
+            .state_scope(move |work| {
+                let outer = SCOPE.with(|s| s.replace(context));
+                work();
+                SCOPE.with(|s| s.set(outer));
+            })
+            .on_snapshot(move |_, _| snapshots.send_modify(|seen| seen.snapshots += 1))
+            .on_state(move |state: &Scoped| {
+                states.send_modify(|seen| seen.shown.extend(&state.0.entries));
+            })
+            .connect()
+            .expect("connects")
+    };
+    let (one, two) = (connect(1), connect(2));
+    tokio::time::timeout(LIMIT, changes.wait_for(|seen| seen.snapshots == 2))
+        .await
+        .expect("both snapshots within the limit")
+        .expect("the watch lives");
+    for value in [7, 8] {
+        server.append("scoped", value).await;
+        let want = [value * 1000 + 1, value * 1000 + 2];
+        tokio::time::timeout(
+            LIMIT,
+            changes.wait_for(|seen| want.iter().all(|w| seen.shown.contains(w))),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{value} applied in both scopes within the limit"))
+        .expect("the watch lives");
+    }
+    assert_eq!(one.state().0.entries, [7001, 8001]);
+    assert_eq!(two.state().0.entries, [7002, 8002]);
+    one.close();
+    two.close();
+}

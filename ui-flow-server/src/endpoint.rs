@@ -12,6 +12,15 @@
 //! (HTTP 403 before the upgrade) and the resource id (HTTP 400), then
 //! upgrade and hand the socket to the connection task, which authenticates.
 //! This module does not read frames; the connection task does.
+//!
+//! A plain `GET` of the same URL (no upgrade) gets the same two checks and,
+//! when they pass, `426 Upgrade Required`. Browsers hide the HTTP status of
+//! a refused upgrade from the page; the browser client asks this way
+//! instead, after a socket closed without ever opening (the *refusal
+//! probe*, `spec/PROTOCOL.md` § Connecting). Only these answers carry
+//! `Access-Control-Allow-Origin: *`, so a page on another origin can read
+//! their status (never a cookie-bound body: the probe sends no credentials
+//! across origins, and the bodies are fixed texts).
 
 use std::sync::Arc;
 
@@ -179,7 +188,9 @@ impl Handshake {
 /// # let _ = app;
 /// ```
 pub struct FlowUpgrade {
-    ws: WebSocketUpgrade,
+    /// `None` for a plain `GET` (the refusal probe), answered 426 once the
+    /// checks pass.
+    ws: Option<WebSocketUpgrade>,
     headers: HeaderMap,
     extensions: Extensions,
     host: Option<String>,
@@ -200,9 +211,11 @@ impl<S: Send + Sync> FromRequestParts<S> for FlowUpgrade {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ws = WebSocketUpgrade::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let ws = match WebSocketUpgrade::from_request_parts(parts, state).await {
+            Ok(ws) => Some(ws),
+            Err(_) if is_plain_get(parts) => None,
+            Err(rejection) => return Err(rejection.into_response()),
+        };
         let host = parts
             .headers
             .get(header::HOST)
@@ -252,6 +265,10 @@ impl FlowUpgrade {
     /// decides who it is, seeing this request's token, headers and
     /// extensions. A refusal reaches the client after the upgrade as
     /// `Error unauthorized` and close 4001.
+    ///
+    /// A plain `GET` without an upgrade (the browser client's refusal
+    /// probe) gets the `Origin` and resource checks, then 426 Upgrade
+    /// Required; the authenticator is not called.
     pub fn serve<H: FlowHandler>(
         self,
         server: &FlowServer<H>,
@@ -274,7 +291,7 @@ impl FlowUpgrade {
     }
 
     fn start<H: FlowHandler>(
-        self,
+        mut self,
         inner: Arc<Inner<H>>,
         resource: String,
         decided: Option<Result<Identity, AuthError>>,
@@ -292,13 +309,17 @@ impl FlowUpgrade {
                 host = ?self.host,
                 "refused a WebSocket upgrade from a foreign origin (see OriginPolicy)"
             );
-            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+            return self.answer(StatusCode::FORBIDDEN, "origin not allowed");
         }
         if resource.is_empty() || resource.len() > MAX_RESOURCE_ID {
             Live::add(&inner.counters.connections_refused, 1);
             crate::telemetry::refused("resource_id");
-            return (StatusCode::BAD_REQUEST, "bad resource id").into_response();
+            return self.answer(StatusCode::BAD_REQUEST, "bad resource id");
         }
+        let Some(ws) = self.ws.take() else {
+            // The refusal probe: an upgrade here would have been attempted.
+            return probe_answer(StatusCode::UPGRADE_REQUIRED, "upgrade required");
+        };
         let credentials = match decided {
             Some(decision) => Credentials::Decided(decision),
             None => Credentials::Request {
@@ -314,8 +335,7 @@ impl FlowUpgrade {
             credentials,
         };
         let config = &inner.config;
-        let ws = self
-            .ws
+        let ws = ws
             .protocols([SUBPROTOCOL])
             .max_message_size(config.max_message_size)
             .max_frame_size(config.max_message_size)
@@ -329,6 +349,47 @@ impl FlowUpgrade {
         );
         ws.on_upgrade(move |socket| serve(inner, socket, handshake).instrument(span))
     }
+}
+
+impl FlowUpgrade {
+    /// A refusal before the upgrade, readable by the refusal probe.
+    fn answer(&self, status: StatusCode, text: &'static str) -> Response {
+        if self.ws.is_some() {
+            (status, text).into_response()
+        } else {
+            probe_answer(status, text)
+        }
+    }
+}
+
+/// Whether the request is a plain `GET` that asks for no upgrade at all (as
+/// opposed to a broken upgrade, which axum's rejection describes).
+fn is_plain_get(parts: &Parts) -> bool {
+    parts.method == axum::http::Method::GET && !parts.headers.contains_key(header::UPGRADE)
+}
+
+/// An answer to the refusal probe: the status, a fixed text, and
+/// `Access-Control-Allow-Origin: *` so that a page on another origin can
+/// read the status (the probe carries no credentials there). A 426 also
+/// names the protocol to upgrade to, as RFC 9110 asks.
+fn probe_answer(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    if status == StatusCode::UPGRADE_REQUIRED {
+        headers.insert(
+            header::UPGRADE,
+            header::HeaderValue::from_static("websocket"),
+        );
+        headers.insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("Upgrade"),
+        );
+    }
+    response
 }
 
 /// The ready-made route: `GET /realtime/{resource_id}`, authenticated by

@@ -236,3 +236,83 @@ async fn authentication_that_never_finishes_hits_the_handshake_timeout() {
     assert_eq!(refused_with(c).await, (None, Some(4005)));
     assert_eq!(t.server.connection_count(), 0);
 }
+
+/// Sends a plain `GET` (no upgrade) over a real socket, as the browser
+/// client's refusal probe does; returns the status and the header block.
+async fn plain_get(addr: std::net::SocketAddr, path: &str, origin: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{origin}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    let head = answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head.to_ascii_lowercase())
+}
+
+/// Issue 12 item 7: browsers hide a refused upgrade's status, so the
+/// browser client asks with a plain `GET`. It gets the upgrade's own checks
+/// (the same 403 and 400), 426 when they pass, and a CORS header so a page
+/// on another origin can read the status; the upgrade's own refusals and
+/// the authenticator are unchanged.
+#[tokio::test]
+async fn a_plain_get_gets_the_upgrade_checks_then_426() {
+    let mut config = ServerConfig::default();
+    config.origins = OriginPolicy::AllowList(vec!["https://app.example".into()]);
+    let t = start_with(Plain::default(), table(), config).await;
+
+    let (status, head) = plain_get(t.addr, "/realtime/room", None).await;
+    assert_eq!(status, 426, "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    let (status, _) = plain_get(t.addr, "/realtime/room", Some("https://app.example")).await;
+    assert_eq!(
+        status, 426,
+        "an allowed origin, no token: auth comes after the upgrade"
+    );
+
+    let (status, head) = plain_get(t.addr, "/realtime/room", Some("https://evil.example")).await;
+    assert_eq!(status, 403, "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    let long = "x".repeat(ui_flow_server::endpoint::MAX_RESOURCE_ID + 1);
+    let (status, _) = plain_get(t.addr, &format!("/realtime/{long}"), None).await;
+    assert_eq!(status, 400);
+    let (status, _) = plain_get(t.addr, "/elsewhere/room", None).await;
+    assert_eq!(status, 404);
+
+    // The upgrade's refusal is as before: 403, and no CORS header.
+    let mut request = url(t.addr, "room", "alice")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_static("https://evil.example"));
+    match Client::connect_request(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            assert!(
+                !response
+                    .headers()
+                    .contains_key("access-control-allow-origin")
+            );
+        }
+        Err(other) => panic!("expected HTTP 403, got {other}"),
+        Ok(_) => panic!("expected HTTP 403, got an upgrade"),
+    }
+    // A bad token is still refused after the upgrade, readable as 4001.
+    let c = Client::connect_url(&format!("ws://{}/realtime/room?token=bad", t.addr)).await;
+    assert_eq!(refused_with(c).await.1, Some(4001));
+}

@@ -63,9 +63,11 @@ pub enum CloseReason {
         reason: String,
     },
     /// The server answered the WebSocket upgrade with an HTTP error that
-    /// retrying will not fix (a 4xx other than 408 and 429: no such
-    /// endpoint, forbidden origin, ...). Only the native driver can read
-    /// the status; a browser hides it from pages.
+    /// retrying will not fix (a 4xx other than 408, 426 and 429: no such
+    /// endpoint, forbidden origin, ...). A browser hides that status from
+    /// pages; the browser driver learns it from a plain `GET` of the same
+    /// URL after a socket closed without opening (the refusal probe: same
+    /// origin always, another origin only when its answer allows CORS).
     Refused {
         /// The HTTP status, such as 404 or 403.
         status: u16,

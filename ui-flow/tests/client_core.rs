@@ -99,6 +99,39 @@ fn another_protocol_version_closes_for_good() {
     assert_eq!(h.client.poll_timeout(), None, "nothing more is tried");
 }
 
+/// Issue 12 item 7: a status that retrying cannot change ends the
+/// connection with it; 408, 426 (the browser's refusal probe found an
+/// endpoint that takes upgrades) and 429, and any non-4xx, are retried.
+#[test]
+fn a_refused_upgrade_is_final_unless_a_retry_can_change_it() {
+    for status in [400, 401, 403, 404] {
+        let mut h = Harness::new();
+        let socket = h.dials.pop().expect("a dial");
+        h.client.handle_refused(h.now, socket, status);
+        assert_eq!(
+            h.client.status(),
+            &ConnectionStatus::Closed {
+                reason: CloseReason::Refused { status }
+            }
+        );
+        assert_eq!(
+            h.client.poll_timeout(),
+            None,
+            "{status}: nothing more is tried"
+        );
+    }
+    for status in [408, 426, 429, 500, 503, 200] {
+        let mut h = Harness::new();
+        let socket = h.dials.pop().expect("a dial");
+        h.client.handle_refused(h.now, socket, status);
+        assert!(
+            matches!(h.client.status(), ConnectionStatus::Reconnecting { .. }),
+            "{status}: {:?}",
+            h.client.status()
+        );
+    }
+}
+
 // ---- snapshots, deltas and seq rules ----
 
 #[test]

@@ -54,11 +54,11 @@
  *
  * `applyDelta` must return the new state and leave its arguments untouched
  * (like a reducer): the client applies the same deltas to the confirmed
- * state and again to the state it shows. It belongs to the page, not to one
- * client: every client on a page that passes `applyDelta` must pass the same
- * function (a different one throws a `TypeError` while clients using the
- * first are open), so a page mirroring several kinds of state dispatches on
- * the state's shape inside it.
+ * state and again to the state it shows. It belongs to its client: clients
+ * on one page may pass different functions, each is called only for its own
+ * client's state, and a client lets go of it when its connection closes
+ * (`close()`), so a component that closes on unmount may connect again with
+ * a new function on remount.
  */
 
 /** Loads and instantiates the WebAssembly module; call once before anything else. */
@@ -101,7 +101,14 @@ export type CloseReason =
   | { kind: "fatal"; code?: string; message: string }
   /** The server closed the socket with a code that says not to reconnect. */
   | { kind: "final"; code: number; reason: string }
-  /** The upgrade was answered with an HTTP 4xx (native clients only; a browser hides the status). */
+  /**
+   * The upgrade was refused with an HTTP 4xx other than 408, 426 and 429
+   * (404 no such endpoint, 403 origin, 401 the app's own auth, 400 bad
+   * resource id). The browser hides that status; after a socket fails to
+   * open the client reads it from a plain `GET` of the same URL (same
+   * origin always; another origin only if its answer carries
+   * `Access-Control-Allow-Origin`, as ui-flow-server's do). Final: no retry.
+   */
   | { kind: "refused"; status: number }
   /** The server speaks another protocol version. */
   | { kind: "incompatible"; serverVersion: number }
@@ -250,7 +257,8 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   /**
    * Opens a connection to `url` (`ws://` or `wss://host/realtime/{resource}`)
    * and returns at once; the socket opens in the background. Throws a
-   * `TypeError` for a malformed option or a second, different `applyDelta`.
+   * `TypeError` for a URL that is not `ws://` or `wss://` or a malformed
+   * option.
    */
   static connect<S = unknown, D = unknown, A = unknown, E = unknown>(
     url: string,

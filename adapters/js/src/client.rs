@@ -14,7 +14,7 @@ use crate::shape::{
     self, flow_error, function, millis, named_error, object, option, parse_config, parse_op_id,
     parse_signal, type_error,
 };
-use crate::state::{ApplierClaim, JsModel, JsState};
+use crate::state::{JsModel, JsState, Reducer};
 
 type Connection = FlowConnection<JsModel>;
 
@@ -79,9 +79,10 @@ fn reject_all(waiting: &Waiting) {
 pub struct FlowClient {
     connection: Connection,
     waiting: Waiting,
-    /// Holds the page's `applyDelta` while this client lives; `None` when
-    /// the app did not pass one (then `state` is not available).
-    claim: Option<ApplierClaim>,
+    /// This client's `applyDelta`, in charge while the client works; `None`
+    /// inside when the app did not pass one (then `state` is not
+    /// available). The driver holds a copy until the connection closes.
+    reducer: Reducer,
 }
 
 #[wasm_bindgen]
@@ -94,14 +95,15 @@ impl FlowClient {
     /// the URL; `options.tokenProvider()` is called before every (re)connect
     /// instead, so an expiring token can be refreshed.
     ///
-    /// Throws a `TypeError` for a URL that is not `ws://` or `wss://`, a
-    /// malformed option (a token that is not a header token) or a second,
-    /// different `applyDelta` on the page.
+    /// `options.applyDelta` belongs to this client: other clients on the
+    /// page may pass other functions, and it is released when the
+    /// connection closes.
+    ///
+    /// Throws a `TypeError` for a URL that is not `ws://` or `wss://` or a
+    /// malformed option (a token that is not a header token).
     pub fn connect(url: String, options: JsValue) -> Result<FlowClient, JsValue> {
-        let claim = function(&options, "applyDelta")?
-            .map(ApplierClaim::register)
-            .transpose()
-            .map_err(type_error)?;
+        let reducer = Reducer(function(&options, "applyDelta")?);
+        let scoped = reducer.clone();
         let domains = option(&options, "subscribe");
         let domains: Vec<String> = if domains.is_undefined() {
             Vec::new()
@@ -120,7 +122,8 @@ impl FlowClient {
         let mut builder = Connection::builder()
             .url(url)
             .config(config)
-            .subscribe(domains);
+            .subscribe(domains)
+            .state_scope(move |work| scoped.scope(work));
         let token = option(&options, "token");
         if !token.is_undefined() && !token.is_null() {
             let token = token
@@ -144,7 +147,7 @@ impl FlowClient {
                 call(&f, &[delta.0.clone(), int_to_js(seq.into())]);
             });
         }
-        if let (Some(f), Some(_)) = (function(&options, "onState")?, &claim) {
+        if let (Some(f), Some(_)) = (function(&options, "onState")?, &reducer.0) {
             builder =
                 builder.on_state(move |state: &JsState| call(&f, std::slice::from_ref(&state.0.0)));
         }
@@ -210,7 +213,7 @@ impl FlowClient {
         Ok(FlowClient {
             connection,
             waiting,
-            claim,
+            reducer,
         })
     }
 
@@ -225,13 +228,15 @@ impl FlowClient {
         let optimistic = option(&options, "optimistic");
         let sent = if optimistic.is_undefined() {
             self.connection.send_action(JsPayload(action))
-        } else if self.claim.is_none() {
+        } else if self.reducer.0.is_none() {
             return Promise::reject(&type_error(
                 "an optimistic change needs options.applyDelta at connect",
             ));
         } else {
-            self.connection
-                .send_optimistic(JsPayload(action), JsPayload(optimistic))
+            self.reducer.scope(|| {
+                self.connection
+                    .send_optimistic(JsPayload(action), JsPayload(optimistic))
+            })
         };
         match sent {
             Ok(op_id) => {
@@ -288,20 +293,23 @@ impl FlowClient {
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), JsValue> {
-        self.connection.resync().map_err(|e| flow_error(&e.into()))
+        self.reducer
+            .scope(|| self.connection.resync())
+            .map_err(|e| flow_error(&e.into()))
     }
 
     /// Closes the connection for good. Actions still waiting reject with a
-    /// `FlowError` of code `"closed"`.
+    /// `FlowError` of code `"closed"`. The connection lets go of
+    /// `applyDelta` as it ends; `state` keeps its last value.
     pub fn close(&self) {
-        self.connection.close();
+        self.reducer.scope(|| self.connection.close());
     }
 
     /// The state to show (confirmed plus optimistic changes); `undefined`
     /// without `applyDelta` or before the first snapshot.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> JsValue {
-        match self.claim {
+        match self.reducer.0 {
             Some(_) => self.connection.state().0.0,
             None => JsValue::UNDEFINED,
         }

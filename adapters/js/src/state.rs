@@ -1,12 +1,15 @@
-//! [`JsState`]: the state a JavaScript app mirrors, and the page's
+//! [`JsState`]: the state a JavaScript app mirrors, and the client's
 //! `applyDelta` function that changes it.
 //!
 //! The client core applies deltas itself (confirmed state, then optimistic
 //! changes on top), through [`FlowState::apply_delta`], which has no way to
-//! tell which connection it works for. So the function that applies a delta
-//! is the page's, not a connection's: every `FlowClient` that passes
-//! `applyDelta` must pass the same function, which dispatches on the shape of
-//! what it is given when a page mirrors several kinds of state.
+//! tell which connection it works for. So each `FlowClient` runs every
+//! stretch of work that may apply a delta inside a [`Reducer`] scope: the
+//! driver's inputs (through `FlowConnectionBuilder::state_scope`) and the
+//! client's own commands. Inside it, `apply_delta` calls that client's
+//! function. Two clients on one page may so pass different functions, and a
+//! client's function is released when its connection closes, not when the
+//! JavaScript object is freed.
 
 use std::cell::RefCell;
 
@@ -46,11 +49,12 @@ impl ui_flow::Model for JsModel {
 impl FlowState for JsState {
     type Delta = JsPayload;
 
-    /// Replaces the state with `applyDelta(state, delta)`. Without a
-    /// registered function the state is left as it is; if the function
-    /// throws, the state is left as it is and the error is logged.
+    /// Replaces the state with `applyDelta(state, delta)`, the function of
+    /// the client whose work is running. Outside any client's scope (which
+    /// the adapter never lets happen) the state is left as it is; if the
+    /// function throws, the state is left as it is and the error is logged.
     fn apply_delta(&mut self, delta: JsPayload) {
-        let Some(apply) = APPLIER.with(|a| a.borrow().as_ref().map(|a| a.function.clone())) else {
+        let Some(apply) = CURRENT.with(|c| c.borrow().clone()) else {
             return;
         };
         match apply.call2(&JsValue::NULL, &self.0.0, &delta.0) {
@@ -62,55 +66,23 @@ impl FlowState for JsState {
     }
 }
 
-/// The page's `applyDelta` and how many live clients registered it.
-struct Applier {
-    function: Function,
-    users: usize,
-}
-
 thread_local! {
-    static APPLIER: RefCell<Option<Applier>> = const { RefCell::new(None) };
+    /// The `applyDelta` of the client whose work runs now.
+    static CURRENT: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
-/// A client's claim on the page's `applyDelta`; dropping it releases the
-/// claim, and the last release unregisters the function.
-#[derive(Debug)]
-pub(crate) struct ApplierClaim(());
+/// One client's `applyDelta` (or none), and the scope that makes it the
+/// one [`JsState::apply_delta`] calls.
+#[derive(Clone, Debug)]
+pub(crate) struct Reducer(pub(crate) Option<Function>);
 
-impl ApplierClaim {
-    /// Registers `function` as the page's `applyDelta`, or joins it when it
-    /// is already the registered one. Fails when live clients registered a
-    /// different function.
-    pub(crate) fn register(function: Function) -> Result<Self, &'static str> {
-        APPLIER.with(|a| {
-            let mut slot = a.borrow_mut();
-            match slot.as_mut() {
-                Some(current) if JsValue::from(&current.function) == JsValue::from(&function) => {
-                    current.users += 1;
-                }
-                Some(_) => {
-                    return Err("every FlowClient on a page must pass the same applyDelta \
-                                function; dispatch on the state's shape inside it");
-                }
-                None => {
-                    *slot = Some(Applier { function, users: 1 });
-                }
-            }
-            Ok(ApplierClaim(()))
-        })
-    }
-}
-
-impl Drop for ApplierClaim {
-    fn drop(&mut self) {
-        APPLIER.with(|a| {
-            let mut slot = a.borrow_mut();
-            if let Some(current) = slot.as_mut() {
-                current.users -= 1;
-                if current.users == 0 {
-                    *slot = None;
-                }
-            }
-        });
+impl Reducer {
+    /// Runs `work` with this reducer in charge, then puts back whichever
+    /// was in charge before (a callback of one client may call another).
+    pub(crate) fn scope<R>(&self, work: impl FnOnce() -> R) -> R {
+        let outer = CURRENT.with(|c| c.replace(self.0.clone()));
+        let result = work();
+        CURRENT.with(|c| *c.borrow_mut() = outer);
+        result
     }
 }

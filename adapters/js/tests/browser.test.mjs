@@ -28,6 +28,7 @@ async function serveStatic() {
     const path = new URL(req.url, "http://x").pathname;
     const prefix = Object.keys(roots).find((p) => path.startsWith(p));
     const file = prefix && normalize(join(roots[prefix], path.slice(prefix.length)));
+    if (path.startsWith("/guarded/")) return res.writeHead(401).end();
     if (!file || !file.startsWith(roots[prefix])) return res.writeHead(404).end();
     try {
       const body = await readFile(file);
@@ -36,6 +37,13 @@ async function serveStatic() {
     } catch {
       res.writeHead(404).end();
     }
+  });
+  // The page's own origin refuses upgrades the way an app's router does:
+  // 401 under /guarded/ (its auth), 404 anywhere else; a plain GET of the
+  // same URL gets the same status (the browser client's refusal probe).
+  server.on("upgrade", (req, socket) => {
+    const status = new URL(req.url, "http://x").pathname.startsWith("/guarded/") ? "401 Unauthorized" : "404 Not Found";
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return server;
@@ -342,6 +350,33 @@ test("tokenProvider is asked before the dial and names the user", async () => {
   assert.deepEqual(out, { asked: 1, members: ["pat"] });
 });
 
+test("an upgrade refused with 404 or 401 closes for good with its status", async () => {
+  // Same origin as the page: its own server refuses (see serveStatic).
+  const out = await page.evaluate(async (base) => {
+    const results = [];
+    for (const path of ["no-such-endpoint", "guarded"]) {
+      const kinds = [];
+      let client;
+      const closed = new Promise((ok, fail) => {
+        setTimeout(() => fail(new Error(`${path}: not closed within 10 s: ${kinds}`)), 10_000);
+        client = window.flowTest.FlowClient.connect(`${base}/${path}/r`, {
+          onStatus: (status) => {
+            kinds.push(status.kind);
+            if (status.kind === "closed") ok(status);
+          },
+        });
+      });
+      results.push({ status: await closed, kinds, now: client.status });
+    }
+    return results;
+  }, origin.replace(/^http/, "ws"));
+  for (const [result, status] of [[out[0], 404], [out[1], 401]]) {
+    assert.deepEqual(result.status, { kind: "closed", reason: { kind: "refused", status } });
+    assert.deepEqual(result.now, result.status);
+    assert.deepEqual(result.kinds, ["connecting", "closed"], "never retried");
+  }
+});
+
 test("a URL that is not a WebSocket URL throws at connect", async () => {
   const out = await page.evaluate(() => {
     const { FlowClient } = window.flowTest;
@@ -373,6 +408,7 @@ test("malformed options throw a TypeError", async () => {
       callback: attempt({ onState: 5 }),
       config: attempt({ config: { queueBound: 0 } }),
       subscribe: attempt({ subscribe: "todos" }),
+      // Each client has its own, whatever the apps mounted above use.
       otherReducer: attempt({ applyDelta: (s) => s }),
       sameReducer: attempt({ applyDelta }),
     };
@@ -381,8 +417,96 @@ test("malformed options throw a TypeError", async () => {
     callback: "TypeError",
     config: "TypeError",
     subscribe: "TypeError",
-    // The page's applyDelta is taken by the apps mounted above.
-    otherReducer: "TypeError",
+    otherReducer: "ok",
     sameReducer: "ok",
   });
+});
+
+// In the page: a promise for the first state of `client` that `pred`
+// accepts, now or from a later `onState` (routed through `box.check`).
+const UNTIL = `(client, box, pred) => new Promise((ok, fail) => {
+  if (client.state !== undefined && pred(client.state)) return ok(client.state);
+  const timer = setTimeout(() => fail(new Error("timed out at " + JSON.stringify(client.state,
+    (k, v) => (typeof v === "bigint" ? String(v) : v)))), 10000);
+  box.check = (state) => {
+    if (pred(state)) {
+      clearTimeout(timer);
+      box.check = () => {};
+      ok(state);
+    }
+  };
+})`;
+
+test("two clients on one page keep their own applyDelta", async () => {
+  const id = freshId();
+  const out = await page.evaluate(
+    async ([u, id, untilSource]) => {
+      const until = eval(untilSource);
+      const { FlowClient, applyDelta } = window.flowTest;
+      const a = { check: () => {} };
+      const b = { check: () => {} };
+      const lists = FlowClient.connect(u, { applyDelta, onState: (s) => a.check(s) });
+      // The second client counts deltas instead of listing items.
+      const counts = FlowClient.connect(u, {
+        applyDelta: (state, _delta) => ({ ...state, deltas: (state.deltas ?? 0) + 1 }),
+        onState: (s) => b.check(s),
+      });
+      try {
+        await until(lists, a, (s) => s.items?.length === 2);
+        await until(counts, b, (s) => s.items?.length === 2);
+        const milk = { id, title: "Milk", done: false };
+        await lists.sendAction({ type: "add", id, title: "Milk" }, { optimistic: { type: "added", item: milk } });
+        await until(counts, b, (s) => s.deltas === 1);
+        const eggs = { id: id + 1, title: "Eggs", done: false };
+        const sent = counts.sendAction({ type: "add", id: id + 1, title: "Eggs" }, { optimistic: { type: "added", item: eggs } });
+        const shownAtOnce = counts.state.deltas;
+        await sent;
+        await until(lists, a, (s) => s.items.some((t) => t.id === id + 1));
+        await until(counts, b, (s) => s.deltas === 2);
+        return {
+          lists: lists.state.items.map((t) => t.title),
+          counts: { deltas: counts.state.deltas, items: counts.state.items.length },
+          shownAtOnce,
+        };
+      } finally {
+        lists.close();
+        counts.close();
+      }
+    },
+    [url(fresh("reducers"), "ann"), id, UNTIL],
+  );
+  assert.deepEqual(out.lists, ["Read the protocol", "Try an adapter", "Milk", "Eggs"]);
+  assert.deepEqual(out.counts, { deltas: 2, items: 2 }, "the counting client never ran the listing reducer");
+  assert.equal(out.shownAtOnce, 2, "its optimistic change went through its own reducer");
+});
+
+test("a client closed on unmount connects again on remount with a new applyDelta", async () => {
+  const id = freshId();
+  const out = await page.evaluate(
+    async ([u, id, untilSource]) => {
+      const until = eval(untilSource);
+      const { FlowClient, applyDelta } = window.flowTest;
+      // A component's mount: a new closure each time, as a framework makes.
+      const mount = () => {
+        const box = { check: () => {} };
+        const client = FlowClient.connect(u, { applyDelta: (s, d) => applyDelta(s, d), onState: (s) => box.check(s) });
+        return { client, box };
+      };
+      const first = mount();
+      await until(first.client, first.box, (s) => s.items?.length === 2);
+      first.client.close(); // unmount; the object is not freed
+      const second = mount(); // remount
+      try {
+        await until(second.client, second.box, (s) => s.items?.length === 2);
+        const item = { id, title: "Again", done: false };
+        await second.client.sendAction({ type: "add", id, title: "Again" }, { optimistic: { type: "added", item } });
+        await until(second.client, second.box, (s) => s.items.some((t) => t.id === id));
+        return { first: first.client.status.kind, second: second.client.status.kind, items: second.client.state.items.length };
+      } finally {
+        second.client.close();
+      }
+    },
+    [url(fresh("remount"), "ann"), id, UNTIL],
+  );
+  assert.deepEqual(out, { first: "closed", second: "open", items: 3 });
 });

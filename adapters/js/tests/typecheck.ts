@@ -1,6 +1,8 @@
 // Compiled (not run) by the Node test: a typed use of ui-flow-js's
 // typings must check under `strict`.
 import init, { FlowClient, type ActionError, type FlowStatus, type OpState } from "ui-flow-js";
+// Generated from the Rust types by ts-rs (examples/todo-model/tests/typescript.rs).
+import type { TodoAction, TodoDelta, TodoEvent, TodoState } from "./todo-model.js";
 
 interface Todo { id: number | bigint; title: string; done: boolean }
 interface State { items: Todo[] }
@@ -36,4 +38,33 @@ export async function demo(): Promise<void> {
   const items: Todo[] | undefined = client.state?.items;
   console.log(items, client.latency, client.seq, client.presence[0]?.userId);
   client.close();
+}
+
+// The same client on the payload types generated from Rust: a reducer over
+// every delta variant, a u64 id beyond 2^53 as a BigInt, and payloads the
+// Rust types refuse rejected here too.
+export function generated(url: string): FlowClient<TodoState, TodoDelta, TodoAction, TodoEvent> {
+  const client = FlowClient.connect<TodoState, TodoDelta, TodoAction, TodoEvent>(url, {
+    applyDelta: (state, delta) => {
+      switch (delta.type) {
+        case "added":
+          return { items: [...state.items.filter((t) => t.id !== delta.item.id), delta.item] };
+        case "toggled":
+          return { items: state.items.map((t) => (t.id === delta.id ? { ...t, done: delta.done } : t)) };
+        case "removed":
+          return { items: state.items.filter((t) => t.id !== delta.id) };
+      }
+    },
+    onNotify: (_domain, event) => console.log(event.by, event.title),
+  });
+  const id = 2n ** 60n;
+  void client.sendAction(
+    { type: "add", id, title: "Milk" },
+    { optimistic: { type: "added", item: { id, title: "Milk", done: false } } },
+  );
+  // @ts-expect-error: an add needs a title
+  void client.sendAction({ type: "add", id: 1 });
+  // @ts-expect-error: no such action
+  void client.sendAction({ type: "rename", id: 1, title: "x" });
+  return client;
 }

@@ -215,3 +215,26 @@ async fn unmounting_closes_the_connection() {
     ));
     other.close();
 }
+
+/// Issue 12 item 7: an upgrade refused with a 4xx ends the connection and
+/// the status signal says why. Here the server's own 400 for a resource id
+/// over 256 bytes, which the page can read across origins (the browser
+/// driver's refusal probe; 404/403/401 are covered in ui-flow-client-tests).
+#[wasm_bindgen_test]
+async fn a_refused_upgrade_shows_as_closed_with_its_status() {
+    let resource = "r".repeat(300);
+    let (root, flow, _mounted) = mount(&resource);
+    let refused = ConnectionStatus::Closed {
+        reason: ui_flow::CloseReason::Refused { status: 400 },
+    };
+    until("closed with HTTP 400", || {
+        flow.status.get_untracked() == refused
+    })
+    .await;
+    until("the status shown", || {
+        root.text_content()
+            .unwrap_or_default()
+            .contains("Refused { status: 400 }")
+    })
+    .await;
+}

@@ -344,3 +344,16 @@ async fn dropping_the_flow_closes_the_connection() {
     until("Bob to see Ann leave", || !present("ann")).await;
     other.close();
 }
+
+/// Issue 12 item 7: an upgrade refused with a 4xx ends the connection and
+/// `FlowMsg::Status` says why. Here the server's own 400 for a resource id
+/// over 256 bytes, which the page can read across origins (the browser
+/// driver's refusal probe; 404/403/401 are covered in ui-flow-client-tests).
+#[wasm_bindgen_test]
+async fn a_refused_upgrade_shows_as_closed_with_its_status() {
+    let (root, _app) = start(&"r".repeat(300));
+    until("closed with HTTP 400", || {
+        text_of(&root, ".status") == "Closed { reason: Refused { status: 400 } }"
+    })
+    .await;
+}

@@ -347,3 +347,20 @@ async fn unmounting_closes_the_connection() {
     ));
     other.close();
 }
+
+/// Issue 12 item 7: an upgrade refused with a 4xx ends the connection and
+/// the hook's status says why. Here the server's own 400 for a resource id
+/// over 256 bytes, which the page can read across origins (the browser
+/// driver's refusal probe; 404/403/401 are covered in ui-flow-client-tests).
+#[wasm_bindgen_test]
+async fn a_refused_upgrade_shows_as_closed_with_its_status() {
+    let (_root, seen, _app) = mount(&"r".repeat(300));
+    let refused = ui_flow::ConnectionStatus::Closed {
+        reason: ui_flow::CloseReason::Refused { status: 400 },
+    };
+    until("closed with HTTP 400", || {
+        let flow = seen.0.flow.borrow();
+        flow.as_ref().is_some_and(|flow| flow.status() == refused)
+    })
+    .await;
+}

@@ -56,8 +56,11 @@ pub mod code {
 
 /// One to-do item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct Todo {
     /// Chosen by the client that adds it; unique within a list.
+    // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+    #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
     pub id: u64,
     /// What to do.
     pub title: String,
@@ -67,6 +70,7 @@ pub struct Todo {
 
 /// The whole list, as the server owns it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct TodoState {
     /// The items, oldest first.
     pub items: Vec<Todo>,
@@ -139,6 +143,7 @@ impl TodoState {
 /// One change to the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub enum TodoDelta {
     /// An item was appended.
     Added {
@@ -148,6 +153,8 @@ pub enum TodoDelta {
     /// An item was marked done or not done.
     Toggled {
         /// Which item.
+        // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+        #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
         id: u64,
         /// Its new state.
         done: bool,
@@ -155,6 +162,8 @@ pub enum TodoDelta {
     /// An item was removed.
     Removed {
         /// Which item.
+        // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+        #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
         id: u64,
     },
 }
@@ -183,10 +192,13 @@ impl FlowState for TodoState {
 /// What a client asks the server to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub enum TodoAction {
     /// Append an item with this id and title.
     Add {
         /// A new id (the client picks it).
+        // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+        #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
         id: u64,
         /// The title.
         title: String,
@@ -194,11 +206,15 @@ pub enum TodoAction {
     /// Flip an item's `done`.
     Toggle {
         /// Which item.
+        // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+        #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
         id: u64,
     },
     /// Remove an item.
     Remove {
         /// Which item.
+        // Within ±(2^53 − 1) a number, beyond it a BigInt (ui-flow-js).
+        #[cfg_attr(not(target_arch = "wasm32"), ts(type = "number | bigint"))]
         id: u64,
     },
 }
@@ -229,6 +245,7 @@ impl TodoAction {
 
 /// Sent in domain [`DOMAIN`] when an item was added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(ts_rs::TS))]
 pub struct TodoEvent {
     /// The user who added it.
     pub by: String,

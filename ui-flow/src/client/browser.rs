@@ -7,9 +7,15 @@
 //! report the page's visibility as presence. Those two listeners are added
 //! once per connection and removed when it closes, whatever the number of
 //! reconnects.
+//!
+//! A socket that closes without ever opening may have been refused with an
+//! HTTP status the page cannot see; its task then runs the refusal probe
+//! (`probe.rs`) and reports the status it reads, so a 404 or 403 ends the
+//! connection with [`CloseReason::Refused`](crate::CloseReason::Refused)
+//! instead of retrying forever.
 
 use std::future::poll_fn;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -27,6 +33,7 @@ use crate::model::Model;
 use super::connection::{FlowConnection, FlowConnectionBuilder};
 use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
+use super::probe;
 
 impl<M: Model> FlowConnectionBuilder<M> {
     /// Starts the connection on the page's event loop and returns its
@@ -132,9 +139,26 @@ async fn socket(
     if let Either::Right(_) = select(settled, commands.next()).await {
         return; // given up before it opened; dropping closes it
     }
-    if matches!(ws.state(), State::Open) {
-        report(SocketReport::Opened);
+    if !matches!(ws.state(), State::Open) {
+        // Closed without ever opening: refused, or never reached. The
+        // browser hides which; the refusal probe asks the server.
+        let close = match ws.next().await {
+            Some(Err(WebSocketError::ConnectionClose(event))) => SocketReport::Closed {
+                code: Some(event.code),
+                reason: event.reason,
+            },
+            Some(Err(error)) => closed(error.to_string()),
+            _ => closed("the socket closed before it opened".into()),
+        };
+        drop(ws);
+        let asked = pin!(probe::status(&url));
+        return match select(asked, commands.next()).await {
+            Either::Left((Some(status), _)) => report(SocketReport::Refused(status)),
+            Either::Left((None, _)) => report(close),
+            Either::Right(_) => {} // given up meanwhile
+        };
     }
+    report(SocketReport::Opened);
     loop {
         let next = match select(ws.next(), commands.next()).await {
             Either::Left((message, _)) => Either::Left(message),

@@ -17,7 +17,7 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::driver::{Driver, Input, Prepared, Target, TokenSource, is_header_token};
+use super::driver::{Driver, Input, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
 use super::machine::Client;
 use super::ops::OpState;
@@ -71,6 +71,7 @@ impl<M: Model> FlowConnection<M> {
             config: ClientConfig::default(),
             domains: Vec::new(),
             callbacks: Callbacks::default(),
+            scope: None,
             action: PhantomData,
         }
     }
@@ -223,10 +224,30 @@ pub struct FlowConnectionBuilder<M: Model> {
     config: ClientConfig,
     domains: Vec<String>,
     callbacks: Callbacks<M::State, M::Event>,
+    scope: Option<StateScope>,
     action: PhantomData<fn(M::Action)>,
 }
 
 impl<M: Model> FlowConnectionBuilder<M> {
+    /// Runs `scope` around every stretch of work in which the driver may
+    /// change the state (a socket's report, a timer), with that work as its
+    /// argument: `scope` sets up what [`FlowState::apply_delta`] needs, calls
+    /// the work once, and tears down. If it does not call the work, the
+    /// driver does it afterwards, so no input is lost.
+    ///
+    /// It exists for a state whose `apply_delta` needs per-connection context
+    /// that the trait cannot pass, such as ui-flow-js's per-client
+    /// `applyDelta` function; most applications never need it. Commands
+    /// called on a handle (`send_optimistic`, ...) run in the caller's own
+    /// context, not inside `scope`; callbacks run outside it too.
+    pub fn state_scope(
+        mut self,
+        scope: impl FnMut(&mut dyn FnMut()) + MaybeSend + 'static,
+    ) -> Self {
+        self.scope = Some(Box::new(scope));
+        self
+    }
+
     /// The server's WebSocket URL, such as
     /// `wss://host/realtime/{resource_id}`. Required; `connect()` fails with
     /// [`ApiMisuse::Config`] unless it starts with `ws://` or `wss://` and
@@ -393,7 +414,7 @@ impl<M: Model> FlowConnectionBuilder<M> {
                 inputs: inputs.clone(),
             }),
         };
-        let driver = Driver::new(client, self.callbacks, inputs, token);
+        let driver = Driver::new(client, self.callbacks, inputs, token, self.scope);
         Ok(Prepared {
             handle,
             driver,

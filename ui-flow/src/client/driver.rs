@@ -45,6 +45,13 @@ pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String> + Send>;
 #[cfg(target_arch = "wasm32")]
 pub(crate) type TokenProvider = Box<dyn FnMut() -> Option<String>>;
 
+/// What [`FlowConnectionBuilder::state_scope`](super::FlowConnectionBuilder::state_scope)
+/// registered: runs the work it is given inside the application's context.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type StateScope = Box<dyn FnMut(&mut dyn FnMut()) + Send>;
+#[cfg(target_arch = "wasm32")]
+pub(crate) type StateScope = Box<dyn FnMut(&mut dyn FnMut())>;
+
 impl TokenSource {
     /// The subprotocols to offer on the next dial: empty, or `ui-flow` and
     /// the token. A provided token that is not a header token is not sent
@@ -133,8 +140,8 @@ pub(crate) enum Input {
 /// What a socket task reports.
 pub(crate) enum SocketReport {
     Opened,
-    /// The server answered the upgrade with this HTTP status (native only).
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    /// The server answered the upgrade with this HTTP status (native), or
+    /// the refusal probe did after the socket failed to open (browser).
     Refused(u16),
     Frame(Vec<u8>),
     Closed {
@@ -169,6 +176,8 @@ pub(crate) struct Driver<M: Model> {
     token: TokenSource,
     /// Where socket tasks (and browser listeners) report.
     reports: UnboundedSender<Input>,
+    /// Runs around every input and timeout, if the application asked.
+    scope: Option<StateScope>,
 }
 
 impl<M: Model> Driver<M> {
@@ -177,6 +186,7 @@ impl<M: Model> Driver<M> {
         callbacks: Callbacks<M::State, M::Event>,
         reports: UnboundedSender<Input>,
         token: TokenSource,
+        scope: Option<StateScope>,
     ) -> Self {
         Driver {
             client,
@@ -184,7 +194,24 @@ impl<M: Model> Driver<M> {
             socket: None,
             token,
             reports,
+            scope,
         }
+    }
+
+    /// Runs `work` on the client, inside the application's state scope if
+    /// there is one; exactly once either way.
+    fn scoped(&mut self, work: impl FnOnce(&mut Client<M>, Instant)) {
+        let client = &self.client;
+        let mut work = Some(work);
+        let mut run = || {
+            if let Some(work) = work.take() {
+                work(&mut lock(client), Instant::now());
+            }
+        };
+        if let Some(scope) = &mut self.scope {
+            scope(&mut run);
+        }
+        run();
     }
 }
 
@@ -195,8 +222,10 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn input(&mut self, input: Input) {
-        let now = Instant::now();
-        let mut client = lock(&self.client);
+        self.scoped(|client, now| Self::feed(client, now, input));
+    }
+
+    fn feed(client: &mut Client<M>, now: Instant, input: Input) {
         match input {
             Input::Socket(id, SocketReport::Opened) => client.handle_open(now, id),
             Input::Socket(id, SocketReport::Refused(status)) => {
@@ -223,7 +252,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn timeout(&mut self) {
-        lock(&self.client).handle_timeout(Instant::now());
+        self.scoped(|client, now| client.handle_timeout(now));
     }
 
     /// Carries out everything the client produced: sockets to open (through

@@ -404,14 +404,17 @@ impl<M: Model> Client<M> {
     }
 
     /// The server answered `socket`'s upgrade with HTTP `status` instead
-    /// of switching protocols. A 4xx other than 408 (timeout) and 429 (too
-    /// many requests) will not change on retry: closed for good with
+    /// of switching protocols (or, in a browser, the refusal probe after
+    /// `socket` closed without opening got this status). A 4xx other than
+    /// 408 (timeout), 426 (upgrade required: the endpoint would have taken
+    /// an upgrade, so the attempt itself failed) and 429 (too many
+    /// requests) will not change on retry: closed for good with
     /// [`CloseReason::Refused`]. Anything else is retried like a lost socket.
     pub fn handle_refused(&mut self, now: Instant, socket: SocketId, status: u16) {
         if !self.link.is_current(socket) {
             return;
         }
-        if (400..500).contains(&status) && status != 408 && status != 429 {
+        if (400..500).contains(&status) && ![408, 426, 429].contains(&status) {
             self.finish(CloseReason::Refused { status });
         } else {
             self.lose(now);

@@ -102,6 +102,7 @@ mod mirror;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod native;
 mod ops;
+mod probe;
 
 pub use backoff::Backoff;
 #[cfg(any(
