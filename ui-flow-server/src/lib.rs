@@ -205,6 +205,7 @@ mod server;
 mod socket;
 pub mod store;
 mod telemetry;
+pub mod view;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
@@ -213,6 +214,7 @@ pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
+pub use view::{Projected, ViewKey};
 
 /// The crate README's examples, compiled and run as doctests.
 #[cfg(doctest)]

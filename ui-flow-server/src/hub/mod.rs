@@ -38,6 +38,7 @@ mod session;
 mod sync;
 mod timers;
 mod transmit;
+mod views;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::marker::PhantomData;
@@ -78,6 +79,10 @@ pub struct HubStats {
     pub rate_limited: u64,
     /// Client frames with a tag this build does not know (ignored).
     pub unknown_tags: u64,
+    /// Frames projected for one view (see [`crate::view`]) that reached the
+    /// hub: one per changed view per commit, however many connections have
+    /// that view.
+    pub view_frames: u64,
 }
 
 /// The result of a broadcast command.
@@ -162,6 +167,8 @@ pub struct Hub<H: FlowHandler> {
     /// Syncs are answered from resource logs ([`Request::Sync`]) rather
     /// than by the application's `snapshot`/`deltas_since`.
     logged: bool,
+    /// Connections with a view of their own.
+    views: views::Views,
     _handler: PhantomData<fn() -> H>,
 }
 
@@ -201,6 +208,7 @@ impl<H: FlowHandler> Hub<H> {
             shutting_down: false,
             latest: None,
             logged: false,
+            views: views::Views::default(),
             _handler: PhantomData,
         }
     }
@@ -816,7 +824,9 @@ impl<H: FlowHandler> Hub<H> {
 
     /// Queues an already-encoded `Delta` or `Deltas` frame carrying seqs
     /// `first..=last` to every connection of `resource`, as if it had been
-    /// broadcast here (for frames published by another node).
+    /// broadcast here (for frames published by another node). The frame is
+    /// unprojected: connections with a view of their own do not get it, they
+    /// resync with a snapshot of their view.
     pub fn deliver_deltas_frame(
         &mut self,
         resource: &str,
@@ -824,6 +834,15 @@ impl<H: FlowHandler> Hub<H> {
         first: u64,
         last: u64,
     ) -> usize {
+        if let Some(instant) = self.latest.filter(|_| self.has_views(resource)) {
+            // Resyncing from a log reads no time; the instant only orders timers.
+            let now = Now {
+                instant,
+                unix_ms: 0,
+            };
+            let none = crate::view::ViewFrames::default();
+            return self.deliver_view_frames(now, resource, frame, &none, first, last);
+        }
         self.fan_out(resource, frame, Some((first, last)), false)
     }
 
@@ -1372,6 +1391,7 @@ impl<H: FlowHandler> Hub<H> {
         let Some(c) = self.connections.remove(&conn) else {
             return;
         };
+        self.forget_view(&c.resource, conn);
         if let Some(n) = self.per_user.get_mut(&c.user_key) {
             *n -= 1;
             if *n == 0 {
