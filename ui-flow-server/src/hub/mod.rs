@@ -803,6 +803,7 @@ impl<H: FlowHandler> Hub<H> {
             seq,
             timestamp: now.unix_ms,
             epoch: None,
+            prev: None,
         })?;
         Ok(Fanout {
             reached: self.fan_out(resource, frame.clone(), Some((seq, seq)), false),
@@ -865,6 +866,7 @@ impl<H: FlowHandler> Hub<H> {
             seq,
             timestamp: now.unix_ms,
             epoch: Some(self.epoch),
+            prev: None,
         })?;
         let first = seq.saturating_sub(len - 1);
         Ok(Fanout {

@@ -107,6 +107,7 @@ impl<H: FlowHandler> Hub<H> {
             seq,
             timestamp: now.unix_ms,
             epoch: Some(self.epoch),
+            prev: None,
         });
         match frame {
             Ok(frame) => self.finish_sync(now, conn, frame, seq),
@@ -174,6 +175,7 @@ impl<H: FlowHandler> Hub<H> {
                     seq: head,
                     timestamp: now.unix_ms,
                     epoch: Some(epoch),
+                    prev: None,
                 });
                 match frame {
                     Ok(frame) => self.finish_sync(now, conn, frame, head),

@@ -18,7 +18,7 @@
 //! let delta = encoded::encode_payload(&("moved", 3))?;
 //! let frame = encoded::delta_frame(&delta, 7, 1_700_000_000_000, None);
 //! let same = ServerMessage::<(), _, ()>::Delta {
-//!     delta: ("moved", 3), seq: 7, timestamp: 1_700_000_000_000, epoch: None,
+//!     delta: ("moved", 3), seq: 7, timestamp: 1_700_000_000_000, epoch: None, prev: None,
 //! };
 //! assert_eq!(frame, same.encode()?);
 //! # Ok::<(), ui_flow::Error>(())
@@ -175,6 +175,7 @@ mod tests {
                 seq: 1,
                 timestamp: 5,
                 epoch,
+                prev: None,
             };
             assert_eq!(
                 delta_frame(&pb, 1, 5, epoch),
@@ -190,6 +191,7 @@ mod tests {
                     seq: 70_000,
                     timestamp: 0,
                     epoch,
+                    prev: None,
                 };
                 assert_eq!(
                     deltas_frame(raw, 70_000, 0, epoch),

@@ -212,6 +212,7 @@ pub fn delta(value: u32, seq: u64) -> Msg {
         seq,
         timestamp: 0,
         epoch: None,
+        prev: None,
     }
 }
 
@@ -221,5 +222,6 @@ pub fn deltas(values: &[u32], seq: u64) -> Msg {
         seq,
         timestamp: 0,
         epoch: None,
+        prev: None,
     }
 }
