@@ -212,7 +212,7 @@ impl<H: FlowHandler> Hub<H> {
         }
     }
 
-    fn request_snapshot(&mut self, conn: ConnectionId) {
+    pub(super) fn request_snapshot(&mut self, conn: ConnectionId) {
         if self.logged {
             return self.request_sync(conn, None);
         }

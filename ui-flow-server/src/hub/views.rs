@@ -73,13 +73,26 @@ impl<H: FlowHandler> Hub<H> {
 
     /// Moves a connection to another view. When the view differs, the
     /// connection resyncs with a fresh snapshot of its new view: nothing it
-    /// holds from the old view survives it. Returns whether it changed.
+    /// holds from the old view survives it. A connection already syncing
+    /// gets the new view's snapshot instead of the one under way, so no
+    /// frame of the new view follows a snapshot of the old one. Returns
+    /// whether it changed.
     pub fn change_view(&mut self, now: Now, conn: ConnectionId, view: ViewKey) -> bool {
         if self.view(conn) == view || !self.connections.contains_key(&conn) {
             return false;
         }
         self.set_view(conn, view);
-        self.resync(now, conn, None, None);
+        let syncing = self
+            .connections
+            .get(&conn)
+            .is_some_and(|c| c.sync.is_some());
+        if syncing {
+            // A new ticket: an answer already under way is for the old
+            // view and is dropped when it arrives.
+            self.request_snapshot(conn);
+        } else {
+            self.resync(now, conn, None, None);
+        }
         true
     }
 
