@@ -39,6 +39,7 @@ mod event;
 mod hex;
 mod map;
 pub mod rules;
+mod sight;
 mod world;
 
 pub use action::{DIG_STEPS, DigResult, WorldAction};
@@ -46,4 +47,5 @@ pub use event::{WorldEvent, domain};
 pub use hex::Hex;
 pub use map::RADIUS;
 pub use rules::{Refusal, display_name};
+pub use sight::{SIGHT, in_sight};
 pub use world::{Item, ItemKind, Player, World, WorldDelta, hue_for};
