@@ -510,9 +510,12 @@ impl<H: FlowHandler> Head<H> {
                 frames.insert(view.clone(), None);
                 continue;
             }
+            // Without `prev` a client reads entry i as seq `last - n + 1 + i`:
+            // right only for one entry per seq of the commit, following
+            // the view's last change directly.
             let n = entries.len() as u64;
-            let implied = last.saturating_sub(n);
-            let prev = (prev != implied).then_some(prev);
+            let plain = prev + 1 == first && n == last - first + 1;
+            let prev = (!plain).then_some(prev);
             let frame = if entries.len() == 1 {
                 encoded::delta_frame_after(&entries[0], last, prev, now_unix_ms, None)
             } else {

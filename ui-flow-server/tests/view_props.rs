@@ -409,3 +409,40 @@ proptest! {
         runtime.block_on(run(initial, steps));
     }
 }
+
+/// A delta projected to more entries than it has seqs, for a view whose
+/// last change was seqs ago: a client that joined in between must get the
+/// whole projection (the frame carries `prev`), not read the entries as
+/// one per seq.
+#[tokio::test]
+async fn a_projection_longer_than_its_commit_reaches_a_client_that_joined_since() {
+    let t = start(Teams::default(), ServerConfig::default()).await;
+    let teams = t.server.handler().clone();
+    let room = t.server.session("room");
+    let red = Some("red".to_owned());
+    for user in ["u0", "u1"] {
+        teams
+            .of
+            .lock()
+            .expect("lock")
+            .insert(user.into(), red.clone());
+    }
+    let add = |team: &str, item| Change::Add {
+        team: team.into(),
+        item,
+    };
+    room.commit(add("red", 1)).await.expect("commit");
+    let mut peers = vec![Peer::join(t.addr, "u0", &red).await];
+    // red's last change is at 1; blue's commit at 2 skips it.
+    let skipped = room.commit(add("blue", 2)).await.expect("commit");
+    let mut late = Peer::join(t.addr, "u1", &red).await;
+    late.settle_at(skipped).await;
+    peers.push(late);
+    // One delta, two entries for red (a drop and an add), after red's 1.
+    let transfer = Change::Transfer {
+        from: "red".into(),
+        to: "red".into(),
+    };
+    room.commit(transfer).await.expect("commit");
+    settle(&room, &mut peers, &teams).await;
+}

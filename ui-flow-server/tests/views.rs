@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use common::*;
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
-use ui_flow::FlowState;
 use ui_flow::codec::Decoded;
+use ui_flow::{FlowState, ServerMessage};
 use ui_flow_server::{
     ActionContext, ActionOutcome, FlowHandler, Identity, Projected, ServerConfig, ViewKey,
 };
@@ -311,4 +311,35 @@ async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
     }
     let stayed = read_through(&mut stayer, seq).await;
     assert!(stayed.iter().any(|(b, _)| contains(b, "r1")));
+}
+
+#[tokio::test]
+async fn a_frame_from_another_node_never_reaches_a_view_which_resyncs_instead() {
+    let t = start(Teams::default(), config()).await;
+    let room = t.server.session("room");
+    let seq = room.commit(add("red", "r0")).await.expect("commit");
+    let (mut red, _) = Client::join(t.addr, "room", "red-1").await;
+    let (mut admin, _) = Client::join(t.addr, "room", "admin").await;
+    // As another node would publish it: unprojected.
+    let frame = ServerMessage::<(), Change, ()>::Delta {
+        delta: add("blue", "secret"),
+        seq: seq + 1,
+        timestamp: 0,
+        epoch: None,
+        prev: None,
+    }
+    .encode()
+    .expect("encode");
+    let reached = t
+        .server
+        .deliver_published("room", frame.into(), seq + 1, seq + 1);
+    assert_eq!(reached, 1, "only the connection that sees everything");
+    let seen = read_through(&mut admin, seq + 1).await;
+    assert!(seen.iter().any(|(b, _)| contains(b, "secret")));
+    // The view gets a snapshot of its view from this node's log instead.
+    let frames = read_through(&mut red, seq).await;
+    let (bytes, last) = frames.last().expect("a frame");
+    assert!(matches!(last, Msg::Snapshot { .. }), "{last:?}");
+    assert!(frames.iter().all(|(b, _)| !contains(b, "secret")));
+    assert!(contains(bytes, "r0"));
 }
