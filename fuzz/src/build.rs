@@ -173,13 +173,15 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
             delta: D::build(u)?,
             seq: u.arbitrary()?,
             timestamp: u.arbitrary()?,
-            epoch: u.arbitrary()?, prev: u.arbitrary()?,
+            epoch: u.arbitrary()?,
+            prev: u.arbitrary()?,
         },
         5 => ServerMessage::Deltas {
             deltas: list(u, D::build)?,
             seq: u.arbitrary()?,
             timestamp: u.arbitrary()?,
-            epoch: u.arbitrary()?, prev: u.arbitrary()?,
+            epoch: u.arbitrary()?,
+            prev: u.arbitrary()?,
         },
         6 => ServerMessage::Presence {
             users: list(u, presence_info)?,

@@ -150,7 +150,8 @@ async fn plain() {
             delta: &tick,
             seq: tick.seq,
             timestamp: tick.sent_ns / 1_000_000,
-            epoch: None, prev: None,
+            epoch: None,
+            prev: None,
         }
         .encode()
         .expect("encode");

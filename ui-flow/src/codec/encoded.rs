@@ -18,7 +18,8 @@
 //! let delta = encoded::encode_payload(&("moved", 3))?;
 //! let frame = encoded::delta_frame(&delta, 7, 1_700_000_000_000, None);
 //! let same = ServerMessage::<(), _, ()>::Delta {
-//!     delta: ("moved", 3), seq: 7, timestamp: 1_700_000_000_000, epoch: None, prev: None,
+//!     delta: ("moved", 3), seq: 7, timestamp: 1_700_000_000_000, epoch: None,
+//!     prev: None,
 //! };
 //! assert_eq!(frame, same.encode()?);
 //! # Ok::<(), ui_flow::Error>(())
