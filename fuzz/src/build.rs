@@ -174,12 +174,14 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
             seq: u.arbitrary()?,
             timestamp: u.arbitrary()?,
             epoch: u.arbitrary()?,
+            prev: u.arbitrary()?,
         },
         5 => ServerMessage::Deltas {
             deltas: list(u, D::build)?,
             seq: u.arbitrary()?,
             timestamp: u.arbitrary()?,
             epoch: u.arbitrary()?,
+            prev: u.arbitrary()?,
         },
         6 => ServerMessage::Presence {
             users: list(u, presence_info)?,

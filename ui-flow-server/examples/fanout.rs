@@ -90,6 +90,7 @@ fn frame_len() -> usize {
         seq: 1,
         timestamp: delta.sent_ns / 1_000_000,
         epoch: None,
+        prev: None,
     }
     .encode()
     .map_or(0, |f| f.len())

@@ -13,6 +13,7 @@ use crate::hub::OpKey;
 use crate::log::{CommitError, Committed, OpTag, TransactError};
 pub use crate::outcome::ActionOutcome;
 use crate::server::SessionHandle;
+use crate::view::{Projected, ViewKey};
 
 /// An error from the application's own code (a database, a service).
 ///
@@ -163,6 +164,43 @@ pub trait FlowHandler: Send + Sync + 'static {
     ) -> ActionOutcome
     where
         Self: Sized;
+
+    /// The view a connection of `user` to `resource_id` gets (see the
+    /// [`view`](crate::view) module). Called when the connection joins and
+    /// again for [`SessionHandle::refresh_views`]; it runs under no lock of
+    /// the server's and should be quick. The default, [`ViewKey::ALL`],
+    /// sends everyone the whole state: handlers that do not use views are
+    /// unchanged.
+    fn view(&self, user: &Identity, resource_id: &str) -> ViewKey {
+        let _ = (user, resource_id);
+        ViewKey::ALL
+    }
+
+    /// What `view` sees of `state`: the state its connections mirror.
+    /// Called only for views other than [`ViewKey::ALL`], under the
+    /// resource's log lock (not the hub's), once per view per head.
+    /// Everything a view's client may not know must be absent from the
+    /// result. The default is the whole state.
+    fn project_state(&self, view: &ViewKey, state: &StateOf<Self::Model>) -> StateOf<Self::Model> {
+        let _ = view;
+        state.clone()
+    }
+
+    /// What the committed `delta` is to `view`, given the whole state
+    /// `before` and `after` it. Called once per delta per distinct view
+    /// (never for [`ViewKey::ALL`]), under the resource's log lock. The
+    /// result, applied to `project_state(view, before)`, must give
+    /// `project_state(view, after)`. The default is [`Projected::Same`].
+    fn project_delta(
+        &self,
+        view: &ViewKey,
+        before: &StateOf<Self::Model>,
+        after: &StateOf<Self::Model>,
+        delta: &DeltaOf<Self::Model>,
+    ) -> Projected<DeltaOf<Self::Model>> {
+        let _ = (view, before, after, delta);
+        Projected::Same
+    }
 
     /// Whether `user` may see `event` from `domain`; called for every
     /// subscribed recipient of a notification. It runs under no lock of the

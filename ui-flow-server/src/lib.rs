@@ -223,6 +223,7 @@ mod shutdown;
 mod socket;
 pub mod store;
 mod telemetry;
+pub mod view;
 
 pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
@@ -232,6 +233,7 @@ pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
 pub use shutdown::shutdown_signal;
+pub use view::{Projected, ViewKey};
 
 /// The crate README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -14,7 +14,8 @@
 //! connection syncs stay there. The log only answers "what is the state"
 //! and "what changed since seq N".
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 use crate::config::LogConfig;
 use crate::handler::FlowHandler;
 use crate::store::{Checkpoint, Entry, OpRecord, Outcome, Store, StoreError};
+use crate::view::{Projected, ViewFrames, ViewKey};
 
 /// Why deltas were not committed. Nothing was applied, stored or sent.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,10 @@ pub enum CommitError {
     /// broadcast with [`SessionHandle::broadcast_delta`](crate::SessionHandle::broadcast_delta).
     #[error("this handler keeps its own state; the server has no log to commit to")]
     AppOwnedState,
+    /// [`FlowHandler::project_state`] panicked for a view: its connection
+    /// is closed with `sync_failed` (it reconnects).
+    #[error("the state could not be projected for {0}")]
+    Projection(String),
 }
 
 /// Why a [`transact`](crate::SessionHandle::transact) did not commit.
@@ -106,6 +112,12 @@ struct Head<H: FlowHandler> {
     snapshot: Option<(u64, Bytes)>,
     /// A store write failed: what the store holds may differ from memory.
     broken: bool,
+    /// For each view that connections have now: the last seq at which it
+    /// changed (or from which it is known not to have changed). Sent as
+    /// `prev` so a client can tell a seq its view skipped from a gap.
+    view_heads: HashMap<ViewKey, u64>,
+    /// Each view's encoded state at a seq, shared by its joiners.
+    view_snapshots: HashMap<ViewKey, (u64, Bytes)>,
 }
 
 impl<H: FlowHandler> ResourceLog<H> {
@@ -155,6 +167,8 @@ impl<H: FlowHandler> ResourceLog<H> {
                     since_checkpoint: since,
                     snapshot: None,
                     broken: false,
+                    view_heads: HashMap::new(),
+                    view_snapshots: HashMap::new(),
                 }
             }
             None => {
@@ -183,6 +197,8 @@ impl<H: FlowHandler> ResourceLog<H> {
                     since_checkpoint: (0, 0),
                     snapshot: Some((0, encoded)),
                     broken: false,
+                    view_heads: HashMap::new(),
+                    view_snapshots: HashMap::new(),
                 }
             }
         };
@@ -198,15 +214,20 @@ impl<H: FlowHandler> ResourceLog<H> {
     }
 
     /// Commits the deltas `decide` returns for the current state (see the
-    /// module docs), then calls `fan_out(frame, first, last)` with the one
-    /// frame that carries them, still under the lock. `Ok(None)`: `decide`
-    /// returned no deltas.
+    /// module docs), then calls `fan_out(frame, views, first, last)` with the
+    /// one frame that carries them unprojected and one frame per view, still
+    /// under the lock. `views` names the views (other than
+    /// [`ViewKey::ALL`]) that connections have now; each is projected once
+    /// with `handler`. `Ok(None)`: `decide` returned no deltas.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn commit<E>(
         &self,
+        handler: &H,
         op: Option<&OpTag>,
         now_unix_ms: u64,
         decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E>,
-        fan_out: impl FnOnce(Bytes, u64, u64),
+        views: impl FnOnce() -> Vec<ViewKey>,
+        fan_out: impl FnOnce(Bytes, ViewFrames, u64, u64),
     ) -> Result<Option<Committed>, TransactError<E>> {
         let mut head = self.inner.lock().await;
         if head.broken {
@@ -246,11 +267,26 @@ impl<H: FlowHandler> ResourceLog<H> {
             head.broken = true;
             return Err(CommitError::Store(e).into());
         }
-        for delta in deltas {
+        let views = views();
+        let mut projections = Projections::new(&views);
+        for (delta, entry) in deltas.into_iter().zip(&entries) {
+            if views.is_empty() {
+                head.state.apply_delta(delta);
+                continue;
+            }
+            let before = head.state.clone();
+            // A copy to project, since applying consumes the delta.
+            let copy = decode::<DeltaOf<H::Model>>(&entry.delta);
             head.state.apply_delta(delta);
+            match copy {
+                Ok(copy) => projections.add(handler, &before, &head.state, &copy, &entry.delta),
+                Err(_) => projections.fail_all(),
+            }
         }
         head.seq = last;
         head.snapshot = None;
+        head.view_snapshots.clear();
+        let view_frames = head.view_frames(projections, first, last, now_unix_ms);
         let frame = if entries.len() == 1 {
             encoded::delta_frame(&entries[0].delta, last, now_unix_ms, None)
         } else {
@@ -268,7 +304,7 @@ impl<H: FlowHandler> ResourceLog<H> {
             head.recent.push_back(entry);
         }
         head.trim_history(&self.config);
-        fan_out(Bytes::from(frame), first, last);
+        fan_out(Bytes::from(frame), view_frames, first, last);
         if head.since_checkpoint.0 >= self.config.checkpoint_every_deltas
             || head.since_checkpoint.1 >= self.config.checkpoint_every_bytes
         {
@@ -318,14 +354,25 @@ impl<H: FlowHandler> ResourceLog<H> {
     /// when the client's epoch is this log's and everything after its seq
     /// is at hand (at most `max_deltas`), a `Snapshot` otherwise. Returns the
     /// frame and the seq it ends at.
+    ///
+    /// A connection with a `view` other than [`ViewKey::ALL`] always gets
+    /// its view's snapshot (projected with `handler`): a resume point does
+    /// not say which view the client's state was projected for.
     pub(crate) async fn sync(
         &self,
         resume: Option<(u64, Option<u32>)>,
         now_unix_ms: u64,
         max_deltas: u64,
+        view: &ViewKey,
+        handler: &H,
     ) -> Result<(Bytes, u64), CommitError> {
         let mut head = self.inner.lock().await;
         let (epoch, seq) = (head.epoch, head.seq);
+        if !view.is_all() {
+            let state = head.view_state(view, handler)?;
+            let frame = encoded::snapshot_frame(&state, seq, now_unix_ms, Some(epoch));
+            return Ok((Bytes::from(frame), seq));
+        }
         let servable = match resume {
             Some((last, Some(e))) if e == epoch && last <= seq && seq - last <= max_deltas => {
                 Some(last)
@@ -393,6 +440,74 @@ impl<H: FlowHandler> ResourceLog<H> {
 }
 
 impl<H: FlowHandler> Head<H> {
+    /// The view's state at the head, projected and encoded (once per view
+    /// per head). From here on the view's changes are tracked.
+    fn view_state(&mut self, view: &ViewKey, handler: &H) -> Result<Bytes, CommitError> {
+        if let Some((seq, bytes)) = self.view_snapshots.get(view) {
+            if *seq == self.seq {
+                return Ok(bytes.clone());
+            }
+        }
+        let projected = catch_unwind(AssertUnwindSafe(|| {
+            handler.project_state(view, &self.state)
+        }))
+        .map_err(|_| CommitError::Projection(format!("{view:?}")))?;
+        let bytes = Bytes::from(encoded::encode_payload(&projected)?);
+        self.view_heads.entry(view.clone()).or_insert(self.seq);
+        self.view_snapshots
+            .insert(view.clone(), (self.seq, bytes.clone()));
+        Ok(bytes)
+    }
+
+    /// One frame per changed view for the commit `first..=last` (see
+    /// [`ViewFrames`]), each carrying `prev` when its view skipped seqs;
+    /// moves each view's head. Views no connection has any more are
+    /// forgotten.
+    fn view_frames(
+        &mut self,
+        projections: Projections,
+        first: u64,
+        last: u64,
+        now_unix_ms: u64,
+    ) -> ViewFrames {
+        let mut frames = HashMap::with_capacity(projections.0.len());
+        let current: HashSet<&ViewKey> = projections.0.iter().map(|(v, _)| v).collect();
+        self.view_heads.retain(|v, _| current.contains(v));
+        for (view, entries) in &projections.0 {
+            let Some(entries) = entries else {
+                // Not projected: its connections are resynced, and its
+                // head is learnt again from their snapshots.
+                self.view_heads.remove(view);
+                continue;
+            };
+            let prev = *self.view_heads.entry(view.clone()).or_insert(first - 1);
+            if entries.is_empty() {
+                frames.insert(view.clone(), None);
+                continue;
+            }
+            // Without `prev` a client reads entry i as seq `last - n + 1 + i`:
+            // right only for one entry per seq of the commit, following
+            // the view's last change directly.
+            let n = entries.len() as u64;
+            let plain = prev + 1 == first && n == last - first + 1;
+            let prev = (!plain).then_some(prev);
+            let frame = if entries.len() == 1 {
+                encoded::delta_frame_after(&entries[0], last, prev, now_unix_ms, None)
+            } else {
+                encoded::deltas_frame_after(
+                    entries.iter().map(|e| &e[..]),
+                    last,
+                    prev,
+                    now_unix_ms,
+                    Some(self.epoch),
+                )
+            };
+            self.view_heads.insert(view.clone(), last);
+            frames.insert(view.clone(), Some(Bytes::from(frame)));
+        }
+        ViewFrames(frames)
+    }
+
     /// The state at the head, encoded (once per head).
     fn encoded_state(&mut self) -> Result<Bytes, EncodeError> {
         if let Some((seq, bytes)) = &self.snapshot {
@@ -420,4 +535,64 @@ impl<H: FlowHandler> Head<H> {
 /// Decodes a stored payload (checked first, as if it came off the network).
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ui_flow::DecodeError> {
     RawValue::from_bytes(bytes.to_vec())?.decode()
+}
+
+/// The projected, encoded deltas of one commit, per view; `None` for a view
+/// whose projection failed (it panicked, or a delta did not encode).
+struct Projections(Vec<(ViewKey, Option<Vec<Bytes>>)>);
+
+impl Projections {
+    fn new(views: &[ViewKey]) -> Self {
+        Projections(
+            views
+                .iter()
+                .map(|v| (v.clone(), Some(Vec::new())))
+                .collect(),
+        )
+    }
+
+    /// Projects one delta (`encoded` is its payload) for every view.
+    fn add<H: FlowHandler>(
+        &mut self,
+        handler: &H,
+        before: &StateOf<H::Model>,
+        after: &StateOf<H::Model>,
+        delta: &DeltaOf<H::Model>,
+        payload: &Bytes,
+    ) {
+        for (view, entries) in &mut self.0 {
+            let Some(list) = entries else {
+                continue;
+            };
+            let projected = catch_unwind(AssertUnwindSafe(|| {
+                handler.project_delta(view, before, after, delta)
+            }));
+            let ok = match projected {
+                Ok(Projected::Nothing) => true,
+                Ok(Projected::Same) => {
+                    list.push(payload.clone());
+                    true
+                }
+                Ok(Projected::Deltas(deltas)) => deltas.iter().all(|d| {
+                    encoded::encode_payload(d)
+                        .map(|bytes| list.push(Bytes::from(bytes)))
+                        .is_ok()
+                }),
+                Err(_) => false,
+            };
+            if !ok {
+                tracing::warn!(
+                    ?view,
+                    "projecting a delta failed; the view's connections get a snapshot"
+                );
+                *entries = None;
+            }
+        }
+    }
+
+    fn fail_all(&mut self) {
+        for (_, entries) in &mut self.0 {
+            *entries = None;
+        }
+    }
 }

@@ -34,6 +34,7 @@ use crate::hub::{
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::{Outbox, Pushed};
 use crate::store::{MemoryStore, OpRecord, Outcome, Store};
+use crate::view::{ViewFrames, ViewKey};
 
 /// A ui-flow server for one [`FlowHandler`]: mount its [`router`](Self::router)
 /// in an axum app, keep [`session`](Self::session) handles to broadcast.
@@ -327,6 +328,12 @@ impl<H: FlowHandler> FlowServer<H> {
         self.inner.lock().hub.stats().encodes
     }
 
+    /// Frames projected and encoded for a view so far: one per changed view
+    /// per commit, however many connections share the view.
+    pub fn view_frame_count(&self) -> u64 {
+        self.inner.lock().hub.stats().view_frames
+    }
+
     /// Tells every client to reconnect (`Error shutdown`, close 1001),
     /// refuses new connections, and waits until every connection has closed
     /// or [`close_grace`](ServerConfig::close_grace) has passed.
@@ -473,20 +480,60 @@ impl<H: FlowHandler> SessionHandle<H> {
         decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let log = self.inner.log(&self.resource).await?;
-        let fan_out = |frame: bytes::Bytes, first: u64, last: u64| {
+        let views = || self.inner.lock().hub.views_of(&self.resource);
+        let fan_out = |frame: bytes::Bytes, views: ViewFrames, first: u64, last: u64| {
             let fanout = Fanout {
                 reached: 0,
                 frame: Some(frame.clone()),
             };
-            self.inner
-                .run(|hub| hub.deliver_deltas_frame(&self.resource, frame, first, last));
+            self.inner.run(|hub| {
+                hub.deliver_view_frames(Now::system(), &self.resource, frame, &views, first, last)
+            });
             self.publish_deltas(&fanout, first, last);
         };
-        let result = log.commit(op, Now::system().unix_ms, decide, fan_out).await;
+        let now_ms = Now::system().unix_ms;
+        let handler = &*self.inner.handler;
+        let result = log
+            .commit(handler, op, now_ms, decide, views, fan_out)
+            .await;
         if let Err(TransactError::Commit(CommitError::Store(_))) = &result {
             self.inner.forget_log(&self.resource, &log);
         }
         result
+    }
+
+    /// Asks [`FlowHandler::view`] again for every connection of the
+    /// resource (after permissions change, or a player moves). Each
+    /// connection whose view changed resyncs with a fresh snapshot of its
+    /// new view, so nothing its old view allowed stays in its state.
+    /// Returns how many changed. `view` is called with no lock held.
+    pub fn refresh_views(&self) -> usize {
+        self.refresh_views_where(|_| true)
+    }
+
+    /// [`refresh_views`](Self::refresh_views) for the connections of one
+    /// user only.
+    pub fn refresh_views_of(&self, user_id: &str) -> usize {
+        self.refresh_views_where(|user| user.user_id == user_id)
+    }
+
+    fn refresh_views_where(&self, pick: impl Fn(&Identity) -> bool) -> usize {
+        if H::APP_OWNED_STATE {
+            return 0;
+        }
+        let members = self.inner.lock().hub.members(&self.resource);
+        let views: Vec<_> = members
+            .into_iter()
+            .filter(|(_, user)| pick(user))
+            .map(|(conn, user)| (conn, self.inner.handler.view(&user, &self.resource)))
+            .collect();
+        self.inner.run(|hub| {
+            let now = Now::system();
+            views
+                .into_iter()
+                .filter(|(conn, view)| hub.change_view(now, *conn, view.clone()))
+                .count()
+        })
     }
 
     /// Escape hatch ([`FlowHandler::APP_OWNED_STATE`]): sends
@@ -711,7 +758,17 @@ impl<H: FlowHandler> Inner<H> {
         user: Identity,
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<(), HandshakeError> {
-        self.run(|hub| hub.complete_handshake(Now::system(), id, resource, user, resume))?;
+        // Views belong to the server-owned log (see `crate::view`).
+        let view = if H::APP_OWNED_STATE {
+            ViewKey::ALL
+        } else {
+            self.handler.view(&user, resource)
+        };
+        self.run(|hub| {
+            hub.complete_handshake(Now::system(), id, resource, user, resume)?;
+            hub.set_view(id, view);
+            Ok::<(), HandshakeError>(())
+        })?;
         self.counters.connections_open.fetch_add(1, Relaxed);
         Live::add(&self.counters.connections_total, 1);
         Ok(())
@@ -800,7 +857,11 @@ impl<H: FlowHandler> Inner<H> {
                 }
             }
             while let Some(request) = core.hub.poll_request() {
-                self.spawn_request(request);
+                let view = match &request {
+                    Request::Sync { ticket, .. } => core.hub.view(ticket.conn),
+                    _ => ViewKey::ALL,
+                };
+                self.spawn_request(request, view);
             }
             self.publish_mesh(&mut core.hub);
             if slow.is_empty() {
@@ -851,7 +912,7 @@ impl<H: FlowHandler> Inner<H> {
 
     /// Runs one handler call as a task, inside a `ui_flow_handler` span
     /// naming the call, the resource and (for actions) the user and op id.
-    fn spawn_request(self: &Arc<Self>, request: Request<ActionOf<H::Model>>) {
+    fn spawn_request(self: &Arc<Self>, request: Request<ActionOf<H::Model>>, view: ViewKey) {
         let Some(runtime) = self.runtime.get() else {
             return;
         };
@@ -866,7 +927,8 @@ impl<H: FlowHandler> Inner<H> {
                     let cap = inner.config.max_resync_deltas;
                     let answer = async {
                         let log = inner.log(&resource).await?;
-                        log.sync(resume, Now::system().unix_ms, cap).await
+                        let now_ms = Now::system().unix_ms;
+                        log.sync(resume, now_ms, cap, &view, &inner.handler).await
                     };
                     let result = answer.await.map_err(|e| e.to_string());
                     if let Ok((frame, _)) = &result {

@@ -422,6 +422,7 @@ fn delta(c: &mut Criterion) {
         seq: SEQ,
         timestamp: TIMESTAMP,
         epoch: None,
+        prev: None,
     };
     let sketched = sketch::ServerMessage::<World, _, Reward> {
         t: sketch::ServerTag::Delta,
@@ -539,6 +540,7 @@ fn same_messages() {
         seq: SEQ,
         timestamp: TIMESTAMP,
         epoch: None,
+        prev: None,
     };
     let frame = ours.encode().expect("encodes");
     let flat: plain::Delta<EntityMoved> =

@@ -39,6 +39,7 @@
 //!     seq: 42,
 //!     timestamp: 1_700_000_000_000,
 //!     epoch: None,
+//!     prev: None,
 //! };
 //! let frame = msg.encode()?;
 //! assert_eq!(frame[..4], [0x84, 0xa1, b't', 0xcd]); // a map, "t" first, then u16 1001

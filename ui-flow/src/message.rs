@@ -72,6 +72,10 @@ pub enum ServerMessage<State, Delta, Event> {
         timestamp: u64,
         /// Additive: the seq lineage, when the server chooses to repeat it.
         epoch: Option<u32>,
+        /// Additive: the seq the change starts from, when it is not
+        /// `seq - 1` because the connection's view skipped seqs (see the
+        /// spec, "Views and skipped seqs").
+        prev: Option<u64>,
     },
     /// Tag 1002: contiguous changes ending at `seq`; the first one moves the
     /// state from `seq - deltas.len()`.
@@ -84,6 +88,10 @@ pub enum ServerMessage<State, Delta, Event> {
         timestamp: u64,
         /// Additive: the seq lineage.
         epoch: Option<u32>,
+        /// Additive: the seq the changes together start from, when the
+        /// connection's view skipped seqs; the entries then have no seq of
+        /// their own (see the spec, "Views and skipped seqs").
+        prev: Option<u64>,
     },
     /// Tag 2000: everyone connected to the resource.
     Presence {

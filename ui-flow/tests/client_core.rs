@@ -263,6 +263,7 @@ fn a_delta_from_another_epoch_asks_for_a_resync() {
         seq: 5,
         timestamp: 0,
         epoch: Some(2),
+        prev: None,
     });
     assert_eq!(h.state(), [1], "not applied");
     assert_eq!(
@@ -279,6 +280,7 @@ fn a_delta_from_another_epoch_asks_for_a_resync() {
         seq: 3,
         timestamp: 0,
         epoch: Some(2),
+        prev: None,
     });
     assert_eq!(h.state(), [7, 8]);
 }

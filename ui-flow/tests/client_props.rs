@@ -83,6 +83,7 @@ impl Server {
             seq: self.seq,
             timestamp: 0,
             epoch: Some(self.epoch),
+            prev: None,
         }
     }
 
@@ -125,6 +126,7 @@ impl Server {
                             seq: self.seq,
                             timestamp: 0,
                             epoch: Some(self.epoch),
+                            prev: None,
                         }]
                     }
                     _ => vec![self.snapshot()],

@@ -137,12 +137,14 @@ fn every_server_variant_round_trips() {
             seq: 8,
             timestamp: 9,
             epoch: None,
+            prev: None,
         },
         ServerMessage::Deltas {
             deltas: vec![],
             seq: 8,
             timestamp: 9,
             epoch: Some(3),
+            prev: None,
         },
         ServerMessage::Presence {
             users: vec![user.clone()],

@@ -98,12 +98,14 @@ fn every_variant() -> Vec<Vec<u8>> {
             seq: 8,
             timestamp: 9,
             epoch: None,
+            prev: None,
         },
         ServerMessage::Deltas {
             deltas: vec![Change::Rename("r".into()), Change::Clear],
             seq: 10,
             timestamp: 11,
             epoch: Some(0),
+            prev: None,
         },
         ServerMessage::Presence {
             users: vec![user("a"), user("b")],

@@ -151,6 +151,7 @@ async fn plain() {
             seq: tick.seq,
             timestamp: tick.sent_ns / 1_000_000,
             epoch: None,
+            prev: None,
         }
         .encode()
         .expect("encode");

@@ -36,6 +36,11 @@ export function applyDelta(world, delta) {
     case "spawned":
       if (!w.items.some((item) => item.id === delta.item.id)) w.items.push(delta.item);
       break;
+    case "scored": {
+      const p = player(delta.user);
+      if (p) p.score += delta.points;
+      break;
+    }
     case "left":
       w.players = w.players.filter((p) => p.user !== delta.user);
       break;

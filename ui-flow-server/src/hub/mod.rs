@@ -39,6 +39,7 @@ mod session;
 mod sync;
 mod timers;
 mod transmit;
+mod views;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::marker::PhantomData;
@@ -80,6 +81,10 @@ pub struct HubStats {
     pub rate_limited: u64,
     /// Client frames with a tag this build does not know (ignored).
     pub unknown_tags: u64,
+    /// Frames projected for one view (see [`crate::view`]) that reached the
+    /// hub: one per changed view per commit, however many connections have
+    /// that view.
+    pub view_frames: u64,
 }
 
 /// The result of a broadcast command.
@@ -167,6 +172,8 @@ pub struct Hub<M: Model> {
     /// `Some` when this hub is one node of several (see `remote`).
     mesh: Option<remote::Mesh>,
     _model: PhantomData<fn() -> M>,
+    /// Connections with a view of their own.
+    views: views::Views,
 }
 
 impl<M: Model> Hub<M> {
@@ -207,6 +214,7 @@ impl<M: Model> Hub<M> {
             logged: false,
             mesh: None,
             _model: PhantomData,
+            views: views::Views::default(),
         }
     }
 
@@ -840,6 +848,7 @@ impl<M: Model> Hub<M> {
             seq,
             timestamp: now.unix_ms,
             epoch: None,
+            prev: None,
         })?;
         Ok(Fanout {
             reached: self.fan_out(resource, frame.clone(), Some((seq, seq)), false),
@@ -861,7 +870,9 @@ impl<M: Model> Hub<M> {
 
     /// Queues an already-encoded `Delta` or `Deltas` frame carrying seqs
     /// `first..=last` to every connection of `resource`, as if it had been
-    /// broadcast here (for frames published by another node).
+    /// broadcast here (for frames published by another node). The frame is
+    /// unprojected: connections with a view of their own do not get it, they
+    /// resync with a snapshot of their view.
     pub fn deliver_deltas_frame(
         &mut self,
         resource: &str,
@@ -869,6 +880,15 @@ impl<M: Model> Hub<M> {
         first: u64,
         last: u64,
     ) -> usize {
+        if let Some(instant) = self.latest.filter(|_| self.has_views(resource)) {
+            // Resyncing from a log reads no time; the instant only orders timers.
+            let now = Now {
+                instant,
+                unix_ms: 0,
+            };
+            let none = crate::view::ViewFrames::default();
+            return self.deliver_view_frames(now, resource, frame, &none, first, last);
+        }
         self.fan_out(resource, frame, Some((first, last)), false)
     }
 
@@ -891,6 +911,7 @@ impl<M: Model> Hub<M> {
             seq,
             timestamp: now.unix_ms,
             epoch: Some(self.epoch),
+            prev: None,
         })?;
         let first = seq.saturating_sub(len - 1);
         Ok(Fanout {
@@ -1435,6 +1456,7 @@ impl<M: Model> Hub<M> {
         let Some(c) = self.connections.remove(&conn) else {
             return;
         };
+        self.forget_view(&c.resource, conn);
         if let Some(n) = self.per_user.get_mut(&c.user_key) {
             *n -= 1;
             if *n == 0 {

@@ -106,6 +106,7 @@ impl<M: Model> Hub<M> {
             seq,
             timestamp: now.unix_ms,
             epoch: Some(self.epoch),
+            prev: None,
         });
         match frame {
             Ok(frame) => self.finish_sync(now, conn, frame, seq),
@@ -173,6 +174,7 @@ impl<M: Model> Hub<M> {
                     seq: head,
                     timestamp: now.unix_ms,
                     epoch: Some(epoch),
+                    prev: None,
                 });
                 match frame {
                     Ok(frame) => self.finish_sync(now, conn, frame, head),
@@ -209,7 +211,7 @@ impl<M: Model> Hub<M> {
         }
     }
 
-    fn request_snapshot(&mut self, conn: ConnectionId) {
+    pub(super) fn request_snapshot(&mut self, conn: ConnectionId) {
         if self.logged {
             return self.request_sync(conn, None);
         }

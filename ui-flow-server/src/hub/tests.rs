@@ -1034,6 +1034,7 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
         ("hub/sync.rs", include_str!("sync.rs")),
         ("hub/timers.rs", include_str!("timers.rs")),
         ("hub/transmit.rs", include_str!("transmit.rs")),
+        ("hub/views.rs", include_str!("views.rs")),
         ("config.rs", include_str!("../config.rs")),
         ("identity.rs", include_str!("../identity.rs")),
         ("outcome.rs", include_str!("../outcome.rs")),

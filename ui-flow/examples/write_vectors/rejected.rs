@@ -822,6 +822,19 @@ pub(crate) fn rejected_vectors() -> Book {
             "epoch",
         ),
         (
+            "delta_prev_string",
+            "prev is a u64",
+            frame(vec![
+                ("t", Value::from(1001)),
+                ("delta", Value::Nil),
+                ("seq", Value::from(9)),
+                ("timestamp", Value::from(1)),
+                ("prev", s("7")),
+            ]),
+            "Delta",
+            "prev",
+        ),
+        (
             "deltas_not_array",
             "deltas is a list",
             frame(vec![

@@ -218,6 +218,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 42,
             timestamp: TS + 123,
             epoch: None,
+            prev: None,
         },
     );
     b.server(
@@ -228,6 +229,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 1,
             timestamp: TS,
             epoch: Some(0),
+            prev: None,
         },
     );
     b.server(
@@ -238,6 +240,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 43,
             timestamp: TS,
             epoch: Some(7),
+            prev: None,
         },
     );
     b.server(
@@ -252,6 +255,18 @@ pub(crate) fn server_vectors() -> Book {
             seq: 44,
             timestamp: TS,
             epoch: None,
+            prev: None,
+        },
+    );
+    b.server(
+        "delta_with_prev",
+        "a view skipped seqs 8..=9: the change takes the state from seq 7 to 10",
+        M::Delta {
+            delta: map(vec![("x", Value::from(3))]),
+            seq: 10,
+            timestamp: TS,
+            epoch: None,
+            prev: Some(7),
         },
     );
     // Deltas
@@ -263,6 +278,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 12,
             timestamp: TS,
             epoch: Some(7),
+            prev: None,
         },
     );
     b.server(
@@ -273,6 +289,30 @@ pub(crate) fn server_vectors() -> Book {
             seq: 12,
             timestamp: TS,
             epoch: None,
+            prev: None,
+        },
+    );
+    b.server(
+        "deltas_with_prev",
+        "a view's projection of one commit (seqs 11..=12) after its change at 5: \
+         the two entries together take the state from 5 to 12",
+        M::Deltas {
+            deltas: vec![s("enter"), s("leave")],
+            seq: 12,
+            timestamp: TS,
+            epoch: Some(7),
+            prev: Some(5),
+        },
+    );
+    b.server(
+        "deltas_with_prev_empty",
+        "the state at seq 5 is the state at 12 for this view",
+        M::Deltas {
+            deltas: vec![],
+            seq: 12,
+            timestamp: TS,
+            epoch: Some(7),
+            prev: Some(5),
         },
     );
     // Presence
@@ -638,6 +678,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 42,
             timestamp: TS,
             epoch: Some(7),
+            prev: None,
         },
     );
     b.server_decodes(
@@ -781,6 +822,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 1,
             timestamp: 2,
             epoch: None,
+            prev: None,
         },
     );
     // ---- decode-only: OpId as text
@@ -833,6 +875,7 @@ pub(crate) fn server_vectors() -> Book {
             seq: 5,
             timestamp: 6,
             epoch: None,
+            prev: None,
         },
     );
     b.server_decodes(

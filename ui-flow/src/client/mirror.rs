@@ -34,7 +34,17 @@ pub(crate) struct Mirror<S: FlowState> {
     state: S,
     seq: Option<u64>,
     epoch: Option<u32>,
-    early: VecDeque<(u64, Option<u32>, S::Delta)>,
+    early: VecDeque<Early<S::Delta>>,
+}
+
+/// Deltas that arrived before the first snapshot: they take the state from
+/// `from` to `to` together (one entry of a plain batch is `to - 1` to `to`).
+#[derive(Debug)]
+struct Early<D> {
+    from: u64,
+    to: u64,
+    epoch: Option<u32>,
+    deltas: Vec<D>,
 }
 
 impl<S: FlowState> Mirror<S> {
@@ -75,19 +85,21 @@ impl<S: FlowState> Mirror<S> {
         self.seq = Some(seq);
         self.epoch = epoch;
         let mut last = seq;
-        for (delta_seq, delta_epoch, delta) in std::mem::take(&mut self.early) {
-            if delta_epoch.is_some() && delta_epoch != epoch || delta_seq <= last {
+        for early in std::mem::take(&mut self.early) {
+            if early.epoch.is_some() && early.epoch != epoch || early.to <= last {
                 continue;
             }
-            if delta_seq != last + 1 {
+            if early.from > last {
                 return Err(ProtocolViolation::SeqGap {
                     expected: last + 1,
-                    got: delta_seq,
+                    got: early.from + 1,
                 });
             }
-            emit(delta_seq, &delta);
-            self.state.apply_delta(delta);
-            last = delta_seq;
+            for delta in early.deltas {
+                emit(early.to, &delta);
+                self.state.apply_delta(delta);
+            }
+            last = early.to;
             self.seq = Some(last);
         }
         Ok(())
@@ -95,13 +107,23 @@ impl<S: FlowState> Mirror<S> {
 
     /// Applies contiguous deltas ending at `seq` (one `Delta` is a batch of
     /// one). `emit` sees each applied delta before it is applied.
+    ///
+    /// With `prev` (a view that skipped seqs), the deltas together take the
+    /// state from `prev` to `seq` and have no seqs of their own: they apply
+    /// whole to a state at any seq from `prev` to `seq - 1` (the sender
+    /// vouches that the view did not change in between), are stale at or
+    /// after `seq`, and are a gap below `prev`.
     pub(crate) fn deltas(
         &mut self,
         seq: u64,
         epoch: Option<u32>,
+        prev: Option<u64>,
         deltas: Vec<S::Delta>,
         emit: &mut impl FnMut(u64, &S::Delta),
     ) -> Sync {
+        if let Some(prev) = prev {
+            return self.deltas_after(prev, seq, epoch, deltas, emit);
+        }
         let count = deltas.len() as u64;
         if count == 0 {
             return Sync::Stale;
@@ -115,10 +137,12 @@ impl<S: FlowState> Mirror<S> {
         };
         let Some(last) = self.seq else {
             for (seq, delta) in (first..).zip(deltas) {
-                if self.early.len() == EARLY_DELTAS_MAX {
-                    self.early.pop_front();
-                }
-                self.early.push_back((seq, epoch, delta));
+                self.buffer(Early {
+                    from: seq - 1,
+                    to: seq,
+                    epoch,
+                    deltas: vec![delta],
+                });
             }
             return Sync::Buffered;
         };
@@ -143,6 +167,61 @@ impl<S: FlowState> Mirror<S> {
         self.seq = Some(seq);
         Sync::Applied
     }
+
+    /// [`deltas`](Self::deltas) for a batch that names the seq it follows.
+    fn deltas_after(
+        &mut self,
+        prev: u64,
+        seq: u64,
+        epoch: Option<u32>,
+        deltas: Vec<S::Delta>,
+        emit: &mut impl FnMut(u64, &S::Delta),
+    ) -> Sync {
+        if prev >= seq {
+            return Sync::Invalid(ProtocolViolation::UnexpectedMessage {
+                message: "Delta",
+                context: "with a prev that is not below its seq",
+            });
+        }
+        let Some(last) = self.seq else {
+            self.buffer(Early {
+                from: prev,
+                to: seq,
+                epoch,
+                deltas,
+            });
+            return Sync::Buffered;
+        };
+        if epoch.is_some() && epoch != self.epoch {
+            return Sync::EpochChanged;
+        }
+        if seq <= last {
+            return Sync::Stale;
+        }
+        if prev > last {
+            return Sync::Gap(ProtocolViolation::SeqGap {
+                expected: last + 1,
+                got: prev + 1,
+            });
+        }
+        self.seq = Some(seq);
+        if deltas.is_empty() {
+            // The state at `prev` is the state at `seq`: only the seq moves.
+            return Sync::Stale;
+        }
+        for delta in deltas {
+            emit(seq, &delta);
+            self.state.apply_delta(delta);
+        }
+        Sync::Applied
+    }
+
+    fn buffer(&mut self, early: Early<S::Delta>) {
+        if self.early.len() == EARLY_DELTAS_MAX {
+            self.early.pop_front();
+        }
+        self.early.push_back(early);
+    }
 }
 
 #[cfg(test)]
@@ -160,7 +239,46 @@ mod tests {
     }
 
     fn batch(m: &mut Mirror<Log>, seq: u64, epoch: Option<u32>, deltas: &[u64]) -> Sync {
-        m.deltas(seq, epoch, deltas.to_vec(), &mut |_, _| {})
+        m.deltas(seq, epoch, None, deltas.to_vec(), &mut |_, _| {})
+    }
+
+    fn after(m: &mut Mirror<Log>, prev: u64, seq: u64, deltas: &[u64]) -> Sync {
+        m.deltas(seq, None, Some(prev), deltas.to_vec(), &mut |_, _| {})
+    }
+
+    #[test]
+    fn a_batch_with_prev_skips_seqs_without_a_gap() {
+        let mut m = Mirror::<Log>::new();
+        m.snapshot(Log(vec![]), 3, None, &mut |_, _| {})
+            .expect("no gap");
+        // The view skipped 4..=6; the change after 3 is at 7.
+        assert_eq!(after(&mut m, 3, 7, &[70, 71]), Sync::Applied);
+        assert_eq!(m.state(), &Log(vec![70, 71]));
+        assert_eq!(m.seq(), Some(7));
+        // A state at 8 (an empty view batch) takes a change that follows 7.
+        assert_eq!(after(&mut m, 7, 8, &[]), Sync::Stale);
+        assert_eq!(m.seq(), Some(8));
+        assert_eq!(after(&mut m, 7, 9, &[90]), Sync::Applied);
+        assert_eq!(after(&mut m, 7, 9, &[90]), Sync::Stale, "a duplicate");
+        assert!(matches!(after(&mut m, 12, 13, &[130]), Sync::Gap(_)));
+        assert!(matches!(after(&mut m, 13, 13, &[1]), Sync::Invalid(_)));
+        assert_eq!(m.state(), &Log(vec![70, 71, 90]));
+    }
+
+    #[test]
+    fn early_batches_with_prev_wait_for_the_snapshot() {
+        let mut m = Mirror::<Log>::new();
+        assert_eq!(after(&mut m, 2, 5, &[5]), Sync::Buffered);
+        assert_eq!(after(&mut m, 5, 9, &[9]), Sync::Buffered);
+        m.snapshot(Log(vec![]), 4, None, &mut |_, _| {})
+            .expect("4 is between 2 and 5");
+        assert_eq!((m.state(), m.seq()), (&Log(vec![5, 9]), Some(9)));
+        let mut m = Mirror::<Log>::new();
+        assert_eq!(after(&mut m, 6, 8, &[8]), Sync::Buffered);
+        assert!(
+            m.snapshot(Log(vec![]), 4, None, &mut |_, _| {}).is_err(),
+            "5 and 6 are missing"
+        );
     }
 
     #[test]

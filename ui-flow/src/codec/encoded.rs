@@ -19,6 +19,7 @@
 //! let frame = encoded::delta_frame(&delta, 7, 1_700_000_000_000, None);
 //! let same = ServerMessage::<(), _, ()>::Delta {
 //!     delta: ("moved", 3), seq: 7, timestamp: 1_700_000_000_000, epoch: None,
+//!     prev: None,
 //! };
 //! assert_eq!(frame, same.encode()?);
 //! # Ok::<(), ui_flow::Error>(())
@@ -78,6 +79,60 @@ where
     buf
 }
 
+/// A `Delta` frame with the additive `prev` field: the change takes the
+/// state from `prev` to `seq` (see the spec, "Views and skipped seqs").
+/// `prev: None` writes the same bytes as [`delta_frame`].
+pub fn delta_frame_after(
+    delta: &[u8],
+    seq: u64,
+    prev: Option<u64>,
+    timestamp: u64,
+    epoch: Option<u32>,
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(delta.len() + 40);
+    let mut out = Out { buf: &mut buf };
+    let fields = 3 + usize::from(epoch.is_some()) + usize::from(prev.is_some());
+    out.envelope(ServerTag::DELTA.0, fields);
+    out.key("delta");
+    out.buf.extend_from_slice(delta);
+    tail(&mut out, seq, timestamp, epoch);
+    if let Some(prev) = prev {
+        out.uint("prev", prev);
+    }
+    buf
+}
+
+/// A `Deltas` frame with the additive `prev` field: the entries together
+/// take the state from `prev` to `seq`. `prev: None` writes the same bytes
+/// as [`deltas_frame`].
+pub fn deltas_frame_after<'a, I>(
+    deltas: I,
+    seq: u64,
+    prev: Option<u64>,
+    timestamp: u64,
+    epoch: Option<u32>,
+) -> Vec<u8>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let deltas = deltas.into_iter();
+    let mut buf = Vec::with_capacity(64);
+    let mut out = Out { buf: &mut buf };
+    let fields = 3 + usize::from(epoch.is_some()) + usize::from(prev.is_some());
+    out.envelope(ServerTag::DELTAS.0, fields);
+    out.key("deltas");
+    out.array(deltas.len());
+    for delta in deltas {
+        out.buf.extend_from_slice(delta);
+    }
+    tail(&mut out, seq, timestamp, epoch);
+    if let Some(prev) = prev {
+        out.uint("prev", prev);
+    }
+    buf
+}
+
 fn tail(out: &mut Out<'_>, seq: u64, timestamp: u64, epoch: Option<u32>) {
     out.uint("seq", seq);
     out.uint("timestamp", timestamp);
@@ -121,6 +176,7 @@ mod tests {
                 seq: 1,
                 timestamp: 5,
                 epoch,
+                prev: None,
             };
             assert_eq!(
                 delta_frame(&pb, 1, 5, epoch),
@@ -136,6 +192,7 @@ mod tests {
                     seq: 70_000,
                     timestamp: 0,
                     epoch,
+                    prev: None,
                 };
                 assert_eq!(
                     deltas_frame(raw, 70_000, 0, epoch),

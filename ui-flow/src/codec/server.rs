@@ -84,13 +84,20 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 seq,
                 timestamp,
                 epoch,
+                prev,
             } => {
-                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.envelope(
+                    tag,
+                    3 + usize::from(epoch.is_some()) + usize::from(prev.is_some()),
+                );
                 out.payload("delta", delta)?;
                 out.uint("seq", *seq);
                 out.uint("timestamp", *timestamp);
                 if let Some(epoch) = epoch {
                     out.uint("epoch", u64::from(*epoch));
+                }
+                if let Some(prev) = prev {
+                    out.uint("prev", *prev);
                 }
             }
             ServerMessage::Deltas {
@@ -98,13 +105,20 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 seq,
                 timestamp,
                 epoch,
+                prev,
             } => {
-                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.envelope(
+                    tag,
+                    3 + usize::from(epoch.is_some()) + usize::from(prev.is_some()),
+                );
                 out.payloads("deltas", deltas)?;
                 out.uint("seq", *seq);
                 out.uint("timestamp", *timestamp);
                 if let Some(epoch) = epoch {
                     out.uint("epoch", u64::from(*epoch));
+                }
+                if let Some(prev) = prev {
+                    out.uint("prev", *prev);
                 }
             }
             ServerMessage::Presence { users } => {
@@ -338,7 +352,8 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
     let m = f.message;
     let single = tag == ServerTag::DELTA;
     let body = if single { "delta" } else { "deltas" };
-    let (mut one, mut many, mut seq, mut timestamp, mut epoch) = (
+    let (mut one, mut many, mut seq, mut timestamp, mut epoch, mut prev) = (
+        Slot::new(),
         Slot::new(),
         Slot::new(),
         Slot::new(),
@@ -352,6 +367,7 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
             b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
             b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
             b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            b"prev" => prev.set(f.opt("prev", Fields::uint)?, m, "prev")?,
             _ => f.skip()?,
         }
     }
@@ -362,10 +378,11 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
     } else {
         (None, Some(many.required(m, body)?))
     };
-    let (seq, timestamp, epoch) = (
+    let (seq, timestamp, epoch, prev) = (
         seq.required(m, "seq")?,
         timestamp.required(m, "timestamp")?,
         epoch.optional(),
+        prev.optional(),
     );
     Ok(match (one, many) {
         (Some(delta), _) => ServerMessage::Delta {
@@ -373,12 +390,14 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
             seq,
             timestamp,
             epoch,
+            prev,
         },
         (None, deltas) => ServerMessage::Deltas {
             deltas: deltas.unwrap_or_default(),
             seq,
             timestamp,
             epoch,
+            prev,
         },
     })
 }

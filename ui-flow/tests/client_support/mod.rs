@@ -222,6 +222,7 @@ pub fn delta(value: u32, seq: u64) -> Msg {
         seq,
         timestamp: 0,
         epoch: None,
+        prev: None,
     }
 }
 
@@ -231,5 +232,6 @@ pub fn deltas(values: &[u32], seq: u64) -> Msg {
         seq,
         timestamp: 0,
         epoch: None,
+        prev: None,
     }
 }

@@ -476,17 +476,20 @@ pub fn server(m: &DynServer) -> Json {
             seq,
             timestamp,
             epoch,
+            prev,
         } => {
             push(&mut o, "delta", value(delta));
             push(&mut o, "seq", uint(*seq));
             push(&mut o, "timestamp", uint(*timestamp));
             push_opt(&mut o, "epoch", epoch, |e| uint(u64::from(*e)));
+            push_opt(&mut o, "prev", prev, |p| uint(*p));
         }
         ServerMessage::Deltas {
             deltas,
             seq,
             timestamp,
             epoch,
+            prev,
         } => {
             push(
                 &mut o,
@@ -496,6 +499,7 @@ pub fn server(m: &DynServer) -> Json {
             push(&mut o, "seq", uint(*seq));
             push(&mut o, "timestamp", uint(*timestamp));
             push_opt(&mut o, "epoch", epoch, |e| uint(u64::from(*e)));
+            push_opt(&mut o, "prev", prev, |p| uint(*p));
         }
         ServerMessage::Presence { users } => push(&mut o, "users", presence_list(users)),
         ServerMessage::PresenceDiff(d) => {
@@ -785,12 +789,14 @@ pub fn to_server(j: &Json) -> Result<DynServer, String> {
             seq: to_uint(o.req("seq")?)?,
             timestamp: to_uint(o.req("timestamp")?)?,
             epoch: o.opt("epoch").map(to_narrow).transpose()?,
+            prev: o.opt("prev").map(to_uint).transpose()?,
         },
         ServerTag::DELTAS => ServerMessage::Deltas {
             deltas: to_payloads(o.req("deltas")?)?,
             seq: to_uint(o.req("seq")?)?,
             timestamp: to_uint(o.req("timestamp")?)?,
             epoch: o.opt("epoch").map(to_narrow).transpose()?,
+            prev: o.opt("prev").map(to_uint).transpose()?,
         },
         ServerTag::PRESENCE => ServerMessage::Presence {
             users: to_presence_list(o.req("users")?)?,

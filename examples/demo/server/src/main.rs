@@ -2,7 +2,7 @@
 //! `scripts/demo.sh`, which builds the frontends first.
 //!
 //! ```text
-//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory]
+//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory] [--no-fog]
 //! ```
 //!
 //! The first line printed is `listening on http://HOST:PORT/` (with the real
@@ -31,6 +31,11 @@ struct Args {
     /// Keep the worlds in memory only: they are gone when the server stops.
     #[arg(long)]
     memory: bool,
+    /// Everyone sees every item and dug hex (no fog of war). A reconnect
+    /// then resumes with deltas; with fog, it gets a snapshot of what its
+    /// player sees.
+    #[arg(long)]
+    no_fog: bool,
 }
 
 #[tokio::main]
@@ -57,15 +62,19 @@ async fn main() -> std::io::Result<()> {
     println!("  The plain JavaScript client of the same world: http://{addr}/plain/");
     println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
     println!();
+    let settings = Settings {
+        fog: !args.no_fog,
+        ..Settings::default()
+    };
     let demo = if args.memory {
         println!("  Ctrl-C (or SIGTERM) stops the server; the worlds live in memory only.");
-        Demo::new(args.site, Settings::default())
+        Demo::new(args.site, settings)
     } else {
         println!(
             "  Ctrl-C (or SIGTERM) stops the server; the worlds are kept in {}.",
             args.data.display()
         );
-        Demo::on_disk(args.site, Settings::default(), &args.data).map_err(std::io::Error::other)?
+        Demo::on_disk(args.site, settings, &args.data).map_err(std::io::Error::other)?
     };
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()

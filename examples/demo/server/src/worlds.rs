@@ -11,7 +11,8 @@ use demo_world::{
 };
 use ui_flow::OpId;
 use ui_flow_server::{
-    ActionContext, ActionOutcome, BoxError, CommitError, FlowHandler, SessionHandle, TransactError,
+    ActionContext, ActionOutcome, BoxError, CommitError, FlowHandler, Identity, Projected,
+    SessionHandle, TransactError, ViewKey,
 };
 
 use crate::room::Room;
@@ -50,6 +51,9 @@ pub struct Settings {
     pub forget_after: Duration,
     /// Seeds item placement and dig luck.
     pub seed: u64,
+    /// Fog of war: each connection sees items and dug hexes only within
+    /// [`SIGHT`](demo_world::SIGHT) of its player (players are seen by all).
+    pub fog: bool,
 }
 
 impl Default for Settings {
@@ -63,6 +67,7 @@ impl Default for Settings {
             seed: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64),
+            fog: true,
         }
     }
 }
@@ -73,6 +78,9 @@ impl Default for Settings {
 #[derive(Debug)]
 pub struct Worlds {
     rooms: Mutex<HashMap<String, Room>>,
+    /// Where each (world, user)'s player stands: their view (fog of war,
+    /// see `demo_world::SIGHT`).
+    standing: Mutex<HashMap<(String, String), Hex>>,
     pub(crate) settings: Settings,
 }
 
@@ -81,6 +89,7 @@ impl Worlds {
     pub fn new(settings: Settings) -> Self {
         Worlds {
             rooms: Mutex::new(HashMap::new()),
+            standing: Mutex::new(HashMap::new()),
             settings,
         }
     }
@@ -99,6 +108,21 @@ impl Worlds {
         f(room)
     }
 
+    /// Records where a user's player stands and moves their connections
+    /// to the view from there.
+    fn stand(&self, session: &SessionHandle<Self>, user: &str, at: Hex) {
+        let key = (session.resource_id().to_owned(), user.to_owned());
+        let moved = self
+            .standing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, at)
+            != Some(at);
+        if moved && self.settings.fog {
+            session.refresh_views_of(user);
+        }
+    }
+
     /// How many worlds this server has open.
     pub fn world_count(&self) -> usize {
         self.rooms().len()
@@ -112,6 +136,7 @@ impl Worlds {
     async fn enter(&self, ctx: &ActionContext<Self>, name: &str) -> ActionOutcome {
         let user = &ctx.user().user_id;
         let mut entered = None;
+        let mut standing = None;
         let committed = ctx
             .transact(|world| {
                 let is_new = world.player(user).is_none();
@@ -119,11 +144,18 @@ impl Worlds {
                 if let (true, Some(WorldDelta::Entered { player })) = (is_new, &change) {
                     entered = Some(player.name.clone());
                 }
+                standing = match &change {
+                    Some(WorldDelta::Entered { player }) => Some(player.at),
+                    _ => world.player(user).map(|p| p.at),
+                };
                 Ok(change.into_iter().collect())
             })
             .await;
         if let Err(e) = committed {
             return failed(e);
+        }
+        if let Some(at) = standing {
+            self.stand(ctx.session(), user, at);
         }
         self.with_room(ctx.resource_id(), |room| room.absent.remove(user));
         if let Some(name) = entered {
@@ -151,6 +183,7 @@ impl Worlds {
         if let Err(e) = committed {
             return failed(e);
         }
+        self.stand(ctx.session(), user, to);
         if let Some((item, name)) = found {
             let took = WorldEvent::Took {
                 name,
@@ -270,6 +303,45 @@ impl FlowHandler for Worlds {
             WorldAction::Dig => self.dig(ctx).await,
         }
     }
+
+    /// Fog of war: a connection's view is where its user's player stands
+    /// (`q,r`), or `away` before the player enters. Players on one hex
+    /// share a view.
+    fn view(&self, user: &Identity, resource_id: &str) -> ViewKey {
+        if !self.settings.fog {
+            return ViewKey::ALL;
+        }
+        let key = (resource_id.to_owned(), user.user_id.clone());
+        let standing = self.standing.lock().unwrap_or_else(PoisonError::into_inner);
+        match standing.get(&key) {
+            Some(at) => ViewKey::new(format!("{},{}", at.q, at.r)),
+            None => ViewKey::new("away"),
+        }
+    }
+
+    fn project_state(&self, view: &ViewKey, world: &World) -> World {
+        world.seen_from(standing_of(view))
+    }
+
+    fn project_delta(
+        &self,
+        view: &ViewKey,
+        before: &World,
+        _after: &World,
+        change: &WorldDelta,
+    ) -> Projected<WorldDelta> {
+        match before.change_seen_from(standing_of(view), change) {
+            None => Projected::Nothing,
+            Some(seen) if seen == *change => Projected::Same,
+            Some(seen) => Projected::Deltas(vec![seen]),
+        }
+    }
+}
+
+/// The hex a view stands on (`None` for `away`, or any other name).
+fn standing_of(view: &ViewKey) -> Option<Hex> {
+    let (q, r) = view.name()?.split_once(',')?;
+    Some(Hex::new(q.parse().ok()?, r.parse().ok()?))
 }
 
 /// The `ActionErr` code of an action on a new world beyond [`MAX_ROOMS`].

@@ -45,6 +45,9 @@ impl Server {
                 &addr.to_string(),
                 "--site",
                 "/nonexistent",
+                // Resuming with deltas is what this test checks; with fog
+                // of war a view resumes with a snapshot.
+                "--no-fog",
                 "--data",
             ])
             .arg(data)

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use demo_server::{Demo, MAX_ROOMS, Settings, Worlds, steward};
-use demo_world::{DigResult, Hex, ItemKind, World, WorldAction, WorldDelta, WorldEvent, domain};
+use demo_world::{
+    DigResult, Hex, ItemKind, SIGHT, World, WorldAction, WorldDelta, WorldEvent, domain,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,6 +33,7 @@ fn quick() -> Settings {
         leave_after: Duration::from_secs(10),
         forget_after: Duration::from_secs(3600),
         seed: 7,
+        fog: true,
     }
 }
 
@@ -116,11 +119,29 @@ impl Player {
                 } => {
                     (self.world, self.seq, self.epoch) = (state.clone(), *seq, *epoch);
                 }
-                Msg::Delta { delta, seq, .. } => {
-                    assert_eq!(*seq, self.seq + 1, "deltas arrive in seq order");
+                // Fog of war: a view skips the seqs it does not see, and
+                // says which seq its change follows.
+                Msg::Delta {
+                    delta, seq, prev, ..
+                } => {
+                    let from = prev.unwrap_or(seq - 1);
+                    assert!(from <= self.seq && self.seq < *seq, "no gap, in order");
                     self.world.apply_delta(delta.clone());
                     self.seq = *seq;
                 }
+                Msg::Deltas {
+                    deltas,
+                    seq,
+                    prev: Some(from),
+                    ..
+                } if *seq > self.seq => {
+                    assert!(*from <= self.seq, "no gap");
+                    for delta in deltas {
+                        self.world.apply_delta(delta.clone());
+                    }
+                    self.seq = *seq;
+                }
+                Msg::Deltas { prev: Some(_), .. } => {}
                 Msg::Deltas { deltas, seq, .. } => {
                     let first = seq - deltas.len() as u64 + 1;
                     for (delta, s) in deltas.iter().zip(first..) {
@@ -232,8 +253,8 @@ async fn moves_reach_everyone_and_illegal_moves_are_refused() {
             .all(|m| !matches!(m, Msg::Delta { .. } | Msg::Deltas { .. }))
     );
     ann.drain().await;
-    assert_eq!(ann.world, bob.world);
-    assert_eq!(ann.seq, bob.seq);
+    // Fog of war: they see the same players, not the same items.
+    assert_eq!(ann.world.players, bob.world.players);
 }
 
 #[tokio::test]
@@ -272,6 +293,93 @@ async fn moving_onto_an_item_sends_both_changes_as_one_deltas() {
     );
     assert_eq!(ann.outcome(op).await, Ok(None));
     assert_eq!(ann.world.player("ann").map(|p| p.score), Some(3));
+}
+
+#[tokio::test]
+async fn an_item_out_of_sight_reaches_no_frame_until_the_player_walks_near_it() {
+    let (server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    let mut bob = Player::join(addr, "bob").await;
+    ann.drain().await;
+    bob.drain().await;
+    let (ann_at, bob_at) = (ann.at("ann"), bob.at("bob"));
+    // A hex ann sees and bob does not.
+    let near_ann = Hex::all_within(demo_world::RADIUS)
+        .filter(|h| h.distance(ann_at) <= SIGHT && h.distance(bob_at) > SIGHT)
+        .find(|h| {
+            !ann.world.is_wall(*h)
+                && ann.world.item_at(*h).is_none()
+                && ann.world.player_at(*h).is_none()
+        })
+        .expect("a free hex only ann sees");
+    let gem = demo_world::Item {
+        id: 99,
+        kind: ItemKind::Gem,
+        at: near_ann,
+    };
+    lay_item(&server, gem).await;
+    let seen_by_ann = ann
+        .until(|m| match m {
+            Msg::Delta {
+                delta: WorldDelta::Spawned { item },
+                ..
+            } => Some(*item),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seen_by_ann, gem);
+
+    // Every frame bob gets, until he stands within sight of the gem, is
+    // without it.
+    let hides_gem = |m: &Msg| match m {
+        Msg::Snapshot { state, .. } => state.items.iter().all(|i| i.id != 99),
+        Msg::Delta { delta, .. } => !mentions_gem(delta),
+        Msg::Deltas { deltas, .. } => !deltas.iter().any(mentions_gem),
+        _ => true,
+    };
+    let mut steps = 0;
+    while !demo_world::in_sight(Some(bob.at("bob")), near_ann) {
+        steps += 1;
+        assert!(steps <= 12, "bob walks to the gem in a few steps");
+        let here = bob.at("bob");
+        let to = here
+            .neighbours()
+            .into_iter()
+            .filter(|h| bob.world.check_move("bob", *h).is_ok())
+            .min_by_key(|h| h.distance(near_ann))
+            .expect("a step towards the gem");
+        let op = bob.act(WorldAction::Move { to }).await;
+        // The view moves with him: a snapshot from where he stands now.
+        let (mut done, mut seen) = (false, None);
+        while !done || seen.is_none() {
+            let msg = bob.next().await;
+            match &msg {
+                Msg::Snapshot { state, .. } if state.player("bob").map(|p| p.at) == Some(to) => {
+                    seen = Some(state.clone());
+                }
+                other => assert!(hides_gem(other), "bob saw the gem from afar: {other:?}"),
+            }
+            match &msg {
+                Msg::ActionOk { op_id, .. } if *op_id == op => done = true,
+                Msg::ActionErr { op_id, code, .. } if *op_id == op => panic!("{code:?}"),
+                _ => {}
+            }
+        }
+        let seen = seen.expect("a snapshot");
+        let near = demo_world::in_sight(Some(to), near_ann);
+        assert_eq!(seen.items.iter().any(|i| i.id == 99), near, "at {to}");
+    }
+    assert!(
+        bob.world.items.contains(&gem),
+        "bob sees the gem once near it"
+    );
+}
+
+fn mentions_gem(delta: &WorldDelta) -> bool {
+    matches!(
+        delta,
+        WorldDelta::Spawned { item } if item.id == 99
+    ) || matches!(delta, WorldDelta::Took { item: 99, .. })
 }
 
 async fn lay_item(server: &FlowServer<demo_server::Worlds>, item: demo_world::Item) {
@@ -378,8 +486,12 @@ async fn unsubscribed_domains_are_not_delivered() {
     assert_eq!(domains, ["world"]);
 }
 
+/// Fog of war: a connection's view is where its player stands, and a resume
+/// point does not say which view a state was seen from, so a resync is
+/// answered with a snapshot of the view (see the spec, "Views and skipped
+/// seqs").
 #[tokio::test]
-async fn a_reconnecting_client_catches_up_with_deltas() {
+async fn a_reconnecting_client_gets_a_snapshot_of_what_it_sees() {
     let (_server, addr) = start(quick()).await;
     let mut ann = Player::join(addr, "ann").await;
     ann.drain().await;
@@ -392,7 +504,7 @@ async fn a_reconnecting_client_catches_up_with_deltas() {
     assert!(bob.outcome(op).await.is_ok());
     bob.drain().await;
 
-    // ann comes back, resyncs from what she had, and gets only the changes.
+    // ann comes back, resyncs from what she had, and gets what she sees now.
     let url = format!("ws://{addr}/realtime/meadow?token=ann");
     let (ws, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -413,13 +525,16 @@ async fn a_reconnecting_client_catches_up_with_deltas() {
     .await;
     let caught_up = ann
         .until(|m| match m {
-            Msg::Deltas { deltas, seq, .. } => Some((deltas.len(), *seq)),
-            Msg::Snapshot { .. } => panic!("a resync within history is served with deltas"),
+            Msg::Snapshot { state, seq, .. } => Some((state.clone(), *seq)),
+            Msg::Deltas { .. } => panic!("a view's resync is a snapshot"),
             _ => None,
         })
         .await;
-    assert_eq!(caught_up, (2, bob.seq), "bob's enter and move");
-    assert_eq!(ann.world, bob.world);
+    assert_eq!(caught_up.1, bob.seq, "up to bob's enter and move");
+    let world = _server.session("meadow").read(|w, _| w.clone()).await;
+    let seen = world.expect("open").seen_from(Some(ann.at("ann")));
+    assert_eq!(caught_up.0, seen);
+    assert_eq!(ann.world.players, bob.world.players);
 }
 
 #[tokio::test]
@@ -445,11 +560,13 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
         bob.world.player("ann").is_some(),
         "a reload keeps its place"
     );
-    let items_before = bob.world.items.len();
+    let items = |w: Result<World, _>| w.expect("open").items.len();
+    let items_before = items(server.session("meadow").read(|w, _| w.clone()).await);
     steward::tend(&server, now + leave_after, false).await;
     let news = bob.drain().await;
     assert!(bob.world.player("ann").is_none());
-    assert_eq!(bob.world.items.len(), items_before + 1);
+    let items_after = items(server.session("meadow").read(|w, _| w.clone()).await);
+    assert_eq!(items_after, items_before + 1);
     assert!(news.iter().any(|m| matches!(
         m,
         Msg::Notify { event: WorldEvent::Left { name }, correlation_id: None, .. } if name == "ANN"
@@ -461,8 +578,10 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
             ..
         }
     )));
+    // Fog of war: bob holds the world as seen from where he stands.
     let world = server.session("meadow").read(|w, _| w.clone()).await;
-    assert_eq!(world.expect("open"), bob.world.clone());
+    let seen = world.expect("open").seen_from(Some(bob.at("bob")));
+    assert_eq!(seen, bob.world.clone());
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ mod event;
 mod hex;
 mod map;
 pub mod rules;
+mod sight;
 mod world;
 
 pub use action::{DIG_STEPS, DigResult, WorldAction};
@@ -58,4 +59,5 @@ impl ui_flow::Model for WorldModel {
 pub use hex::Hex;
 pub use map::RADIUS;
 pub use rules::{Refusal, display_name};
+pub use sight::{SIGHT, in_sight};
 pub use world::{Item, ItemKind, Player, World, WorldDelta, hue_for};

@@ -141,6 +141,14 @@ pub enum WorldDelta {
         /// The item.
         item: Item,
     },
+    /// A player's score grew by something this connection does not see
+    /// (an item taken or a hex dug out of its sight; see `sight`).
+    Scored {
+        /// The player.
+        user: String,
+        /// The points added.
+        points: u32,
+    },
     /// A player left the world.
     Left {
         /// Who.
@@ -220,6 +228,11 @@ impl FlowState for World {
             WorldDelta::Spawned { item } => {
                 if !self.items.iter().any(|i| i.id == item.id) {
                     self.items.push(item);
+                }
+            }
+            WorldDelta::Scored { user, points } => {
+                if let Some(p) = self.player_mut(&user) {
+                    p.score += points;
                 }
             }
             WorldDelta::Left { user } => self.players.retain(|p| p.user != user),

@@ -70,6 +70,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 seq: 42,
                 timestamp: TS,
                 epoch: None,
+                prev: None,
             }),
         ),
         (

@@ -66,14 +66,22 @@ impl<M: Model> Client<M> {
                 self.rebase();
             }
             ServerMessage::Delta {
-                delta, seq, epoch, ..
-            } => self.on_deltas(now, seq, epoch, vec![delta]),
+                delta,
+                seq,
+                epoch,
+                prev,
+                ..
+            } => self.on_deltas(now, seq, epoch, prev, vec![delta]),
             ServerMessage::Deltas {
-                deltas, seq, epoch, ..
+                deltas,
+                seq,
+                epoch,
+                prev,
+                ..
             } => {
                 // A Deltas, even an empty one, is how a Resync is answered.
                 self.resync_since = None;
-                self.on_deltas(now, seq, epoch, deltas);
+                self.on_deltas(now, seq, epoch, prev, deltas);
             }
             ServerMessage::Presence { users } => {
                 let diff = presence_change(&self.presence, &users);
@@ -193,14 +201,23 @@ impl<M: Model> Client<M> {
         }
     }
 
-    fn on_deltas(&mut self, now: Instant, seq: u64, epoch: Option<u32>, deltas: Vec<M::Delta>) {
+    fn on_deltas(
+        &mut self,
+        now: Instant,
+        seq: u64,
+        epoch: Option<u32>,
+        prev: Option<u64>,
+        deltas: Vec<M::Delta>,
+    ) {
         let events = &mut self.events;
-        let outcome = self.mirror.deltas(seq, epoch, deltas, &mut |seq, delta| {
-            events.push_back(Event::Delta {
-                delta: delta.clone(),
-                seq,
+        let outcome = self
+            .mirror
+            .deltas(seq, epoch, prev, deltas, &mut |seq, delta| {
+                events.push_back(Event::Delta {
+                    delta: delta.clone(),
+                    seq,
+                });
             });
-        });
         match outcome {
             Sync::Applied => {
                 self.resync_since = None;
