@@ -200,6 +200,9 @@ pub mod hub;
 pub mod jwt;
 mod listen;
 mod log;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 mod outbox;
 mod server;
 mod socket;
