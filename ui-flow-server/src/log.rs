@@ -114,7 +114,7 @@ pub(crate) type Deliver = Box<dyn Fn(Bytes, u64, u64) + Send + Sync>;
 
 /// How many times a commit that lost the append race to another node
 /// catches up and decides again before it gives up with the conflict.
-const MAX_COMMIT_ATTEMPTS: usize = 16;
+const MAX_COMMIT_ATTEMPTS: usize = 64;
 
 /// One resource's log. See the [module docs](self).
 pub(crate) struct ResourceLog<H: FlowHandler> {
@@ -127,6 +127,8 @@ pub(crate) struct ResourceLog<H: FlowHandler> {
     deliver: Deliver,
     /// The task applying other nodes' commits, stopped with the log.
     follower: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// Set with the follower.
+    shared: std::sync::atomic::AtomicBool,
     inner: Mutex<Head<H>>,
 }
 
@@ -216,6 +218,7 @@ impl<H: FlowHandler> ResourceLog<H> {
             op_retention,
             deliver,
             follower: std::sync::Mutex::new(None),
+            shared: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(head),
         };
         log.inner.get_mut().trim_history(&log.config);
@@ -281,6 +284,13 @@ impl<H: FlowHandler> ResourceLog<H> {
                     self.catch_up_store(&mut head).await;
                     previous = Some(deltas);
                 }
+                // A shared log that lost its connection stays: whether
+                // the commit was kept or not, the next append learns it
+                // (a conflict, then a catch-up that delivers it) and the
+                // follower brings what other nodes commit meanwhile.
+                Err(e @ StoreError::Io(_)) if self.is_shared() => {
+                    return Err(CommitError::Store(e).into());
+                }
                 Err(e) => {
                     head.broken = true;
                     return Err(CommitError::Store(e).into());
@@ -301,10 +311,17 @@ impl<H: FlowHandler> ResourceLog<H> {
     /// Keeps the task that follows other nodes' commits; it is aborted when
     /// the log is dropped.
     pub(crate) fn set_follower(&self, task: tokio::task::AbortHandle) {
+        self.shared
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         *self
             .follower
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+    }
+
+    /// Whether other nodes write this log too (it follows their commits).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies committed deltas (and their entries) at the head and returns

@@ -473,8 +473,10 @@ impl<H: FlowHandler> SessionHandle<H> {
             self.publish_deltas(&fanout, first, last);
         };
         let result = log.commit(op, Now::system().unix_ms, decide, fan_out).await;
-        if let Err(TransactError::Commit(CommitError::Store(_))) = &result {
-            self.inner.forget_log(&self.resource, &log);
+        if let Err(TransactError::Commit(CommitError::Store(e))) = &result {
+            if !(log.is_shared() && matches!(e, crate::store::StoreError::Io(_))) {
+                self.inner.forget_log(&self.resource, &log);
+            }
         }
         result
     }

@@ -47,6 +47,26 @@ pub struct JetStreamStore {
     /// Per resource: the stream sequence of its last log message (0: none)
     /// and the seq it ends at, as this node last saw them.
     tails: Mutex<HashMap<String, Tail>>,
+    /// Per resource: where recent commit messages are (the seq a message
+    /// ends at → its stream sequence), so a node reads only what it missed.
+    index: std::sync::Arc<Mutex<HashMap<String, std::collections::BTreeMap<u64, u64>>>>,
+}
+
+/// Commit positions remembered per resource.
+const INDEX_PER_RESOURCE: usize = 4096;
+
+fn remember(
+    index: &Mutex<HashMap<String, std::collections::BTreeMap<u64, u64>>>,
+    resource: &str,
+    last: u64,
+    stream_seq: u64,
+) {
+    let mut index = index.lock().unwrap_or_else(PoisonError::into_inner);
+    let known = index.entry(resource.to_owned()).or_default();
+    known.insert(last, stream_seq);
+    while known.len() > INDEX_PER_RESOURCE {
+        known.pop_first();
+    }
 }
 
 impl std::fmt::Debug for JetStreamStore {
@@ -170,6 +190,7 @@ impl JetStreamStore {
             prefix: config.prefix,
             inline_state_bytes: config.inline_state_bytes,
             tails: Mutex::default(),
+            index: std::sync::Arc::default(),
         })
     }
 
@@ -243,6 +264,7 @@ impl JetStreamStore {
         let tail = match Self::last(&self.log, &self.log_subject(resource)).await? {
             Some(message) => {
                 let (epoch, _, last, _) = commit_headers(resource, &message.headers)?;
+                remember(&self.index, resource, last, message.sequence);
                 Tail {
                     stream_seq: message.sequence,
                     head: last,
@@ -293,17 +315,73 @@ impl JetStreamStore {
             let info = message.info().map_err(|e| io("read the log", e))?;
             let stream_seq = info.stream_sequence;
             let headers = message.headers.clone().unwrap_or_default();
-            commits.push(Commit::decode(
-                resource,
-                stream_seq,
-                &headers,
-                &message.payload,
-            )?);
+            let commit = Commit::decode(resource, stream_seq, &headers, &message.payload)?;
+            if let Some(last) = commit.entries.last() {
+                remember(&self.index, resource, last.seq, stream_seq);
+            }
+            commits.push(commit);
             if stream_seq >= last.sequence {
                 break;
             }
         }
         Ok(commits)
+    }
+
+    fn forget_index(&self, resource: &str) {
+        self.index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(resource);
+    }
+
+    /// Entries after `after` read message by message from the commit that
+    /// ends at `after`, when this node knows where that one is (the common
+    /// case: catching up a few commits). `None`: not known, scan instead.
+    async fn entries_after_known(
+        &self,
+        resource: &str,
+        after: u64,
+        limit: usize,
+        epoch: u32,
+    ) -> Result<Option<Vec<Entry>>, StoreError> {
+        let known = self
+            .index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(resource)
+            .and_then(|known| known.get(&after).copied());
+        let Some(mut at) = known else {
+            return Ok(None);
+        };
+        let subject = self.log_subject(resource);
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let message = match self
+                .log
+                .get_first_raw_message_by_subject(&subject, at + 1)
+                .await
+            {
+                Ok(message) => message,
+                Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => break,
+                Err(e) => return Err(io("read the log", e)),
+            };
+            let commit = Commit::decode(
+                resource,
+                message.sequence,
+                &message.headers,
+                &message.payload,
+            )?;
+            at = message.sequence;
+            if commit.epoch != epoch {
+                continue;
+            }
+            if let Some(last) = commit.entries.last() {
+                remember(&self.index, resource, last.seq, message.sequence);
+            }
+            out.extend(commit.entries.into_iter().filter(|e| e.seq > after));
+        }
+        out.truncate(limit);
+        Ok(Some(out))
     }
 
     async fn put_ops(&self, resource: &str, ops: Vec<OpRecord>) -> Result<(), StoreError> {
@@ -581,6 +659,7 @@ impl Store for JetStreamStore {
         let (head, inline) = self.stage_checkpoint(resource, checkpoint, seq + 1).await?;
         self.put_head(resource, &head, &inline, None).await?;
         self.drop_object(old, Some(&head)).await;
+        self.forget_index(resource);
         self.tails().insert(
             resource.to_owned(),
             Tail {
@@ -687,6 +766,7 @@ impl Store for JetStreamStore {
             .await;
         match ack {
             Ok(ack) => {
+                remember(&self.index, resource, last, ack.sequence);
                 self.tails().insert(
                     resource.to_owned(),
                     Tail {
@@ -723,6 +803,13 @@ impl Store for JetStreamStore {
             return Ok(Vec::new());
         };
         let epoch = head.checkpoint.epoch;
+        let low = head.keep_from.min(head.checkpoint.seq + 1);
+        if let Some(read) = self
+            .entries_after_known(resource, after, limit, epoch)
+            .await?
+        {
+            return Ok(read.into_iter().filter(|e| e.seq >= low).collect());
+        }
         Ok(self
             .commits(resource)
             .await?
@@ -879,6 +966,7 @@ impl Store for JetStreamStore {
             .map_err(|e| io("remove a log", e))?;
         self.drop_object(old, None).await;
         self.tails().remove(resource);
+        self.forget_index(resource);
         Ok(())
     }
 
@@ -899,6 +987,7 @@ impl Store for JetStreamStore {
             .map_err(|e| io("follow a log", e))?;
         let (sender, follow) = Follow::channel(64);
         let resource = resource.to_owned();
+        let index = self.index.clone();
         tokio::spawn(async move {
             while let Some(message) = messages.next().await {
                 let item = match message {
