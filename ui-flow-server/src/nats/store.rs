@@ -995,6 +995,9 @@ impl Store for JetStreamStore {
                         let stream_seq = message.info().map_or(0, |i| i.stream_sequence);
                         let headers = message.headers.clone().unwrap_or_default();
                         Commit::decode(&resource, stream_seq, &headers, &message.payload).map(|c| {
+                            if let Some(last) = c.entries.last() {
+                                remember(&index, &resource, last.seq, c.stream_seq);
+                            }
                             Appended {
                                 epoch: c.epoch,
                                 at_unix_ms: c.at_unix_ms,

@@ -2,7 +2,7 @@
 //! `scripts/demo.sh`, which builds the frontends first.
 //!
 //! ```text
-//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory]
+//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory | --nats URL]
 //! ```
 //!
 //! The first line printed is `listening on http://HOST:PORT/` (with the real
@@ -29,8 +29,13 @@ struct Args {
     #[arg(long, default_value = "target/demo/data", conflicts_with = "memory")]
     data: PathBuf,
     /// Keep the worlds in memory only: they are gone when the server stops.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nats")]
     memory: bool,
+    /// Join a cluster: keep the worlds in NATS JetStream at this URL
+    /// (`nats://127.0.0.1:4222`); every node started on the same NATS
+    /// serves the same worlds.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    nats: Option<String>,
 }
 
 #[tokio::main]
@@ -57,7 +62,12 @@ async fn main() -> std::io::Result<()> {
     println!("  The plain JavaScript client of the same world: http://{addr}/plain/");
     println!("  Realtime endpoint: ws://{addr}/realtime/{{resource_id}}?token=USER");
     println!();
-    let demo = if args.memory {
+    let demo = if let Some(url) = &args.nats {
+        println!("  Ctrl-C (or SIGTERM) stops this node; the worlds are kept in NATS at {url}.");
+        Demo::on_nats(args.site, Settings::default(), url)
+            .await
+            .map_err(std::io::Error::other)?
+    } else if args.memory {
         println!("  Ctrl-C (or SIGTERM) stops the server; the worlds live in memory only.");
         Demo::new(args.site, Settings::default())
     } else {
