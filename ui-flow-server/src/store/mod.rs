@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`MemoryStore`] | no: a restarted server starts every resource over, in a new epoch, and clients take a snapshot | none of its own; holds what the logs keep ([`LogConfig`](crate::LogConfig)) |
 //! | [`FileStore`] | yes: same epoch and seq line, clients resume with `Deltas`, recorded op outcomes answer retries | one process per file; `fsync` per commit by default ([`Durability`]) |
+//! | `JetStreamStore` (feature `nats`, [`crate::nats`]) | yes, and shared: any number of nodes commit to and follow the same logs; a client resumes on any node with `Deltas` | one NATS round trip per commit; concurrent commits to one resource from several nodes retry (see `docs/cluster.md`) |
 //!
 //! A store holds, per resource:
 //!
