@@ -247,10 +247,18 @@ impl<H: FlowHandler> ResourceLog<H> {
         let (deltas, entries) = loop {
             attempt += 1;
             if head.broken {
-                return Err(CommitError::Store(StoreError::Io(
-                    "an earlier store write failed; the log is being reopened".into(),
-                ))
-                .into());
+                let reason = "an earlier store write failed; the log is being reopened";
+                // A shared log keeps itself on IO errors: say Corrupt so the
+                // server drops this one and the next use reopens it.
+                let e = if self.is_shared() {
+                    StoreError::Corrupt {
+                        resource: self.resource.to_string(),
+                        reason: reason.into(),
+                    }
+                } else {
+                    StoreError::Io(reason.into())
+                };
+                return Err(CommitError::Store(e).into());
             }
             let deltas = decide(&head.state, previous.take()).map_err(TransactError::Refused)?;
             if deltas.is_empty() {

@@ -1008,6 +1008,8 @@ impl Store for JetStreamStore {
                     // The ordered consumer recreates itself after errors.
                     Err(e) => {
                         tracing::debug!(resource = %resource, error = %e, "following the log: a hiccup");
+                        // Do not spin while NATS is away.
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                         continue;
                     }
                 };
