@@ -410,7 +410,7 @@ impl<H: FlowHandler> ResourceLog<H> {
     /// Reads what the store has after the head and applies it (delivered
     /// locally). Marks the log broken when that fails.
     async fn catch_up_store(&self, head: &mut Head<H>) {
-        let wanted = usize::try_from(self.config.history_deltas.max(1)).unwrap_or(usize::MAX);
+        let wanted = self.config.history_deltas.max(1);
         loop {
             let read = match self.store.entries(&self.resource, head.seq, wanted).await {
                 Ok(read) => read,
