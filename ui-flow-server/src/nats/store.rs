@@ -21,6 +21,7 @@ const EPOCH: &str = "Uif-Epoch";
 const FIRST: &str = "Uif-First";
 const LAST: &str = "Uif-Last";
 const AT: &str = "Uif-At";
+const OPS: &str = "Uif-Ops";
 const HEAD_VERSION: u8 = 1;
 
 /// Keeps every resource's log in NATS JetStream, where every node that
@@ -31,9 +32,9 @@ const HEAD_VERSION: u8 = 1;
 ///   the expected last subject sequence: a node that is not at the head
 ///   gets [`StoreError::Conflict`] and nothing is written.
 /// - [`follow`](Store::follow) feeds a node the commits any node makes.
-/// - Op records are written right after their commit's message. A node
-///   killed between the two loses that one record: a retry of that action
-///   then runs again (the only window where an action can run twice).
+/// - Op records are written right after their commit's message, which
+///   also names its actions (`Uif-Ops`): a retry on another node finds the
+///   action committed even when its node died between the two.
 ///
 /// It does not cache state: each node's resource log holds the state.
 pub struct JetStreamStore {
@@ -49,20 +50,54 @@ pub struct JetStreamStore {
     tails: Mutex<HashMap<String, Tail>>,
     /// Per resource: where recent commit messages are (the seq a message
     /// ends at → its stream sequence), so a node reads only what it missed.
-    index: std::sync::Arc<Mutex<HashMap<String, std::collections::BTreeMap<u64, u64>>>>,
+    /// And the actions whose commits this node has seen (from the commit
+    /// messages' `Uif-Ops` header), so a retry finds its action committed
+    /// even when the committing node died before writing the op record.
+    index: std::sync::Arc<Mutex<HashMap<String, Known>>>,
+}
+
+/// What a node knows of one resource's recent commit messages.
+#[derive(Debug, Default)]
+struct Known {
+    positions: std::collections::BTreeMap<u64, u64>,
+    ops: std::collections::HashSet<String>,
+    op_order: std::collections::VecDeque<String>,
+    /// The whole log was read once (so `ops` covers what it holds).
+    scanned: bool,
+}
+
+/// Committed actions remembered per resource.
+const OPS_PER_RESOURCE: usize = 65_536;
+
+fn remember_ops(index: &Mutex<HashMap<String, Known>>, resource: &str, ops: &[String]) {
+    if ops.is_empty() {
+        return;
+    }
+    let mut index = index.lock().unwrap_or_else(PoisonError::into_inner);
+    let known = index.entry(resource.to_owned()).or_default();
+    for op in ops {
+        if known.ops.insert(op.clone()) {
+            known.op_order.push_back(op.clone());
+        }
+    }
+    while known.op_order.len() > OPS_PER_RESOURCE {
+        if let Some(old) = known.op_order.pop_front() {
+            known.ops.remove(&old);
+        }
+    }
+}
+
+/// How an action is named in the `Uif-Ops` header.
+fn op_name(user: &str, op_id: OpId) -> String {
+    format!("{}.{op_id}", subject_token(user))
 }
 
 /// Commit positions remembered per resource.
 const INDEX_PER_RESOURCE: usize = 4096;
 
-fn remember(
-    index: &Mutex<HashMap<String, std::collections::BTreeMap<u64, u64>>>,
-    resource: &str,
-    last: u64,
-    stream_seq: u64,
-) {
+fn remember(index: &Mutex<HashMap<String, Known>>, resource: &str, last: u64, stream_seq: u64) {
     let mut index = index.lock().unwrap_or_else(PoisonError::into_inner);
-    let known = index.entry(resource.to_owned()).or_default();
+    let known = &mut index.entry(resource.to_owned()).or_default().positions;
     known.insert(last, stream_seq);
     while known.len() > INDEX_PER_RESOURCE {
         known.pop_first();
@@ -319,11 +354,18 @@ impl JetStreamStore {
             if let Some(last) = commit.entries.last() {
                 remember(&self.index, resource, last.seq, stream_seq);
             }
+            remember_ops(&self.index, resource, &commit.ops);
             commits.push(commit);
             if stream_seq >= last.sequence {
                 break;
             }
         }
+        self.index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(resource.to_owned())
+            .or_default()
+            .scanned = true;
         Ok(commits)
     }
 
@@ -349,7 +391,7 @@ impl JetStreamStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(resource)
-            .and_then(|known| known.get(&after).copied());
+            .and_then(|known| known.positions.get(&after).copied());
         let Some(mut at) = known else {
             return Ok(None);
         };
@@ -378,6 +420,7 @@ impl JetStreamStore {
             if let Some(last) = commit.entries.last() {
                 remember(&self.index, resource, last.seq, message.sequence);
             }
+            remember_ops(&self.index, resource, &commit.ops);
             out.extend(commit.entries.into_iter().filter(|e| e.seq > after));
         }
         out.truncate(limit);
@@ -498,6 +541,8 @@ struct Commit {
     epoch: u32,
     at_unix_ms: u64,
     entries: Vec<Entry>,
+    /// The actions it is the effect of (`Uif-Ops`).
+    ops: Vec<String>,
 }
 
 impl Commit {
@@ -531,11 +576,22 @@ impl Commit {
         if entries.is_empty() || first + entries.len() as u64 - 1 != last {
             return Err(corrupt("its deltas do not match its seqs"));
         }
+        let ops = headers
+            .get(OPS)
+            .map(|v| {
+                v.as_str()
+                    .split(',')
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Commit {
             stream_seq,
             epoch,
             at_unix_ms,
             entries,
+            ops,
         })
     }
 }
@@ -758,6 +814,14 @@ impl Store for JetStreamStore {
         headers.insert(FIRST, first.to_string().as_str());
         headers.insert(LAST, last.to_string().as_str());
         headers.insert(AT, now_unix_ms().to_string().as_str());
+        let committed: Vec<String> = ops
+            .iter()
+            .filter(|op| op.outcome == Outcome::Committed)
+            .map(|op| op_name(&op.user, op.op_id))
+            .collect();
+        if !committed.is_empty() {
+            headers.insert(OPS, committed.join(",").as_str());
+        }
         let ack = self
             .js
             .publish_with_headers(self.log_subject(resource), headers, payload.freeze())
@@ -767,6 +831,7 @@ impl Store for JetStreamStore {
         match ack {
             Ok(ack) => {
                 remember(&self.index, resource, last, ack.sequence);
+                remember_ops(&self.index, resource, &committed);
                 self.tails().insert(
                     resource.to_owned(),
                     Tail {
@@ -878,7 +943,24 @@ impl Store for JetStreamStore {
     ) -> Result<Option<Outcome>, StoreError> {
         let Some(message) = Self::last(&self.ops, &self.ops_subject(resource, user, op_id)).await?
         else {
-            return Ok(None);
+            // Its node may have died between the commit and the op record:
+            // the commit message names the action. Read the log once if
+            // this node has not yet (a retry can come before the log opens).
+            let name = op_name(user, op_id);
+            let check = || {
+                let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+                let known = index.get(resource);
+                (
+                    known.is_some_and(|k| k.ops.contains(&name)),
+                    known.is_some_and(|k| k.scanned),
+                )
+            };
+            let (mut seen, scanned) = check();
+            if !seen && !scanned {
+                self.commits(resource).await?;
+                seen = check().0;
+            }
+            return Ok(seen.then_some(Outcome::Committed));
         };
         let corrupt = || StoreError::Corrupt {
             resource: resource.to_owned(),
@@ -998,6 +1080,7 @@ impl Store for JetStreamStore {
                             if let Some(last) = c.entries.last() {
                                 remember(&index, &resource, last.seq, c.stream_seq);
                             }
+                            remember_ops(&index, &resource, &c.ops);
                             Appended {
                                 epoch: c.epoch,
                                 at_unix_ms: c.at_unix_ms,

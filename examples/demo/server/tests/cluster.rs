@@ -309,6 +309,16 @@ async fn a_node_killed_mid_burst_its_clients_resume_on_another_node_with_deltas_
             .skip(1)
             .filter(|op| seen.outcomes.get(op) == Some(&vec![true]))
             .count();
+        let refused = p
+            .sent
+            .iter()
+            .skip(1)
+            .filter(|op| seen.outcomes.get(op) == Some(&vec![false]))
+            .count();
+        eprintln!(
+            "{}: moves {} ok {moves_ok} refused {refused}",
+            p.user, seen.own_moves
+        );
         assert_eq!(
             seen.own_moves, moves_ok,
             "{}: each acknowledged move is exactly one Moved delta (none lost, none twice)",
