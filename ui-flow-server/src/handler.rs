@@ -264,19 +264,34 @@ impl<H: FlowHandler> ActionContext<H> {
         &self,
         deltas: Vec<DeltaOf<H::Model>>,
     ) -> Result<Option<Committed>, CommitError> {
-        self.transact(move |_| Ok::<_, std::convert::Infallible>(deltas))
-            .await
-            .map_err(|e| match e {
-                TransactError::Commit(e) => e,
-                TransactError::Refused(never) => match never {},
-            })
+        let mut once = Some(deltas);
+        self.commit_tagged(move |_, previous| {
+            Ok::<_, std::convert::Infallible>(previous.or_else(|| once.take()).unwrap_or_default())
+        })
+        .await
+        .map_err(|e| match e {
+            TransactError::Commit(e) => e,
+            TransactError::Refused(never) => match never {},
+        })
     }
 
     /// Decides against the current state and commits in one step, as this
-    /// action's effect (see [`SessionHandle::transact`]).
+    /// action's effect (see [`SessionHandle::transact`]; `decide` may run
+    /// more than once).
     pub async fn transact<E>(
         &self,
-        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
+        mut decide: impl FnMut(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
+    ) -> Result<Option<Committed>, TransactError<E>> {
+        self.commit_tagged(move |state, _| decide(state)).await
+    }
+
+    async fn commit_tagged<E>(
+        &self,
+        decide: impl FnMut(
+            &StateOf<H::Model>,
+            Option<Vec<DeltaOf<H::Model>>>,
+        ) -> Result<Vec<DeltaOf<H::Model>>, E>
+        + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let tag = OpTag {
             user: self.key.user.clone(),

@@ -69,6 +69,29 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Several nodes (feature `nats`)
+//!
+//! With [`nats::JetStreamStore`] every resource's log lives in NATS
+//! JetStream, so any number of nodes behind a load balancer serve the same
+//! resources: any node commits (JetStream orders the commits: one wins each
+//! seq, a node that lost catches up and decides again), every node follows
+//! the commits of the resources its clients use and sends them on, encoded
+//! once per node, and a client whose node died resumes on another with
+//! `Deltas` in the same epoch. Subjects, failure behaviour, the delivery
+//! guarantee and sizing: `docs/cluster.md`.
+//!
+//! ```no_run
+//! # #[cfg(feature = "nats")]
+//! # async fn run() -> Result<(), ui_flow_server::store::StoreError> {
+//! use ui_flow_server::nats::{JetStreamStore, NatsConfig};
+//! use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken, counter::Counter};
+//!
+//! let store = JetStreamStore::connect(NatsConfig::new("nats://127.0.0.1:4222").prefix("myapp")).await?;
+//! let server = FlowServer::with_store(Counter, UnverifiedUserToken, ServerConfig::default(), store);
+//! # let _ = server;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Connection lifecycle
 //!
 //! 1. `GET /realtime/{resource_id}` (or the app's own route with a
@@ -210,8 +233,8 @@ mod identity;
 pub mod jwt;
 mod listen;
 mod log;
-/// Several nodes on NATS: presence, signals and notifications across nodes
-/// ([`nats::NatsMesh`]).
+/// Several nodes on NATS: each log in JetStream ([`nats::JetStreamStore`]);
+/// presence, signals and notifications across nodes ([`nats::NatsMesh`]).
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod nats;

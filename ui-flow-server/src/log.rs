@@ -27,7 +27,7 @@ use ui_flow::{EncodeError, FlowState, OpId, RawValue};
 
 use crate::config::LogConfig;
 use crate::handler::FlowHandler;
-use crate::store::{Checkpoint, Entry, OpRecord, Outcome, Store, StoreError};
+use crate::store::{Appended, Checkpoint, Entry, Loaded, OpRecord, Outcome, Store, StoreError};
 use crate::view::{Projected, ViewFrames, ViewKey};
 
 /// Why deltas were not committed. Nothing was applied, stored or sent.
@@ -88,6 +88,14 @@ pub(crate) struct OpTag {
     pub(crate) op_id: OpId,
 }
 
+/// Queues a `Delta`/`Deltas` frame carrying seqs `first..=last` to this
+/// node's connections of the resource.
+pub(crate) type Deliver = Box<dyn Fn(Bytes, u64, u64) + Send + Sync>;
+
+/// How many times a commit that lost the append race to another node
+/// catches up and decides again before it gives up with the conflict.
+const MAX_COMMIT_ATTEMPTS: usize = 64;
+
 /// One resource's log. See the [module docs](self).
 pub(crate) struct ResourceLog<H: FlowHandler> {
     resource: Arc<str>,
@@ -95,7 +103,25 @@ pub(crate) struct ResourceLog<H: FlowHandler> {
     config: LogConfig,
     /// How long op records are kept at least.
     op_retention: Duration,
+    /// Delivers commits made by other nodes (and caught up here) locally.
+    deliver: Deliver,
+    /// The task applying other nodes' commits, stopped with the log.
+    follower: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+    /// Set with the follower.
+    shared: std::sync::atomic::AtomicBool,
     inner: Mutex<Head<H>>,
+}
+
+impl<H: FlowHandler> Drop for ResourceLog<H> {
+    fn drop(&mut self) {
+        let follower = self
+            .follower
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(task) = follower.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Everything behind the log's lock.
@@ -130,47 +156,14 @@ impl<H: FlowHandler> ResourceLog<H> {
         config: LogConfig,
         op_retention: Duration,
         new_epoch: impl FnOnce() -> u32,
+        deliver: Deliver,
     ) -> Result<Self, CommitError> {
         let open_error = |reason: String| CommitError::Open {
             resource: resource.to_string(),
             reason,
         };
         let head = match store.load(&resource).await? {
-            Some(loaded) => {
-                let corrupt = |reason: String| StoreError::Corrupt {
-                    resource: resource.to_string(),
-                    reason,
-                };
-                let mut state: StateOf<H::Model> =
-                    decode(&loaded.checkpoint.state).map_err(|e| {
-                        corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq))
-                    })?;
-                let mut seq = loaded.checkpoint.seq;
-                let mut bytes = 0;
-                for entry in &loaded.entries {
-                    if entry.seq != seq + 1 {
-                        return Err(corrupt(format!("seq {} follows {seq}", entry.seq)).into());
-                    }
-                    let delta = decode(&entry.delta)
-                        .map_err(|e| corrupt(format!("delta at seq {}: {e}", entry.seq)))?;
-                    state.apply_delta(delta);
-                    seq = entry.seq;
-                    bytes += entry.delta.len();
-                }
-                let since = (loaded.entries.len() as u64, bytes);
-                Head {
-                    epoch: loaded.checkpoint.epoch,
-                    seq,
-                    state,
-                    recent_bytes: bytes,
-                    recent: loaded.entries.into(),
-                    since_checkpoint: since,
-                    snapshot: None,
-                    broken: false,
-                    view_heads: HashMap::new(),
-                    view_snapshots: HashMap::new(),
-                }
-            }
+            Some(loaded) => replay::<H>(&resource, loaded)?,
             None => {
                 let state = handler
                     .initial_state(&resource)
@@ -178,8 +171,8 @@ impl<H: FlowHandler> ResourceLog<H> {
                     .map_err(|e| open_error(format!("initial_state failed: {e}")))?;
                 let encoded = Bytes::from(encoded::encode_payload(&state)?);
                 let epoch = new_epoch();
-                store
-                    .create(
+                let created = store
+                    .create_new(
                         &resource,
                         Checkpoint {
                             epoch,
@@ -188,17 +181,21 @@ impl<H: FlowHandler> ResourceLog<H> {
                         },
                     )
                     .await?;
-                Head {
-                    epoch,
-                    seq: 0,
-                    state,
-                    recent: VecDeque::new(),
-                    recent_bytes: 0,
-                    since_checkpoint: (0, 0),
-                    snapshot: Some((0, encoded)),
-                    broken: false,
-                    view_heads: HashMap::new(),
-                    view_snapshots: HashMap::new(),
+                match created {
+                    // Another node created it first.
+                    Some(loaded) => replay::<H>(&resource, loaded)?,
+                    None => Head {
+                        epoch,
+                        seq: 0,
+                        state,
+                        recent: VecDeque::new(),
+                        recent_bytes: 0,
+                        since_checkpoint: (0, 0),
+                        snapshot: Some((0, encoded)),
+                        broken: false,
+                        view_heads: HashMap::new(),
+                        view_snapshots: HashMap::new(),
+                    },
                 }
             }
         };
@@ -207,6 +204,9 @@ impl<H: FlowHandler> ResourceLog<H> {
             store,
             config,
             op_retention,
+            deliver,
+            follower: std::sync::Mutex::new(None),
+            shared: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(head),
         };
         log.inner.get_mut().trim_history(&log.config);
@@ -219,54 +219,89 @@ impl<H: FlowHandler> ResourceLog<H> {
     /// under the lock. `views` names the views (other than
     /// [`ViewKey::ALL`]) that connections have now; each is projected once
     /// with `handler`. `Ok(None)`: `decide` returned no deltas.
+    ///
+    /// When another node committed first (the store answers
+    /// [`StoreError::Conflict`]), the log catches up from the store,
+    /// delivers what it missed, and calls `decide` again on the new state
+    /// with the deltas it returned last time (which were not applied).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn commit<E>(
         &self,
         handler: &H,
         op: Option<&OpTag>,
         now_unix_ms: u64,
-        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E>,
+        mut decide: impl FnMut(
+            &StateOf<H::Model>,
+            Option<Vec<DeltaOf<H::Model>>>,
+        ) -> Result<Vec<DeltaOf<H::Model>>, E>,
         views: impl FnOnce() -> Vec<ViewKey>,
         fan_out: impl FnOnce(Bytes, ViewFrames, u64, u64),
     ) -> Result<Option<Committed>, TransactError<E>> {
         let mut head = self.inner.lock().await;
-        if head.broken {
-            return Err(CommitError::Store(StoreError::Io(
-                "an earlier store write failed; the log is being reopened".into(),
-            ))
-            .into());
-        }
-        let deltas = decide(&head.state).map_err(TransactError::Refused)?;
-        if deltas.is_empty() {
-            return Ok(None);
-        }
-        let first = head.seq + 1;
-        let mut entries = Vec::with_capacity(deltas.len());
-        for (i, delta) in deltas.iter().enumerate() {
-            let bytes = encoded::encode_payload(delta).map_err(CommitError::Encode)?;
-            entries.push(Entry {
-                seq: first + i as u64,
-                delta: Bytes::from(bytes),
-            });
-        }
-        let last = first + entries.len() as u64 - 1;
-        let ops = op
-            .map(|op| OpRecord {
-                user: op.user.to_string(),
-                op_id: op.op_id,
-                at_unix_ms: now_unix_ms,
-                outcome: Outcome::Committed,
-            })
-            .into_iter()
-            .collect();
-        if let Err(e) = self
-            .store
-            .append(&self.resource, entries.clone(), ops)
-            .await
-        {
-            head.broken = true;
-            return Err(CommitError::Store(e).into());
-        }
+        let mut previous = None;
+        let mut attempt = 0;
+        let (deltas, entries) = loop {
+            attempt += 1;
+            if head.broken {
+                let reason = "an earlier store write failed; the log is being reopened";
+                // A shared log keeps itself on IO errors: say Corrupt so the
+                // server drops this one and the next use reopens it.
+                let e = if self.is_shared() {
+                    StoreError::Corrupt {
+                        resource: self.resource.to_string(),
+                        reason: reason.into(),
+                    }
+                } else {
+                    StoreError::Io(reason.into())
+                };
+                return Err(CommitError::Store(e).into());
+            }
+            let deltas = decide(&head.state, previous.take()).map_err(TransactError::Refused)?;
+            if deltas.is_empty() {
+                return Ok(None);
+            }
+            let first = head.seq + 1;
+            let mut entries = Vec::with_capacity(deltas.len());
+            for (i, delta) in deltas.iter().enumerate() {
+                let bytes = encoded::encode_payload(delta).map_err(CommitError::Encode)?;
+                entries.push(Entry {
+                    seq: first + i as u64,
+                    delta: Bytes::from(bytes),
+                });
+            }
+            let ops = op
+                .map(|op| OpRecord {
+                    user: op.user.to_string(),
+                    op_id: op.op_id,
+                    at_unix_ms: now_unix_ms,
+                    outcome: Outcome::Committed,
+                })
+                .into_iter()
+                .collect();
+            match self
+                .store
+                .append(&self.resource, entries.clone(), ops)
+                .await
+            {
+                Ok(()) => break (deltas, entries),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_COMMIT_ATTEMPTS => {
+                    self.catch_up_store(&mut head).await;
+                    previous = Some(deltas);
+                }
+                // A shared log that lost its connection stays: whether
+                // the commit was kept or not, the next append learns it
+                // (a conflict, then a catch-up that delivers it) and the
+                // follower brings what other nodes commit meanwhile.
+                Err(e @ StoreError::Io(_)) if self.is_shared() => {
+                    return Err(CommitError::Store(e).into());
+                }
+                Err(e) => {
+                    head.broken = true;
+                    return Err(CommitError::Store(e).into());
+                }
+            }
+        };
+        let (first, last) = (entries[0].seq, entries[entries.len() - 1].seq);
         let views = views();
         let mut projections = Projections::new(&views);
         for (delta, entry) in deltas.into_iter().zip(&entries) {
@@ -283,17 +318,63 @@ impl<H: FlowHandler> ResourceLog<H> {
                 Err(_) => projections.fail_all(),
             }
         }
+        let frame = self.record(&mut head, entries, now_unix_ms);
+        let view_frames = head.view_frames(projections, first, last, now_unix_ms);
+        fan_out(frame, view_frames, first, last);
+        if head.since_checkpoint.0 >= self.config.checkpoint_every_deltas
+            || head.since_checkpoint.1 >= self.config.checkpoint_every_bytes
+        {
+            self.save_checkpoint(&mut head).await;
+        }
+        Ok(Some(Committed { first, last }))
+    }
+
+    /// Keeps the task that follows other nodes' commits; it is aborted when
+    /// the log is dropped.
+    pub(crate) fn set_follower(&self, task: tokio::task::AbortHandle) {
+        self.shared
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        *self
+            .follower
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+    }
+
+    /// Whether other nodes write this log too (it follows their commits).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Applies committed deltas (and their entries) at the head and returns
+    /// the one frame that carries them.
+    fn advance(
+        &self,
+        head: &mut Head<H>,
+        deltas: Vec<DeltaOf<H::Model>>,
+        entries: Vec<Entry>,
+        at_unix_ms: u64,
+    ) -> Bytes {
+        for delta in deltas {
+            head.state.apply_delta(delta);
+        }
+        self.record(head, entries, at_unix_ms)
+    }
+
+    /// Moves the head to the last of `entries` (their deltas already
+    /// applied to the state), keeps them as history, and returns the one
+    /// unprojected frame that carries them.
+    fn record(&self, head: &mut Head<H>, entries: Vec<Entry>, at_unix_ms: u64) -> Bytes {
+        let last = entries.last().map_or(head.seq, |e| e.seq);
         head.seq = last;
         head.snapshot = None;
         head.view_snapshots.clear();
-        let view_frames = head.view_frames(projections, first, last, now_unix_ms);
         let frame = if entries.len() == 1 {
-            encoded::delta_frame(&entries[0].delta, last, now_unix_ms, None)
+            encoded::delta_frame(&entries[0].delta, last, at_unix_ms, None)
         } else {
             encoded::deltas_frame(
                 entries.iter().map(|e| &e.delta[..]),
                 last,
-                now_unix_ms,
+                at_unix_ms,
                 Some(head.epoch),
             )
         };
@@ -304,13 +385,118 @@ impl<H: FlowHandler> ResourceLog<H> {
             head.recent.push_back(entry);
         }
         head.trim_history(&self.config);
-        fan_out(Bytes::from(frame), view_frames, first, last);
-        if head.since_checkpoint.0 >= self.config.checkpoint_every_deltas
-            || head.since_checkpoint.1 >= self.config.checkpoint_every_bytes
-        {
-            self.save_checkpoint(&mut head).await;
+        Bytes::from(frame)
+    }
+
+    /// Applies commits another node made, and delivers them to this node's
+    /// connections, encoded once. Entries this log already has are skipped;
+    /// a gap is filled from the store. A commit of another epoch (the log
+    /// was started over elsewhere), or a gap the store can no longer fill,
+    /// marks the log broken: it is reopened on its next use.
+    pub(crate) async fn apply_remote(&self, appended: Appended) -> Result<(), StoreError> {
+        let mut head = self.inner.lock().await;
+        if head.broken {
+            return Ok(());
         }
-        Ok(Some(Committed { first, last }))
+        if appended.epoch != head.epoch {
+            head.broken = true;
+            return Err(StoreError::Corrupt {
+                resource: self.resource.to_string(),
+                reason: format!(
+                    "another node started the log over (epoch {} here, {} there)",
+                    head.epoch, appended.epoch
+                ),
+            });
+        }
+        let Some(first) = appended.entries.first().map(|e| e.seq) else {
+            return Ok(());
+        };
+        if first > head.seq + 1 {
+            self.catch_up_store(&mut head).await;
+            if head.broken {
+                return Err(StoreError::Io(format!(
+                    "commits {}..{first} could not be read",
+                    head.seq + 1
+                )));
+            }
+        }
+        let fresh: Vec<Entry> = appended
+            .entries
+            .into_iter()
+            .filter(|e| e.seq > head.seq)
+            .collect();
+        self.apply_entries(&mut head, fresh, appended.at_unix_ms)
+    }
+
+    /// Reads what the store has after the head and applies it (delivered
+    /// locally). Marks the log broken when that fails.
+    async fn catch_up_store(&self, head: &mut Head<H>) {
+        let wanted = self.config.history_deltas.max(1);
+        loop {
+            let read = match self.store.entries(&self.resource, head.seq, wanted).await {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(resource = %self.resource, error = %e, "catching up failed");
+                    head.broken = true;
+                    return;
+                }
+            };
+            if read.is_empty() {
+                return;
+            }
+            if read[0].seq != head.seq + 1 {
+                tracing::warn!(resource = %self.resource, "the store no longer has the commits this node missed; reopening");
+                head.broken = true;
+                return;
+            }
+            let full = read.len() == wanted;
+            let now = crate::hub::Now::system().unix_ms;
+            if let Err(e) = self.apply_entries(head, read, now) {
+                tracing::warn!(resource = %self.resource, error = %e, "catching up failed");
+                head.broken = true;
+                return;
+            }
+            if !full {
+                return;
+            }
+        }
+    }
+
+    /// Decodes, applies and delivers contiguous entries that follow the head.
+    fn apply_entries(
+        &self,
+        head: &mut Head<H>,
+        entries: Vec<Entry>,
+        at_unix_ms: u64,
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut deltas = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            if entry.seq != head.seq + 1 + i as u64 {
+                head.broken = true;
+                return Err(StoreError::Corrupt {
+                    resource: self.resource.to_string(),
+                    reason: format!("seq {} does not follow {}", entry.seq, head.seq + i as u64),
+                });
+            }
+            deltas.push(decode(&entry.delta).map_err(|e| {
+                head.broken = true;
+                StoreError::Corrupt {
+                    resource: self.resource.to_string(),
+                    reason: format!("delta at seq {}: {e}", entry.seq),
+                }
+            })?);
+        }
+        let (first, last) = (entries[0].seq, entries[entries.len() - 1].seq);
+        let frame = self.advance(head, deltas, entries, at_unix_ms);
+        // Commits made elsewhere are not projected here: connections with a
+        // view of their own resync (see `Hub::deliver_deltas_frame`), so what
+        // each view last saw is learnt again from their snapshots.
+        head.view_heads.clear();
+        (self.deliver)(frame, first, last);
+        Ok(())
     }
 
     /// Saves the state at the head and lets the store drop entries older
@@ -530,6 +716,107 @@ impl<H: FlowHandler> Head<H> {
             self.recent_bytes -= old.delta.len();
         }
     }
+}
+
+/// Applies the commits `feed` reports to `log` until the log is dropped.
+/// When the feed fails or the log can no longer follow (a gap the store
+/// cannot fill, a log started over elsewhere), the log reloads from the
+/// store and follows again: this node's connections then see a seq jump
+/// and resync.
+pub(crate) async fn follow<H: FlowHandler>(
+    log: std::sync::Weak<ResourceLog<H>>,
+    store: Arc<dyn Store>,
+    mut feed: crate::store::Follow,
+) {
+    loop {
+        while let Some(item) = feed.next().await {
+            let Some(log) = log.upgrade() else {
+                return;
+            };
+            let result = match item {
+                Ok(appended) => log.apply_remote(appended).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(resource = %log.resource, error = %e, "following the shared log failed; reloading it");
+                break;
+            }
+        }
+        let Some(strong) = log.upgrade() else {
+            return;
+        };
+        let resource = strong.resource.clone();
+        drop(strong);
+        // Follow again first, then reload: nothing falls in between.
+        feed = loop {
+            match store.follow(&resource).await {
+                Ok(Some(feed)) => break feed,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(resource = %resource, error = %e, "cannot follow the shared log; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let Some(strong) = log.upgrade() else {
+            return;
+        };
+        if let Err(e) = strong.reload().await {
+            tracing::warn!(resource = %resource, error = %e, "reloading the shared log failed");
+        }
+    }
+}
+
+impl<H: FlowHandler> ResourceLog<H> {
+    /// Replaces the state with what the store holds (after following broke).
+    async fn reload(&self) -> Result<(), CommitError> {
+        let mut head = self.inner.lock().await;
+        let Some(loaded) = self.store.load(&self.resource).await? else {
+            head.broken = true;
+            return Ok(());
+        };
+        let mut fresh = replay::<H>(&self.resource, loaded)?;
+        fresh.trim_history(&self.config);
+        let (from, to) = (head.seq, fresh.seq);
+        *head = fresh;
+        tracing::info!(resource = %self.resource, from, to, "reloaded the shared log");
+        Ok(())
+    }
+}
+
+/// The head a stored log replays to.
+fn replay<H: FlowHandler>(resource: &str, loaded: Loaded) -> Result<Head<H>, CommitError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        resource: resource.to_owned(),
+        reason,
+    };
+    let mut state: StateOf<H::Model> = decode(&loaded.checkpoint.state)
+        .map_err(|e| corrupt(format!("checkpoint at seq {}: {e}", loaded.checkpoint.seq)))?;
+    let mut seq = loaded.checkpoint.seq;
+    let mut bytes = 0;
+    for entry in &loaded.entries {
+        if entry.seq != seq + 1 {
+            return Err(corrupt(format!("seq {} follows {seq}", entry.seq)).into());
+        }
+        let delta = decode(&entry.delta)
+            .map_err(|e| corrupt(format!("delta at seq {}: {e}", entry.seq)))?;
+        state.apply_delta(delta);
+        seq = entry.seq;
+        bytes += entry.delta.len();
+    }
+    let since = (loaded.entries.len() as u64, bytes);
+    Ok(Head {
+        epoch: loaded.checkpoint.epoch,
+        seq,
+        state,
+        recent_bytes: bytes,
+        recent: loaded.entries.into(),
+        since_checkpoint: since,
+        snapshot: None,
+        broken: false,
+        view_heads: HashMap::new(),
+        view_snapshots: HashMap::new(),
+    })
 }
 
 /// Decodes a stored payload (checked first, as if it came off the network).

@@ -419,12 +419,15 @@ impl<H: FlowHandler> SessionHandle<H> {
         &self,
         deltas: Vec<DeltaOf<H::Model>>,
     ) -> Result<Option<Committed>, CommitError> {
-        self.commit_tagged(None, move |_| Ok::<_, std::convert::Infallible>(deltas))
-            .await
-            .map_err(|e| match e {
-                TransactError::Commit(e) => e,
-                TransactError::Refused(never) => match never {},
-            })
+        let mut once = Some(deltas);
+        self.commit_tagged(None, move |_, previous| {
+            Ok::<_, std::convert::Infallible>(previous.or_else(|| once.take()).unwrap_or_default())
+        })
+        .await
+        .map_err(|e| match e {
+            TransactError::Commit(e) => e,
+            TransactError::Refused(never) => match never {},
+        })
     }
 
     /// Decides and commits in one step: `decide` sees the state as it is
@@ -451,11 +454,17 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// }
     /// # }
     /// ```
+    ///
+    /// `decide` may run more than once: when the store is shared by several
+    /// nodes (a [`JetStreamStore`](crate::nats::JetStreamStore), feature
+    /// `nats`) and another node committed first, the log catches up and
+    /// `decide` runs again on the new state. Keep side effects out of it.
     pub async fn transact<E>(
         &self,
-        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
+        mut decide: impl FnMut(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
-        self.commit_tagged(None, decide).await
+        self.commit_tagged(None, move |state, _| decide(state))
+            .await
     }
 
     /// Calls `read` with the resource's state and the seq it is at (the
@@ -477,7 +486,11 @@ impl<H: FlowHandler> SessionHandle<H> {
     pub(crate) async fn commit_tagged<E>(
         &self,
         op: Option<&OpTag>,
-        decide: impl FnOnce(&StateOf<H::Model>) -> Result<Vec<DeltaOf<H::Model>>, E> + Send,
+        decide: impl FnMut(
+            &StateOf<H::Model>,
+            Option<Vec<DeltaOf<H::Model>>>,
+        ) -> Result<Vec<DeltaOf<H::Model>>, E>
+        + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let log = self.inner.log(&self.resource).await?;
         let views = || self.inner.lock().hub.views_of(&self.resource);
@@ -496,8 +509,10 @@ impl<H: FlowHandler> SessionHandle<H> {
         let result = log
             .commit(handler, op, now_ms, decide, views, fan_out)
             .await;
-        if let Err(TransactError::Commit(CommitError::Store(_))) = &result {
-            self.inner.forget_log(&self.resource, &log);
+        if let Err(TransactError::Commit(CommitError::Store(e))) = &result {
+            if !(log.is_shared() && matches!(e, crate::store::StoreError::Io(_))) {
+                self.inner.forget_log(&self.resource, &log);
+            }
         }
         result
     }
@@ -679,7 +694,7 @@ impl<H: FlowHandler> Inner<H> {
     /// The resource's log, opened (loaded from the store, or started from
     /// the handler's initial state) by the first caller that needs it.
     pub(crate) async fn log(
-        &self,
+        self: &Arc<Self>,
         resource: &Arc<str>,
     ) -> Result<Arc<ResourceLog<H>>, CommitError> {
         if H::APP_OWNED_STATE {
@@ -695,19 +710,60 @@ impl<H: FlowHandler> Inner<H> {
         let log = cell
             .get_or_try_init(|| async {
                 let epoch = self.config.epoch;
-                ResourceLog::open(
+                let log = ResourceLog::open(
                     resource.clone(),
                     &*self.handler,
                     self.store.clone(),
                     self.config.log.clone(),
                     self.config.op_memory.1,
                     || epoch.unwrap_or_else(random_epoch),
+                    self.deliver_to(resource.clone()),
                 )
                 .await
-                .map(Arc::new)
+                .map(Arc::new)?;
+                self.follow(resource, &log).await?;
+                Ok::<_, CommitError>(log)
             })
             .await?;
         Ok(log.clone())
+    }
+
+    /// Queues frames of commits made on other nodes to this node's
+    /// connections of `resource`.
+    fn deliver_to(self: &Arc<Self>, resource: Arc<str>) -> crate::log::Deliver {
+        let inner = Arc::downgrade(self);
+        Box::new(move |frame, first, last| {
+            if let Some(inner) = inner.upgrade() {
+                inner.run(|hub| hub.deliver_deltas_frame(&resource, frame, first, last));
+            }
+        })
+    }
+
+    /// With a store several nodes share, applies the commits other nodes
+    /// make to `log` (and delivers them here) while it is open.
+    async fn follow(
+        self: &Arc<Self>,
+        resource: &Arc<str>,
+        log: &Arc<ResourceLog<H>>,
+    ) -> Result<(), CommitError> {
+        let Some(feed) = self.store.follow(resource).await? else {
+            return Ok(());
+        };
+        let Some(runtime) = self
+            .runtime
+            .get()
+            .cloned()
+            .or_else(|| Handle::try_current().ok())
+        else {
+            return Ok(());
+        };
+        let task = runtime.spawn(crate::log::follow(
+            Arc::downgrade(log),
+            self.store.clone(),
+            feed,
+        ));
+        log.set_follower(task.abort_handle());
+        Ok(())
     }
 
     /// Drops a log whose store write failed, so the next use reloads it.

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`MemoryStore`] | no: a restarted server starts every resource over, in a new epoch, and clients take a snapshot | none of its own; holds what the logs keep ([`LogConfig`](crate::LogConfig)) |
 //! | [`FileStore`] | yes: same epoch and seq line, clients resume with `Deltas`, recorded op outcomes answer retries | one process per file; `fsync` per commit by default ([`Durability`]) |
+//! | `JetStreamStore` (feature `nats`, [`crate::nats`]) | yes, and shared: any number of nodes commit to and follow the same logs; a client resumes on any node with `Deltas` | one NATS round trip per commit; concurrent commits to one resource from several nodes retry (see `docs/cluster.md`) |
 //!
 //! A store holds, per resource:
 //!
@@ -117,6 +118,56 @@ pub struct OpRecord {
     pub outcome: Outcome,
 }
 
+/// Entries another writer (or this one) appended to a shared store, as
+/// [`Store::follow`] reports them: one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The epoch of the log they were appended to.
+    pub epoch: u32,
+    /// When they were committed (Unix ms, the committing node's clock).
+    pub at_unix_ms: u64,
+    /// The entries, contiguous.
+    pub entries: Vec<Entry>,
+}
+
+/// A live feed of one resource's commits, made by [`Store::follow`].
+///
+/// It is not a replay: it starts at the commit that is last when it is
+/// made (or later) and may skip commits after a reconnect; the reader
+/// fills gaps with [`Store::entries`].
+#[derive(Debug)]
+pub struct Follow {
+    receiver: tokio::sync::mpsc::Receiver<Result<Appended, StoreError>>,
+}
+
+/// The writing end of a [`Follow`].
+#[derive(Debug, Clone)]
+pub struct FollowSender {
+    sender: tokio::sync::mpsc::Sender<Result<Appended, StoreError>>,
+}
+
+impl Follow {
+    /// A feed and its writing end, holding at most `capacity` commits not
+    /// yet read.
+    pub fn channel(capacity: usize) -> (FollowSender, Follow) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
+        (FollowSender { sender }, Follow { receiver })
+    }
+
+    /// The next commit; `None` when the feed has ended.
+    pub async fn next(&mut self) -> Option<Result<Appended, StoreError>> {
+        self.receiver.recv().await
+    }
+}
+
+impl FollowSender {
+    /// Hands one commit (or an error) to the reader, waiting while it is
+    /// behind. False once the reader is gone: stop feeding.
+    pub async fn send(&self, item: Result<Appended, StoreError>) -> bool {
+        self.sender.send(item).await.is_ok()
+    }
+}
+
 /// Why a store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -208,6 +259,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets everything about `resource` (its next use starts a new log).
     async fn remove(&self, resource: &str) -> Result<(), StoreError>;
+
+    /// Starts `resource`'s log at `checkpoint` unless it exists: then
+    /// returns what the store holds (another node created it first) and
+    /// changes nothing. Stores with one writer need not override it: the
+    /// default calls [`create`](Self::create).
+    async fn create_new(
+        &self,
+        resource: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<Option<Loaded>, StoreError> {
+        self.create(resource, checkpoint).await?;
+        Ok(None)
+    }
+
+    /// For stores that several nodes write: a feed of the commits any
+    /// writer makes to `resource` from now on, so a node can apply and
+    /// deliver other nodes' deltas. `None` (the default): this process is
+    /// the only writer.
+    async fn follow(&self, resource: &str) -> Result<Option<Follow>, StoreError> {
+        let _ = resource;
+        Ok(None)
+    }
 }
 
 /// A shared store is a store: several servers in one process (or one
@@ -257,6 +330,16 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn remove(&self, resource: &str) -> Result<(), StoreError> {
         (**self).remove(resource).await
+    }
+    async fn create_new(
+        &self,
+        resource: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<Option<Loaded>, StoreError> {
+        (**self).create_new(resource, checkpoint).await
+    }
+    async fn follow(&self, resource: &str) -> Result<Option<Follow>, StoreError> {
+        (**self).follow(resource).await
     }
 }
 

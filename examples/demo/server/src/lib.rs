@@ -51,6 +51,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::services::ServeDir;
+use ui_flow_server::nats::{JetStreamStore, NatsConfig};
 use ui_flow_server::store::{FileStore, StoreError};
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
@@ -106,6 +107,31 @@ impl Demo {
             reason: e.to_string(),
         })?;
         let store = FileStore::open(data.join("worlds.redb"))?;
+        let server = FlowServer::with_store(
+            Worlds::new(settings),
+            UnverifiedUserToken,
+            server_config(),
+            store,
+        );
+        Ok(Demo {
+            server,
+            site: site.into(),
+            durable: true,
+            prometheus: None,
+        })
+    }
+
+    /// A demo node whose worlds live in NATS JetStream at `nats_url` (see
+    /// `docs/cluster.md`): any number of nodes started on the same NATS
+    /// serve the same worlds, and a client whose node died resumes on
+    /// another with the deltas it missed. Fails when NATS cannot be reached
+    /// or its streams cannot be created.
+    pub async fn on_nats(
+        site: impl Into<PathBuf>,
+        settings: Settings,
+        nats_url: &str,
+    ) -> Result<Self, StoreError> {
+        let store = JetStreamStore::connect(NatsConfig::new(nats_url).prefix("demo")).await?;
         let server = FlowServer::with_store(
             Worlds::new(settings),
             UnverifiedUserToken,

@@ -2,7 +2,7 @@
 //! `scripts/demo.sh`, which builds the frontends first.
 //!
 //! ```text
-//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory] [--no-fog]
+//! demo-server [--addr HOST:PORT] [--site DIR] [--data DIR | --memory | --nats URL] [--no-fog]
 //! ```
 //!
 //! The first line printed is `listening on http://HOST:PORT/` (with the real
@@ -29,13 +29,18 @@ struct Args {
     #[arg(long, default_value = "target/demo/data", conflicts_with = "memory")]
     data: PathBuf,
     /// Keep the worlds in memory only: they are gone when the server stops.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nats")]
     memory: bool,
     /// Everyone sees every item and dug hex (no fog of war). A reconnect
     /// then resumes with deltas; with fog, it gets a snapshot of what its
     /// player sees.
     #[arg(long)]
     no_fog: bool,
+    /// Join a cluster: keep the worlds in NATS JetStream at this URL
+    /// (`nats://127.0.0.1:4222`); every node started on the same NATS
+    /// serves the same worlds.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    nats: Option<String>,
 }
 
 #[tokio::main]
@@ -66,7 +71,12 @@ async fn main() -> std::io::Result<()> {
         fog: !args.no_fog,
         ..Settings::default()
     };
-    let demo = if args.memory {
+    let demo = if let Some(url) = &args.nats {
+        println!("  Ctrl-C (or SIGTERM) stops this node; the worlds are kept in NATS at {url}.");
+        Demo::on_nats(args.site, settings, url)
+            .await
+            .map_err(std::io::Error::other)?
+    } else if args.memory {
         println!("  Ctrl-C (or SIGTERM) stops the server; the worlds live in memory only.");
         Demo::new(args.site, settings)
     } else {
