@@ -46,6 +46,9 @@ impl Node {
                 "/nonexistent",
                 "--nats",
                 nats,
+                // Without fog every player sees the whole world, so a resume
+                // is answered with deltas (with fog: a snapshot of the view).
+                "--no-fog",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
