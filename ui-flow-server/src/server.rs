@@ -469,6 +469,11 @@ impl<H: FlowHandler> SessionHandle<H> {
 
     /// Calls `read` with the resource's state and the seq it is at (the
     /// resource's log is opened if it is not yet).
+    ///
+    /// With a store several nodes share, this is the state as this node has
+    /// applied it: a commit made on another node arrives through the
+    /// follower a moment later. To decide on the latest state, use
+    /// [`transact`](Self::transact), which catches up before it commits.
     pub async fn read<R>(
         &self,
         read: impl FnOnce(&StateOf<H::Model>, u64) -> R + Send,

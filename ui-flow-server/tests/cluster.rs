@@ -158,6 +158,14 @@ async fn clients_on_three_nodes_see_every_commit_of_all_nodes_in_one_order() {
 async fn transact_on_two_nodes_decides_on_the_latest_state() {
     let nats = NatsServer::start().expect("nats-server");
     let nodes = [node(&nats).await, node(&nats).await];
+    // A watcher per node tells when that node has applied every commit (the
+    // other node's reach it through its follower, a moment later).
+    let mut watchers = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let (client, joined) = Client::join(node.addr, "capped", &format!("watcher{n}")).await;
+        assert_eq!(joined.seq, 0);
+        watchers.push(client);
+    }
     // Both nodes try to take the counter from 0 to 50, one step at a time,
     // refusing beyond 50: a decide run on a stale state would overshoot.
     let tasks: Vec<_> = nodes
@@ -190,6 +198,12 @@ async fn transact_on_two_nodes_decides_on_the_latest_state() {
         took += task.await.expect("task").0;
     }
     assert_eq!(took, 50, "exactly 50 steps were taken over both nodes");
+    for mut watcher in watchers {
+        let seen = tokio::time::timeout(STUCK, seqs_until(&mut watcher, 50))
+            .await
+            .expect("a node stalled");
+        assert_eq!(seen, (1..=50).collect::<Vec<_>>());
+    }
     for node in &nodes {
         let value = node
             .server
