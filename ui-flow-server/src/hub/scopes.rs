@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use ui_flow::{PresenceDiff, PresenceInfo};
 
-use super::{Control, Hub};
 use super::session::Session;
 use super::transmit::{ConnectionId, Now, Recipients, Transmit};
+use super::{Control, Hub};
 use crate::view::{Groups, PresenceScope};
 use ui_flow::Model;
 
@@ -51,7 +51,9 @@ impl Scopes {
     }
 
     fn narrow(&self, resource: &str) -> bool {
-        self.per_resource.get(resource).is_some_and(|r| r.narrow > 0)
+        self.per_resource
+            .get(resource)
+            .is_some_and(|r| r.narrow > 0)
     }
 
     /// Whether a connection that sees `sees` sees `user` (a user this node
@@ -68,8 +70,18 @@ impl Scopes {
     fn filter_diff(&self, resource: &str, diff: &PresenceDiff, sees: &Groups) -> PresenceDiff {
         let keep = |user: &str| self.visible(resource, user, sees);
         PresenceDiff {
-            joined: diff.joined.iter().filter(|i| keep(&i.user_id)).cloned().collect(),
-            updated: diff.updated.iter().filter(|i| keep(&i.user_id)).cloned().collect(),
+            joined: diff
+                .joined
+                .iter()
+                .filter(|i| keep(&i.user_id))
+                .cloned()
+                .collect(),
+            updated: diff
+                .updated
+                .iter()
+                .filter(|i| keep(&i.user_id))
+                .cloned()
+                .collect(),
             left: diff.left.iter().filter(|u| keep(u)).cloned().collect(),
         }
     }
@@ -208,7 +220,10 @@ impl<M: Model> Hub<M> {
         self.scopes.put(resource, conn, PresenceScope::ALL);
         match self.sessions.get(resource) {
             Some(session) => {
-                if self.scopes.update_member(resource, session, user, Some(conn)) {
+                if self
+                    .scopes
+                    .update_member(resource, session, user, Some(conn))
+                {
                     let narrow: Vec<_> = session
                         .live
                         .iter()
@@ -237,7 +252,11 @@ impl<M: Model> Hub<M> {
 
     /// The presence list `conn` gets: the resource's, less the users
     /// outside its scope.
-    pub(super) fn presence_list_for(&self, conn: ConnectionId, session: &Session) -> Vec<PresenceInfo> {
+    pub(super) fn presence_list_for(
+        &self,
+        conn: ConnectionId,
+        session: &Session,
+    ) -> Vec<PresenceInfo> {
         let all = super::remote::listed(session, self.mesh.is_some());
         let sees = self.scopes.sees(conn);
         if sees.is_all() {
@@ -345,7 +364,10 @@ impl<M: Model> Hub<M> {
                 .and_then(|c| c.sync.as_ref())
                 .is_some_and(|s| s.join);
             if !joining && self.connections.contains_key(&conn) {
-                by_sees.entry(self.scopes.sees(conn)).or_default().push(conn);
+                by_sees
+                    .entry(self.scopes.sees(conn))
+                    .or_default()
+                    .push(conn);
             }
         }
         let lists: Vec<(Vec<PresenceInfo>, Vec<ConnectionId>)> = by_sees

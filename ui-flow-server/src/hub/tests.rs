@@ -1030,6 +1030,7 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
         ("hub/rate.rs", include_str!("rate.rs")),
         ("hub/remote.rs", include_str!("remote.rs")),
         ("hub/roster.rs", include_str!("roster.rs")),
+        ("hub/scopes.rs", include_str!("scopes.rs")),
         ("hub/session.rs", include_str!("session.rs")),
         ("hub/sync.rs", include_str!("sync.rs")),
         ("hub/timers.rs", include_str!("timers.rs")),
@@ -1037,6 +1038,7 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
         ("hub/views.rs", include_str!("views.rs")),
         ("config.rs", include_str!("../config.rs")),
         ("identity.rs", include_str!("../identity.rs")),
+        ("view.rs", include_str!("../view.rs")),
         ("outcome.rs", include_str!("../outcome.rs")),
     ];
     let forbidden = [
@@ -1064,4 +1066,185 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
             }
         }
     }
+}
+
+impl Sim {
+    /// Joins through a handshake with a presence scope, answering the
+    /// snapshot request with seq 0.
+    fn join_scoped(&mut self, user: &str, scope: crate::view::PresenceScope) -> ConnectionId {
+        let id = self.hub.begin_handshake(self.now);
+        self.hub.set_presence_scope(id, scope);
+        self.hub
+            .complete_handshake(self.now, id, "r", Identity::new(user), None)
+            .expect("admitted");
+        let ticket = self.snapshot_ticket();
+        self.hub
+            .complete_snapshot(self.now, ticket, Ok((Total(0), 0)));
+        self.pump();
+        id
+    }
+}
+
+/// The user ids of the presence messages in `msgs`, in order (a list, or
+/// a diff's joined, updated and left together).
+fn presence_users(msgs: &[Msg]) -> Vec<Vec<String>> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Msg::Presence { users } => {
+                let mut ids: Vec<_> = users.iter().map(|u| u.user_id.clone()).collect();
+                ids.sort();
+                Some(ids)
+            }
+            Msg::PresenceDiff(d) => Some(
+                d.joined
+                    .iter()
+                    .chain(&d.updated)
+                    .map(|u| u.user_id.clone())
+                    .chain(d.left.iter().cloned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two teams that see only themselves, and an admin who sees everyone
+/// (and whom no team sees).
+fn two_teams(sim: &mut Sim) -> (Vec<ConnectionId>, Vec<ConnectionId>, ConnectionId) {
+    use crate::view::PresenceScope;
+    let red: Vec<_> = (0..4)
+        .map(|i| sim.join_scoped(&format!("red-{i}"), PresenceScope::group("red")))
+        .collect();
+    let blue: Vec<_> = (0..4)
+        .map(|i| sim.join_scoped(&format!("blue-{i}"), PresenceScope::group("blue")))
+        .collect();
+    let admin = sim.join_scoped("admin", PresenceScope::seeing_all(["staff"]));
+    sim.pump();
+    (red, blue, admin)
+}
+
+#[test]
+fn presence_is_encoded_once_per_scope_and_shows_only_its_groups() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    // Lists on join: the joiner's own team only; the admin sees all.
+    let first_blue = sim.take(blue[0]);
+    let lists = presence_users(&first_blue);
+    assert_eq!(lists[0], ["blue-0"], "blue-0 joined before the other blues");
+    assert!(
+        lists.iter().flatten().all(|u| u.starts_with("blue")),
+        "blue-0 saw {lists:?}"
+    );
+    let last_blue = presence_users(&sim.take(blue[3]));
+    assert_eq!(last_blue[0], ["blue-0", "blue-1", "blue-2", "blue-3"]);
+    assert_eq!(presence_users(&sim.take(admin))[0].len(), 9);
+    for c in red.iter().chain(&blue) {
+        sim.take(*c);
+    }
+    // One status change: one encoding for red, one for the admin, none
+    // for blue, whatever the number of connections (red-1 also gets its
+    // pong).
+    let encodes = sim.hub.stats().encodes;
+    sim.frame(
+        red[1],
+        &ClientMessage::Ping {
+            ts: 1,
+            presence: Some(PresenceStatus::Away),
+        },
+    );
+    // The pong, then the diff once for red and once for the admin.
+    assert_eq!(sim.hub.stats().encodes - encodes, 3);
+    for c in &red[..1] {
+        assert!(matches!(&sim.take(*c)[..], [Msg::PresenceDiff(_)]));
+    }
+    for c in &red[2..] {
+        assert_eq!(presence_users(&sim.take(*c)), [["red-1"]]);
+    }
+    assert_eq!(presence_users(&sim.take(admin)), [["red-1"]]);
+    for c in &blue {
+        assert!(sim.take(*c).is_empty(), "blue got a red status");
+    }
+    // A red user leaves: the same two encodings, and blue hears nothing.
+    let encodes = sim.hub.stats().encodes;
+    sim.hub.handle_departure(sim.now, red[3], Departure::Gone);
+    sim.pump();
+    assert_eq!(sim.hub.stats().encodes - encodes, 2);
+    assert_eq!(left(&sim.take(red[0])), ["red-3"]);
+    assert_eq!(left(&sim.take(admin)), ["red-3"]);
+    for c in &blue {
+        assert!(sim.take(*c).is_empty(), "blue heard a red user leave");
+    }
+}
+
+#[test]
+fn a_signal_outside_the_scope_is_refused_as_unknown_target() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    for c in red.iter().chain(&blue).chain([&admin]) {
+        sim.take(*c);
+    }
+    let signal = |to: &str| ClientMessage::Signal {
+        target_user_id: to.into(),
+        signal: SignalPayload::Offer { sdp: "v=0".into() },
+    };
+    sim.frame(red[0], &signal("blue-0"));
+    let hidden = sim.take(red[0]);
+    sim.frame(red[0], &signal("nobody"));
+    let absent = sim.take(red[0]);
+    assert_eq!(error_codes(&hidden), ["unknown_target"]);
+    // Byte for byte the answer to a user who is not there.
+    assert_eq!(hidden, absent);
+    assert!(sim.take(blue[0]).is_empty(), "the signal crossed scopes");
+    // Within the team, and from the admin, signals go through.
+    sim.frame(red[0], &signal("red-1"));
+    assert!(
+        matches!(&sim.take(red[1])[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "red-0")
+    );
+    sim.frame(admin, &signal("blue-0"));
+    assert!(
+        matches!(&sim.take(blue[0])[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "admin")
+    );
+    assert!(sim.take(admin).is_empty());
+}
+
+#[test]
+fn a_scope_change_sends_fresh_lists_encoded_once_per_scope() {
+    use crate::view::PresenceScope;
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    for c in red.iter().chain(&blue).chain([&admin]) {
+        sim.take(*c);
+    }
+    // red-0 moves to blue: it gets blue's list; since its groups changed,
+    // every narrow connection gets a fresh list of its own scope; the
+    // admin, who sees everyone anyway, gets nothing.
+    let encodes = sim.hub.stats().encodes;
+    assert!(
+        sim.hub
+            .change_presence_scope(sim.now, red[0], PresenceScope::group("blue"))
+    );
+    sim.pump();
+    assert_eq!(sim.hub.stats().encodes - encodes, 2, "one list per scope");
+    let blues = ["blue-0", "blue-1", "blue-2", "blue-3", "red-0"];
+    assert_eq!(presence_users(&sim.take(red[0])), [blues]);
+    assert_eq!(presence_users(&sim.take(blue[2])), [blues]);
+    assert_eq!(
+        presence_users(&sim.take(red[1])),
+        [["red-1", "red-2", "red-3"]]
+    );
+    assert!(sim.take(admin).is_empty());
+    // The same scope again changes nothing.
+    assert!(
+        !sim.hub
+            .change_presence_scope(sim.now, red[0], PresenceScope::group("blue"))
+    );
+    // Signals follow the new scope.
+    sim.frame(
+        red[0],
+        &ClientMessage::Signal {
+            target_user_id: "red-1".into(),
+            signal: SignalPayload::Offer { sdp: "v=0".into() },
+        },
+    );
+    assert_eq!(error_codes(&sim.take(red[0])), ["unknown_target"]);
 }
