@@ -9,7 +9,10 @@
 //!
 //! A user's groups are remembered a little after they leave (until the
 //! resource's next presence frame has gone out), so their `left` entry
-//! reaches exactly the connections that saw them.
+//! reaches exactly the connections that saw them. A user this node never
+//! had a connection of (on a mesh: connected to other nodes only) belongs
+//! to no group here: only connections that see all groups see them, and
+//! no narrow connection may signal them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,14 +138,24 @@ impl Scopes {
         }
     }
 
-    /// Forgets the groups of departed users who are still gone.
+    /// Forgets the groups of departed users who are still gone. On a
+    /// meshed hub, a user whose tabs here closed while they stay connected
+    /// elsewhere keeps the groups they had here until they leave the
+    /// merged list: the connections that saw them then hear of it.
     fn prune(&mut self, resource: &str, session: &Session) {
         if let Some(r) = self.per_resource.get_mut(resource) {
+            let mut kept = Vec::new();
             for user in std::mem::take(&mut r.departed) {
-                if !session.roster.contains(&user) {
+                if session.roster.contains(&user) {
+                    continue;
+                }
+                if session.shown.contains_key(&*user) {
+                    kept.push(user);
+                } else {
                     r.members.remove(&user);
                 }
             }
+            r.departed = kept;
         }
     }
 }

@@ -1248,3 +1248,49 @@ fn a_scope_change_sends_fresh_lists_encoded_once_per_scope() {
     );
     assert_eq!(error_codes(&sim.take(red[0])), ["unknown_target"]);
 }
+
+#[test]
+fn a_meshed_hub_shows_users_of_other_nodes_only_to_connections_that_see_all() {
+    use crate::view::PresenceScope;
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.hub.enable_mesh();
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "bob", Some(remote_entry("bob")));
+    let red = sim.join_scoped("red-0", PresenceScope::group("red"));
+    let admin = sim.join_scoped("admin", PresenceScope::seeing_all(["staff"]));
+    assert_eq!(presence_users(&sim.take(red)), [["red-0"]]);
+    assert_eq!(
+        presence_users(&sim.take(admin))[0],
+        ["admin", "bob", "red-0"]
+    );
+    // This node has no groups for bob: red may not signal him, the admin may.
+    let offer = |to: &str| ClientMessage::Signal {
+        target_user_id: to.into(),
+        signal: SignalPayload::Offer { sdp: "v=0".into() },
+    };
+    mesh_events(&mut sim.hub);
+    sim.frame(red, &offer("bob"));
+    assert_eq!(error_codes(&sim.take(red)), ["unknown_target"]);
+    assert!(
+        mesh_events(&mut sim.hub).is_empty(),
+        "relayed across scopes"
+    );
+    sim.frame(admin, &offer("bob"));
+    assert!(
+        matches!(&mesh_events(&mut sim.hub)[..], [MeshEvent::Signal { target, .. }] if target == "bob")
+    );
+    // A red user with a tab here and one elsewhere: when the tab here
+    // closes, red still sees them (with the groups they had here) and
+    // hears when they leave for good.
+    let red1 = sim.join_scoped("red-1", PresenceScope::group("red"));
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "red-1", Some(remote_entry("red-1")));
+    sim.take(red);
+    sim.hub.handle_departure(sim.now, red1, Departure::Gone);
+    sim.pump();
+    assert!(left(&sim.take(red)).is_empty());
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "red-1", None);
+    assert_eq!(left(&sim.take(red)), ["red-1"]);
+    assert_eq!(left(&sim.take(admin)), ["red-1"]);
+}
