@@ -702,7 +702,12 @@ impl<M: Model> Hub<M> {
             self.send_presence_diff(resource, &diff, &listed);
         }
         for (diff, conns) in flush.late {
-            self.send_presence_to(resource, &diff, conns, Vec::new());
+            // Held for any that started a resync since their list.
+            let (syncing, live): (Vec<_>, Vec<_>) = conns
+                .into_iter()
+                .filter(|c| self.connections.contains_key(c))
+                .partition(|c| self.connections.get(c).is_some_and(|c| c.sync.is_some()));
+            self.send_presence_to(resource, &diff, live, syncing);
         }
         self.prune_scopes(resource);
     }

@@ -1294,3 +1294,38 @@ fn a_meshed_hub_shows_users_of_other_nodes_only_to_connections_that_see_all() {
     assert_eq!(left(&sim.take(red)), ["red-1"]);
     assert_eq!(left(&sim.take(admin)), ["red-1"]);
 }
+
+#[test]
+fn a_batched_window_sends_each_scope_its_own_net_diff() {
+    use crate::view::PresenceScope;
+    let mut config = ServerConfig::default();
+    config.join_rate.burst = 1000;
+    let window = config.presence_batch;
+    let mut sim = Sim::with_config(config);
+    let red = sim.join_scoped("red-0", PresenceScope::group("red"));
+    let blue = sim.join_scoped("blue-0", PresenceScope::group("blue"));
+    sim.advance(window);
+    sim.advance(window);
+    sim.take(red);
+    sim.take(blue);
+    // The first change goes out at once (to red only), opening a window.
+    sim.join_scoped("red-1", PresenceScope::group("red"));
+    assert_eq!(presence_users(&sim.take(red)), [["red-1"]]);
+    assert!(sim.take(blue).is_empty());
+    // Within the window: a blue joins, a red joins, and a red leaves.
+    sim.join_scoped("blue-1", PresenceScope::group("blue"));
+    sim.join_scoped("red-2", PresenceScope::group("red"));
+    let gone = sim.join_scoped("red-3", PresenceScope::group("red"));
+    sim.pump();
+    sim.advance(window / 4);
+    sim.hub.handle_departure(sim.now, gone, Departure::Gone);
+    sim.pump();
+    assert!(sim.take(red).is_empty() && sim.take(blue).is_empty());
+    let encodes = sim.hub.stats().encodes;
+    sim.advance(window);
+    // One diff per scope, each with its own users only; red-3 joined and
+    // left within the window, so nobody hears of them.
+    assert_eq!(sim.hub.stats().encodes - encodes, 2);
+    assert_eq!(presence_users(&sim.take(red)), [["red-2"]]);
+    assert_eq!(presence_users(&sim.take(blue)), [["blue-1"]]);
+}
