@@ -293,6 +293,13 @@ impl<M: Model> Hub<M> {
         diff: &PresenceDiff,
         skip: &[ConnectionId],
     ) {
+        if skip.is_empty() && !self.scopes.narrow(resource) {
+            // Everyone sees everyone: one frame, the live list shared.
+            let frame = self.control(&Control::PresenceDiff(diff.clone()));
+            self.fan_out(resource, frame, None, true);
+            self.prune_scopes(resource);
+            return;
+        }
         let Some(session) = self.sessions.get(resource) else {
             return;
         };
