@@ -13,7 +13,7 @@ use crate::hub::OpKey;
 use crate::log::{CommitError, Committed, OpTag, TransactError};
 pub use crate::outcome::ActionOutcome;
 use crate::server::SessionHandle;
-use crate::view::{Projected, ViewKey};
+use crate::view::{PresenceScope, Projected, ViewKey};
 
 /// An error from the application's own code (a database, a service).
 ///
@@ -174,6 +174,18 @@ pub trait FlowHandler: Send + Sync + 'static {
     fn view(&self, user: &Identity, resource_id: &str) -> ViewKey {
         let _ = (user, resource_id);
         ViewKey::ALL
+    }
+
+    /// Whom a connection of `user` to `resource_id` may see in presence and
+    /// signal, and which groups the user belongs to (see
+    /// [`PresenceScope`]). Called with [`view`](Self::view): when the
+    /// connection joins and for [`SessionHandle::refresh_views`], under no
+    /// lock of the server's. The default, [`PresenceScope::ALL`], lets
+    /// everyone see and signal everyone in the resource. Unlike views, it
+    /// applies with [`APP_OWNED_STATE`](Self::APP_OWNED_STATE) too.
+    fn presence_scope(&self, user: &Identity, resource_id: &str) -> PresenceScope {
+        let _ = (user, resource_id);
+        PresenceScope::ALL
     }
 
     /// What `view` sees of `state`: the state its connections mirror.

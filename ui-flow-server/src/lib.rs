@@ -256,7 +256,7 @@ pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
 pub use shutdown::shutdown_signal;
-pub use view::{Projected, ViewKey};
+pub use view::{PresenceScope, Projected, ViewKey};
 
 /// The crate README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -522,11 +522,15 @@ impl<H: FlowHandler> SessionHandle<H> {
         result
     }
 
-    /// Asks [`FlowHandler::view`] again for every connection of the
-    /// resource (after permissions change, or a player moves). Each
-    /// connection whose view changed resyncs with a fresh snapshot of its
-    /// new view, so nothing its old view allowed stays in its state.
-    /// Returns how many changed. `view` is called with no lock held.
+    /// Asks [`FlowHandler::view`] and [`FlowHandler::presence_scope`]
+    /// again for every connection of the resource (after permissions
+    /// change, or a player moves). Each connection whose view changed
+    /// resyncs with a fresh snapshot of its new view, so nothing its old
+    /// view allowed stays in its state; each whose presence scope changed
+    /// gets a fresh `Presence` list of its new scope (and so do the
+    /// connections with a narrow scope, when a user's groups changed).
+    /// Returns how many connections changed either. Both are called with no
+    /// lock held.
     pub fn refresh_views(&self) -> usize {
         self.refresh_views_where(|_| true)
     }
@@ -538,20 +542,29 @@ impl<H: FlowHandler> SessionHandle<H> {
     }
 
     fn refresh_views_where(&self, pick: impl Fn(&Identity) -> bool) -> usize {
-        if H::APP_OWNED_STATE {
-            return 0;
-        }
         let members = self.inner.lock().hub.members(&self.resource);
+        let handler = &self.inner.handler;
         let views: Vec<_> = members
             .into_iter()
             .filter(|(_, user)| pick(user))
-            .map(|(conn, user)| (conn, self.inner.handler.view(&user, &self.resource)))
+            .map(|(conn, user)| {
+                // Views belong to the server-owned log (see `crate::view`).
+                let view = if H::APP_OWNED_STATE {
+                    ViewKey::ALL
+                } else {
+                    handler.view(&user, &self.resource)
+                };
+                (conn, view, handler.presence_scope(&user, &self.resource))
+            })
             .collect();
         self.inner.run(|hub| {
             let now = Now::system();
             views
                 .into_iter()
-                .filter(|(conn, view)| hub.change_view(now, *conn, view.clone()))
+                .filter(|(conn, view, scope)| {
+                    let moved = hub.change_view(now, *conn, view.clone());
+                    hub.change_presence_scope(now, *conn, scope.clone()) || moved
+                })
                 .count()
         })
     }
@@ -825,7 +838,9 @@ impl<H: FlowHandler> Inner<H> {
         } else {
             self.handler.view(&user, resource)
         };
+        let scope = self.handler.presence_scope(&user, resource);
         self.run(|hub| {
+            hub.set_presence_scope(id, scope);
             hub.complete_handshake(Now::system(), id, resource, user, resume)?;
             hub.set_view(id, view);
             Ok::<(), HandshakeError>(())

@@ -16,13 +16,15 @@
 //! instead.
 //!
 //! It is not an access check on actions (do that in
-//! [`handle_action`](crate::FlowHandler::handle_action)), and it does not
-//! restrict presence or signalling. Views apply to the server-owned log
+//! [`handle_action`](crate::FlowHandler::handle_action)). Presence and
+//! signalling have their own boundary, a [`PresenceScope`]
+//! ([`FlowHandler::presence_scope`](crate::FlowHandler::presence_scope)).
+//! Views apply to the server-owned log
 //! only: a handler with
 //! [`APP_OWNED_STATE`](crate::FlowHandler::APP_OWNED_STATE) sends its own
 //! deltas and must filter them itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -95,5 +97,108 @@ impl ViewFrames {
     /// How many distinct frames (one per changed view) were encoded.
     pub fn encoded(&self) -> usize {
         self.0.values().filter(|f| f.is_some()).count()
+    }
+}
+
+/// Who a connection's user is in presence, and whom the connection may see
+/// and signal: the user belongs to some named groups, and the connection
+/// sees the users of some groups.
+///
+/// A connection receives a presence entry (in `Presence` and
+/// `PresenceDiff`) only for users who belong to a group it sees, and a
+/// `Signal` it sends to anyone else is refused as `unknown_target`, exactly
+/// like a signal to a user who is not connected. Connections that see the
+/// same groups share one encoding of each presence frame.
+///
+/// [`PresenceScope::ALL`], the default, belongs to every group and sees
+/// every group: with it, presence and signals work exactly as without
+/// scopes. A user's groups are the union of those of their connections on
+/// this node. On a cluster, a user connected only to another node belongs
+/// to no group here: only connections that see every group see them.
+///
+/// It is not a view of the state (that is [`ViewKey`]), and it does not
+/// hide a user from connections that see all groups.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct PresenceScope {
+    pub(crate) groups: Groups,
+    pub(crate) sees: Groups,
+}
+
+/// A set of group names, or every group.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub(crate) enum Groups {
+    #[default]
+    All,
+    Some(BTreeSet<Arc<str>>),
+}
+
+impl Groups {
+    fn from_names<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) -> Self {
+        Groups::Some(names.into_iter().map(|n| Arc::from(n.as_ref())).collect())
+    }
+
+    pub(crate) fn is_all(&self) -> bool {
+        matches!(self, Groups::All)
+    }
+
+    /// Adds `other`'s groups to these.
+    pub(crate) fn extend(&mut self, other: &Groups) {
+        match (&mut *self, other) {
+            (Groups::All, _) => {}
+            (_, Groups::All) => *self = Groups::All,
+            (Groups::Some(mine), Groups::Some(theirs)) => mine.extend(theirs.iter().cloned()),
+        }
+    }
+
+    /// Whether the two share a group (every group shares with `All`).
+    pub(crate) fn meets(&self, other: &Groups) -> bool {
+        match (self, other) {
+            (Groups::All, _) | (_, Groups::All) => true,
+            (Groups::Some(a), Groups::Some(b)) => a.iter().any(|g| b.contains(g)),
+        }
+    }
+}
+
+impl PresenceScope {
+    /// Belongs to every group, sees every group: presence unrestricted.
+    pub const ALL: PresenceScope = PresenceScope {
+        groups: Groups::All,
+        sees: Groups::All,
+    };
+
+    /// Belongs to `groups` and sees exactly the users of `sees`.
+    pub fn new<G, S>(groups: G, sees: S) -> Self
+    where
+        G: IntoIterator,
+        G::Item: AsRef<str>,
+        S: IntoIterator,
+        S::Item: AsRef<str>,
+    {
+        PresenceScope {
+            groups: Groups::from_names(groups),
+            sees: Groups::from_names(sees),
+        }
+    }
+
+    /// Belongs to `group` and sees its users only.
+    pub fn group(group: impl AsRef<str>) -> Self {
+        Self::new([group.as_ref()], [group.as_ref()])
+    }
+
+    /// Belongs to `groups` and sees every user (a moderator, say).
+    pub fn seeing_all<G>(groups: G) -> Self
+    where
+        G: IntoIterator,
+        G::Item: AsRef<str>,
+    {
+        PresenceScope {
+            groups: Groups::from_names(groups),
+            sees: Groups::All,
+        }
+    }
+
+    /// Whether this connection sees every user.
+    pub fn sees_all(&self) -> bool {
+        self.sees.is_all()
     }
 }

@@ -35,6 +35,7 @@ mod ops;
 mod rate;
 mod remote;
 mod roster;
+mod scopes;
 mod session;
 mod sync;
 mod timers;
@@ -174,6 +175,8 @@ pub struct Hub<M: Model> {
     _model: PhantomData<fn() -> M>,
     /// Connections with a view of their own.
     views: views::Views,
+    /// Connections with a presence scope of their own.
+    scopes: scopes::Scopes,
 }
 
 impl<M: Model> Hub<M> {
@@ -215,6 +218,7 @@ impl<M: Model> Hub<M> {
             mesh: None,
             _model: PhantomData,
             views: views::Views::default(),
+            scopes: scopes::Scopes::default(),
         }
     }
 
@@ -325,10 +329,12 @@ impl<M: Model> Hub<M> {
     ) -> Result<(), HandshakeError> {
         self.latest = Some(now.instant);
         if !self.handshakes.remove(&id) {
+            self.forget_pending_scope(id);
             return Err(HandshakeError::Expired);
         }
         self.admit(now, id, resource, user, resume)
             .map_err(|refusal| {
+                self.forget_pending_scope(id);
                 let (code, close) = refusal.codes();
                 self.refuse(id, code, &refusal.to_string(), close, "refused");
                 HandshakeError::Refused(refusal)
@@ -339,6 +345,7 @@ impl<M: Model> Hub<M> {
     /// and close 4001.
     pub fn fail_handshake(&mut self, now: Now, id: ConnectionId) {
         self.latest = Some(now.instant);
+        self.forget_pending_scope(id);
         if self.handshakes.remove(&id) {
             self.refuse(
                 id,
@@ -423,6 +430,7 @@ impl<M: Model> Hub<M> {
             to: Recipients::One(id),
             bytes: frame,
         });
+        self.join_scope(&resource, id, &user_key);
         if let Some(change) = change {
             self.announce(&resource, change);
         }
@@ -615,6 +623,7 @@ impl<M: Model> Hub<M> {
                 Timer::Idle { resource, user } => self.idle_due(now, &resource, &user),
                 Timer::Keepalive(conn) => self.keepalive_due(now, at, conn),
                 Timer::Handshake(conn) => {
+                    self.forget_pending_scope(conn);
                     if self.handshakes.remove(&conn) {
                         self.transmits.push_back(Transmit::Close {
                             conn,
@@ -690,33 +699,17 @@ impl<M: Model> Hub<M> {
         // changes made before it; they get only the later ones.
         let listed = flush.listed;
         if let Some(diff) = flush.diff {
-            let frame = self.control(&Control::PresenceDiff(diff));
-            let Some(session) = self.sessions.get(resource) else {
-                return;
-            };
-            let live: Vec<ConnectionId> = session
-                .live
-                .iter()
-                .copied()
-                .filter(|c| !listed.contains(c))
-                .collect();
-            let syncing = session.syncing.clone();
-            if !live.is_empty() {
-                self.transmits.push_back(Transmit::Frame {
-                    to: Recipients::Many(Arc::new(live)),
-                    bytes: frame.clone(),
-                });
-            }
-            for conn in syncing {
-                self.hold(conn, frame.clone(), None, true);
-            }
+            self.send_presence_diff(resource, &diff, &listed);
         }
         for (diff, conns) in flush.late {
-            let frame = self.control(&Control::PresenceDiff(diff));
-            for conn in conns {
-                self.send(conn, frame.clone());
-            }
+            // Held for any that started a resync since their list.
+            let (syncing, live): (Vec<_>, Vec<_>) = conns
+                .into_iter()
+                .filter(|c| self.connections.contains_key(c))
+                .partition(|c| self.connections.get(c).is_some_and(|c| c.sync.is_some()));
+            self.send_presence_to(resource, &diff, live, syncing);
         }
+        self.prune_scopes(resource);
     }
 
     /// Closes every connection with `Error shutdown` and close 1001, and
@@ -1173,7 +1166,9 @@ impl<M: Model> Hub<M> {
         };
         let local = session.roster.contains(target);
         let elsewhere = self.elsewhere(&resource, target);
-        if !local && !elsewhere {
+        // A user outside the sender's presence scope is answered as one who
+        // is not connected: the refusal does not tell them apart.
+        if (!local && !elsewhere) || !self.may_see(conn, &resource, target) {
             self.send_error(
                 conn,
                 ErrorCode::UNKNOWN_TARGET,
@@ -1275,8 +1270,7 @@ impl<M: Model> Hub<M> {
                 self.arm_timer(at + window, Timer::Presence(key.clone()));
             }
         }
-        let frame = self.control(&Control::PresenceDiff(roster::single(change)));
-        self.fan_out(resource, frame, None, true);
+        self.send_presence_diff(resource, &roster::single(change), &[]);
     }
 
     /// Sends a frame to every connection of a resource; returns how many.
@@ -1469,16 +1463,19 @@ impl<M: Model> Hub<M> {
         session.remove(conn);
         if session.is_empty() {
             self.sessions.remove(&c.resource);
+            self.leave_scope(&c.resource, conn, &c.user_key);
             self.left_with_session(&c.resource, &c.user_key);
             return;
         }
         let Some(at) = now.map(|n| n.instant).or(self.latest) else {
+            self.leave_scope(&c.resource, conn, &c.user_key);
             return;
         };
-        if let Some(change) = session
+        let change = session
             .roster
-            .leave(&c.user_key, conn, at, self.config.idle_after)
-        {
+            .leave(&c.user_key, conn, at, self.config.idle_after);
+        self.leave_scope(&c.resource, conn, &c.user_key);
+        if let Some(change) = change {
             self.announce(&c.resource, change);
         }
     }

@@ -272,6 +272,11 @@ impl Batch {
         true
     }
 
+    /// Whether no change waits for the end of a window.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Adds a change to the open window.
     pub(crate) fn add(&mut self, change: Change) {
         self.count += 1;
@@ -347,7 +352,7 @@ impl Batch {
     }
 }
 
-fn is_empty(diff: &PresenceDiff) -> bool {
+pub(crate) fn is_empty(diff: &PresenceDiff) -> bool {
     diff.joined.is_empty() && diff.updated.is_empty() && diff.left.is_empty()
 }
 

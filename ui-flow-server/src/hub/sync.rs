@@ -280,7 +280,7 @@ impl<M: Model> Hub<M> {
         session.make_live(conn);
         if sync.join {
             session.batch.listed(conn);
-            let users = super::remote::listed(session, self.mesh.is_some());
+            let users = self.presence_list_for(conn, &self.sessions[&resource]);
             let list = self.control(&Control::Presence { users });
             self.transmits.push_back(Transmit::Frame {
                 to: Recipients::One(conn),

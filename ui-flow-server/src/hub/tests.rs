@@ -1030,6 +1030,7 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
         ("hub/rate.rs", include_str!("rate.rs")),
         ("hub/remote.rs", include_str!("remote.rs")),
         ("hub/roster.rs", include_str!("roster.rs")),
+        ("hub/scopes.rs", include_str!("scopes.rs")),
         ("hub/session.rs", include_str!("session.rs")),
         ("hub/sync.rs", include_str!("sync.rs")),
         ("hub/timers.rs", include_str!("timers.rs")),
@@ -1037,6 +1038,7 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
         ("hub/views.rs", include_str!("views.rs")),
         ("config.rs", include_str!("../config.rs")),
         ("identity.rs", include_str!("../identity.rs")),
+        ("view.rs", include_str!("../view.rs")),
         ("outcome.rs", include_str!("../outcome.rs")),
     ];
     let forbidden = [
@@ -1064,4 +1066,266 @@ fn the_hub_imports_no_runtime_no_http_and_no_handler() {
             }
         }
     }
+}
+
+impl Sim {
+    /// Joins through a handshake with a presence scope, answering the
+    /// snapshot request with seq 0.
+    fn join_scoped(&mut self, user: &str, scope: crate::view::PresenceScope) -> ConnectionId {
+        let id = self.hub.begin_handshake(self.now);
+        self.hub.set_presence_scope(id, scope);
+        self.hub
+            .complete_handshake(self.now, id, "r", Identity::new(user), None)
+            .expect("admitted");
+        let ticket = self.snapshot_ticket();
+        self.hub
+            .complete_snapshot(self.now, ticket, Ok((Total(0), 0)));
+        self.pump();
+        id
+    }
+}
+
+/// The user ids of the presence messages in `msgs`, in order (a list, or
+/// a diff's joined, updated and left together).
+fn presence_users(msgs: &[Msg]) -> Vec<Vec<String>> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Msg::Presence { users } => {
+                let mut ids: Vec<_> = users.iter().map(|u| u.user_id.clone()).collect();
+                ids.sort();
+                Some(ids)
+            }
+            Msg::PresenceDiff(d) => Some(
+                d.joined
+                    .iter()
+                    .chain(&d.updated)
+                    .map(|u| u.user_id.clone())
+                    .chain(d.left.iter().cloned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two teams that see only themselves, and an admin who sees everyone
+/// (and whom no team sees).
+fn two_teams(sim: &mut Sim) -> (Vec<ConnectionId>, Vec<ConnectionId>, ConnectionId) {
+    use crate::view::PresenceScope;
+    let red: Vec<_> = (0..4)
+        .map(|i| sim.join_scoped(&format!("red-{i}"), PresenceScope::group("red")))
+        .collect();
+    let blue: Vec<_> = (0..4)
+        .map(|i| sim.join_scoped(&format!("blue-{i}"), PresenceScope::group("blue")))
+        .collect();
+    let admin = sim.join_scoped("admin", PresenceScope::seeing_all(["staff"]));
+    sim.pump();
+    (red, blue, admin)
+}
+
+#[test]
+fn presence_is_encoded_once_per_scope_and_shows_only_its_groups() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    // Lists on join: the joiner's own team only; the admin sees all.
+    let first_blue = sim.take(blue[0]);
+    let lists = presence_users(&first_blue);
+    assert_eq!(lists[0], ["blue-0"], "blue-0 joined before the other blues");
+    assert!(
+        lists.iter().flatten().all(|u| u.starts_with("blue")),
+        "blue-0 saw {lists:?}"
+    );
+    let last_blue = presence_users(&sim.take(blue[3]));
+    assert_eq!(last_blue[0], ["blue-0", "blue-1", "blue-2", "blue-3"]);
+    assert_eq!(presence_users(&sim.take(admin))[0].len(), 9);
+    for c in red.iter().chain(&blue) {
+        sim.take(*c);
+    }
+    // One status change: one encoding for red, one for the admin, none
+    // for blue, whatever the number of connections (red-1 also gets its
+    // pong).
+    let encodes = sim.hub.stats().encodes;
+    sim.frame(
+        red[1],
+        &ClientMessage::Ping {
+            ts: 1,
+            presence: Some(PresenceStatus::Away),
+        },
+    );
+    // The pong, then the diff once for red and once for the admin.
+    assert_eq!(sim.hub.stats().encodes - encodes, 3);
+    for c in &red[..1] {
+        assert!(matches!(&sim.take(*c)[..], [Msg::PresenceDiff(_)]));
+    }
+    for c in &red[2..] {
+        assert_eq!(presence_users(&sim.take(*c)), [["red-1"]]);
+    }
+    assert_eq!(presence_users(&sim.take(admin)), [["red-1"]]);
+    for c in &blue {
+        assert!(sim.take(*c).is_empty(), "blue got a red status");
+    }
+    // A red user leaves: the same two encodings, and blue hears nothing.
+    let encodes = sim.hub.stats().encodes;
+    sim.hub.handle_departure(sim.now, red[3], Departure::Gone);
+    sim.pump();
+    assert_eq!(sim.hub.stats().encodes - encodes, 2);
+    assert_eq!(left(&sim.take(red[0])), ["red-3"]);
+    assert_eq!(left(&sim.take(admin)), ["red-3"]);
+    for c in &blue {
+        assert!(sim.take(*c).is_empty(), "blue heard a red user leave");
+    }
+}
+
+#[test]
+fn a_signal_outside_the_scope_is_refused_as_unknown_target() {
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    for c in red.iter().chain(&blue).chain([&admin]) {
+        sim.take(*c);
+    }
+    let signal = |to: &str| ClientMessage::Signal {
+        target_user_id: to.into(),
+        signal: SignalPayload::Offer { sdp: "v=0".into() },
+    };
+    sim.frame(red[0], &signal("blue-0"));
+    let hidden = sim.take(red[0]);
+    sim.frame(red[0], &signal("nobody"));
+    let absent = sim.take(red[0]);
+    assert_eq!(error_codes(&hidden), ["unknown_target"]);
+    // Byte for byte the answer to a user who is not there.
+    assert_eq!(hidden, absent);
+    assert!(sim.take(blue[0]).is_empty(), "the signal crossed scopes");
+    // Within the team, and from the admin, signals go through.
+    sim.frame(red[0], &signal("red-1"));
+    assert!(
+        matches!(&sim.take(red[1])[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "red-0")
+    );
+    sim.frame(admin, &signal("blue-0"));
+    assert!(
+        matches!(&sim.take(blue[0])[..], [Msg::Signal { from_user_id, .. }] if from_user_id == "admin")
+    );
+    assert!(sim.take(admin).is_empty());
+}
+
+#[test]
+fn a_scope_change_sends_fresh_lists_encoded_once_per_scope() {
+    use crate::view::PresenceScope;
+    let mut sim = Sim::new(ServerConfig::default());
+    let (red, blue, admin) = two_teams(&mut sim);
+    for c in red.iter().chain(&blue).chain([&admin]) {
+        sim.take(*c);
+    }
+    // red-0 moves to blue: it gets blue's list; since its groups changed,
+    // every narrow connection gets a fresh list of its own scope; the
+    // admin, who sees everyone anyway, gets nothing.
+    let encodes = sim.hub.stats().encodes;
+    assert!(
+        sim.hub
+            .change_presence_scope(sim.now, red[0], PresenceScope::group("blue"))
+    );
+    sim.pump();
+    assert_eq!(sim.hub.stats().encodes - encodes, 2, "one list per scope");
+    let blues = ["blue-0", "blue-1", "blue-2", "blue-3", "red-0"];
+    assert_eq!(presence_users(&sim.take(red[0])), [blues]);
+    assert_eq!(presence_users(&sim.take(blue[2])), [blues]);
+    assert_eq!(
+        presence_users(&sim.take(red[1])),
+        [["red-1", "red-2", "red-3"]]
+    );
+    assert!(sim.take(admin).is_empty());
+    // The same scope again changes nothing.
+    assert!(
+        !sim.hub
+            .change_presence_scope(sim.now, red[0], PresenceScope::group("blue"))
+    );
+    // Signals follow the new scope.
+    sim.frame(
+        red[0],
+        &ClientMessage::Signal {
+            target_user_id: "red-1".into(),
+            signal: SignalPayload::Offer { sdp: "v=0".into() },
+        },
+    );
+    assert_eq!(error_codes(&sim.take(red[0])), ["unknown_target"]);
+}
+
+#[test]
+fn a_meshed_hub_shows_users_of_other_nodes_only_to_connections_that_see_all() {
+    use crate::view::PresenceScope;
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.hub.enable_mesh();
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "bob", Some(remote_entry("bob")));
+    let red = sim.join_scoped("red-0", PresenceScope::group("red"));
+    let admin = sim.join_scoped("admin", PresenceScope::seeing_all(["staff"]));
+    assert_eq!(presence_users(&sim.take(red)), [["red-0"]]);
+    assert_eq!(
+        presence_users(&sim.take(admin))[0],
+        ["admin", "bob", "red-0"]
+    );
+    // This node has no groups for bob: red may not signal him, the admin may.
+    let offer = |to: &str| ClientMessage::Signal {
+        target_user_id: to.into(),
+        signal: SignalPayload::Offer { sdp: "v=0".into() },
+    };
+    mesh_events(&mut sim.hub);
+    sim.frame(red, &offer("bob"));
+    assert_eq!(error_codes(&sim.take(red)), ["unknown_target"]);
+    assert!(
+        mesh_events(&mut sim.hub).is_empty(),
+        "relayed across scopes"
+    );
+    sim.frame(admin, &offer("bob"));
+    assert!(
+        matches!(&mesh_events(&mut sim.hub)[..], [MeshEvent::Signal { target, .. }] if target == "bob")
+    );
+    // A red user with a tab here and one elsewhere: when the tab here
+    // closes, red still sees them (with the groups they had here) and
+    // hears when they leave for good.
+    let red1 = sim.join_scoped("red-1", PresenceScope::group("red"));
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "red-1", Some(remote_entry("red-1")));
+    sim.take(red);
+    sim.hub.handle_departure(sim.now, red1, Departure::Gone);
+    sim.pump();
+    assert!(left(&sim.take(red)).is_empty());
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "red-1", None);
+    assert_eq!(left(&sim.take(red)), ["red-1"]);
+    assert_eq!(left(&sim.take(admin)), ["red-1"]);
+}
+
+#[test]
+fn a_batched_window_sends_each_scope_its_own_net_diff() {
+    use crate::view::PresenceScope;
+    let mut config = ServerConfig::default();
+    config.join_rate.burst = 1000;
+    let window = config.presence_batch;
+    let mut sim = Sim::with_config(config);
+    let red = sim.join_scoped("red-0", PresenceScope::group("red"));
+    let blue = sim.join_scoped("blue-0", PresenceScope::group("blue"));
+    sim.advance(window);
+    sim.advance(window);
+    sim.take(red);
+    sim.take(blue);
+    // The first change goes out at once (to red only), opening a window.
+    sim.join_scoped("red-1", PresenceScope::group("red"));
+    assert_eq!(presence_users(&sim.take(red)), [["red-1"]]);
+    assert!(sim.take(blue).is_empty());
+    // Within the window: a blue joins, a red joins, and a red leaves.
+    sim.join_scoped("blue-1", PresenceScope::group("blue"));
+    sim.join_scoped("red-2", PresenceScope::group("red"));
+    let gone = sim.join_scoped("red-3", PresenceScope::group("red"));
+    sim.pump();
+    sim.advance(window / 4);
+    sim.hub.handle_departure(sim.now, gone, Departure::Gone);
+    sim.pump();
+    assert!(sim.take(red).is_empty() && sim.take(blue).is_empty());
+    let encodes = sim.hub.stats().encodes;
+    sim.advance(window);
+    // One diff per scope, each with its own users only; red-3 joined and
+    // left within the window, so nobody hears of them.
+    assert_eq!(sim.hub.stats().encodes - encodes, 2);
+    assert_eq!(presence_users(&sim.take(red)), [["red-2"]]);
+    assert_eq!(presence_users(&sim.take(blue)), [["blue-1"]]);
 }
