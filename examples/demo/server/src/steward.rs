@@ -88,7 +88,7 @@ pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
                 kind: item.kind,
                 at: item.at,
             };
-            tell_world(&session, &event, None);
+            crate::worlds::tell_nearby(&worlds, &session, item.at, &event, None);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use demo_world::{
     DIG_STEPS, DigResult, Hex, Refusal, World, WorldAction, WorldDelta, WorldEvent, WorldModel,
-    domain,
+    domain, in_sight,
 };
 use ui_flow::OpId;
 use ui_flow_server::{
@@ -248,8 +248,10 @@ impl Worlds {
         let Some((found, points, name)) = result else {
             return ActionOutcome::ok();
         };
-        tell_world(
+        tell_nearby(
+            self,
             ctx.session(),
+            at,
             &WorldEvent::Dug { name, at },
             Some(ctx.op_id()),
         );
@@ -368,6 +370,33 @@ fn refused(refusal: &Refusal) -> ActionOutcome {
 /// these types always encode.
 pub(crate) fn tell_world(session: &SessionHandle<Worlds>, event: &WorldEvent, cause: Option<OpId>) {
     let _ = session.broadcast_notify(domain::WORLD, event, cause);
+}
+
+/// A `world` notification about the hex `at` (a dig, an item appearing):
+/// with fog of war, only for the players who see `at` (a notification must
+/// not show what the state hides); without, for everyone.
+pub(crate) fn tell_nearby(
+    worlds: &Worlds,
+    session: &SessionHandle<Worlds>,
+    at: Hex,
+    event: &WorldEvent,
+    cause: Option<OpId>,
+) {
+    if !worlds.settings.fog {
+        return tell_world(session, event, cause);
+    }
+    let resource = session.resource_id();
+    let near: Vec<String> = worlds
+        .standing
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|((world, _), from)| world == resource && in_sight(Some(**from), at))
+        .map(|((_, user), _)| user.clone())
+        .collect();
+    for user in near {
+        let _ = session.notify_user(&user, domain::WORLD, event, cause);
+    }
 }
 
 /// A `rewards` notification for `user` alone.

@@ -432,7 +432,10 @@ async fn a_dig_reports_progress_and_its_loot_reaches_only_the_finder() {
     assert_eq!(result.points, points);
     assert_eq!(ann.world.player("ann").map(|p| p.score), Some(points));
 
-    // Bob hears that ann dug (correlated with her dig), but not what she found.
+    // Bob hears that ann dug (correlated with her dig) if he sees the hex
+    // (fog of war: a notification shows no more than the state), and never
+    // what she found.
+    let bob_sees_it = demo_world::in_sight(Some(bob.at("bob")), ann.at("ann"));
     let everything_for_bob = bob.drain().await;
     let world_news: Vec<_> = everything_for_bob
         .iter()
@@ -445,15 +448,53 @@ async fn a_dig_reports_progress_and_its_loot_reaches_only_the_finder() {
             _ => None,
         })
         .collect();
-    assert!(world_news.iter().any(|(d, e, c)| *d == "world"
-        && matches!(e, WorldEvent::Dug { name, .. } if name == "ANN")
-        && *c == Some(op)));
+    assert_eq!(
+        world_news.iter().any(|(d, e, c)| *d == "world"
+            && matches!(e, WorldEvent::Dug { name, .. } if name == "ANN")
+            && *c == Some(op)),
+        bob_sees_it,
+        "bob hears of the dig exactly when he sees its hex"
+    );
     assert!(world_news.iter().all(|(d, _, _)| *d != "rewards"));
     assert_eq!(bob.world.player("ann").map(|p| p.score), Some(points));
 
     // The hex is dug now.
     let again = ann.act(WorldAction::Dig).await;
     assert_eq!(ann.outcome(again).await, Err("already_dug".to_owned()));
+}
+
+/// Fog of war covers notifications too: a player out of sight of a dig
+/// does not hear of it (its event names the hex), one in sight does.
+#[tokio::test]
+async fn a_dig_out_of_sight_is_not_heard_of() {
+    let (_server, addr) = start(quick()).await;
+    let mut ann = Player::join(addr, "ann").await;
+    let mut bob = Player::join(addr, "bob").await;
+    ann.drain().await;
+    bob.drain().await;
+    // Bob walks away from ann until he no longer sees her hex.
+    let mut steps = 0;
+    while demo_world::in_sight(Some(bob.at("bob")), ann.at("ann")) {
+        steps += 1;
+        assert!(steps <= 12, "bob walks out of sight in a few steps");
+        let (here, ann_at) = (bob.at("bob"), ann.at("ann"));
+        let to = here
+            .neighbours()
+            .into_iter()
+            .filter(|h| bob.world.check_move("bob", *h).is_ok())
+            .max_by_key(|h| h.distance(ann_at))
+            .expect("a step away from ann");
+        let op = bob.act(WorldAction::Move { to }).await;
+        assert!(bob.outcome(op).await.is_ok(), "bob steps away");
+    }
+    let op = ann.act(WorldAction::Dig).await;
+    assert!(ann.outcome(op).await.is_ok(), "the dig succeeds");
+    let heard = |news: &[Msg]| {
+        news.iter().any(|m| {
+            matches!(m, Msg::Notify { event: WorldEvent::Dug { name, .. }, .. } if name == "ANN")
+        })
+    };
+    assert!(!heard(&bob.drain().await), "bob is out of sight of the dig");
 }
 
 #[tokio::test]
@@ -560,24 +601,33 @@ async fn the_steward_takes_departed_players_off_and_drops_items() {
         bob.world.player("ann").is_some(),
         "a reload keeps its place"
     );
-    let items = |w: Result<World, _>| w.expect("open").items.len();
+    let items = |w: Result<World, _>| w.expect("open").items;
     let items_before = items(server.session("meadow").read(|w, _| w.clone()).await);
     steward::tend(&server, now + leave_after, false).await;
     let news = bob.drain().await;
     assert!(bob.world.player("ann").is_none());
     let items_after = items(server.session("meadow").read(|w, _| w.clone()).await);
-    assert_eq!(items_after, items_before + 1);
+    assert_eq!(items_after.len(), items_before.len() + 1);
+    let spawned = items_after
+        .iter()
+        .find(|i| !items_before.contains(i))
+        .expect("the new item");
     assert!(news.iter().any(|m| matches!(
         m,
         Msg::Notify { event: WorldEvent::Left { name }, correlation_id: None, .. } if name == "ANN"
     )));
-    assert!(news.iter().any(|m| matches!(
-        m,
-        Msg::Notify {
-            event: WorldEvent::Spawned { .. },
-            ..
-        }
-    )));
+    // Fog of war covers notifications too: bob hears of the new item
+    // exactly when he sees where it lies.
+    assert_eq!(
+        news.iter().any(|m| matches!(
+            m,
+            Msg::Notify {
+                event: WorldEvent::Spawned { .. },
+                ..
+            }
+        )),
+        demo_world::in_sight(Some(bob.at("bob")), spawned.at)
+    );
     // Fog of war: bob holds the world as seen from where he stands.
     let world = server.session("meadow").read(|w, _| w.clone()).await;
     let seen = world.expect("open").seen_from(Some(bob.at("bob")));
