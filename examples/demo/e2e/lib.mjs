@@ -3,7 +3,10 @@
 // playwright-core), and questions asked of the pages' DOM.
 
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -33,11 +36,13 @@ export function freePort() {
  * Starts demo-server on 127.0.0.1:port and resolves once it listens. Its
  * worlds live in memory, so a restart resets them (a new epoch), which the
  * tests of the reset banner rely on; the durable store's restarts are tested
- * in Rust (examples/demo/server/tests/restart.rs).
+ * in Rust (examples/demo/server/tests/restart.rs). With `{ nats: url }` it
+ * is a cluster node instead: the worlds live in that NATS (see startNats).
  * `kill()` ends it abruptly (SIGKILL: no goodbye to the clients).
  */
-export function startServer(port) {
-  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, '--memory'], {
+export function startServer(port, { nats } = {}) {
+  const storage = nats ? ['--nats', nats] : ['--memory'];
+  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, ...storage], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
@@ -64,6 +69,47 @@ export function startServer(port) {
     await exited;
   };
   return listening.then(() => ({ url: `http://127.0.0.1:${port}`, kill }));
+}
+
+/** Debian's nats-server (`scripts/test.sh` installs it), or UI_FLOW_NATS_SERVER. */
+export const natsBin = process.env.UI_FLOW_NATS_SERVER ?? 'nats-server';
+
+/**
+ * Starts nats-server with JetStream on a free loopback port, its store in a
+ * new temporary folder, and resolves with its client URL once it accepts
+ * clients (it writes its ports file then). `stop()` kills it and removes
+ * the folder.
+ */
+export async function startNats() {
+  const dir = await mkdtemp(join(tmpdir(), 'ui-flow-e2e-nats-'));
+  const proc = spawn(
+    natsBin,
+    ['--jetstream', '--addr', '127.0.0.1', '--port', '-1', '--store_dir', join(dir, 'jetstream'),
+      '--ports_file_dir', dir, '--log', join(dir, 'nats-server.log')],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const failed = new Promise((resolve) => proc.once('error', resolve));
+  const stop = async () => {
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const url = await until('nats-server to accept clients', async () => {
+      const error = await Promise.race([failed, Promise.resolve(null)]);
+      if (error) throw new Error(`cannot run ${natsBin} (${error.message}); install Debian's nats-server`);
+      if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
+      const ports = await readFile(join(dir, `nats-server_${proc.pid}.ports`), 'utf8');
+      return JSON.parse(ports).nats?.[0];
+    });
+    return { url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /**
