@@ -153,4 +153,4 @@ echo "  Ctrl-C stops every node and nats-server; the worlds go with it."
 
 # Any node (or nats-server) exiting ends the cluster.
 wait -n "${children[@]}" || true
-echo "a node or nats-server exited; stopping the cluster" >&2
+echo "stopping the cluster (Ctrl-C, or a node or nats-server exited)" >&2
