@@ -16,8 +16,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  STUCK, avatarAt, clickHex, digest, freeNeighbour, freePort, launch, openPlayer, startNats,
-  startServer, status, until,
+  STUCK, agree, avatarAt, clickHex, freeNeighbour, freePort, launch, openPlayer, sharedDigest,
+  startNats, startServer, status, until,
 } from './lib.mjs';
 
 describe('the demo on two nodes', { timeout: 120_000 }, () => {
@@ -79,12 +79,10 @@ describe('the demo on two nodes', { timeout: 120_000 }, () => {
     await ann.waitForSelector(`.avatar[data-player="ben"][data-q="${to.q}"][data-r="${to.r}"]`, {
       timeout: STUCK,
     });
-    // Players are seen by all even with fog of war: the avatars agree.
-    const avatars = async (page) => JSON.parse(await digest(page)).avatars;
-    await until('both pages to show the same players at the same places', async () => {
-      const [a, b] = [await avatars(ann), await avatars(ben)];
-      return JSON.stringify(a) === JSON.stringify(b);
-    });
-    assert.deepEqual(await avatars(ann), await avatars(ben));
+    // With fog of war: the same avatars, and the same items where both see.
+    await until('both pages to agree on what both players see', () => agree(ann, 'ann', ben, 'ben'));
+    const shared = JSON.parse(await sharedDigest(ann, 'ann', ben, 'ben'));
+    assert.ok(shared.avatars.includes(`ben@${to.q},${to.r}`), `${shared.avatars}`);
+    assert.equal(shared.avatars.length, 2, `${shared.avatars}`);
   });
 });

@@ -211,6 +211,37 @@ export function digest(page) {
   });
 }
 
+/** How far a player sees items and dug hexes with fog of war (`demo_world::SIGHT`). */
+export const SIGHT = 2;
+
+/**
+ * What two players' pages must agree on with fog of war: every avatar at
+ * the same place, and the same items on the hexes both players see (each
+ * page shows only the items within SIGHT of its own player). As a string,
+ * equal on both pages when they agree.
+ */
+export async function sharedDigest(page, user, other, otherUser) {
+  const [me, them] = [await avatarAt(page, user), await avatarAt(other, otherUser)];
+  if (!me || !them) return null;
+  const distance = (a, b) => (Math.abs(a.q - b.q) + Math.abs(a.r - b.r) + Math.abs(a.q + a.r - b.q - b.r)) / 2;
+  const inBothSights = (hex) => distance(hex, me) <= SIGHT && distance(hex, them) <= SIGHT;
+  const { avatars, items } = await page.evaluate(() => ({
+    avatars: [...document.querySelectorAll('.avatar')]
+      .map((a) => `${a.dataset.player}@${a.dataset.q},${a.dataset.r}`)
+      .sort(),
+    items: [...document.querySelectorAll('.item')]
+      .map((i) => ({ id: i.dataset.item, q: Number(i.dataset.q), r: Number(i.dataset.r) })),
+  }));
+  const shared = items.filter(inBothSights).map((i) => i.id).sort();
+  return JSON.stringify({ avatars, items: shared });
+}
+
+/** Whether two players' pages agree on what both see (see sharedDigest). */
+export async function agree(a, userA, b, userB) {
+  const [one, two] = [await sharedDigest(a, userA, b, userB), await sharedDigest(b, userB, a, userA)];
+  return one !== null && one === two;
+}
+
 /** The status indicator's state: connecting, open, reconnecting or closed. */
 export function status(page) {
   return page.getAttribute('[data-testid="status"]', 'data-status');
