@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and starts the ui-flow demo (a shared hex world) on this machine.
 #
-#   ./scripts/demo.sh [--addr HOST:PORT] [--memory] [--build-only]
+#   ./scripts/demo.sh [--addr HOST:PORT] [--memory | --cluster N] [--build-only]
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the
 # Cargo.lock version), builds the Leptos frontend and the JavaScript shim to
@@ -10,12 +10,21 @@
 # target/demo/data (a restart continues them; --memory keeps them in memory
 # only) and prints the URL to open. --build-only stops after building (the
 # end-to-end test uses it). Ctrl-C stops the server.
+#
+# --cluster N (N from 2 to 16) runs the demo as a cluster instead: it
+# installs Debian's nats-server when missing, starts it with JetStream in a
+# temporary folder on a free loopback port, and starts N demo-server nodes
+# on it (--nats) on consecutive ports from --addr (8080, 8081, ...). Every
+# node serves the same worlds and presence: open one tab per node. The
+# worlds live in that temporary NATS store only. Ctrl-C, or any node or
+# nats-server exiting, stops them all and removes the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 
 addr="127.0.0.1:8080"
 build_only=""
+cluster=""
 storage=(--data target/demo/data)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -23,10 +32,27 @@ while [ $# -gt 0 ]; do
     --addr=*) addr=${1#--addr=}; shift ;;
     --build-only) build_only=1; shift ;;
     --memory) storage=(--memory); shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cluster) cluster=${2:?--cluster needs a number of nodes}; shift 2 ;;
+    --cluster=*) cluster=${1#--cluster=}; shift ;;
+    -h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+
+if [ -n "$cluster" ]; then
+  if ! [[ $cluster =~ ^[0-9]+$ ]] || [ "$cluster" -lt 2 ] || [ "$cluster" -gt 16 ]; then
+    echo "--cluster needs a number of nodes from 2 to 16, not '$cluster'" >&2
+    exit 2
+  fi
+  if [ "${storage[0]}" = --memory ]; then
+    echo "--cluster keeps the worlds in NATS; it does not go with --memory" >&2
+    exit 2
+  fi
+  if ! [[ ${addr##*:} =~ ^[0-9]+$ ]] || [ $((${addr##*:} + cluster - 1)) -gt 65535 ]; then
+    echo "--cluster needs --addr HOST:PORT with room for $cluster consecutive ports" >&2
+    exit 2
+  fi
+fi
 
 site=target/demo/site
 wasm_dir=target/wasm32-unknown-unknown/release
@@ -54,5 +80,77 @@ if [ -n "$build_only" ]; then
   exit 0
 fi
 
-log "starting the demo on http://$addr/ (Ctrl-C stops it)"
-exec target/debug/demo-server --addr "$addr" --site "$site" "${storage[@]}"
+if [ -z "$cluster" ]; then
+  log "starting the demo on http://$addr/ (Ctrl-C stops it)"
+  exec target/debug/demo-server --addr "$addr" --site "$site" "${storage[@]}"
+fi
+
+# ----- --cluster N: nats-server and N nodes, stopped together ---------------
+
+ensure_nats_server
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ui-flow-demo-cluster.XXXXXX")
+children=()
+stop_all() {
+  trap - EXIT INT TERM
+  if [ ${#children[@]} -gt 0 ]; then
+    kill -TERM "${children[@]}" 2>/dev/null || true
+    wait "${children[@]}" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+# Waits (at most 30 s) until FILE has a line matching PATTERN while PID runs.
+wait_for_line() {
+  local file=$1 pattern=$2 pid=$3 what=$4
+  for _ in $(seq 300); do
+    if grep -q "$pattern" "$file" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$what exited before it was ready" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$what was not ready within 30 s" >&2
+  return 1
+}
+
+log "starting nats-server with JetStream in $tmp"
+nats-server --jetstream --addr 127.0.0.1 --port -1 --store_dir "$tmp/jetstream" \
+  --ports_file_dir "$tmp" --log "$tmp/nats-server.log" &
+nats_pid=$!
+children+=("$nats_pid")
+ports_file="$tmp/nats-server_$nats_pid.ports"
+if ! wait_for_line "$ports_file" 'nats://' "$nats_pid" nats-server; then
+  cat "$tmp/nats-server.log" >&2
+  exit 1
+fi
+nats_url=$(grep -o 'nats://[^"]*' "$ports_file" | head -n 1)
+
+host=${addr%:*}
+first_port=${addr##*:}
+nodes=()
+for ((i = 0; i < cluster; i++)); do
+  node_addr="$host:$((first_port + i))"
+  target/debug/demo-server --addr "$node_addr" --site "$site" --nats "$nats_url" \
+    >"$tmp/node-$i.out" &
+  children+=("$!")
+  wait_for_line "$tmp/node-$i.out" '^listening on' "$!" "the node on $node_addr"
+  nodes+=("$(sed -n 's/^listening on //p' "$tmp/node-$i.out")")
+done
+
+log "the demo as a cluster of $cluster nodes on NATS at $nats_url"
+for ((i = 0; i < cluster; i++)); do
+  echo "  node $((i + 1)): ${nodes[$i]}   (plain JavaScript client: ${nodes[$i]}plain/)"
+done
+echo
+echo "  Open one tab per node: the same worlds, players and presence on every node."
+echo "  Ctrl-C stops every node and nats-server; the worlds go with it."
+
+# Any node (or nats-server) exiting ends the cluster.
+wait -n "${children[@]}" || true
+echo "stopping the cluster (Ctrl-C, or a node or nats-server exited)" >&2

@@ -697,7 +697,10 @@ impl<H: FlowHandler> SessionHandle<H> {
             .run(|hub| hub.notify_connections(chosen, domain, event, correlation_id))
     }
 
-    /// Who is connected, one entry per user, ordered by user id.
+    /// Who is connected, one entry per user, ordered by user id. On a node
+    /// of a mesh (`nats::NatsMesh`, feature `nats`) it is the merged
+    /// list, with the users connected on other nodes even when nobody is
+    /// connected to the resource on this one.
     pub fn presence(&self) -> Vec<PresenceInfo> {
         self.inner.lock().hub.presence(&self.resource)
     }

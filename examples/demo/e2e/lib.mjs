@@ -3,7 +3,10 @@
 // playwright-core), and questions asked of the pages' DOM.
 
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -33,11 +36,13 @@ export function freePort() {
  * Starts demo-server on 127.0.0.1:port and resolves once it listens. Its
  * worlds live in memory, so a restart resets them (a new epoch), which the
  * tests of the reset banner rely on; the durable store's restarts are tested
- * in Rust (examples/demo/server/tests/restart.rs).
+ * in Rust (examples/demo/server/tests/restart.rs). With `{ nats: url }` it
+ * is a cluster node instead: the worlds live in that NATS (see startNats).
  * `kill()` ends it abruptly (SIGKILL: no goodbye to the clients).
  */
-export function startServer(port) {
-  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, '--memory'], {
+export function startServer(port, { nats } = {}) {
+  const storage = nats ? ['--nats', nats] : ['--memory'];
+  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, ...storage], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
@@ -64,6 +69,47 @@ export function startServer(port) {
     await exited;
   };
   return listening.then(() => ({ url: `http://127.0.0.1:${port}`, kill }));
+}
+
+/** Debian's nats-server (`scripts/test.sh` installs it), or UI_FLOW_NATS_SERVER. */
+export const natsBin = process.env.UI_FLOW_NATS_SERVER ?? 'nats-server';
+
+/**
+ * Starts nats-server with JetStream on a free loopback port, its store in a
+ * new temporary folder, and resolves with its client URL once it accepts
+ * clients (it writes its ports file then). `stop()` kills it and removes
+ * the folder.
+ */
+export async function startNats() {
+  const dir = await mkdtemp(join(tmpdir(), 'ui-flow-e2e-nats-'));
+  const proc = spawn(
+    natsBin,
+    ['--jetstream', '--addr', '127.0.0.1', '--port', '-1', '--store_dir', join(dir, 'jetstream'),
+      '--ports_file_dir', dir, '--log', join(dir, 'nats-server.log')],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const failed = new Promise((resolve) => proc.once('error', resolve));
+  const stop = async () => {
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const url = await until('nats-server to accept clients', async () => {
+      const error = await Promise.race([failed, Promise.resolve(null)]);
+      if (error) throw new Error(`cannot run ${natsBin} (${error.message}); install Debian's nats-server`);
+      if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
+      const ports = await readFile(join(dir, `nats-server_${proc.pid}.ports`), 'utf8');
+      return JSON.parse(ports).nats?.[0];
+    });
+    return { url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /**
@@ -163,6 +209,37 @@ export function digest(page) {
     const dug = document.querySelectorAll('.crater').length;
     return JSON.stringify({ avatars, items, dug });
   });
+}
+
+/** How far a player sees items and dug hexes with fog of war (`demo_world::SIGHT`). */
+export const SIGHT = 2;
+
+/**
+ * What two players' pages must agree on with fog of war: every avatar at
+ * the same place, and the same items on the hexes both players see (each
+ * page shows only the items within SIGHT of its own player). As a string,
+ * equal on both pages when they agree.
+ */
+export async function sharedDigest(page, user, other, otherUser) {
+  const [me, them] = [await avatarAt(page, user), await avatarAt(other, otherUser)];
+  if (!me || !them) return null;
+  const distance = (a, b) => (Math.abs(a.q - b.q) + Math.abs(a.r - b.r) + Math.abs(a.q + a.r - b.q - b.r)) / 2;
+  const inBothSights = (hex) => distance(hex, me) <= SIGHT && distance(hex, them) <= SIGHT;
+  const { avatars, items } = await page.evaluate(() => ({
+    avatars: [...document.querySelectorAll('.avatar')]
+      .map((a) => `${a.dataset.player}@${a.dataset.q},${a.dataset.r}`)
+      .sort(),
+    items: [...document.querySelectorAll('.item')]
+      .map((i) => ({ id: i.dataset.item, q: Number(i.dataset.q), r: Number(i.dataset.r) })),
+  }));
+  const shared = items.filter(inBothSights).map((i) => i.id).sort();
+  return JSON.stringify({ avatars, items: shared });
+}
+
+/** Whether two players' pages agree on what both see (see sharedDigest). */
+export async function agree(a, userA, b, userB) {
+  const [one, two] = [await sharedDigest(a, userA, b, userB), await sharedDigest(b, userB, a, userA)];
+  return one !== null && one === two;
 }
 
 /** The status indicator's state: connecting, open, reconnecting or closed. */

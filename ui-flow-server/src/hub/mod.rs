@@ -270,11 +270,14 @@ impl<M: Model> Hub<M> {
     }
 
     /// The presence list of a resource (empty when nobody is connected).
+    /// Meshed, it is the merged list, and it includes the users connected
+    /// on other nodes even when nobody is connected to it on this one.
     pub fn presence(&self, resource: &str) -> Vec<PresenceInfo> {
-        self.sessions
-            .get(resource)
-            .map(|s| remote::listed(s, self.mesh.is_some()))
-            .unwrap_or_default()
+        match (self.sessions.get(resource), &self.mesh) {
+            (Some(session), mesh) => remote::listed(session, mesh.is_some()),
+            (None, Some(mesh)) => mesh.merged_all(resource).into_values().collect(),
+            (None, None) => Vec::new(),
+        }
     }
 
     // ----- inputs -------------------------------------------------------

@@ -946,6 +946,36 @@ fn a_meshed_hub_merges_other_nodes_into_one_entry_per_user() {
 }
 
 #[test]
+fn a_meshed_hub_lists_users_of_other_nodes_when_nobody_is_connected_here() {
+    let mut sim = Sim::new(ServerConfig::default());
+    assert!(sim.hub.presence("r").is_empty());
+    sim.hub.enable_mesh();
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n2", "bob", Some(remote_entry("bob")));
+    sim.hub
+        .handle_remote_presence(sim.now, "r", "n3", "bob", Some(remote_entry("bob")));
+    let listed: Vec<String> = sim
+        .hub
+        .presence("r")
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect();
+    assert_eq!(
+        listed,
+        ["bob"],
+        "one entry per user, no local session needed"
+    );
+    sim.hub
+        .replace_remote_presence(sim.now, "r", "n2", Vec::new());
+    sim.hub
+        .replace_remote_presence(sim.now, "r", "n3", Vec::new());
+    assert!(
+        sim.hub.presence("r").is_empty(),
+        "gone with the nodes' entries"
+    );
+}
+
+#[test]
 fn a_meshed_hub_relays_signals_to_other_nodes_and_forgets_quiet_nodes() {
     let mut sim = Sim::new(ServerConfig::default());
     sim.hub.enable_mesh();

@@ -6,9 +6,10 @@
 //! plain JavaScript page at `/plain/`).
 //!
 //! It is an example, not a game server: one process serves every world (kept
-//! in a file with [`Demo::on_disk`], or in memory with [`Demo::new`]), and
-//! anyone may claim any user id (the token *is* the user id,
-//! [`UnverifiedUserToken`]).
+//! in a file with [`Demo::on_disk`], or in memory with [`Demo::new`]), or
+//! several nodes serve the same worlds from NATS ([`Demo::on_nats`],
+//! `scripts/demo.sh --cluster N`), and anyone may claim any user id (the
+//! token *is* the user id, [`UnverifiedUserToken`]).
 //!
 //! What it shows of the protocol:
 //!
@@ -51,11 +52,14 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::services::ServeDir;
-use ui_flow_server::nats::{JetStreamStore, NatsConfig};
+use ui_flow_server::nats::{JetStreamStore, MeshConfig, MeshError, NatsConfig, NatsMesh};
 use ui_flow_server::store::{FileStore, StoreError};
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
 pub use worlds::{MAX_ROOMS, Settings, TOO_MANY_WORLDS, Worlds};
+
+/// The subject prefix of the demo's streams and mesh on NATS.
+const NATS_PREFIX: &str = "demo";
 
 /// How often the [`steward`] tends the worlds.
 pub const STEWARD_TICK: Duration = Duration::from_millis(500);
@@ -68,6 +72,33 @@ pub fn server_config() -> ServerConfig {
     config
 }
 
+/// Why a demo node could not join its cluster ([`Demo::on_nats`]).
+#[derive(Debug)]
+pub enum ClusterError {
+    /// The worlds' streams on JetStream could not be reached or created.
+    Store(StoreError),
+    /// The mesh (presence, signals, notifications) could not be joined.
+    Mesh(MeshError),
+}
+
+impl std::fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterError::Store(e) => write!(f, "the worlds' store on NATS: {e}"),
+            ClusterError::Mesh(e) => write!(f, "the cluster's mesh on NATS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClusterError::Store(e) => Some(e),
+            ClusterError::Mesh(e) => Some(e),
+        }
+    }
+}
+
 /// The demo: a ui-flow server for [`Worlds`] and the static site beside it.
 pub struct Demo {
     server: FlowServer<Worlds>,
@@ -75,6 +106,9 @@ pub struct Demo {
     /// Worlds are kept on disk (closing one keeps it there).
     durable: bool,
     prometheus: Option<PrometheusHandle>,
+    /// This node's membership of the cluster (with [`Demo::on_nats`]):
+    /// kept for as long as the demo serves.
+    mesh: Option<NatsMesh>,
 }
 
 impl Demo {
@@ -88,6 +122,7 @@ impl Demo {
             site: site.into(),
             durable: false,
             prometheus: None,
+            mesh: None,
         }
     }
 
@@ -118,32 +153,56 @@ impl Demo {
             site: site.into(),
             durable: true,
             prometheus: None,
+            mesh: None,
         })
     }
 
     /// A demo node whose worlds live in NATS JetStream at `nats_url` (see
     /// `docs/cluster.md`): any number of nodes started on the same NATS
     /// serve the same worlds, and a client whose node died resumes on
-    /// another with the deltas it missed. Fails when NATS cannot be reached
-    /// or its streams cannot be created.
+    /// another with the deltas it missed.
+    ///
+    /// The node also joins the cluster's mesh (`docs/cluster-mesh.md`, on
+    /// the same `demo` subject prefix): presence is merged across nodes, so
+    /// every node's [`steward`] sees the players connected to the other
+    /// nodes as present and leaves them on the grid; signals and `rewards`
+    /// notifications reach a user on any node; `/healthz` turns red when
+    /// the path through NATS stops.
+    ///
+    /// Fails when NATS cannot be reached or its streams cannot be created.
     pub async fn on_nats(
         site: impl Into<PathBuf>,
         settings: Settings,
         nats_url: &str,
-    ) -> Result<Self, StoreError> {
-        let store = JetStreamStore::connect(NatsConfig::new(nats_url).prefix("demo")).await?;
+    ) -> Result<Self, ClusterError> {
+        let store = JetStreamStore::connect(NatsConfig::new(nats_url).prefix(NATS_PREFIX))
+            .await
+            .map_err(ClusterError::Store)?;
         let server = FlowServer::with_store(
             Worlds::new(settings),
             UnverifiedUserToken,
             server_config(),
             store,
         );
+        // After the store: the mesh passes deltas on to the broker the
+        // store installed. Before serving: no connection misses the merge.
+        let mut mesh_config = MeshConfig::default();
+        NATS_PREFIX.clone_into(&mut mesh_config.prefix);
+        let mesh = NatsMesh::join(&server, nats_url, mesh_config)
+            .await
+            .map_err(ClusterError::Mesh)?;
         Ok(Demo {
             server,
             site: site.into(),
             durable: true,
             prometheus: None,
+            mesh: Some(mesh),
         })
+    }
+
+    /// This node's id in the cluster's mesh (with [`Demo::on_nats`]).
+    pub fn mesh_node(&self) -> Option<&str> {
+        self.mesh.as_ref().map(NatsMesh::node_id)
     }
 
     /// The ui-flow server, to broadcast or to read its counters.
@@ -197,6 +256,7 @@ impl Demo {
             })
             .await;
         steward.abort();
+        drop(self.mesh);
         result
     }
 }

@@ -37,8 +37,9 @@ struct Args {
     #[arg(long)]
     no_fog: bool,
     /// Join a cluster: keep the worlds in NATS JetStream at this URL
-    /// (`nats://127.0.0.1:4222`); every node started on the same NATS
-    /// serves the same worlds.
+    /// (`nats://127.0.0.1:4222`) and share presence, signals and
+    /// notifications through it; every node started on the same NATS
+    /// serves the same worlds (`scripts/demo.sh --cluster N` starts some).
     #[arg(long, value_name = "URL", conflicts_with = "data")]
     nats: Option<String>,
 }

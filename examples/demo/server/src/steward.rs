@@ -24,6 +24,13 @@ pub async fn run(server: FlowServer<Worlds>, tick: Duration, durable: bool) {
 /// no connection for [`leave_after`](crate::Settings::leave_after), drops a
 /// new item when it is time and there is room, and closes the world when
 /// nobody has been connected for [`forget_after`](crate::Settings::forget_after).
+///
+/// "Connected" is the server's presence list: on a cluster node
+/// ([`Demo::on_nats`](crate::Demo::on_nats)) the merged one, so a player
+/// whose user is connected to another node stays. Every node tends the
+/// worlds it has open, so on a cluster each of them drops items on its own
+/// schedule (items come faster with more nodes serving a world; at most
+/// [`MAX_ITEMS`] lie about all the same).
 pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
     let worlds = server.handler();
     let settings = &worlds.settings;
@@ -45,10 +52,15 @@ pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
             worlds.drop_room(&id);
             continue;
         }
-        let mut gone = Vec::new();
+        let mut gone: Vec<(String, String)> = Vec::new();
         let mut spawned = None;
+        // `transact` may decide again when another node committed first:
+        // each run starts afresh, and what only a commit may do (forget
+        // that a player was absent) waits for the commit.
         let committed = session
             .transact(|world| {
+                gone.clear();
+                spawned = None;
                 let mut changes = Vec::new();
                 worlds.with_room(&id, |room| {
                     for player in &world.players {
@@ -58,8 +70,7 @@ pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
                         }
                         let since = *room.absent.entry(player.user.clone()).or_insert(now);
                         if now.duration_since(since) >= settings.leave_after {
-                            room.absent.remove(&player.user);
-                            gone.push(player.name.clone());
+                            gone.push((player.user.clone(), player.name.clone()));
                             changes.push(WorldDelta::Left {
                                 user: player.user.clone(),
                             });
@@ -80,7 +91,12 @@ pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
         if committed.is_err() {
             continue;
         }
-        for name in gone {
+        worlds.with_room(&id, |room| {
+            for (user, _) in &gone {
+                room.absent.remove(user);
+            }
+        });
+        for (_, name) in gone {
             tell_world(&session, &WorldEvent::Left { name }, None);
         }
         if let Some(item) = spawned {
@@ -88,7 +104,7 @@ pub async fn tend(server: &FlowServer<Worlds>, now: Instant, durable: bool) {
                 kind: item.kind,
                 at: item.at,
             };
-            crate::worlds::tell_nearby(&worlds, &session, item.at, &event, None);
+            crate::worlds::tell_nearby(worlds, &session, item.at, &event, None);
         }
     }
 }

@@ -10,6 +10,9 @@
 //! run 1, 2, 3... with no gap and no repeat across the move; every action
 //! ends with exactly one outcome, and each acknowledged move is exactly one
 //! `Moved` delta.
+//!
+//! And the nodes share presence: a node's steward leaves a player on the
+//! grid while their user is connected to another node.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -18,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use demo_server::{Demo, Settings, steward};
 use demo_world::{Hex, World, WorldAction, WorldDelta, WorldModel};
 use tokio::sync::watch;
 use ui_flow::client::{ClientConfig, OpState};
@@ -329,4 +333,115 @@ async fn a_node_killed_mid_burst_its_clients_resume_on_another_node_with_deltas_
         );
         assert!(moves_ok > 0, "{}: the test moved", p.user);
     }
+}
+
+/// A demo node in this process, served without its background steward:
+/// the test runs the steward itself, with the clock it chooses. (In one
+/// process, unlike the kill test: nothing here needs a separate process,
+/// and the steward's clock can only be chosen in-process.)
+async fn node_in_process(nats: &str) -> (Demo, SocketAddr) {
+    let settings = Settings {
+        fog: false,
+        ..Settings::default()
+    };
+    let demo = Demo::on_nats("/nonexistent", settings, nats)
+        .await
+        .expect("the node joins NATS");
+    assert!(demo.mesh_node().is_some(), "a node on NATS joins the mesh");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = demo.server().clone();
+    let app = demo.router();
+    tokio::spawn(async move {
+        server
+            .serve_until(listener, app, std::future::pending())
+            .await
+    });
+    (demo, addr)
+}
+
+/// A client that counts every callback on `events`.
+fn watched(
+    addr: SocketAddr,
+    user: &str,
+    events: &watch::Sender<usize>,
+) -> FlowConnection<WorldModel> {
+    let (on_snapshot, on_delta, on_presence) = (events.clone(), events.clone(), events.clone());
+    FlowConnection::<WorldModel>::builder()
+        .url(format!("ws://{addr}/realtime/meadow"))
+        .token(user)
+        .config(config(1))
+        .on_snapshot(move |_, _| on_snapshot.send_modify(|n| *n += 1))
+        .on_delta(move |_, _| on_delta.send_modify(|n| *n += 1))
+        .on_presence(move |_, _| on_presence.send_modify(|n| *n += 1))
+        .connect()
+        .expect("the client starts")
+}
+
+fn lists(conn: &FlowConnection<WorldModel>, user: &str) -> bool {
+    conn.presence().iter().any(|p| p.user_id == user)
+}
+
+fn on_grid(conn: &FlowConnection<WorldModel>, user: &str) -> bool {
+    conn.with_state(|w| w.player(user).is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nodes_steward_leaves_a_player_connected_to_another_node_on_the_grid() {
+    let nats = NatsServer::start().expect("nats-server");
+    let (a, a_addr) = node_in_process(&nats.url()).await;
+    let (_b, b_addr) = node_in_process(&nats.url()).await;
+    let (events, mut heard) = watch::channel(0usize);
+    let ann = watched(a_addr, "ann", &events);
+    let bob = watched(b_addr, "bob", &events);
+    for (conn, name) in [(&ann, "ANN"), (&bob, "BOB")] {
+        conn.send_action(WorldAction::Enter { name: name.into() })
+            .expect("enter");
+    }
+    until(
+        &mut heard,
+        "both players on both pages, both in presence",
+        || {
+            [&ann, &bob].iter().all(|c| {
+                on_grid(c, "ann") && on_grid(c, "bob") && lists(c, "ann") && lists(c, "bob")
+            })
+        },
+    )
+    .await;
+    // ann leaves node A: A has the world open but nobody connected to it;
+    // bob learns through the mesh that she is gone.
+    ann.close();
+    until(&mut heard, "ann out of bob's presence", || {
+        !lists(&bob, "ann")
+    })
+    .await;
+
+    let leave_after = Settings::default().leave_after;
+    let now = Instant::now();
+    let server_a = a.server();
+    steward::tend(server_a, now, true).await;
+    steward::tend(server_a, now + leave_after, true).await;
+    let world = server_a
+        .session("meadow")
+        .read(|w, _| w.clone())
+        .await
+        .expect("the world is open on A");
+    assert!(
+        world.player("ann").is_none(),
+        "A's steward takes ann off the grid"
+    );
+    assert!(
+        world.player("bob").is_some(),
+        "bob, connected to B, is present for A's steward too"
+    );
+    until(&mut heard, "ann's departure on bob's page", || {
+        !on_grid(&bob, "ann")
+    })
+    .await;
+    assert!(
+        on_grid(&bob, "bob"),
+        "bob still on the grid on his own page"
+    );
 }
