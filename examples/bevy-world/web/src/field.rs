@@ -1,0 +1,55 @@
+//! The entities, drawn: one SVG group per entity, moved by its `Position`.
+
+use bevy_world::{Name, Position, SIZE};
+use leptos::prelude::*;
+use ui_flow_bevy::EntityId;
+use ui_flow_leptos::{use_entities, use_entity_component};
+
+use crate::app::Flow;
+
+/// The square the entities move in. Clicking a dot selects its entity.
+#[component]
+pub fn Field(flow: Flow, selected: RwSignal<Option<EntityId>>) -> impl IntoView {
+    // Changes only when an entity appears or goes: moving re-renders no list.
+    let entities = use_entities(flow.state);
+    view! {
+        <svg class="field" data-testid="field" viewBox=format!("0 0 {SIZE} {SIZE}")>
+            <rect class="ground" width=SIZE height=SIZE />
+            <For each=move || entities.get() key=|id| *id let:id>
+                <Mover flow id selected />
+            </For>
+        </svg>
+    }
+}
+
+/// One entity: a dot where it is, and its name beside it when selected.
+/// Reads only its own components, so another entity's move leaves it be.
+#[component]
+fn Mover(flow: Flow, id: EntityId, selected: RwSignal<Option<EntityId>>) -> impl IntoView {
+    let position = use_entity_component::<Position>(flow.state, id);
+    let name = use_entity_component::<Name>(flow.state, id);
+    let name = move || name.get().map(|n| n.0).unwrap_or_default();
+    let is_selected = Memo::new(move |_| selected.get() == Some(id));
+    let transform = move || {
+        position
+            .get()
+            .map(|p| format!("translate({:.1} {:.1})", p.x, p.y))
+    };
+    view! {
+        <g
+            class="mover"
+            class:selected=is_selected
+            data-entity=id.0.to_string()
+            data-name=name
+            transform=transform
+            on:click=move |_| selected.set(Some(id))
+        >
+            <circle r="9" />
+            <Show when=move || is_selected.get()>
+                <text class="label" x="14" y="5">
+                    {name}
+                </text>
+            </Show>
+        </g>
+    }
+}
