@@ -144,6 +144,11 @@ describe('the Bevy world page', { timeout: 120_000 }, () => {
     assert.match(at, /^x [\d.]+, y [\d.]+$/);
     await until('the inspected position to change', async () => (await shown(page, 'Position')) !== at);
     assert.equal(await page.getAttribute(`.mover[data-entity="${entity}"]`, 'class'), 'mover selected');
+    await until('the highlight drawn on the selected dot', () => page.evaluate((entity) => {
+      const dot = document.querySelector(`.mover[data-entity="${entity}"]`);
+      const ring = document.querySelector(`[data-testid="highlight"][data-entity="${entity}"]`);
+      return ring !== null && ring.getAttribute('transform') === dot.getAttribute('transform');
+    }, entity));
   });
 
   it('a rename round-trips to the inspector and the drawing; a blank name is refused', async () => {
@@ -154,7 +159,7 @@ describe('the Bevy world page', { timeout: 120_000 }, () => {
     const mover = `.mover[data-entity="${entity}"]`;
     await until('the new name in the drawing', async () =>
       (await page.getAttribute(mover, 'data-name')) === 'Blue Comet'
-      && (await page.textContent(`${mover} text.label`)) === 'Blue Comet');
+      && (await page.textContent(`[data-testid="highlight"][data-entity="${entity}"] text`)) === 'Blue Comet');
 
     await page.fill('[data-testid="rename-input"]', '   ');
     await page.click('[data-testid="rename"]');

@@ -6,7 +6,11 @@
 //! despawn one).
 //! The types are plain serde types so a browser client can share them
 //! without Bevy (default features off); the `server` feature adds the
-//! Bevy `Component` derives and [`simulation`].
+//! Bevy `Component` derives, [`simulation`] and [`site`] (the page's
+//! static files, served beside the world by `bevy-world-server --site`).
+//!
+//! The page itself is the `bevy-world-web` crate (`examples/bevy-world/web`,
+//! Leptos): `./scripts/demo.sh bevy` builds it and starts the server.
 
 use serde::{Deserialize, Serialize};
 

@@ -18,38 +18,55 @@ pub fn Field(flow: Flow, selected: RwSignal<Option<EntityId>>) -> impl IntoView 
             <For each=move || entities.get() key=|id| *id let:id>
                 <Mover flow id selected />
             </For>
+            // Last, so it is drawn above every dot.
+            {move || selected.get().map(|id| view! { <Highlight flow id /> })}
         </svg>
     }
 }
 
-/// One entity: a dot where it is, and its name beside it when selected.
-/// Reads only its own components, so another entity's move leaves it be.
+/// One entity: a dot where it is. Reads only its own components, so
+/// another entity's move leaves it be.
 #[component]
 fn Mover(flow: Flow, id: EntityId, selected: RwSignal<Option<EntityId>>) -> impl IntoView {
     let position = use_entity_component::<Position>(flow.state, id);
     let name = use_entity_component::<Name>(flow.state, id);
     let name = move || name.get().map(|n| n.0).unwrap_or_default();
     let is_selected = Memo::new(move |_| selected.get() == Some(id));
-    let transform = move || {
-        position
-            .get()
-            .map(|p| format!("translate({:.1} {:.1})", p.x, p.y))
-    };
     view! {
         <g
             class="mover"
             class:selected=is_selected
             data-entity=id.0.to_string()
             data-name=name
-            transform=transform
+            transform=move || translate(position.get())
             on:click=move |_| selected.set(Some(id))
         >
             <circle r="9" />
-            <Show when=move || is_selected.get()>
-                <text class="label" x="14" y="5">
-                    {name}
-                </text>
-            </Show>
         </g>
     }
+}
+
+/// The selected entity: a ring around it and its name beside it.
+#[component]
+fn Highlight(flow: Flow, id: EntityId) -> impl IntoView {
+    let position = use_entity_component::<Position>(flow.state, id);
+    let name = use_entity_component::<Name>(flow.state, id);
+    view! {
+        <g
+            class="highlight"
+            data-testid="highlight"
+            data-entity=id.0.to_string()
+            transform=move || translate(position.get())
+        >
+            <circle r="15" />
+            <text x="20" y="9">
+                {move || name.get().map(|n| n.0)}
+            </text>
+        </g>
+    }
+}
+
+/// Where a group is drawn; none while the entity has no position.
+fn translate(position: Option<Position>) -> Option<String> {
+    position.map(|p| format!("translate({:.1} {:.1})", p.x, p.y))
 }
