@@ -24,8 +24,9 @@ pub fn Field(flow: Flow, selected: RwSignal<Option<EntityId>>) -> impl IntoView 
     }
 }
 
-/// One entity: a dot where it is. Reads only its own components, so
-/// another entity's move leaves it be.
+/// One entity: a dot where it is. Its memos recompute on every tick but
+/// notify only when its own components changed, so the dot re-renders when
+/// it moves and not when another entity does.
 #[component]
 fn Mover(flow: Flow, id: EntityId, selected: RwSignal<Option<EntityId>>) -> impl IntoView {
     let position = use_entity_component::<Position>(flow.state, id);
