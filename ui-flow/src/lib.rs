@@ -49,6 +49,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod channel;
 pub mod client;
 pub mod code;
 pub mod codec;
@@ -63,6 +64,7 @@ mod state;
 mod status;
 mod tag;
 
+pub use channel::Channel;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")

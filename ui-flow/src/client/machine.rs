@@ -374,10 +374,17 @@ impl<M: Model> Client<M> {
         }
         self.link.opened(now);
         self.link.heard(now);
-        match ServerMessage::<M::State, M::Delta, M::Event>::decode_with(frame, &self.config.limits)
-        {
-            Ok(Decoded::Message(message)) => self.on_message(now, message),
-            Ok(Decoded::Unknown { .. }) => {}
+        match ServerMessage::<M::State, M::Delta, M::Event>::decode_routed_with(
+            frame,
+            &self.config.limits,
+        ) {
+            Ok((channel, Decoded::Message(message))) if channel.is_url() => {
+                self.on_message(now, message)
+            }
+            // This machine joins no channel, so a frame on another one is
+            // not about its resource.
+            Ok((_, Decoded::Message(_))) => {}
+            Ok((_, Decoded::Unknown { .. })) => {}
             Err(error) => self.events.push_back(Event::BadFrame(error)),
         }
     }

@@ -57,6 +57,7 @@
 //!     protocol_version: ui_flow::PROTOCOL_VERSION,
 //!     connection_id: "c1".into(),
 //!     user_id: None,
+//!     channels: None,
 //! };
 //! client.handle_frame(start, socket, &hello.encode()?);
 //! let snapshot = ServerMessage::<Counter, i64, ()>::Snapshot {

@@ -162,6 +162,7 @@ impl Harness {
             protocol_version: ui_flow::PROTOCOL_VERSION,
             connection_id: "conn".into(),
             user_id: Some("me".into()),
+            channels: None,
         });
     }
 

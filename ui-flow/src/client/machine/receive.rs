@@ -27,7 +27,11 @@ impl<M: Model> Client<M> {
                 protocol_version,
                 connection_id,
                 user_id,
+                ..
             } => self.on_connected(now, protocol_version, connection_id, user_id),
+            // Only a channel other than 0 is joined or left, and this
+            // machine joins none.
+            ServerMessage::Joined | ServerMessage::Left { .. } => {}
             ServerMessage::Pong { client_ts, .. } => {
                 if let Some(sent) = self.origin.checked_add(Duration::from_millis(client_ts)) {
                     let latency = now.saturating_duration_since(sent);
