@@ -72,7 +72,9 @@ pub use channel::Channel;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use client::{FlowConnection, FlowConnectionBuilder};
 pub use code::{CloseCode, ErrorCode};
-pub use error::{ApiMisuse, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation};
+pub use error::{
+    ApiMisuse, ChannelError, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation,
+};
 pub use message::{ClientMessage, ServerMessage};
 pub use model::Model;
 pub use op::{OpId, ParseOpIdError};

@@ -57,14 +57,14 @@ fn resource_client_messages() -> Vec<Client> {
 #[test]
 fn channel_zero_writes_the_bytes_of_a_connection_without_channels() {
     for m in resource_server_messages() {
-        let plain = m.encode().unwrap();
-        assert_eq!(m.encode_on(Channel::URL).unwrap(), plain, "{m:?}");
-        assert_ne!(m.encode_on(Channel(1)).unwrap(), plain, "{m:?}");
+        let plain = m.encode().expect("ok");
+        assert_eq!(m.encode_on(Channel::URL).expect("ok"), plain, "{m:?}");
+        assert_ne!(m.encode_on(Channel(1)).expect("ok"), plain, "{m:?}");
     }
     for m in resource_client_messages() {
-        let plain = m.encode().unwrap();
-        assert_eq!(m.encode_on(Channel::URL).unwrap(), plain, "{m:?}");
-        assert_ne!(m.encode_on(Channel(1)).unwrap(), plain, "{m:?}");
+        let plain = m.encode().expect("ok");
+        assert_eq!(m.encode_on(Channel::URL).expect("ok"), plain, "{m:?}");
+        assert_ne!(m.encode_on(Channel(1)).expect("ok"), plain, "{m:?}");
     }
 }
 
@@ -78,13 +78,13 @@ fn every_resource_message_round_trips_on_every_kind_of_channel() {
         Channel(u16::MAX),
     ] {
         for m in resource_server_messages() {
-            let bytes = m.encode_on(channel).unwrap();
-            let (got, back) = Server::decode_routed(&bytes).unwrap();
+            let bytes = m.encode_on(channel).expect("ok");
+            let (got, back) = Server::decode_routed(&bytes).expect("ok");
             assert_eq!((got, back), (channel, Decoded::Message(m.clone())));
         }
         for m in resource_client_messages() {
-            let bytes = m.encode_on(channel).unwrap();
-            let (got, back) = Client::decode_routed(&bytes).unwrap();
+            let bytes = m.encode_on(channel).expect("ok");
+            let (got, back) = Client::decode_routed(&bytes).expect("ok");
             assert_eq!((got, back), (channel, Decoded::Message(m.clone())));
         }
     }
@@ -92,7 +92,7 @@ fn every_resource_message_round_trips_on_every_kind_of_channel() {
 
 #[test]
 fn c_is_written_right_after_t() {
-    let bytes = Client::Leave.encode_on(Channel(300)).unwrap();
+    let bytes = Client::Leave.encode_on(Channel(300)).expect("ok");
     // map of 2, "t", 3, "c", uint16 300
     assert_eq!(
         bytes,
@@ -103,13 +103,13 @@ fn c_is_written_right_after_t() {
 #[test]
 fn plain_decode_drops_the_channel_and_routed_decode_keeps_it() {
     let m = Server::Joined;
-    let bytes = m.encode_on(Channel(9)).unwrap();
+    let bytes = m.encode_on(Channel(9)).expect("ok");
     assert_eq!(
-        Server::decode(&bytes).unwrap(),
+        Server::decode(&bytes).expect("ok"),
         Decoded::Message(Server::Joined)
     );
     assert_eq!(
-        Server::decode_routed(&bytes).unwrap(),
+        Server::decode_routed(&bytes).expect("ok"),
         (Channel(9), Decoded::Message(Server::Joined))
     );
 }
@@ -122,15 +122,15 @@ fn messages_that_name_a_channel_refuse_channel_zero() {
         epoch: None,
     };
     for error in [
-        join.encode().unwrap_err(),
-        Client::Leave.encode().unwrap_err(),
-        Server::Joined.encode().unwrap_err(),
+        join.encode().expect_err("refused"),
+        Client::Leave.encode().expect_err("refused"),
+        Server::Joined.encode().expect_err("refused"),
         Server::Left {
             code: None,
             message: None,
         }
         .encode()
-        .unwrap_err(),
+        .expect_err("refused"),
     ] {
         assert_eq!(error.field, "c");
         assert!(
@@ -147,7 +147,9 @@ fn messages_of_the_connection_refuse_other_channels_and_leave_the_buffer_alone()
         presence: None,
     };
     let mut buf = vec![0xAA];
-    let error = ping.encode_on_into(Channel(2), &mut buf).unwrap_err();
+    let error = ping
+        .encode_on_into(Channel(2), &mut buf)
+        .expect_err("refused");
     assert_eq!(error.field, "c");
     assert!(
         error.reason.contains("Ping belongs to the connection"),
@@ -181,7 +183,7 @@ fn a_join_on_channel_zero_is_a_typed_decode_error() {
             (Value::from("resource"), Value::from("chat")),
         ]),
     )
-    .unwrap();
+    .expect("ok");
     match Client::decode_routed(&bytes) {
         Err(DecodeError::InvalidField { message, field, .. }) => {
             assert_eq!((message, field), ("Join", "c"));
@@ -197,16 +199,16 @@ fn a_relayed_signal_carries_its_channel() {
         target_user_id: "bob".into(),
         signal: signal.clone(),
     };
-    let sent = sender.encode_on(Channel(4)).unwrap();
-    let payload = ui_flow::codec::field_bytes(&sent, &Default::default(), "signal").unwrap();
-    let on_url = encode_relayed_signal("alice", payload).unwrap();
+    let sent = sender.encode_on(Channel(4)).expect("ok");
+    let payload = ui_flow::codec::field_bytes(&sent, &Default::default(), "signal").expect("ok");
+    let on_url = encode_relayed_signal("alice", payload).expect("ok");
     assert_eq!(
-        encode_relayed_signal_on(Channel::URL, "alice", payload).unwrap(),
+        encode_relayed_signal_on(Channel::URL, "alice", payload).expect("ok"),
         on_url
     );
-    let relayed = encode_relayed_signal_on(Channel(4), "alice", payload).unwrap();
+    let relayed = encode_relayed_signal_on(Channel(4), "alice", payload).expect("ok");
     assert_eq!(
-        Server::decode_routed(&relayed).unwrap(),
+        Server::decode_routed(&relayed).expect("ok"),
         (
             Channel(4),
             Decoded::Message(Server::Signal {

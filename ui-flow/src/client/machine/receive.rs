@@ -27,10 +27,16 @@ impl<M: Model> Client<M> {
                 protocol_version,
                 connection_id,
                 user_id,
-                ..
-            } => self.on_connected(now, protocol_version, connection_id, user_id),
-            // Only a channel other than 0 is joined or left, and this
-            // machine joins none.
+                channels,
+            } => {
+                self.on_connected(now, protocol_version, connection_id, user_id);
+                if self.link.is_up() {
+                    let joins = self.resources.on_connected(channels);
+                    self.transmits.extend(joins);
+                }
+            }
+            // Only a channel other than 0 is joined or left; those frames
+            // go to their resource, never here.
             ServerMessage::Joined | ServerMessage::Left { .. } => {}
             ServerMessage::Pong { client_ts, .. } => {
                 if let Some(sent) = self.origin.checked_add(Duration::from_millis(client_ts)) {
