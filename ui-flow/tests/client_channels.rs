@@ -374,3 +374,80 @@ fn a_refused_join_reports_the_servers_code() {
         other => panic!("{:?}", other.is_some()),
     }
 }
+
+#[test]
+fn a_resources_subscriptions_go_with_every_joined() {
+    let mut h = Harness::new();
+    h.open();
+    greet_with(&mut h, Some(4));
+    let channel = h.client.join::<TallyModel>("tally").expect("join");
+    h.client
+        .subscribe_on::<TallyModel, _>(channel, ["chat"])
+        .expect("subscribe");
+    h.pump();
+    h.take_sent();
+    let subscribe = (
+        channel,
+        ClientMessage::Subscribe {
+            domains: vec!["chat".into()],
+        },
+    );
+    send_on(&mut h, 1, TallyMsg::Joined);
+    assert_eq!(h.take_routed(), std::slice::from_ref(&subscribe));
+    h.drop_socket(None);
+    h.fire_timer();
+    h.open();
+    greet_with(&mut h, Some(4));
+    h.take_sent();
+    send_on(&mut h, 1, TallyMsg::Joined);
+    assert_eq!(h.take_routed(), [subscribe]);
+    // A notification on the channel is the resource's, not the URL's.
+    send_on(
+        &mut h,
+        1,
+        TallyMsg::Notify {
+            domain: "chat".into(),
+            event: Note("hi".into()),
+            correlation_id: None,
+        },
+    );
+    let resource = h
+        .client
+        .resource_mut::<TallyModel>(channel)
+        .expect("joined");
+    let mut notes = Vec::new();
+    while let Some(event) = resource.poll_event() {
+        if let ResourceEvent::Notify { event, .. } = event {
+            notes.push(event);
+        }
+    }
+    assert_eq!(notes, [Note("hi".into())]);
+}
+
+#[test]
+fn the_queue_bound_holds_per_resource() {
+    let mut h = Harness::with(ui_flow::client::ClientConfig {
+        queue_bound: 1,
+        ..Default::default()
+    });
+    h.open();
+    greet_with(&mut h, Some(4));
+    let channel = h.client.join::<TallyModel>("tally").expect("join");
+    h.client
+        .send_action_on::<TallyModel>(channel, Append(1), None)
+        .expect("first action");
+    match h
+        .client
+        .send_action_on::<TallyModel>(channel, Append(2), None)
+    {
+        Err(Error::Misuse(ui_flow::ApiMisuse::QueueFull { bound: 1 })) => {}
+        other => panic!("{other:?}"),
+    }
+    match h
+        .client
+        .send_action_on::<TallyModel>(Channel(9), Append(2), None)
+    {
+        Err(Error::Channel(ChannelError::Unknown(Channel(9)))) => {}
+        other => panic!("{other:?}"),
+    }
+}

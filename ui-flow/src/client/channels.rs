@@ -11,8 +11,9 @@
 //! the typed one.
 //!
 //! This module is not a driver and owns no socket: it reads frames and
-//! writes frames for the [`Client`](super::Client) to send. It does not
-//! subscribe to notification domains per channel yet.
+//! writes frames for the [`Client`](super::Client) to send. Signals and
+//! presence reports are not sent per channel from here (a presence report
+//! is the connection's, for every resource it holds).
 
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
@@ -22,7 +23,7 @@ use serde::de::IgnoredAny;
 use crate::channel::Channel;
 use crate::code::ErrorCode;
 use crate::codec::{Decoded, Limits};
-use crate::error::{ChannelError, DecodeError, ProtocolViolation};
+use crate::error::{ApiMisuse, ChannelError, DecodeError, Error, ProtocolViolation};
 use crate::message::{ClientMessage, ServerMessage};
 use crate::model::{MaybeSendSync, Model};
 use crate::op::OpId;
@@ -101,6 +102,8 @@ pub struct Resource<M: Model> {
     view: Option<M::State>,
     ops: Ops<M::Delta>,
     presence: Vec<PresenceInfo>,
+    /// Notification domains, subscribed again after every `Joined`.
+    subscriptions: Vec<String>,
     /// A Resync (or the Join's answer) is outstanding.
     awaiting_sync: bool,
     events: VecDeque<ResourceEvent<M>>,
@@ -116,6 +119,7 @@ impl<M: Model> Resource<M> {
             view: None,
             ops: Ops::new(settled_kept),
             presence: Vec::new(),
+            subscriptions: Vec::new(),
             awaiting_sync: false,
             events: VecDeque::new(),
         }
@@ -304,6 +308,12 @@ impl<M: Model> Core for Resource<M> {
                 // The Join's answer (Snapshot or Deltas) follows: it is the
                 // resync. Unresolved actions go again with their op ids.
                 self.awaiting_sync = true;
+                if !self.subscriptions.is_empty() {
+                    let subscribe = ClientMessage::<M::Action>::Subscribe {
+                        domains: self.subscriptions.clone(),
+                    };
+                    out.extend(self.frame(&subscribe));
+                }
                 out.extend(self.ops.frames().map(<[u8]>::to_vec));
             }
             ServerMessage::Left { code, message } => self.set_left(code, message),
@@ -537,20 +547,46 @@ impl Resources {
             .downcast_mut::<Resource<M>>()
     }
 
+    /// Subscribes the resource on `channel` to `domains` (again after every
+    /// `Joined`); returns the `Subscribe` to send now, if any.
+    pub(crate) fn subscribe<M: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<Option<Vec<u8>>, ChannelError> {
+        let resource = self
+            .get_mut::<M>(channel)
+            .ok_or(ChannelError::Unknown(channel))?;
+        let added: Vec<String> = domains
+            .into_iter()
+            .filter(|d| !resource.subscriptions.contains(d))
+            .collect();
+        resource.subscriptions.extend(added.iter().cloned());
+        let joined = resource.status == ResourceStatus::Joined;
+        Ok((joined && !added.is_empty())
+            .then(|| resource.frame(&ClientMessage::Subscribe { domains: added }))
+            .flatten())
+    }
+
     /// Issues an action on the resource on `channel`; returns its id and,
-    /// when `connected`, the frame to send now (unresolved actions go again
-    /// after the channel's next `Joined` anyway).
+    /// when the resource is joined, the frame to send now (unresolved
+    /// actions go again after the channel's next `Joined` anyway). At most
+    /// `bound` actions of one resource are unresolved at once.
     pub(crate) fn issue<M: Model>(
         &mut self,
         channel: Channel,
         action: M::Action,
         change: Option<M::Delta>,
-    ) -> Result<(OpId, Option<Vec<u8>>), ChannelError> {
+        bound: usize,
+    ) -> Result<(OpId, Option<Vec<u8>>), Error> {
         let resource = self
             .get_mut::<M>(channel)
             .ok_or(ChannelError::Unknown(channel))?;
+        if resource.ops.unresolved_len() >= bound {
+            return Err(ApiMisuse::QueueFull { bound }.into());
+        }
         let joined = resource.status == ResourceStatus::Joined;
-        let (op_id, frame) = resource.issue(action, change)?;
+        let (op_id, frame) = resource.issue(action, change).map_err(ChannelError::from)?;
         Ok((op_id, joined.then_some(frame)))
     }
 }

@@ -447,7 +447,8 @@ impl<M: Model> Client<M> {
 
     /// Sends an action on the resource on `channel`, with an optional
     /// optimistic change applied to that resource's state until the
-    /// outcome arrives.
+    /// outcome arrives. At most [`queue_bound`](ClientConfig::queue_bound)
+    /// actions of one resource are unresolved at once.
     pub fn send_action_on<R: Model>(
         &mut self,
         channel: Channel,
@@ -455,12 +456,28 @@ impl<M: Model> Client<M> {
         change: Option<R::Delta>,
     ) -> Result<OpId, Error> {
         self.usable()?;
-        let (op_id, frame) = self
-            .resources
-            .issue::<R>(channel, action, change)
-            .map_err(Error::Channel)?;
+        let (op_id, frame) =
+            self.resources
+                .issue::<R>(channel, action, change, self.config.queue_bound)?;
         self.transmits.extend(frame);
         Ok(op_id)
+    }
+
+    /// Receives notifications of the resource on `channel` in these
+    /// domains, from now on and again after every rejoin.
+    pub fn subscribe_on<R: Model, D: Into<String>>(
+        &mut self,
+        channel: Channel,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let domains = domains.into_iter().map(Into::into).collect();
+        let frame = self
+            .resources
+            .subscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
     }
 
     /// The socket `socket` closed, failed to open or failed. `code` is the
