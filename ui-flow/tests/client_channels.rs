@@ -451,3 +451,36 @@ fn the_queue_bound_holds_per_resource() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_error_on_a_channel_is_the_resources() {
+    let (mut h, channel) = joined();
+    h.take_events();
+    send_on(
+        &mut h,
+        1,
+        TallyMsg::Error {
+            code: Some(ErrorCode::UNKNOWN_TARGET),
+            message: "bob is not here".into(),
+            fatal: false,
+            op_id: None,
+        },
+    );
+    assert!(
+        !h.take_events()
+            .iter()
+            .any(|e| matches!(e, ui_flow::client::Event::ServerError { .. })),
+        "the URL resource's events do not see it"
+    );
+    let resource = h
+        .client
+        .resource_mut::<TallyModel>(channel)
+        .expect("joined");
+    let mut errors = Vec::new();
+    while let Some(event) = resource.poll_event() {
+        if let ResourceEvent::ServerError { code, .. } = event {
+            errors.push(code);
+        }
+    }
+    assert_eq!(errors, [Some(ErrorCode::UNKNOWN_TARGET)]);
+}

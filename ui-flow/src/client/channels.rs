@@ -86,6 +86,14 @@ pub enum ResourceEvent<M: Model> {
         /// The payload.
         signal: SignalPayload,
     },
+    /// A non-fatal `Error` about a frame this client sent on the channel
+    /// (`unknown_target`, `subscription_limit`, `bad_frame`, ...).
+    ServerError {
+        /// The error code, when the server gave one.
+        code: Option<ErrorCode>,
+        /// The server's explanation.
+        message: String,
+    },
     /// The server broke the seq rules on this channel; a Resync was sent.
     Violation(ProtocolViolation),
     /// A frame on this channel did not decode with this resource's types.
@@ -384,11 +392,13 @@ impl<M: Model> Core for Resource<M> {
                 code,
                 message,
             } => self.settle(op_id, OpState::Err { code, message }),
-            // Errors on a channel are about one of its frames; Connected and
-            // Pong never travel on a channel.
-            ServerMessage::Error { .. }
-            | ServerMessage::Connected { .. }
-            | ServerMessage::Pong { .. } => {}
+            // Fatal errors belong to the connection and carry no channel.
+            ServerMessage::Error { code, message, .. } => {
+                self.events
+                    .push_back(ResourceEvent::ServerError { code, message });
+            }
+            // Connected and Pong never travel on a channel.
+            ServerMessage::Connected { .. } | ServerMessage::Pong { .. } => {}
         }
     }
 
