@@ -142,7 +142,19 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Lean<D> {
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier();
-        deserialize_ignored_any();
+    }
+
+    /// Skips the value with rmp-serde's own skipping (which cannot fail on
+    /// a value's type, so prints nothing), then tells `visitor` it saw a
+    /// unit: what a skipped value means to serde.
+    fn deserialize_ignored_any<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.0
+            .deserialize_ignored_any(de::IgnoredAny)
+            .map_err(convert::<PayloadError>)?;
+        visitor.visit_unit()
     }
 
     fn is_human_readable(&self) -> bool {
@@ -405,6 +417,33 @@ mod tests {
         let theirs: Everything = rmp_serde::from_slice(&bytes).expect("decodes");
         assert_eq!(ours, value);
         assert_eq!(theirs, value);
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_whatever_they_hold() {
+        #[derive(Serialize)]
+        struct Newer {
+            extra: (f64, BTreeMap<String, Vec<i8>>),
+            value: i64,
+            more: &'static str,
+        }
+        #[derive(Debug, PartialEq, Deserialize)]
+        struct Older {
+            value: i64,
+        }
+        let bytes = encode(&Newer {
+            extra: (0.5, BTreeMap::from([("k".into(), vec![-1, 2])])),
+            value: 42,
+            more: "x",
+        });
+        assert_eq!(
+            from_slice::<Older>(&bytes).expect("decodes"),
+            Older { value: 42 }
+        );
+        let truncated = &bytes[..bytes.len() - 1];
+        let ours = from_slice::<Older>(truncated).expect_err("does not decode");
+        let theirs = rmp_serde::from_slice::<Older>(truncated).expect_err("does not decode");
+        assert_eq!(ours.to_string(), theirs.to_string());
     }
 
     #[test]
