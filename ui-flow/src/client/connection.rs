@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_channel::mpsc::{UnboundedSender, unbounded};
 use web_time::Instant;
 
+use super::probe::split_scheme;
 use crate::error::{ApiMisuse, Error};
 use crate::model::Model;
 use crate::op::OpId;
@@ -437,7 +438,7 @@ fn random_seed() -> u64 {
 fn check_url(url: &str) -> Result<(), ApiMisuse> {
     const NOT_WS: &str =
         "the url must be a WebSocket URL: ws://host/... or wss://host/... (no spaces)";
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, rest)) = split_scheme(url) else {
         return Err(ApiMisuse::Config(NOT_WS));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();

@@ -19,6 +19,16 @@
 //! as it did before. It is not a health check: it runs only after a socket
 //! failed to open, at most once per dial.
 
+/// Splits `scheme://rest` at the first `:`, which must start `://`.
+///
+/// Not `split_once("://")`: a string pattern links the two-way substring
+/// searcher (about 2 KB of wasm) for what one character finds; for every
+/// URL a WebSocket can open the two agree.
+pub(crate) fn split_scheme(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once(':')?;
+    Some((scheme, rest.strip_prefix("//")?))
+}
+
 /// The URL to probe for a WebSocket URL: `ws` becomes `http`, `wss`
 /// becomes `https`; the rest (path, query, resume point) stays. `None` for
 /// any other scheme.
@@ -27,7 +37,7 @@
     allow(dead_code)
 )]
 pub(crate) fn probe_url(ws_url: &str) -> Option<String> {
-    let (scheme, rest) = ws_url.split_once("://")?;
+    let (scheme, rest) = split_scheme(ws_url)?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "ws" => "http",
         "wss" => "https",
@@ -61,7 +71,16 @@ pub(crate) async fn status(ws_url: &str) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::probe_url;
+    use super::{probe_url, split_scheme};
+
+    #[test]
+    fn the_scheme_ends_at_the_first_colon_which_must_start_a_double_slash() {
+        assert_eq!(split_scheme("ws://h:1/p"), Some(("ws", "h:1/p")));
+        assert_eq!(split_scheme("wss://"), Some(("wss", "")));
+        assert_eq!(split_scheme("ws:/h"), None);
+        assert_eq!(split_scheme("ws//h"), None);
+        assert_eq!(split_scheme("a:b://h"), None);
+    }
 
     #[test]
     fn a_websocket_url_becomes_its_http_twin() {

@@ -31,6 +31,7 @@
 
 mod client;
 pub mod encoded;
+mod payload;
 mod peek;
 mod read;
 mod scan;
@@ -182,13 +183,14 @@ pub(crate) fn write_payload<T: Serialize + ?Sized>(
     })
 }
 
-/// Deserializes one application value from exactly its bytes.
+/// Deserializes one application value from exactly its bytes (see
+/// [`payload`] for the wording of the reason).
 pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
     bytes: &'a [u8],
     message: &'static str,
     field: &'static str,
 ) -> Result<T, DecodeError> {
-    rmp_serde::from_slice(bytes).map_err(|e| DecodeError::InvalidField {
+    payload::from_slice(bytes).map_err(|e| DecodeError::InvalidField {
         message,
         field,
         reason: e.to_string(),
