@@ -23,6 +23,10 @@ struct Args {
     /// No join rate limits (for load tests from one address).
     #[arg(long)]
     no_join_limits: bool,
+    /// Interest management: each client sees only the entities within
+    /// this distance of the square's centre (default: every entity).
+    #[arg(long, value_name = "RADIUS")]
+    interest: Option<f32>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -42,7 +46,7 @@ fn main() -> std::io::Result<()> {
         config.join_rate = unlimited;
         config.join_rate_per_ip = unlimited;
     }
-    let app = simulation::app_with_config(&settings, config)?;
+    let app = simulation::app_with_interest(&settings, config, args.interest)?;
     let server = app.world().resource::<SyncServer>();
     println!("{}?token=YOUR_NAME", server.url());
     simulation::run(app, &settings);
