@@ -26,6 +26,62 @@
 //! `sees` must depend only on the interest and the entity's own synced
 //! components: the server decides with those alone, under its log lock, so
 //! keep it quick.
+//!
+//! ```
+//! use bevy_app::{App, Update};
+//! use bevy_ecs::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//! use ui_flow_bevy::{
+//!     ClientAction, Components, EntityId, Interest, Interests, SyncApp, UiFlowPlugin,
+//!     get_component,
+//! };
+//!
+//! #[derive(Component, Serialize, Deserialize)]
+//! struct Position { x: f32, y: f32 }
+//!
+//! /// A square cell of the map, 100 units wide: users looking at the same
+//! /// cell share one view.
+//! #[derive(Clone, Copy, Serialize, Deserialize)]
+//! struct Cell { cx: i32, cy: i32 }
+//!
+//! impl Interest for Cell {
+//!     fn sees(&self, _entity: EntityId, components: &Components) -> bool {
+//!         matches!(get_component::<Position>(components),
+//!             Some(Ok(p)) if (p.x / 100.0).floor() as i32 == self.cx
+//!                 && (p.y / 100.0).floor() as i32 == self.cy)
+//!     }
+//! }
+//!
+//! /// Clients say where they look.
+//! #[derive(Serialize, Deserialize)]
+//! enum Command { LookAt { x: f32, y: f32 } }
+//!
+//! fn look(
+//!     mut actions: MessageReader<'_, '_, ClientAction<Command>>,
+//!     mut interests: ResMut<'_, Interests<Cell>>,
+//! ) {
+//!     for request in actions.read() {
+//!         let Command::LookAt { x, y } = request.action();
+//!         let cell = Cell { cx: (x / 100.0).floor() as i32, cy: (y / 100.0).floor() as i32 };
+//!         interests.set(request.user_id(), cell);
+//!         request.ok();
+//!     }
+//! }
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let mut app = App::new();
+//! app.add_plugins(
+//!     // Until a user looks somewhere, they see the cell at the origin.
+//!     UiFlowPlugin::<Command>::bind("127.0.0.1:0")?.interest(Some(Cell { cx: 0, cy: 0 })),
+//! )
+//! .sync_component::<Position>()
+//! .add_systems(Update, look);
+//! app.world_mut().spawn(Position { x: 50.0, y: 50.0 });
+//! // The app can also set an interest itself, say for a user it knows.
+//! app.world_mut().resource_mut::<Interests<Cell>>().set("alice", Cell { cx: 3, cy: 1 });
+//! app.update();
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
