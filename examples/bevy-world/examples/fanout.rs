@@ -18,8 +18,8 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 use serde::de::IgnoredAny;
+use tokio_tungstenite::tungstenite::Message;
 use ui_flow::ServerMessage;
 use ui_flow::codec::Decoded;
 use ui_flow_bevy::SyncServer;
@@ -132,9 +132,8 @@ async fn main() {
     // Every frame moves entities, so every sync tick is a commit, unless
     // the server thread's queue is full and it coalesces with the next
     // (counted). Step on until a tick goes, so none is left behind.
-    let mut pace = (hz > 0).then(|| {
-        tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64))
-    });
+    let mut pace =
+        (hz > 0).then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / hz as f64)));
     loop {
         if let Some(pace) = &mut pace {
             pace.tick().await;
