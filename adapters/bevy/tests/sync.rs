@@ -567,6 +567,16 @@ fn interest_app(sync_every: u32, default: Option<Band>) -> App {
     .sync_component::<Position>()
     .sync_component::<Name>()
     .add_systems(Update, perform);
+    // `committed` follows the seq line with a probe: it must see every
+    // commit, or a commit it cannot see would never reach it.
+    set_interest(
+        &mut app,
+        "probe",
+        Band {
+            from: i32::MIN,
+            to: i32::MAX,
+        },
+    );
     app
 }
 
