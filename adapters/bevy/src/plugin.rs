@@ -378,7 +378,25 @@ fn flush(world: &mut World) {
             return;
         };
         let Ok(permit) = server.thread.ticks.clone().try_reserve_owned() else {
-            // Full (or the server thread is gone): keep the marks.
+            // Full (or the server thread is gone): keep the marks. A quiet
+            // tick has nothing to put off.
+            let quiet = ticks.marked.is_empty()
+                && world
+                    .resource::<PendingAnswers>()
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_empty()
+                && world.get_resource::<RefreshQueue>().is_none_or(|queue| {
+                    queue
+                        .0
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .is_empty()
+                });
+            if quiet {
+                return;
+            }
             ticks.put_off = true;
             if due {
                 world.resource_mut::<SyncServer>().coalesced += 1;
