@@ -33,6 +33,7 @@ use ui_flow::EncodeError;
 use ui_flow_server::{Authenticator, ServerConfig, UnverifiedUserToken};
 
 use crate::action::{Answered, ClientAction};
+use crate::interest::{Interest, RefreshQueue, Views};
 use crate::server::{self, Launch, ServerThread, SharedAuthenticator, Tick};
 use crate::world::{ComponentValue, EntityId, WorldDelta, component_name};
 
@@ -62,9 +63,9 @@ use crate::world::{ComponentValue, EntityId, WorldDelta, component_name};
 /// # Ok(()) }
 /// ```
 ///
-/// It is not a renderer, a network-replication layer for Bevy clients, or
-/// an interest manager: every client of the resource sees every synced
-/// entity (per-client views wait for per-user views in ui-flow-server).
+/// It is not a renderer or a network-replication layer for Bevy clients.
+/// Every client of the resource sees every synced entity unless the plugin
+/// is built with [`interest`](Self::interest).
 pub struct UiFlowPlugin<A> {
     launch: Mutex<Option<Setup>>,
     _action: PhantomData<fn() -> A>,
@@ -76,6 +77,14 @@ struct Setup {
     sync_every: u32,
     authenticator: Arc<dyn Authenticator>,
     config: ServerConfig,
+    interest: Option<InterestSetup>,
+}
+
+/// The views the server thread projects with, and what the app gets to
+/// set interests in.
+struct InterestSetup {
+    views: Arc<dyn Views>,
+    install: Box<dyn FnOnce(&mut App) + Send>,
 }
 
 impl<A> UiFlowPlugin<A> {
@@ -93,6 +102,7 @@ impl<A> UiFlowPlugin<A> {
                 sync_every: 1,
                 authenticator: Arc::new(UnverifiedUserToken),
                 config: ServerConfig::default(),
+                interest: None,
             })),
             _action: PhantomData,
         })
@@ -134,6 +144,23 @@ impl<A> UiFlowPlugin<A> {
     pub fn server_config(self, config: ServerConfig) -> Self {
         self.with(|s| s.config = config)
     }
+
+    /// Interest management (see [`Interest`]): each user sees only the
+    /// entities their interest sees. The app sets interests in the
+    /// [`Interests<I>`](crate::Interests) resource; a user it has set none for gets
+    /// `default`, or sees nothing when `default` is `None`. Without this
+    /// call every user sees every synced entity.
+    pub fn interest<I: Interest>(self, default: Option<I>) -> Self {
+        let (resource, refresh, views) = crate::interest::interests(default);
+        self.with(move |s| {
+            s.interest = Some(InterestSetup {
+                views,
+                install: Box::new(move |app: &mut App| {
+                    app.insert_resource(resource).insert_resource(refresh);
+                }),
+            });
+        })
+    }
 }
 
 impl<A> Plugin for UiFlowPlugin<A>
@@ -152,11 +179,16 @@ where
         };
         let answered = Answered::default();
         let authenticator = setup.authenticator;
+        let (views, install) = match setup.interest {
+            Some(interest) => (Some(interest.views), Some(interest.install)),
+            None => (None, None),
+        };
         let launch = Launch {
             listener: setup.listener,
             resource: setup.resource.clone(),
             authenticator: Box::new(move || SharedAuthenticator(authenticator)),
             config: setup.config,
+            views,
         };
         let (thread, incoming, addr) = match server::start::<A>(launch, answered.clone()) {
             Ok(started) => started,
@@ -175,6 +207,7 @@ where
                 addr,
                 resource: setup.resource,
                 thread,
+                coalesced: 0,
             })
             .init_resource::<SyncTicks>()
             .insert_resource(PendingAnswers(answered))
@@ -182,6 +215,9 @@ where
             .add_message::<ClientAction<A>>()
             .add_systems(PreUpdate, deliver_actions::<A>)
             .add_systems(Last, flush);
+        if let Some(install) = install {
+            install(app);
+        }
     }
 }
 
@@ -218,8 +254,8 @@ impl SyncApp for App {
                    mut removed: RemovedComponents<'_, '_, T>,
                    mut ticks: ResMut<'_, SyncTicks>| {
                 let marked = &mut ticks.marked;
-                marked.extend(changed.iter().map(|e| (e, slot)));
-                marked.extend(removed.read().map(|e| (e, slot)));
+                marked.extend(changed.iter().map(|e| (slot, e)));
+                marked.extend(removed.read().map(|e| (slot, e)));
             })
             .in_set(Mark),
         )
@@ -237,6 +273,7 @@ pub struct SyncServer {
     addr: SocketAddr,
     resource: String,
     thread: ServerThread,
+    coalesced: u64,
 }
 
 impl SyncServer {
@@ -259,6 +296,14 @@ impl SyncServer {
     /// per open connection: this reaching 0 means none is left).
     pub fn connection_count(&self) -> usize {
         self.thread.counts.connections()
+    }
+
+    /// Sync ticks that found the server thread's queue full
+    /// ([`TICK_QUEUE`](crate::TICK_QUEUE) ticks waiting) and were put off: their changes went
+    /// with a later tick, in one commit. Nothing is dropped; a client sees
+    /// fewer, larger deltas.
+    pub fn coalesced_ticks(&self) -> u64 {
+        self.coalesced
     }
 
     /// Resources with at least one connection (0 or 1).
@@ -289,10 +334,14 @@ fn read_component<T: Component + Serialize>(
 struct SyncTicks {
     sync_every: u32,
     frame: u64,
-    /// `(entity, registry slot)` added, changed or removed since the last tick.
-    marked: BTreeSet<(Entity, usize)>,
+    /// `(registry slot, entity)` added, changed or removed since the last
+    /// tick (slot first: a tick's entries come grouped by component, as
+    /// they travel).
+    marked: BTreeSet<(usize, Entity)>,
     /// The slots each entity has in the committed state.
     synced: HashMap<Entity, BTreeSet<usize>>,
+    /// A due tick found the server thread's queue full: retry every frame.
+    put_off: bool,
 }
 
 #[derive(Resource)]
@@ -311,20 +360,55 @@ fn deliver_actions<A: Send + Sync + 'static>(
 
 /// On a sync tick: builds the tick's delta from the marks and the world as
 /// it is now, and hands it with the held answers to the server thread.
+///
+/// When the server thread's queue is full ([`TICK_QUEUE`](crate::TICK_QUEUE) ticks waiting),
+/// the tick is put off: its marks and answers stay and go with the next
+/// tick that finds room, one commit for both (counted in
+/// [`SyncServer::coalesced_ticks`]). Nothing here waits.
 fn flush(world: &mut World) {
     world.resource_scope(|world, mut ticks: bevy_ecs::world::Mut<'_, SyncTicks>| {
         ticks.frame += 1;
-        if !ticks
+        let due = ticks
             .frame
-            .is_multiple_of(u64::from(ticks.sync_every.max(1)))
-        {
+            .is_multiple_of(u64::from(ticks.sync_every.max(1)));
+        if !due && !ticks.put_off {
             return;
         }
+        let Some(server) = world.get_resource::<SyncServer>() else {
+            return;
+        };
+        let Ok(permit) = server.thread.ticks.clone().try_reserve_owned() else {
+            // Full (or the server thread is gone): keep the marks. A quiet
+            // tick has nothing to put off.
+            let quiet = ticks.marked.is_empty()
+                && world
+                    .resource::<PendingAnswers>()
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_empty()
+                && world.get_resource::<RefreshQueue>().is_none_or(|queue| {
+                    queue
+                        .0
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .is_empty()
+                });
+            if quiet {
+                return;
+            }
+            ticks.put_off = true;
+            if due {
+                world.resource_mut::<SyncServer>().coalesced += 1;
+            }
+            return;
+        };
+        ticks.put_off = false;
         let ticks = &mut *ticks;
         let marked = mem::take(&mut ticks.marked);
         let registry = world.resource::<SyncRegistry>();
         let mut delta = WorldDelta::default();
-        for (entity, slot) in marked {
+        for (slot, entity) in marked {
             let id = EntityId(entity.to_bits());
             let Ok(entity_ref) = world.get_entity(entity) else {
                 if ticks.synced.remove(&entity).is_some() {
@@ -362,13 +446,18 @@ fn flush(world: &mut World) {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        if delta.is_empty() && answers.is_empty() {
+        let refresh = world
+            .get_resource::<RefreshQueue>()
+            .map(RefreshQueue::take)
+            .unwrap_or_default();
+        if delta.is_empty() && answers.is_empty() && refresh.is_empty() {
             return;
         }
         let tick = Tick {
             delta: (!delta.is_empty()).then_some(delta),
             answers,
+            refresh,
         };
-        let _ = world.resource::<SyncServer>().thread.ticks.send(tick);
+        permit.send(tick);
     });
 }

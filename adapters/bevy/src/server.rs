@@ -1,9 +1,13 @@
 //! The ui-flow server on its own thread: the [`FlowHandler`] that hands
 //! actions to the app, and the task that commits each sync tick.
 //!
-//! Nothing here runs on Bevy's schedule. The app talks to this thread only
-//! through unbounded channels, so a frame never waits for a socket, a store
-//! write or a slow client.
+//! Nothing here runs on Bevy's schedule. The app hands ticks to this thread
+//! through a channel bounded at [`TICK_QUEUE`] ticks and never waits on it:
+//! when the queue is full, the app keeps the tick's marks and answers and
+//! sends them with the next tick that finds room (see
+//! [`SyncServer::coalesced_ticks`](crate::SyncServer::coalesced_ticks)), so
+//! a frame never waits for a socket, a store write or a slow client, and a
+//! server thread that falls behind costs commits, never changes.
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
@@ -14,16 +18,29 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
-use ui_flow_server::{ActionContext, ActionOutcome, Authenticator, FlowHandler, FlowServer};
+use ui_flow_server::{
+    ActionContext, ActionOutcome, Authenticator, FlowHandler, FlowServer, Identity, Projected,
+    ViewKey,
+};
 
 use crate::action::{Answered, ClientAction};
-use crate::world::{SyncedModel, WorldDelta};
+use crate::interest::Views;
+use crate::world::{SyncedModel, SyncedWorld, WorldDelta};
+
+/// How many sync ticks may wait for the server thread: 64, about one second
+/// of ticks at 60 Hz. Beyond it, ticks coalesce on the app's side (the
+/// changes of several ticks become one commit, with each component's value
+/// at the tick that finally goes); none is dropped and the app never blocks.
+pub const TICK_QUEUE: usize = 64;
 
 /// What one sync tick hands to the server thread: the coalesced change
 /// (none on a quiet tick) and the answers to send once it is committed.
 pub(crate) struct Tick {
     pub(crate) delta: Option<WorldDelta>,
     pub(crate) answers: Vec<(oneshot::Sender<ActionOutcome>, ActionOutcome)>,
+    /// Users whose interest changed: their views are refreshed after the
+    /// commit.
+    pub(crate) refresh: Vec<String>,
 }
 
 /// The handler the plugin serves: state in the server's log, actions
@@ -32,6 +49,7 @@ pub(crate) struct WorldHandler<A> {
     resource: String,
     actions: Mutex<std_mpsc::Sender<ClientAction<A>>>,
     answered: Answered,
+    views: Option<Arc<dyn Views>>,
     _action: PhantomData<fn() -> A>,
 }
 
@@ -41,6 +59,32 @@ where
     A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     type Model = SyncedModel<A>;
+
+    fn view(&self, user: &Identity, _resource_id: &str) -> ViewKey {
+        self.views
+            .as_ref()
+            .map_or(ViewKey::ALL, |views| views.view(&user.user_id))
+    }
+
+    fn project_state(&self, view: &ViewKey, state: &SyncedWorld) -> SyncedWorld {
+        match &self.views {
+            Some(views) => views.project_state(view, state),
+            None => state.clone(),
+        }
+    }
+
+    fn project_delta(
+        &self,
+        view: &ViewKey,
+        before: &SyncedWorld,
+        after: &SyncedWorld,
+        delta: &WorldDelta,
+    ) -> Projected<WorldDelta> {
+        match &self.views {
+            Some(views) => views.project_delta(view, before, after, delta),
+            None => Projected::Same,
+        }
+    }
 
     async fn handle_action(&self, ctx: &ActionContext<Self>, action: A) -> ActionOutcome {
         if ctx.resource_id() != self.resource {
@@ -86,7 +130,7 @@ where
 /// world) stops the server: connections are told to reconnect and the
 /// thread ends.
 pub(crate) struct ServerThread {
-    pub(crate) ticks: mpsc::UnboundedSender<Tick>,
+    pub(crate) ticks: mpsc::Sender<Tick>,
     pub(crate) counts: Arc<dyn Counts>,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -122,6 +166,7 @@ pub(crate) struct Launch {
     pub(crate) resource: String,
     pub(crate) authenticator: Box<dyn FnOnce() -> SharedAuthenticator + Send>,
     pub(crate) config: ui_flow_server::ServerConfig,
+    pub(crate) views: Option<Arc<dyn Views>>,
 }
 
 /// An authenticator chosen at run time.
@@ -160,10 +205,11 @@ where
         resource: launch.resource.clone(),
         actions: Mutex::new(actions),
         answered,
+        views: launch.views,
         _action: PhantomData,
     };
     let server = FlowServer::with_config(handler, (launch.authenticator)(), launch.config);
-    let (ticks, tick_rx) = mpsc::unbounded_channel();
+    let (ticks, tick_rx) = mpsc::channel(TICK_QUEUE);
     let (stop, stop_rx) = oneshot::channel();
     let std_listener = launch.listener;
     let serving = server.clone();
@@ -203,7 +249,7 @@ where
 async fn commit_ticks<A>(
     server: FlowServer<WorldHandler<A>>,
     resource: String,
-    mut ticks: mpsc::UnboundedReceiver<Tick>,
+    mut ticks: mpsc::Receiver<Tick>,
 ) where
     A: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
@@ -215,6 +261,9 @@ async fn commit_ticks<A>(
             // The log keeps what it had; clients stay consistent with it,
             // but miss this tick's changes until those components change again.
             tracing::error!(error = %e, "a sync tick could not be committed");
+        }
+        for user_id in &tick.refresh {
+            session.refresh_views_of(user_id);
         }
         for (sender, outcome) in tick.answers {
             let _ = sender.send(outcome);

@@ -81,7 +81,10 @@ pub type Components = BTreeMap<String, ComponentValue>;
 /// It is what the server's log holds for the resource, what a snapshot
 /// carries and what a client mirrors. An entity whose last registered
 /// component goes away leaves the map.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It travels column by column (see the serialized form in the crate's
+/// `wire` module): an entity with no component is not in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncedWorld {
     /// Entity → its registered components.
     pub entities: BTreeMap<EntityId, Components>,
@@ -127,16 +130,17 @@ impl SyncedWorld {
 /// What changed in one sync tick, coalesced: applied as despawns, then
 /// removals, then sets. A component changed many times between two ticks
 /// travels once, with its value at the tick.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// On the wire the sets and removals of one component travel together with
+/// its name once; sets (and removals) of different components may come back
+/// in another order, which applies the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorldDelta {
     /// Entities despawned (every component they had goes).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub despawned: Vec<EntityId>,
     /// Components removed from entities that still exist.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<(EntityId, String)>,
     /// Components added or changed, with their new value.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<(EntityId, String, ComponentValue)>,
 }
 
@@ -166,6 +170,16 @@ impl FlowState for SyncedWorld {
             self.entities.entry(entity).or_default().insert(name, value);
         }
     }
+}
+
+/// Component `T` among one entity's components, decoded; `None` when the
+/// entity does not have it (for [`Interest::sees`](crate::Interest)).
+pub fn get_component<T: DeserializeOwned>(
+    components: &Components,
+) -> Option<Result<T, DecodeError>> {
+    components
+        .get(component_name::<T>().as_str())
+        .map(ComponentValue::decode)
 }
 
 /// The name a component type travels under: its type name with every
@@ -261,6 +275,72 @@ mod tests {
             world.entities.keys().copied().collect::<Vec<_>>(),
             [EntityId(3)]
         );
+    }
+
+    #[test]
+    fn a_world_travels_by_column_with_each_name_once() {
+        let v = |n: i32| ComponentValue::encode(&n).expect("encode");
+        let mut world = SyncedWorld::default();
+        for id in 0..3u64 {
+            let mut components = Components::new();
+            components.insert("Position".into(), v(id as i32));
+            components.insert("Velocity".into(), v(-(id as i32)));
+            world.entities.insert(EntityId(id), components);
+        }
+        let bytes = RawValue::encode(&world).expect("encode");
+        let back: SyncedWorld = bytes.decode().expect("decode");
+        assert_eq!(back, world);
+        let count = |needle: &[u8]| {
+            bytes
+                .as_bytes()
+                .windows(needle.len())
+                .filter(|w| *w == needle)
+                .count()
+        };
+        assert_eq!(count(b"Position"), 1);
+        assert_eq!(count(b"Velocity"), 1);
+
+        // A tick's sets of one component, as the plugin groups them: the
+        // name once, and the delta comes back equal.
+        let delta = WorldDelta {
+            set: (0..3)
+                .map(|id| (EntityId(id), "Position".to_owned(), v(7)))
+                .collect(),
+            ..WorldDelta::default()
+        };
+        let bytes = RawValue::encode(&delta).expect("encode");
+        assert_eq!(bytes.decode::<WorldDelta>().expect("decode"), delta);
+        assert_eq!(
+            bytes
+                .as_bytes()
+                .windows(8)
+                .filter(|w| *w == b"Position")
+                .count(),
+            1
+        );
+        // A quiet delta is one byte: an empty list.
+        let empty = RawValue::encode(&WorldDelta::default()).expect("encode");
+        assert_eq!(empty.as_bytes(), [0x90]);
+        assert_eq!(
+            empty.decode::<WorldDelta>().expect("decode"),
+            WorldDelta::default()
+        );
+    }
+
+    #[test]
+    fn malformed_worlds_and_deltas_are_refused() {
+        let value = ComponentValue::encode(&1).expect("encode");
+        // An id without its value.
+        let odd = RawValue::encode(&vec![("Position", vec![1u64])]).expect("encode");
+        assert!(odd.decode::<SyncedWorld>().is_err());
+        // A value where an id belongs.
+        let swapped =
+            RawValue::encode(&vec![("Position", (value.clone(), EntityId(1)))]).expect("encode");
+        assert!(swapped.decode::<SyncedWorld>().is_err());
+        // Not a list at all.
+        let map = RawValue::encode(&BTreeMap::from([("set", 1)])).expect("encode");
+        assert!(map.decode::<WorldDelta>().is_err());
+        assert!(map.decode::<SyncedWorld>().is_err());
     }
 
     #[test]

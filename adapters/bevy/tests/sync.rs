@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use ui_flow::client::{ClientConfig, Event, OpState};
 use ui_flow::{FlowConnection, OpId};
 use ui_flow_bevy::{
-    ClientAction, ComponentValue, EntityId, SyncApp, SyncServer, SyncedModel, SyncedWorld,
-    UiFlowPlugin, WorldDelta, component_name,
+    ClientAction, ComponentValue, Components, EntityId, Interest, Interests, SyncApp, SyncServer,
+    SyncedModel, SyncedWorld, TICK_QUEUE, UiFlowPlugin, WorldDelta, component_name, get_component,
 };
 
 /// The bound on any single wait: a test that needs longer has failed.
@@ -539,4 +539,341 @@ proptest::proptest! {
             converges(&late, &mut late_events, &want).await;
         });
     }
+}
+
+// ---- Interest management ----
+
+/// Sees the entities whose Position has `x` in `from..=to`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Band {
+    from: i32,
+    to: i32,
+}
+
+impl Interest for Band {
+    fn sees(&self, _entity: EntityId, components: &Components) -> bool {
+        matches!(get_component::<Position>(components), Some(Ok(p)) if (self.from..=self.to).contains(&p.x))
+    }
+}
+
+fn interest_app(sync_every: u32, default: Option<Band>) -> App {
+    let mut app = App::new();
+    app.add_plugins(
+        UiFlowPlugin::<Command>::bind("127.0.0.1:0")
+            .expect("bind")
+            .sync_every(sync_every)
+            .interest(default),
+    )
+    .sync_component::<Position>()
+    .sync_component::<Name>()
+    .add_systems(Update, perform);
+    // `committed` follows the seq line with a probe: it must see every
+    // commit, or a commit it cannot see would never reach it.
+    set_interest(
+        &mut app,
+        "probe",
+        Band {
+            from: i32::MIN,
+            to: i32::MAX,
+        },
+    );
+    app
+}
+
+/// What a user with `interest` should mirror: the world, projected.
+fn expected_for(world: &mut World, interest: Option<Band>) -> SyncedWorld {
+    let mut all = expected(world);
+    all.entities
+        .retain(|id, components| interest.is_some_and(|i| i.sees(*id, components)));
+    all
+}
+
+fn set_interest(app: &mut App, user: &str, band: Band) {
+    app.world_mut()
+        .resource_mut::<Interests<Band>>()
+        .set(user, band);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_with_different_interests_see_exactly_their_entities() {
+    let left = Band { from: 0, to: 10 };
+    let right = Band { from: 100, to: 110 };
+    let mut app = interest_app(1, None);
+    set_interest(&mut app, "alice", left);
+    set_interest(&mut app, "bob", right);
+    let world = app.world_mut();
+    let a = world
+        .spawn((Position { x: 0, y: 0 }, Name("a".into())))
+        .id();
+    world.spawn(Position { x: 5, y: 1 });
+    let c = world
+        .spawn((Position { x: 105, y: 2 }, Name("c".into())))
+        .id();
+    world.spawn(Position { x: 50, y: 3 });
+    app.update();
+    committed(&app, 1).await;
+    let (alice, mut alice_events) = connect(&app, "alice");
+    let (bob, mut bob_events) = connect(&app, "bob");
+    let (carol, mut carol_events) = connect(&app, "carol");
+    for events in [&mut alice_events, &mut bob_events, &mut carol_events] {
+        assert!(matches!(next_sync(events).await, Event::Snapshot { .. }));
+    }
+    assert_eq!(alice.state(), expected_for(app.world_mut(), Some(left)));
+    assert_eq!(alice.state().len(), 2);
+    assert_eq!(bob.state(), expected_for(app.world_mut(), Some(right)));
+    assert_eq!(bob.state().len(), 1);
+    assert!(
+        carol.state().is_empty(),
+        "no interest and no default: nothing"
+    );
+
+    // `a` moves from alice's band to bob's: it leaves alice's mirror and
+    // arrives whole (with its Name) in bob's.
+    app.world_mut().get_mut::<Position>(a).expect("a").x = 101;
+    app.update();
+    let Event::Delta { delta, .. } = next_sync(&mut alice_events).await else {
+        panic!("a delta for alice");
+    };
+    assert_eq!(delta.despawned, [EntityId(a.to_bits())]);
+    let Event::Delta { delta, .. } = next_sync(&mut bob_events).await else {
+        panic!("a delta for bob");
+    };
+    let mut names: Vec<String> = delta.set.iter().map(|(_, n, _)| n.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [component_name::<Name>(), component_name::<Position>()]
+    );
+    assert_eq!(alice.state(), expected_for(app.world_mut(), Some(left)));
+    assert_eq!(bob.state(), expected_for(app.world_mut(), Some(right)));
+
+    // A change only bob sees: alice gets nothing for it, so her next delta
+    // is the one after (her view skips that seq).
+    app.world_mut().get_mut::<Position>(c).expect("c").y = 20;
+    app.update();
+    let Event::Delta { seq: bob_seq, .. } = next_sync(&mut bob_events).await else {
+        panic!("a delta for bob");
+    };
+    app.world_mut().spawn(Position { x: 7, y: 7 });
+    app.update();
+    let Event::Delta { delta, seq } = next_sync(&mut alice_events).await else {
+        panic!("a delta for alice");
+    };
+    assert_eq!(seq, bob_seq + 1, "alice received nothing for seq {bob_seq}");
+    assert_eq!(delta.set.len(), 1);
+    assert_eq!(alice.state(), expected_for(app.world_mut(), Some(left)));
+    assert!(carol.state().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_an_interest_brings_entities_in_and_out() {
+    let mut app = interest_app(1, Some(Band { from: 0, to: 10 }));
+    for x in [0, 5, 20, 25, 40] {
+        app.world_mut().spawn(Position { x, y: 0 });
+    }
+    app.update();
+    committed(&app, 1).await;
+    let (alice, mut events) = connect(&app, "alice");
+    next_sync(&mut events).await;
+    let default = Some(Band { from: 0, to: 10 });
+    assert_eq!(alice.state(), expected_for(app.world_mut(), default));
+    assert_eq!(alice.state().len(), 2, "the default interest");
+
+    for band in [
+        Band { from: 15, to: 30 },
+        Band { from: 0, to: 40 },
+        Band { from: 41, to: 50 },
+    ] {
+        set_interest(&mut app, "alice", band);
+        app.update();
+        let want = expected_for(app.world_mut(), Some(band));
+        converges(&alice, &mut events, &want).await;
+    }
+    assert!(alice.state().is_empty());
+    // Back to the default once the app forgets her interest.
+    app.world_mut()
+        .resource_mut::<Interests<Band>>()
+        .clear("alice");
+    app.update();
+    let want = expected_for(app.world_mut(), default);
+    converges(&alice, &mut events, &want).await;
+    assert_eq!(alice.state().len(), 2);
+}
+
+/// One step of a random history with a moving interest.
+#[derive(Debug, Clone)]
+enum Seen {
+    World(Step),
+    Look { from: i32, width: i32 },
+}
+
+fn seen_step() -> impl proptest::strategy::Strategy<Value = Seen> {
+    use proptest::prelude::*;
+    prop_oneof![
+        8 => step().prop_map(Seen::World),
+        1 => (-20..20i32, 0..30i32).prop_map(|(from, width)| Seen::Look { from, width }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Whatever the world and the interest do, a watching client's mirror
+    /// ends equal to the world as its interest sees it, and so does the
+    /// snapshot of a client with the same interest that joins at the end.
+    #[test]
+    fn a_mirror_follows_its_interest_through_any_history(
+        steps in proptest::collection::vec(seen_step(), 1..60),
+        sync_every in 1..4u32,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut band = Band { from: -10, to: 10 };
+            let mut app = interest_app(sync_every, None);
+            set_interest(&mut app, "early", band);
+            let (early, mut early_events) = connect(&app, "early");
+            next_sync(&mut early_events).await;
+            let mut n = 0;
+            for s in &steps {
+                match s {
+                    Seen::World(Step::Frame) => app.update(),
+                    Seen::World(s) => {
+                        // Small x, so entities cross the band's edges.
+                        let s = match *s {
+                            Step::Spawn { x, named } => Step::Spawn { x: x % 30, named },
+                            ref other => other.clone(),
+                        };
+                        apply(app.world_mut(), &s, &mut n);
+                    }
+                    Seen::Look { from, width } => {
+                        band = Band { from: *from, to: from + width };
+                        set_interest(&mut app, "early", band);
+                        set_interest(&mut app, "late", band);
+                    }
+                }
+            }
+            set_interest(&mut app, "late", band);
+            for _ in 0..sync_every {
+                app.update();
+            }
+            let want = expected_for(app.world_mut(), Some(band));
+            converges(&early, &mut early_events, &want).await;
+            let (late, mut late_events) = connect(&app, "late");
+            converges(&late, &mut late_events, &want).await;
+        });
+    }
+}
+
+// ---- The bounded tick channel ----
+
+/// Lets everyone in as their token, except "blocker": its authentication
+/// holds the server thread (a current-thread runtime) until released, so
+/// the thread falls behind the app for as long as the test wants.
+struct Blocking {
+    entered: mpsc::UnboundedSender<()>,
+    release: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+#[async_trait::async_trait]
+impl ui_flow_server::Authenticator for Blocking {
+    async fn authenticate(
+        &self,
+        request: ui_flow_server::AuthRequest<'_>,
+    ) -> Result<ui_flow_server::Identity, ui_flow_server::AuthError> {
+        let release = self
+            .release
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take_if(|_| request.token == Some("blocker"));
+        if let Some(release) = release {
+            // Once: a reconnect after the release is let in at once.
+            let _ = self.entered.send(());
+            let _ = release.recv_timeout(LIMIT);
+        }
+        ui_flow_server::UnverifiedUserToken
+            .authenticate(request)
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_coalesce_when_the_server_falls_behind_and_lose_nothing() {
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let mut app = App::new();
+    app.add_plugins(
+        UiFlowPlugin::<Command>::bind("127.0.0.1:0")
+            .expect("bind")
+            .authenticator(Blocking {
+                entered: entered_tx,
+                release: std::sync::Mutex::new(Some(release_rx)),
+            }),
+    )
+    .sync_component::<Position>()
+    .sync_component::<Name>();
+    let movers: Vec<Entity> = (0..8)
+        .map(|i| app.world_mut().spawn(Position { x: i, y: 0 }).id())
+        .collect();
+    app.update();
+    committed(&app, 1).await;
+    let (alice, mut events) = connect(&app, "alice");
+    next_sync(&mut events).await;
+
+    // Hold the server thread, then change the world on more frames than
+    // the queue holds.
+    let (_blocker, _blocker_events) = connect(&app, "blocker");
+    tokio::time::timeout(LIMIT, entered.recv())
+        .await
+        .expect("the blocker reaches authentication")
+        .expect("alive");
+    let frames = TICK_QUEUE as i32 + 36;
+    for frame in 0..frames {
+        let world = app.world_mut();
+        let e = movers[frame as usize % movers.len()];
+        if let Some(mut p) = world.get_mut::<Position>(e) {
+            p.y = frame;
+        }
+        if frame % 10 == 0 {
+            world.spawn((
+                Position {
+                    x: 100 + frame,
+                    y: 0,
+                },
+                Name(format!("f{frame}")),
+            ));
+        }
+        if frame == 50 {
+            world.entity_mut(movers[0]).despawn();
+        }
+        app.update();
+    }
+    let coalesced = app.world().resource::<SyncServer>().coalesced_ticks();
+    assert!(
+        coalesced > 0,
+        "a queue of {TICK_QUEUE} cannot hold {frames} ticks"
+    );
+    let want = expected(app.world_mut());
+
+    // Released, the server catches up; frames go on (as the app's runner
+    // would), carrying the put-off changes.
+    release.send(()).expect("release");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while alice.state() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mirror caught up within the limit"
+        );
+        app.update();
+        let _ = tokio::time::timeout(Duration::from_millis(5), events.recv()).await;
+    }
+    let seq = alice.seq().expect("synced");
+    assert!(
+        seq < 1 + frames as u64,
+        "{frames} ticks with changes took {seq} seqs: some were merged"
+    );
+    assert_eq!(alice.state(), expected(app.world_mut()));
 }

@@ -3,6 +3,10 @@
 //!
 //! `cargo run --release -p bevy-world --example bandwidth`
 //!
+//! The last scenarios use interest management (`--interest RADIUS` of the
+//! server): the client sees only the entities within RADIUS of the centre
+//! of the 1000 × 1000 square, entering and leaving as they move.
+//!
 //! Each scenario steps 60 frames (one simulated second, a sync tick every
 //! frame) and counts the bytes of the binary WebSocket messages one raw
 //! client (tokio-tungstenite on 127.0.0.1) receives after its snapshot:
@@ -33,14 +37,16 @@ fn touch_all(mut q: Query<'_, '_, (&mut Velocity, &mut Name)>) {
     }
 }
 
-async fn scenario(label: &str, entities: usize, all_components: bool) {
+async fn scenario(label: &str, entities: usize, all_components: bool, interest: Option<f32>) {
     let settings = Settings {
         addr: "127.0.0.1:0".into(),
         entities,
         hz: 60,
         sync_every: 1,
     };
-    let mut app = simulation::app(&settings).expect("app");
+    let mut app =
+        simulation::app_with_interest(&settings, simulation::ServerConfig::default(), interest)
+            .expect("app");
     if all_components {
         app.add_systems(Update, touch_all.after(simulation::movement));
     }
@@ -68,7 +74,9 @@ async fn scenario(label: &str, entities: usize, all_components: bool) {
     while deltas < FRAMES {
         match socket.next().await {
             Some(Ok(Message::Binary(bytes))) => {
-                if peek_tag(&bytes, &limits).ok() == Some(ServerTag::DELTA.0) {
+                // With interest, a view's delta may also come as `Deltas`.
+                let tag = peek_tag(&bytes, &limits).ok();
+                if tag == Some(ServerTag::DELTA.0) || tag == Some(ServerTag::DELTAS.0) {
                     deltas += 1;
                 }
                 bytes_in += bytes.len();
@@ -91,8 +99,24 @@ async fn main() {
         "3 entities x 3 components, only Position changing",
         3,
         false,
+        None,
     )
     .await;
-    scenario("3 entities x 3 components, all three changing", 3, true).await;
-    scenario("500 moving entities (Position changing)", 500, false).await;
+    scenario(
+        "3 entities x 3 components, all three changing",
+        3,
+        true,
+        None,
+    )
+    .await;
+    scenario("500 moving entities (Position changing)", 500, false, None).await;
+    for radius in [250.0, 100.0] {
+        scenario(
+            &format!("500 moving entities, interest radius {radius} around the centre"),
+            500,
+            false,
+            Some(radius),
+        )
+        .await;
+    }
 }

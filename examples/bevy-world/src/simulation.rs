@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use bevy_app::{App, ScheduleRunnerPlugin, Update};
 use bevy_ecs::prelude::*;
-use ui_flow_bevy::{ClientAction, SyncApp, UiFlowPlugin};
+use serde::{Deserialize, Serialize};
+use ui_flow_bevy::{
+    ClientAction, Components, EntityId, Interest, SyncApp, UiFlowPlugin, get_component,
+};
 pub use ui_flow_server::{RateLimit, ServerConfig};
 
 use crate::{Name, Position, SIZE, Velocity, WorldCommand};
@@ -32,16 +35,54 @@ pub fn app(settings: &Settings) -> std::io::Result<App> {
 
 /// [`app`] with the server's limits and timers.
 pub fn app_with_config(settings: &Settings, config: ServerConfig) -> std::io::Result<App> {
+    app_with_interest(settings, config, None)
+}
+
+/// An interest: the entities within `radius` of `(x, y)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Near {
+    /// The centre.
+    pub x: f32,
+    /// The centre.
+    pub y: f32,
+    /// How far it sees.
+    pub radius: f32,
+}
+
+impl Interest for Near {
+    fn sees(&self, _entity: EntityId, components: &Components) -> bool {
+        let Some(Ok(p)) = get_component::<Position>(components) else {
+            return false;
+        };
+        (p.x - self.x).hypot(p.y - self.y) <= self.radius
+    }
+}
+
+/// [`app_with_config`] with interest management: when `radius` is given,
+/// every user sees only the entities within it of the square's centre
+/// (a [`Near`] they all share, so one encoding per tick serves them all);
+/// the app may give a user another one in `Interests<Near>`.
+pub fn app_with_interest(
+    settings: &Settings,
+    config: ServerConfig,
+    radius: Option<f32>,
+) -> std::io::Result<App> {
     let mut app = App::new();
-    app.add_plugins(
-        UiFlowPlugin::<WorldCommand>::bind(settings.addr.as_str())?
-            .sync_every(settings.sync_every)
-            .server_config(config),
-    )
-    .sync_component::<Position>()
-    .sync_component::<Velocity>()
-    .sync_component::<Name>()
-    .add_systems(Update, (perform, movement).chain());
+    let mut plugin = UiFlowPlugin::<WorldCommand>::bind(settings.addr.as_str())?
+        .sync_every(settings.sync_every)
+        .server_config(config);
+    if let Some(radius) = radius {
+        plugin = plugin.interest(Some(Near {
+            x: SIZE / 2.0,
+            y: SIZE / 2.0,
+            radius,
+        }));
+    }
+    app.add_plugins(plugin)
+        .sync_component::<Position>()
+        .sync_component::<Velocity>()
+        .sync_component::<Name>()
+        .add_systems(Update, (perform, movement).chain());
     let mut seed = 0x2545_f491_u32;
     for i in 0..settings.entities {
         let mut next = || {

@@ -35,6 +35,10 @@ struct Args {
     /// Where the page is served (with --site); its origin may connect.
     #[arg(long, default_value = "127.0.0.1:8080")]
     site_addr: String,
+    /// Interest management: each client sees only the entities within
+    /// this distance of the square's centre (default: every entity).
+    #[arg(long, value_name = "RADIUS")]
+    interest: Option<f32>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -62,7 +66,7 @@ fn main() -> std::io::Result<()> {
         }
         None => None,
     };
-    let app = simulation::app_with_config(&settings, config)?;
+    let app = simulation::app_with_interest(&settings, config, args.interest)?;
     let server = app.world().resource::<SyncServer>();
     println!("{}?token=YOUR_NAME", server.url());
     if let Some(site) = site {
