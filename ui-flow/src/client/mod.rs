@@ -77,6 +77,11 @@
 //! ```
 
 mod backoff;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+pub mod binding;
 #[cfg(all(feature = "browser", target_arch = "wasm32"))]
 mod browser;
 #[cfg(any(
@@ -110,7 +115,13 @@ pub use backoff::Backoff;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
-pub use callbacks::MaybeSend;
+pub use callbacks::{MaybeSend, MaybeSync};
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use binding::{Binding, FlowOptions, Latest, Notification, Part};
 pub use config::ClientConfig;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
