@@ -40,7 +40,7 @@
 //!     };
 //!     view! {
 //!         <p>{move || format!("{:?}", flow.status.get())}</p>
-//!         <ul>{move || flow.state.get().items.into_iter().map(|t| view! { <li>{t.title}</li> }).collect_view()}</ul>
+//!         <ul>{move || flow.state.get().items.iter().map(|t| view! { <li>{t.title.clone()}</li> }).collect_view()}</ul>
 //!         <button on:click=add>"Add"</button>
 //!     }
 //! }
