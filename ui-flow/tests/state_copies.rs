@@ -103,7 +103,11 @@ fn a_delta_reaches_every_listener_with_one_copy_of_the_state() {
         }
     });
     assert_eq!(copies, 1, "one delta, three listeners, one copy");
-    assert_eq!(shown[0].0, [1, 2, 10], "confirmed delta under the pending change");
+    assert_eq!(
+        shown[0].0,
+        [1, 2, 10],
+        "confirmed delta under the pending change"
+    );
     assert!(shown.iter().all(|s| Arc::ptr_eq(s, &shown[0])));
     // What listeners kept earlier is untouched.
     assert_eq!(kept_a.0, [1]);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use ui_flow::client::{Binding, FlowOptions, Notification, OpState, Part};
-use ui_flow::{ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload};
+use ui_flow::{
+    ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
+};
 
 /// A [`Model`] whose state and events can live in Leptos signals, which
 /// need `Send + Sync` even in the browser. Every model of plain data is

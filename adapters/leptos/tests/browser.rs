@@ -89,7 +89,10 @@ async fn commands_after_the_scope_is_disposed_fail_as_closed() {
     until("the snapshot", || rows(&app.root).len() == 2).await;
     let flow = app.flow;
     app.unmount();
-    until("the scope disposed", || flow.status.try_get_untracked().is_none()).await;
+    until("the scope disposed", || {
+        flow.status.try_get_untracked().is_none()
+    })
+    .await;
     let err = flow
         .send_action(TodoAction::Toggle { id: 1 })
         .expect_err("the scope is gone");

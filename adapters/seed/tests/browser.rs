@@ -152,7 +152,9 @@ impl TodoApp for SeedApp {
     fn act(&self, action: TodoAction) -> OpId {
         LAST_OP.set(None);
         self.app.update(Msg::Act(action));
-        LAST_OP.get().expect("update ran at once and sent the action")
+        LAST_OP
+            .get()
+            .expect("update ran at once and sent the action")
     }
 
     fn was_shown(&self, id: u64) -> bool {
@@ -207,4 +209,3 @@ async fn signals_arrive_and_presence_reports_go_out() {
     until("Ann active again", || ann_is(PresenceStatus::Active)).await;
     bob.close();
 }
-

@@ -116,7 +116,10 @@ pub async fn snapshot_is_rendered_with_status_presence_and_latency<A: TodoApp>()
     seeded(root).await;
     until("status Open", || status(root) == "Open").await;
     until("ann in presence", || members(root).contains(&"ann".into())).await;
-    until("a latency measurement", || !text_of(root, ".latency").is_empty()).await;
+    until("a latency measurement", || {
+        !text_of(root, ".latency").is_empty()
+    })
+    .await;
     app.unmount();
 }
 
@@ -130,7 +133,10 @@ pub async fn the_token_provider_is_asked_and_names_the_user<A: TodoApp>() {
         Some("pat".to_owned())
     });
     let app = A::mount(endpoint_url(&fresh_resource("token")), options);
-    until("pat in presence", || members(app.root()).contains(&"pat".into())).await;
+    until("pat in presence", || {
+        members(app.root()).contains(&"pat".into())
+    })
+    .await;
     assert_eq!(asked.get(), 1, "asked once per dial");
     app.unmount();
 }
@@ -167,10 +173,16 @@ pub async fn an_optimistic_action_is_confirmed<A: TodoApp>() {
         id,
         title: "Buy milk".into(),
     });
-    until("the action's ActionOk", || op(root, op_id).as_deref() == Some("ok")).await;
+    until("the action's ActionOk", || {
+        op(root, op_id).as_deref() == Some("ok")
+    })
+    .await;
     assert_eq!(row(root, id).as_deref(), Some("Buy milk"));
     let note = format!("[data-note=\"{op_id}\"]");
-    until("the notification it caused", || text_of(root, &note) == "ann:Buy milk").await;
+    until("the notification it caused", || {
+        text_of(root, &note) == "ann:Buy milk"
+    })
+    .await;
     assert_eq!(status(root), "Open");
     app.unmount();
 }
@@ -242,7 +254,10 @@ pub fn check_list(names: &[&str]) {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    assert_eq!(names, ids, "scenarios! and scenarios.json list the same scenarios");
+    assert_eq!(
+        names, ids,
+        "scenarios! and scenarios.json list the same scenarios"
+    );
 }
 
 /// Defines one `wasm_bindgen_test` per shared scenario for the app type

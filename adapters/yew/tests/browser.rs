@@ -17,8 +17,8 @@ use ui_flow_adapter_test_support::{
     server_url, until,
 };
 use ui_flow_yew::{FlowProvider, UseFlowHandle, use_flow, use_flow_context};
-use web_sys::Element;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
 use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);

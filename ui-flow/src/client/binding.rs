@@ -48,6 +48,10 @@ type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
 #[cfg(target_arch = "wasm32")]
 type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>);
 
+/// The adapter's change listener, shared by the connection's callbacks
+/// and the binding's commands.
+type SharedChangeFn<S, E> = Arc<Mutex<Box<ChangeFn<S, E>>>>;
+
 #[cfg(not(target_arch = "wasm32"))]
 type EventFn<S, E> = dyn FnMut(&Event<S, E>) + Send;
 #[cfg(target_arch = "wasm32")]
@@ -369,7 +373,7 @@ enum Target<M: Model> {
 pub struct Binding<M: Model> {
     target: Target<M>,
     latest: Latest<M::State, M::Event>,
-    on_change: Arc<Mutex<Box<ChangeFn<M::State, M::Event>>>>,
+    on_change: SharedChangeFn<M::State, M::Event>,
 }
 
 impl<M: Model> fmt::Debug for Binding<M> {
@@ -420,7 +424,7 @@ impl<M: Model> Binding<M> {
                 notifications_kept: options.notifications_kept,
             })),
         };
-        let on_change: Arc<Mutex<Box<ChangeFn<M::State, M::Event>>>> =
+        let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
         // Each callback updates the values, unlocks them, then tells.
@@ -496,7 +500,10 @@ impl<M: Model> Binding<M> {
         }
     }
 
-    fn command<R>(&self, f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>) -> Result<R, Error> {
+    fn command<R>(
+        &self,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         match &self.target {
             Target::Connection(connection) => f(connection),
             Target::None => Err(ApiMisuse::Closed.into()),
@@ -605,6 +612,10 @@ mod tests {
         ];
         trim_settled(&mut ops, 1);
         let left: Vec<_> = ops.iter().map(|(id, _)| *id).collect();
-        assert_eq!(left, [ids[1], ids[3]], "pending stays, newest settled stays");
+        assert_eq!(
+            left,
+            [ids[1], ids[3]],
+            "pending stays, newest settled stays"
+        );
     }
 }

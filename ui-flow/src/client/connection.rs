@@ -339,10 +339,7 @@ impl<M: Model> FlowConnectionBuilder<M> {
     /// keep (clone the `Arc`) without copying the state. Every listener of
     /// one change gets the same `Arc`; a change copies the state at most
     /// once, however many listeners keep it (see [`Client::shared_state`]).
-    pub fn on_shared_state(
-        mut self,
-        f: impl FnMut(&Arc<M::State>) + MaybeSend + 'static,
-    ) -> Self {
+    pub fn on_shared_state(mut self, f: impl FnMut(&Arc<M::State>) + MaybeSend + 'static) -> Self {
         self.callbacks.shared_state = Some(Box::new(f));
         self
     }

@@ -115,13 +115,13 @@ pub use backoff::Backoff;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
-pub use callbacks::{MaybeSend, MaybeSync};
+pub use binding::{Binding, FlowOptions, Latest, Notification, Part};
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
-pub use binding::{Binding, FlowOptions, Latest, Notification, Part};
+pub use callbacks::{MaybeSend, MaybeSync};
 pub use config::ClientConfig;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
