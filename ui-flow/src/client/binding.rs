@@ -600,6 +600,75 @@ impl<M: Model> Binding<M> {
 mod tests {
     use super::*;
 
+    struct Counting;
+    impl Model for Counting {
+        type State = i64State;
+        type Delta = i64;
+        type Action = i64;
+        type Event = ();
+    }
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    #[allow(non_camel_case_types)]
+    struct i64State(i64);
+    impl crate::state::FlowState for i64State {
+        type Delta = i64;
+        fn apply_delta(&mut self, delta: i64) {
+            self.0 += delta;
+        }
+    }
+
+    #[test]
+    fn a_connection_that_cannot_start_is_closed_as_misconfigured() {
+        // The native driver needs a runtime to start; the URL is refused
+        // before anything is spawned.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let _entered = runtime.enter();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&told);
+        let binding = Binding::<Counting>::connect(
+            "http://example.com/realtime/r",
+            &FlowOptions::default(),
+            move |part, latest| lock(&sink).push((part, latest.status())),
+        );
+        let ConnectionStatus::Closed {
+            reason: CloseReason::Misconfigured { message },
+        } = binding.latest().status()
+        else {
+            panic!(
+                "not closed as misconfigured: {:?}",
+                binding.latest().status()
+            );
+        };
+        assert!(message.contains("WebSocket URL"), "{message}");
+        assert_eq!(lock(&told).len(), 1, "the status change was told once");
+        assert_eq!(lock(&told)[0].0, Part::Status);
+        assert!(matches!(
+            binding.send_action(1),
+            Err(Error::Misuse(ApiMisuse::Closed))
+        ));
+        assert!(binding.latest().ops().is_empty(), "nothing was sent");
+    }
+
+    #[test]
+    fn options_compare_functions_by_identity() {
+        let plain = FlowOptions::default().token("ann").subscribe(["todos"]);
+        assert_eq!(plain, plain.clone());
+        assert_ne!(
+            plain,
+            FlowOptions::default().token("bob").subscribe(["todos"])
+        );
+        let provided = FlowOptions::default().token_provider(|| None);
+        assert_eq!(provided, provided.clone(), "the same provider");
+        assert_ne!(provided, FlowOptions::default().token_provider(|| None));
+        assert!(
+            !format!("{plain:?}").contains("ann"),
+            "the token is not logged"
+        );
+    }
+
     #[test]
     fn the_oldest_settled_actions_are_forgotten_first() {
         let ok = || OpState::Ok { result: None };

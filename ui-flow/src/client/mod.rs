@@ -17,6 +17,12 @@
 //! listeners that bring a dropped connection back at once). Neither exposes
 //! its dependencies' types.
 //!
+//! [`Binding`] is a `FlowConnection` as a UI shows it: the latest values
+//! (the state as one shared `Arc`, status, actions sent, presence, recent
+//! notifications), which of them changed, and the commands. The Leptos,
+//! Yew and Seed adapters are mappings of it onto signals, re-renders and
+//! messages, and take its [`FlowOptions`].
+//!
 //! | default | value | field |
 //! |---|---|---|
 //! | first retry delay ceiling | 500 ms | [`ClientConfig::backoff_min`] |
