@@ -13,8 +13,9 @@
 //!
 //! It is not a reactive system: the adapter turns a [`Part`] into a signal
 //! write, a re-render or a message. It does not own several resources:
-//! it works on one connection today; the commands go through the private
-//! [`Target`] seam so a per-resource handle can take the connection's place.
+//! it works on one connection today; the commands go through one private
+//! seam (what the commands target) so a per-resource handle on a shared
+//! connection can take the connection's place.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

@@ -231,7 +231,7 @@ pub struct FlowConnectionBuilder<M: Model> {
 impl<M: Model> FlowConnectionBuilder<M> {
     /// Runs `scope` around every stretch of work in which the driver may
     /// change the state (a socket's report, a timer), with that work as its
-    /// argument: `scope` sets up what [`FlowState::apply_delta`] needs, calls
+    /// argument: `scope` sets up what [`FlowState::apply_delta`](crate::FlowState::apply_delta) needs, calls
     /// the work once, and tears down. If it does not call the work, the
     /// driver does it afterwards, so no input is lost.
     ///
