@@ -2,6 +2,7 @@
 # Builds and starts the ui-flow demo (a shared hex world) on this machine.
 #
 #   ./scripts/demo.sh [--addr HOST:PORT] [--memory | --cluster N] [--build-only]
+#   ./scripts/demo.sh bevy [--addr HOST:PORT] [--build-only]
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the
 # Cargo.lock version), builds the Leptos frontend and the JavaScript shim to
@@ -18,12 +19,25 @@
 # node serves the same worlds and presence: open one tab per node. The
 # worlds live in that temporary NATS store only. Ctrl-C, or any node or
 # nats-server exiting, stops them all and removes the folder.
+#
+# bevy starts the Bevy world example instead (examples/bevy-world): a
+# headless Bevy simulation of 300 moving entities at 60 Hz, synced at 20 Hz,
+# and its Leptos page with an entity inspector (click a dot; rename it). It
+# builds the page (wasm32, debug, no wasm-opt) into target/bevy-world/site
+# and bevy-world-server, then starts the server: the page on --addr
+# (default 127.0.0.1:8080), the world's WebSocket on port 9100 of the same
+# host. --build-only stops after building (the end-to-end test uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 
 addr="127.0.0.1:8080"
 build_only=""
+example=demo
+if [ "${1:-}" = bevy ]; then
+  example=bevy
+  shift
+fi
 cluster=""
 storage=(--data target/demo/data)
 while [ $# -gt 0 ]; do
@@ -38,6 +52,11 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+
+if [ "$example" = bevy ] && { [ -n "$cluster" ] || [ "${storage[0]}" = --memory ]; }; then
+  echo "bevy takes only --addr and --build-only" >&2
+  exit 2
+fi
 
 if [ -n "$cluster" ]; then
   if ! [[ $cluster =~ ^[0-9]+$ ]] || [ "$cluster" -lt 2 ] || [ "$cluster" -gt 16 ]; then
@@ -54,11 +73,36 @@ if [ -n "$cluster" ]; then
   fi
 fi
 
-site=target/demo/site
-wasm_dir=target/wasm32-unknown-unknown/release
-
 ensure_wasm_target
 ensure_wasm_bindgen_cli
+
+# ----- bevy: the Bevy world and its page ------------------------------------
+
+if [ "$example" = bevy ]; then
+  site=target/bevy-world/site
+  log "building the Bevy world's page (wasm32, debug)"
+  cargo build --target wasm32-unknown-unknown -p bevy-world-web
+  log "assembling the page in $site"
+  rm -rf "$site"
+  mkdir -p "$site"
+  cp examples/bevy-world/web/static/* "$site/"
+  wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" \
+    target/wasm32-unknown-unknown/debug/bevy_world_web.wasm
+  log "building the server"
+  cargo build -p bevy-world --bin bevy-world-server
+  if [ -n "$build_only" ]; then
+    log "built: target/debug/bevy-world-server --site $site"
+    exit 0
+  fi
+  log "starting the Bevy world: open the page it prints (Ctrl-C stops it)"
+  exec target/debug/bevy-world-server --site "$site" --site-addr "$addr" \
+    --addr "${addr%:*}:9100" --sync-every 3
+fi
+
+# ----- the demo --------------------------------------------------------------
+
+site=target/demo/site
+wasm_dir=target/wasm32-unknown-unknown/release
 
 log "building the Leptos frontend and the JavaScript shim (wasm32, release)"
 cargo build --release --target wasm32-unknown-unknown -p demo-web -p ui-flow-js

@@ -31,6 +31,7 @@ step() {
 wasm_crates=(
   -p ui-flow-client-tests -p ui-flow-leptos -p ui-flow-yew -p ui-flow-seed -p ui-flow-js
   -p ui-flow-adapter-test-support -p leptos-todo -p yew-todo -p seed-todo -p demo-web
+  -p bevy-world-web
 )
 
 ensure_wasm_target
@@ -60,6 +61,10 @@ if [ "$scope" != native ]; then
   step "demo build" ./scripts/demo.sh --build-only
   step "demo end-to-end (two Chromium pages, WebRTC, server restart)" \
     bash -c 'cd examples/demo/e2e && node --test --test-concurrency=1'
+  ensure_node_packages examples/bevy-world/e2e
+  # Debug wasm, no wasm-opt: it reuses the adapters' debug wasm32 build.
+  step "Bevy world: page build, then end-to-end in Chromium (moves, inspector, rename)" \
+    bash -c './scripts/demo.sh bevy --build-only && cd examples/bevy-world/e2e && node --test --test-concurrency=1'
 fi
 
 printf '\nall %d steps passed in %dm%02ds\n' "$passed" $((SECONDS / 60)) $((SECONDS % 60))

@@ -7,22 +7,34 @@
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use rmpv::Value;
-use ui_flow_fuzz::build::{client_message, server_message};
+use ui_flow_fuzz::build::{client_channel, client_message, server_channel, server_message};
 use ui_flow_fuzz::check;
 use ui_flow_fuzz::payload::{Action, Board, Change, Reward};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(m) = server_message::<Value, Value, Value>(&mut Unstructured::new(data)) {
-        check::server_roundtrip(&m);
+    let mut u = Unstructured::new(data);
+    if let Ok(m) = server_message::<Value, Value, Value>(&mut u)
+        && let Ok(channel) = server_channel(&mut u, &m)
+    {
+        check::server_roundtrip(channel, &m);
     }
-    if let Ok(m) = server_message::<Board, Change, Reward>(&mut Unstructured::new(data)) {
-        check::server_roundtrip(&m);
+    let mut u = Unstructured::new(data);
+    if let Ok(m) = server_message::<Board, Change, Reward>(&mut u)
+        && let Ok(channel) = server_channel(&mut u, &m)
+    {
+        check::server_roundtrip(channel, &m);
     }
-    if let Ok(m) = client_message::<Value>(&mut Unstructured::new(data)) {
-        check::client_roundtrip(&m);
+    let mut u = Unstructured::new(data);
+    if let Ok(m) = client_message::<Value>(&mut u)
+        && let Ok(channel) = client_channel(&mut u, &m)
+    {
+        check::client_roundtrip(channel, &m);
     }
-    if let Ok(m) = client_message::<Action>(&mut Unstructured::new(data)) {
-        check::client_roundtrip(&m);
+    let mut u = Unstructured::new(data);
+    if let Ok(m) = client_message::<Action>(&mut u)
+        && let Ok(channel) = client_channel(&mut u, &m)
+    {
+        check::client_roundtrip(channel, &m);
     }
     check::client_frame(data);
     check::server_frame(data);

@@ -4,7 +4,7 @@
 use arbitrary::{Arbitrary, Result, Unstructured};
 use rmpv::Value;
 use ui_flow::{
-    ClientMessage, ErrorCode, OpId, PresenceDiff, PresenceInfo, PresenceStatus, RawValue,
+    Channel, ClientMessage, ErrorCode, OpId, PresenceDiff, PresenceInfo, PresenceStatus, RawValue,
     ServerMessage, SignalPayload,
 };
 
@@ -140,11 +140,21 @@ fn raw_value(u: &mut Unstructured<'_>) -> Result<RawValue> {
 pub fn server_message<S: Payload, D: Payload, E: Payload>(
     u: &mut Unstructured<'_>,
 ) -> Result<ServerMessage<S, D, E>> {
-    Ok(match u.choose_index(13)? {
+    Ok(match u.choose_index(15)? {
         0 => ServerMessage::Connected {
             protocol_version: u.arbitrary()?,
             connection_id: u.arbitrary()?,
             user_id: u.arbitrary()?,
+            channels: u.arbitrary()?,
+        },
+        13 => ServerMessage::Joined,
+        14 => ServerMessage::Left {
+            code: if u.arbitrary()? {
+                Some(ErrorCode::new(String::arbitrary(u)?))
+            } else {
+                None
+            },
+            message: u.arbitrary()?,
         },
         1 => ServerMessage::Pong {
             client_ts: u.arbitrary()?,
@@ -227,7 +237,13 @@ pub fn server_message<S: Payload, D: Payload, E: Payload>(
 
 /// Any client message, with actions of the given type.
 pub fn client_message<A: Payload>(u: &mut Unstructured<'_>) -> Result<ClientMessage<A>> {
-    Ok(match u.choose_index(6)? {
+    Ok(match u.choose_index(8)? {
+        6 => ClientMessage::Join {
+            resource: u.arbitrary()?,
+            last_seq: u.arbitrary()?,
+            epoch: u.arbitrary()?,
+        },
+        7 => ClientMessage::Leave,
         0 => ClientMessage::Ping {
             ts: u.arbitrary()?,
             presence: if u.arbitrary()? {
@@ -255,4 +271,31 @@ pub fn client_message<A: Payload>(u: &mut Unstructured<'_>) -> Result<ClientMess
             signal: signal(u)?,
         },
     })
+}
+
+/// A channel `m` may be written on: 0 for a message of the connection,
+/// 1 to 65535 for one that names its channel, any other channel otherwise.
+fn channel_for(u: &mut Unstructured<'_>, scoped: bool, names_channel: bool) -> Result<Channel> {
+    Ok(if !scoped {
+        Channel::URL
+    } else if names_channel {
+        Channel(u.int_in_range(1..=u16::MAX)?)
+    } else {
+        Channel(u.arbitrary()?)
+    })
+}
+
+/// A channel a server message may be written on.
+pub fn server_channel<S, D, E>(
+    u: &mut Unstructured<'_>,
+    m: &ServerMessage<S, D, E>,
+) -> Result<Channel> {
+    let names = matches!(m, ServerMessage::Joined | ServerMessage::Left { .. });
+    channel_for(u, m.is_resource_scoped(), names)
+}
+
+/// A channel a client message may be written on.
+pub fn client_channel<A>(u: &mut Unstructured<'_>, m: &ClientMessage<A>) -> Result<Channel> {
+    let names = matches!(m, ClientMessage::Join { .. } | ClientMessage::Leave);
+    channel_for(u, m.is_resource_scoped(), names)
 }

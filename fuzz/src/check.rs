@@ -7,7 +7,7 @@ use rmpv::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ui_flow::codec::{Decoded, Limits};
-use ui_flow::{ClientMessage, ServerMessage};
+use ui_flow::{Channel, ClientMessage, ServerMessage};
 
 use crate::payload::{Action, Board, Change, Reward};
 
@@ -41,10 +41,10 @@ pub fn client_frame(data: &[u8]) {
         assert!(same(&tight, dynamic));
     }
     if let Ok(Decoded::Message(m)) = typed {
-        client_roundtrip(&m);
+        client_roundtrip(client_channel(data), &m);
     }
     if let Ok(Decoded::Message(m)) = dynamic {
-        client_roundtrip(&m);
+        client_roundtrip(client_channel(data), &m);
     }
 }
 
@@ -66,43 +66,43 @@ pub fn server_frame(data: &[u8]) {
         assert!(same(&tight, dynamic));
     }
     if let Ok(Decoded::Message(m)) = typed {
-        server_roundtrip(&m);
+        server_roundtrip(server_channel(data), &m);
     }
     if let Ok(Decoded::Message(m)) = dynamic {
-        server_roundtrip(&m);
+        server_roundtrip(server_channel(data), &m);
     }
 }
 
 /// Encodes `m`, decodes the bytes, and checks the result equals `m` and
 /// encodes to the same bytes.
-pub fn client_roundtrip<A>(m: &ClientMessage<A>)
+pub fn client_roundtrip<A>(channel: Channel, m: &ClientMessage<A>)
 where
     A: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let bytes = m.encode().expect("a message encodes");
-    let back = match ClientMessage::<A>::decode(&bytes) {
-        Ok(Decoded::Message(back)) => back,
+    let bytes = m.encode_on(channel).expect("a message encodes");
+    let back = match ClientMessage::<A>::decode_routed(&bytes) {
+        Ok((c, Decoded::Message(back))) if c == channel => back,
         other => panic!("{m:?} encoded as {bytes:02x?}, which decodes as {other:?}"),
     };
     assert!(same(m, &back), "{m:?} came back as {back:?}");
-    assert_eq!(back.encode().expect("a message encodes"), bytes);
+    assert_eq!(back.encode_on(channel).expect("a message encodes"), bytes);
 }
 
 /// Encodes `m`, decodes the bytes, and checks the result equals `m` and
 /// encodes to the same bytes.
-pub fn server_roundtrip<S, D, E>(m: &ServerMessage<S, D, E>)
+pub fn server_roundtrip<S, D, E>(channel: Channel, m: &ServerMessage<S, D, E>)
 where
     S: Serialize + DeserializeOwned + PartialEq + Debug,
     D: Serialize + DeserializeOwned + PartialEq + Debug,
     E: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let bytes = m.encode().expect("a message encodes");
-    let back = match ServerMessage::<S, D, E>::decode(&bytes) {
-        Ok(Decoded::Message(back)) => back,
+    let bytes = m.encode_on(channel).expect("a message encodes");
+    let back = match ServerMessage::<S, D, E>::decode_routed(&bytes) {
+        Ok((c, Decoded::Message(back))) if c == channel => back,
         other => panic!("{m:?} encoded as {bytes:02x?}, which decodes as {other:?}"),
     };
     assert!(same(m, &back), "{m:?} came back as {back:?}");
-    assert_eq!(back.encode().expect("a message encodes"), bytes);
+    assert_eq!(back.encode_on(channel).expect("a message encodes"), bytes);
 }
 
 fn client_tag<A>(d: &Decoded<ClientMessage<A>>) -> u16 {
@@ -117,4 +117,14 @@ fn server_tag<S, D, E>(d: &Decoded<ServerMessage<S, D, E>>) -> u16 {
         Decoded::Message(m) => m.tag().0,
         Decoded::Unknown { tag } => *tag,
     }
+}
+
+/// The channel a client frame is on, as routed decoding reads it.
+fn client_channel(frame: &[u8]) -> Channel {
+    ClientMessage::<Value>::decode_routed(frame).map_or(Channel::URL, |(c, _)| c)
+}
+
+/// The channel a server frame is on, as routed decoding reads it.
+fn server_channel(frame: &[u8]) -> Channel {
+    ServerMessage::<Value, Value, Value>::decode_routed(frame).map_or(Channel::URL, |(c, _)| c)
 }

@@ -432,7 +432,9 @@ function readFields(spec, table, within, entries, isFrame) {
       continue;
     }
     // Nil in an optional field means absent; elsewhere it is checked like any value.
-    const value = v.kind === "nil" && field.required === "no" ? ABSENT : readValue(spec, field.type, v, within, key);
+    let value = v.kind === "nil" && field.required === "no" ? ABSENT : readValue(spec, field.type, v, within, key);
+    // An optional channel "c" of 0 is the URL's resource, the same as absent.
+    if (key === "c" && field.required === "no" && value === 0) value = ABSENT;
     if (seen.has(key)) throw new Reject("duplicate_field", within, key);
     seen.set(key, value);
   }
@@ -464,6 +466,10 @@ function readValue(spec, type, node, within, field) {
     return intForm(node.value);
   }
   switch (type) {
+    case "channel":
+      // A joined resource's channel: 1 to 65535 (0 is the URL's resource).
+      if (node.kind !== "int" || node.value < 1n || node.value > 65535n) throw bad();
+      return intForm(node.value);
     case "bool":
       if (node.kind !== "bool") throw bad();
       return node.value;
@@ -494,6 +500,7 @@ function libFields(spec, table, within, obj) {
   const form = {};
   for (const f of table) {
     if (!(f.name in obj) || (obj[f.name] === null && f.required === "no")) continue;
+    if (f.name === "c" && f.required === "no" && Number(obj.c) === 0) continue;
     const value = libValue(spec, f.type, obj[f.name]);
     if (Array.isArray(value) && value.length === 0 && within === "PresenceDiff") continue;
     form[f.name] = value;

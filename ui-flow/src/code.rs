@@ -61,6 +61,24 @@ error_codes! {
     /// A Subscribe went over a per-connection subscription limit.
     SUBSCRIPTION_LIMIT = "subscription_limit", fatal: false, reconnect: true,
         "a Subscribe went over a subscription limit (domain count, name length or total bytes); the domains over it were not subscribed";
+    /// A Join would take the connection over its channel limit.
+    CHANNEL_LIMIT = "channel_limit", fatal: false, reconnect: true,
+        "a Join went over the connection's channel limit (Connected.channels); the resource was not joined";
+    /// A Join named a resource this user may not join.
+    FORBIDDEN = "forbidden", fatal: false, reconnect: true,
+        "the user may not join this resource, or no longer may; the connection and its other channels stay";
+    /// A Join named a resource id the server does not accept.
+    BAD_RESOURCE = "bad_resource", fatal: false, reconnect: true,
+        "a Join named an empty or too long resource id, or one the server does not serve; it was not joined";
+    /// A Join named a resource the connection already holds.
+    ALREADY_JOINED = "already_joined", fatal: false, reconnect: true,
+        "a Join named a resource the connection already holds, on the URL or another channel; it was not joined again";
+    /// A Join named a channel that is in use.
+    CHANNEL_IN_USE = "channel_in_use", fatal: false, reconnect: true,
+        "a Join named a channel that is joined or still being left; the Join was ignored and the channel is unchanged";
+    /// A frame named a channel that is not joined.
+    UNKNOWN_CHANNEL = "unknown_channel", fatal: false, reconnect: true,
+        "a frame named a channel that is not joined; it was dropped";
     /// Authentication failed.
     UNAUTHORIZED = "unauthorized", fatal: true, reconnect: false,
         "the token was missing, invalid or expired; reconnecting with the same token will fail";
@@ -111,6 +129,8 @@ pub mod action_code {
     pub const TOO_MANY_ACTIONS: &str = "too_many_actions";
     /// The server's memory of action outcomes is full.
     pub const SERVER_BUSY: &str = "server_busy";
+    /// The Action named a channel that is not joined.
+    pub const UNKNOWN_CHANNEL: &str = "unknown_channel";
 
     /// Every code above, with its meaning.
     pub const ALL: &[ActionCodeInfo] = &[
@@ -129,6 +149,10 @@ pub mod action_code {
         ActionCodeInfo {
             code: SERVER_BUSY,
             description: "the server's memory of action outcomes is full; it was not run (retry later as a new action or the same one)",
+        },
+        ActionCodeInfo {
+            code: UNKNOWN_CHANNEL,
+            description: "the Action named a channel that is not joined (never joined, left, or removed); it was not run",
         },
     ];
 }

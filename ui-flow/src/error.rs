@@ -33,6 +33,9 @@ pub enum Error {
     /// The caller used the API wrongly.
     #[error(transparent)]
     Misuse(#[from] ApiMisuse),
+    /// A resource could not be joined, found or acted on.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
 }
 
 impl Error {
@@ -44,7 +47,7 @@ impl Error {
             Error::Encode(_) => ErrorCode::INTERNAL,
             Error::Protocol(_) => ErrorCode::UNEXPECTED_MESSAGE,
             Error::Incompatible(_) => ErrorCode::INCOMPATIBLE_VERSION,
-            Error::Misuse(_) => ErrorCode::INTERNAL,
+            Error::Misuse(_) | Error::Channel(_) => ErrorCode::INTERNAL,
         }
     }
 }
@@ -216,4 +219,28 @@ pub enum ApiMisuse {
     /// A configuration value is out of its allowed range.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+}
+
+/// Why a resource could not be joined or found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The server's `Connected` announced no channels.
+    #[error("the server does not serve channels")]
+    Unsupported,
+    /// The connection already holds as many resources as the server allows.
+    #[error("the server allows {limit} resources besides the URL's")]
+    Limit {
+        /// `Connected.channels`.
+        limit: u16,
+    },
+    /// The resource is already held on a channel.
+    #[error("{0} is already joined")]
+    AlreadyJoined(String),
+    /// No resource of that `Model` on that channel.
+    #[error("no such resource on {0}")]
+    Unknown(crate::Channel),
+    /// The action could not be encoded.
+    #[error("the action does not encode: {0}")]
+    Encode(#[from] crate::EncodeError),
 }

@@ -49,6 +49,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod channel;
 pub mod client;
 pub mod code;
 pub mod codec;
@@ -63,6 +64,7 @@ mod state;
 mod status;
 mod tag;
 
+pub use channel::Channel;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
@@ -70,7 +72,9 @@ mod tag;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use client::{FlowConnection, FlowConnectionBuilder};
 pub use code::{CloseCode, ErrorCode};
-pub use error::{ApiMisuse, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation};
+pub use error::{
+    ApiMisuse, ChannelError, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation,
+};
 pub use message::{ClientMessage, ServerMessage};
 pub use model::Model;
 pub use op::{OpId, ParseOpIdError};

@@ -29,6 +29,10 @@ pub enum ServerMessage<State, Delta, Event> {
         /// Additive: the authenticated user id, so a client knows itself in
         /// presence lists and signals.
         user_id: Option<String>,
+        /// Additive: how many resources besides the URL's this connection
+        /// may join (see the spec, "Channels"). Absent means the server does
+        /// not support channels: a client must not send `Join` to it.
+        channels: Option<u16>,
     },
     /// Tag 1: the reply to a `Ping`.
     Pong {
@@ -50,6 +54,20 @@ pub enum ServerMessage<State, Delta, Event> {
         /// which frame was refused: an action's outcome is always an
         /// `ActionOk` or `ActionErr`, never an `Error`.
         op_id: Option<OpId>,
+    },
+    /// Tag 3 (additive): the `Join` on this frame's channel succeeded; the
+    /// resource's `Snapshot` (or resume `Deltas`) and `Presence` follow on
+    /// the same channel.
+    Joined,
+    /// Tag 4 (additive): the resource on this frame's channel is no longer
+    /// joined: the answer to `Leave`, a refused `Join`, or a removal by the
+    /// server. The channel number is free again.
+    Left {
+        /// Why, when the server refused or removed it; absent after a
+        /// `Leave`.
+        code: Option<ErrorCode>,
+        /// A human-readable explanation, when there is one.
+        message: Option<String>,
     },
     /// Tag 1000: the full state at `seq`.
     Snapshot {
@@ -145,12 +163,24 @@ pub enum ServerMessage<State, Delta, Event> {
 }
 
 impl<S, D, E> ServerMessage<S, D, E> {
+    /// Whether the message belongs to a resource and so may travel on a
+    /// channel other than 0. `Connected` and `Pong` belong to the
+    /// connection; `Joined` and `Left` need a channel other than 0.
+    pub fn is_resource_scoped(&self) -> bool {
+        !matches!(
+            self,
+            ServerMessage::Connected { .. } | ServerMessage::Pong { .. }
+        )
+    }
+
     /// The message's tag.
     pub fn tag(&self) -> ServerTag {
         match self {
             ServerMessage::Connected { .. } => ServerTag::CONNECTED,
             ServerMessage::Pong { .. } => ServerTag::PONG,
             ServerMessage::Error { .. } => ServerTag::ERROR,
+            ServerMessage::Joined => ServerTag::JOINED,
+            ServerMessage::Left { .. } => ServerTag::LEFT,
             ServerMessage::Snapshot { .. } => ServerTag::SNAPSHOT,
             ServerMessage::Delta { .. } => ServerTag::DELTA,
             ServerMessage::Deltas { .. } => ServerTag::DELTAS,
@@ -186,6 +216,19 @@ pub enum ClientMessage<Action> {
         /// Additive: the epoch `last_seq` belongs to.
         epoch: Option<u32>,
     },
+    /// Tag 2 (additive): join another resource on this connection, on this
+    /// frame's channel (1 to 65535, chosen by the client). Only sent to a
+    /// server whose `Connected` announced `channels`.
+    Join {
+        /// The resource id, as in a connection URL's path.
+        resource: String,
+        /// The resume point: the last seq the client holds of this resource.
+        last_seq: Option<u64>,
+        /// The epoch `last_seq` belongs to.
+        epoch: Option<u32>,
+    },
+    /// Tag 3 (additive): leave the resource on this frame's channel.
+    Leave,
     /// Tag 1000: an application action.
     Action {
         /// The id the feedback will carry.
@@ -213,11 +256,20 @@ pub enum ClientMessage<Action> {
 }
 
 impl<A> ClientMessage<A> {
+    /// Whether the message belongs to a resource and so may travel on a
+    /// channel other than 0. `Ping` belongs to the connection; `Join` and
+    /// `Leave` need a channel other than 0.
+    pub fn is_resource_scoped(&self) -> bool {
+        !matches!(self, ClientMessage::Ping { .. })
+    }
+
     /// The message's tag.
     pub fn tag(&self) -> ClientTag {
         match self {
             ClientMessage::Ping { .. } => ClientTag::PING,
             ClientMessage::Resync { .. } => ClientTag::RESYNC,
+            ClientMessage::Join { .. } => ClientTag::JOIN,
+            ClientMessage::Leave => ClientTag::LEAVE,
             ClientMessage::Action { .. } => ClientTag::ACTION,
             ClientMessage::Subscribe { .. } => ClientTag::SUBSCRIBE,
             ClientMessage::Unsubscribe { .. } => ClientTag::UNSUBSCRIBE,

@@ -94,6 +94,10 @@ tag_table! {
         PONG = 1, "Pong", "reply to Ping, echoing the client's timestamp beside the server's";
         /// A server-side error, fatal or not.
         ERROR = 2, "Error", "an error with a documented code; fatal errors are followed by a close";
+        /// A `Join` succeeded.
+        JOINED = 3, "Joined", "the Join on this channel succeeded; the resource's snapshot and presence follow on it";
+        /// A channel's resource is no longer joined.
+        LEFT = 4, "Left", "the resource on this channel is no longer joined: Leave answered, Join refused or removed";
         /// The full state.
         SNAPSHOT = 1000, "Snapshot", "the full state at a sequence number, replacing whatever the client held";
         /// One change to the state.
@@ -124,6 +128,10 @@ tag_table! {
         PING = 0, "Ping", "keepalive and latency probe carrying the client's timestamp";
         /// Ask to catch up.
         RESYNC = 1, "Resync", "ask for the deltas after last_seq, or a snapshot when those cannot be served";
+        /// Join another resource on this connection.
+        JOIN = 2, "Join", "join another resource on this connection, on the channel the frame names";
+        /// Leave a joined resource.
+        LEAVE = 3, "Leave", "leave the resource on the channel the frame names";
         /// An application action.
         ACTION = 1000, "Action", "an application action, identified by its operation id";
         /// Subscribe to notification domains.

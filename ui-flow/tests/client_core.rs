@@ -80,6 +80,7 @@ fn another_protocol_version_closes_for_good() {
         protocol_version: ui_flow::PROTOCOL_VERSION + 1,
         connection_id: "c".into(),
         user_id: None,
+        channels: None,
     });
     assert_eq!(
         h.client.status(),

@@ -132,6 +132,10 @@ impl Server {
                     _ => vec![self.snapshot()],
                 }
             }
+            // This server announces no channels, so a client never joins.
+            ClientMessage::Join { .. } | ClientMessage::Leave => {
+                panic!("a Join or Leave sent to a server without channels")
+            }
             ClientMessage::Action { op_id, action } => {
                 if let Some(known) = self.outcomes.get(&op_id) {
                     return vec![known.clone()];
@@ -307,6 +311,7 @@ impl World {
                             protocol_version: ui_flow::PROTOCOL_VERSION,
                             connection_id: format!("c{}", id.0),
                             user_id: None,
+                            channels: None,
                         };
                         let snapshot = self.server.snapshot();
                         self.broadcast(&hello);

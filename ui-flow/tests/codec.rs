@@ -115,6 +115,7 @@ fn every_server_variant_round_trips() {
             protocol_version: 1,
             connection_id: "c1".into(),
             user_id: Some("ada".into()),
+            channels: None,
         },
         ServerMessage::Pong {
             client_ts: 0,

@@ -73,6 +73,7 @@ fn every_variant() -> Vec<Vec<u8>> {
             protocol_version: ui_flow::PROTOCOL_VERSION,
             connection_id: "c-1".into(),
             user_id: Some("u-1".into()),
+            channels: None,
         },
         ServerMessage::Pong {
             client_ts: 1,

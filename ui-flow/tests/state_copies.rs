@@ -59,6 +59,7 @@ fn a_delta_reaches_every_listener_with_one_copy_of_the_state() {
             protocol_version: ui_flow::PROTOCOL_VERSION,
             connection_id: "c1".into(),
             user_id: None,
+            channels: None,
         },
         Msg::Snapshot {
             state: Counted(vec![1]),

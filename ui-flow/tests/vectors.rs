@@ -84,14 +84,18 @@ enum Outcome {
 
 fn decode(direction: &str, bytes: &[u8], limits: &Limits) -> Result<Outcome, String> {
     Ok(match direction {
-        "server" => match DynServer::decode_with(bytes, limits) {
-            Ok(Decoded::Message(m)) => Outcome::Message(json_form::server(&m)),
-            Ok(Decoded::Unknown { tag }) => Outcome::Unknown(tag),
+        "server" => match DynServer::decode_routed_with(bytes, limits) {
+            Ok((channel, Decoded::Message(m))) => {
+                Outcome::Message(json_form::server_on(channel, &m))
+            }
+            Ok((_, Decoded::Unknown { tag })) => Outcome::Unknown(tag),
             Err(e) => Outcome::Error(e),
         },
-        "client" => match DynClient::decode_with(bytes, limits) {
-            Ok(Decoded::Message(m)) => Outcome::Message(json_form::client(&m)),
-            Ok(Decoded::Unknown { tag }) => Outcome::Unknown(tag),
+        "client" => match DynClient::decode_routed_with(bytes, limits) {
+            Ok((channel, Decoded::Message(m))) => {
+                Outcome::Message(json_form::client_on(channel, &m))
+            }
+            Ok((_, Decoded::Unknown { tag })) => Outcome::Unknown(tag),
             Err(e) => Outcome::Error(e),
         },
         other => return Err(format!("direction {other:?} is neither server nor client")),
@@ -122,12 +126,12 @@ fn check_positive(direction: &str, bytes: &[u8], v: &Json) -> Result<(), String>
     // The message the JSON stands for, built without looking at the bytes.
     let (wanted_json, encoded) = match direction {
         "server" => {
-            let m = json_form::to_server(expected)?;
-            (json_form::server(&m), m.encode())
+            let (channel, m) = json_form::to_server(expected)?;
+            (json_form::server_on(channel, &m), m.encode_on(channel))
         }
         _ => {
-            let m = json_form::to_client(expected)?;
-            (json_form::client(&m), m.encode())
+            let (channel, m) = json_form::to_client(expected)?;
+            (json_form::client_on(channel, &m), m.encode_on(channel))
         }
     };
     if &wanted_json != expected {

@@ -98,7 +98,7 @@ pub fn perform(
     mut commands: Commands<'_, '_>,
     mut actions: MessageReader<'_, '_, ClientAction<WorldCommand>>,
     mut velocities: Query<'_, '_, &mut Velocity>,
-    named: Query<'_, '_, (), With<Name>>,
+    mut named: Query<'_, '_, &mut Name>,
 ) {
     for request in actions.read() {
         match request.action() {
@@ -128,6 +128,24 @@ pub fn perform(
                     }
                     None => {
                         request.err("not_found", "no such entity");
+                    }
+                }
+            }
+            WorldCommand::Rename { entity, name } => {
+                let Some(mut current) =
+                    Entity::try_from_bits(*entity).and_then(|e| named.get_mut(e).ok())
+                else {
+                    request.err("not_found", "no such entity");
+                    continue;
+                };
+                match Name::parse(name) {
+                    Ok(name) => {
+                        // Only a real change marks the component changed.
+                        current.set_if_neq(name);
+                        request.ok();
+                    }
+                    Err(why) => {
+                        request.err("invalid_name", why);
                     }
                 }
             }

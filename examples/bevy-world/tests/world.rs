@@ -132,6 +132,81 @@ async fn entities_move_and_edits_round_trip() {
     );
 }
 
+/// The outcome of `command`, stepping frames until it settles.
+async fn outcome(
+    app: &mut bevy_app::App,
+    events: &mut mpsc::UnboundedReceiver<ClientEvent>,
+    conn: &Conn,
+    command: WorldCommand,
+) -> OpState {
+    let op = conn.send_action(command).expect("send");
+    match step_until(app, events, settled(op)).await {
+        Event::Action { state, .. } => state,
+        _ => unreachable!("settled() matches actions only"),
+    }
+}
+
+fn refused_with(state: &OpState, want: &str) -> bool {
+    matches!(state, OpState::Err { code: Some(code), .. } if code == want)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_is_trimmed_and_bad_names_are_refused() {
+    let settings = Settings {
+        addr: "127.0.0.1:0".into(),
+        entities: 3,
+        hz: 0,
+        sync_every: 1,
+    };
+    let mut app = simulation::app(&settings).expect("app");
+    let url = app.world().resource::<SyncServer>().url();
+    let (conn, mut events) = connect(url, "alice");
+    step_until(&mut app, &mut events, |_| mirrors_n_entities(&conn, 3)).await;
+    let (entity, _) = conn
+        .state()
+        .components::<Name>()
+        .into_iter()
+        .next()
+        .expect("a named entity");
+    let name_of = |conn: &Conn| conn.state().component::<Name>(entity).map(Result::ok);
+
+    let renamed = WorldCommand::Rename {
+        entity: entity.0,
+        name: "  Blue Comet ".into(),
+    };
+    let state = outcome(&mut app, &mut events, &conn, renamed).await;
+    assert!(matches!(state, OpState::Ok { .. }), "{state:?}");
+    // The answer is released after the tick that carries the change.
+    assert_eq!(name_of(&conn), Some(Some(Name("Blue Comet".into()))));
+
+    let too_long = "x".repeat(bevy_world::NAME_MAX_CHARS + 1);
+    let longest = "é".repeat(bevy_world::NAME_MAX_CHARS);
+    for bad in ["", "   ", too_long.as_str(), "tab\there"] {
+        let command = WorldCommand::Rename {
+            entity: entity.0,
+            name: bad.to_owned(),
+        };
+        let state = outcome(&mut app, &mut events, &conn, command).await;
+        assert!(refused_with(&state, "invalid_name"), "{bad:?}: {state:?}");
+    }
+    assert_eq!(name_of(&conn), Some(Some(Name("Blue Comet".into()))));
+
+    let command = WorldCommand::Rename {
+        entity: entity.0,
+        name: longest.clone(),
+    };
+    let state = outcome(&mut app, &mut events, &conn, command).await;
+    assert!(matches!(state, OpState::Ok { .. }), "{state:?}");
+    assert_eq!(name_of(&conn), Some(Some(Name(longest))));
+
+    let command = WorldCommand::Rename {
+        entity: u64::MAX,
+        name: "Nobody".into(),
+    };
+    let state = outcome(&mut app, &mut events, &conn, command).await;
+    assert!(refused_with(&state, "not_found"), "{state:?}");
+}
+
 /// A predicate that holds once the mirror has `n` entities.
 fn mirrors_n_entities(conn: &Conn, n: usize) -> bool {
     conn.seq().is_some() && conn.state().len() == n

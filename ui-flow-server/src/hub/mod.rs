@@ -405,6 +405,8 @@ impl<M: Model> Hub<M> {
             protocol_version: PROTOCOL_VERSION,
             connection_id: format!("{:08x}-{}", self.epoch, id.0),
             user_id: Some(user.user_id.clone()),
+            // No channels yet: clients must not send Join.
+            channels: None,
         };
         self.connections.insert(
             id,
@@ -1062,6 +1064,10 @@ impl<M: Model> Hub<M> {
             ClientMessage::Subscribe { domains } => self.subscribe(conn, domains),
             // Relayed from handle_frame, which has the sender's bytes.
             ClientMessage::Signal { .. } => {}
+            // This server announces no channels (its Connected has no
+            // `channels`), so it drops Join and Leave as a server that
+            // predates them drops an unknown tag.
+            ClientMessage::Join { .. } | ClientMessage::Leave => self.stats.unknown_tags += 1,
             ClientMessage::Unsubscribe { domains } => {
                 if let Some(c) = self.connections.get_mut(&conn) {
                     c.subscriptions

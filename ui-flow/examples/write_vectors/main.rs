@@ -18,6 +18,7 @@
 //! and `spec/js/check.mjs`) read them. Re-run this after a deliberate wire
 //! change and review the diff.
 
+mod channels;
 mod client;
 #[path = "../../tests/vectors/json_form.rs"]
 mod json_form;
@@ -28,7 +29,7 @@ use std::path::PathBuf;
 
 use json_form::{DynClient, DynServer, Json};
 use rmpv::Value;
-use ui_flow::{OpId, PresenceInfo, PresenceStatus, RawValue, SignalPayload};
+use ui_flow::{Channel, OpId, PresenceInfo, PresenceStatus, RawValue, SignalPayload};
 
 const OP: OpId = OpId::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
 const OP_TEXT: &str = "67e55044-10b1-426f-9247-bb680e5fe0c8";
@@ -138,33 +139,63 @@ impl Book {
     }
 
     fn server(&mut self, name: &str, note: &str, m: DynServer) {
-        let bytes = m.encode().expect("vector messages encode");
+        self.server_on(name, note, Channel::URL, m);
+    }
+
+    fn server_on(&mut self, name: &str, note: &str, channel: Channel, m: DynServer) {
+        let bytes = m.encode_on(channel).expect("vector messages encode");
         self.push(vec![
             ("name", Json::str(name)),
             ("direction", Json::str("server")),
             ("note", Json::str(note)),
             ("hex", Json::Str(hex::encode(bytes))),
-            ("expected", json_form::server(&m)),
+            ("expected", json_form::server_on(channel, &m)),
         ]);
     }
 
     fn client(&mut self, name: &str, note: &str, m: DynClient) {
-        let bytes = m.encode().expect("vector messages encode");
+        self.client_on(name, note, Channel::URL, m);
+    }
+
+    fn client_on(&mut self, name: &str, note: &str, channel: Channel, m: DynClient) {
+        let bytes = m.encode_on(channel).expect("vector messages encode");
         self.push(vec![
             ("name", Json::str(name)),
             ("direction", Json::str("client")),
             ("note", Json::str(note)),
             ("hex", Json::Str(hex::encode(bytes))),
-            ("expected", json_form::client(&m)),
+            ("expected", json_form::client_on(channel, &m)),
         ]);
     }
 
     fn server_decodes(&mut self, name: &str, note: &str, bytes: Vec<u8>, m: DynServer) {
-        self.decode_only(name, "server", note, bytes, json_form::server(&m));
+        self.server_decodes_on(name, note, bytes, Channel::URL, m);
+    }
+
+    fn server_decodes_on(
+        &mut self,
+        name: &str,
+        note: &str,
+        bytes: Vec<u8>,
+        c: Channel,
+        m: DynServer,
+    ) {
+        self.decode_only(name, "server", note, bytes, json_form::server_on(c, &m));
     }
 
     fn client_decodes(&mut self, name: &str, note: &str, bytes: Vec<u8>, m: DynClient) {
-        self.decode_only(name, "client", note, bytes, json_form::client(&m));
+        self.client_decodes_on(name, note, bytes, Channel::URL, m);
+    }
+
+    fn client_decodes_on(
+        &mut self,
+        name: &str,
+        note: &str,
+        bytes: Vec<u8>,
+        c: Channel,
+        m: DynClient,
+    ) {
+        self.decode_only(name, "client", note, bytes, json_form::client_on(c, &m));
     }
 
     fn unknown(&mut self, name: &str, direction: &str, note: &str, bytes: Vec<u8>, tag: u16) {
@@ -222,11 +253,13 @@ impl Book {
 fn main() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors"));
     std::fs::create_dir_all(&dir).expect("create spec/vectors");
-    for book in [
+    let (mut server, mut client, mut rejected) = (
         server::server_vectors(),
         client::client_vectors(),
         rejected::rejected_vectors(),
-    ] {
+    );
+    channels::add(&mut server, &mut client, &mut rejected);
+    for book in [server, client, rejected] {
         book.write(&dir);
     }
 }

@@ -66,6 +66,7 @@ pub(crate) fn server_vectors() -> Book {
             protocol_version: 1,
             connection_id: "c-7f3a".into(),
             user_id: None,
+            channels: None,
         },
     );
     b.server(
@@ -75,6 +76,7 @@ pub(crate) fn server_vectors() -> Book {
             protocol_version: 1,
             connection_id: "c-7f3b".into(),
             user_id: Some("alice".into()),
+            channels: None,
         },
     );
     b.server(
@@ -84,6 +86,7 @@ pub(crate) fn server_vectors() -> Book {
             protocol_version: u8::MAX,
             connection_id: String::new(),
             user_id: Some("ユーザー-ø".into()),
+            channels: None,
         },
     );
     // Pong
@@ -504,6 +507,7 @@ pub(crate) fn server_vectors() -> Book {
             protocol_version: 1,
             connection_id: "c-1".into(),
             user_id: None,
+            channels: None,
         },
     );
     b.server_decodes(

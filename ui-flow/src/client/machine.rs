@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use web_time::Instant;
 
+use crate::channel::Channel;
 use crate::code::CloseCode;
 use crate::codec::Decoded;
 use crate::error::{ApiMisuse, Error};
@@ -21,6 +22,9 @@ use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::{CloseReason, ConnectionStatus};
 
+#[cfg(doc)]
+use super::channels::ResourceStatus;
+use super::channels::{self, Resource, Resources};
 use super::config::ClientConfig;
 use super::event::{Event, SocketCommand, SocketId};
 use super::link::{Due, Link};
@@ -142,6 +146,8 @@ pub struct Client<M: Model> {
     /// When the last unanswered `Resync` was sent.
     resync_since: Option<Instant>,
     transmits: VecDeque<Vec<u8>>,
+    /// The resources joined besides the URL's, by channel.
+    resources: Resources,
     sockets: VecDeque<SocketCommand>,
     events: VecDeque<Event<M::State, M::Event>>,
     action: PhantomData<fn(M::Action)>,
@@ -325,6 +331,7 @@ impl<M: Model> Client<M> {
         let (attempt, next_try) = self.link.lose(now);
         self.transmits.clear();
         self.resync_since = None;
+        self.resources.on_lost();
         self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
     }
 
@@ -360,6 +367,7 @@ impl<M: Model> Client<M> {
             connection_id: None,
             user_id: None,
             resync_since: None,
+            resources: Resources::default(),
             transmits: VecDeque::new(),
             sockets: VecDeque::new(),
             events: VecDeque::new(),
@@ -388,12 +396,102 @@ impl<M: Model> Client<M> {
         }
         self.link.opened(now);
         self.link.heard(now);
-        match ServerMessage::<M::State, M::Delta, M::Event>::decode_with(frame, &self.config.limits)
-        {
-            Ok(Decoded::Message(message)) => self.on_message(now, message),
-            Ok(Decoded::Unknown { .. }) => {}
-            Err(error) => self.events.push_back(Event::BadFrame(error)),
+        match ServerMessage::<M::State, M::Delta, M::Event>::decode_routed_with(
+            frame,
+            &self.config.limits,
+        ) {
+            Ok((channel, Decoded::Message(message))) if channel.is_url() => {
+                self.on_message(now, message)
+            }
+            // A joined resource's frame, which it decodes with its own types.
+            Ok((channel, Decoded::Message(_))) => self.route(channel, frame),
+            Ok((_, Decoded::Unknown { .. })) => {}
+            // Perhaps a joined resource's frame whose payloads are not this
+            // model's; only then is the channel read on its own.
+            Err(error) => match self.resources.is_empty() {
+                false => match channels::channel_of(frame, &self.config.limits) {
+                    channel if !channel.is_url() => self.route(channel, frame),
+                    _ => self.events.push_back(Event::BadFrame(error)),
+                },
+                true => self.events.push_back(Event::BadFrame(error)),
+            },
         }
+    }
+
+    fn route(&mut self, channel: Channel, frame: &[u8]) {
+        self.resources
+            .on_frame(channel, frame, &self.config.limits, &mut self.transmits);
+    }
+
+    /// Joins another resource on this connection, with its own `Model`
+    /// `R`, and returns the channel it is on (see [`Resource`]). The `Join`
+    /// goes now, or with the next `Connected`; every reconnect joins again
+    /// from the resource's resume point. Fails when the server announced no
+    /// channels, or as many as the connection already holds.
+    pub fn join<R: Model>(&mut self, resource: impl Into<String>) -> Result<Channel, Error> {
+        self.usable()?;
+        let (channel, frame) = self
+            .resources
+            .join::<R>(
+                resource.into(),
+                self.link.is_up(),
+                self.config.settled_ops_kept,
+            )
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(channel)
+    }
+
+    /// Leaves the resource on `channel`; its [`ResourceStatus`] becomes
+    /// `Left` when the server answers (at once while disconnected).
+    pub fn leave(&mut self, channel: Channel) {
+        let frame = self.resources.leave(channel, self.link.is_up());
+        self.transmits.extend(frame);
+    }
+
+    /// The resource joined on `channel`, if it has the `Model` `R`.
+    pub fn resource<R: Model>(&self, channel: Channel) -> Option<&Resource<R>> {
+        self.resources.get::<R>(channel)
+    }
+
+    /// The resource joined on `channel`, to drain its events.
+    pub fn resource_mut<R: Model>(&mut self, channel: Channel) -> Option<&mut Resource<R>> {
+        self.resources.get_mut::<R>(channel)
+    }
+
+    /// Sends an action on the resource on `channel`, with an optional
+    /// optimistic change applied to that resource's state until the
+    /// outcome arrives. At most [`queue_bound`](ClientConfig::queue_bound)
+    /// actions of one resource are unresolved at once.
+    pub fn send_action_on<R: Model>(
+        &mut self,
+        channel: Channel,
+        action: R::Action,
+        change: Option<R::Delta>,
+    ) -> Result<OpId, Error> {
+        self.usable()?;
+        let (op_id, frame) =
+            self.resources
+                .issue::<R>(channel, action, change, self.config.queue_bound)?;
+        self.transmits.extend(frame);
+        Ok(op_id)
+    }
+
+    /// Receives notifications of the resource on `channel` in these
+    /// domains, from now on and again after every rejoin.
+    pub fn subscribe_on<R: Model, D: Into<String>>(
+        &mut self,
+        channel: Channel,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let domains = domains.into_iter().map(Into::into).collect();
+        let frame = self
+            .resources
+            .subscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
     }
 
     /// The socket `socket` closed, failed to open or failed. `code` is the

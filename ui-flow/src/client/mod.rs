@@ -63,6 +63,7 @@
 //!     protocol_version: ui_flow::PROTOCOL_VERSION,
 //!     connection_id: "c1".into(),
 //!     user_id: None,
+//!     channels: None,
 //! };
 //! client.handle_frame(start, socket, &hello.encode()?);
 //! let snapshot = ServerMessage::<Counter, i64, ()>::Snapshot {
@@ -95,6 +96,7 @@ mod browser;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 mod callbacks;
+mod channels;
 mod config;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
@@ -128,6 +130,7 @@ pub use binding::{Binding, FlowOptions, Latest, Notification, Part};
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use callbacks::{MaybeSend, MaybeSync};
+pub use channels::{Resource, ResourceEvent, ResourceStatus};
 pub use config::ClientConfig;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),

@@ -39,10 +39,11 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 pub use peek::{FrameHead, field_bytes, peek_head};
 use read::Fields;
-pub use server::encode_relayed_signal;
+pub use server::{encode_relayed_signal, encode_relayed_signal_on};
 
 /// Bounds the decoder enforces before it reads any field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,11 +139,11 @@ pub fn peek_tag(bytes: &[u8], limits: &Limits) -> Result<u16, DecodeError> {
 /// [`validate`] and its error, if any, wins: the error reported is then
 /// exactly the one a validate-first decoder would report, whichever field
 /// the single pass stumbled on first.
-fn decode_frame<'a, M>(
+fn decode_frame<'a, R>(
     bytes: &'a [u8],
     limits: &Limits,
-    read: impl FnOnce(u16, Fields<'a>) -> Result<Decoded<M>, DecodeError>,
-) -> Result<Decoded<M>, DecodeError> {
+    read: impl FnOnce(u16, Fields<'a>) -> Result<R, DecodeError>,
+) -> Result<R, DecodeError> {
     if bytes.len() > limits.max_frame_len {
         return Err(DecodeError::TooLarge {
             len: bytes.len(),
@@ -191,6 +192,28 @@ pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
         message,
         field,
         reason: e.to_string(),
+    })
+}
+
+/// Checks that a message may be written on `channel`: a message of the
+/// connection (`scoped` false) only on channel 0, one that opens, closes or
+/// answers for a channel (`names_channel`) only on channels 1 to 65535.
+fn check_channel(
+    scoped: bool,
+    names_channel: bool,
+    channel: Channel,
+    name: &'static str,
+) -> Result<(), EncodeError> {
+    let reason = if !scoped && !channel.is_url() {
+        "belongs to the connection, not to a channel"
+    } else if names_channel && channel.is_url() {
+        "needs a channel other than 0"
+    } else {
+        return Ok(());
+    };
+    Err(EncodeError {
+        field: "c",
+        reason: format!("{name} {reason}"),
     })
 }
 

@@ -31,6 +31,10 @@ pub(crate) struct Fields<'a> {
     /// `"t"` is rejected instead of skipped as an unknown field (a reader that
     /// kept the last `"t"` would otherwise see a different message).
     pub(crate) tag_read: bool,
+    /// The frame's channel (its `"c"`), 0 until one is read.
+    pub(crate) channel: u16,
+    /// Whether `"c"` was read, so that a second one is a duplicate.
+    channel_read: bool,
     /// The nesting level of this map (the frame's own map is 1).
     depth: usize,
     /// The deepest level allowed ([`Limits::max_depth`](super::Limits::max_depth)).
@@ -128,6 +132,8 @@ impl<'a> Fields<'a> {
             left,
             message,
             tag_read: false,
+            channel: 0,
+            channel_read: false,
             depth,
             max_depth,
             key_offset: pos,
@@ -240,6 +246,51 @@ impl<'a> Fields<'a> {
             true
         } else {
             false
+        }
+    }
+
+    /// The optional `"c"` of a resource's message: a `uint16`, nil or 0
+    /// meaning channel 0.
+    pub(crate) fn channel_field(&mut self) -> Result<(), DecodeError> {
+        let channel = self.opt("c", Fields::uint::<u16>)?.unwrap_or(0);
+        self.set_channel(channel)
+    }
+
+    /// The required `"c"` of `Join`, `Leave`, `Joined` and `Left`: 1 to
+    /// 65535, since channel 0 is the URL's resource, never joined or left.
+    pub(crate) fn named_channel_field(&mut self) -> Result<(), DecodeError> {
+        let channel = self.uint::<u16>("c")?;
+        if channel == 0 {
+            return Err(invalid(
+                self.message,
+                "c",
+                "channel 0 is the URL's resource; expected 1 to 65535",
+            ));
+        }
+        self.set_channel(channel)
+    }
+
+    fn set_channel(&mut self, channel: u16) -> Result<(), DecodeError> {
+        if self.channel_read {
+            return Err(DecodeError::DuplicateField {
+                message: self.message,
+                field: "c",
+            });
+        }
+        self.channel_read = true;
+        self.channel = channel;
+        Ok(())
+    }
+
+    /// Fails unless a `"c"` was read (see [`named_channel_field`](Self::named_channel_field)).
+    pub(crate) fn channel_required(&self) -> Result<(), DecodeError> {
+        if self.channel_read {
+            Ok(())
+        } else {
+            Err(DecodeError::MissingField {
+                message: self.message,
+                field: "c",
+            })
         }
     }
 

@@ -4,45 +4,89 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{Fields, Slot};
 use super::write::{Out, presence_diff_len};
-use super::{Decoded, Limits, decode_frame, validate, write_atomically};
+use super::{Decoded, Limits, check_channel, decode_frame, validate, write_atomically};
+use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ServerMessage;
 use crate::presence::PresenceDiff;
 use crate::tag::ServerTag;
 
 impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
-    /// Encodes the message as one frame.
+    /// Encodes the message as one frame on channel 0 (the URL's resource).
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        self.encode_into(&mut buf)?;
-        Ok(buf)
+        self.encode_on(Channel::URL)
     }
 
     /// Appends the frame to `buf`; on error `buf` is left as it was.
     pub fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let tag = self.tag().0;
-        write_atomically(buf, |out| self.write(out, tag))
+        self.encode_on_into(Channel::URL, buf)
     }
 
-    fn write(&self, out: &mut Out<'_>, tag: u16) -> Result<(), EncodeError> {
+    /// Encodes the message as one frame on `channel`. Channel 0 writes no
+    /// `"c"`, so its bytes are those of [`encode`](Self::encode). Fails for
+    /// `Connected` and `Pong` on a channel other than 0, and for `Joined`
+    /// and `Left` on channel 0.
+    pub fn encode_on(&self, channel: Channel) -> Result<Vec<u8>, EncodeError> {
+        let mut buf = Vec::new();
+        self.encode_on_into(channel, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Appends the frame on `channel` to `buf`; on error `buf` is left as it
+    /// was.
+    pub fn encode_on_into(&self, channel: Channel, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let tag = self.tag();
+        let names_channel = matches!(self, ServerMessage::Joined | ServerMessage::Left { .. });
+        check_channel(
+            self.is_resource_scoped(),
+            names_channel,
+            channel,
+            tag.name().unwrap_or("message"),
+        )?;
+        write_atomically(buf, |out| self.write(out, tag.0, channel.0))
+    }
+
+    fn write(&self, out: &mut Out<'_>, tag: u16, channel: u16) -> Result<(), EncodeError> {
         match self {
             ServerMessage::Connected {
                 protocol_version,
                 connection_id,
                 user_id,
+                channels,
             } => {
-                out.envelope(tag, 2 + usize::from(user_id.is_some()));
+                out.envelope_on(
+                    tag,
+                    channel,
+                    2 + usize::from(user_id.is_some()) + usize::from(channels.is_some()),
+                );
                 out.uint("protocol_version", u64::from(*protocol_version));
                 out.str("connection_id", connection_id);
                 if let Some(user) = user_id {
                     out.str("user_id", user);
+                }
+                if let Some(limit) = channels {
+                    out.uint("channels", u64::from(*limit));
+                }
+            }
+            ServerMessage::Joined => out.envelope_on(tag, channel, 0),
+            ServerMessage::Left { code, message } => {
+                out.envelope_on(
+                    tag,
+                    channel,
+                    usize::from(code.is_some()) + usize::from(message.is_some()),
+                );
+                if let Some(code) = code {
+                    out.str("code", code.as_str());
+                }
+                if let Some(message) = message {
+                    out.str("message", message);
                 }
             }
             ServerMessage::Pong {
                 client_ts,
                 server_ts,
             } => {
-                out.envelope(tag, 2);
+                out.envelope_on(tag, channel, 2);
                 out.uint("client_ts", *client_ts);
                 out.uint("server_ts", *server_ts);
             }
@@ -52,8 +96,9 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 fatal,
                 op_id,
             } => {
-                out.envelope(
+                out.envelope_on(
                     tag,
+                    channel,
                     2 + usize::from(code.is_some()) + usize::from(op_id.is_some()),
                 );
                 if let Some(code) = code {
@@ -71,7 +116,7 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 timestamp,
                 epoch,
             } => {
-                out.envelope(tag, 3 + usize::from(epoch.is_some()));
+                out.envelope_on(tag, channel, 3 + usize::from(epoch.is_some()));
                 out.payload("state", state)?;
                 out.uint("seq", *seq);
                 out.uint("timestamp", *timestamp);
@@ -86,8 +131,9 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 epoch,
                 prev,
             } => {
-                out.envelope(
+                out.envelope_on(
                     tag,
+                    channel,
                     3 + usize::from(epoch.is_some()) + usize::from(prev.is_some()),
                 );
                 out.payload("delta", delta)?;
@@ -107,8 +153,9 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 epoch,
                 prev,
             } => {
-                out.envelope(
+                out.envelope_on(
                     tag,
+                    channel,
                     3 + usize::from(epoch.is_some()) + usize::from(prev.is_some()),
                 );
                 out.payloads("deltas", deltas)?;
@@ -122,18 +169,18 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 }
             }
             ServerMessage::Presence { users } => {
-                out.envelope(tag, 1);
+                out.envelope_on(tag, channel, 1);
                 out.presence_list("users", users);
             }
             ServerMessage::PresenceDiff(diff) => {
-                out.envelope(tag, presence_diff_len(diff));
+                out.envelope_on(tag, channel, presence_diff_len(diff));
                 out.presence_diff(diff);
             }
             ServerMessage::Signal {
                 from_user_id,
                 signal,
             } => {
-                out.envelope(tag, 2);
+                out.envelope_on(tag, channel, 2);
                 out.str("from_user_id", from_user_id);
                 out.signal("signal", signal);
             }
@@ -142,7 +189,7 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 event,
                 correlation_id,
             } => {
-                out.envelope(tag, 2 + usize::from(correlation_id.is_some()));
+                out.envelope_on(tag, channel, 2 + usize::from(correlation_id.is_some()));
                 out.str("domain", domain);
                 out.payload("event", event)?;
                 if let Some(id) = correlation_id {
@@ -154,8 +201,9 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 percent,
                 message,
             } => {
-                out.envelope(
+                out.envelope_on(
                     tag,
+                    channel,
                     1 + usize::from(percent.is_some()) + usize::from(message.is_some()),
                 );
                 out.op_id("op_id", op_id);
@@ -169,7 +217,7 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
             ServerMessage::ActionOk { op_id, result } => {
                 // A nil result is no result: omitting it keeps decode(encode(m)) == m.
                 let result = result.as_ref().filter(|r| !r.is_nil());
-                out.envelope(tag, 1 + usize::from(result.is_some()));
+                out.envelope_on(tag, channel, 1 + usize::from(result.is_some()));
                 out.op_id("op_id", op_id);
                 if let Some(result) = result {
                     out.raw("result", result);
@@ -180,7 +228,7 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
                 code,
                 message,
             } => {
-                out.envelope(tag, 2 + usize::from(code.is_some()));
+                out.envelope_on(tag, channel, 2 + usize::from(code.is_some()));
                 out.op_id("op_id", op_id);
                 if let Some(code) = code {
                     out.str("code", code);
@@ -198,13 +246,31 @@ where
     D: Deserialize<'a>,
     E: Deserialize<'a>,
 {
-    /// Decodes one frame with the default [`Limits`].
+    /// Decodes one frame with the default [`Limits`], dropping its channel.
+    /// Only for a client that never joins a channel, which receives frames
+    /// on channel 0 alone; otherwise use [`decode_routed`](Self::decode_routed).
     pub fn decode(bytes: &'a [u8]) -> Result<Decoded<Self>, DecodeError> {
         Self::decode_with(bytes, &Limits::default())
     }
 
-    /// Decodes one frame within `limits`.
+    /// Decodes one frame within `limits`, dropping its channel (see
+    /// [`decode`](Self::decode)).
     pub fn decode_with(bytes: &'a [u8], limits: &Limits) -> Result<Decoded<Self>, DecodeError> {
+        Self::decode_routed_with(bytes, limits).map(|(_, message)| message)
+    }
+
+    /// Decodes one frame with the default [`Limits`], with the channel it
+    /// is on (its `"c"`, [`Channel::URL`] when absent). A frame with an
+    /// unknown tag is reported on channel 0: its fields are not read.
+    pub fn decode_routed(bytes: &'a [u8]) -> Result<(Channel, Decoded<Self>), DecodeError> {
+        Self::decode_routed_with(bytes, &Limits::default())
+    }
+
+    /// Decodes one frame within `limits`, with the channel it is on.
+    pub fn decode_routed_with(
+        bytes: &'a [u8],
+        limits: &Limits,
+    ) -> Result<(Channel, Decoded<Self>), DecodeError> {
         decode_frame(bytes, limits, |tag, f| {
             Self::read(bytes, limits, ServerTag(tag), f)
         })
@@ -215,20 +281,22 @@ where
         limits: &Limits,
         tag: ServerTag,
         mut f: Fields<'a>,
-    ) -> Result<Decoded<Self>, DecodeError> {
+    ) -> Result<(Channel, Decoded<Self>), DecodeError> {
         let Some(name) = tag.name() else {
             // Nothing of an unknown message is read, but it must still be a
             // valid frame.
             validate(bytes, limits)?;
             f.message = "unknown message";
             f.finish_unknown()?;
-            return Ok(Decoded::Unknown { tag: tag.0 });
+            return Ok((Channel::URL, Decoded::Unknown { tag: tag.0 }));
         };
         f.message = name;
         let message = match tag {
             ServerTag::CONNECTED => connected(&mut f)?,
             ServerTag::PONG => pong(&mut f)?,
             ServerTag::ERROR => error(&mut f)?,
+            ServerTag::JOINED => joined(&mut f)?,
+            ServerTag::LEFT => left(&mut f)?,
             ServerTag::SNAPSHOT => snapshot(&mut f)?,
             ServerTag::DELTA | ServerTag::DELTAS => delta_or_deltas(&mut f, tag)?,
             ServerTag::PRESENCE => presence(&mut f)?,
@@ -240,7 +308,7 @@ where
             _ => action_err(&mut f)?,
         };
         f.finish_frame()?;
-        Ok(Decoded::Message(message))
+        Ok((Channel(f.channel), Decoded::Message(message)))
     }
 }
 
@@ -250,6 +318,16 @@ where
 /// one MessagePack value within the default [`Limits`]; the caller has
 /// already decoded them as a SignalPayload.
 pub fn encode_relayed_signal(from_user_id: &str, signal: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    encode_relayed_signal_on(Channel::URL, from_user_id, signal)
+}
+
+/// [`encode_relayed_signal`] on `channel`: the frame carries `"c"` unless
+/// the channel is 0.
+pub fn encode_relayed_signal_on(
+    channel: Channel,
+    from_user_id: &str,
+    signal: &[u8],
+) -> Result<Vec<u8>, DecodeError> {
     let end = super::scan::walk(signal, 0, Limits::DEFAULT_MAX_DEPTH - 1)?;
     if end != signal.len() {
         return Err(DecodeError::TrailingBytes {
@@ -258,7 +336,7 @@ pub fn encode_relayed_signal(from_user_id: &str, signal: &[u8]) -> Result<Vec<u8
     }
     let mut buf = Vec::with_capacity(signal.len() + from_user_id.len() + 32);
     let mut out = Out { buf: &mut buf };
-    out.envelope(ServerTag::SIGNAL.0, 2);
+    out.envelope_on(ServerTag::SIGNAL.0, channel.0, 2);
     out.str("from_user_id", from_user_id);
     out.key("signal");
     out.buf.extend_from_slice(signal);
@@ -269,7 +347,8 @@ type Msg<S, D, E> = Result<ServerMessage<S, D, E>, DecodeError>;
 
 fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     let m = f.message;
-    let (mut version, mut id, mut user) = (Slot::new(), Slot::new(), Slot::new());
+    let (mut version, mut id, mut user, mut channels) =
+        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
             b"protocol_version" => {
@@ -277,6 +356,7 @@ fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
             }
             b"connection_id" => id.set(f.string("connection_id")?, m, "connection_id")?,
             b"user_id" => user.set(f.opt("user_id", Fields::string)?, m, "user_id")?,
+            b"channels" => channels.set(f.opt("channels", Fields::uint)?, m, "channels")?,
             _ => f.skip()?,
         }
     }
@@ -284,6 +364,7 @@ fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
         protocol_version: version.required(m, "protocol_version")?,
         connection_id: id.required(m, "connection_id")?,
         user_id: user.optional(),
+        channels: channels.optional(),
     })
 }
 
@@ -313,6 +394,7 @@ fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
             b"message" => message.set(f.string("message")?, m, "message")?,
             b"fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
             b"op_id" => op_id.set(f.opt("op_id", Fields::op_id)?, m, "op_id")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -321,6 +403,35 @@ fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
         message: message.required(m, "message")?,
         fatal: fatal.required(m, "fatal")?,
         op_id: op_id.optional(),
+    })
+}
+
+fn joined<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    while let Some(key) = f.next_key()? {
+        match key {
+            b"c" => f.named_channel_field()?,
+            _ => f.skip()?,
+        }
+    }
+    f.channel_required()?;
+    Ok(ServerMessage::Joined)
+}
+
+fn left<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+    let m = f.message;
+    let (mut code, mut message) = (Slot::new(), Slot::new());
+    while let Some(key) = f.next_key()? {
+        match key {
+            b"c" => f.named_channel_field()?,
+            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
+            b"message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
+            _ => f.skip()?,
+        }
+    }
+    f.channel_required()?;
+    Ok(ServerMessage::Left {
+        code: code.optional().map(Into::into),
+        message: message.optional(),
     })
 }
 
@@ -334,6 +445,7 @@ fn snapshot<'a, S: Deserialize<'a>, D, E>(f: &mut Fields<'a>) -> Msg<S, D, E> {
             b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
             b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
             b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -368,6 +480,7 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
             b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
             b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
             b"prev" => prev.set(f.opt("prev", Fields::uint)?, m, "prev")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -408,6 +521,7 @@ fn presence<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     while let Some(key) = f.next_key()? {
         match key {
             b"users" => users.set(f.array("users", Fields::presence_info)?, m, "users")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -432,6 +546,7 @@ fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
                 "updated",
             )?,
             b"left" => left.set(f.opt("left", Fields::strings)?, m, "left")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -449,6 +564,7 @@ fn signal<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
         match key {
             b"from_user_id" => from.set(f.string("from_user_id")?, m, "from_user_id")?,
             b"signal" => payload.set(f.signal("signal")?, m, "signal")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -468,6 +584,7 @@ fn notify<'a, S, D, E: Deserialize<'a>>(f: &mut Fields<'a>) -> Msg<S, D, E> {
             b"correlation_id" => {
                 correlation.set(f.opt("correlation_id", Fields::op_id)?, m, "correlation_id")?
             }
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -486,6 +603,7 @@ fn progress<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
             b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
             b"percent" => percent.set(f.opt("percent", Fields::uint)?, m, "percent")?,
             b"message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -503,6 +621,7 @@ fn action_ok<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
         match key {
             b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
             b"result" => result.set(f.opt("result", Fields::raw)?, m, "result")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }
@@ -520,6 +639,7 @@ fn action_err<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
             b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
             b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
             b"message" => message.set(f.string("message")?, m, "message")?,
+            b"c" => f.channel_field()?,
             _ => f.skip()?,
         }
     }

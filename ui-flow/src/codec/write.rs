@@ -38,6 +38,16 @@ impl Out<'_> {
         self.uint_value(u64::from(tag));
     }
 
+    /// Starts a frame on `channel`: the map header, `"t"`, then `"c"` unless
+    /// the channel is 0 (the URL's resource, whose frames carry no `"c"`).
+    /// `fields` excludes both.
+    pub(crate) fn envelope_on(&mut self, tag: u16, channel: u16, fields: usize) {
+        self.envelope(tag, fields + usize::from(channel != 0));
+        if channel != 0 {
+            self.uint("c", u64::from(channel));
+        }
+    }
+
     /// Starts an array of `len` items.
     pub(crate) fn array(&mut self, len: usize) {
         infallible(rmp::encode::write_array_len(self.buf, len as u32));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ui_flow::client::{Client, ClientConfig, Event, Instant, SocketCommand, SocketId};
 use ui_flow::codec::Decoded;
-use ui_flow::{ClientMessage, FlowState, Model, OpId, ServerMessage};
+use ui_flow::{Channel, ClientMessage, FlowState, Model, OpId, ServerMessage};
 
 /// A state whose deltas do not commute: a missing, repeated or reordered
 /// delta shows up in the log.
@@ -57,6 +57,8 @@ pub struct Harness {
     pub closes: Vec<SocketCommand>,
     /// Frames sent, decoded.
     pub sent: Vec<ClientMessage<Append>>,
+    /// The same frames with the channel each was sent on.
+    pub routed: Vec<(Channel, ClientMessage<Append>)>,
     pub events: Vec<TestEvent>,
 }
 
@@ -76,6 +78,7 @@ impl Harness {
             dials: vec![],
             closes: vec![],
             sent: vec![],
+            routed: vec![],
             events: vec![],
         };
         h.pump();
@@ -103,9 +106,12 @@ impl Harness {
             }
         }
         while let Some(frame) = self.client.poll_transmit() {
-            match ClientMessage::<Append>::decode(&frame).expect("client frames decode") {
-                Decoded::Message(m) => self.sent.push(m),
-                Decoded::Unknown { tag } => panic!("client sent unknown tag {tag}"),
+            match ClientMessage::<Append>::decode_routed(&frame).expect("client frames decode") {
+                (channel, Decoded::Message(m)) => {
+                    self.sent.push(m.clone());
+                    self.routed.push((channel, m));
+                }
+                (_, Decoded::Unknown { tag }) => panic!("client sent unknown tag {tag}"),
             }
         }
         while let Some(event) = self.client.poll_event() {
@@ -162,6 +168,7 @@ impl Harness {
             protocol_version: ui_flow::PROTOCOL_VERSION,
             connection_id: "conn".into(),
             user_id: Some("me".into()),
+            channels: None,
         });
     }
 
@@ -180,7 +187,14 @@ impl Harness {
     }
 
     pub fn take_sent(&mut self) -> Vec<ClientMessage<Append>> {
+        self.routed.clear();
         std::mem::take(&mut self.sent)
+    }
+
+    /// The frames sent since the last take, with their channels.
+    pub fn take_routed(&mut self) -> Vec<(Channel, ClientMessage<Append>)> {
+        self.sent.clear();
+        std::mem::take(&mut self.routed)
     }
 
     pub fn take_events(&mut self) -> Vec<TestEvent> {

@@ -6,7 +6,7 @@ use rmpv::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ui_flow::codec::{Decoded, Limits, validate};
-use ui_flow::{ClientMessage, DecodeError, ServerMessage};
+use ui_flow::{Channel, ClientMessage, DecodeError, ServerMessage};
 
 use super::payload::{Act, Board, Change, Reward};
 
@@ -78,12 +78,12 @@ pub fn frame(frame: &[u8]) -> Outcome {
     }
     if let Ok(Decoded::Message(m)) = typed {
         outcome.client_typed = true;
-        client_roundtrip(&m);
+        client_roundtrip(client_channel(frame), &m);
     }
     match dynamic {
         Ok(Decoded::Message(m)) => {
             outcome.client = true;
-            client_roundtrip(&m);
+            client_roundtrip(client_channel(frame), &m);
         }
         Ok(Decoded::Unknown { .. }) => outcome.unknown_tag = true,
         Err(_) => {}
@@ -109,46 +109,46 @@ pub fn frame(frame: &[u8]) -> Outcome {
     }
     if let Ok(Decoded::Message(m)) = typed {
         outcome.server_typed = true;
-        server_roundtrip(&m);
+        server_roundtrip(server_channel(frame), &m);
     }
     if let Ok(Decoded::Message(m)) = dynamic {
         outcome.server = true;
-        server_roundtrip(&m);
+        server_roundtrip(server_channel(frame), &m);
     }
     outcome
 }
 
-pub fn client_roundtrip<A>(m: &ClientMessage<A>)
+pub fn client_roundtrip<A>(channel: Channel, m: &ClientMessage<A>)
 where
     A: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let bytes = m.encode().expect("a decoded message encodes");
-    let back = match ClientMessage::<A>::decode(&bytes) {
-        Ok(Decoded::Message(back)) => back,
+    let bytes = m.encode_on(channel).expect("a decoded message encodes");
+    let back = match ClientMessage::<A>::decode_routed(&bytes) {
+        Ok((c, Decoded::Message(back))) if c == channel => back,
         other => panic!("{m:?} encoded as {bytes:02x?}, which decodes as {other:?}"),
     };
     assert!(same(m, &back), "{m:?} came back as {back:?}");
     assert_eq!(
-        back.encode().expect("encodes"),
+        back.encode_on(channel).expect("encodes"),
         bytes,
         "encoding is deterministic"
     );
 }
 
-pub fn server_roundtrip<S, D, E>(m: &ServerMessage<S, D, E>)
+pub fn server_roundtrip<S, D, E>(channel: Channel, m: &ServerMessage<S, D, E>)
 where
     S: Serialize + DeserializeOwned + PartialEq + Debug,
     D: Serialize + DeserializeOwned + PartialEq + Debug,
     E: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let bytes = m.encode().expect("a decoded message encodes");
-    let back = match ServerMessage::<S, D, E>::decode(&bytes) {
-        Ok(Decoded::Message(back)) => back,
+    let bytes = m.encode_on(channel).expect("a decoded message encodes");
+    let back = match ServerMessage::<S, D, E>::decode_routed(&bytes) {
+        Ok((c, Decoded::Message(back))) if c == channel => back,
         other => panic!("{m:?} encoded as {bytes:02x?}, which decodes as {other:?}"),
     };
     assert!(same(m, &back), "{m:?} came back as {back:?}");
     assert_eq!(
-        back.encode().expect("encodes"),
+        back.encode_on(channel).expect("encodes"),
         bytes,
         "encoding is deterministic"
     );
@@ -166,4 +166,14 @@ fn server_tag<S, D, E>(d: &Decoded<ServerMessage<S, D, E>>) -> u16 {
         Decoded::Message(m) => m.tag().0,
         Decoded::Unknown { tag } => *tag,
     }
+}
+
+/// The channel a client frame is on, as routed decoding reads it.
+fn client_channel(frame: &[u8]) -> Channel {
+    ClientMessage::<Value>::decode_routed(frame).map_or(Channel::URL, |(c, _)| c)
+}
+
+/// The channel a server frame is on, as routed decoding reads it.
+fn server_channel(frame: &[u8]) -> Channel {
+    ServerMessage::<Value, Value, Value>::decode_routed(frame).map_or(Channel::URL, |(c, _)| c)
 }

@@ -13,7 +13,7 @@ use rmpv::Value;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use ui_flow::{
-    ClientMessage, ClientTag, ErrorCode, OpId, PresenceDiff, PresenceInfo, PresenceStatus,
+    Channel, ClientMessage, ClientTag, ErrorCode, OpId, PresenceDiff, PresenceInfo, PresenceStatus,
     RawValue, ServerMessage, ServerTag, SignalPayload,
 };
 
@@ -416,23 +416,35 @@ fn raw(r: &RawValue) -> Json {
     value(&v)
 }
 
-fn head(tag: u16, name: Option<&str>) -> Vec<(String, Json)> {
+/// The opening of a message's form: `"t"`, `"name"`, then `"c"` unless the
+/// channel is 0 (canonical: the field is omitted there).
+fn head(tag: u16, name: Option<&str>, channel: Channel) -> Vec<(String, Json)> {
     let name = name.expect("a known tag");
-    vec![
+    let mut o = vec![
         ("t".to_owned(), Json::U64(u64::from(tag))),
         ("name".to_owned(), Json::str(name)),
-    ]
+    ];
+    if !channel.is_url() {
+        push(&mut o, "c", uint(u64::from(channel.0)));
+    }
+    o
 }
 
-/// The JSON form of a decoded server message (canonical: what encoding it
-/// would write, with OpIds as text).
+/// The JSON form of a decoded server message on channel 0.
 pub fn server(m: &DynServer) -> Json {
-    let mut o = head(m.tag().0, m.tag().name());
+    server_on(Channel::URL, m)
+}
+
+/// The JSON form of a decoded server message on `channel` (canonical: what
+/// encoding it would write, with OpIds as text).
+pub fn server_on(channel: Channel, m: &DynServer) -> Json {
+    let mut o = head(m.tag().0, m.tag().name(), channel);
     match m {
         ServerMessage::Connected {
             protocol_version,
             connection_id,
             user_id,
+            channels,
         } => {
             push(
                 &mut o,
@@ -441,6 +453,12 @@ pub fn server(m: &DynServer) -> Json {
             );
             push(&mut o, "connection_id", Json::str(connection_id));
             push_opt(&mut o, "user_id", user_id, |u| Json::str(u));
+            push_opt(&mut o, "channels", channels, |n| uint(u64::from(*n)));
+        }
+        ServerMessage::Joined => {}
+        ServerMessage::Left { code, message } => {
+            push_opt(&mut o, "code", code, |c| Json::str(c.as_str()));
+            push_opt(&mut o, "message", message, |m| Json::str(m));
         }
         ServerMessage::Pong {
             client_ts,
@@ -559,10 +577,25 @@ fn strings(items: &[String]) -> Json {
     Json::Arr(items.iter().map(|s| Json::str(s)).collect())
 }
 
-/// The JSON form of a decoded client message.
+/// The JSON form of a decoded client message on channel 0.
 pub fn client(m: &DynClient) -> Json {
-    let mut o = head(m.tag().0, m.tag().name());
+    client_on(Channel::URL, m)
+}
+
+/// The JSON form of a decoded client message on `channel`.
+pub fn client_on(channel: Channel, m: &DynClient) -> Json {
+    let mut o = head(m.tag().0, m.tag().name(), channel);
     match m {
+        ClientMessage::Join {
+            resource,
+            last_seq,
+            epoch,
+        } => {
+            push(&mut o, "resource", Json::str(resource));
+            push_opt(&mut o, "last_seq", last_seq, |s| uint(*s));
+            push_opt(&mut o, "epoch", epoch, |e| uint(u64::from(*e)));
+        }
+        ClientMessage::Leave => {}
         ClientMessage::Ping { ts, presence } => {
             push(&mut o, "ts", uint(*ts));
             push_opt(&mut o, "presence", presence, |p| Json::str(p.as_str()));
@@ -741,28 +774,43 @@ fn to_raw(j: &Json) -> Result<RawValue, String> {
 fn opening<'a>(
     j: &'a Json,
     names: &dyn Fn(u16) -> Option<&'static str>,
-) -> Result<(u16, Obj<'a>), String> {
+) -> Result<(u16, Channel, Obj<'a>), String> {
     let mut o = Obj::new(j, "message")?;
     let tag = o.req("t")?.as_u64().ok_or("\"t\" is not a number")?;
     let tag = u16::try_from(tag).map_err(|_| format!("tag {tag} over 65535"))?;
     let name = to_string(o.req("name")?)?;
+    let channel = match o.opt("c").map(to_narrow::<u16>).transpose()? {
+        Some(0) => return Err("a canonical form omits \"c\": 0".into()),
+        Some(c) => Channel(c),
+        None => Channel::URL,
+    };
     match names(tag) {
         Some(known) if known == name => {
             o.what = name;
-            Ok((tag, o))
+            Ok((tag, channel, o))
         }
         known => Err(format!("tag {tag} is {known:?}, the vector says {name:?}")),
     }
 }
 
-/// The server message a JSON form stands for.
-pub fn to_server(j: &Json) -> Result<DynServer, String> {
-    let (tag, mut o) = opening(j, &|t| ServerTag(t).name())?;
+/// The server message a JSON form stands for, with its channel.
+pub fn to_server(j: &Json) -> Result<(Channel, DynServer), String> {
+    let (tag, channel, mut o) = opening(j, &|t| ServerTag(t).name())?;
     let m = match ServerTag(tag) {
         ServerTag::CONNECTED => ServerMessage::Connected {
             protocol_version: to_narrow(o.req("protocol_version")?)?,
             connection_id: to_string(o.req("connection_id")?)?,
             user_id: o.opt("user_id").map(to_string).transpose()?,
+            channels: o.opt("channels").map(to_narrow).transpose()?,
+        },
+        ServerTag::JOINED => ServerMessage::Joined,
+        ServerTag::LEFT => ServerMessage::Left {
+            code: o
+                .opt("code")
+                .map(to_string)
+                .transpose()?
+                .map(ErrorCode::from),
+            message: o.opt("message").map(to_string).transpose()?,
         },
         ServerTag::PONG => ServerMessage::Pong {
             client_ts: to_uint(o.req("client_ts")?)?,
@@ -844,13 +892,19 @@ pub fn to_server(j: &Json) -> Result<DynServer, String> {
         other => return Err(format!("no JSON form for {other:?}")),
     };
     o.finish()?;
-    Ok(m)
+    Ok((channel, m))
 }
 
-/// The client message a JSON form stands for.
-pub fn to_client(j: &Json) -> Result<DynClient, String> {
-    let (tag, mut o) = opening(j, &|t| ClientTag(t).name())?;
+/// The client message a JSON form stands for, with its channel.
+pub fn to_client(j: &Json) -> Result<(Channel, DynClient), String> {
+    let (tag, channel, mut o) = opening(j, &|t| ClientTag(t).name())?;
     let m = match ClientTag(tag) {
+        ClientTag::JOIN => ClientMessage::Join {
+            resource: to_string(o.req("resource")?)?,
+            last_seq: o.opt("last_seq").map(to_uint).transpose()?,
+            epoch: o.opt("epoch").map(to_narrow).transpose()?,
+        },
+        ClientTag::LEAVE => ClientMessage::Leave,
         ClientTag::PING => ClientMessage::Ping {
             ts: to_uint(o.req("ts")?)?,
             presence: o.opt("presence").map(to_status).transpose()?,
@@ -876,5 +930,5 @@ pub fn to_client(j: &Json) -> Result<DynClient, String> {
         other => return Err(format!("no JSON form for {other:?}")),
     };
     o.finish()?;
-    Ok(m)
+    Ok((channel, m))
 }

@@ -27,7 +27,17 @@ impl<M: Model> Client<M> {
                 protocol_version,
                 connection_id,
                 user_id,
-            } => self.on_connected(now, protocol_version, connection_id, user_id),
+                channels,
+            } => {
+                self.on_connected(now, protocol_version, connection_id, user_id);
+                if self.link.is_up() {
+                    let joins = self.resources.on_connected(channels);
+                    self.transmits.extend(joins);
+                }
+            }
+            // Only a channel other than 0 is joined or left; those frames
+            // go to their resource, never here.
+            ServerMessage::Joined | ServerMessage::Left { .. } => {}
             ServerMessage::Pong { client_ts, .. } => {
                 if let Some(sent) = self.origin.checked_add(Duration::from_millis(client_ts)) {
                     let latency = now.saturating_duration_since(sent);
