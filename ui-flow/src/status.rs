@@ -77,6 +77,14 @@ pub enum CloseReason {
         /// The server's version.
         server_version: u8,
     },
+    /// Nothing was dialled: the connection was described wrongly (a URL
+    /// that is not `ws://` or `wss://`, a token that is not a header
+    /// token). Reported by [`Binding`](crate::client::Binding), which turns
+    /// a failed `connect()` into this status instead of an error to handle.
+    Misconfigured {
+        /// What was wrong, as `connect()` reported it.
+        message: String,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -119,6 +127,7 @@ impl fmt::Display for CloseReason {
                 "the server speaks protocol version {server_version}, this client {}",
                 crate::PROTOCOL_VERSION
             ),
+            CloseReason::Misconfigured { message } => write!(f, "not connected: {message}"),
         }
     }
 }

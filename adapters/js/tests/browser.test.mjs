@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
 import { readFile, realpath } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +49,14 @@ async function serveStatic() {
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return server;
 }
+
+/** The browser scenarios every adapter passes, listed once in
+ * adapters/test-support/scenarios.json; the Rust adapters run the same
+ * list from adapters/test-support/src/scenario.rs. */
+const shared = JSON.parse(readFileSync(join(here, "../../test-support/scenarios.json"), "utf8")).scenarios;
+/** This file's implementation of each shared scenario, by id. */
+const scenarios = new Map();
+const scenario = (id, run) => scenarios.set(id, run);
 
 const url = (resource, user) => `${SERVER}/realtime/${resource}?token=${user}`;
 const fresh = (name) => `js-${name}-${crypto.randomUUID()}`;
@@ -116,7 +125,7 @@ test("the package resolves as an ES module with its typings", async () => {
   });
 });
 
-test("a snapshot is rendered, with status, presence and latency", async () => {
+scenario("snapshot_is_rendered_with_status_presence_and_latency", async () => {
   const n = await mount(fresh("snapshot"));
   assert.deepEqual(await rowsOf(n), [
     ["1", "Read the protocol"],
@@ -138,7 +147,7 @@ test("a snapshot is rendered, with status, presence and latency", async () => {
   assert.equal(seen.state.items.length, 2);
 });
 
-test("a delta from another client is applied", async () => {
+scenario("a_delta_from_another_client_is_applied", async () => {
   const resource = fresh("delta");
   const n = await mount(resource);
   const id = freshId();
@@ -166,7 +175,7 @@ test("a delta from another client is applied", async () => {
   assert.deepEqual(deltas, [{ delta: { type: "added", item: { id, title: "From Bob", done: false } }, seq: 1 }]);
 });
 
-test("an optimistic action is confirmed", async () => {
+scenario("an_optimistic_action_is_confirmed", async () => {
   const n = await mount(fresh("confirm"));
   const id = freshId();
   const result = await page.evaluate(
@@ -196,7 +205,7 @@ test("an optimistic action is confirmed", async () => {
   assert.deepEqual(note, { domain: "todos", event: { by: "ann", title: "Buy milk" }, correlationId: result.ok.opId });
 });
 
-test("a rejected optimistic action is rolled back", async () => {
+scenario("a_rejected_optimistic_action_is_rolled_back", async () => {
   const n = await mount(fresh("reject"));
   const id = freshId();
   const outcome = await page.evaluate(
@@ -330,7 +339,7 @@ test("commands after close fail with FlowError closed, and waiting actions rejec
   });
 });
 
-test("tokenProvider is asked before the dial and names the user", async () => {
+scenario("the_token_provider_is_asked_and_names_the_user", async () => {
   const resource = fresh("token");
   const out = await page.evaluate(async (u) => {
     let asked = 0;
@@ -350,7 +359,7 @@ test("tokenProvider is asked before the dial and names the user", async () => {
   assert.deepEqual(out, { asked: 1, members: ["pat"] });
 });
 
-test("an upgrade refused with 404 or 401 closes for good with its status", async () => {
+scenario("a_refused_upgrade_shows_as_closed_with_its_status", async () => {
   // Same origin as the page: its own server refuses (see serveStatic).
   const out = await page.evaluate(async (base) => {
     const results = [];
@@ -377,7 +386,7 @@ test("an upgrade refused with 404 or 401 closes for good with its status", async
   }
 });
 
-test("a URL that is not a WebSocket URL throws at connect", async () => {
+scenario("a_url_that_is_not_a_websocket_url_is_refused", async () => {
   const out = await page.evaluate(() => {
     const { FlowClient } = window.flowTest;
     const attempt = (u) => {
@@ -509,4 +518,57 @@ test("a client closed on unmount connects again on remount with a new applyDelta
     [url(fresh("remount"), "ann"), id, UNTIL],
   );
   assert.deepEqual(out, { first: "closed", second: "open", items: 3 });
+});
+
+scenario("closing_leaves_the_resource", async () => {
+  const resource = fresh("leave");
+  const n = await mount(resource);
+  const left = await page.evaluate(
+    async ([n, u]) => {
+      const seesAnn = (list) => list.some((p) => p.userId === "ann");
+      let members = [];
+      let recheck = () => {};
+      // Resolves when `cond` holds, re-checked on every presence change.
+      const when = (cond, what) =>
+        new Promise((ok, fail) => {
+          const timer = setTimeout(() => fail(new Error(`${what} within 10 s`)), 10_000);
+          recheck = () => {
+            if (cond()) {
+              clearTimeout(timer);
+              ok();
+            }
+          };
+          recheck();
+        });
+      const bob = window.flowTest.FlowClient.connect(u, {
+        onPresence: (all) => {
+          members = all;
+          recheck();
+        },
+      });
+      try {
+        await when(() => seesAnn(members), "bob to see ann");
+        window.flowTest.apps[n].client.close();
+        await when(() => !seesAnn(members), "bob to see ann leave");
+        return !seesAnn(bob.presence);
+      } finally {
+        bob.close();
+      }
+    },
+    [n, url(resource, "bob")],
+  );
+  assert.equal(left, true);
+});
+
+for (const { id, title } of shared) {
+  test(`${title} [shared scenario ${id}]`, async () => {
+    const run = scenarios.get(id);
+    assert.ok(run, `the shared scenario ${id} has no JavaScript implementation`);
+    await run();
+  });
+}
+
+test("every JavaScript scenario is one of the shared list", () => {
+  const ids = new Set(shared.map((s) => s.id));
+  assert.deepEqual([...scenarios.keys()].filter((id) => !ids.has(id)), []);
 });

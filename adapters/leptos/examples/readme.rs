@@ -27,7 +27,7 @@ fn Todos() -> impl IntoView {
     let add = move |_| { let a = TodoAction::Add { id: 7, title: "Milk".into() };
         let _ = flow.send(a.clone(), a.optimistic(&flow.state.get_untracked())); };
     view! { <p>{move || format!("{:?}", flow.status.get())}</p>
-        <ul>{move || flow.state.get().items.into_iter().map(|t| view! { <li>{t.title}</li> }).collect_view()}</ul>
+        <ul>{move || flow.state.get().items.iter().map(|t| view! { <li>{t.title.clone()}</li> }).collect_view()}</ul>
         <button on:click=add>"Add"</button> }
 }
 // README: end

@@ -6,9 +6,10 @@
 //! actions, presence, notifications) and methods to act on it. The
 //! connection closes when the scope is disposed (the component unmounts).
 //!
-//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
-//! updates are all done by `ui_flow::client`, exactly as in the other
-//! adapters (`ui-flow-yew`, `ui-flow-seed`, `ui-flow-js`). It is not a
+//! It is only a mapping of `ui_flow::client::Binding` (options, values,
+//! commands and action tracking shared by every adapter) onto signals:
+//! reconnecting, resyncing, seq checks and optimistic updates are all done
+//! by `ui_flow::client`, exactly as in the other adapters (`ui-flow-yew`, `ui-flow-seed`, `ui-flow-js`). It is not a
 //! server integration or a way to share one connection between scopes: call
 //! `use_flow` once high up and pass the returned value (it is `Copy`) down or
 //! through `provide_context`.
@@ -39,7 +40,7 @@
 //!     };
 //!     view! {
 //!         <p>{move || format!("{:?}", flow.status.get())}</p>
-//!         <ul>{move || flow.state.get().items.into_iter().map(|t| view! { <li>{t.title}</li> }).collect_view()}</ul>
+//!         <ul>{move || flow.state.get().items.iter().map(|t| view! { <li>{t.title.clone()}</li> }).collect_view()}</ul>
 //!         <button on:click=add>"Add"</button>
 //!     }
 //! }
@@ -54,8 +55,10 @@ mod flow;
 mod world;
 
 #[cfg(target_arch = "wasm32")]
-pub use flow::{
-    Notification, SignalModel, UseFlow, UseFlowOptions, use_flow, use_flow_with_options,
-};
+pub use flow::{SignalModel, UseFlow, use_flow, use_flow_with_options};
+/// The options and notification type every adapter shares, from
+/// [`ui_flow::client`]; `UseFlowOptions` is the name this crate used before.
+#[cfg(target_arch = "wasm32")]
+pub use ui_flow::client::{FlowOptions, FlowOptions as UseFlowOptions, Notification};
 #[cfg(all(target_arch = "wasm32", feature = "bevy"))]
 pub use world::{use_component, use_entities, use_entity_component};

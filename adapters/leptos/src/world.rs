@@ -11,6 +11,7 @@
 //! management yet), and the memos only decide what re-renders.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -20,16 +21,16 @@ use ui_flow_bevy::{EntityId, SyncedWorld};
 /// `state` signal of `use_flow::<SyncedModel<MyAction>>`.
 ///
 /// An entity whose value does not decode as `T` is left out.
-pub fn use_component<T>(world: Signal<SyncedWorld>) -> Memo<BTreeMap<EntityId, T>>
+pub fn use_component<T>(world: Signal<Arc<SyncedWorld>>) -> Memo<BTreeMap<EntityId, T>>
 where
     T: DeserializeOwned + PartialEq + Send + Sync + 'static,
 {
-    Memo::new(move |_| world.with(SyncedWorld::components::<T>))
+    Memo::new(move |_| world.with(|w| w.components::<T>()))
 }
 
 /// Entity `entity`'s component `T`, decoded; `None` while the entity does
 /// not have it (or it does not decode as `T`).
-pub fn use_entity_component<T>(world: Signal<SyncedWorld>, entity: EntityId) -> Memo<Option<T>>
+pub fn use_entity_component<T>(world: Signal<Arc<SyncedWorld>>, entity: EntityId) -> Memo<Option<T>>
 where
     T: DeserializeOwned + PartialEq + Send + Sync + 'static,
 {
@@ -38,6 +39,6 @@ where
 
 /// The ids of every synced entity, in order; changes only when an entity
 /// appears or goes.
-pub fn use_entities(world: Signal<SyncedWorld>) -> Memo<Vec<EntityId>> {
+pub fn use_entities(world: Signal<Arc<SyncedWorld>>) -> Memo<Vec<EntityId>> {
     Memo::new(move |_| world.with(|w| w.entities.keys().copied().collect()))
 }

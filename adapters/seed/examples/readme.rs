@@ -7,6 +7,8 @@
 #[cfg(target_arch = "wasm32")]
 #[rustfmt::skip]
 mod snippet {
+    use std::sync::Arc;
+
     use seed::prelude::*;
     use seed::{button, div};
     use todo_model::{TodoAction, TodoEvent, TodoModel, TodoState};
@@ -28,11 +30,11 @@ mod snippet {
     }
 
 // README: begin
-struct Model { flow: Flow<TodoModel>, todos: TodoState }
+struct Model { flow: Flow<TodoModel>, todos: Arc<TodoState> }
 enum Msg { Flow(FlowMsg<TodoState, TodoEvent>), Add(String) }
 fn init(_: Url, orders: &mut impl Orders<Msg>) -> Model {
     let flow = ui_flow_seed::connect("wss://host/realtime/list-1", FlowOptions::default().token(session_token()), orders, Msg::Flow);
-    Model { flow, todos: TodoState::default() }
+    Model { flow, todos: Arc::default() }
 }
 fn update(msg: Msg, model: &mut Model, _: &mut impl Orders<Msg>) {
     match msg {

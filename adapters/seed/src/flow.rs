@@ -1,68 +1,19 @@
 //! [`connect`], the [`Flow`] handle and the [`FlowMsg`] messages.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_channel::mpsc::{UnboundedSender, unbounded};
+use futures_channel::mpsc::unbounded;
 use futures_util::StreamExt;
 use seed::app::StreamHandle;
 use seed::prelude::Orders;
-use ui_flow::client::{ClientConfig, Event, FlowConnection, OpState};
+use ui_flow::client::{Binding, Event, FlowOptions, OpState, Part};
 use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, ErrorCode, FlowState, Model, OpId, PresenceDiff,
-    PresenceInfo, PresenceStatus, SignalPayload,
+    ConnectionStatus, Error, ErrorCode, FlowState, Model, OpId, PresenceDiff, PresenceInfo,
+    PresenceStatus, SignalPayload,
 };
-
-/// How [`connect`] connects.
-#[derive(Debug, Clone, Default)]
-pub struct FlowOptions {
-    domains: Vec<String>,
-    config: ClientConfig,
-    token: Option<Token>,
-}
-
-/// The token to authenticate with, fixed or asked before every dial.
-#[derive(Clone)]
-enum Token {
-    Fixed(String),
-    Provider(std::rc::Rc<dyn Fn() -> Option<String>>),
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-impl FlowOptions {
-    /// The token to authenticate with, sent in the `Sec-WebSocket-Protocol`
-    /// header on every (re)connect rather than in the URL. It must be a
-    /// header token (a JWT or base64url text qualifies).
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Token::Fixed(token.into()));
-        self
-    }
-
-    /// Asks `provide` for the token before every (re)connect, so an
-    /// expiring token can be refreshed; replaces [`token`](Self::token).
-    pub fn token_provider(mut self, provide: impl Fn() -> Option<String> + 'static) -> Self {
-        self.token = Some(Token::Provider(std::rc::Rc::new(provide)));
-        self
-    }
-
-    /// Notification domains to subscribe to from the start.
-    pub fn subscribe<D: Into<String>>(mut self, domains: impl IntoIterator<Item = D>) -> Self {
-        self.domains.extend(domains.into_iter().map(Into::into));
-        self
-    }
-
-    /// The client's connection policy (backoff, pings, queue bound),
-    /// checked here so that connecting cannot fail later.
-    pub fn config(mut self, config: ClientConfig) -> Result<Self, ApiMisuse> {
-        config.validate()?;
-        self.config = config;
-        Ok(self)
-    }
-}
 
 /// What the connection tells the app, as a message for its `update`.
 ///
@@ -76,8 +27,9 @@ pub enum FlowMsg<S: FlowState, E> {
     /// The connection status changed.
     Status(ConnectionStatus),
     /// The state to show (the server's confirmed state with the optimistic
-    /// changes of unresolved actions on top) changed; this is a copy.
-    State(S),
+    /// changes of unresolved actions on top) changed. It is shared with the
+    /// client, not a copy: keep the `Arc`.
+    State(Arc<S>),
     /// The confirmed state was replaced by a snapshot at `seq`.
     Snapshot {
         /// The server's state.
@@ -111,7 +63,7 @@ pub enum FlowMsg<S: FlowState, E> {
     /// The presence list changed.
     Presence {
         /// Everyone connected now.
-        members: Vec<PresenceInfo>,
+        members: Arc<Vec<PresenceInfo>>,
         /// Who joined, changed or left.
         diff: PresenceDiff,
     },
@@ -139,7 +91,7 @@ pub enum FlowMsg<S: FlowState, E> {
 /// read it. Dropping it (or calling [`close`](Self::close)) closes the
 /// connection and stops its messages.
 pub struct Flow<M: Model> {
-    connection: Option<FlowConnection<M>>,
+    binding: Binding<M>,
     _messages: StreamHandle,
 }
 
@@ -152,7 +104,9 @@ impl<M: Model> std::fmt::Debug for Flow<M> {
 /// Opens a ui-flow connection to `url` (`ws://` or
 /// `wss://host/realtime/{resource}`) whose events arrive as messages
 /// `to_msg(FlowMsg)` in the app's `update`. Call it from `init` (or from
-/// `update`) and keep the returned [`Flow`] in the model.
+/// `update`) and keep the returned [`Flow`] in the model. A URL or token
+/// the client refuses arrives as `FlowMsg::Status(Closed { reason:
+/// Misconfigured })`.
 ///
 /// Messages are delivered through `orders.stream`, never from inside a call
 /// to a [`Flow`] method, so `update` may send actions freely.
@@ -164,79 +118,53 @@ pub fn connect<M: Model, Ms: 'static>(
 ) -> Flow<M> {
     let (sender, receiver) = unbounded::<FlowMsg<M::State, M::Event>>();
     let messages = orders.stream_with_handle(receiver.map(to_msg));
-    let send = |sender: &UnboundedSender<FlowMsg<M::State, M::Event>>| {
-        let sender = sender.clone();
-        move |msg: FlowMsg<M::State, M::Event>| {
-            // Fails only once the app dropped the Flow: nobody listens.
-            let _ = sender.unbounded_send(msg);
-        }
-    };
-    let (to_state, to_presence, to_notify, to_signal, to_event) = (
-        send(&sender),
-        send(&sender),
-        send(&sender),
-        send(&sender),
-        send(&sender),
-    );
-    let mut builder = FlowConnection::<M>::builder().url(url);
-    builder = match options.token {
-        Some(Token::Fixed(token)) => builder.token(token),
-        Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
-        None => builder,
-    };
-    let connected = builder
-        .config(options.config)
-        .subscribe(options.domains)
-        .on_state(move |shown: &M::State| to_state(FlowMsg::State(shown.clone())))
-        .on_presence(move |members: &[PresenceInfo], diff: &PresenceDiff| {
-            to_presence(FlowMsg::Presence {
-                members: members.to_vec(),
-                diff: diff.clone(),
-            })
-        })
-        .on_notify(move |domain: &str, event: M::Event, correlation_id| {
-            to_notify(FlowMsg::Notify {
-                domain: domain.to_owned(),
-                event,
-                correlation_id,
-            })
-        })
-        .on_signal(move |from: &str, signal| {
-            to_signal(FlowMsg::Signal {
-                from_user_id: from.to_owned(),
-                signal,
-            })
-        })
-        .on_event(move |event: &Event<M::State, M::Event>| {
-            if let Some(msg) = event_msg(event) {
-                to_event(msg);
+    // Fails only once the app dropped the Flow: nobody listens.
+    let to_app = sender.clone();
+    let send = move |msg| drop(to_app.unbounded_send(msg));
+    // The diff of the latest presence event, sent with the member list.
+    let diff = Rc::new(RefCell::new(PresenceDiff::default()));
+    let last_diff = Rc::clone(&diff);
+    let binding = Binding::connect_with_events(
+        url,
+        &options,
+        move |part, latest| {
+            let msg = match part {
+                Part::State => FlowMsg::State(latest.state()),
+                Part::Status => FlowMsg::Status(latest.status()),
+                Part::Latency => match latest.latency() {
+                    Some(rtt) => FlowMsg::Latency(rtt),
+                    None => return,
+                },
+                Part::Presence => FlowMsg::Presence {
+                    members: latest.presence(),
+                    diff: last_diff.take(),
+                },
+                _ => return,
+            };
+            send(msg);
+        },
+        move |event: &Event<M::State, M::Event>| {
+            if let Event::Presence(now) = event {
+                *diff.borrow_mut() = now.clone();
+            } else if let Some(msg) = event_msg(event) {
+                let _ = sender.unbounded_send(msg);
             }
-        })
-        .connect();
-    let connection = match connected {
-        Ok(connection) => Some(connection),
-        // A URL that is not ws:// or wss://, or a token that is not a
-        // header token (the options checked the configuration). Without a
-        // connection every command reports `ApiMisuse::Closed`.
-        Err(error) => {
-            web_sys::console::error_1(&format!("ui-flow-seed: could not connect: {error}").into());
-            None
-        }
-    };
+        },
+    );
     Flow {
-        connection,
+        binding,
         _messages: messages,
     }
 }
 
-/// The message for an event no specific callback covers.
+/// The message for an event the binding's values do not cover.
 fn event_msg<S, E>(event: &Event<S, E>) -> Option<FlowMsg<S, E>>
 where
     S: FlowState + Clone,
     S::Delta: Clone,
+    E: Clone,
 {
     Some(match event {
-        Event::Status(status) => FlowMsg::Status(status.clone()),
         Event::Snapshot { state, seq, .. } => FlowMsg::Snapshot {
             state: state.clone(),
             seq: *seq,
@@ -249,7 +177,22 @@ where
             op_id: *op_id,
             state: state.clone(),
         },
-        Event::Latency(rtt) => FlowMsg::Latency(*rtt),
+        Event::Notify {
+            domain,
+            event,
+            correlation_id,
+        } => FlowMsg::Notify {
+            domain: domain.clone(),
+            event: event.clone(),
+            correlation_id: *correlation_id,
+        },
+        Event::Signal {
+            from_user_id,
+            signal,
+        } => FlowMsg::Signal {
+            from_user_id: from_user_id.clone(),
+            signal: signal.clone(),
+        },
         Event::ServerError {
             code,
             message,
@@ -264,24 +207,11 @@ where
 }
 
 impl<M: Model> Flow<M> {
-    fn with_connection<R>(
-        &self,
-        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        match &self.connection {
-            Some(connection) => f(connection),
-            None => Err(ApiMisuse::Closed.into()),
-        }
-    }
-
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Its progress
-    /// and outcome arrive as [`FlowMsg::Action`].
+    /// and outcome arrive as [`FlowMsg::Action`] and in [`ops`](Self::ops).
     pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
-        self.with_connection(|c| match optimistic {
-            Some(change) => c.send_optimistic(action, change),
-            None => c.send_action(action),
-        })
+        self.binding.send(action, optimistic)
     }
 
     /// Sends an action without an optimistic change.
@@ -300,7 +230,7 @@ impl<M: Model> Flow<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.subscribe(domains)?))
+        self.binding.subscribe(domains)
     }
 
     /// Stops notifications in these domains.
@@ -308,7 +238,7 @@ impl<M: Model> Flow<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.unsubscribe(domains)?))
+        self.binding.unsubscribe(domains)
     }
 
     /// Sends a WebRTC signalling message to another user of the resource.
@@ -317,50 +247,42 @@ impl<M: Model> Flow<M> {
         target_user_id: impl Into<String>,
         signal: SignalPayload,
     ) -> Result<(), Error> {
-        self.with_connection(|c| c.send_signal(target_user_id, signal))
+        self.binding.send_signal(target_user_id, signal)
     }
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.resync()?))
+        self.binding.resync()
     }
 
-    /// Sets the presence this connection reports in its pings (`idle` after
-    /// a quiet spell, `active` again on input); `None` reports nothing. The
-    /// client reports `away` and `active` by itself when the page is hidden
-    /// or shown.
+    /// Sets the presence this connection reports in its pings; see
+    /// [`Binding::set_presence`].
     pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
-        self.with_connection(|c| {
-            c.set_presence(report);
-            Ok(())
-        })
+        self.binding.set_presence(report)
     }
 
-    /// A copy of the state to show, read from the client now.
-    pub fn state(&self) -> M::State {
-        self.connection
-            .as_ref()
-            .map(FlowConnection::state)
-            .unwrap_or_default()
+    /// The state to show now, shared with the client (not a copy).
+    pub fn state(&self) -> Arc<M::State> {
+        self.binding.latest().state()
     }
 
-    /// One action's state, while the client keeps it.
+    /// Where the connection stands now.
+    pub fn status(&self) -> ConnectionStatus {
+        self.binding.latest().status()
+    }
+
+    /// The actions sent through this `Flow`, oldest first, with their state.
+    pub fn ops(&self) -> Arc<Vec<(OpId, OpState)>> {
+        self.binding.latest().ops()
+    }
+
+    /// One action's state, while [`ops`](Self::ops) lists it.
     pub fn op(&self, op_id: OpId) -> Option<OpState> {
-        self.connection.as_ref()?.op(op_id)
+        self.binding.latest().op(op_id)
     }
 
     /// Closes the connection for good; a last [`FlowMsg::Status`] follows.
     pub fn close(&self) {
-        if let Some(connection) = &self.connection {
-            connection.close();
-        }
-    }
-}
-
-impl<M: Model> Drop for Flow<M> {
-    fn drop(&mut self) {
-        if let Some(connection) = &self.connection {
-            connection.close();
-        }
+        self.binding.close();
     }
 }

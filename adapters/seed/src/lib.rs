@@ -7,8 +7,10 @@
 //! ... like any other message. The returned [`Flow`] lives in the model and
 //! sends actions; dropping it closes the connection.
 //!
-//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
-//! updates are all done by `ui_flow::client`, exactly as in the other
+//! It is only a mapping of `ui_flow::client::Binding` (options, values,
+//! commands and action tracking shared by every adapter) onto messages:
+//! reconnecting, resyncing, seq checks and optimistic updates are all done
+//! by `ui_flow::client`, exactly as in the other
 //! adapters (`ui-flow-leptos`, `ui-flow-yew`, `ui-flow-js`).
 //!
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
@@ -53,4 +55,7 @@
 mod flow;
 
 #[cfg(target_arch = "wasm32")]
-pub use flow::{Flow, FlowMsg, FlowOptions, connect};
+pub use flow::{Flow, FlowMsg, connect};
+/// The options every adapter shares, from [`ui_flow::client`].
+#[cfg(target_arch = "wasm32")]
+pub use ui_flow::client::FlowOptions;

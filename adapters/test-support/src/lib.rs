@@ -6,10 +6,13 @@
 //! `ws://127.0.0.1:40123`); `adapters/test.sh` starts the server and sets it.
 //!
 //! Test views follow one convention: each to-do item is an element with a
-//! `data-id` attribute holding its id and its title as text.
+//! `data-id` attribute holding its id and its title as text; [`scenario`]
+//! holds the browser scenarios every adapter runs (see its conventions).
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(target_arch = "wasm32")]
+pub mod scenario;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::*;

@@ -1,15 +1,14 @@
 //! The hooks, the provider component and the handle they return.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ui_flow::client::{FlowConnection, OpState};
-use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
-};
+use ui_flow::client::{FlowOptions, Latest, Notification, OpState};
+use ui_flow::{ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload};
 use yew::prelude::*;
 
-use crate::store::{Concern, Listener, Notification, Store, UseFlowOptions};
+use crate::store::{Concern, Listener, Store};
 
 /// A store compared by identity, for hook dependencies and the context.
 struct Shared<M: Model>(Rc<Store<M>>);
@@ -56,72 +55,59 @@ impl<M: Model> PartialEq for UseFlowHandle<M> {
 }
 
 impl<M: Model> UseFlowHandle<M> {
-    /// The state to show: the server's confirmed state with the optimistic
-    /// changes of unresolved actions on top.
-    pub fn state(&self) -> Rc<M::State> {
-        self.listener.read(Concern::State);
-        Rc::clone(&self.store.values.borrow().state)
+    fn latest(&self, concern: Concern) -> &Latest<M::State, M::Event> {
+        self.listener.read(concern);
+        self.store.binding.latest()
     }
 
-    /// Where the connection stands.
+    /// The state to show: the server's confirmed state with the optimistic
+    /// changes of unresolved actions on top, shared (never copied).
+    pub fn state(&self) -> Arc<M::State> {
+        self.latest(Concern::State).state()
+    }
+
+    /// Where the connection stands. A URL or token the client refuses
+    /// shows as `Closed { reason: Misconfigured }`.
     pub fn status(&self) -> ConnectionStatus {
-        self.listener.read(Concern::Status);
-        self.store.values.borrow().status.clone()
+        self.latest(Concern::Status).status()
     }
 
     /// The last measured round trip.
     pub fn latency(&self) -> Option<Duration> {
-        self.listener.read(Concern::Latency);
-        self.store.values.borrow().latency
+        self.latest(Concern::Latency).latency()
+    }
+
+    /// The epoch of the last snapshot (see [`Latest::epoch`]).
+    pub fn epoch(&self) -> Option<u32> {
+        self.latest(Concern::Epoch).epoch()
     }
 
     /// The actions sent through this connection's handles, oldest first,
-    /// with their state, for as long as the client keeps them.
-    pub fn ops(&self) -> Rc<Vec<(OpId, OpState)>> {
-        self.listener.read(Concern::Ops);
-        Rc::clone(&self.store.values.borrow().ops)
+    /// with their state (see [`Latest::ops`]).
+    pub fn ops(&self) -> Arc<Vec<(OpId, OpState)>> {
+        self.latest(Concern::Ops).ops()
     }
 
-    /// One action's state, while it is known.
+    /// One action's state, while [`ops`](Self::ops) lists it.
     pub fn op(&self, op_id: OpId) -> Option<OpState> {
-        self.ops()
-            .iter()
-            .find(|(id, _)| *id == op_id)
-            .map(|(_, state)| state.clone())
+        self.latest(Concern::Ops).op(op_id)
     }
 
     /// Everyone connected to the resource.
-    pub fn presence(&self) -> Rc<Vec<PresenceInfo>> {
-        self.listener.read(Concern::Presence);
-        Rc::clone(&self.store.values.borrow().presence)
+    pub fn presence(&self) -> Arc<Vec<PresenceInfo>> {
+        self.latest(Concern::Presence).presence()
     }
 
     /// The most recent notifications, oldest first.
-    pub fn notifications(&self) -> Rc<Vec<Notification<M::Event>>> {
-        self.listener.read(Concern::Notifications);
-        Rc::clone(&self.store.values.borrow().notifications)
-    }
-
-    fn with_connection<R>(
-        &self,
-        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        match &self.store.connection {
-            Some(connection) => f(connection),
-            None => Err(ApiMisuse::Closed.into()),
-        }
+    pub fn notifications(&self) -> Arc<Vec<Notification<M::Event>>> {
+        self.latest(Concern::Notifications).notifications()
     }
 
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Returns its
     /// op id; its progress and outcome appear in [`ops`](Self::ops).
     pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
-        let op_id = self.with_connection(|c| match optimistic {
-            Some(change) => c.send_optimistic(action, change),
-            None => c.send_action(action),
-        })?;
-        self.store.issued(op_id);
-        Ok(op_id)
+        self.store.binding.send(action, optimistic)
     }
 
     /// Sends an action without an optimistic change.
@@ -140,7 +126,7 @@ impl<M: Model> UseFlowHandle<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.subscribe(domains)?))
+        self.store.binding.subscribe(domains)
     }
 
     /// Stops notifications in these domains.
@@ -148,7 +134,7 @@ impl<M: Model> UseFlowHandle<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.unsubscribe(domains)?))
+        self.store.binding.unsubscribe(domains)
     }
 
     /// Sends a WebRTC signalling message to another user of the resource.
@@ -157,29 +143,24 @@ impl<M: Model> UseFlowHandle<M> {
         target_user_id: impl Into<String>,
         signal: SignalPayload,
     ) -> Result<(), Error> {
-        self.with_connection(|c| c.send_signal(target_user_id, signal))
+        self.store.binding.send_signal(target_user_id, signal)
     }
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
-        self.with_connection(|c| Ok(c.resync()?))
+        self.store.binding.resync()
     }
 
-    /// Sets the presence this connection reports in its pings (`idle` after
-    /// a quiet spell, `active` again on input); `None` reports nothing. The
-    /// client reports `away` and `active` by itself when the page is hidden
-    /// or shown.
+    /// Sets the presence this connection reports in its pings; see
+    /// [`Binding::set_presence`](ui_flow::client::Binding::set_presence).
     pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
-        self.with_connection(|c| {
-            c.set_presence(report);
-            Ok(())
-        })
+        self.store.binding.set_presence(report)
     }
 
     /// Closes the connection for good, before the owning component
     /// unmounts.
     pub fn close(&self) {
-        self.store.close();
+        self.store.binding.close();
     }
 }
 
@@ -187,13 +168,13 @@ impl<M: Model> UseFlowHandle<M> {
 /// render, opened again when `url` or `options` change, closed when it
 /// unmounts.
 #[hook]
-fn use_store<M: Model>(url: &str, options: &UseFlowOptions) -> Rc<Store<M>> {
+fn use_store<M: Model>(url: &str, options: &FlowOptions) -> Rc<Store<M>> {
     let store = use_memo((url.to_owned(), options.clone()), |(url, options)| {
         Shared(Store::open(url, options))
     });
     use_effect_with((*store).clone(), |shared| {
         let store = Rc::clone(&shared.0);
-        move || store.close()
+        move || store.binding.close()
     });
     Rc::clone(&store.0)
 }
@@ -224,7 +205,7 @@ fn use_listener<M: Model>(store: Option<Rc<Store<M>>>) -> Rc<Listener> {
 /// To share one connection between components, use [`FlowProvider`] and
 /// [`use_flow_context`] instead.
 #[hook]
-pub fn use_flow<M: Model>(url: &str, options: UseFlowOptions) -> UseFlowHandle<M> {
+pub fn use_flow<M: Model>(url: &str, options: FlowOptions) -> UseFlowHandle<M> {
     let store = use_store(url, &options);
     let listener = use_listener(Some(Rc::clone(&store)));
     UseFlowHandle { store, listener }
@@ -252,7 +233,7 @@ pub struct FlowProviderProps {
     pub url: AttrValue,
     /// Subscriptions, connection policy, notifications kept.
     #[prop_or_default]
-    pub options: UseFlowOptions,
+    pub options: FlowOptions,
     /// The components that may call [`use_flow_context`].
     #[prop_or_default]
     pub children: Html,

@@ -12,9 +12,10 @@
 //! to status changes, and so on. A connection badge does not re-render for
 //! every delta.
 //!
-//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
-//! updates are all done by `ui_flow::client`, exactly as in the other
-//! adapters (`ui-flow-leptos`, `ui-flow-seed`, `ui-flow-js`). The connection
+//! It is only a mapping of `ui_flow::client::Binding` (options, values,
+//! commands and action tracking shared by every adapter) onto hooks and
+//! re-renders: reconnecting, resyncing, seq checks and optimistic updates
+//! are all done by `ui_flow::client`, exactly as in the other adapters (`ui-flow-leptos`, `ui-flow-seed`, `ui-flow-js`). The connection
 //! closes when the owning component unmounts.
 //!
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
@@ -64,4 +65,7 @@ mod store;
 #[cfg(target_arch = "wasm32")]
 pub use hook::{FlowProvider, FlowProviderProps, UseFlowHandle, use_flow, use_flow_context};
 #[cfg(target_arch = "wasm32")]
-pub use store::{Notification, UseFlowOptions};
+/// The options and notification type every adapter shares, from
+/// [`ui_flow::client`]; `UseFlowOptions` is the name this crate used before.
+#[cfg(target_arch = "wasm32")]
+pub use ui_flow::client::{FlowOptions, FlowOptions as UseFlowOptions, Notification};

@@ -1,22 +1,24 @@
 //! `use_flow`, `FlowProvider` and `use_flow_context` in headless Chromium
-//! against a real `examples/adapter-server` (run by `adapters/test.sh`): a
-//! snapshot rendered, a delta from another client applied, an optimistic
-//! action confirmed, one rolled back after `ActionErr`, and components
-//! re-rendering only for what they read.
+//! against a real `examples/adapter-server` (run by `adapters/test.sh`):
+//! the shared scenarios of `adapters/test-support` on a small Yew app, and
+//! what only Yew has (components re-rendering only for what they read,
+//! signals through the options, commands after unmount).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use todo_model::{DOMAIN, TodoAction, TodoModel, TodoState, code};
-use ui_flow::client::{FlowConnection, OpState};
-use ui_flow::{PresenceStatus, SignalPayload};
+use todo_model::{DOMAIN, TodoAction, TodoModel, TodoState};
+use ui_flow::client::{FlowConnection, FlowOptions};
+use ui_flow::{OpId, PresenceStatus, SignalPayload};
+use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
 use ui_flow_adapter_test_support::{
-    RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, server_url,
-    until,
+    RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, scenarios,
+    server_url, until,
 };
-use ui_flow_yew::{FlowProvider, UseFlowHandle, UseFlowOptions, use_flow, use_flow_context};
+use ui_flow_yew::{FlowProvider, UseFlowHandle, use_flow, use_flow_context};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::Element;
 use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -58,6 +60,8 @@ impl Seen {
 #[derive(Properties, PartialEq)]
 struct AppProps {
     url: AttrValue,
+    #[prop_or_default]
+    options: FlowOptions,
     seen: Probe<Seen>,
 }
 
@@ -69,22 +73,25 @@ fn item_rows(state: &TodoState) -> Html {
         .collect()
 }
 
-/// One component that owns its connection.
+/// One component that owns its connection, rendered by the conventions of
+/// the shared scenarios.
 #[component]
 fn App(props: &AppProps) -> Html {
-    let options = use_memo(props.seen.clone(), |seen| {
-        let seen = seen.clone();
-        UseFlowOptions::default()
-            .token("ann")
-            .subscribe([DOMAIN])
-            .on_signal(Callback::from(move |signal| {
-                seen.0.signals.borrow_mut().push(signal);
-            }))
-    });
-    let flow = use_flow::<TodoModel>(&props.url, (*options).clone());
+    let flow = use_flow::<TodoModel>(&props.url, props.options.clone());
     props.seen.0.renders.set(props.seen.0.renders.get() + 1);
     *props.seen.0.flow.borrow_mut() = Some(flow.clone());
-    html! { <ul>{item_rows(&flow.state())}</ul> }
+    html! {
+        <>
+            <p class="status">{format!("{:?}", flow.status())}</p>
+            <p class="latency">{flow.latency().map(|_| "measured")}</p>
+            <ul>{item_rows(&flow.state())}</ul>
+            <ul>{for flow.presence().iter().map(|m| html! { <li data-user={m.user_id.clone()}></li> })}</ul>
+            <ul>{for flow.ops().iter().map(|(id, state)| html! { <li data-op={id.to_string()} data-op-state={op_label(state)}></li> })}</ul>
+            <ul>{for flow.notifications().iter().map(|n| html! {
+                <li data-note={n.correlation_id.map(|o| o.to_string()).unwrap_or_default()}>{note_text(&n.event)}</li>
+            })}</ul>
+        </>
+    }
 }
 
 /// A connection badge that reads only the status.
@@ -123,127 +130,56 @@ fn Shared(props: &SharedProps) -> Html {
     }
 }
 
-/// Renders [`App`] on `resource` as user "ann" (the token option, not the
-/// URL).
-fn mount(resource: &str) -> (web_sys::HtmlElement, Probe<Seen>, AppHandle<App>) {
-    let root = mount_point();
-    let seen = Probe::default();
-    let props = AppProps {
-        url: endpoint_url(resource).into(),
-        seen: seen.clone(),
-    };
-    let app = yew::Renderer::<App>::with_root_and_props(root.clone().into(), props).render();
-    (root, seen, app)
+/// [`App`] mounted, with what it saw and the handle that unmounts it.
+struct YewApp {
+    root: Element,
+    seen: Probe<Seen>,
+    log: RowLog,
+    app: AppHandle<App>,
 }
 
-async fn snapshot_shown(root: &web_sys::HtmlElement) {
-    until("the seeded items", || {
-        rows(root)
-            == [
-                (1, "Read the protocol".to_owned()),
-                (2, "Try an adapter".to_owned()),
-            ]
-    })
-    .await;
+impl TodoApp for YewApp {
+    fn mount(url: String, options: FlowOptions) -> Self {
+        let root = mount_point();
+        let seen = Probe::default();
+        let props = AppProps {
+            url: url.into(),
+            options,
+            seen: seen.clone(),
+        };
+        let app = yew::Renderer::<App>::with_root_and_props(root.clone().into(), props).render();
+        let root: Element = root.into();
+        YewApp {
+            log: RowLog::watch(&root),
+            root,
+            seen,
+            app,
+        }
+    }
+
+    fn root(&self) -> &Element {
+        &self.root
+    }
+
+    fn act(&self, action: TodoAction) -> OpId {
+        let flow = self.seen.0.flow();
+        let change = action.optimistic(&flow.state());
+        flow.send(action, change).expect("sent")
+    }
+
+    fn was_shown(&self, id: u64) -> bool {
+        self.log.changes_of(id).contains(&RowChange::Added(id))
+    }
+
+    fn unmount(self) {
+        self.app.destroy();
+    }
 }
 
-#[wasm_bindgen_test]
-async fn snapshot_is_rendered_with_status_presence_and_latency() {
-    let (root, seen, _app) = mount(&fresh_resource("yew-snapshot"));
-    snapshot_shown(&root).await;
-    let flow = seen.0.flow();
-    until("status Open", || flow.status().is_open()).await;
-    until("our user in presence", || {
-        flow.presence().iter().any(|p| p.user_id == "ann")
-    })
-    .await;
-    until("a latency measurement", || flow.latency().is_some()).await;
-}
+scenarios!(YewApp);
 
-#[wasm_bindgen_test]
-async fn a_delta_from_another_client_is_applied() {
-    let resource = fresh_resource("yew-delta");
-    let (root, _seen, _app) = mount(&resource);
-    snapshot_shown(&root).await;
-
-    let other = FlowConnection::<TodoModel>::builder()
-        .url(server_url(&resource, "bob"))
-        .connect()
-        .expect("a second connection");
-    let id = fresh_id();
-    other
-        .send_action(TodoAction::Add {
-            id,
-            title: "From Bob".into(),
-        })
-        .expect("sent");
-    until("Bob's item", || {
-        row(&root, id).as_deref() == Some("From Bob")
-    })
-    .await;
-    other.close();
-}
-
-#[wasm_bindgen_test]
-async fn an_optimistic_action_is_confirmed() {
-    let (root, seen, _app) = mount(&fresh_resource("yew-confirm"));
-    snapshot_shown(&root).await;
-    let flow = seen.0.flow();
-
-    let id = fresh_id();
-    let action = TodoAction::Add {
-        id,
-        title: "Buy milk".into(),
-    };
-    let change = action.optimistic(&flow.state());
-    let op_id = flow.send(action, change).expect("sent");
-    until("the action's ActionOk", || {
-        matches!(flow.op(op_id), Some(OpState::Ok { .. }))
-    })
-    .await;
-    // Confirmed: no optimistic change is left, and the item is still shown.
-    until("the confirmed item", || {
-        row(&root, id).as_deref() == Some("Buy milk")
-    })
-    .await;
-    until("the notification it caused", || {
-        flow.notifications().iter().any(|n| {
-            n.correlation_id == Some(op_id) && n.event.title == "Buy milk" && n.event.by == "ann"
-        })
-    })
-    .await;
-}
-
-#[wasm_bindgen_test]
-async fn a_rejected_optimistic_action_is_rolled_back() {
-    let (root, seen, _app) = mount(&fresh_resource("yew-reject"));
-    snapshot_shown(&root).await;
-    let flow = seen.0.flow();
-    let log = RowLog::watch(&root);
-
-    // A blank title is shown at once, then refused by the server.
-    let id = fresh_id();
-    let action = TodoAction::Add {
-        id,
-        title: "   ".into(),
-    };
-    let change = action.optimistic(&flow.state());
-    let op_id = flow.send(action, change).expect("sent");
-    until("the action's ActionErr", || {
-        matches!(flow.op(op_id), Some(OpState::Err { .. }))
-    })
-    .await;
-    let Some(OpState::Err { code: err_code, .. }) = flow.op(op_id) else {
-        unreachable!("checked above")
-    };
-    assert_eq!(err_code.as_deref(), Some(code::INVALID_TITLE));
-    until("the row to go", || row(&root, id).is_none()).await;
-    assert_eq!(
-        log.changes_of(id),
-        [RowChange::Added(id), RowChange::Removed(id)],
-        "the optimistic row was shown, then rolled back"
-    );
-    assert_eq!(rows(&root).len(), 2, "the seeded items are untouched");
+async fn snapshot_shown(root: &Element) {
+    until("the seeded items", || rows(root).len() == 2).await;
 }
 
 #[wasm_bindgen_test]
@@ -295,8 +231,16 @@ async fn components_rerender_only_for_what_they_read() {
 #[wasm_bindgen_test]
 async fn signals_arrive_and_presence_reports_go_out() {
     let resource = fresh_resource("yew-signal");
-    let (root, seen, _app) = mount(&resource);
-    snapshot_shown(&root).await;
+    let signals = Probe::<Seen>::default();
+    let sink = signals.clone();
+    let options = FlowOptions::default()
+        .token("ann")
+        .on_signal(move |from: &str, signal| {
+            sink.0.signals.borrow_mut().push((from.to_owned(), signal));
+        });
+    let app = YewApp::mount(endpoint_url(&resource), options);
+    snapshot_shown(&app.root).await;
+    let seen = &signals;
     let bob = FlowConnection::<TodoModel>::builder()
         .url(server_url(&resource, "bob"))
         .connect()
@@ -313,7 +257,7 @@ async fn signals_arrive_and_presence_reports_go_out() {
     until("the signal", || !seen.0.signals.borrow().is_empty()).await;
     assert_eq!(*seen.0.signals.borrow(), [("bob".to_owned(), offer)]);
 
-    let flow = seen.0.flow();
+    let flow = app.seen.0.flow();
     flow.set_presence(Some(PresenceStatus::Away)).expect("set");
     until("Ann away", || ann_is(PresenceStatus::Away)).await;
     flow.set_presence(Some(PresenceStatus::Active))
@@ -323,44 +267,18 @@ async fn signals_arrive_and_presence_reports_go_out() {
 }
 
 #[wasm_bindgen_test]
-async fn unmounting_closes_the_connection() {
-    let resource = fresh_resource("yew-cleanup");
-    let (root, seen, app) = mount(&resource);
-    snapshot_shown(&root).await;
-    let other = FlowConnection::<TodoModel>::builder()
-        .url(server_url(&resource, "bob"))
-        .connect()
-        .expect("a second connection");
-    let present = |user: &str| other.presence().iter().any(|p| p.user_id == user);
-    until("Bob to see Ann", || present("ann")).await;
-
-    app.destroy();
-    until("Bob to see Ann leave", || !present("ann")).await;
-    let err = seen
-        .0
-        .flow()
+async fn commands_after_unmount_fail_as_closed() {
+    let options = FlowOptions::default().token("ann").subscribe([DOMAIN]);
+    let app = YewApp::mount(endpoint_url(&fresh_resource("yew-unmounted")), options);
+    snapshot_shown(&app.root).await;
+    let flow = app.seen.0.flow();
+    app.unmount();
+    until("the connection closed", || !flow.status().is_open()).await;
+    let err = flow
         .send_action(TodoAction::Toggle { id: 1 })
         .expect_err("the component is gone");
     assert!(matches!(
         err,
         ui_flow::Error::Misuse(ui_flow::ApiMisuse::Closed)
     ));
-    other.close();
-}
-
-/// Issue 12 item 7: an upgrade refused with a 4xx ends the connection and
-/// the hook's status says why. Here the server's own 400 for a resource id
-/// over 256 bytes, which the page can read across origins (the browser
-/// driver's refusal probe; 404/403/401 are covered in ui-flow-client-tests).
-#[wasm_bindgen_test]
-async fn a_refused_upgrade_shows_as_closed_with_its_status() {
-    let (_root, seen, _app) = mount(&"r".repeat(300));
-    let refused = ui_flow::ConnectionStatus::Closed {
-        reason: ui_flow::CloseReason::Refused { status: 400 },
-    };
-    until("closed with HTTP 400", || {
-        let flow = seen.0.flow.borrow();
-        flow.as_ref().is_some_and(|flow| flow.status() == refused)
-    })
-    .await;
 }

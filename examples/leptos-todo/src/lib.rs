@@ -84,7 +84,7 @@ fn App() -> impl IntoView {
         </form>
         <ul>
             <For
-                each=move || flow.state.get().items
+                each=move || flow.state.get().items.clone()
                 key=|t| (t.id, t.done, t.title.clone())
                 children=move |t| {
                     let id = t.id;

@@ -11,6 +11,7 @@
 //! Connection events arrive in `update` as `Msg::Flow(..)`, like clicks.
 #![cfg(target_arch = "wasm32")]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use seed::prelude::*;
@@ -31,7 +32,7 @@ pub fn start() {
 
 struct Model {
     flow: Flow<TodoModel>,
-    todos: TodoState,
+    todos: Arc<TodoState>,
     status: ConnectionStatus,
     online: usize,
     latency: Option<Duration>,
@@ -53,7 +54,7 @@ fn init(_: Url, orders: &mut impl Orders<Msg>) -> Model {
         .subscribe([DOMAIN]);
     Model {
         flow: ui_flow_seed::connect(page_realtime_url(), options, orders, Msg::Flow),
-        todos: TodoState::default(),
+        todos: Arc::default(),
         status: ConnectionStatus::Connecting,
         online: 0,
         latency: None,

@@ -1,6 +1,8 @@
 //! The application's callbacks, as registered on the builder, and how the
 //! drivers hand events to them.
 
+use std::sync::Arc;
+
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo};
 use crate::signal::SignalPayload;
@@ -26,6 +28,20 @@ pub trait MaybeSend {}
 #[cfg(target_arch = "wasm32")]
 impl<T> MaybeSend for T {}
 
+/// `Sync` on native targets, nothing in the single-threaded browser: what a
+/// function shared by several callbacks (a token provider in options) needs.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync> MaybeSync for T {}
+
+/// `Sync` on native targets, nothing in the single-threaded browser: what a
+/// function shared by several callbacks (a token provider in options) needs.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSync for T {}
+
 #[cfg(not(target_arch = "wasm32"))]
 macro_rules! callback {
     ($($arg:ty),*) => { Option<Box<dyn FnMut($($arg),*) + Send>> };
@@ -42,6 +58,7 @@ pub(crate) struct Callbacks<S: FlowState, E> {
     pub(crate) snapshot: callback!(&S, u64),
     pub(crate) delta: callback!(&S::Delta, u64),
     pub(crate) state: callback!(&S),
+    pub(crate) shared_state: callback!(&Arc<S>),
     pub(crate) notify: callback!(&str, E, Option<OpId>),
     pub(crate) status: callback!(&ConnectionStatus),
     pub(crate) action: callback!(OpId, &OpState),
@@ -56,6 +73,7 @@ impl<S: FlowState, E> Default for Callbacks<S, E> {
             snapshot: None,
             delta: None,
             state: None,
+            shared_state: None,
             notify: None,
             status: None,
             action: None,
@@ -70,8 +88,8 @@ impl<S: FlowState, E> Default for Callbacks<S, E> {
 /// unlocking it.
 pub(crate) struct Batch<S: FlowState, E> {
     pub(crate) events: Vec<Event<S, E>>,
-    /// A copy of the shown state, taken when it changed and someone listens.
-    pub(crate) state: Option<S>,
+    /// The shown state, shared, taken when it changed and someone listens.
+    pub(crate) state: Option<Arc<S>>,
     /// The presence list, taken when it changed and someone listens.
     pub(crate) presence: Option<Vec<PresenceInfo>>,
 }
@@ -79,7 +97,7 @@ pub(crate) struct Batch<S: FlowState, E> {
 impl<S: FlowState, E> Callbacks<S, E> {
     /// Whether a changed state must be copied out for [`Self::state`].
     pub(crate) fn wants_state(&self) -> bool {
-        self.state.is_some()
+        self.state.is_some() || self.shared_state.is_some()
     }
 
     /// Whether a changed presence list must be copied out.
@@ -140,8 +158,13 @@ impl<S: FlowState, E> Callbacks<S, E> {
                 _ => {}
             }
         }
-        if let (Some(f), Some(state)) = (&mut self.state, &batch.state) {
-            f(state);
+        if let Some(state) = &batch.state {
+            if let Some(f) = &mut self.state {
+                f(state);
+            }
+            if let Some(f) = &mut self.shared_state {
+                f(state);
+            }
         }
     }
 }

@@ -232,7 +232,7 @@ pub struct FlowConnectionBuilder<M: Model> {
 impl<M: Model> FlowConnectionBuilder<M> {
     /// Runs `scope` around every stretch of work in which the driver may
     /// change the state (a socket's report, a timer), with that work as its
-    /// argument: `scope` sets up what [`FlowState::apply_delta`] needs, calls
+    /// argument: `scope` sets up what [`FlowState::apply_delta`](crate::FlowState::apply_delta) needs, calls
     /// the work once, and tears down. If it does not call the work, the
     /// driver does it afterwards, so no input is lost.
     ///
@@ -330,9 +330,18 @@ impl<M: Model> FlowConnectionBuilder<M> {
     }
 
     /// Called with the state to show (confirmed plus optimistic changes)
-    /// whenever it changed. The driver copies the state for this callback.
+    /// whenever it changed, at most once per batch of input.
     pub fn on_state(mut self, f: impl FnMut(&M::State) + MaybeSend + 'static) -> Self {
         self.callbacks.state = Some(Box::new(f));
+        self
+    }
+
+    /// [`on_state`](Self::on_state) with the state as a shared value, to
+    /// keep (clone the `Arc`) without copying the state. Every listener of
+    /// one change gets the same `Arc`; a change copies the state at most
+    /// once, however many listeners keep it (see [`Client::shared_state`]).
+    pub fn on_shared_state(mut self, f: impl FnMut(&Arc<M::State>) + MaybeSend + 'static) -> Self {
+        self.callbacks.shared_state = Some(Box::new(f));
         self
     }
 

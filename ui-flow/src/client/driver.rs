@@ -273,7 +273,7 @@ impl<M: Model> Driver<M> {
             let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
             let state = (self.callbacks.wants_state()
                 && changed(|e| matches!(e, Event::StateChanged)))
-            .then(|| client.state().clone());
+            .then(|| client.shared_state());
             let presence = (self.callbacks.wants_presence()
                 && changed(|e| matches!(e, Event::Presence(_))))
             .then(|| client.presence().to_vec());

@@ -5,6 +5,7 @@ mod receive;
 use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use web_time::Instant;
@@ -130,7 +131,7 @@ pub struct Client<M: Model> {
     status: ConnectionStatus,
     mirror: Mirror<M::State>,
     /// Confirmed state plus optimistic changes, while there are any.
-    view: Option<M::State>,
+    view: Option<Arc<M::State>>,
     ops: Ops<M::Delta>,
     /// Encoded signals waiting for a connection.
     outbox: VecDeque<Vec<u8>>,
@@ -162,7 +163,20 @@ impl<M: Model> Client<M> {
     /// The state to show: the confirmed server state with the optimistic
     /// changes of unresolved actions applied on top.
     pub fn state(&self) -> &M::State {
-        self.view.as_ref().unwrap_or(self.mirror.state())
+        self.view.as_deref().unwrap_or(self.mirror.state())
+    }
+
+    /// [`state`](Self::state) as one shared value to hand to every
+    /// listener. With optimistic changes applied it is the client's own
+    /// copy, shared without copying; otherwise the confirmed state is copied
+    /// once. Either way a listener that keeps it never makes the client copy
+    /// on the next delta: the client copies only when it changes a shown
+    /// state that a listener still holds.
+    pub fn shared_state(&self) -> Arc<M::State> {
+        match &self.view {
+            Some(view) => Arc::clone(view),
+            None => Arc::new(self.mirror.state().clone()),
+        }
     }
 
     /// The server's state at [`seq`](Self::seq), without optimistic changes.
@@ -691,8 +705,11 @@ impl<M: Model> Client<M> {
             self.transmits.push_back(frame.clone());
         }
         if let Some(change) = &optimistic {
-            let view = self.view.get_or_insert_with(|| self.mirror.state().clone());
-            view.apply_delta(change.clone());
+            let view = self
+                .view
+                .get_or_insert_with(|| Arc::new(self.mirror.state().clone()));
+            // Copies only when a listener still holds the state shown before.
+            Arc::make_mut(view).apply_delta(change.clone());
             self.events.push_back(Event::StateChanged);
         }
         self.ops.insert(op_id, frame, optimistic);
@@ -742,7 +759,7 @@ impl<M: Model> Client<M> {
             for change in self.ops.optimistic() {
                 view.apply_delta(change.clone());
             }
-            view
+            Arc::new(view)
         });
         self.events.push_back(Event::StateChanged);
     }

@@ -17,6 +17,12 @@
 //! listeners that bring a dropped connection back at once). Neither exposes
 //! its dependencies' types.
 //!
+//! [`Binding`] is a `FlowConnection` as a UI shows it: the latest values
+//! (the state as one shared `Arc`, status, actions sent, presence, recent
+//! notifications), which of them changed, and the commands. The Leptos,
+//! Yew and Seed adapters are mappings of it onto signals, re-renders and
+//! messages, and take its [`FlowOptions`].
+//!
 //! | default | value | field |
 //! |---|---|---|
 //! | first retry delay ceiling | 500 ms | [`ClientConfig::backoff_min`] |
@@ -78,6 +84,11 @@
 //! ```
 
 mod backoff;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+pub mod binding;
 #[cfg(all(feature = "browser", target_arch = "wasm32"))]
 mod browser;
 #[cfg(any(
@@ -112,7 +123,13 @@ pub use backoff::Backoff;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
-pub use callbacks::MaybeSend;
+pub use binding::{Binding, FlowOptions, Latest, Notification, Part};
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use callbacks::{MaybeSend, MaybeSync};
 pub use channels::{Resource, ResourceEvent, ResourceStatus};
 pub use config::ClientConfig;
 #[cfg(any(

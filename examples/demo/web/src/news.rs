@@ -69,7 +69,7 @@ pub fn News() -> impl IntoView {
                 .map_or(0, |r| reset::carried_over(&r.notes_before, &notes))
         });
         let mut rows = Vec::new();
-        for (i, note) in notes.into_iter().enumerate().rev().take(SHOWN) {
+        for (i, note) in notes.iter().cloned().enumerate().rev().take(SHOWN) {
             let old = i < before_reset;
             if old && i + 1 == before_reset {
                 rows.push(

@@ -15,7 +15,7 @@ pub fn People() -> impl IntoView {
     let flow = game.flow;
     let me = game.user();
     let rows = move || {
-        let mut members = flow.presence.get();
+        let mut members = flow.presence.get().to_vec();
         members.sort_by(|a, b| {
             (a.user_id != me)
                 .cmp(&(b.user_id != me))
@@ -64,7 +64,7 @@ pub fn People() -> impl IntoView {
     };
     view! {
         <section class="card people">
-            <h2>"Here now" <span class="count">{move || flow.presence.with(Vec::len)}</span></h2>
+            <h2>"Here now" <span class="count">{move || flow.presence.with(|p| p.len())}</span></h2>
             <ul class="people-list" data-testid="presence">{rows}</ul>
         </section>
     }

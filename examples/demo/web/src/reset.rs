@@ -4,6 +4,8 @@
 //! An ordinary reconnect keeps the epoch and is not a reset, even when it
 //! brings a snapshot; only a new epoch is.
 
+use std::sync::Arc;
+
 use demo_world::WorldEvent;
 use leptos::prelude::*;
 use ui_flow_leptos::Notification;
@@ -18,7 +20,7 @@ pub struct Reset {
     /// Our score in the world that is gone (`None` if we were not in it).
     pub lost_score: Option<u32>,
     /// The notifications received before the reset, oldest first.
-    pub notes_before: Vec<Notification<WorldEvent>>,
+    pub notes_before: Arc<Vec<Notification<WorldEvent>>>,
 }
 
 /// Watches the epoch; on a change after the first, records a [`Reset`] in

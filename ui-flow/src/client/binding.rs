@@ -1,0 +1,561 @@
+//! [`Binding`]: a [`FlowConnection`] as a UI shows it, the layer every
+//! framework adapter (Leptos, Yew, Seed, JS) is a thin mapping of.
+//!
+//! A binding holds the latest value of everything a UI renders (the state
+//! as one shared `Arc`, status, latency, epoch, the actions it sent with
+//! their state, presence, the recent notifications), tells the adapter
+//! which of them changed ([`Part`]), and carries the command surface
+//! (`send`, `subscribe`, `resync`, `close`, ...). [`FlowOptions`] is the
+//! description every adapter takes, and a connection that cannot start
+//! (a bad URL or token) becomes the status
+//! `Closed { reason: Misconfigured }` rather than an error each adapter
+//! handles on its own.
+//!
+//! It is not a reactive system: the adapter turns a [`Part`] into a signal
+//! write, a re-render or a message. It does not own several resources:
+//! it works on one connection today; the commands go through one private
+//! seam (what the commands target) so a per-resource handle on a shared
+//! connection can take the connection's place.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{ApiMisuse, Error};
+use crate::model::Model;
+use crate::op::OpId;
+use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::signal::SignalPayload;
+use crate::status::{CloseReason, ConnectionStatus};
+
+use super::callbacks::MaybeSend;
+use super::connection::{FlowConnection, lock};
+use super::event::Event;
+use super::ops::OpState;
+
+mod options;
+
+pub use options::FlowOptions;
+use options::Token;
+
+#[cfg(not(target_arch = "wasm32"))]
+type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
+#[cfg(target_arch = "wasm32")]
+type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>);
+
+/// The adapter's change listener, shared by the connection's callbacks
+/// and the binding's commands.
+type SharedChangeFn<S, E> = Arc<Mutex<Box<ChangeFn<S, E>>>>;
+
+#[cfg(not(target_arch = "wasm32"))]
+type EventFn<S, E> = dyn FnMut(&Event<S, E>) + Send;
+#[cfg(target_arch = "wasm32")]
+type EventFn<S, E> = dyn FnMut(&Event<S, E>);
+
+/// A notification as [`Latest::notifications`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification<E> {
+    /// The domain it was sent in.
+    pub domain: String,
+    /// The application's event.
+    pub event: E,
+    /// The action that caused it, if any.
+    pub correlation_id: Option<OpId>,
+}
+
+/// Which value of a [`Binding`] changed; the adapter re-reads that one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Part {
+    /// [`Latest::state`].
+    State,
+    /// [`Latest::status`].
+    Status,
+    /// [`Latest::latency`].
+    Latency,
+    /// [`Latest::epoch`].
+    Epoch,
+    /// [`Latest::ops`].
+    Ops,
+    /// [`Latest::presence`].
+    Presence,
+    /// [`Latest::notifications`].
+    Notifications,
+}
+
+/// The latest value of everything a UI renders from one connection.
+/// Cloning it is cheap; every clone reads the same values.
+pub struct Latest<S, E> {
+    values: Arc<Mutex<Values<S, E>>>,
+}
+
+impl<S, E> Clone for Latest<S, E> {
+    fn clone(&self) -> Self {
+        Latest {
+            values: Arc::clone(&self.values),
+        }
+    }
+}
+
+struct Values<S, E> {
+    state: Arc<S>,
+    status: ConnectionStatus,
+    latency: Option<Duration>,
+    epoch: Option<u32>,
+    ops: Arc<Vec<(OpId, OpState)>>,
+    settled_ops_kept: usize,
+    presence: Arc<Vec<PresenceInfo>>,
+    notifications: Arc<Vec<Notification<E>>>,
+    notifications_kept: usize,
+}
+
+impl<S, E> Latest<S, E> {
+    fn read<R>(&self, f: impl FnOnce(&Values<S, E>) -> R) -> R {
+        f(&lock(&self.values))
+    }
+
+    /// The state to show: the server's confirmed state with the optimistic
+    /// changes of unresolved actions on top, shared with every other reader
+    /// (never copied for a reader).
+    pub fn state(&self) -> Arc<S> {
+        self.read(|v| Arc::clone(&v.state))
+    }
+
+    /// Where the connection stands.
+    pub fn status(&self) -> ConnectionStatus {
+        self.read(|v| v.status.clone())
+    }
+
+    /// The last measured round trip.
+    pub fn latency(&self) -> Option<Duration> {
+        self.read(|v| v.latency)
+    }
+
+    /// The epoch of the last snapshot: which seq line of the server the
+    /// state belongs to. It changes when the server's state was replaced
+    /// (a restart that kept nothing) and the client resynced with a fresh
+    /// snapshot; an ordinary reconnect keeps it. `None` until the first
+    /// snapshot, or when the server sends no epoch.
+    pub fn epoch(&self) -> Option<u32> {
+        self.read(|v| v.epoch)
+    }
+
+    /// The actions sent through this binding, oldest first, with their
+    /// state (pending, progress, ok, error). Unresolved ones stay listed;
+    /// of the settled ones the newest
+    /// [`ClientConfig::settled_ops_kept`](crate::client::ClientConfig::settled_ops_kept) stay.
+    pub fn ops(&self) -> Arc<Vec<(OpId, OpState)>> {
+        self.read(|v| Arc::clone(&v.ops))
+    }
+
+    /// One action's state, while [`ops`](Self::ops) lists it.
+    pub fn op(&self, op_id: OpId) -> Option<OpState> {
+        self.read(|v| {
+            v.ops
+                .iter()
+                .find(|(id, _)| *id == op_id)
+                .map(|(_, state)| state.clone())
+        })
+    }
+
+    /// Everyone connected to the resource.
+    pub fn presence(&self) -> Arc<Vec<PresenceInfo>> {
+        self.read(|v| Arc::clone(&v.presence))
+    }
+
+    /// The most recent notifications, oldest first.
+    pub fn notifications(&self) -> Arc<Vec<Notification<E>>> {
+        self.read(|v| Arc::clone(&v.notifications))
+    }
+}
+
+impl<S, E: Clone> Values<S, E> {
+    /// Takes in one event; returns the part it changed, if any.
+    fn take(&mut self, event: &Event<S, E>) -> Option<Part>
+    where
+        S: crate::state::FlowState,
+    {
+        match event {
+            Event::Status(status) => {
+                self.status = status.clone();
+                Some(Part::Status)
+            }
+            Event::Latency(rtt) => {
+                self.latency = Some(*rtt);
+                Some(Part::Latency)
+            }
+            Event::Snapshot { epoch, .. } if *epoch != self.epoch && epoch.is_some() => {
+                self.epoch = *epoch;
+                Some(Part::Epoch)
+            }
+            Event::Action { op_id, state } => {
+                let ops = Arc::make_mut(&mut self.ops);
+                let known = ops.iter_mut().find(|(id, _)| id == op_id)?;
+                known.1 = state.clone();
+                trim_settled(ops, self.settled_ops_kept);
+                Some(Part::Ops)
+            }
+            Event::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => {
+                let list = Arc::make_mut(&mut self.notifications);
+                list.push(Notification {
+                    domain: domain.clone(),
+                    event: event.clone(),
+                    correlation_id: *correlation_id,
+                });
+                let excess = list.len().saturating_sub(self.notifications_kept);
+                list.drain(..excess);
+                Some(Part::Notifications)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Drops the oldest settled actions beyond `kept`, as the client forgets
+/// them.
+fn trim_settled(ops: &mut Vec<(OpId, OpState)>, kept: usize) {
+    let settled = ops.iter().filter(|(_, s)| s.is_settled()).count();
+    let mut excess = settled.saturating_sub(kept);
+    ops.retain(|(_, s)| {
+        let drop = excess > 0 && s.is_settled();
+        excess -= usize::from(drop);
+        !drop
+    });
+}
+
+/// What [`Binding`] issues its commands to: a connection today, a resource
+/// handle on a shared connection later. Every command fails with
+/// [`ApiMisuse::Closed`] when there is none.
+enum Target<M: Model> {
+    Connection(FlowConnection<M>),
+    None,
+}
+
+/// A connection as a UI shows it: the [`Latest`] values, kept up to date
+/// from the connection's events, and the commands. See the
+/// [module](self).
+///
+/// Dropping the binding closes the connection (its callbacks hold no
+/// handle to it).
+pub struct Binding<M: Model> {
+    target: Target<M>,
+    latest: Latest<M::State, M::Event>,
+    on_change: SharedChangeFn<M::State, M::Event>,
+}
+
+impl<M: Model> fmt::Debug for Binding<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Binding")
+            .field("status", &self.latest.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Model> Binding<M> {
+    /// Connects to `url` (`ws://` or `wss://host/realtime/{resource}`).
+    /// `on_change` is called after a value changed, with the part that did
+    /// and the values to read it from; it runs on the connection's driver,
+    /// with nothing locked.
+    ///
+    /// It does not fail: a URL or token `connect()` refuses leaves the
+    /// binding with status `Closed { reason: Misconfigured }` (reported
+    /// through `on_change` too), and every command then fails with
+    /// [`ApiMisuse::Closed`].
+    pub fn connect(
+        url: impl Into<String>,
+        options: &FlowOptions,
+        on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
+    ) -> Self {
+        Self::connect_with_events(url, options, on_change, |_| {})
+    }
+
+    /// [`connect`](Self::connect), and `on_event` sees every event of the
+    /// connection before the values are updated from it, for adapters that
+    /// pass raw events on (Seed's messages).
+    pub fn connect_with_events(
+        url: impl Into<String>,
+        options: &FlowOptions,
+        on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
+        on_event: impl FnMut(&Event<M::State, M::Event>) + MaybeSend + 'static,
+    ) -> Self {
+        let latest = Latest {
+            values: Arc::new(Mutex::new(Values {
+                state: Arc::new(M::State::default()),
+                status: ConnectionStatus::Connecting,
+                latency: None,
+                epoch: None,
+                ops: Arc::new(Vec::new()),
+                settled_ops_kept: options.config.settled_ops_kept,
+                presence: Arc::new(Vec::new()),
+                notifications: Arc::new(Vec::new()),
+                notifications_kept: options.notifications_kept,
+            })),
+        };
+        let on_change: SharedChangeFn<M::State, M::Event> =
+            Arc::new(Mutex::new(Box::new(on_change)));
+        let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
+        // Each callback updates the values, unlocks them, then tells.
+        let tell = |latest: &Latest<M::State, M::Event>| {
+            let latest = latest.clone();
+            let on_change = Arc::clone(&on_change);
+            move |part: Part| (lock(&on_change))(part, &latest)
+        };
+        let (tell_event, tell_state, tell_presence) = (tell(&latest), tell(&latest), tell(&latest));
+        let (for_event, for_state, for_presence) = (latest.clone(), latest.clone(), latest.clone());
+        let on_signal = options.on_signal.clone();
+
+        let mut builder = FlowConnection::<M>::builder().url(url);
+        builder = match options.token.clone() {
+            Some(Token::Fixed(token)) => builder.token(token),
+            Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
+            None => builder,
+        };
+        let connected = builder
+            .config(options.config.clone())
+            .subscribe(options.domains.iter().cloned())
+            .on_event(move |event: &Event<M::State, M::Event>| {
+                on_event(event);
+                let part = lock(&for_event.values).take(event);
+                if let Some(part) = part {
+                    tell_event(part);
+                }
+            })
+            .on_shared_state(move |shown: &Arc<M::State>| {
+                lock(&for_state.values).state = Arc::clone(shown);
+                tell_state(Part::State);
+            })
+            .on_presence(move |members: &[PresenceInfo], _| {
+                lock(&for_presence.values).presence = Arc::new(members.to_vec());
+                tell_presence(Part::Presence);
+            })
+            .on_signal(move |from: &str, signal: SignalPayload| {
+                if let Some(handler) = &on_signal {
+                    handler(from, signal);
+                }
+            })
+            .connect();
+        let target = match connected {
+            Ok(connection) => Target::Connection(connection),
+            Err(error) => {
+                lock(&latest.values).status = ConnectionStatus::Closed {
+                    reason: CloseReason::Misconfigured {
+                        message: error.to_string(),
+                    },
+                };
+                (lock(&on_change))(Part::Status, &latest);
+                Target::None
+            }
+        };
+        Binding {
+            target,
+            latest,
+            on_change,
+        }
+    }
+
+    /// The latest values, to read or to hand to a view.
+    pub fn latest(&self) -> &Latest<M::State, M::Event> {
+        &self.latest
+    }
+
+    /// The connection commands go to, if the binding has one. It is there
+    /// for what the binding does not cover (`on_*` callbacks are taken).
+    pub fn connection(&self) -> Option<&FlowConnection<M>> {
+        match &self.target {
+            Target::Connection(connection) => Some(connection),
+            Target::None => None,
+        }
+    }
+
+    fn command<R>(
+        &self,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        match &self.target {
+            Target::Connection(connection) => f(connection),
+            Target::None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    /// Sends an action, with an optional change to show at once until its
+    /// outcome arrives (rolled back if the server rejects it). Returns its
+    /// op id; it is listed in [`Latest::ops`] at once, as pending.
+    pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
+        let op_id = self.command(|c| match optimistic {
+            Some(change) => c.send_optimistic(action, change),
+            None => c.send_action(action),
+        })?;
+        let state = self.command(|c| Ok(c.op(op_id))).ok().flatten();
+        let state = state.unwrap_or(OpState::Pending);
+        {
+            let mut values = lock(&self.latest.values);
+            let kept = values.settled_ops_kept;
+            let ops = Arc::make_mut(&mut values.ops);
+            ops.push((op_id, state));
+            trim_settled(ops, kept);
+        }
+        // Not while `on_change` itself runs (a send from inside it): that
+        // call reads the values afterwards anyway.
+        if let Ok(mut on_change) = self.on_change.try_lock() {
+            on_change(Part::Ops, &self.latest);
+        }
+        Ok(op_id)
+    }
+
+    /// Sends an action without an optimistic change.
+    pub fn send_action(&self, action: M::Action) -> Result<OpId, Error> {
+        self.send(action, None)
+    }
+
+    /// Sends an action and shows `change` until its outcome arrives.
+    pub fn send_optimistic(&self, action: M::Action, change: M::Delta) -> Result<OpId, Error> {
+        self.send(action, Some(change))
+    }
+
+    /// Receives notifications in these domains from now on (and after
+    /// every reconnect).
+    pub fn subscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.command(|c| Ok(c.subscribe(domains)?))
+    }
+
+    /// Stops notifications in these domains.
+    pub fn unsubscribe<D: Into<String>>(
+        &self,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.command(|c| Ok(c.unsubscribe(domains)?))
+    }
+
+    /// Sends a WebRTC signalling message to another user of the resource.
+    pub fn send_signal(
+        &self,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.command(|c| c.send_signal(target_user_id, signal))
+    }
+
+    /// Asks the server to catch up now.
+    pub fn resync(&self) -> Result<(), Error> {
+        self.command(|c| Ok(c.resync()?))
+    }
+
+    /// Sets the presence this connection reports in its pings (`idle` after
+    /// a quiet spell, `active` again on input); `None` reports nothing. The
+    /// browser client reports `away` and `active` by itself when the page
+    /// is hidden or shown.
+    pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
+        self.command(|c| {
+            c.set_presence(report);
+            Ok(())
+        })
+    }
+
+    /// Closes the connection for good; the status becomes
+    /// `Closed { Requested }`.
+    pub fn close(&self) {
+        if let Target::Connection(connection) = &self.target {
+            connection.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counting;
+    impl Model for Counting {
+        type State = i64State;
+        type Delta = i64;
+        type Action = i64;
+        type Event = ();
+    }
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    #[allow(non_camel_case_types)]
+    struct i64State(i64);
+    impl crate::state::FlowState for i64State {
+        type Delta = i64;
+        fn apply_delta(&mut self, delta: i64) {
+            self.0 += delta;
+        }
+    }
+
+    #[test]
+    fn a_connection_that_cannot_start_is_closed_as_misconfigured() {
+        // The native driver needs a runtime to start; the URL is refused
+        // before anything is spawned.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let _entered = runtime.enter();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&told);
+        let binding = Binding::<Counting>::connect(
+            "http://example.com/realtime/r",
+            &FlowOptions::default(),
+            move |part, latest| lock(&sink).push((part, latest.status())),
+        );
+        let ConnectionStatus::Closed {
+            reason: CloseReason::Misconfigured { message },
+        } = binding.latest().status()
+        else {
+            panic!(
+                "not closed as misconfigured: {:?}",
+                binding.latest().status()
+            );
+        };
+        assert!(message.contains("WebSocket URL"), "{message}");
+        assert_eq!(lock(&told).len(), 1, "the status change was told once");
+        assert_eq!(lock(&told)[0].0, Part::Status);
+        assert!(matches!(
+            binding.send_action(1),
+            Err(Error::Misuse(ApiMisuse::Closed))
+        ));
+        assert!(binding.latest().ops().is_empty(), "nothing was sent");
+    }
+
+    #[test]
+    fn options_compare_functions_by_identity() {
+        let plain = FlowOptions::default().token("ann").subscribe(["todos"]);
+        assert_eq!(plain, plain.clone());
+        assert_ne!(
+            plain,
+            FlowOptions::default().token("bob").subscribe(["todos"])
+        );
+        let provided = FlowOptions::default().token_provider(|| None);
+        assert_eq!(provided, provided.clone(), "the same provider");
+        assert_ne!(provided, FlowOptions::default().token_provider(|| None));
+        assert!(
+            !format!("{plain:?}").contains("ann"),
+            "the token is not logged"
+        );
+    }
+
+    #[test]
+    fn the_oldest_settled_actions_are_forgotten_first() {
+        let ok = || OpState::Ok { result: None };
+        let ids: Vec<OpId> = (0..4).map(|_| OpId::new()).collect();
+        let mut ops = vec![
+            (ids[0], ok()),
+            (ids[1], OpState::Pending),
+            (ids[2], ok()),
+            (ids[3], ok()),
+        ];
+        trim_settled(&mut ops, 1);
+        let left: Vec<_> = ops.iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            left,
+            [ids[1], ids[3]],
+            "pending stays, newest settled stays"
+        );
+    }
+}
