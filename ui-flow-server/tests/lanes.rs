@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Client, Frame, Msg, STUCK, start};
 use futures::{FutureExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -44,7 +46,11 @@ async fn delta(client: &mut Client, want: u64) {
 // Four workers: the held delivery blocks one of them, on purpose.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn while_one_resources_fan_out_is_held_another_resource_joins_and_broadcasts() {
-    let t = start(Counter, ServerConfig::default()).await;
+    // Presence changes go out at once, so no timer delivers to a while it
+    // is held: the commit's own task is the one that waits.
+    let mut config = ServerConfig::default();
+    config.presence_batch = Duration::ZERO;
+    let t = start(Counter, config).await;
     let mut watchers = Vec::new();
     for i in 0..3 {
         let (client, joined) = Client::join(t.addr, "a", &format!("watcher{i}")).await;
