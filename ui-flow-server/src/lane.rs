@@ -12,6 +12,10 @@
 //! Order: ops are queued under the hub's lock, so a lane's queue is in the
 //! order the hub made them; one thread at a time (whoever finds the lane
 //! idle) pushes them, in that order, and every other thread only queues.
+//! The thread with the turn pushes one batch (what was queued when it
+//! started); if more came meanwhile, a task of its own takes over, so a
+//! busy lane never keeps one caller (say the timer task, which serves
+//! every resource) delivering for long.
 //! A connection belongs to one lane for its whole admitted life, so each
 //! connection sees its frames in hub order.
 //!
@@ -46,6 +50,15 @@ pub(crate) enum LaneOp {
     Leave(ConnectionId),
     /// A frame, close, ping or abort for members of this lane.
     Send(Transmit),
+}
+
+/// Whether a delivering thread still has the lane's turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Nothing left, or another thread has the turn.
+    Done,
+    /// More was queued meanwhile and the turn is still the caller's.
+    More,
 }
 
 #[derive(Default)]
@@ -91,64 +104,83 @@ impl Lane {
         lock(&self.queue).ops.push_back(op);
     }
 
-    /// Pushes everything queued into the members' outboxes, unless another
-    /// thread is already doing so (it then delivers this caller's ops
-    /// too, in order). Connections found too slow are handed to
-    /// `on_slow` with no lane lock held; what it queues here is delivered
-    /// before this returns.
+    /// Takes the lane's delivering turn, unless another thread has it (that
+    /// thread, or the one it hands the turn to, then delivers this
+    /// caller's ops too, in order), and pushes one batch: everything queued
+    /// now. Connections found too slow are handed to `on_slow` with no
+    /// lane lock held. Returns [`Turn::More`] when ops were queued
+    /// meanwhile: the caller still has the turn and must
+    /// [`resume`](Self::resume) (from a task of its own, so no thread
+    /// delivers a busy lane for long).
     pub(crate) fn deliver(
         &self,
         tally: &Tally<'_>,
         runtime: Option<&Handle>,
-        mut on_slow: impl FnMut(Vec<ConnectionId>),
-    ) {
+        on_slow: impl FnMut(Vec<ConnectionId>),
+    ) -> Turn {
         {
             let mut queue = lock(&self.queue);
             if queue.delivering || queue.ops.is_empty() {
-                return;
+                return Turn::Done;
             }
             queue.delivering = true;
         }
-        loop {
-            let batch = {
-                let mut queue = lock(&self.queue);
-                if queue.ops.is_empty() {
-                    queue.delivering = false;
-                    return;
-                }
-                mem::take(&mut queue.ops)
-            };
-            let hold = lock(&self.hold).clone();
-            if let Some(hold) = hold {
-                hold.park();
+        self.resume(tally, runtime, on_slow)
+    }
+
+    /// Pushes one batch with the turn already held (see
+    /// [`deliver`](Self::deliver)); gives the turn up when nothing is left.
+    pub(crate) fn resume(
+        &self,
+        tally: &Tally<'_>,
+        runtime: Option<&Handle>,
+        mut on_slow: impl FnMut(Vec<ConnectionId>),
+    ) -> Turn {
+        let batch = {
+            let mut queue = lock(&self.queue);
+            if queue.ops.is_empty() {
+                queue.delivering = false;
+                return Turn::Done;
             }
-            let mut slow = Vec::new();
-            let mut to_wake = Vec::new();
-            {
-                let mut members = lock(&self.members);
-                for op in batch {
-                    match op {
-                        LaneOp::Join(id, outbox) => {
-                            members.insert(id, outbox);
-                        }
-                        LaneOp::Leave(id) => {
-                            members.remove(&id);
-                        }
-                        LaneOp::Send(transmit) => push(
-                            &members,
-                            transmit,
-                            tally,
-                            runtime.is_some(),
-                            &mut slow,
-                            &mut to_wake,
-                        ),
+            mem::take(&mut queue.ops)
+        };
+        let hold = lock(&self.hold).clone();
+        if let Some(hold) = hold {
+            hold.park();
+        }
+        let mut slow = Vec::new();
+        let mut to_wake = Vec::new();
+        {
+            let mut members = lock(&self.members);
+            for op in batch {
+                match op {
+                    LaneOp::Join(id, outbox) => {
+                        members.insert(id, outbox);
                     }
+                    LaneOp::Leave(id) => {
+                        members.remove(&id);
+                    }
+                    LaneOp::Send(transmit) => push(
+                        &members,
+                        transmit,
+                        tally,
+                        runtime.is_some(),
+                        &mut slow,
+                        &mut to_wake,
+                    ),
                 }
             }
-            wake(runtime, to_wake);
-            if !slow.is_empty() {
-                on_slow(slow);
-            }
+        }
+        wake(runtime, to_wake);
+        if !slow.is_empty() {
+            on_slow(slow);
+        }
+        let mut queue = lock(&self.queue);
+        if queue.ops.is_empty() {
+            queue.delivering = false;
+            Turn::Done
+        } else {
+            Turn::More
         }
     }
 

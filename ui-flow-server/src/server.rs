@@ -39,7 +39,7 @@ use crate::hub::{
     BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, MeshEvent, Now, OpKey,
     Request, Transmit, outcome_frame,
 };
-use crate::lane::{DeliveryHold, Lane, LaneOp, Tally};
+use crate::lane::{DeliveryHold, Lane, LaneOp, Tally, Turn};
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::Outbox;
 use crate::store::{MemoryStore, OpRecord, Outcome, Store};
@@ -950,22 +950,52 @@ impl<H: FlowHandler> Inner<H> {
         touched.sort_unstable_by_key(Arc::as_ptr);
         touched.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for lane in touched {
-            self.deliver(&lane);
+            self.deliver(lane);
         }
         result
     }
 
     /// Delivers what is queued on `lane` (with no lock of the hub's held);
-    /// connections found too slow leave the hub as slow consumers.
-    fn deliver(self: &Arc<Self>, lane: &Lane) {
-        let tally = Tally::of(&self.counters);
-        lane.deliver(&tally, self.runtime.get(), |slow| {
-            self.run(|hub| {
-                let now = Now::system();
-                for id in slow {
-                    hub.handle_departure(now, id, Departure::SlowConsumer);
+    /// connections found too slow leave the hub as slow consumers. What is
+    /// queued meanwhile is delivered by a task of its own.
+    fn deliver(self: &Arc<Self>, lane: Arc<Lane>) {
+        let turn = lane.deliver(&Tally::of(&self.counters), self.runtime.get(), |slow| {
+            self.depart_slow(slow)
+        });
+        self.keep_delivering(lane, turn);
+    }
+
+    /// With the turn of a lane that has more queued: one more batch per
+    /// task, so other tasks run in between.
+    fn keep_delivering(self: &Arc<Self>, lane: Arc<Lane>, mut turn: Turn) {
+        while turn == Turn::More {
+            match self.runtime.get() {
+                Some(runtime) => {
+                    let inner = self.clone();
+                    runtime.spawn(async move {
+                        let turn =
+                            lane.resume(&Tally::of(&inner.counters), inner.runtime.get(), |slow| {
+                                inner.depart_slow(slow)
+                            });
+                        inner.keep_delivering(lane, turn);
+                    });
+                    return;
                 }
-            });
+                None => {
+                    turn = lane.resume(&Tally::of(&self.counters), None, |slow| {
+                        self.depart_slow(slow)
+                    });
+                }
+            }
+        }
+    }
+
+    fn depart_slow(self: &Arc<Self>, slow: Vec<ConnectionId>) {
+        self.run(|hub| {
+            let now = Now::system();
+            for id in slow {
+                hub.handle_departure(now, id, Departure::SlowConsumer);
+            }
         });
     }
 
