@@ -101,7 +101,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Lane {
     /// Queues `op` (the caller holds the hub's lock, which orders it).
     pub(crate) fn enqueue(&self, op: LaneOp) {
+        let send = matches!(op, LaneOp::Send(_));
         lock(&self.queue).ops.push_back(op);
+        if send {
+            if let Some(hold) = lock(&self.hold).as_ref() {
+                hold.sends
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hold.queued.notify_waiters();
+            }
+        }
     }
 
     /// Takes the lane's delivering turn, unless another thread has it (that
@@ -268,6 +276,9 @@ struct Hold {
     released: Mutex<bool>,
     changed: Condvar,
     parked: tokio::sync::Notify,
+    /// Frames (and closes, pings) queued on the lane since the hold began.
+    sends: AtomicU64,
+    queued: tokio::sync::Notify,
 }
 
 impl Hold {
@@ -295,9 +306,34 @@ pub struct DeliveryHold {
 }
 
 impl DeliveryHold {
-    /// Resolves once a delivery on the lane is waiting for this hold.
+    /// A handle that watches the hold (and can be kept after it is handed
+    /// to another thread).
+    pub fn probe(&self) -> HoldProbe {
+        HoldProbe(self.hold.clone())
+    }
+}
+
+/// Watches a [`DeliveryHold`] (a test seam).
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct HoldProbe(Arc<Hold>);
+
+impl HoldProbe {
+    /// Resolves once a delivery on the lane is waiting for the hold.
     pub async fn waiting(&self) {
-        self.hold.parked.notified().await;
+        self.0.parked.notified().await;
+    }
+
+    /// Resolves once `n` frames (or closes, pings) have been queued on the
+    /// lane since the hold began.
+    pub async fn queued(&self, n: u64) {
+        loop {
+            let queued = self.0.queued.notified();
+            if self.0.sends.load(std::sync::atomic::Ordering::Relaxed) >= n {
+                return;
+            }
+            queued.await;
+        }
     }
 }
 

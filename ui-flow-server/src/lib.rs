@@ -255,7 +255,7 @@ pub use counters::Counters;
 pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
 #[doc(hidden)]
-pub use lane::DeliveryHold;
+pub use lane::{DeliveryHold, HoldProbe};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
 pub use shutdown::shutdown_signal;

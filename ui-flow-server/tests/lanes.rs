@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Client, Frame, Msg, STUCK, start};
@@ -62,11 +63,26 @@ async fn while_one_resources_fan_out_is_held_another_resource_joins_and_broadcas
         "no lane before anyone joins b"
     );
     let hold = t.server.hold_delivery("a").expect("a has connections");
+    let probe = hold.probe();
+    // A broken server could wedge every runtime thread behind the held
+    // delivery; a watchdog thread then lets it go, and the test fails.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let slot = Arc::new(Mutex::new(Some(hold)));
+    let watchdog = std::thread::spawn({
+        let slot = slot.clone();
+        move || {
+            let fired = released.recv_timeout(STUCK).is_err();
+            drop(slot.lock().expect("slot").take());
+            fired
+        }
+    });
 
-    // A commit to a: applied and queued, its push into a's outboxes waits.
+    // A commit to a: applied and queued, its push into a's outboxes waits
+    // (in the commit's task, or in another that has a's turn).
     let a = t.server.session("a");
     let commit = tokio::spawn(async move { a.commit(CounterDelta { add: 1 }).await });
-    hold.waiting().await;
+    probe.queued(1).await;
+    probe.waiting().await;
 
     // Meanwhile b's client authenticates, joins and is synced ...
     let (mut bob, joined) = tokio::time::timeout(STUCK, Client::join(t.addr, "b", "bob"))
@@ -90,7 +106,6 @@ async fn while_one_resources_fan_out_is_held_another_resource_joins_and_broadcas
     });
 
     // None of that let a's held delta through.
-    assert!(!commit.is_finished(), "the commit waits for its fan-out");
     for watcher in &mut watchers {
         let early = ready(watcher);
         assert!(
@@ -99,7 +114,12 @@ async fn while_one_resources_fan_out_is_held_another_resource_joins_and_broadcas
         );
     }
 
-    drop(hold);
+    release.send(()).expect("watchdog");
+    assert!(
+        !watchdog.join().expect("watchdog"),
+        "the server was stuck while a's delivery was held"
+    );
+    assert!(slot.lock().expect("slot").is_none());
     assert_eq!(commit.await.expect("task").expect("commit a"), 1);
     for watcher in &mut watchers {
         delta(watcher, 1).await;
