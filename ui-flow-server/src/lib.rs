@@ -231,6 +231,7 @@ mod identity;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
+mod lane;
 mod listen;
 mod log;
 /// Several nodes on NATS: each log in JetStream ([`nats::JetStreamStore`]);
@@ -253,6 +254,8 @@ pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
 pub use counters::Counters;
 pub use endpoint::FlowUpgrade;
 pub use handler::{ActionContext, ActionOutcome, BoxError, FlowHandler};
+#[doc(hidden)]
+pub use lane::{DeliveryHold, HoldProbe};
 pub use log::{CommitError, Committed, TransactError};
 pub use server::{FlowServer, SessionHandle};
 pub use shutdown::shutdown_signal;

@@ -1,7 +1,8 @@
 //! A connection's outbound queue, bounded in bytes.
 //!
 //! Pushing never waits: a broadcaster queues the same [`Bytes`] to
-//! thousands of outboxes under the hub's lock. When a push would take a
+//! thousands of outboxes under its resource's delivery lane (see
+//! [`crate::lane`]), not the hub's lock. When a push would take a
 //! connection over its bound, the queued frames are dropped, a
 //! `slow_consumer` error and close 4003 are queued instead, and the push
 //! reports [`Pushed::Overflow`] so the hub forgets the connection. Nobody

@@ -1,12 +1,20 @@
 //! The tokio driver around the [`Hub`]: [`FlowServer`] and [`SessionHandle`].
 //!
-//! The hub sits behind one mutex together with the outbound queue of every
-//! connection. Whoever feeds it (a connection task, the application through
-//! a [`SessionHandle`], a finished handler call, the presence timer) calls
-//! [`Inner::run`], which applies the input and then drains the hub's
-//! outputs: frames are pushed into outboxes (never waiting), requests are
-//! spawned as tasks that call the [`FlowHandler`], and the next presence
-//! deadline is handed to the timer task.
+//! The hub sits behind one mutex. Whoever feeds it (a connection task, the
+//! application through a [`SessionHandle`], a finished handler call, the
+//! timer task) calls [`Inner::run`], which applies the input and then
+//! drains the hub's outputs: frames are queued on the delivery lane of
+//! their resource (see [`crate::lane`]), requests are spawned as tasks that
+//! call the [`FlowHandler`], and the next deadline is handed to the timer
+//! task. Then, with the hub's lock released, the lanes it queued on are
+//! delivered: frames go into the connections' outboxes (never waiting)
+//! under that lane's lock only, so one resource's fan-out to thousands of
+//! connections does not hold up the hub, handshakes or other resources.
+//!
+//! Lock order: the hub's lock, then a lane's queue (briefly, to queue).
+//! Delivery holds a lane's members lock and takes no other. No handler
+//! method, `filter_notification` or `transact` closure runs under any of
+//! them.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -20,7 +28,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, OnceCell, watch};
 use tracing::Instrument;
 use ui_flow::model::{ActionOf, DeltaOf, EventOf, StateOf};
-use ui_flow::{CloseCode, EncodeError, OpId, PresenceInfo};
+use ui_flow::{EncodeError, OpId, PresenceInfo};
 
 use crate::auth::{Authenticator, Identity};
 use crate::broker::{Broker, LocalOnly, Publication};
@@ -31,8 +39,9 @@ use crate::hub::{
     BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, MeshEvent, Now, OpKey,
     Request, Transmit, outcome_frame,
 };
+use crate::lane::{DeliveryHold, Lane, LaneOp, Tally, Turn};
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
-use crate::outbox::{Outbox, Pushed};
+use crate::outbox::Outbox;
 use crate::store::{MemoryStore, OpRecord, Outcome, Store};
 use crate::view::{ViewFrames, ViewKey};
 
@@ -54,7 +63,52 @@ impl<H: FlowHandler> Clone for FlowServer<H> {
 
 pub(crate) struct Core<H: FlowHandler> {
     pub(crate) hub: Hub<H::Model>,
-    outboxes: HashMap<ConnectionId, Arc<Outbox>>,
+    /// Outboxes of connections not admitted to a resource (authenticating,
+    /// or refused and closing): their few frames are pushed under the
+    /// hub's lock.
+    pending: HashMap<ConnectionId, Arc<Outbox>>,
+    /// The resource and lane of each admitted connection.
+    lane_of: HashMap<ConnectionId, (Arc<str>, Arc<Lane>)>,
+    /// Each resource's lane on this node, with its admitted connections.
+    lanes: HashMap<Arc<str>, (Arc<Lane>, usize)>,
+    /// Lanes queued on since the hub's lock was taken, delivered once it
+    /// is released.
+    touched: Vec<Arc<Lane>>,
+}
+
+impl<H: FlowHandler> Core<H> {
+    /// Frames for `id` go to `resource`'s lane from now on.
+    fn join_lane(&mut self, id: ConnectionId, resource: &str) {
+        let Some(outbox) = self.pending.remove(&id) else {
+            return;
+        };
+        let (key, lane) = match self.lanes.get_key_value(resource) {
+            Some((key, (lane, _))) => (key.clone(), lane.clone()),
+            None => (Arc::from(resource), Arc::new(Lane::default())),
+        };
+        self.lanes.entry(key.clone()).or_insert((lane.clone(), 0)).1 += 1;
+        lane.enqueue(LaneOp::Join(id, outbox));
+        self.lane_of.insert(id, (key, lane.clone()));
+        self.touched.push(lane);
+    }
+
+    /// Forgets `id`'s outbox (its task has ended).
+    fn leave(&mut self, id: ConnectionId) {
+        if self.pending.remove(&id).is_some() {
+            return;
+        }
+        let Some((resource, lane)) = self.lane_of.remove(&id) else {
+            return;
+        };
+        lane.enqueue(LaneOp::Leave(id));
+        if let Some((_, members)) = self.lanes.get_mut(&resource) {
+            *members -= 1;
+            if *members == 0 {
+                self.lanes.remove(&resource);
+            }
+        }
+        self.touched.push(lane);
+    }
 }
 
 /// Where one resource's log is, once a task has opened it.
@@ -119,7 +173,10 @@ impl<H: FlowHandler> FlowServer<H> {
                 counters: Live::default(),
                 core: Mutex::new(Core {
                     hub,
-                    outboxes: HashMap::new(),
+                    pending: HashMap::new(),
+                    lane_of: HashMap::new(),
+                    lanes: HashMap::new(),
+                    touched: Vec::new(),
                 }),
                 config,
                 runtime: OnceLock::new(),
@@ -208,6 +265,16 @@ impl<H: FlowHandler> FlowServer<H> {
     ) -> usize {
         self.inner
             .run(|hub| hub.deliver_deltas_frame(resource, frame, first, last))
+    }
+
+    /// A test seam: holds the delivery of `resource_id`'s frames on this
+    /// node until the returned hold is dropped (`None` while the resource
+    /// has no admitted connection here). The hub goes on meanwhile:
+    /// handshakes, timers and other resources are not held.
+    #[doc(hidden)]
+    pub fn hold_delivery(&self, resource_id: &str) -> Option<DeliveryHold> {
+        let core = self.inner.lock();
+        core.lanes.get(resource_id).map(|(lane, _)| lane.hold())
     }
 
     /// The counters, as of now.
@@ -821,7 +888,7 @@ impl<H: FlowHandler> Inner<H> {
         self.start_background();
         self.run_with_core(|core| {
             let id = core.hub.begin_handshake(Now::system());
-            core.outboxes.insert(id, outbox);
+            core.pending.insert(id, outbox);
             id
         })
     }
@@ -842,10 +909,12 @@ impl<H: FlowHandler> Inner<H> {
             self.handler.view(&user, resource)
         };
         let scope = self.handler.presence_scope(&user, resource);
-        self.run(|hub| {
-            hub.set_presence_scope(id, scope);
-            hub.complete_handshake(Now::system(), id, resource, user, resume)?;
-            hub.set_view(id, view);
+        self.run_with_core(|core| {
+            core.hub.set_presence_scope(id, scope);
+            core.hub
+                .complete_handshake(Now::system(), id, resource, user, resume)?;
+            core.hub.set_view(id, view);
+            core.join_lane(id, resource);
             Ok::<(), HandshakeError>(())
         })?;
         self.counters.connections_open.fetch_add(1, Relaxed);
@@ -858,7 +927,7 @@ impl<H: FlowHandler> Inner<H> {
         self.run_with_core(|core| {
             core.hub
                 .handle_departure(Now::system(), id, Departure::Gone);
-            core.outboxes.remove(&id);
+            core.leave(id);
         });
         if admitted && self.counters.connections_open.fetch_sub(1, Relaxed) == 1 {
             self.all_closed.notify_waiters();
@@ -871,68 +940,122 @@ impl<H: FlowHandler> Inner<H> {
         let result = f(&mut core);
         self.drain(&mut core);
         let next = core.hub.poll_timeout();
+        let mut touched = std::mem::take(&mut core.touched);
         drop(core);
         self.deadline.send_if_modified(|d| {
             let changed = *d != next;
             *d = next;
             changed
         });
+        touched.sort_unstable_by_key(Arc::as_ptr);
+        touched.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        for lane in touched {
+            self.deliver(lane);
+        }
         result
     }
 
-    /// Frames are queued under the hub's lock, in the order the hub made
-    /// them; for a frame to many connections, waking their writers (the
-    /// costly part of a push: each wake schedules a task) is left to a task
-    /// of its own, so the lock is not held for N wakes.
+    /// Delivers what is queued on `lane` (with no lock of the hub's held);
+    /// connections found too slow leave the hub as slow consumers. What is
+    /// queued meanwhile is delivered by a task of its own.
+    fn deliver(self: &Arc<Self>, lane: Arc<Lane>) {
+        let turn = lane.deliver(&Tally::of(&self.counters), self.runtime.get(), |slow| {
+            self.depart_slow(slow)
+        });
+        self.keep_delivering(lane, turn);
+    }
+
+    /// With the turn of a lane that has more queued: one more batch per
+    /// task, so other tasks run in between.
+    fn keep_delivering(self: &Arc<Self>, lane: Arc<Lane>, mut turn: Turn) {
+        while turn == Turn::More {
+            match self.runtime.get() {
+                Some(runtime) => {
+                    let inner = self.clone();
+                    runtime.spawn(async move {
+                        let turn =
+                            lane.resume(&Tally::of(&inner.counters), inner.runtime.get(), |slow| {
+                                inner.depart_slow(slow)
+                            });
+                        inner.keep_delivering(lane, turn);
+                    });
+                    return;
+                }
+                None => {
+                    turn = lane.resume(&Tally::of(&self.counters), None, |slow| {
+                        self.depart_slow(slow)
+                    });
+                }
+            }
+        }
+    }
+
+    fn depart_slow(self: &Arc<Self>, slow: Vec<ConnectionId>) {
+        self.run(|hub| {
+            let now = Now::system();
+            for id in slow {
+                hub.handle_departure(now, id, Departure::SlowConsumer);
+            }
+        });
+    }
+
+    /// Hands the hub's outputs on, in the order the hub made them: frames
+    /// for admitted connections are queued on their resource's lane
+    /// (delivered once the lock is released), the few for connections
+    /// not admitted are pushed here.
     fn drain(self: &Arc<Self>, core: &mut Core<H>) {
-        /// Recipients above which writers are woken off the lock.
-        const WAKE_OFF_LOCK: usize = 64;
+        let tally = Tally::of(&self.counters);
         let mut to_wake = Vec::new();
         loop {
             let mut slow = Vec::new();
             while let Some(transmit) = core.hub.poll_transmit() {
+                let first = match &transmit {
+                    Transmit::Frame { to, .. } => to.as_slice().first().copied(),
+                    Transmit::Close { conn, .. }
+                    | Transmit::Ping { conn }
+                    | Transmit::Abort { conn } => Some(*conn),
+                };
+                let Some(first) = first else { continue };
+                if let Some((_, lane)) = core.lane_of.get(&first) {
+                    // A frame's recipients are all of one resource (the hub
+                    // fans out per session), so they share the first's lane.
+                    lane.enqueue(LaneOp::Send(transmit));
+                    let lane = lane.clone();
+                    core.touched.push(lane);
+                    continue;
+                }
                 match transmit {
-                    Transmit::Frame { to, bytes } => {
-                        let defer =
-                            to.as_slice().len() > WAKE_OFF_LOCK && self.runtime.get().is_some();
+                    Transmit::Frame { to, bytes } if to.as_slice().len() > 1 => {
+                        // Not the hub's usual shape: route each recipient.
                         for id in to.as_slice() {
-                            let Some(outbox) = core.outboxes.get(id) else {
-                                continue;
+                            let one = Transmit::Frame {
+                                to: crate::hub::Recipients::One(*id),
+                                bytes: bytes.clone(),
                             };
-                            let pushed = if defer {
-                                outbox.push_unwoken(bytes.clone())
+                            if let Some((_, lane)) = core.lane_of.get(id) {
+                                lane.enqueue(LaneOp::Send(one));
+                                let lane = lane.clone();
+                                core.touched.push(lane);
                             } else {
-                                outbox.push(bytes.clone())
-                            };
-                            match pushed {
-                                Pushed::Queued if defer => to_wake.push(outbox.clone()),
-                                Pushed::Overflow { dropped } => {
-                                    Live::add(&self.counters.slow_disconnects, 1);
-                                    Live::add(&self.counters.drops, dropped as u64);
-                                    slow.push(*id);
-                                }
-                                _ => {}
+                                crate::lane::push(
+                                    &core.pending,
+                                    one,
+                                    &tally,
+                                    false,
+                                    &mut slow,
+                                    &mut to_wake,
+                                );
                             }
                         }
                     }
-                    Transmit::Close { conn, code, reason } => {
-                        if code == CloseCode::LIVENESS_TIMEOUT {
-                            Live::add(&self.counters.liveness_timeouts, 1);
-                        }
-                        if let Some(outbox) = core.outboxes.get(&conn) {
-                            outbox.close(code, reason);
-                        }
-                    }
-                    Transmit::Ping { conn } => {
-                        if let Some(outbox) = core.outboxes.get(&conn) {
-                            outbox.ping();
-                        }
-                    }
-                    Transmit::Abort { conn } => {
-                        if let Some(outbox) = core.outboxes.get(&conn) {
-                            outbox.abort();
-                        }
-                    }
+                    transmit => crate::lane::push(
+                        &core.pending,
+                        transmit,
+                        &tally,
+                        false,
+                        &mut slow,
+                        &mut to_wake,
+                    ),
                 }
             }
             while let Some(request) = core.hub.poll_request() {
@@ -951,9 +1074,7 @@ impl<H: FlowHandler> Inner<H> {
                 core.hub.handle_departure(now, id, Departure::SlowConsumer);
             }
         }
-        if let Some(runtime) = self.runtime.get().filter(|_| !to_wake.is_empty()) {
-            runtime.spawn(async move { to_wake.iter().for_each(|outbox| outbox.wake()) });
-        }
+        crate::lane::wake(self.runtime.get(), to_wake);
     }
 
     /// Hands what a meshed hub tells the other nodes to the broker, in order

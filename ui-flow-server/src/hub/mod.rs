@@ -29,7 +29,9 @@
 //! and carries one [`Bytes`], which the driver clones per connection.
 //!
 //! The driver in this crate (`FlowServer`) runs a hub behind a mutex on
-//! tokio and axum; another runtime could drive it the same way.
+//! tokio and axum, and pushes each resource's frames into the outboxes
+//! after letting go of it (one delivery lane per resource); another
+//! runtime could drive it the same way.
 
 mod ops;
 mod rate;

@@ -1,0 +1,350 @@
+//! A resource's delivery lane: where the frames the hub made for one
+//! resource's connections wait to be pushed into their outboxes.
+//!
+//! The hub's lock is held while the hub works out a broadcast (encode once,
+//! name the recipients as one shared list); the push into each recipient's
+//! [`Outbox`], which costs one short lock per connection, is done here,
+//! under the lane's own locks only. So a broadcast to 10,000 connections of
+//! resource A keeps the hub (handshakes, timers, every other resource)
+//! waiting only for the hub's part, and resource B's frames go through B's
+//! lane meanwhile.
+//!
+//! Order: ops are queued under the hub's lock, so a lane's queue is in the
+//! order the hub made them; one thread at a time (whoever finds the lane
+//! idle) pushes them, in that order, and every other thread only queues.
+//! The thread with the turn pushes one batch (what was queued when it
+//! started); if more came meanwhile, a task of its own takes over, so a
+//! busy lane never keeps one caller (say the timer task, which serves
+//! every resource) delivering for long.
+//! A connection belongs to one lane for its whole admitted life, so each
+//! connection sees its frames in hub order.
+//!
+//! Locks: the hub's lock may be held while a lane's queue is locked (to
+//! queue), never the other way round; the members map is locked only by
+//! the thread delivering, which takes no other lock of the server's while
+//! it holds it. A lane is not a hub session: membership, presence and
+//! sync state stay in the hub.
+
+use std::collections::{HashMap, VecDeque};
+use std::mem;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use tokio::runtime::Handle;
+use ui_flow::CloseCode;
+
+use crate::counters::Live;
+use crate::hub::{ConnectionId, Transmit};
+use crate::outbox::{Outbox, Pushed};
+
+/// Recipients above which writers are woken by a task of their own, so the
+/// delivering thread is not held for N wakes (each schedules a task).
+const WAKE_OFF_THREAD: usize = 64;
+
+/// One thing queued on a lane.
+pub(crate) enum LaneOp {
+    /// A connection was admitted to the lane's resource: frames for it go
+    /// to this outbox from now on.
+    Join(ConnectionId, Arc<Outbox>),
+    /// A connection's task ended.
+    Leave(ConnectionId),
+    /// A frame, close, ping or abort for members of this lane.
+    Send(Transmit),
+}
+
+/// Whether a delivering thread still has the lane's turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Nothing left, or another thread has the turn.
+    Done,
+    /// More was queued meanwhile and the turn is still the caller's.
+    More,
+}
+
+#[derive(Default)]
+struct Queue {
+    ops: VecDeque<LaneOp>,
+    /// A thread is delivering this lane's ops.
+    delivering: bool,
+}
+
+/// The counters a delivery updates.
+pub(crate) struct Tally<'a> {
+    pub(crate) slow_disconnects: &'a AtomicU64,
+    pub(crate) drops: &'a AtomicU64,
+    pub(crate) liveness_timeouts: &'a AtomicU64,
+}
+
+impl<'a> Tally<'a> {
+    pub(crate) fn of(live: &'a Live) -> Self {
+        Tally {
+            slow_disconnects: &live.slow_disconnects,
+            drops: &live.drops,
+            liveness_timeouts: &live.liveness_timeouts,
+        }
+    }
+}
+
+/// The delivery lane of one resource on this node.
+#[derive(Default)]
+pub(crate) struct Lane {
+    queue: Mutex<Queue>,
+    members: Mutex<HashMap<ConnectionId, Arc<Outbox>>>,
+    /// Set by [`DeliveryHold`] (tests): delivery waits before each batch.
+    hold: Mutex<Option<Arc<Hold>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Lane {
+    /// Queues `op` (the caller holds the hub's lock, which orders it).
+    pub(crate) fn enqueue(&self, op: LaneOp) {
+        let send = matches!(op, LaneOp::Send(_));
+        lock(&self.queue).ops.push_back(op);
+        if send {
+            if let Some(hold) = lock(&self.hold).as_ref() {
+                hold.sends
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hold.queued.notify_waiters();
+            }
+        }
+    }
+
+    /// Takes the lane's delivering turn, unless another thread has it (that
+    /// thread, or the one it hands the turn to, then delivers this
+    /// caller's ops too, in order), and pushes one batch: everything queued
+    /// now. Connections found too slow are handed to `on_slow` with no
+    /// lane lock held. Returns [`Turn::More`] when ops were queued
+    /// meanwhile: the caller still has the turn and must
+    /// [`resume`](Self::resume) (from a task of its own, so no thread
+    /// delivers a busy lane for long).
+    pub(crate) fn deliver(
+        &self,
+        tally: &Tally<'_>,
+        runtime: Option<&Handle>,
+        on_slow: impl FnMut(Vec<ConnectionId>),
+    ) -> Turn {
+        {
+            let mut queue = lock(&self.queue);
+            if queue.delivering || queue.ops.is_empty() {
+                return Turn::Done;
+            }
+            queue.delivering = true;
+        }
+        self.resume(tally, runtime, on_slow)
+    }
+
+    /// Pushes one batch with the turn already held (see
+    /// [`deliver`](Self::deliver)); gives the turn up when nothing is left.
+    pub(crate) fn resume(
+        &self,
+        tally: &Tally<'_>,
+        runtime: Option<&Handle>,
+        mut on_slow: impl FnMut(Vec<ConnectionId>),
+    ) -> Turn {
+        let batch = {
+            let mut queue = lock(&self.queue);
+            if queue.ops.is_empty() {
+                queue.delivering = false;
+                return Turn::Done;
+            }
+            mem::take(&mut queue.ops)
+        };
+        let hold = lock(&self.hold).clone();
+        if let Some(hold) = hold {
+            hold.park();
+        }
+        let mut slow = Vec::new();
+        let mut to_wake = Vec::new();
+        {
+            let mut members = lock(&self.members);
+            for op in batch {
+                match op {
+                    LaneOp::Join(id, outbox) => {
+                        members.insert(id, outbox);
+                    }
+                    LaneOp::Leave(id) => {
+                        members.remove(&id);
+                    }
+                    LaneOp::Send(transmit) => push(
+                        &members,
+                        transmit,
+                        tally,
+                        runtime.is_some(),
+                        &mut slow,
+                        &mut to_wake,
+                    ),
+                }
+            }
+        }
+        wake(runtime, to_wake);
+        if !slow.is_empty() {
+            on_slow(slow);
+        }
+        let mut queue = lock(&self.queue);
+        if queue.ops.is_empty() {
+            queue.delivering = false;
+            Turn::Done
+        } else {
+            Turn::More
+        }
+    }
+
+    /// Makes delivery on this lane wait until the returned hold is dropped.
+    pub(crate) fn hold(self: &Arc<Self>) -> DeliveryHold {
+        let hold = Arc::new(Hold::default());
+        *lock(&self.hold) = Some(hold.clone());
+        DeliveryHold {
+            lane: self.clone(),
+            hold,
+        }
+    }
+}
+
+/// Pushes one transmit into the outboxes of `outboxes` it names (others
+/// have left). Frames to more than [`WAKE_OFF_THREAD`] connections are
+/// queued unwoken and their outboxes added to `to_wake`.
+pub(crate) fn push(
+    outboxes: &HashMap<ConnectionId, Arc<Outbox>>,
+    transmit: Transmit,
+    tally: &Tally<'_>,
+    can_defer: bool,
+    slow: &mut Vec<ConnectionId>,
+    to_wake: &mut Vec<Arc<Outbox>>,
+) {
+    match transmit {
+        Transmit::Frame { to, bytes } => {
+            let defer = can_defer && to.as_slice().len() > WAKE_OFF_THREAD;
+            for id in to.as_slice() {
+                let Some(outbox) = outboxes.get(id) else {
+                    continue;
+                };
+                let pushed = if defer {
+                    outbox.push_unwoken(bytes.clone())
+                } else {
+                    outbox.push(bytes.clone())
+                };
+                match pushed {
+                    Pushed::Queued if defer => to_wake.push(outbox.clone()),
+                    Pushed::Overflow { dropped } => {
+                        Live::add(tally.slow_disconnects, 1);
+                        Live::add(tally.drops, dropped as u64);
+                        slow.push(*id);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Transmit::Close { conn, code, reason } => {
+            if code == CloseCode::LIVENESS_TIMEOUT {
+                Live::add(tally.liveness_timeouts, 1);
+            }
+            if let Some(outbox) = outboxes.get(&conn) {
+                outbox.close(code, reason);
+            }
+        }
+        Transmit::Ping { conn } => {
+            if let Some(outbox) = outboxes.get(&conn) {
+                outbox.ping();
+            }
+        }
+        Transmit::Abort { conn } => {
+            if let Some(outbox) = outboxes.get(&conn) {
+                outbox.abort();
+            }
+        }
+    }
+}
+
+/// Wakes the writers of frames queued unwoken, from a task of their own.
+pub(crate) fn wake(runtime: Option<&Handle>, to_wake: Vec<Arc<Outbox>>) {
+    if to_wake.is_empty() {
+        return;
+    }
+    match runtime {
+        Some(runtime) => {
+            runtime.spawn(async move { to_wake.iter().for_each(|outbox| outbox.wake()) });
+        }
+        None => to_wake.iter().for_each(|outbox| outbox.wake()),
+    }
+}
+
+#[derive(Default)]
+struct Hold {
+    released: Mutex<bool>,
+    changed: Condvar,
+    parked: tokio::sync::Notify,
+    /// Frames (and closes, pings) queued on the lane since the hold began.
+    sends: AtomicU64,
+    queued: tokio::sync::Notify,
+}
+
+impl Hold {
+    /// Waits until released, after telling the holder a delivery waits.
+    fn park(&self) {
+        self.parked.notify_one();
+        let mut released = lock(&self.released);
+        while !*released {
+            released = self
+                .changed
+                .wait(released)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Holds one resource's deliveries (a test seam, see
+/// `FlowServer::hold_delivery`): while it lives, frames for that resource's
+/// connections stay queued on its lane, and the thread that would push
+/// them waits. Dropping it lets them go, in order.
+#[doc(hidden)]
+pub struct DeliveryHold {
+    lane: Arc<Lane>,
+    hold: Arc<Hold>,
+}
+
+impl DeliveryHold {
+    /// A handle that watches the hold (and can be kept after it is handed
+    /// to another thread).
+    pub fn probe(&self) -> HoldProbe {
+        HoldProbe(self.hold.clone())
+    }
+}
+
+/// Watches a [`DeliveryHold`] (a test seam).
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct HoldProbe(Arc<Hold>);
+
+impl HoldProbe {
+    /// Resolves once a delivery on the lane is waiting for the hold.
+    pub async fn waiting(&self) {
+        self.0.parked.notified().await;
+    }
+
+    /// Resolves once `n` frames (or closes, pings) have been queued on the
+    /// lane since the hold began.
+    pub async fn queued(&self, n: u64) {
+        loop {
+            let queued = self.0.queued.notified();
+            if self.0.sends.load(std::sync::atomic::Ordering::Relaxed) >= n {
+                return;
+            }
+            queued.await;
+        }
+    }
+}
+
+impl Drop for DeliveryHold {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.lane.hold);
+        if slot.as_ref().is_some_and(|h| Arc::ptr_eq(h, &self.hold)) {
+            *slot = None;
+        }
+        drop(slot);
+        *lock(&self.hold.released) = true;
+        self.hold.changed.notify_all();
+    }
+}
