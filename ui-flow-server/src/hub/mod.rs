@@ -53,8 +53,8 @@ use bytes::Bytes;
 use ui_flow::code::action_code;
 use ui_flow::codec::{Decoded, FrameHead, Limits};
 use ui_flow::{
-    ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, Model, OpId, PROTOCOL_VERSION,
-    PresenceInfo, ServerMessage,
+    Channel, ClientMessage, ClientTag, CloseCode, EncodeError, ErrorCode, Model, OpId,
+    PROTOCOL_VERSION, PresenceInfo, ServerMessage,
 };
 
 pub use remote::MeshEvent;
@@ -475,24 +475,101 @@ impl<M: Model> Hub<M> {
         if !self.take_token(now, conn, Some(frame)) {
             return;
         }
-        match ClientMessage::<M::Action>::decode_with(frame, &self.decode_limits) {
-            Ok(Decoded::Message(ClientMessage::Signal {
-                target_user_id,
-                signal,
-            })) => self.signal(conn, &target_user_id, &signal, frame),
-            Ok(Decoded::Message(msg)) => self.handle_message(now, conn, msg),
-            Ok(Decoded::Unknown { .. }) => self.stats.unknown_tags += 1,
+        match ClientMessage::<M::Action>::decode_routed_with(frame, &self.decode_limits) {
+            Ok((channel, Decoded::Message(msg))) if !channel.is_url() => {
+                self.off_channel(conn, channel, &msg);
+            }
+            Ok((
+                _,
+                Decoded::Message(ClientMessage::Signal {
+                    target_user_id,
+                    signal,
+                }),
+            )) => self.signal(conn, &target_user_id, &signal, frame),
+            Ok((_, Decoded::Message(msg))) => self.handle_message(now, conn, msg),
+            Ok((_, Decoded::Unknown { .. })) => self.stats.unknown_tags += 1,
             Err(ui_flow::DecodeError::TooLarge { .. }) => self.handle_oversized(conn),
+            Err(_) if self.is_channel_control(frame) => self.stats.unknown_tags += 1,
             Err(e) => {
                 self.stats.bad_frames += 1;
+                let channel = self.frame_channel(frame);
                 match self.action_head(frame) {
-                    Ok(op_id) => self.refuse_action(conn, op_id, action_code::BAD_ACTION, &e),
-                    Err(op_id) => {
-                        self.send_error_about(conn, ErrorCode::BAD_FRAME, &e.to_string(), op_id)
+                    Ok(op_id) => {
+                        self.refuse_action_on(conn, channel, op_id, action_code::BAD_ACTION, &e)
                     }
+                    Err(op_id) => self.send_error_on(
+                        conn,
+                        channel,
+                        ErrorCode::BAD_FRAME,
+                        &e.to_string(),
+                        op_id,
+                    ),
                 }
             }
         }
+    }
+
+    /// A frame on a channel other than 0. This hub joins no resource on a
+    /// channel (its `Connected` has no `channels`), so no such channel is
+    /// joined: `Join` and `Leave` are dropped as a server that predates
+    /// channels drops an unknown tag, an Action gets its one outcome,
+    /// `ActionErr unknown_channel`, and anything else a non-fatal
+    /// `Error unknown_channel`, both on the frame's channel. None of them
+    /// acts on the URL's resource.
+    fn off_channel(
+        &mut self,
+        conn: ConnectionId,
+        channel: Channel,
+        msg: &ClientMessage<M::Action>,
+    ) {
+        match msg {
+            ClientMessage::Join { .. } | ClientMessage::Leave => self.stats.unknown_tags += 1,
+            ClientMessage::Action { op_id, .. } => self.refuse_action_on(
+                conn,
+                channel,
+                *op_id,
+                action_code::UNKNOWN_CHANNEL,
+                &format_args!("{channel} is not joined; the action was not run"),
+            ),
+            _ => {
+                let message = format!("{channel} is not joined; the frame was dropped");
+                self.send_error_on(conn, channel, ErrorCode::UNKNOWN_CHANNEL, &message, None);
+            }
+        }
+    }
+
+    /// Whether a frame that did not decode is a `Join` or `Leave`, which
+    /// this hub drops unread like an unknown tag (see
+    /// [`off_channel`](Self::off_channel)).
+    fn is_channel_control(&self, frame: &[u8]) -> bool {
+        ui_flow::codec::peek_head(frame, &self.decode_limits)
+            .is_some_and(|h| h.tag == ClientTag::JOIN.0 || h.tag == ClientTag::LEAVE.0)
+    }
+
+    /// The channel a frame names in its first top-level `c`, as far as the
+    /// frame can be read; channel 0 when it names none or the value is not
+    /// a `uint16`. For answers to frames refused before they decode.
+    fn frame_channel(&self, frame: &[u8]) -> Channel {
+        let Some(bytes) = ui_flow::codec::field_bytes(frame, &self.decode_limits, "c") else {
+            return Channel::URL;
+        };
+        let value: Option<u64> = match bytes {
+            [b @ 0x00..=0x7f] => Some(u64::from(*b)),
+            [0xcc, b] => Some(u64::from(*b)),
+            [0xcd, rest @ ..] => rest
+                .try_into()
+                .ok()
+                .map(|b| u64::from(u16::from_be_bytes(b))),
+            [0xce, rest @ ..] => rest
+                .try_into()
+                .ok()
+                .map(|b| u64::from(u32::from_be_bytes(b))),
+            [0xcf, rest @ ..] => rest.try_into().ok().map(u64::from_be_bytes),
+            _ => None,
+        };
+        value
+            .and_then(|v| u16::try_from(v).ok())
+            .map_or(Channel::URL, Channel)
     }
 
     /// A text frame. ui-flow frames are binary, so it is counted against the
@@ -523,10 +600,13 @@ impl<M: Model> Hub<M> {
             return true;
         }
         self.stats.rate_limited += 1;
-        if let Some(Ok(op_id)) = frame.map(|f| self.action_head(f)) {
-            let why = "too many frames; this action was dropped, not run";
-            self.refuse_action(conn, op_id, action_code::RATE_LIMITED, &why);
-            return false;
+        if let Some(frame) = frame {
+            if let Ok(op_id) = self.action_head(frame) {
+                let why = "too many frames; this action was dropped, not run";
+                let channel = self.frame_channel(frame);
+                self.refuse_action_on(conn, channel, op_id, action_code::RATE_LIMITED, &why);
+                return false;
+            }
         }
         let Some(c) = self.connections.get_mut(&conn) else {
             return false;
@@ -564,11 +644,27 @@ impl<M: Model> Hub<M> {
         code: &str,
         why: &dyn std::fmt::Display,
     ) {
-        let frame = self.control(&Control::ActionErr {
-            op_id,
-            code: Some(code.to_owned()),
-            message: why.to_string(),
-        });
+        self.refuse_action_on(conn, Channel::URL, op_id, code, why);
+    }
+
+    /// Answers, on `channel`, an action the hub refuses before the
+    /// application sees it.
+    fn refuse_action_on(
+        &mut self,
+        conn: ConnectionId,
+        channel: Channel,
+        op_id: OpId,
+        code: &str,
+        why: &dyn std::fmt::Display,
+    ) {
+        let frame = self.control_on(
+            &Control::ActionErr {
+                op_id,
+                code: Some(code.to_owned()),
+                message: why.to_string(),
+            },
+            channel,
+        );
         self.send(conn, frame);
     }
 
@@ -1066,9 +1162,8 @@ impl<M: Model> Hub<M> {
             ClientMessage::Subscribe { domains } => self.subscribe(conn, domains),
             // Relayed from handle_frame, which has the sender's bytes.
             ClientMessage::Signal { .. } => {}
-            // This server announces no channels (its Connected has no
-            // `channels`), so it drops Join and Leave as a server that
-            // predates them drops an unknown tag.
+            // Not reached: both always name a channel other than 0 (see
+            // `off_channel`), and this hub drops them there.
             ClientMessage::Join { .. } | ClientMessage::Leave => self.stats.unknown_tags += 1,
             ClientMessage::Unsubscribe { domains } => {
                 if let Some(c) = self.connections.get_mut(&conn) {
@@ -1377,12 +1472,27 @@ impl<M: Model> Hub<M> {
         message: &str,
         op_id: Option<OpId>,
     ) {
-        let frame = self.control(&Control::Error {
-            code: Some(code),
-            message: message.to_owned(),
-            fatal: false,
-            op_id,
-        });
+        self.send_error_on(conn, Channel::URL, code, message, op_id);
+    }
+
+    /// A non-fatal error about one frame sent on `channel`.
+    fn send_error_on(
+        &mut self,
+        conn: ConnectionId,
+        channel: Channel,
+        code: ErrorCode,
+        message: &str,
+        op_id: Option<OpId>,
+    ) {
+        let frame = self.control_on(
+            &Control::Error {
+                code: Some(code),
+                message: message.to_owned(),
+                fatal: false,
+                op_id,
+            },
+            channel,
+        );
         self.send(conn, frame);
     }
 
@@ -1494,6 +1604,18 @@ impl<M: Model> Hub<M> {
     fn control(&mut self, msg: &Control) -> Bytes {
         // Control messages carry no application payload, so they always encode.
         self.encode(msg).unwrap_or_default()
+    }
+
+    /// A control message of a resource, on `channel` (its `c` right after
+    /// `"t"`; none on channel 0).
+    fn control_on(&mut self, msg: &Control, channel: Channel) -> Bytes {
+        if channel.is_url() {
+            return self.control(msg);
+        }
+        self.stats.encodes += 1;
+        // Only resource messages are sent here, and they encode on any
+        // channel.
+        Bytes::from(msg.encode_on(channel).unwrap_or_default())
     }
 
     fn encode<S, D, E>(&mut self, msg: &ServerMessage<S, D, E>) -> Result<Bytes, EncodeError>

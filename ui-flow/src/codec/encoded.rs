@@ -28,6 +28,7 @@
 use serde::Serialize;
 
 use super::write::Out;
+use crate::channel::Channel;
 use crate::error::EncodeError;
 use crate::tag::ServerTag;
 
@@ -141,6 +142,54 @@ fn tail(out: &mut Out<'_>, seq: u64, timestamp: u64, epoch: Option<u32>) {
     }
 }
 
+/// `frame`, a server frame on channel 0 (as [`ServerMessage::encode`](crate::ServerMessage::encode)
+/// or the functions above write it), put on `channel`: its `"c"` written
+/// right after `"t"` and every other byte as it was. The result is byte for
+/// byte what [`ServerMessage::encode_on`](crate::ServerMessage::encode_on)
+/// writes for the same message, so a server that sends one frame to
+/// connections holding its resource on different channels encodes the
+/// message once and rewrites it once per distinct channel, not once per
+/// connection. Channel 0 returns the frame as it is.
+///
+/// It reads only the map header, `"t"` and its tag; the rest is not checked.
+/// It fails, writing nothing, when the frame does not start that way, when
+/// its message belongs to the connection (`Connected`, `Pong`: no channel),
+/// or when a `"c"` already follows `"t"`.
+pub fn on_channel(frame: &[u8], channel: Channel) -> Result<Vec<u8>, EncodeError> {
+    let fail = |reason: &str| EncodeError {
+        field: "c",
+        reason: reason.to_owned(),
+    };
+    if channel.is_url() {
+        return Ok(frame.to_vec());
+    }
+    let mut rd = frame;
+    let fields = rmp::decode::read_map_len(&mut rd).map_err(|_| fail("the frame is not a map"))?;
+    let Some(rest) = rd.strip_prefix(b"\xa1t") else {
+        return Err(fail("the frame's first key is not \"t\""));
+    };
+    rd = rest;
+    let tag: u16 =
+        rmp::decode::read_int(&mut rd).map_err(|_| fail("the frame's \"t\" is not a u16"))?;
+    if tag == ServerTag::CONNECTED.0 || tag == ServerTag::PONG.0 {
+        return Err(fail(
+            "Connected and Pong belong to the connection, not to a channel",
+        ));
+    }
+    if rd.starts_with(b"\xa1c") {
+        return Err(fail("the frame is already on a channel"));
+    }
+    let fields = fields
+        .checked_add(1)
+        .ok_or_else(|| fail("the frame has too many fields"))?;
+    let mut out = Vec::with_capacity(frame.len() + 6);
+    let mut w = Out { buf: &mut out };
+    w.envelope(tag, fields as usize - 1);
+    w.uint("c", u64::from(channel.0));
+    out.extend_from_slice(rd);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +248,91 @@ mod tests {
                     deltas.encode().expect("encodes")
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_frame_put_on_a_channel_is_what_encode_on_writes() {
+        use crate::{ErrorCode, OpId, PresenceDiff, PresenceInfo, PresenceStatus};
+        type Msg = ServerMessage<Moved, Moved, Moved>;
+        let info = PresenceInfo {
+            user_id: "ann".into(),
+            name: Some("Ann".into()),
+            status: PresenceStatus::default(),
+            connected_at: 1_700_000_000_000,
+        };
+        let messages: Vec<Msg> = vec![
+            ServerMessage::Delta {
+                delta: Moved { x: 1, name: "a" },
+                seq: 300,
+                timestamp: 9,
+                epoch: Some(2),
+                prev: Some(299),
+            },
+            ServerMessage::Error {
+                code: Some(ErrorCode::UNKNOWN_CHANNEL),
+                message: "m".into(),
+                fatal: false,
+                op_id: Some(OpId::from_u128(3)),
+            },
+            ServerMessage::Presence {
+                users: vec![info.clone()],
+            },
+            ServerMessage::PresenceDiff(PresenceDiff {
+                joined: vec![info],
+                ..PresenceDiff::default()
+            }),
+            ServerMessage::ActionOk {
+                op_id: OpId::from_u128(4),
+                result: None,
+            },
+        ];
+        for (i, m) in messages.iter().enumerate() {
+            let frame = m.encode_on(Channel::URL).expect("encodes");
+            for c in [0u16, 1, 127, 128, 255, 256, 65535] {
+                let expected = m.encode_on(Channel(c)).expect("encodes");
+                let got = on_channel(&frame, Channel(c)).expect("rewrites");
+                assert_eq!(got, expected, "message {i} on channel {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_fifteen_field_map_grows_into_a_map16() {
+        // fixmap holds at most 15 entries; the 16th needs a map16 header.
+        let mut frame = vec![0x8f, 0xa1, b't', 0xcd, 0x0f, 0xa0];
+        for i in 0..14u8 {
+            frame.extend_from_slice(&[0xa1, b'a' + i, i]);
+        }
+        let got = on_channel(&frame, Channel(9)).expect("rewrites");
+        let mut expected = vec![
+            0xde, 0x00, 0x10, 0xa1, b't', 0xcd, 0x0f, 0xa0, 0xa1, b'c', 9,
+        ];
+        expected.extend_from_slice(&frame[6..]);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn connection_messages_and_frames_already_on_a_channel_are_refused() {
+        let pong = ServerMessage::<(), (), ()>::Pong {
+            client_ts: 1,
+            server_ts: 2,
+        }
+        .encode()
+        .expect("encodes");
+        assert!(on_channel(&pong, Channel(1)).is_err());
+        assert_eq!(on_channel(&pong, Channel::URL).expect("as is"), pong);
+        let on_3 = ServerMessage::<(), (), ()>::Joined
+            .encode_on(Channel(3))
+            .expect("encodes");
+        assert!(on_channel(&on_3, Channel(4)).is_err());
+        for bad in [
+            &b""[..],
+            &[0x91, 0x00],
+            &[0x81, 0xa1, b'x', 0x00],
+            &[0x81, 0xa1, b't'],
+        ] {
+            assert!(on_channel(bad, Channel(1)).is_err(), "{bad:?}");
         }
     }
 }
