@@ -73,13 +73,17 @@ fn close_reason(reason: &CloseReason) -> JsValue {
         CloseReason::Refused { status } => {
             object(&[("kind", "refused".into()), ("status", (*status).into())])
         }
+        CloseReason::Misconfigured { message } => object(&[
+            ("kind", "misconfigured".into()),
+            ("message", message.as_str().into()),
+        ]),
         CloseReason::Incompatible { server_version } => object(&[
             ("kind", "incompatible".into()),
             ("serverVersion", (*server_version).into()),
         ]),
         other => object(&[
             ("kind", "other".into()),
-            ("message", format!("{other:?}").into()),
+            ("message", other.to_string().into()),
         ]),
     }
 }
