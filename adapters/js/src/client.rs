@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
 use ui_flow::client::{Binding, Event, FlowOptions, Latest, OpState, Part};
-use ui_flow::{ConnectionStatus, OpId, PresenceDiff, PresenceStatus};
+use ui_flow::{ConnectionStatus, OpId, PresenceStatus};
 use wasm_bindgen::prelude::*;
 
 use crate::payload::{JsPayload, int_to_js};
@@ -86,36 +86,55 @@ pub struct FlowClient {
     reduces: bool,
 }
 
-/// The application's callbacks from the options, each optional.
-struct Callbacks {
-    on_snapshot: Option<Function>,
-    on_delta: Option<Function>,
-    on_state: Option<Function>,
-    on_notify: Option<Function>,
-    on_presence: Option<Function>,
-    on_action: Option<Function>,
-    on_status: Option<Function>,
-    on_server_error: Option<Function>,
-}
+/// The application's callbacks from the options, each optional, in the
+/// order of [`Callbacks::NAMES`].
+struct Callbacks([Option<Function>; 8]);
 
 impl Callbacks {
+    const NAMES: [&str; 8] = [
+        "onSnapshot",
+        "onDelta",
+        "onState",
+        "onNotify",
+        "onPresence",
+        "onAction",
+        "onStatus",
+        "onServerError",
+    ];
+    const SNAPSHOT: usize = 0;
+    const DELTA: usize = 1;
+    const STATE: usize = 2;
+    const NOTIFY: usize = 3;
+    const PRESENCE: usize = 4;
+    const ACTION: usize = 5;
+    const STATUS: usize = 6;
+    const SERVER_ERROR: usize = 7;
+
+    /// Reads them from the options; a value that is not a function throws.
+    fn read(options: &JsValue) -> Result<Self, JsValue> {
+        let mut all: [Option<Function>; 8] = Default::default();
+        for (slot, name) in all.iter_mut().zip(Self::NAMES) {
+            *slot = function(options, name)?;
+        }
+        Ok(Callbacks(all))
+    }
     /// An event as it arrives: the callbacks that take raw events, and the
     /// promise of an action whose outcome it is.
     fn event(&self, event: &Event<JsState, JsPayload>, waiting: &Waiting, diff: &PresenceCell) {
         match event {
             Event::Snapshot { state, seq, .. } => {
-                if let Some(f) = &self.on_snapshot {
+                if let Some(f) = &self.0[Self::SNAPSHOT] {
                     call(f, &[state.0.0.clone(), int_to_js((*seq).into())]);
                 }
             }
             Event::Delta { delta, seq } => {
-                if let Some(f) = &self.on_delta {
+                if let Some(f) = &self.0[Self::DELTA] {
                     call(f, &[delta.0.clone(), int_to_js((*seq).into())]);
                 }
             }
             Event::Action { op_id, state } => {
                 settle(waiting, *op_id, state);
-                if let Some(f) = &self.on_action {
+                if let Some(f) = &self.0[Self::ACTION] {
                     call(f, &[op_id.to_string().into(), shape::op_state(state)]);
                 }
             }
@@ -124,22 +143,22 @@ impl Callbacks {
                 event,
                 correlation_id,
             } => {
-                if let Some(f) = &self.on_notify {
+                if let Some(f) = &self.0[Self::NOTIFY] {
                     let cause =
                         correlation_id.map_or(JsValue::UNDEFINED, |id| id.to_string().into());
                     call(f, &[domain.as_str().into(), event.0.clone(), cause]);
                 }
             }
             // Told with the whole list once the binding has it.
-            Event::Presence(change) if self.on_presence.is_some() => {
-                *diff.borrow_mut() = Some(change.clone());
+            Event::Presence(change) if self.0[Self::PRESENCE].is_some() => {
+                *diff.borrow_mut() = Some(shape::presence_diff(change));
             }
             Event::ServerError {
                 code,
                 message,
                 fatal,
             } => {
-                if let Some(f) = &self.on_server_error {
+                if let Some(f) = &self.0[Self::SERVER_ERROR] {
                     let info = object(&[
                         (
                             "code",
@@ -166,13 +185,13 @@ impl Callbacks {
     ) {
         match part {
             Part::State => {
-                if let Some(f) = &self.on_state {
+                if let Some(f) = &self.0[Self::STATE] {
                     call(f, std::slice::from_ref(&latest.state().0.0));
                 }
             }
             Part::Status => {
                 let status = latest.status();
-                if let Some(f) = &self.on_status {
+                if let Some(f) = &self.0[Self::STATUS] {
                     call(f, &[shape::status(&status)]);
                 }
                 if matches!(status, ConnectionStatus::Closed { .. }) {
@@ -180,14 +199,9 @@ impl Callbacks {
                 }
             }
             Part::Presence => {
-                if let (Some(f), Some(change)) = (&self.on_presence, diff.borrow_mut().take()) {
-                    call(
-                        f,
-                        &[
-                            shape::members(&latest.presence()),
-                            shape::presence_diff(&change),
-                        ],
-                    );
+                if let (Some(f), Some(change)) = (&self.0[Self::PRESENCE], diff.borrow_mut().take())
+                {
+                    call(f, &[shape::members(&latest.presence()), change]);
                 }
             }
             _ => {}
@@ -195,9 +209,9 @@ impl Callbacks {
     }
 }
 
-/// The presence change an `Event::Presence` reported, until the binding
-/// tells the list it made.
-type PresenceCell = Rc<RefCell<Option<PresenceDiff>>>;
+/// The presence change an `Event::Presence` reported (as `PresenceDiff` in
+/// `index.d.ts`), until the binding tells the list it made.
+type PresenceCell = Rc<RefCell<Option<JsValue>>>;
 
 #[wasm_bindgen]
 impl FlowClient {
@@ -219,18 +233,36 @@ impl FlowClient {
     /// `onStatus` before `connect` returns, as in the Rust adapters. A
     /// malformed option throws a `TypeError`.
     pub fn connect(url: String, options: JsValue) -> Result<FlowClient, JsValue> {
+        // Everything that may throw first, so that a throw has little to
+        // drop.
         let reducer = Reducer(function(&options, "applyDelta")?);
         let reduces = reducer.0.is_some();
+        let mut callbacks = Callbacks::read(&options)?;
+        if !reduces {
+            // No state to tell.
+            callbacks.0[Callbacks::STATE] = None;
+        }
+        let callbacks = Rc::new(callbacks);
+        let token_provider = function(&options, "tokenProvider")?;
+        let on_signal = function(&options, "onSignal")?;
+        let token = option(&options, "token");
+        let token = if token.is_undefined() || token.is_null() {
+            None
+        } else {
+            Some(
+                token
+                    .as_string()
+                    .ok_or_else(|| type_error("options.token must be a string"))?,
+            )
+        };
         let domains = option(&options, "subscribe");
         let domains: Vec<String> = if domains.is_undefined() {
             Vec::new()
         } else {
             domains
                 .dyn_into::<Array>()
-                .map_err(|_| type_error("options.subscribe must be an array of strings"))?
-                .iter()
-                .map(|d| d.as_string())
-                .collect::<Option<_>>()
+                .ok()
+                .and_then(|list| list.iter().map(|d| d.as_string()).collect())
                 .ok_or_else(|| type_error("options.subscribe must be an array of strings"))?
         };
         let config = parse_config(&option(&options, "config"))?;
@@ -241,34 +273,20 @@ impl FlowClient {
             // Only the callbacks below read notifications.
             .notifications_kept(0)
             .state_scope(move |work| reducer.scope(work));
-        let token = option(&options, "token");
-        if !token.is_undefined() && !token.is_null() {
-            let token = token
-                .as_string()
-                .ok_or_else(|| type_error("options.token must be a string"))?;
+        if let Some(token) = token {
             flow = flow.token(token);
         }
-        if let Some(f) = function(&options, "tokenProvider")? {
+        if let Some(f) = token_provider {
             // Called before every (re)connect; a non-string (or a throw)
             // means no token.
             flow = flow
                 .token_provider(move || f.call0(&JsValue::NULL).ok().and_then(|t| t.as_string()));
         }
-        if let Some(f) = function(&options, "onSignal")? {
+        if let Some(f) = on_signal {
             flow = flow.on_signal(move |from: &str, signal| {
                 call(&f, &[from.into(), shape::signal(&signal)]);
             });
         }
-        let callbacks = Rc::new(Callbacks {
-            on_snapshot: function(&options, "onSnapshot")?,
-            on_delta: function(&options, "onDelta")?,
-            on_state: function(&options, "onState")?.filter(|_| reduces),
-            on_notify: function(&options, "onNotify")?,
-            on_presence: function(&options, "onPresence")?,
-            on_action: function(&options, "onAction")?,
-            on_status: function(&options, "onStatus")?,
-            on_server_error: function(&options, "onServerError")?,
-        });
         let waiting = Waiting::default();
         let diff = PresenceCell::default();
         let (for_events, settling, diff_in) =
@@ -382,8 +400,8 @@ impl FlowClient {
             // Read now, so a change made by this call's caller (an
             // optimistic send) is there before it is told.
             (true, Some(connection)) => connection.with_state(|s| s.0.0.clone()),
-            (true, None) => self.binding.latest().state().0.0.clone(),
-            (false, _) => JsValue::UNDEFINED,
+            // Never connected (misconfigured), or no `applyDelta`.
+            _ => JsValue::UNDEFINED,
         }
     }
 

@@ -206,8 +206,10 @@ impl<S, E: Clone> Values<S, E> {
                     event: event.clone(),
                     correlation_id: *correlation_id,
                 });
-                let excess = list.len().saturating_sub(self.notifications_kept);
-                list.drain(..excess);
+                // One at a time: at most one is over the limit.
+                if list.len() > self.notifications_kept {
+                    list.remove(0);
+                }
                 Some(Part::Notifications)
             }
             _ => None,
@@ -308,11 +310,14 @@ impl<M: Model> Binding<M> {
         };
         let (tell_event, tell_state, tell_presence) = (tell(&latest), tell(&latest), tell(&latest));
         let (for_event, for_state, for_presence) = (latest.clone(), latest.clone(), latest.clone());
-        let on_signal = options.on_signal.clone();
 
         let mut builder = FlowConnection::<M>::builder().url(url);
         if let Some(scope) = options.state_scope.clone() {
             builder = builder.state_scope(move |work| scope(work));
+        }
+        if let Some(handler) = options.on_signal.clone() {
+            builder =
+                builder.on_signal(move |from: &str, signal: SignalPayload| handler(from, signal));
         }
         builder = match options.token.clone() {
             Some(Token::Fixed(token)) => builder.token(token),
@@ -336,11 +341,6 @@ impl<M: Model> Binding<M> {
             .on_presence(move |members: &[PresenceInfo], _| {
                 lock(&for_presence.values).presence = Arc::new(members.to_vec());
                 tell_presence(Part::Presence);
-            })
-            .on_signal(move |from: &str, signal: SignalPayload| {
-                if let Some(handler) = &on_signal {
-                    handler(from, signal);
-                }
             })
             .connect();
         let target = match connected {
@@ -381,8 +381,14 @@ impl<M: Model> Binding<M> {
         &self,
         f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        f(self.target()?)
+    }
+
+    /// What commands go to, or [`ApiMisuse::Closed`]. Not generic over the
+    /// command, so that it is compiled once.
+    fn target(&self) -> Result<&FlowConnection<M>, Error> {
         match &self.target {
-            Target::Connection(connection) => f(connection),
+            Target::Connection(connection) => Ok(connection),
             Target::None => Err(ApiMisuse::Closed.into()),
         }
     }
