@@ -300,7 +300,11 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   free(): void;
   /** The state to show; `undefined` without `applyDelta` or before the first snapshot. */
   readonly state: S | undefined;
-  /** Where the connection stands. */
+  /**
+   * Where the connection stands, as last told to `onStatus` (so after
+   * `close()` it reads `closed` once that is reported, as waiting actions
+   * reject).
+   */
   readonly status: FlowStatus;
   /** The last measured round trip in milliseconds. */
   readonly latency: number | undefined;

@@ -35,10 +35,12 @@ fn settle(waiting: &Waiting, op_id: OpId, state: &OpState) {
     if !state.is_settled() {
         return;
     }
-    let found = waiting.borrow().iter().position(|(id, ..)| *id == op_id);
-    let Some((_, resolve, reject)) = found.map(|at| waiting.borrow_mut().swap_remove(at)) else {
+    let mut list = waiting.borrow_mut();
+    let Some(at) = list.iter().position(|(id, ..)| *id == op_id) else {
         return;
     };
+    let (_, resolve, reject) = list.swap_remove(at);
+    drop(list);
     let id = JsValue::from_str(&op_id.to_string());
     match state {
         OpState::Err { code, message } => call(
@@ -405,14 +407,12 @@ impl FlowClient {
         }
     }
 
-    /// Where the connection stands (`FlowStatus`).
+    /// Where the connection stands (`FlowStatus`), as last told to
+    /// `onStatus` (after `close()`, `closed` once the close is reported,
+    /// when waiting actions reject).
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> JsValue {
-        let status = match self.binding.connection() {
-            Some(connection) => connection.status(),
-            None => self.binding.latest().status(),
-        };
-        shape::status(&status)
+        shape::status(&self.binding.latest().status())
     }
 
     /// The last measured round trip in milliseconds, or `undefined`.

@@ -221,12 +221,12 @@ impl<S, E: Clone> Values<S, E> {
 /// them.
 fn trim_settled(ops: &mut Vec<(OpId, OpState)>, kept: usize) {
     let settled = ops.iter().filter(|(_, s)| s.is_settled()).count();
-    let mut excess = settled.saturating_sub(kept);
-    ops.retain(|(_, s)| {
-        let drop = excess > 0 && s.is_settled();
-        excess -= usize::from(drop);
-        !drop
-    });
+    // Usually one at most: actions settle one at a time.
+    for _ in kept..settled {
+        if let Some(oldest) = ops.iter().position(|(_, s)| s.is_settled()) {
+            ops.remove(oldest);
+        }
+    }
 }
 
 /// What [`Binding`] issues its commands to: a connection today, a resource
@@ -247,8 +247,8 @@ pub struct Binding<M: Model> {
     target: Target<M>,
     latest: Latest<M::State, M::Event>,
     on_change: SharedChangeFn<M::State, M::Event>,
-    /// [`FlowOptions::state_scope`], until `close()`.
-    scope: Mutex<Option<Arc<ScopeFn>>>,
+    /// [`FlowOptions::state_scope`].
+    scope: Option<Arc<ScopeFn>>,
 }
 
 impl<M: Model> fmt::Debug for Binding<M> {
@@ -359,7 +359,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: Mutex::new(options.state_scope.clone()),
+            scope: options.state_scope.clone(),
         }
     }
 
@@ -412,13 +412,12 @@ impl<M: Model> Binding<M> {
     }
 
     /// Runs `work` once inside [`FlowOptions::state_scope`], or as it is
-    /// when there is none (or after `close()`). The scope is called with
-    /// nothing locked, so work inside it may call the binding again. Not
-    /// generic, so that it is compiled once.
+    /// when there is none. The scope is called with nothing locked, so
+    /// work inside it may call the binding again. Not generic, so that it
+    /// is compiled once.
     fn scoped(&self, work: &mut dyn FnMut()) {
-        let scope = lock(&self.scope).clone();
         let mut ran = false;
-        if let Some(scope) = scope {
+        if let Some(scope) = &self.scope {
             scope(&mut || {
                 ran = true;
                 work();
@@ -439,7 +438,7 @@ impl<M: Model> Binding<M> {
             Some(change) => c.send_optimistic(action, change),
             None => c.send_action(action),
         })?;
-        let state = self.command(|c| Ok(c.op(op_id))).ok().flatten();
+        let state = self.target().ok().and_then(|c| c.op(op_id));
         let state = state.unwrap_or(OpState::Pending);
         {
             let mut values = lock(&self.latest.values);
@@ -510,13 +509,10 @@ impl<M: Model> Binding<M> {
 
     /// Closes the connection for good; the status becomes
     /// `Closed { Requested }`.
-    /// The binding lets go of [`FlowOptions::state_scope`] afterwards
-    /// (the connection when it has closed).
     pub fn close(&self) {
         if let Target::Connection(connection) = &self.target {
             self.scoped(&mut || connection.close());
         }
-        lock(&self.scope).take();
     }
 }
 
@@ -599,7 +595,7 @@ mod tests {
     }
 
     #[test]
-    fn commands_run_inside_the_state_scope_until_close() {
+    fn commands_run_inside_the_state_scope_and_it_is_released() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

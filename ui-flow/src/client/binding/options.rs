@@ -166,8 +166,8 @@ impl FlowOptions {
     ///
     /// It is for a state whose `apply_delta` needs per-connection context
     /// the trait cannot pass, such as ui-flow-js's per-client `applyDelta`
-    /// function; the Rust adapters do not need it. The binding lets go of
-    /// it on `close()`, the connection when it has closed.
+    /// function; the Rust adapters do not need it. The connection lets go
+    /// of it when it has closed, the binding when it is dropped.
     pub fn state_scope(
         mut self,
         scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
