@@ -112,6 +112,12 @@ export type CloseReason =
   | { kind: "refused"; status: number }
   /** The server speaks another protocol version. */
   | { kind: "incompatible"; serverVersion: number }
+  /**
+   * Nothing was dialled: `connect` was given a URL that is not `ws://` or
+   * `wss://`, or a token that is not a header token. Set before `connect`
+   * returns (and told to `onStatus` then); every command fails as closed.
+   */
+  | { kind: "misconfigured"; message: string }
   /** A reason this build does not name. */
   | { kind: "other"; message: string };
 
@@ -257,8 +263,10 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   /**
    * Opens a connection to `url` (`ws://` or `wss://host/realtime/{resource}`)
    * and returns at once; the socket opens in the background. Throws a
-   * `TypeError` for a URL that is not `ws://` or `wss://` or a malformed
-   * option.
+   * `TypeError` for a malformed option. A URL that is not `ws://` or
+   * `wss://` (or a token that is not a header token) does not throw: the
+   * client is closed at once, with status `closed` for the reason
+   * `misconfigured`, as in the Rust adapters.
    */
   static connect<S = unknown, D = unknown, A = unknown, E = unknown>(
     url: string,
@@ -292,7 +300,11 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   free(): void;
   /** The state to show; `undefined` without `applyDelta` or before the first snapshot. */
   readonly state: S | undefined;
-  /** Where the connection stands. */
+  /**
+   * Where the connection stands, as last told to `onStatus` (so after
+   * `close()` it reads `closed` once that is reported, as waiting actions
+   * reject).
+   */
   readonly status: FlowStatus;
   /** The last measured round trip in milliseconds. */
   readonly latency: number | undefined;

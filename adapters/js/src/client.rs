@@ -1,12 +1,11 @@
 //! [`FlowClient`]: the JavaScript class.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
-use ui_flow::client::{Event, FlowConnection, OpState};
-use ui_flow::{ConnectionStatus, OpId, PresenceDiff, PresenceInfo, PresenceStatus};
+use ui_flow::client::{Binding, Event, FlowOptions, Latest, OpState, Part};
+use ui_flow::{ConnectionStatus, OpId, PresenceStatus};
 use wasm_bindgen::prelude::*;
 
 use crate::payload::{JsPayload, int_to_js};
@@ -16,10 +15,10 @@ use crate::shape::{
 };
 use crate::state::{JsModel, JsState, Reducer};
 
-type Connection = FlowConnection<JsModel>;
-
-/// The `resolve` and `reject` of each `sendAction` promise not yet settled.
-type Waiting = Rc<RefCell<HashMap<OpId, (Function, Function)>>>;
+/// The `resolve` and `reject` of each `sendAction` promise not yet settled
+/// (a list: a handful wait at a time, and it keeps a hash table's code out
+/// of the package).
+type Waiting = Rc<RefCell<Vec<(OpId, Function, Function)>>>;
 
 /// Calls an application callback; an exception is logged, not propagated,
 /// so one faulty callback cannot stop the connection.
@@ -36,9 +35,12 @@ fn settle(waiting: &Waiting, op_id: OpId, state: &OpState) {
     if !state.is_settled() {
         return;
     }
-    let Some((resolve, reject)) = waiting.borrow_mut().remove(&op_id) else {
+    let mut list = waiting.borrow_mut();
+    let Some(at) = list.iter().position(|(id, ..)| *id == op_id) else {
         return;
     };
+    let (_, resolve, reject) = list.swap_remove(at);
+    drop(list);
     let id = JsValue::from_str(&op_id.to_string());
     match state {
         OpState::Err { code, message } => call(
@@ -59,8 +61,8 @@ fn settle(waiting: &Waiting, op_id: OpId, state: &OpState) {
 
 /// Rejects every promise still waiting: the connection closed for good.
 fn reject_all(waiting: &Waiting) {
-    let waiting: Vec<_> = waiting.borrow_mut().drain().collect();
-    for (op_id, (_, reject)) in waiting {
+    let waiting = std::mem::take(&mut *waiting.borrow_mut());
+    for (op_id, _, reject) in waiting {
         call(
             &reject,
             &[named_error(
@@ -73,17 +75,145 @@ fn reject_all(waiting: &Waiting) {
     }
 }
 
-/// A ui-flow connection for JavaScript. See `index.d.ts` for the options,
+/// A ui-flow connection for JavaScript: a [`Binding`] (options, commands,
+/// op tracking, a connection that cannot start) mapped to JavaScript values,
+/// callbacks and a promise per action. See `index.d.ts` for the options,
 /// callbacks and value shapes.
 #[wasm_bindgen]
 pub struct FlowClient {
-    connection: Connection,
+    binding: Binding<JsModel>,
     waiting: Waiting,
-    /// This client's `applyDelta`, in charge while the client works; `None`
-    /// inside when the app did not pass one (then `state` is not
-    /// available). The driver holds a copy until the connection closes.
-    reducer: Reducer,
+    /// Whether the app passed `applyDelta` (without it `state` is not
+    /// available and optimistic changes are refused).
+    reduces: bool,
 }
+
+/// The application's callbacks from the options, each optional, in the
+/// order of [`Callbacks::NAMES`].
+struct Callbacks([Option<Function>; 8]);
+
+impl Callbacks {
+    const NAMES: [&str; 8] = [
+        "onSnapshot",
+        "onDelta",
+        "onState",
+        "onNotify",
+        "onPresence",
+        "onAction",
+        "onStatus",
+        "onServerError",
+    ];
+    const SNAPSHOT: usize = 0;
+    const DELTA: usize = 1;
+    const STATE: usize = 2;
+    const NOTIFY: usize = 3;
+    const PRESENCE: usize = 4;
+    const ACTION: usize = 5;
+    const STATUS: usize = 6;
+    const SERVER_ERROR: usize = 7;
+
+    /// Reads them from the options; a value that is not a function throws.
+    fn read(options: &JsValue) -> Result<Self, JsValue> {
+        let mut all: [Option<Function>; 8] = Default::default();
+        for (slot, name) in all.iter_mut().zip(Self::NAMES) {
+            *slot = function(options, name)?;
+        }
+        Ok(Callbacks(all))
+    }
+    /// An event as it arrives: the callbacks that take raw events, and the
+    /// promise of an action whose outcome it is.
+    fn event(&self, event: &Event<JsState, JsPayload>, waiting: &Waiting, diff: &PresenceCell) {
+        match event {
+            Event::Snapshot { state, seq, .. } => {
+                if let Some(f) = &self.0[Self::SNAPSHOT] {
+                    call(f, &[state.0.0.clone(), int_to_js((*seq).into())]);
+                }
+            }
+            Event::Delta { delta, seq } => {
+                if let Some(f) = &self.0[Self::DELTA] {
+                    call(f, &[delta.0.clone(), int_to_js((*seq).into())]);
+                }
+            }
+            Event::Action { op_id, state } => {
+                settle(waiting, *op_id, state);
+                if let Some(f) = &self.0[Self::ACTION] {
+                    call(f, &[op_id.to_string().into(), shape::op_state(state)]);
+                }
+            }
+            Event::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => {
+                if let Some(f) = &self.0[Self::NOTIFY] {
+                    let cause =
+                        correlation_id.map_or(JsValue::UNDEFINED, |id| id.to_string().into());
+                    call(f, &[domain.as_str().into(), event.0.clone(), cause]);
+                }
+            }
+            // Told with the whole list once the binding has it.
+            Event::Presence(change) if self.0[Self::PRESENCE].is_some() => {
+                *diff.borrow_mut() = Some(shape::presence_diff(change));
+            }
+            Event::ServerError {
+                code,
+                message,
+                fatal,
+            } => {
+                if let Some(f) = &self.0[Self::SERVER_ERROR] {
+                    let info = object(&[
+                        (
+                            "code",
+                            code.as_ref()
+                                .map_or(JsValue::UNDEFINED, |c| c.as_str().into()),
+                        ),
+                        ("message", message.as_str().into()),
+                        ("fatal", (*fatal).into()),
+                    ]);
+                    call(f, &[info]);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A value of the binding changed.
+    fn change(
+        &self,
+        part: Part,
+        latest: &Latest<JsState, JsPayload>,
+        waiting: &Waiting,
+        diff: &PresenceCell,
+    ) {
+        match part {
+            Part::State => {
+                if let Some(f) = &self.0[Self::STATE] {
+                    call(f, std::slice::from_ref(&latest.state().0.0));
+                }
+            }
+            Part::Status => {
+                let status = latest.status();
+                if let Some(f) = &self.0[Self::STATUS] {
+                    call(f, &[shape::status(&status)]);
+                }
+                if matches!(status, ConnectionStatus::Closed { .. }) {
+                    reject_all(waiting);
+                }
+            }
+            Part::Presence => {
+                if let (Some(f), Some(change)) = (&self.0[Self::PRESENCE], diff.borrow_mut().take())
+                {
+                    call(f, &[shape::members(&latest.presence()), change]);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The presence change an `Event::Presence` reported (as `PresenceDiff` in
+/// `index.d.ts`), until the binding tells the list it made.
+type PresenceCell = Rc<RefCell<Option<JsValue>>>;
 
 #[wasm_bindgen]
 impl FlowClient {
@@ -99,121 +229,85 @@ impl FlowClient {
     /// page may pass other functions, and it is released when the
     /// connection closes.
     ///
-    /// Throws a `TypeError` for a URL that is not `ws://` or `wss://` or a
-    /// malformed option (a token that is not a header token).
+    /// A URL that is not `ws://` or `wss://` (or a token that is not a
+    /// header token) does not throw: the client is closed at once with
+    /// status `{kind: "closed", reason: {kind: "misconfigured"}}`, told to
+    /// `onStatus` before `connect` returns, as in the Rust adapters. A
+    /// malformed option throws a `TypeError`.
     pub fn connect(url: String, options: JsValue) -> Result<FlowClient, JsValue> {
+        // Everything that may throw first, so that a throw has little to
+        // drop.
         let reducer = Reducer(function(&options, "applyDelta")?);
-        let scoped = reducer.clone();
+        let reduces = reducer.0.is_some();
+        let mut callbacks = Callbacks::read(&options)?;
+        if !reduces {
+            // No state to tell.
+            callbacks.0[Callbacks::STATE] = None;
+        }
+        let callbacks = Rc::new(callbacks);
+        let token_provider = function(&options, "tokenProvider")?;
+        let on_signal = function(&options, "onSignal")?;
+        let token = option(&options, "token");
+        let token = if token.is_undefined() || token.is_null() {
+            None
+        } else {
+            Some(
+                token
+                    .as_string()
+                    .ok_or_else(|| type_error("options.token must be a string"))?,
+            )
+        };
         let domains = option(&options, "subscribe");
         let domains: Vec<String> = if domains.is_undefined() {
             Vec::new()
         } else {
             domains
                 .dyn_into::<Array>()
-                .map_err(|_| type_error("options.subscribe must be an array of strings"))?
-                .iter()
-                .map(|d| d.as_string())
-                .collect::<Option<_>>()
+                .ok()
+                .and_then(|list| list.iter().map(|d| d.as_string()).collect())
                 .ok_or_else(|| type_error("options.subscribe must be an array of strings"))?
         };
         let config = parse_config(&option(&options, "config"))?;
-        let waiting = Waiting::default();
-
-        let mut builder = Connection::builder()
-            .url(url)
+        let mut flow = FlowOptions::default()
             .config(config)
+            .map_err(|e| type_error(&e.to_string()))?
             .subscribe(domains)
-            .state_scope(move |work| scoped.scope(work));
-        let token = option(&options, "token");
-        if !token.is_undefined() && !token.is_null() {
-            let token = token
-                .as_string()
-                .ok_or_else(|| type_error("options.token must be a string"))?;
-            builder = builder.token(token);
+            // Only the callbacks below read notifications.
+            .notifications_kept(0)
+            .state_scope(move |work| reducer.scope(work));
+        if let Some(token) = token {
+            flow = flow.token(token);
         }
-        if let Some(f) = function(&options, "tokenProvider")? {
+        if let Some(f) = token_provider {
             // Called before every (re)connect; a non-string (or a throw)
             // means no token.
-            builder = builder
+            flow = flow
                 .token_provider(move || f.call0(&JsValue::NULL).ok().and_then(|t| t.as_string()));
         }
-        if let Some(f) = function(&options, "onSnapshot")? {
-            builder = builder.on_snapshot(move |state: &JsState, seq| {
-                call(&f, &[state.0.0.clone(), int_to_js(seq.into())]);
-            });
-        }
-        if let Some(f) = function(&options, "onDelta")? {
-            builder = builder.on_delta(move |delta: &JsPayload, seq| {
-                call(&f, &[delta.0.clone(), int_to_js(seq.into())]);
-            });
-        }
-        if let (Some(f), Some(_)) = (function(&options, "onState")?, &reducer.0) {
-            builder =
-                builder.on_state(move |state: &JsState| call(&f, std::slice::from_ref(&state.0.0)));
-        }
-        if let Some(f) = function(&options, "onNotify")? {
-            builder =
-                builder.on_notify(move |domain: &str, event: JsPayload, cause: Option<OpId>| {
-                    let cause = cause.map_or(JsValue::UNDEFINED, |id| id.to_string().into());
-                    call(&f, &[domain.into(), event.0, cause]);
-                });
-        }
-        if let Some(f) = function(&options, "onPresence")? {
-            builder = builder.on_presence(move |all: &[PresenceInfo], diff: &PresenceDiff| {
-                call(&f, &[shape::members(all), shape::presence_diff(diff)]);
-            });
-        }
-        if let Some(f) = function(&options, "onSignal")? {
-            builder = builder.on_signal(move |from: &str, signal| {
+        if let Some(f) = on_signal {
+            flow = flow.on_signal(move |from: &str, signal| {
                 call(&f, &[from.into(), shape::signal(&signal)]);
             });
         }
-        let on_action = function(&options, "onAction")?;
-        let settling = Rc::clone(&waiting);
-        builder = builder.on_action(move |op_id, state: &OpState| {
-            settle(&settling, op_id, state);
-            if let Some(f) = &on_action {
-                call(f, &[op_id.to_string().into(), shape::op_state(state)]);
-            }
-        });
-        let on_status = function(&options, "onStatus")?;
+        let waiting = Waiting::default();
+        let diff = PresenceCell::default();
+        let (for_events, settling, diff_in) =
+            (Rc::clone(&callbacks), Rc::clone(&waiting), Rc::clone(&diff));
         let closing = Rc::clone(&waiting);
-        builder = builder.on_status(move |status: &ConnectionStatus| {
-            if let Some(f) = &on_status {
-                call(f, &[shape::status(status)]);
-            }
-            if matches!(status, ConnectionStatus::Closed { .. }) {
-                reject_all(&closing);
-            }
-        });
-        if let Some(f) = function(&options, "onServerError")? {
-            builder = builder.on_event(move |event: &Event<JsState, JsPayload>| {
-                if let Event::ServerError {
-                    code,
-                    message,
-                    fatal,
-                } = event
-                {
-                    let info = object(&[
-                        (
-                            "code",
-                            code.as_ref()
-                                .map_or(JsValue::UNDEFINED, |c| c.as_str().into()),
-                        ),
-                        ("message", message.as_str().into()),
-                        ("fatal", (*fatal).into()),
-                    ]);
-                    call(&f, &[info]);
-                }
-            });
-        }
-        let connection = builder
-            .connect()
-            .map_err(|error| type_error(&error.to_string()))?;
+        let binding = Binding::connect_with_events(
+            url,
+            &flow,
+            move |part, latest: &Latest<JsState, JsPayload>| {
+                callbacks.change(part, latest, &closing, &diff);
+            },
+            move |event: &Event<JsState, JsPayload>| {
+                for_events.event(event, &settling, &diff_in);
+            },
+        );
         Ok(FlowClient {
-            connection,
+            binding,
             waiting,
-            reducer,
+            reduces,
         })
     }
 
@@ -226,23 +320,20 @@ impl FlowClient {
     #[wasm_bindgen(js_name = sendAction)]
     pub fn send_action(&self, action: JsValue, options: JsValue) -> Promise {
         let optimistic = option(&options, "optimistic");
-        let sent = if optimistic.is_undefined() {
-            self.connection.send_action(JsPayload(action))
-        } else if self.reducer.0.is_none() {
+        let optimistic = if optimistic.is_undefined() {
+            None
+        } else if !self.reduces {
             return Promise::reject(&type_error(
                 "an optimistic change needs options.applyDelta at connect",
             ));
         } else {
-            self.reducer.scope(|| {
-                self.connection
-                    .send_optimistic(JsPayload(action), JsPayload(optimistic))
-            })
+            Some(JsPayload(optimistic))
         };
-        match sent {
+        match self.binding.send(JsPayload(action), optimistic) {
             Ok(op_id) => {
                 let waiting = Rc::clone(&self.waiting);
                 Promise::new(&mut |resolve, reject| {
-                    waiting.borrow_mut().insert(op_id, (resolve, reject));
+                    waiting.borrow_mut().push((op_id, resolve, reject));
                 })
             }
             Err(error) => Promise::reject(&flow_error(&error)),
@@ -252,16 +343,14 @@ impl FlowClient {
     /// Receives notifications in these domains from now on (and after
     /// every reconnect).
     pub fn subscribe(&self, domains: Vec<String>) -> Result<(), JsValue> {
-        self.connection
-            .subscribe(domains)
-            .map_err(|e| flow_error(&e.into()))
+        self.binding.subscribe(domains).map_err(|e| flow_error(&e))
     }
 
     /// Stops notifications in these domains.
     pub fn unsubscribe(&self, domains: Vec<String>) -> Result<(), JsValue> {
-        self.connection
+        self.binding
             .unsubscribe(domains)
-            .map_err(|e| flow_error(&e.into()))
+            .map_err(|e| flow_error(&e))
     }
 
     /// Sends a WebRTC signalling message (an `RTCSessionDescriptionInit`,
@@ -270,7 +359,7 @@ impl FlowClient {
     #[wasm_bindgen(js_name = sendSignal)]
     pub fn send_signal(&self, target_user_id: String, signal: JsValue) -> Result<(), JsValue> {
         let signal = parse_signal(&signal)?;
-        self.connection
+        self.binding
             .send_signal(target_user_id, signal)
             .map_err(|e| flow_error(&e))
     }
@@ -278,7 +367,7 @@ impl FlowClient {
     /// Sets the presence this connection reports in its pings: `"active"`,
     /// `"idle"` (after a quiet spell) or `"away"`; `null` reports nothing.
     /// The client reports `away` and `active` by itself when the page is
-    /// hidden or shown.
+    /// hidden or shown. Once closed it does nothing.
     #[wasm_bindgen(js_name = setPresence)]
     pub fn set_presence(&self, status: Option<String>) -> Result<(), JsValue> {
         let report = match status.as_deref() {
@@ -287,59 +376,68 @@ impl FlowClient {
                 type_error("a presence status is \"active\", \"idle\", \"away\" or null")
             })?),
         };
-        self.connection.set_presence(report);
+        // The only failure is a closed client, where there is nothing to
+        // report to.
+        let _ = self.binding.set_presence(report);
         Ok(())
     }
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), JsValue> {
-        self.reducer
-            .scope(|| self.connection.resync())
-            .map_err(|e| flow_error(&e.into()))
+        self.binding.resync().map_err(|e| flow_error(&e))
     }
 
     /// Closes the connection for good. Actions still waiting reject with a
-    /// `FlowError` of code `"closed"`. The connection lets go of
-    /// `applyDelta` as it ends; `state` keeps its last value.
+    /// `FlowError` of code `"closed"`. The client lets go of `applyDelta`
+    /// (the connection as it ends); `state` keeps its last value.
     pub fn close(&self) {
-        self.reducer.scope(|| self.connection.close());
+        self.binding.close();
     }
 
     /// The state to show (confirmed plus optimistic changes); `undefined`
     /// without `applyDelta` or before the first snapshot.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> JsValue {
-        match self.reducer.0 {
-            Some(_) => self.connection.state().0.0,
-            None => JsValue::UNDEFINED,
+        match (self.reduces, self.binding.connection()) {
+            // Read now, so a change made by this call's caller (an
+            // optimistic send) is there before it is told.
+            (true, Some(connection)) => connection.with_state(|s| s.0.0.clone()),
+            // Never connected (misconfigured), or no `applyDelta`.
+            _ => JsValue::UNDEFINED,
         }
     }
 
-    /// Where the connection stands (`FlowStatus`).
+    /// Where the connection stands (`FlowStatus`), as last told to
+    /// `onStatus` (after `close()`, `closed` once the close is reported,
+    /// when waiting actions reject).
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> JsValue {
-        shape::status(&self.connection.status())
+        shape::status(&self.binding.latest().status())
     }
 
     /// The last measured round trip in milliseconds, or `undefined`.
     #[wasm_bindgen(getter)]
     pub fn latency(&self) -> JsValue {
-        self.connection.latency().map_or(JsValue::UNDEFINED, millis)
+        self.binding
+            .latest()
+            .latency()
+            .map_or(JsValue::UNDEFINED, millis)
     }
 
     /// The seq of the confirmed state, or `undefined` before the first
     /// snapshot.
     #[wasm_bindgen(getter)]
     pub fn seq(&self) -> JsValue {
-        self.connection
-            .seq()
+        self.binding
+            .connection()
+            .and_then(|c| c.seq())
             .map_or(JsValue::UNDEFINED, |seq| int_to_js(seq.into()))
     }
 
     /// Everyone connected to the resource (`PresenceInfo[]`).
     #[wasm_bindgen(getter)]
     pub fn presence(&self) -> JsValue {
-        shape::members(&self.connection.presence())
+        shape::members(&self.binding.latest().presence())
     }
 
     /// An action's state (`OpState`) while the client keeps it, or
@@ -347,7 +445,8 @@ impl FlowClient {
     pub fn op(&self, op_id: &str) -> Result<JsValue, JsValue> {
         let op_id = parse_op_id(op_id)?;
         Ok(self
-            .connection
+            .binding
+            .latest()
             .op(op_id)
             .map_or(JsValue::UNDEFINED, |state| shape::op_state(&state)))
     }

@@ -7,10 +7,14 @@
 //! by `adapters/js/build.sh`) adds TypeScript typings in `index.d.ts`, which
 //! document every option and value shape.
 //!
-//! It is only a mapping: reconnecting, resyncing, seq checks and optimistic
-//! updates are all done by `ui_flow::client`, exactly as in the other
-//! adapters (`ui-flow-leptos`, `ui-flow-yew`, `ui-flow-seed`). Rust apps use
-//! those, or `ui_flow::client::FlowConnection` directly, not this crate.
+//! It is only a mapping of `ui_flow::client::Binding`, the layer under the
+//! other adapters (`ui-flow-leptos`, `ui-flow-yew`, `ui-flow-seed`): the
+//! options, commands, op tracking and a connection that cannot start come
+//! from there, and reconnecting, resyncing, seq checks and optimistic
+//! updates from `ui_flow::client` below it. What is here is JavaScript
+//! values, callbacks, a promise per action and the per-client `applyDelta`.
+//! Rust apps use those adapters, or `ui_flow::client::FlowConnection`
+//! directly, not this crate.
 //!
 //! Payloads (state, deltas, actions, events) cross as plain JavaScript
 //! values; integers beyond ±(2^53 − 1) cross as BigInt (see the `payload`

@@ -73,13 +73,17 @@ fn close_reason(reason: &CloseReason) -> JsValue {
         CloseReason::Refused { status } => {
             object(&[("kind", "refused".into()), ("status", (*status).into())])
         }
+        CloseReason::Misconfigured { message } => object(&[
+            ("kind", "misconfigured".into()),
+            ("message", message.as_str().into()),
+        ]),
         CloseReason::Incompatible { server_version } => object(&[
             ("kind", "incompatible".into()),
             ("serverVersion", (*server_version).into()),
         ]),
         other => object(&[
             ("kind", "other".into()),
-            ("message", format!("{other:?}").into()),
+            ("message", other.to_string().into()),
         ]),
     }
 }
@@ -195,8 +199,8 @@ pub(crate) fn parse_signal(value: &JsValue) -> Result<SignalPayload, JsValue> {
     }
 }
 
-/// Reads `FlowOptions.config` (every field optional) into a checked
-/// configuration.
+/// Reads `FlowOptions.config` (every field optional) into a configuration,
+/// checked by `ui_flow::client::FlowOptions::config` afterwards.
 pub(crate) fn parse_config(value: &JsValue) -> Result<ClientConfig, JsValue> {
     let mut config = ClientConfig::default();
     if value.is_undefined() || value.is_null() {
@@ -234,9 +238,6 @@ pub(crate) fn parse_config(value: &JsValue) -> Result<ClientConfig, JsValue> {
     if let Some(v) = count("settledOpsKept")? {
         config.settled_ops_kept = v;
     }
-    config
-        .validate()
-        .map_err(|misuse| type_error(&misuse.to_string()))?;
     Ok(config)
 }
 

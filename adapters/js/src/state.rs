@@ -4,12 +4,13 @@
 //! The client core applies deltas itself (confirmed state, then optimistic
 //! changes on top), through [`FlowState::apply_delta`], which has no way to
 //! tell which connection it works for. So each `FlowClient` runs every
-//! stretch of work that may apply a delta inside a [`Reducer`] scope: the
-//! driver's inputs (through `FlowConnectionBuilder::state_scope`) and the
-//! client's own commands. Inside it, `apply_delta` calls that client's
-//! function. Two clients on one page may so pass different functions, and a
-//! client's function is released when its connection closes, not when the
-//! JavaScript object is freed.
+//! stretch of work that may apply a delta inside a [`Reducer`] scope,
+//! handed to `ui_flow::client::FlowOptions::state_scope`: the binding runs
+//! the connection's inputs and its state-changing commands (`send`,
+//! `resync`, `close`) inside it. Inside it, `apply_delta` calls that
+//! client's function. Two clients on one page may so pass different
+//! functions. The connection lets go of the function when it has closed;
+//! the `FlowClient`'s binding when the JavaScript object is freed.
 
 use std::cell::RefCell;
 

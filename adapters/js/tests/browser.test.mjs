@@ -387,19 +387,34 @@ scenario("a_refused_upgrade_shows_as_closed_with_its_status", async () => {
 });
 
 scenario("a_url_that_is_not_a_websocket_url_is_refused", async () => {
-  const out = await page.evaluate(() => {
+  const out = await page.evaluate(async (good) => {
     const { FlowClient } = window.flowTest;
-    const attempt = (u) => {
-      try {
-        FlowClient.connect(u, {}).close();
-        return "ok";
-      } catch (e) {
-        return e instanceof TypeError && /WebSocket URL/.test(e.message) ? "TypeError" : String(e);
-      }
+    const attempt = async (u, options = {}) => {
+      const told = [];
+      const client = FlowClient.connect(u, { ...options, onStatus: (s) => told.push(s) });
+      const toldAtReturn = told.length;
+      const sent = await client.sendAction({ type: "toggle", id: 1 }).then(
+        () => "resolved",
+        (e) => `${e.name}:${e.code}`,
+      );
+      const { kind, reason } = client.status;
+      client.close();
+      return { kind, reason: reason?.kind, message: reason?.message, told, toldAtReturn, sent };
     };
-    return ["not a url", "http://127.0.0.1:1/realtime/r", ""].map(attempt);
-  });
-  assert.deepEqual(out, ["TypeError", "TypeError", "TypeError"]);
+    return [
+      ...(await Promise.all(["not a url", "http://127.0.0.1:1/realtime/r", ""].map((u) => attempt(u)))),
+      await attempt(good, { token: "not a header token" }),
+    ];
+  }, endpoint(fresh("misconfigured")));
+  for (const [i, result] of out.entries()) {
+    assert.equal(result.kind, "closed", `attempt ${i}`);
+    assert.equal(result.reason, "misconfigured", `attempt ${i}`);
+    assert.equal(result.toldAtReturn, 1, `attempt ${i}: told before connect returned`);
+    assert.deepEqual(result.told, [{ kind: "closed", reason: { kind: "misconfigured", message: result.message } }], `attempt ${i}: told once`);
+    assert.equal(result.sent, "FlowError:closed", `attempt ${i}`);
+  }
+  for (const result of out.slice(0, 3)) assert.match(result.message, /WebSocket URL/);
+  assert.match(out[3].message, /token/);
 });
 
 test("malformed options throw a TypeError", async () => {

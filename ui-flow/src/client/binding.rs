@@ -36,7 +36,7 @@ use super::ops::OpState;
 mod options;
 
 pub use options::FlowOptions;
-use options::Token;
+use options::{ScopeFn, Token};
 
 #[cfg(not(target_arch = "wasm32"))]
 type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
@@ -206,8 +206,10 @@ impl<S, E: Clone> Values<S, E> {
                     event: event.clone(),
                     correlation_id: *correlation_id,
                 });
-                let excess = list.len().saturating_sub(self.notifications_kept);
-                list.drain(..excess);
+                // One at a time: at most one is over the limit.
+                if list.len() > self.notifications_kept {
+                    list.remove(0);
+                }
                 Some(Part::Notifications)
             }
             _ => None,
@@ -219,12 +221,12 @@ impl<S, E: Clone> Values<S, E> {
 /// them.
 fn trim_settled(ops: &mut Vec<(OpId, OpState)>, kept: usize) {
     let settled = ops.iter().filter(|(_, s)| s.is_settled()).count();
-    let mut excess = settled.saturating_sub(kept);
-    ops.retain(|(_, s)| {
-        let drop = excess > 0 && s.is_settled();
-        excess -= usize::from(drop);
-        !drop
-    });
+    // Usually one at most: actions settle one at a time.
+    for _ in kept..settled {
+        if let Some(oldest) = ops.iter().position(|(_, s)| s.is_settled()) {
+            ops.remove(oldest);
+        }
+    }
 }
 
 /// What [`Binding`] issues its commands to: a connection today, a resource
@@ -245,6 +247,8 @@ pub struct Binding<M: Model> {
     target: Target<M>,
     latest: Latest<M::State, M::Event>,
     on_change: SharedChangeFn<M::State, M::Event>,
+    /// [`FlowOptions::state_scope`].
+    scope: Option<Arc<ScopeFn>>,
 }
 
 impl<M: Model> fmt::Debug for Binding<M> {
@@ -306,9 +310,15 @@ impl<M: Model> Binding<M> {
         };
         let (tell_event, tell_state, tell_presence) = (tell(&latest), tell(&latest), tell(&latest));
         let (for_event, for_state, for_presence) = (latest.clone(), latest.clone(), latest.clone());
-        let on_signal = options.on_signal.clone();
 
         let mut builder = FlowConnection::<M>::builder().url(url);
+        if let Some(scope) = options.state_scope.clone() {
+            builder = builder.state_scope(move |work| scope(work));
+        }
+        if let Some(handler) = options.on_signal.clone() {
+            builder =
+                builder.on_signal(move |from: &str, signal: SignalPayload| handler(from, signal));
+        }
         builder = match options.token.clone() {
             Some(Token::Fixed(token)) => builder.token(token),
             Some(Token::Provider(provide)) => builder.token_provider(move || provide()),
@@ -332,11 +342,6 @@ impl<M: Model> Binding<M> {
                 lock(&for_presence.values).presence = Arc::new(members.to_vec());
                 tell_presence(Part::Presence);
             })
-            .on_signal(move |from: &str, signal: SignalPayload| {
-                if let Some(handler) = &on_signal {
-                    handler(from, signal);
-                }
-            })
             .connect();
         let target = match connected {
             Ok(connection) => Target::Connection(connection),
@@ -354,6 +359,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
+            scope: options.state_scope.clone(),
         }
     }
 
@@ -375,9 +381,52 @@ impl<M: Model> Binding<M> {
         &self,
         f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        f(self.target()?)
+    }
+
+    /// What commands go to, or [`ApiMisuse::Closed`]. Not generic over the
+    /// command, so that it is compiled once.
+    fn target(&self) -> Result<&FlowConnection<M>, Error> {
         match &self.target {
-            Target::Connection(connection) => f(connection),
+            Target::Connection(connection) => Ok(connection),
             Target::None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    /// A command that may change the state (`send`, `resync`): it runs
+    /// inside the options' `state_scope`, if any.
+    fn state_command<R>(
+        &self,
+        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.command(|connection| {
+            let mut f = Some(f);
+            let mut out = None;
+            self.scoped(&mut || {
+                if let Some(f) = f.take() {
+                    out = Some(f(connection));
+                }
+            });
+            out.unwrap_or_else(|| Err(ApiMisuse::Closed.into()))
+        })
+    }
+
+    /// Runs `work` once inside [`FlowOptions::state_scope`], or as it is
+    /// when there is none. The scope is called with nothing locked, so
+    /// work inside it may call the binding again. Not generic, so that it
+    /// is compiled once.
+    fn scoped(&self, work: &mut dyn FnMut()) {
+        let mut ran = false;
+        if let Some(scope) = &self.scope {
+            scope(&mut || {
+                ran = true;
+                work();
+            });
+        }
+        // No scope, or one that did not call the work: it runs here, so no
+        // command is lost (as the connection does for its own inputs).
+        if !ran {
+            work();
         }
     }
 
@@ -385,11 +434,11 @@ impl<M: Model> Binding<M> {
     /// outcome arrives (rolled back if the server rejects it). Returns its
     /// op id; it is listed in [`Latest::ops`] at once, as pending.
     pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
-        let op_id = self.command(|c| match optimistic {
+        let op_id = self.state_command(|c| match optimistic {
             Some(change) => c.send_optimistic(action, change),
             None => c.send_action(action),
         })?;
-        let state = self.command(|c| Ok(c.op(op_id))).ok().flatten();
+        let state = self.target().ok().and_then(|c| c.op(op_id));
         let state = state.unwrap_or(OpState::Pending);
         {
             let mut values = lock(&self.latest.values);
@@ -444,7 +493,7 @@ impl<M: Model> Binding<M> {
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
-        self.command(|c| Ok(c.resync()?))
+        self.state_command(|c| Ok(c.resync()?))
     }
 
     /// Sets the presence this connection reports in its pings (`idle` after
@@ -462,7 +511,7 @@ impl<M: Model> Binding<M> {
     /// `Closed { Requested }`.
     pub fn close(&self) {
         if let Target::Connection(connection) = &self.target {
-            connection.close();
+            self.scoped(&mut || connection.close());
         }
     }
 }
@@ -521,6 +570,71 @@ mod tests {
             Err(Error::Misuse(ApiMisuse::Closed))
         ));
         assert!(binding.latest().ops().is_empty(), "nothing was sent");
+    }
+
+    thread_local! {
+        static IN_SCOPE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        static APPLIED_IN_SCOPE: std::cell::RefCell<Vec<bool>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Scoped(i64);
+    impl crate::state::FlowState for Scoped {
+        type Delta = i64;
+        fn apply_delta(&mut self, delta: i64) {
+            APPLIED_IN_SCOPE.with(|a| a.borrow_mut().push(IN_SCOPE.get()));
+            self.0 += delta;
+        }
+    }
+    struct ScopedModel;
+    impl Model for ScopedModel {
+        type State = Scoped;
+        type Delta = i64;
+        type Action = i64;
+        type Event = ();
+    }
+
+    #[test]
+    fn commands_run_inside_the_state_scope_and_it_is_released() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let _entered = runtime.enter();
+        let held = Arc::new(());
+        let in_scope = Arc::clone(&held);
+        let options = FlowOptions::default().state_scope(move |work| {
+            let _held = &in_scope;
+            IN_SCOPE.set(true);
+            work();
+            IN_SCOPE.set(false);
+        });
+        // Nothing listens on port 1: the action waits in the queue, its
+        // optimistic change is shown at once.
+        let binding =
+            Binding::<ScopedModel>::connect("ws://127.0.0.1:1/realtime/r", &options, |_, _| {});
+        drop(options);
+        binding.send_optimistic(1, 5).expect("queued");
+        assert_eq!(
+            APPLIED_IN_SCOPE.with(|a| a.borrow().clone()),
+            [true],
+            "the optimistic change was applied inside the scope"
+        );
+        assert!(Arc::strong_count(&held) > 1, "the binding holds the scope");
+        binding.close();
+        assert!(
+            APPLIED_IN_SCOPE.with(|a| a.borrow().iter().all(|&inside| inside)),
+            "closing (which rolls back) ran inside the scope too"
+        );
+        drop(binding);
+        // The driver lets go of its copy when it has seen the close.
+        let released = runtime.block_on(tokio::time::timeout(Duration::from_secs(10), async {
+            while Arc::strong_count(&held) > 1 {
+                tokio::task::yield_now().await;
+            }
+        }));
+        assert!(released.is_ok(), "the driver still holds the scope");
+        assert_eq!(Arc::strong_count(&held), 1);
     }
 
     #[test]

@@ -16,6 +16,11 @@ type TokenFn = dyn Fn() -> Option<String> + Send + Sync;
 type TokenFn = dyn Fn() -> Option<String>;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub(super) type ScopeFn = dyn Fn(&mut dyn FnMut()) + Send + Sync;
+#[cfg(target_arch = "wasm32")]
+pub(super) type ScopeFn = dyn Fn(&mut dyn FnMut());
+
+#[cfg(not(target_arch = "wasm32"))]
 type SignalFn = dyn Fn(&str, SignalPayload) + Send + Sync;
 #[cfg(target_arch = "wasm32")]
 type SignalFn = dyn Fn(&str, SignalPayload);
@@ -28,7 +33,8 @@ pub(super) enum Token {
 }
 
 /// How an adapter connects: token, initial subscriptions, connection
-/// policy, notifications kept, and what to do with incoming WebRTC signals.
+/// policy, notifications kept, what to do with incoming WebRTC signals,
+/// and the context a state's `apply_delta` runs in.
 ///
 /// Two options are equal when they hold the same values and the same
 /// functions (compared by identity), so a framework that reconnects when
@@ -41,6 +47,7 @@ pub struct FlowOptions {
     pub(super) notifications_kept: usize,
     pub(super) on_signal: Option<Arc<SignalFn>>,
     pub(super) token: Option<Token>,
+    pub(super) state_scope: Option<Arc<ScopeFn>>,
 }
 
 impl Default for FlowOptions {
@@ -51,6 +58,7 @@ impl Default for FlowOptions {
             notifications_kept: Self::DEFAULT_NOTIFICATIONS_KEPT,
             on_signal: None,
             token: None,
+            state_scope: None,
         }
     }
 }
@@ -63,6 +71,7 @@ impl fmt::Debug for FlowOptions {
             .field("notifications_kept", &self.notifications_kept)
             .field("on_signal", &self.on_signal.is_some())
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("state_scope", &self.state_scope.is_some())
             .finish()
     }
 }
@@ -80,8 +89,14 @@ impl PartialEq for FlowOptions {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
         };
+        let state_scope = match (&self.state_scope, &other.state_scope) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
         token
             && on_signal
+            && state_scope
             && self.domains == other.domains
             && self.config == other.config
             && self.notifications_kept == other.notifications_kept
@@ -140,6 +155,24 @@ impl FlowOptions {
         f: impl Fn(&str, SignalPayload) + MaybeSend + MaybeSync + 'static,
     ) -> Self {
         self.on_signal = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `scope` around every stretch of work that may change the state:
+    /// the connection's own (a socket's report, a timer) and the binding's
+    /// commands (`send`, `resync`, `close`). `scope` sets up what the
+    /// state's [`FlowState::apply_delta`](crate::FlowState::apply_delta)
+    /// needs, calls the work it is given once, and tears down.
+    ///
+    /// It is for a state whose `apply_delta` needs per-connection context
+    /// the trait cannot pass, such as ui-flow-js's per-client `applyDelta`
+    /// function; the Rust adapters do not need it. The connection lets go
+    /// of it when it has closed, the binding when it is dropped.
+    pub fn state_scope(
+        mut self,
+        scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
+    ) -> Self {
+        self.state_scope = Some(Arc::new(scope));
         self
     }
 }
