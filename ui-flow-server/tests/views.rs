@@ -9,13 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use common::*;
-use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 use ui_flow::codec::Decoded;
 use ui_flow::{FlowState, ServerMessage};
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, Identity, Projected, ServerConfig, ViewKey,
-};
+use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, Identity, Projected, ViewKey};
 
 /// Items per team. A team's members see their own team's items only.
 #[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -129,26 +125,12 @@ fn add(team: &str, item: &str) -> Change {
     }
 }
 
-fn config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.join_rate.burst = 100;
-    config.join_rate_per_ip.burst = 100;
-    config
-}
-
 /// The raw bytes of every frame up to and including the state frame (a
 /// Snapshot, Delta or Deltas) at `seq`, with the decoded messages.
 async fn read_through(client: &mut Client, seq: u64) -> Vec<(Vec<u8>, Msg)> {
     let mut seen = Vec::new();
     loop {
-        let next = tokio::time::timeout(STUCK, client.ws.next())
-            .await
-            .expect("stuck waiting for a frame");
-        let bytes = match next {
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(_)) => continue,
-            other => panic!("the connection ended: {other:?}"),
-        };
+        let bytes = client.raw_frame().await;
         let Decoded::Message(msg) = Msg::decode(&bytes).expect("server frames decode") else {
             continue;
         };
@@ -172,15 +154,9 @@ fn is_state(m: &Msg) -> bool {
     )
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test]
 async fn each_view_is_encoded_once_per_commit_and_reaches_only_its_connections() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     // Every team has a list before anyone joins.
     for team in ["red", "blue", "green"] {
@@ -257,7 +233,7 @@ async fn each_view_is_encoded_once_per_commit_and_reaches_only_its_connections()
 
 #[tokio::test]
 async fn a_seq_a_view_skips_is_announced_with_prev() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     room.commit(add("red", "r0")).await.expect("commit");
     let (mut red, joined) = Client::join(t.addr, "room", "red-1").await;
@@ -284,7 +260,7 @@ async fn a_seq_a_view_skips_is_announced_with_prev() {
 
 #[tokio::test]
 async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     room.commit(add("red", "r0")).await.expect("commit");
     room.commit(add("blue", "b0")).await.expect("commit");
@@ -322,7 +298,7 @@ async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
 
 #[tokio::test]
 async fn a_frame_from_another_node_never_reaches_a_view_which_resyncs_instead() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     let seq = room.commit(add("red", "r0")).await.expect("commit");
     let (mut red, _) = Client::join(t.addr, "room", "red-1").await;
