@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use common::teams::Membership;
 use common::*;
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, FlowState, SignalPayload};
@@ -32,12 +30,10 @@ impl ui_flow::Model for CountModel {
     type Action = ();
 }
 
-/// Users are `team-n` and see their team only; `admin` sees everyone and
-/// is in no team; `moves` overrides a user's team.
+/// Users see their own team only; `admin` sees everyone and is in no
+/// team (it is in group `staff`, which no one else sees).
 #[derive(Default)]
-struct Teams {
-    moves: Mutex<HashMap<String, String>>,
-}
+struct Teams(Membership);
 
 #[async_trait::async_trait]
 impl FlowHandler for Teams {
@@ -48,18 +44,10 @@ impl FlowHandler for Teams {
     }
 
     fn presence_scope(&self, user: &Identity, _resource: &str) -> PresenceScope {
-        if user.user_id == "admin" {
-            return PresenceScope::seeing_all(["staff"]);
+        match self.0.team_of(&user.user_id) {
+            Some(team) => PresenceScope::group(team),
+            None => PresenceScope::seeing_all(["staff"]),
         }
-        let moved = self.moves.lock().expect("lock").get(&user.user_id).cloned();
-        let team = moved.unwrap_or_else(|| {
-            user.user_id
-                .split('-')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
-        PresenceScope::group(team)
     }
 }
 
@@ -164,12 +152,7 @@ async fn a_scope_change_brings_the_new_scope_s_list() {
     let (mut mover, _) = Client::join(t.addr, "room", "red-1").await;
     let (mut blue, _) = Client::join(t.addr, "room", "blue-0").await;
     let room = t.server.session("room");
-    t.server
-        .handler()
-        .moves
-        .lock()
-        .expect("lock")
-        .insert("red-1".into(), "blue".into());
+    t.server.handler().0.move_to("red-1", "blue");
     assert_eq!(room.refresh_views_of("red-1"), 1);
     assert_eq!(room.refresh_views(), 0, "the scopes are already current");
 

@@ -6,8 +6,8 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 
+use common::teams::Membership;
 use common::*;
 use ui_flow::codec::Decoded;
 use ui_flow::{FlowState, ServerMessage};
@@ -41,23 +41,9 @@ impl FlowState for Board {
     }
 }
 
-/// Users are `team-n`; `admin` sees everything; `moves` overrides a user's team.
+/// Members of a team see its items only; `admin` sees everything.
 #[derive(Default)]
-struct Teams {
-    moves: Mutex<HashMap<String, String>>,
-}
-
-impl Teams {
-    fn team_of(&self, user: &str) -> Option<String> {
-        if let Some(team) = self.moves.lock().expect("lock").get(user) {
-            return Some(team.clone());
-        }
-        if user == "admin" {
-            return None;
-        }
-        Some(user.split('-').next().unwrap_or(user).to_owned())
-    }
-}
+struct Teams(Membership);
 
 /// The payload types of [`Teams`].
 struct TeamsModel;
@@ -78,7 +64,8 @@ impl FlowHandler for Teams {
     }
 
     fn view(&self, user: &Identity, _resource: &str) -> ViewKey {
-        self.team_of(&user.user_id)
+        self.0
+            .team_of(&user.user_id)
             .map_or(ViewKey::ALL, ViewKey::new)
     }
 
@@ -266,12 +253,7 @@ async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
     room.commit(add("blue", "b0")).await.expect("commit");
     let (mut mover, _) = Client::join(t.addr, "room", "red-1").await;
     let (mut stayer, _) = Client::join(t.addr, "room", "red-2").await;
-    t.server
-        .handler()
-        .moves
-        .lock()
-        .expect("lock")
-        .insert("red-1".into(), "blue".into());
+    t.server.handler().0.move_to("red-1", "blue");
     assert_eq!(room.refresh_views_of("red-1"), 1);
     assert_eq!(room.refresh_views(), 0, "the views are already current");
     let seq = room.commit(add("red", "r1")).await.expect("commit");

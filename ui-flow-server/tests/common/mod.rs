@@ -15,6 +15,8 @@ use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, ServerMessage};
 use ui_flow_server::{Authenticator, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken};
 
+pub mod teams;
+
 pub type Value = rmpv::Value;
 pub type Msg = ServerMessage<Value, Value, Value>;
 
