@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Msg, STUCK, TestServer, serve};
+use common::{Client, Msg, STUCK, TestServer, serve, spawn_adds};
 use ui_flow::OpId;
 use ui_flow_nats_harness::NatsServer;
 use ui_flow_server::counter::{Counter, CounterAction, CounterDelta};
@@ -61,23 +61,7 @@ async fn clients_on_three_nodes_see_every_commit_of_all_nodes_in_one_order() {
     const TOTAL: u64 = 180;
     let committers: Vec<_> = nodes
         .iter()
-        .flat_map(|node| {
-            (0..3).map(|_| {
-                let session = node.server.session("room");
-                tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    for _ in 0..20 {
-                        mine.push(
-                            session
-                                .commit(CounterDelta { add: 1 })
-                                .await
-                                .expect("commit"),
-                        );
-                    }
-                    mine
-                })
-            })
-        })
+        .flat_map(|node| (0..3).map(|_| spawn_adds(node.server.session("room"), 20)))
         .collect();
     let readers: Vec<_> = clients
         .into_iter()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use common::{Client, Msg, Plain, TestServer, serve, start};
+use common::{Client, Msg, Plain, TestServer, serve, spawn_adds, start};
 use serde::{Deserialize, Serialize, Serializer};
 use ui_flow::{FlowState, OpId};
 use ui_flow_server::counter::{Counter, CounterDelta};
@@ -31,21 +31,7 @@ async fn fifty_tasks_commit_a_thousand_deltas_and_twenty_clients_see_one_order()
         clients.push(client);
     }
     let committers: Vec<_> = (0..50)
-        .map(|_| {
-            let session = t.server.session("room");
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                for _ in 0..20 {
-                    mine.push(
-                        session
-                            .commit(CounterDelta { add: 1 })
-                            .await
-                            .expect("commit"),
-                    );
-                }
-                mine
-            })
-        })
+        .map(|_| spawn_adds(t.server.session("room"), 20))
         .collect();
     let readers: Vec<_> = clients
         .into_iter()

@@ -13,7 +13,10 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, ServerMessage};
-use ui_flow_server::{Authenticator, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken};
+use ui_flow_server::counter::{Counter, CounterDelta};
+use ui_flow_server::{
+    Authenticator, FlowHandler, FlowServer, ServerConfig, SessionHandle, UnverifiedUserToken,
+};
 
 pub mod teams;
 
@@ -52,6 +55,25 @@ pub async fn serve<H: FlowHandler>(server: FlowServer<H>) -> TestServer<H> {
     let serving = server.clone();
     tokio::spawn(async move { serving.serve(listener, app).await });
     TestServer { server, addr }
+}
+
+/// A task that adds 1 to `session`'s counter `count` times, one commit
+/// after another, and returns the seq each commit got, in commit order.
+pub fn spawn_adds(
+    session: SessionHandle<Counter>,
+    count: usize,
+) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let mut mine = Vec::with_capacity(count);
+        for _ in 0..count {
+            let seq = session
+                .commit(CounterDelta { add: 1 })
+                .await
+                .expect("commit");
+            mine.push(seq);
+        }
+        mine
+    })
 }
 
 /// The default config with room for 100 joins in a burst, from one address
