@@ -23,103 +23,15 @@
 //! `/proc/self/task/*/stat`) divided by the deliveries. nats-server's own
 //! CPU is not included.
 
+#[path = "support/stamps.rs"]
+mod stamps;
+
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use tokio_tungstenite::tungstenite::Message;
-use ui_flow::codec::Decoded;
-use ui_flow::{FlowState, ServerMessage};
+use stamps::{Bench, Stamp, quantile, watch};
 use ui_flow_server::nats::{JetStreamStore, NatsConfig};
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken,
-};
-
-/// A delta stamped with when its commit started (ns since the Unix epoch).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stamp {
-    at_ns: u64,
-    pad: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Count(u64);
-
-impl FlowState for Count {
-    type Delta = Stamp;
-    fn apply_delta(&mut self, _: Stamp) {
-        self.0 += 1;
-    }
-}
-
-struct Bench;
-
-/// The payload types of [`Bench`].
-struct BenchModel;
-
-impl ui_flow::Model for BenchModel {
-    type State = Count;
-    type Delta = Stamp;
-    type Event = ();
-    type Action = ();
-}
-
-#[async_trait]
-impl FlowHandler for Bench {
-    type Model = BenchModel;
-
-    async fn handle_action(&self, _: &ActionContext<Self>, _: ()) -> ActionOutcome {
-        ActionOutcome::ok()
-    }
-}
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-type Frame = ServerMessage<rmpv::Value, Stamp, ()>;
-
-/// Connects; then reads deltas until seq `last`, returning each one's
-/// latency in µs and when the last arrived.
-async fn watch(
-    addr: SocketAddr,
-    resource: String,
-    user: String,
-    last: u64,
-    joined: tokio::sync::mpsc::Sender<()>,
-) -> (Vec<u64>, Instant) {
-    let url = format!("ws://{addr}/realtime/{resource}?token={user}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    let mut latencies = Vec::new();
-    let mut told = false;
-    while let Some(Ok(msg)) = ws.next().await {
-        let Message::Binary(bytes) = msg else {
-            continue;
-        };
-        let now = unix_ns();
-        let (stamps, seq) = match Frame::decode(&bytes) {
-            Ok(Decoded::Message(Frame::Delta { delta, seq, .. })) => (vec![delta], seq),
-            Ok(Decoded::Message(Frame::Deltas { deltas, seq, .. })) => (deltas, seq),
-            Ok(Decoded::Message(Frame::Presence { .. })) if !told => {
-                told = true;
-                let _ = joined.send(()).await;
-                continue;
-            }
-            _ => continue,
-        };
-        latencies.extend(stamps.iter().map(|s| now.saturating_sub(s.at_ns) / 1000));
-        if seq >= last {
-            break;
-        }
-    }
-    (latencies, Instant::now())
-}
+use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
 /// CPU time (user + system) of this process's threads named `name`.
 fn threads_cpu(name: &str) -> Duration {
@@ -217,11 +129,7 @@ fn run(
             let session = servers[t as usize % nodes].0.session(&resource);
             nodes_rt.spawn(async move {
                 for _ in 0..per_task {
-                    let delta = Stamp {
-                        at_ns: unix_ns(),
-                        pad: "x".repeat(64),
-                    };
-                    session.commit(delta).await.expect("commit");
+                    session.commit(Stamp::now()).await.expect("commit");
                 }
             })
         })
@@ -244,13 +152,12 @@ fn run(
     let cpu = threads_cpu("node").saturating_sub(cpu_before);
     let elapsed = end - started;
     all.sort_unstable();
-    let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
     println!(
         "| {nodes} | {:>7.0} | {:>9.0} | {:>7} | {:>7} | {:>6.1} | {} |",
         (per_task * setup.tasks) as f64 / committing.as_secs_f64(),
         all.len() as f64 / elapsed.as_secs_f64(),
-        pick(0.5),
-        pick(0.99),
+        quantile(&all, 0.5),
+        quantile(&all, 0.99),
         cpu.as_secs_f64() * 1e6 / all.len() as f64,
         all.len(),
     );

@@ -12,10 +12,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Client, Msg, STUCK};
+use common::{Client, Msg, STUCK, TestServer, serve, spawn_adds};
 use ui_flow::OpId;
 use ui_flow_nats_harness::NatsServer;
 use ui_flow_server::counter::{Counter, CounterAction, CounterDelta};
@@ -23,51 +22,21 @@ use ui_flow_server::nats::{JetStreamStore, NatsConfig};
 use ui_flow_server::store::Store;
 use ui_flow_server::{FlowServer, ServerConfig, UnverifiedUserToken};
 
-struct Node {
-    server: FlowServer<Counter>,
-    addr: SocketAddr,
-}
-
 async fn store(nats: &NatsServer) -> JetStreamStore {
     JetStreamStore::connect(NatsConfig::new(nats.url()).prefix("cluster"))
         .await
         .expect("connect to nats")
 }
 
-async fn node(nats: &NatsServer) -> Node {
-    let server = FlowServer::with_store(
+async fn node(nats: &NatsServer) -> TestServer<Counter> {
+    let store = store(nats).await;
+    serve(FlowServer::with_store(
         Counter,
         UnverifiedUserToken,
         ServerConfig::default(),
-        store(nats).await,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = server.router();
-    let serving = server.clone();
-    tokio::spawn(async move { serving.serve(listener, app).await });
-    Node { server, addr }
-}
-
-/// Reads a client's frames until it has seq `last`; returns every seq it
-/// was sent, in order. Fails on a snapshot (a live client never needs one).
-async fn seqs_until(client: &mut Client, last: u64) -> Vec<u64> {
-    let mut seen = Vec::new();
-    while seen.last().is_none_or(|s| *s < last) {
-        match client.recv().await {
-            Msg::Delta { seq, .. } => seen.push(seq),
-            Msg::Deltas { deltas, seq, .. } => {
-                let first = seq + 1 - deltas.len() as u64;
-                seen.extend(first..=seq);
-            }
-            Msg::Snapshot { .. } => panic!("a live client was sent a snapshot"),
-            Msg::PresenceDiff(_) | Msg::Presence { .. } | Msg::Notify { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    seen
+        store,
+    ))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,29 +61,13 @@ async fn clients_on_three_nodes_see_every_commit_of_all_nodes_in_one_order() {
     const TOTAL: u64 = 180;
     let committers: Vec<_> = nodes
         .iter()
-        .flat_map(|node| {
-            (0..3).map(|_| {
-                let session = node.server.session("room");
-                tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    for _ in 0..20 {
-                        mine.push(
-                            session
-                                .commit(CounterDelta { add: 1 })
-                                .await
-                                .expect("commit"),
-                        );
-                    }
-                    mine
-                })
-            })
-        })
+        .flat_map(|node| (0..3).map(|_| spawn_adds(node.server.session("room"), 20)))
         .collect();
     let readers: Vec<_> = clients
         .into_iter()
         .map(|(mut c, _)| {
             tokio::spawn(async move {
-                tokio::time::timeout(STUCK * 3, seqs_until(&mut c, TOTAL))
+                tokio::time::timeout(STUCK * 3, c.seqs_until(TOTAL))
                     .await
                     .expect("a client stalled")
             })
@@ -199,7 +152,7 @@ async fn transact_on_two_nodes_decides_on_the_latest_state() {
     }
     assert_eq!(took, 50, "exactly 50 steps were taken over both nodes");
     for mut watcher in watchers {
-        let seen = tokio::time::timeout(STUCK, seqs_until(&mut watcher, 50))
+        let seen = tokio::time::timeout(STUCK, watcher.seqs_until(50))
             .await
             .expect("a node stalled");
         assert_eq!(seen, (1..=50).collect::<Vec<_>>());
@@ -313,7 +266,7 @@ async fn a_nats_restart_mid_burst_loses_no_acknowledged_commit() {
     let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "one gapless line");
     // The watcher on the other node got every one, in order.
-    let seen = tokio::time::timeout(STUCK * 2, seqs_until(&mut watcher, last))
+    let seen = tokio::time::timeout(STUCK * 2, watcher.seqs_until(last))
         .await
         .expect("the watcher stalled");
     assert_eq!(seen, (1..=last).collect::<Vec<_>>());

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use rmpv::Value;
 use tokio_tungstenite::tungstenite::Message;
 use ui_flow::codec::{Decoded, field_bytes};
@@ -190,20 +190,6 @@ async fn a_repeated_unknown_key_is_refused() {
     assert!(matches!(alice.recv().await, Msg::Pong { client_ts: 2, .. }));
 }
 
-/// Reads the next binary frame as it came off the wire.
-async fn raw_frame(client: &mut Client) -> Vec<u8> {
-    loop {
-        let next = tokio::time::timeout(STUCK, client.ws.next())
-            .await
-            .expect("stuck waiting for a frame");
-        match next {
-            Some(Ok(Message::Binary(b))) => return b.to_vec(),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn signals_are_relayed_byte_for_byte() {
     let t = start(Plain::default(), ServerConfig::default()).await;
@@ -237,7 +223,7 @@ async fn signals_are_relayed_byte_for_byte() {
     signal.extend_from_slice(&enc(&Value::from("signal")));
     signal.extend_from_slice(&sent);
     alice.send_raw(signal).await;
-    let got = raw_frame(&mut bob).await;
+    let got = bob.raw_frame().await;
     let limits = ui_flow::codec::Limits::default();
     assert_eq!(field_bytes(&got, &limits, "signal"), Some(&sent[..]));
     match Msg::decode(&got).expect("decodes") {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use common::{Client, Msg, Plain, start};
+use common::{Client, Msg, Plain, TestServer, serve, spawn_adds, start};
 use serde::{Deserialize, Serialize, Serializer};
 use ui_flow::{FlowState, OpId};
 use ui_flow_server::counter::{Counter, CounterDelta};
@@ -21,25 +21,6 @@ use ui_flow_server::{
     UnverifiedUserToken,
 };
 
-/// Reads a client's frames until it has seq `last`; returns every seq it
-/// was sent, in order. Fails on anything that is not a live delta.
-async fn seqs_until(client: &mut Client, last: u64) -> Vec<u64> {
-    let mut seen = Vec::new();
-    while seen.last() != Some(&last) {
-        match client.recv().await {
-            Msg::Delta { seq, .. } => seen.push(seq),
-            Msg::Deltas { deltas, seq, .. } => {
-                let first = seq + 1 - deltas.len() as u64;
-                seen.extend(first..=seq);
-            }
-            Msg::Snapshot { .. } => panic!("a live client was sent a snapshot"),
-            Msg::PresenceDiff(_) | Msg::Presence { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    seen
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_tasks_commit_a_thousand_deltas_and_twenty_clients_see_one_order() {
     let t = start(Counter, ServerConfig::default()).await;
@@ -50,25 +31,11 @@ async fn fifty_tasks_commit_a_thousand_deltas_and_twenty_clients_see_one_order()
         clients.push(client);
     }
     let committers: Vec<_> = (0..50)
-        .map(|_| {
-            let session = t.server.session("room");
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                for _ in 0..20 {
-                    mine.push(
-                        session
-                            .commit(CounterDelta { add: 1 })
-                            .await
-                            .expect("commit"),
-                    );
-                }
-                mine
-            })
-        })
+        .map(|_| spawn_adds(t.server.session("room"), 20))
         .collect();
     let readers: Vec<_> = clients
         .into_iter()
-        .map(|mut c| tokio::spawn(async move { seqs_until(&mut c, 1000).await }))
+        .map(|mut c| tokio::spawn(async move { c.seqs_until(1000).await }))
         .collect();
     let mut assigned = Vec::new();
     for task in committers {
@@ -126,7 +93,7 @@ async fn a_client_joining_during_a_burst_gets_a_snapshot_and_then_every_later_de
     let from = *seq;
     burst.await.expect("burst");
     if from < 500 {
-        let seen = seqs_until(&mut late, 500).await;
+        let seen = late.seqs_until(500).await;
         assert_eq!(seen, (from + 1..=500).collect::<Vec<_>>());
     }
 }
@@ -296,13 +263,7 @@ async fn a_commit_the_store_does_not_keep_is_not_sent_and_the_log_reloads_from_t
     };
     let server =
         FlowServer::with_store(Counter, UnverifiedUserToken, ServerConfig::default(), store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = server.router();
-    let serving = server.clone();
-    tokio::spawn(async move { serving.serve(listener, app).await });
+    let TestServer { server, addr } = serve(server).await;
 
     let session = server.session("room");
     let (mut watcher, _) = Client::join(addr, "room", "w").await;

@@ -5,17 +5,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use common::teams::Membership;
 use common::*;
-use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, FlowState, SignalPayload};
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, Identity, PresenceScope, ServerConfig,
-};
+use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, Identity, PresenceScope};
 
 #[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Count(u64);
@@ -36,12 +30,10 @@ impl ui_flow::Model for CountModel {
     type Action = ();
 }
 
-/// Users are `team-n` and see their team only; `admin` sees everyone and
-/// is in no team; `moves` overrides a user's team.
+/// Users see their own team only; `admin` sees everyone and is in no
+/// team (it is in group `staff`, which no one else sees).
 #[derive(Default)]
-struct Teams {
-    moves: Mutex<HashMap<String, String>>,
-}
+struct Teams(Membership);
 
 #[async_trait::async_trait]
 impl FlowHandler for Teams {
@@ -52,32 +44,11 @@ impl FlowHandler for Teams {
     }
 
     fn presence_scope(&self, user: &Identity, _resource: &str) -> PresenceScope {
-        if user.user_id == "admin" {
-            return PresenceScope::seeing_all(["staff"]);
+        match self.0.team_of(&user.user_id) {
+            Some(team) => PresenceScope::group(team),
+            None => PresenceScope::seeing_all(["staff"]),
         }
-        let moved = self.moves.lock().expect("lock").get(&user.user_id).cloned();
-        let team = moved.unwrap_or_else(|| {
-            user.user_id
-                .split('-')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
-        PresenceScope::group(team)
     }
-}
-
-fn config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.join_rate.burst = 100;
-    config.join_rate_per_ip.burst = 100;
-    config
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 /// The raw bytes of every frame up to and including the first presence
@@ -85,14 +56,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn read_until_presence_of(client: &mut Client, user: &str) -> Vec<Vec<u8>> {
     let mut seen = Vec::new();
     loop {
-        let next = tokio::time::timeout(STUCK, client.ws.next())
-            .await
-            .expect("stuck waiting for a frame");
-        let bytes = match next {
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(_)) => continue,
-            other => panic!("the connection ended: {other:?}"),
-        };
+        let bytes = client.raw_frame().await;
         let msg = Msg::decode(&bytes).expect("server frames decode");
         let names = match &msg {
             Decoded::Message(Msg::Presence { users }) => users.iter().any(|u| u.user_id == user),
@@ -116,7 +80,7 @@ fn ids(users: &[ui_flow::PresenceInfo]) -> Vec<&str> {
 
 #[tokio::test]
 async fn each_scope_sees_only_its_users_on_the_bytes() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let (mut admin, _) = Client::join(t.addr, "room", "admin").await;
     let mut red = Vec::new();
     let mut blue = Vec::new();
@@ -159,7 +123,7 @@ fn offer(to: &str) -> ClientMessage<()> {
 
 #[tokio::test]
 async fn a_signal_across_scopes_is_refused_as_unknown_target() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let (mut red, _) = Client::join(t.addr, "room", "red-0").await;
     let (mut blue, _) = Client::join(t.addr, "room", "blue-0").await;
     let (mut admin, _) = Client::join(t.addr, "room", "admin").await;
@@ -183,17 +147,12 @@ async fn a_signal_across_scopes_is_refused_as_unknown_target() {
 #[tokio::test]
 async fn a_scope_change_brings_the_new_scope_s_list() {
     let handler = Teams::default();
-    let t = start(handler, config()).await;
+    let t = start(handler, many_joins()).await;
     let (mut stayer, _) = Client::join(t.addr, "room", "red-0").await;
     let (mut mover, _) = Client::join(t.addr, "room", "red-1").await;
     let (mut blue, _) = Client::join(t.addr, "room", "blue-0").await;
     let room = t.server.session("room");
-    t.server
-        .handler()
-        .moves
-        .lock()
-        .expect("lock")
-        .insert("red-1".into(), "blue".into());
+    t.server.handler().0.move_to("red-1", "blue");
     assert_eq!(room.refresh_views_of("red-1"), 1);
     assert_eq!(room.refresh_views(), 0, "the scopes are already current");
 

@@ -236,12 +236,6 @@ fn view_name(team: &Option<String>) -> String {
     team.clone().unwrap_or_default()
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 impl Peer {
     async fn join(addr: std::net::SocketAddr, user: &str, team: &Option<String>) -> Peer {
         let now = std::time::Instant::now();
@@ -358,10 +352,7 @@ async fn settle(room: &SessionHandle<Teams>, peers: &mut [Peer], teams: &Teams) 
 }
 
 async fn run(initial: Vec<Option<usize>>, steps: Vec<Step>) {
-    let mut config = ServerConfig::default();
-    config.join_rate.burst = 100;
-    config.join_rate_per_ip.burst = 100;
-    let t = start(Teams::default(), config).await;
+    let t = start(Teams::default(), many_joins()).await;
     let teams = t.server.handler().clone();
     let room = t.server.session("room");
     let mut peers = Vec::new();

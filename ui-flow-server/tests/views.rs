@@ -6,16 +6,12 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 
+use common::teams::Membership;
 use common::*;
-use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 use ui_flow::codec::Decoded;
 use ui_flow::{FlowState, ServerMessage};
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, Identity, Projected, ServerConfig, ViewKey,
-};
+use ui_flow_server::{ActionContext, ActionOutcome, FlowHandler, Identity, Projected, ViewKey};
 
 /// Items per team. A team's members see their own team's items only.
 #[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,23 +41,9 @@ impl FlowState for Board {
     }
 }
 
-/// Users are `team-n`; `admin` sees everything; `moves` overrides a user's team.
+/// Members of a team see its items only; `admin` sees everything.
 #[derive(Default)]
-struct Teams {
-    moves: Mutex<HashMap<String, String>>,
-}
-
-impl Teams {
-    fn team_of(&self, user: &str) -> Option<String> {
-        if let Some(team) = self.moves.lock().expect("lock").get(user) {
-            return Some(team.clone());
-        }
-        if user == "admin" {
-            return None;
-        }
-        Some(user.split('-').next().unwrap_or(user).to_owned())
-    }
-}
+struct Teams(Membership);
 
 /// The payload types of [`Teams`].
 struct TeamsModel;
@@ -82,7 +64,8 @@ impl FlowHandler for Teams {
     }
 
     fn view(&self, user: &Identity, _resource: &str) -> ViewKey {
-        self.team_of(&user.user_id)
+        self.0
+            .team_of(&user.user_id)
             .map_or(ViewKey::ALL, ViewKey::new)
     }
 
@@ -129,26 +112,12 @@ fn add(team: &str, item: &str) -> Change {
     }
 }
 
-fn config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.join_rate.burst = 100;
-    config.join_rate_per_ip.burst = 100;
-    config
-}
-
 /// The raw bytes of every frame up to and including the state frame (a
 /// Snapshot, Delta or Deltas) at `seq`, with the decoded messages.
 async fn read_through(client: &mut Client, seq: u64) -> Vec<(Vec<u8>, Msg)> {
     let mut seen = Vec::new();
     loop {
-        let next = tokio::time::timeout(STUCK, client.ws.next())
-            .await
-            .expect("stuck waiting for a frame");
-        let bytes = match next {
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(_)) => continue,
-            other => panic!("the connection ended: {other:?}"),
-        };
+        let bytes = client.raw_frame().await;
         let Decoded::Message(msg) = Msg::decode(&bytes).expect("server frames decode") else {
             continue;
         };
@@ -172,15 +141,9 @@ fn is_state(m: &Msg) -> bool {
     )
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test]
 async fn each_view_is_encoded_once_per_commit_and_reaches_only_its_connections() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     // Every team has a list before anyone joins.
     for team in ["red", "blue", "green"] {
@@ -257,7 +220,7 @@ async fn each_view_is_encoded_once_per_commit_and_reaches_only_its_connections()
 
 #[tokio::test]
 async fn a_seq_a_view_skips_is_announced_with_prev() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     room.commit(add("red", "r0")).await.expect("commit");
     let (mut red, joined) = Client::join(t.addr, "room", "red-1").await;
@@ -284,18 +247,13 @@ async fn a_seq_a_view_skips_is_announced_with_prev() {
 
 #[tokio::test]
 async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     room.commit(add("red", "r0")).await.expect("commit");
     room.commit(add("blue", "b0")).await.expect("commit");
     let (mut mover, _) = Client::join(t.addr, "room", "red-1").await;
     let (mut stayer, _) = Client::join(t.addr, "room", "red-2").await;
-    t.server
-        .handler()
-        .moves
-        .lock()
-        .expect("lock")
-        .insert("red-1".into(), "blue".into());
+    t.server.handler().0.move_to("red-1", "blue");
     assert_eq!(room.refresh_views_of("red-1"), 1);
     assert_eq!(room.refresh_views(), 0, "the views are already current");
     let seq = room.commit(add("red", "r1")).await.expect("commit");
@@ -322,7 +280,7 @@ async fn a_changed_view_gets_its_new_snapshot_and_nothing_of_the_old_view() {
 
 #[tokio::test]
 async fn a_frame_from_another_node_never_reaches_a_view_which_resyncs_instead() {
-    let t = start(Teams::default(), config()).await;
+    let t = start(Teams::default(), many_joins()).await;
     let room = t.server.session("room");
     let seq = room.commit(add("red", "r0")).await.expect("commit");
     let (mut red, _) = Client::join(t.addr, "room", "red-1").await;

@@ -331,24 +331,14 @@ impl JetStreamStore {
         let Some(last) = Self::last(&self.log, &subject).await? else {
             return Ok(Vec::new());
         };
-        let consumer = self
-            .log
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: subject,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| io("open a reader", e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| io("read the log", e))?;
+        let mut reading = Reading::start(&self.log, subject, "read the log").await?;
         let mut commits = Vec::new();
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(|e| io("read the log", e))?;
-            let info = message.info().map_err(|e| io("read the log", e))?;
-            let stream_seq = info.stream_sequence;
+        while let Some(Read {
+            message,
+            stream_seq,
+            ..
+        }) = reading.next().await?
+        {
             let headers = message.headers.clone().unwrap_or_default();
             let commit = Commit::decode(resource, stream_seq, &headers, &message.payload)?;
             if let Some(last) = commit.entries.last() {
@@ -593,6 +583,57 @@ impl Commit {
             entries,
             ops,
         })
+    }
+}
+
+/// The messages on one subject filter of a stream, oldest first, read
+/// through an ordered consumer (which recreates itself after a hiccup).
+/// The reader never ends by itself: the caller stops when it has read far
+/// enough (a sequence it noted first, or nothing pending).
+struct Reading {
+    messages: consumer::pull::Ordered,
+    /// What the reading is for, in its errors.
+    what: &'static str,
+}
+
+/// One message read, with where it stands in its stream.
+struct Read {
+    message: jetstream::Message,
+    stream_seq: u64,
+    /// How many messages on the filter follow this one, when it was sent.
+    pending: u64,
+}
+
+impl Reading {
+    async fn start(
+        stream: &stream::Stream,
+        filter_subject: String,
+        what: &'static str,
+    ) -> Result<Self, StoreError> {
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject,
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| io(what, e))?;
+        let messages = consumer.messages().await.map_err(|e| io(what, e))?;
+        Ok(Reading { messages, what })
+    }
+
+    async fn next(&mut self) -> Result<Option<Read>, StoreError> {
+        let Some(message) = self.messages.next().await else {
+            return Ok(None);
+        };
+        let message = message.map_err(|e| io(self.what, e))?;
+        let info = message.info().map_err(|e| io(self.what, e))?;
+        let (stream_seq, pending) = (info.stream_sequence, info.pending);
+        Ok(Some(Read {
+            message,
+            stream_seq,
+            pending,
+        }))
     }
 }
 
@@ -992,31 +1033,22 @@ impl Store for JetStreamStore {
         if pending == 0 {
             return Ok(());
         }
-        let consumer = self
-            .ops
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: filter,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| io("read op records", e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| io("read op records", e))?;
+        let mut reading = Reading::start(&self.ops, filter, "read op records").await?;
         let mut old = Vec::new();
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(|e| io("read op records", e))?;
-            let info = message.info().map_err(|e| io("read op records", e))?;
+        while let Some(Read {
+            message,
+            stream_seq,
+            pending,
+        }) = reading.next().await?
+        {
             let at = message
                 .payload
                 .first_chunk::<8>()
                 .map_or(0, |b| u64::from_be_bytes(*b));
             if at < before_unix_ms {
-                old.push(info.stream_sequence);
+                old.push(stream_seq);
             }
-            if info.pending == 0 {
+            if pending == 0 {
                 break;
             }
         }

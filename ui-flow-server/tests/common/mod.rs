@@ -13,7 +13,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use ui_flow::codec::Decoded;
 use ui_flow::{ClientMessage, ServerMessage};
-use ui_flow_server::{Authenticator, FlowHandler, FlowServer, ServerConfig, UnverifiedUserToken};
+use ui_flow_server::counter::{Counter, CounterDelta};
+use ui_flow_server::{
+    Authenticator, FlowHandler, FlowServer, ServerConfig, SessionHandle, UnverifiedUserToken,
+};
+
+pub mod teams;
 
 pub type Value = rmpv::Value;
 pub type Msg = ServerMessage<Value, Value, Value>;
@@ -36,7 +41,12 @@ pub async fn start_with<H: FlowHandler>(
     auth: impl Authenticator,
     config: ServerConfig,
 ) -> TestServer<H> {
-    let server = FlowServer::with_config(handler, auth, config);
+    serve(FlowServer::with_config(handler, auth, config)).await
+}
+
+/// Serves an already built server (one with its own store, say) on
+/// 127.0.0.1:0.
+pub async fn serve<H: FlowHandler>(server: FlowServer<H>) -> TestServer<H> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -45,6 +55,34 @@ pub async fn start_with<H: FlowHandler>(
     let serving = server.clone();
     tokio::spawn(async move { serving.serve(listener, app).await });
     TestServer { server, addr }
+}
+
+/// A task that adds 1 to `session`'s counter `count` times, one commit
+/// after another, and returns the seq each commit got, in commit order.
+pub fn spawn_adds(
+    session: SessionHandle<Counter>,
+    count: usize,
+) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let mut mine = Vec::with_capacity(count);
+        for _ in 0..count {
+            let seq = session
+                .commit(CounterDelta { add: 1 })
+                .await
+                .expect("commit");
+            mine.push(seq);
+        }
+        mine
+    })
+}
+
+/// The default config with room for 100 joins in a burst, from one address
+/// too: for tests that join many clients at once.
+pub fn many_joins() -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.join_rate.burst = 100;
+    config.join_rate_per_ip.burst = 100;
+    config
 }
 
 pub struct Client {
@@ -146,6 +184,41 @@ impl Client {
         }
     }
 
+    /// The next binary frame as it came off the wire, undecoded.
+    pub async fn raw_frame(&mut self) -> Vec<u8> {
+        loop {
+            let next = tokio::time::timeout(STUCK, self.ws.next())
+                .await
+                .expect("stuck waiting for a frame");
+            match next {
+                Some(Ok(Message::Binary(b))) => return b.to_vec(),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a frame, the connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until it has been sent seq `last`; returns every seq it was
+    /// sent, in order (a `Deltas` frame counts for each of its seqs). Fails
+    /// on a snapshot (a live client never needs one) and on anything but
+    /// deltas, presence and notifications.
+    pub async fn seqs_until(&mut self, last: u64) -> Vec<u64> {
+        let mut seen = Vec::new();
+        while seen.last().is_none_or(|s| *s < last) {
+            match self.recv().await {
+                Msg::Delta { seq, .. } => seen.push(seq),
+                Msg::Deltas { deltas, seq, .. } => {
+                    let first = seq + 1 - deltas.len() as u64;
+                    seen.extend(first..=seq);
+                }
+                Msg::Snapshot { .. } => panic!("a live client was sent a snapshot"),
+                Msg::PresenceDiff(_) | Msg::Presence { .. } | Msg::Notify { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        seen
+    }
+
     /// Reads until a message matches; returns it.
     pub async fn recv_until(&mut self, mut pred: impl FnMut(&Msg) -> bool) -> Msg {
         loop {
@@ -193,6 +266,13 @@ pub fn error_code(m: &Msg) -> Option<(String, bool)> {
         } => Some((code.as_str().to_owned(), *fatal)),
         _ => None,
     }
+}
+
+/// Whether `needle` appears in `haystack` (a frame's bytes, say).
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 pub fn close_code(c: &Option<CloseFrame>) -> Option<u16> {
