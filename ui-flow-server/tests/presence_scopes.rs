@@ -55,7 +55,12 @@ impl FlowHandler for Teams {
 /// frame that names `user`.
 async fn read_until_presence_of(client: &mut Client, user: &str) -> Vec<Vec<u8>> {
     let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + STUCK;
     loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stuck waiting for {user} in presence"
+        );
         let bytes = client.raw_frame().await;
         let msg = Msg::decode(&bytes).expect("server frames decode");
         let names = match &msg {

@@ -166,8 +166,10 @@ impl Client {
     }
 
     pub async fn next_frame(&mut self) -> Frame {
+        // One deadline for the whole wait (pings must not restart it).
+        let deadline = tokio::time::Instant::now() + STUCK;
         loop {
-            let next = tokio::time::timeout(STUCK, self.ws.next())
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("stuck waiting for a frame");
             match next {
@@ -186,8 +188,11 @@ impl Client {
 
     /// The next binary frame as it came off the wire, undecoded.
     pub async fn raw_frame(&mut self) -> Vec<u8> {
+        // One deadline for the whole wait: the server's keepalive pings
+        // arrive every few seconds and must not restart it.
+        let deadline = tokio::time::Instant::now() + STUCK;
         loop {
-            let next = tokio::time::timeout(STUCK, self.ws.next())
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("stuck waiting for a frame");
             match next {
