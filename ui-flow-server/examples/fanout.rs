@@ -15,13 +15,19 @@
 //! everything with `bench/fanout.sh`, which builds them first:
 //!
 //! ```text
-//! bench/fanout.sh [--n 1000,5000] [--rate 50] [--count 200] [--servers ui-flow,plain,...]
+//! bench/fanout.sh [--n 1000,5000] [--rate 50] [--count 200] [--idle 5] [--servers ui-flow,plain,...]
 //! ```
 //!
 //! The binary plays two roles: the orchestrator (default) spawns, for each N
 //! and each server, a fresh server process and a fresh `clients` process and
 //! talks to both over stdin/stdout (`rss`, `cpu`, `broadcast COUNT RATE`).
-//! Every server measures its own CPU time and resident memory; the clients
+//! Every server measures its own CPU time and resident memory: once all
+//! clients are connected, first `--idle` seconds with nothing broadcast (the
+//! idle cost: pings, timers), then the broadcast window, from the first
+//! broadcast until the last client had the last one. "server CPU
+//! µs/delivery" is all of that window's CPU; "net of idle" subtracts the idle
+//! rate over the window, a large share of it at a low broadcast rate. The
+//! handshakes are in neither. The clients
 //! measure each delivery's latency from the broadcast's slot in the schedule
 //! and from the moment it was sent, both carried in the message (same
 //! machine, same wall clock). Everything stops by itself.
@@ -503,12 +509,19 @@ struct Row {
     slot_p999_ms: f64,
     send_p50_ms: f64,
     send_p99_ms: f64,
+    /// All of the server's CPU from the first broadcast until the last
+    /// client had the last one, per delivery.
     cpu_us_per_delivery: f64,
+    /// The same less the idle cost over that window.
+    net_cpu_us_per_delivery: f64,
+    /// The server's CPU with N clients connected and nothing broadcast,
+    /// in % of one core.
+    idle_cpu_percent: f64,
     rss_per_conn_kib: f64,
     rss_after_per_conn_kib: f64,
 }
 
-fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
+fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     let (program, args) = server_command(kind);
     let mut server = Proc::spawn(&program, &args);
     let addr = server.expect("addr")[0].clone();
@@ -523,14 +536,25 @@ fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
     assert_eq!(ready, n, "{kind}: only {ready} of {n} clients connected");
     server.say("rss");
     let after: f64 = server.expect("rss")[0].parse().expect("rss");
+    // The idle cost (keepalive pings, timers, wakeups) is measured first
+    // over `idle` with nothing broadcast, then subtracted from the
+    // broadcast window's CPU at the same rate: at a low broadcast rate it
+    // is a large share of the window's CPU and says nothing about fan-out.
     server.say("cpu");
     server.expect("cpu");
+    let idle_start = std::time::Instant::now();
+    std::thread::sleep(idle);
+    server.say("cpu");
+    let idle_cpu_us: f64 = server.expect("cpu")[0].parse().expect("cpu");
+    let idle_per_sec = idle_cpu_us / idle_start.elapsed().as_secs_f64();
     let start_ns = unix_ns();
+    let window = std::time::Instant::now();
     server.say(&format!("broadcast {count} {rate}"));
     server.expect("sent");
     let done = clients.expect("done");
     server.say("cpu");
     let cpu_us: f64 = server.expect("cpu")[0].parse().expect("cpu");
+    let window_secs = window.elapsed().as_secs_f64();
     let num = |i: usize| -> u64 { done[i].parse().expect("number") };
     let delivered = num(0);
     let last_ns = num(1);
@@ -550,6 +574,9 @@ fn run(kind: &str, n: usize, rate: u64, count: u64) -> Row {
         send_p50_ms: ms(5),
         send_p99_ms: ms(6),
         cpu_us_per_delivery: cpu_us / delivered.max(1) as f64,
+        net_cpu_us_per_delivery: (cpu_us - idle_per_sec * window_secs).max(0.0)
+            / delivered.max(1) as f64,
+        idle_cpu_percent: idle_per_sec / 1e4,
         rss_per_conn_kib: (after - before) / n as f64,
         rss_after_per_conn_kib: (busy - before) / n as f64,
     }
@@ -569,6 +596,7 @@ fn orchestrate(args: &[String]) {
     let mut ns = vec![1000, 5000];
     let mut rate = 50;
     let mut count = 200;
+    let mut idle = Duration::from_secs(5);
     let mut kinds: Vec<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
     let mut i = 0;
     while i < args.len() {
@@ -577,6 +605,7 @@ fn orchestrate(args: &[String]) {
             "--n" => ns = value.split(',').filter_map(|v| v.parse().ok()).collect(),
             "--rate" => rate = value.parse().expect("--rate"),
             "--count" => count = value.parse().expect("--count"),
+            "--idle" => idle = Duration::from_secs_f64(value.parse().expect("--idle")),
             "--servers" => kinds = value.split(',').map(str::to_owned).collect(),
             other => panic!("unknown argument {other}"),
         }
@@ -593,16 +622,16 @@ fn orchestrate(args: &[String]) {
         frame_len()
     );
     println!(
-        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
+        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | net of idle | idle CPU % core | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for n in ns {
         let mut rows = Vec::new();
         for kind in &kinds {
-            let row = run(kind, n, rate, count);
+            let row = run(kind, n, rate, count, idle);
             println!(
-                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {}/{} |",
+                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
                 row.slot_p50_ms,
                 row.slot_p99_ms,
@@ -610,6 +639,8 @@ fn orchestrate(args: &[String]) {
                 row.send_p50_ms,
                 row.send_p99_ms,
                 row.cpu_us_per_delivery,
+                row.net_cpu_us_per_delivery,
+                row.idle_cpu_percent,
                 row.rss_per_conn_kib,
                 row.rss_after_per_conn_kib,
                 row.delivered,
