@@ -595,8 +595,12 @@ impl<M: Model> Hub<M> {
             return false;
         };
         // Any frame, kept or dropped, shows the peer is alive.
-        c.keepalive.heard(now.instant);
-        if c.bucket.take(&limit, now.instant) {
+        let sooner = c.keepalive.heard(now.instant, &self.keepalive);
+        let kept = c.bucket.take(&limit, now.instant);
+        if let Some(at) = sooner {
+            self.arm_timer(at, Timer::Keepalive(conn));
+        }
+        if kept {
             return true;
         }
         self.stats.rate_limited += 1;
@@ -672,8 +676,12 @@ impl<M: Model> Hub<M> {
     /// else the driver does not pass on): it is alive.
     pub fn handle_heartbeat(&mut self, now: Now, conn: ConnectionId) {
         self.latest = Some(now.instant);
-        if let Some(c) = self.connections.get_mut(&conn) {
-            c.keepalive.heard(now.instant);
+        let sooner = self
+            .connections
+            .get_mut(&conn)
+            .and_then(|c| c.keepalive.heard(now.instant, &self.keepalive));
+        if let Some(at) = sooner {
+            self.arm_timer(at, Timer::Keepalive(conn));
         }
     }
 

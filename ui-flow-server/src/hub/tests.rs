@@ -756,6 +756,31 @@ fn a_peer_that_stops_answering_pings_leaves_within_ping_interval_plus_pong_timeo
 }
 
 #[test]
+fn a_peer_that_answers_a_ping_then_freezes_leaves_within_the_same_bound() {
+    let config = ServerConfig::default();
+    let (interval, pong) = (config.ping_interval, config.pong_timeout);
+    let mut sim = Sim::with_config(config);
+    let a = sim.join("a", 0);
+    sim.take(a);
+    sim.advance(interval);
+    assert_eq!(sim.pings.len(), 1);
+    // It answers, then freezes: dead a ping interval plus a pong timeout
+    // after the answer, not a pong timeout later.
+    sim.advance(Duration::from_millis(300));
+    sim.hub.handle_heartbeat(sim.now, a);
+    sim.advance(interval);
+    assert_eq!(
+        sim.pings.len(),
+        2,
+        "pinged a ping interval after the answer"
+    );
+    sim.advance(pong - Duration::from_millis(1));
+    assert!(sim.closed.is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.closed.get(&a), Some(&CloseCode::LIVENESS_TIMEOUT));
+}
+
+#[test]
 fn a_busy_connection_gets_no_ping_and_silence_still_ends_it() {
     let config = ServerConfig {
         ping_interval: Duration::ZERO,

@@ -157,10 +157,21 @@ impl Keepalive {
         keepalive
     }
 
-    /// Something arrived from the client.
-    pub(crate) fn heard(&mut self, now: Instant) {
+    /// Something arrived from the client. Returns the new wake when the
+    /// check must now come sooner than the one armed: after an answered
+    /// ping the armed wake is the pong deadline, but the next ping is due
+    /// `ping_interval` after the answer (left there, a peer that answered
+    /// and then froze would be pinged only at the old pong deadline and be
+    /// found dead up to `pong_timeout` later than documented). Any other
+    /// frame moves nothing: the armed check finds the silence it left.
+    pub(crate) fn heard(&mut self, now: Instant, config: &KeepaliveConfig) -> Option<Instant> {
         self.last_heard = self.last_heard.max(now);
-        self.ping_sent = None;
+        self.ping_sent.take()?;
+        let next = self.next(config);
+        (next < self.wake).then(|| {
+            self.wake = next;
+            next
+        })
     }
 
     /// The check due at `wake` (or later).
@@ -231,12 +242,44 @@ mod tests {
             k.check(at, &CONFIG),
             Verdict::Alive { ping: true, .. }
         ));
-        k.heard(at + Duration::from_secs(1));
-        // The old deadline comes due: nothing to do but wait for silence.
+        // The answer moves the check to a ping interval after it.
         let next = at + Duration::from_secs(6);
+        assert_eq!(k.heard(at + Duration::from_secs(1), &CONFIG), Some(next));
+        // A frame before then moves nothing.
+        assert_eq!(k.heard(at + Duration::from_secs(3), &CONFIG), None);
+        // At the moved check the peer was heard 3 s ago: no ping yet.
         assert_eq!(
-            k.check(at + Duration::from_secs(2), &CONFIG),
-            Verdict::Alive { ping: false, next }
+            k.check(next, &CONFIG),
+            Verdict::Alive {
+                ping: false,
+                next: at + Duration::from_secs(8)
+            }
+        );
+    }
+
+    #[test]
+    fn a_peer_that_answers_a_ping_then_freezes_is_dead_at_the_same_bound() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(t0, &CONFIG);
+        let first = k.wake;
+        assert!(matches!(
+            k.check(first, &CONFIG),
+            Verdict::Alive { ping: true, .. }
+        ));
+        let answered = first + Duration::from_millis(500);
+        let next = k.heard(answered, &CONFIG).expect("the check moves sooner");
+        assert_eq!(next, answered + CONFIG.ping_interval);
+        assert_eq!(
+            k.check(next, &CONFIG),
+            Verdict::Alive {
+                ping: true,
+                next: next + CONFIG.pong_timeout
+            }
+        );
+        assert_eq!(k.check(k.wake, &CONFIG), Verdict::NoPong);
+        assert_eq!(
+            k.wake,
+            answered + CONFIG.ping_interval + CONFIG.pong_timeout
         );
     }
 
