@@ -68,7 +68,9 @@ impl NodeShare {
         self.shutting_down.load(Relaxed)
     }
 
-    pub(super) fn shut_down(&self) {
+    /// Refuses new connections on every hub of the node (what
+    /// [`Hub::shutdown`](super::Hub::shutdown) does first).
+    pub fn shut_down(&self) {
         self.shutting_down.store(true, Relaxed);
     }
 

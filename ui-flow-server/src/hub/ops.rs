@@ -128,9 +128,7 @@ impl OpLog {
     /// Whether no action runs and every outcome is older than the window.
     pub(crate) fn is_idle(&self, now: Instant) -> bool {
         self.users.values().all(|ops| ops.running == 0)
-            && self
-                .retained_until()
-                .is_none_or(|until| now > until)
+            && self.retained_until().is_none_or(|until| now > until)
     }
 
     /// When the newest remembered outcome leaves the retention window.
