@@ -28,10 +28,13 @@
 //! Every broadcast is encoded once; its [`Transmit`] names all recipients
 //! and carries one [`Bytes`], which the driver clones per connection.
 //!
-//! The driver in this crate (`FlowServer`) runs a hub behind a mutex on
-//! tokio and axum, and pushes each resource's frames into the outboxes
-//! after letting go of it (one delivery lane per resource); another
-//! runtime could drive it the same way.
+//! A hub can serve any number of resources. The driver in this crate
+//! (`FlowServer`) runs one hub per resource, each behind its own mutex on
+//! tokio and axum, all sharing one [`NodeShare`] for the node-wide limits
+//! ([`Hub::with_node`]); it drops a hub once [`Hub::is_idle`], and pushes
+//! each resource's frames into the outboxes after letting go of its lock
+//! (one delivery lane per resource). Another runtime could drive it the
+//! same way, or run one hub for the whole node.
 
 mod node;
 mod ops;
