@@ -18,8 +18,6 @@
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::de::IgnoredAny;
-
 use crate::channel::Channel;
 use crate::code::ErrorCode;
 use crate::codec::{Decoded, Limits};
@@ -605,6 +603,5 @@ impl Resources {
 /// joined resource's payloads are not the URL resource's). A frame that
 /// does not decode at all counts as channel 0, whose decoder reports it.
 pub(crate) fn channel_of(frame: &[u8], limits: &Limits) -> Channel {
-    ServerMessage::<IgnoredAny, IgnoredAny, IgnoredAny>::decode_routed_with(frame, limits)
-        .map_or(Channel::URL, |(channel, _)| channel)
+    crate::codec::frame_channel(frame, limits).unwrap_or(Channel::URL)
 }
