@@ -61,6 +61,14 @@ pub enum ResourceEvent<M: Model> {
     StateChanged,
     /// The resource's [`ResourceStatus`] changed.
     Status(ResourceStatus),
+    /// A server delta was applied to the confirmed state, in seq order
+    /// (after a snapshot, the buffered deltas it did not contain).
+    Delta {
+        /// The delta.
+        delta: M::Delta,
+        /// Its seq.
+        seq: u64,
+    },
     /// An action on this resource progressed or settled.
     Action {
         /// The action.
@@ -233,7 +241,14 @@ impl<M: Model> Resource<M> {
         deltas: Vec<M::Delta>,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        match self.mirror.deltas(seq, epoch, prev, deltas, &mut |_, _| {}) {
+        let events = &mut self.events;
+        let mut emit = |seq: u64, delta: &M::Delta| {
+            events.push_back(ResourceEvent::Delta {
+                delta: delta.clone(),
+                seq,
+            });
+        };
+        match self.mirror.deltas(seq, epoch, prev, deltas, &mut emit) {
             Sync::Applied => self.rebase(),
             Sync::Stale | Sync::Buffered => {}
             Sync::EpochChanged => self.request_resync(out),
@@ -329,7 +344,14 @@ impl<M: Model> Core for Resource<M> {
                 state, seq, epoch, ..
             } => {
                 self.awaiting_sync = false;
-                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut |_, _| {}) {
+                let events = &mut self.events;
+                let mut emit = |seq: u64, delta: &M::Delta| {
+                    events.push_back(ResourceEvent::Delta {
+                        delta: delta.clone(),
+                        seq,
+                    });
+                };
+                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut emit) {
                     self.events.push_back(ResourceEvent::Violation(gap));
                     self.request_resync(out);
                 }
@@ -557,6 +579,73 @@ impl Resources {
             .downcast_mut::<Resource<M>>()
     }
 
+    /// The resource on `channel` if it is being joined or joined: commands
+    /// on a resource being left or left would never get an answer.
+    fn live<M: Model>(&mut self, channel: Channel) -> Result<&mut Resource<M>, ChannelError> {
+        let resource = self
+            .get_mut::<M>(channel)
+            .ok_or(ChannelError::Unknown(channel))?;
+        match resource.status {
+            ResourceStatus::Joining | ResourceStatus::Joined => Ok(resource),
+            ResourceStatus::Leaving | ResourceStatus::Left { .. } => {
+                Err(ChannelError::NotJoined(channel))
+            }
+        }
+    }
+
+    /// Stops notifications of the resource on `channel` in `domains`;
+    /// returns the `Unsubscribe` to send now, if any.
+    pub(crate) fn unsubscribe<M: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<Option<Vec<u8>>, ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        let removed: Vec<String> = domains
+            .into_iter()
+            .filter(|d| resource.subscriptions.contains(d))
+            .collect();
+        resource.subscriptions.retain(|d| !removed.contains(d));
+        let joined = resource.status == ResourceStatus::Joined;
+        Ok((joined && !removed.is_empty())
+            .then(|| resource.frame(&ClientMessage::Unsubscribe { domains: removed }))
+            .flatten())
+    }
+
+    /// Asks for the resource on `channel` to catch up (`Resync` on its
+    /// channel), unless one is outstanding or the resource is not joined
+    /// yet (its `Join` is answered like a Resync).
+    pub(crate) fn resync<M: Model>(
+        &mut self,
+        channel: Channel,
+        out: &mut VecDeque<Vec<u8>>,
+    ) -> Result<(), ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        if resource.status == ResourceStatus::Joined {
+            resource.request_resync(out);
+        }
+        Ok(())
+    }
+
+    /// A `Signal` to another user of the resource on `channel`; only while
+    /// it is joined (signals are not queued for a channel).
+    pub(crate) fn signal<M: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: String,
+        signal: SignalPayload,
+    ) -> Result<Vec<u8>, ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        if resource.status != ResourceStatus::Joined {
+            return Err(ChannelError::NotJoined(channel));
+        }
+        Ok(ClientMessage::<M::Action>::Signal {
+            target_user_id,
+            signal,
+        }
+        .encode_on(channel)?)
+    }
+
     /// Subscribes the resource on `channel` to `domains` (again after every
     /// `Joined`); returns the `Subscribe` to send now, if any.
     pub(crate) fn subscribe<M: Model>(
@@ -564,9 +653,7 @@ impl Resources {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<Option<Vec<u8>>, ChannelError> {
-        let resource = self
-            .get_mut::<M>(channel)
-            .ok_or(ChannelError::Unknown(channel))?;
+        let resource = self.live::<M>(channel)?;
         let added: Vec<String> = domains
             .into_iter()
             .filter(|d| !resource.subscriptions.contains(d))
@@ -589,9 +676,7 @@ impl Resources {
         change: Option<M::Delta>,
         bound: usize,
     ) -> Result<(OpId, Option<Vec<u8>>), Error> {
-        let resource = self
-            .get_mut::<M>(channel)
-            .ok_or(ChannelError::Unknown(channel))?;
+        let resource = self.live::<M>(channel)?;
         if resource.ops.unresolved_len() >= bound {
             return Err(ApiMisuse::QueueFull { bound }.into());
         }

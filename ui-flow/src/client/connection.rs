@@ -9,17 +9,20 @@ use futures_channel::mpsc::{UnboundedSender, unbounded};
 use web_time::Instant;
 
 use super::probe::split_scheme;
-use crate::error::{ApiMisuse, Error};
+use crate::channel::Channel;
+use crate::error::{ApiMisuse, ChannelError, Error};
 use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
-use super::callbacks::{Callbacks, MaybeSend};
+use super::callbacks::{Callbacks, MaybeSend, ResourceCallbacks};
+use super::channels::ResourceStatus;
 use super::config::ClientConfig;
 use super::driver::{Driver, Input, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
+use super::handle::{self, Lane, Locked, Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
 use super::ops::OpState;
 
@@ -41,6 +44,32 @@ pub struct FlowConnection<M: Model> {
 struct Inner<M: Model> {
     client: Arc<Mutex<Client<M>>>,
     inputs: UnboundedSender<Input>,
+    /// The listeners of the resources joined through handles.
+    listeners: Registry<M>,
+    /// The resource the URL names (its last path segment).
+    url_resource: String,
+}
+
+impl<M: Model, R: Model> Lane<R> for Inner<M> {
+    fn lock(&self) -> Box<dyn Locked<R> + '_> {
+        Box::new(lock(&self.client))
+    }
+
+    fn wake(&self) {
+        let _ = self.inputs.unbounded_send(Input::Wake);
+    }
+
+    fn release(&self, id: u64, channel: Channel) {
+        let mut client = lock(&self.client);
+        let live = Client::resource::<R>(&client, channel).is_some_and(|r| {
+            matches!(r.status(), ResourceStatus::Joining | ResourceStatus::Joined)
+        });
+        if handle::forget(&self.listeners, id) && live {
+            client.leave(channel);
+        }
+        drop(client);
+        <Self as Lane<R>>::wake(self);
+    }
 }
 
 impl<M: Model> Drop for Inner<M> {
@@ -58,7 +87,7 @@ impl<M: Model> Clone for FlowConnection<M> {
     }
 }
 
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -128,6 +157,47 @@ impl<M: Model> FlowConnection<M> {
     /// Closes the connection for good (status `Closed { Requested }`).
     pub fn close(&self) {
         self.command(Client::close);
+    }
+
+    /// Joins another resource on this connection's socket, with its own
+    /// `Model` `R`; see [`ResourceHandle`]. The same as
+    /// [`resource`](Self::resource)`(resource).join()`, without callbacks.
+    pub fn join<R: Model>(&self, resource: impl Into<String>) -> Result<ResourceHandle<R>, Error> {
+        self.resource::<R>(resource).join()
+    }
+
+    /// Describes a resource to join on this connection's socket: callbacks
+    /// and domains, then [`join`](ResourceBuilder::join).
+    pub fn resource<R: Model>(&self, resource: impl Into<String>) -> ResourceBuilder<'_, M, R> {
+        ResourceBuilder::new(self, resource.into())
+    }
+
+    pub(crate) fn join_with<R: Model>(
+        &self,
+        resource: String,
+        domains: Vec<String>,
+        callbacks: ResourceCallbacks<R>,
+    ) -> Result<ResourceHandle<R>, Error> {
+        if resource == self.inner.url_resource {
+            // A resource is held at most once per connection.
+            return Err(ChannelError::AlreadyJoined(resource).into());
+        }
+        let joined = handle::join::<M, R>(
+            &mut lock(&self.inner.client),
+            &self.inner.listeners,
+            resource.clone(),
+            domains,
+            callbacks,
+        );
+        let _ = self.inner.inputs.unbounded_send(Input::Wake);
+        let (id, channel, slot) = joined?;
+        let lane: Arc<dyn Lane<R>> = self.inner.clone();
+        Ok(ResourceHandle::new(lane, id, channel, resource, slot))
+    }
+
+    /// The resource this connection's URL names (its last path segment).
+    pub fn url_resource(&self) -> &str {
+        &self.inner.url_resource
     }
 }
 
@@ -418,13 +488,16 @@ impl<M: Model> FlowConnectionBuilder<M> {
         client.subscribe(self.domains)?;
         let client = Arc::new(Mutex::new(client));
         let (inputs, receiver) = unbounded();
+        let listeners = Registry::<M>::default();
         let handle = FlowConnection {
             inner: Arc::new(Inner {
                 client: Arc::clone(&client),
                 inputs: inputs.clone(),
+                listeners: Arc::clone(&listeners),
+                url_resource: url_resource(&url).to_owned(),
             }),
         };
-        let driver = Driver::new(client, self.callbacks, inputs, token, self.scope);
+        let driver = Driver::new(client, self.callbacks, listeners, inputs, token, self.scope);
         Ok(Prepared {
             handle,
             driver,
@@ -432,6 +505,12 @@ impl<M: Model> FlowConnectionBuilder<M> {
             target: Arc::new(Target { url }),
         })
     }
+}
+
+/// The last path segment of a WebSocket URL: the resource it names.
+fn url_resource(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or_default()
 }
 
 /// A jitter seed from the OS random source that also makes op ids.
@@ -463,7 +542,13 @@ fn check_url(url: &str) -> Result<(), ApiMisuse> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, url_resource};
+
+    #[test]
+    fn the_url_names_its_resource_in_its_last_segment() {
+        assert_eq!(url_resource("ws://h:1/realtime/board-42"), "board-42");
+        assert_eq!(url_resource("ws://h/realtime/b?token=a/b#x"), "b");
+    }
 
     #[test]
     fn only_websocket_urls_are_accepted() {

@@ -494,6 +494,52 @@ impl<M: Model> Client<M> {
         Ok(())
     }
 
+    /// Stops notifications of the resource on `channel` in these domains.
+    pub fn unsubscribe_on<R: Model, D: Into<String>>(
+        &mut self,
+        channel: Channel,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let domains = domains.into_iter().map(Into::into).collect();
+        let frame = self
+            .resources
+            .unsubscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
+    }
+
+    /// Asks the server to bring the resource on `channel` up to date
+    /// (`Resync` on its channel), one at a time like
+    /// [`resync`](Self::resync). While the resource is being joined this
+    /// does nothing: the `Join`'s answer is its resync.
+    pub fn resync_on<R: Model>(&mut self, channel: Channel) -> Result<(), Error> {
+        self.usable()?;
+        self.resources
+            .resync::<R>(channel, &mut self.transmits)
+            .map_err(Error::Channel)
+    }
+
+    /// Sends a WebRTC signal to another user of the resource on `channel`.
+    /// Unlike [`send_signal`](Self::send_signal) it is not queued: it fails
+    /// with [`ChannelError::NotJoined`](crate::ChannelError::NotJoined)
+    /// unless the resource is joined.
+    pub fn send_signal_on<R: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .signal::<R>(channel, target_user_id.into(), signal)
+            .map_err(Error::Channel)?;
+        self.transmits.push_back(frame);
+        Ok(())
+    }
+
     /// The socket `socket` closed, failed to open or failed. `code` is the
     /// close frame's code when there was one (none for an abnormal close).
     pub fn handle_close(

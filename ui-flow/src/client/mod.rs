@@ -109,6 +109,11 @@ mod connection;
 ))]
 mod driver;
 mod event;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod handle;
 mod link;
 mod machine;
 mod mirror;
@@ -139,6 +144,12 @@ pub use config::ClientConfig;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use connection::{FlowConnection, FlowConnectionBuilder};
 pub use event::{Event, SocketCommand, SocketId};
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use handle::{ResourceBuilder, ResourceHandle};
 pub use machine::Client;
 pub use ops::OpState;
 /// The instant type every `now` argument takes: `std::time::Instant` on
