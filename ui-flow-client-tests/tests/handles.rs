@@ -22,7 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
-use ui_flow::client::{ClientConfig, OpState, ResourceStatus};
+use ui_flow::client::{Binding, ClientConfig, FlowOptions, OpState, Part, ResourceStatus};
 use ui_flow::codec::Decoded;
 use ui_flow::{
     Channel, ChannelError, ClientMessage, ConnectionStatus, Error, ErrorCode, FlowConnection,
@@ -188,6 +188,33 @@ async fn a_resource_joined_before_connected_is_left_with_channel_limit_when_none
     assert!(conn.status().is_open());
     drop(chat); // a left resource is not left again
     assert_eq!(server.head("chat").await.0.entries, Vec::<u32>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binding_that_cannot_join_shows_the_resource_left_and_refuses_commands() {
+    let server = TestServer::start().await.expect("server starts");
+    let (conn, mut changes, _) = connect(server.direct_url("board", "ann"));
+    until("open", &mut changes, || conn.status().is_open()).await;
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&told);
+    let binding = Binding::<JournalModel>::join(
+        &conn,
+        "chat",
+        &FlowOptions::default(),
+        move |part, latest| lock(&sink).push((part, latest.resource_status())),
+    );
+    let expected = ResourceStatus::Left {
+        code: Some(ErrorCode::CHANNEL_LIMIT),
+        message: Some("the server does not serve channels".into()),
+    };
+    assert_eq!(binding.latest().resource_status(), Some(expected.clone()));
+    assert_eq!(*lock(&told), [(Part::Resource, Some(expected))]);
+    assert!(matches!(
+        binding.send_action(JournalAction::Append { value: 1 }),
+        Err(Error::Misuse(ui_flow::ApiMisuse::Closed))
+    ));
+    assert!(binding.latest().ops().is_empty());
+    assert!(conn.status().is_open(), "the connection is not affected");
 }
 
 // ---- a scripted peer that serves channels ----
@@ -357,6 +384,19 @@ async fn serve(
                     },
                     channel,
                 ));
+                // A frame on channel 0 after the Left, so that a test can
+                // await the Left through the connection's events.
+                out.push(frame(
+                    Msg::Notify {
+                        domain: "peer".into(),
+                        event: Appended {
+                            by: "peer".into(),
+                            value: 0,
+                        },
+                        correlation_id: None,
+                    },
+                    Channel::URL,
+                ));
             }
             ClientMessage::Action { op_id, action } => {
                 let resource = if channel.is_url() {
@@ -472,7 +512,7 @@ async fn a_handle_has_its_own_state_and_optimistic_actions_roll_back_alone() {
     })
     .await;
     until("the refused change is rolled back", &mut changes, || {
-        chat.state().entries == [5]
+        chat.state().entries == [5] && lock(&shown).last() == Some(&vec![5])
     })
     .await;
     assert_eq!(chat.seq(), Some(1));
@@ -600,4 +640,80 @@ async fn a_reconnect_rejoins_every_handle_from_its_resume_point() {
         assert_eq!(handle.state().entries, [*value]);
         assert_eq!(handle.connection_status(), ConnectionStatus::Open);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binding_on_a_joined_resource_keeps_its_values_and_close_leaves() {
+    let mut peer = Peer::start().await;
+    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    until("open", &mut conn_changes, || conn.status().is_open()).await;
+    let (tick, mut changes) = watch::channel(0u64);
+    let parts = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&parts);
+    let binding =
+        Binding::<JournalModel>::join(&conn, "chat", &FlowOptions::default(), move |part, _| {
+            lock(&seen).push(part);
+            tick.send_modify(|n| *n += 1);
+        });
+    let latest = binding.latest().clone();
+    until("joined", &mut changes, || {
+        latest.resource_status() == Some(ResourceStatus::Joined)
+    })
+    .await;
+    assert!(latest.status().is_open(), "the shared connection's status");
+
+    let kept = binding
+        .send_optimistic(JournalAction::Append { value: 4 }, Entry { value: 4 })
+        .expect("sent");
+    let refused = binding
+        .send_optimistic(
+            JournalAction::Reject {
+                reason: "no".into(),
+            },
+            Entry { value: 66 },
+        )
+        .expect("sent");
+    until(
+        "both settled and the refusal rolled back",
+        &mut changes,
+        || {
+            let ops = latest.ops();
+            ops.len() == 2
+                && matches!(ops[0], (id, OpState::Ok { .. }) if id == kept)
+                && matches!(ops[1], (id, OpState::Err { .. }) if id == refused)
+                && latest.state().entries == [4]
+        },
+    )
+    .await;
+    let shown = latest.state();
+    assert!(
+        Arc::ptr_eq(&shown, &binding.latest().state()),
+        "every reader shares one state"
+    );
+    assert_eq!(
+        conn.state().entries,
+        Vec::<u32>::new(),
+        "channel 0 untouched"
+    );
+    for part in [Part::Status, Part::Resource, Part::State, Part::Ops] {
+        assert!(lock(&parts).contains(&part), "{part:?} was told");
+    }
+
+    let channel = binding.resource().expect("a resource binding").channel();
+    binding.close();
+    peer.next("the Leave", |(_, c, m)| {
+        (*c == channel && matches!(m, ClientMessage::Leave)).then_some(())
+    })
+    .await;
+    until("left", &mut changes, || {
+        matches!(
+            latest.resource_status(),
+            Some(ResourceStatus::Left { code: None, .. })
+        )
+    })
+    .await;
+    assert!(matches!(
+        binding.send_action(JournalAction::Append { value: 1 }),
+        Err(Error::Channel(ChannelError::NotJoined(_)))
+    ));
 }

@@ -59,17 +59,31 @@ impl<M: Model, R: Model> Lane<R> for Inner<M> {
         let _ = self.inputs.unbounded_send(Input::Wake);
     }
 
-    fn release(&self, id: u64, channel: Channel) {
+    fn leave(&self, channel: Channel) {
         let mut client = lock(&self.client);
-        let live = Client::resource::<R>(&client, channel).is_some_and(|r| {
-            matches!(r.status(), ResourceStatus::Joining | ResourceStatus::Joined)
-        });
-        if handle::forget(&self.listeners, id) && live {
+        if live::<M, R>(&client, channel) {
             client.leave(channel);
         }
         drop(client);
         <Self as Lane<R>>::wake(self);
     }
+
+    fn release(&self, id: u64, channel: Channel) {
+        let mut client = lock(&self.client);
+        if handle::forget(&self.listeners, id) && live::<M, R>(&client, channel) {
+            client.leave(channel);
+        }
+        drop(client);
+        <Self as Lane<R>>::wake(self);
+    }
+}
+
+/// Whether the resource on `channel` is being joined or joined, so that
+/// leaving it means sending a `Leave`.
+fn live<M: Model, R: Model>(client: &Client<M>, channel: Channel) -> bool {
+    client
+        .resource::<R>(channel)
+        .is_some_and(|r| matches!(r.status(), ResourceStatus::Joining | ResourceStatus::Joined))
 }
 
 impl<M: Model> Drop for Inner<M> {

@@ -132,6 +132,8 @@ pub(crate) trait Lane<R: Model>: MaybeSendSync {
     fn lock(&self) -> Box<dyn Locked<R> + '_>;
     /// Tells the driver to carry out what a command produced.
     fn wake(&self);
+    /// Leaves the resource on `channel` unless it is being left or was.
+    fn leave(&self, channel: Channel);
     /// The handle `id` is gone: forget its listener, and leave the resource
     /// unless it was already left.
     fn release(&self, id: u64, channel: Channel);
@@ -503,6 +505,13 @@ impl<R: Model> ResourceHandle<R> {
     /// channel); see [`Client::resync_on`].
     pub fn resync(&self) -> Result<(), Error> {
         self.command(|c, channel| c.resync(channel))
+    }
+
+    /// Leaves the resource now, before the last clone is dropped: its
+    /// status becomes `Leaving`, then `Left`, and commands fail with
+    /// [`ChannelError::NotJoined`]. Leaving twice does nothing.
+    pub fn leave(&self) {
+        self.inner.lane.leave(self.inner.channel);
     }
 
     /// Sends a WebRTC signal to another user of this resource; only while
