@@ -453,15 +453,14 @@ async fn serve(
     }
 }
 
+/// Every state a handle's `on_shared_state` was given.
+type Shown = Arc<Mutex<Vec<Vec<u32>>>>;
+
 /// Joins `resource` and counts every callback on the returned counter.
 fn join_counted(
     conn: &Conn,
     resource: &str,
-) -> (
-    ResourceHandle<JournalModel>,
-    watch::Receiver<u64>,
-    Arc<Mutex<Vec<Vec<u32>>>>,
-) {
+) -> (ResourceHandle<JournalModel>, watch::Receiver<u64>, Shown) {
     let (tick, changes) = watch::channel(0u64);
     let tick = Arc::new(tick);
     let shown = Arc::new(Mutex::new(Vec::new()));
