@@ -198,7 +198,7 @@ async fn a_binding_that_cannot_join_shows_the_resource_left_and_refuses_commands
     let told = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&told);
     let binding = Binding::<JournalModel>::join(
-        &conn,
+        &conn.socket(),
         "chat",
         &FlowOptions::default(),
         move |part, latest| lock(&sink).push((part, latest.resource_status())),
@@ -649,11 +649,15 @@ async fn a_binding_on_a_joined_resource_keeps_its_values_and_close_leaves() {
     let (tick, mut changes) = watch::channel(0u64);
     let parts = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&parts);
-    let binding =
-        Binding::<JournalModel>::join(&conn, "chat", &FlowOptions::default(), move |part, _| {
+    let binding = Binding::<JournalModel>::join(
+        &conn.socket(),
+        "chat",
+        &FlowOptions::default(),
+        move |part, _| {
             lock(&seen).push(part);
             tick.send_modify(|n| *n += 1);
-        });
+        },
+    );
     let latest = binding.latest().clone();
     until("joined", &mut changes, || {
         latest.resource_status() == Some(ResourceStatus::Joined)

@@ -38,6 +38,7 @@ use super::connection::{FlowConnection, lock};
 use super::event::Event;
 use super::handle::ResourceHandle;
 use super::ops::OpState;
+use super::socket::FlowSocket;
 
 mod options;
 
@@ -486,7 +487,8 @@ impl<M: Model> Binding<M> {
         }
     }
 
-    /// Joins `resource` on `connection`'s socket (see [`ResourceHandle`])
+    /// Joins `resource` on a shared connection (see [`ResourceHandle`];
+    /// [`FlowConnection::socket`] gives the [`FlowSocket`])
     /// and keeps its values like [`connect`](Self::connect) keeps a
     /// connection's: the state (shared, copied once per change), actions,
     /// presence and notifications of the resource, and the shared
@@ -503,13 +505,13 @@ impl<M: Model> Binding<M> {
     /// `already_joined` where one applies, and the error's text), reported
     /// through `on_change` too, and every command then fails with
     /// [`ApiMisuse::Closed`].
-    pub fn join<U: Model>(
-        connection: &FlowConnection<U>,
+    pub fn join(
+        socket: &FlowSocket,
         resource: impl Into<String>,
         options: &FlowOptions,
         on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
     ) -> Self {
-        let latest = Latest::new(options, connection.status());
+        let latest = Latest::new(options, socket.status());
         lock(&latest.values).resource = Some(ResourceStatus::Joining);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
@@ -526,7 +528,7 @@ impl<M: Model> Binding<M> {
             latest.clone(),
             latest.clone(),
         );
-        let mut builder = connection
+        let mut builder = socket
             .resource::<M>(resource)
             .subscribe(options.domains.iter().cloned())
             .on_event(move |event: &ResourceEvent<M>| {

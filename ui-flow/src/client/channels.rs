@@ -686,6 +686,119 @@ impl Resources {
     }
 }
 
+/// A client's joined resources with what commands on them need, borrowed
+/// from the client whatever its `Model` ([`Client::channels`](super::Client)),
+/// so that resource handles need not know the URL resource's types. The
+/// client's `*_on` commands are these.
+pub(crate) struct Channels<'a> {
+    pub(crate) resources: &'a mut Resources,
+    pub(crate) transmits: &'a mut VecDeque<Vec<u8>>,
+    /// A `Connected` arrived on the current socket.
+    pub(crate) up: bool,
+    /// The connection is closed for good.
+    pub(crate) closed: bool,
+    pub(crate) settled_kept: usize,
+    pub(crate) queue_bound: usize,
+    /// The connection's status.
+    pub(crate) status: &'a crate::status::ConnectionStatus,
+}
+
+impl Channels<'_> {
+    fn usable(&self) -> Result<(), ApiMisuse> {
+        if self.closed {
+            Err(ApiMisuse::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// See [`Client::join`](super::Client::join).
+    pub(crate) fn join<R: Model>(&mut self, resource: String) -> Result<Channel, Error> {
+        self.usable()?;
+        let (channel, frame) = self
+            .resources
+            .join::<R>(resource, self.up, self.settled_kept)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(channel)
+    }
+
+    /// See [`Client::leave`](super::Client::leave).
+    pub(crate) fn leave(&mut self, channel: Channel) {
+        let frame = self.resources.leave(channel, self.up);
+        self.transmits.extend(frame);
+    }
+
+    /// See [`Client::send_action_on`](super::Client::send_action_on).
+    pub(crate) fn send<R: Model>(
+        &mut self,
+        channel: Channel,
+        action: R::Action,
+        change: Option<R::Delta>,
+    ) -> Result<OpId, Error> {
+        self.usable()?;
+        let (op_id, frame) =
+            self.resources
+                .issue::<R>(channel, action, change, self.queue_bound)?;
+        self.transmits.extend(frame);
+        Ok(op_id)
+    }
+
+    /// See [`Client::subscribe_on`](super::Client::subscribe_on).
+    pub(crate) fn subscribe<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .subscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
+    }
+
+    /// See [`Client::unsubscribe_on`](super::Client::unsubscribe_on).
+    pub(crate) fn unsubscribe<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .unsubscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
+    }
+
+    /// See [`Client::resync_on`](super::Client::resync_on).
+    pub(crate) fn resync<R: Model>(&mut self, channel: Channel) -> Result<(), Error> {
+        self.usable()?;
+        self.resources
+            .resync::<R>(channel, self.transmits)
+            .map_err(Error::Channel)
+    }
+
+    /// See [`Client::send_signal_on`](super::Client::send_signal_on).
+    pub(crate) fn signal<R: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: String,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .signal::<R>(channel, target_user_id, signal)
+            .map_err(Error::Channel)?;
+        self.transmits.push_back(frame);
+        Ok(())
+    }
+}
+
 /// The channel a server frame is on, read without the payload types (a
 /// joined resource's payloads are not the URL resource's). A frame that
 /// does not decode at all counts as channel 0, whose decoder reports it.

@@ -5,26 +5,25 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_channel::mpsc::{UnboundedSender, unbounded};
+use futures_channel::mpsc::unbounded;
 use web_time::Instant;
 
 use super::probe::split_scheme;
-use crate::channel::Channel;
-use crate::error::{ApiMisuse, ChannelError, Error};
+use crate::error::{ApiMisuse, Error};
 use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
-use super::callbacks::{Callbacks, MaybeSend, ResourceCallbacks};
-use super::channels::ResourceStatus;
+use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::driver::{Driver, Input, Prepared, StateScope, Target, TokenSource, is_header_token};
+use super::driver::{Driver, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
-use super::handle::{self, Lane, Locked, Registry, ResourceBuilder, ResourceHandle};
+use super::handle::{Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
 use super::ops::OpState;
+use super::socket::{FlowSocket, Host, Shared};
 
 /// A live ui-flow connection: a [`Client`] run by a driver task over a real
 /// WebSocket, reconnecting by itself until [`close`](Self::close)d.
@@ -43,54 +42,9 @@ pub struct FlowConnection<M: Model> {
 
 struct Inner<M: Model> {
     client: Arc<Mutex<Client<M>>>,
-    inputs: UnboundedSender<Input>,
-    /// The listeners of the resources joined through handles.
-    listeners: Registry<M>,
-    /// The resource the URL names (its last path segment).
-    url_resource: String,
-}
-
-impl<M: Model, R: Model> Lane<R> for Inner<M> {
-    fn lock(&self) -> Box<dyn Locked<R> + '_> {
-        Box::new(lock(&self.client))
-    }
-
-    fn wake(&self) {
-        let _ = self.inputs.unbounded_send(Input::Wake);
-    }
-
-    fn leave(&self, channel: Channel) {
-        let mut client = lock(&self.client);
-        if live::<M, R>(&client, channel) {
-            client.leave(channel);
-        }
-        drop(client);
-        <Self as Lane<R>>::wake(self);
-    }
-
-    fn release(&self, id: u64, channel: Channel) {
-        let mut client = lock(&self.client);
-        if handle::forget(&self.listeners, id) && live::<M, R>(&client, channel) {
-            client.leave(channel);
-        }
-        drop(client);
-        <Self as Lane<R>>::wake(self);
-    }
-}
-
-/// Whether the resource on `channel` is being joined or joined, so that
-/// leaving it means sending a `Leave`.
-fn live<M: Model, R: Model>(client: &Client<M>, channel: Channel) -> bool {
-    client
-        .resource::<R>(channel)
-        .is_some_and(|r| matches!(r.status(), ResourceStatus::Joining | ResourceStatus::Joined))
-}
-
-impl<M: Model> Drop for Inner<M> {
-    fn drop(&mut self) {
-        lock(&self.client).close();
-        let _ = self.inputs.unbounded_send(Input::Wake);
-    }
+    /// The same client, type-erased, with what handles share; dropping the
+    /// last holder closes the connection.
+    shared: Arc<Shared>,
 }
 
 impl<M: Model> Clone for FlowConnection<M> {
@@ -124,7 +78,7 @@ impl<M: Model> FlowConnection<M> {
     /// what it produced.
     fn command<R>(&self, f: impl FnOnce(&mut Client<M>) -> R) -> R {
         let result = f(&mut lock(&self.inner.client));
-        let _ = self.inner.inputs.unbounded_send(Input::Wake);
+        self.inner.shared.wake();
         result
     }
 
@@ -182,36 +136,19 @@ impl<M: Model> FlowConnection<M> {
 
     /// Describes a resource to join on this connection's socket: callbacks
     /// and domains, then [`join`](ResourceBuilder::join).
-    pub fn resource<R: Model>(&self, resource: impl Into<String>) -> ResourceBuilder<'_, M, R> {
-        ResourceBuilder::new(self, resource.into())
+    pub fn resource<R: Model>(&self, resource: impl Into<String>) -> ResourceBuilder<R> {
+        self.socket().resource(resource)
     }
 
-    pub(crate) fn join_with<R: Model>(
-        &self,
-        resource: String,
-        domains: Vec<String>,
-        callbacks: ResourceCallbacks<R>,
-    ) -> Result<ResourceHandle<R>, Error> {
-        if resource == self.inner.url_resource {
-            // A resource is held at most once per connection.
-            return Err(ChannelError::AlreadyJoined(resource).into());
-        }
-        let joined = handle::join::<M, R>(
-            &mut lock(&self.inner.client),
-            &self.inner.listeners,
-            resource.clone(),
-            domains,
-            callbacks,
-        );
-        let _ = self.inner.inputs.unbounded_send(Input::Wake);
-        let (id, channel, slot) = joined?;
-        let lane: Arc<dyn Lane<R>> = self.inner.clone();
-        Ok(ResourceHandle::new(lane, id, channel, resource, slot))
+    /// This connection without its URL resource's types, to hand to code
+    /// that joins further resources on it (see [`FlowSocket`]).
+    pub fn socket(&self) -> FlowSocket {
+        FlowSocket::from_shared(Arc::clone(&self.inner.shared))
     }
 
     /// The resource this connection's URL names (its last path segment).
     pub fn url_resource(&self) -> &str {
-        &self.inner.url_resource
+        &self.inner.shared.url_resource
     }
 }
 
@@ -502,13 +439,17 @@ impl<M: Model> FlowConnectionBuilder<M> {
         client.subscribe(self.domains)?;
         let client = Arc::new(Mutex::new(client));
         let (inputs, receiver) = unbounded();
-        let listeners = Registry::<M>::default();
+        let listeners = Registry::default();
+        let host: Arc<Mutex<dyn Host>> = client.clone();
         let handle = FlowConnection {
             inner: Arc::new(Inner {
                 client: Arc::clone(&client),
-                inputs: inputs.clone(),
-                listeners: Arc::clone(&listeners),
-                url_resource: url_resource(&url).to_owned(),
+                shared: Shared::new(
+                    host,
+                    inputs.clone(),
+                    Arc::clone(&listeners),
+                    url_resource(&url).to_owned(),
+                ),
             }),
         };
         let driver = Driver::new(client, self.callbacks, listeners, inputs, token, self.scope);

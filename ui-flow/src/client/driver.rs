@@ -172,7 +172,7 @@ pub(crate) struct Driver<M: Model> {
     client: Arc<Mutex<Client<M>>>,
     callbacks: Callbacks<M::State, M::Event>,
     /// The listeners of resources joined through handles.
-    listeners: Registry<M>,
+    listeners: Registry,
     /// The current socket task's command channel.
     socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
     /// The token for each dial.
@@ -187,7 +187,7 @@ impl<M: Model> Driver<M> {
     pub(crate) fn new(
         client: Arc<Mutex<Client<M>>>,
         callbacks: Callbacks<M::State, M::Event>,
-        listeners: Registry<M>,
+        listeners: Registry,
         reports: UnboundedSender<Input>,
         token: TokenSource,
         scope: Option<StateScope>,
@@ -271,7 +271,7 @@ impl<M: Model> Driver<M> {
     ) -> Step {
         let (commands, frames, batch, deadline, url, listeners) = {
             let mut client = lock(&self.client);
-            let listeners = handle::collect(&self.listeners, &mut client);
+            let listeners = handle::collect(&self.listeners, &mut client.channels());
             let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
             let url = client.dial_url(base);
             let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();

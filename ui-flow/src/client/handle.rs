@@ -14,33 +14,37 @@
 //! reconnect from its own resume point.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::channel::Channel;
 use crate::error::{ChannelError, Error};
-use crate::model::{MaybeSendSync, Model};
+use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::PresenceInfo;
 use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{MaybeSend, ResourceBatch, ResourceCallbacks};
-use super::channels::{Resource, ResourceEvent, ResourceStatus};
-use super::connection::{FlowConnection, lock};
-use super::machine::Client;
+use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus};
+use super::connection::lock;
 use super::ops::OpState;
+use super::socket::{FlowSocket, Shared};
+
+#[cfg(doc)]
+use super::{Client, FlowConnection};
 
 /// The handles' listeners of one connection, which its driver drains
 /// after every input.
-pub(crate) type Registry<M> = Arc<Mutex<Vec<Entry<M>>>>;
+pub(crate) type Registry = Arc<Mutex<Vec<Entry>>>;
 
 /// One handle's listener in the [`Registry`].
-pub(crate) struct Entry<M: Model> {
+pub(crate) struct Entry {
     id: u64,
     channel: Channel,
     slot: Arc<Mutex<Slot>>,
-    listener: Arc<Mutex<dyn Listener<M>>>,
+    listener: Arc<Mutex<dyn Listener>>,
 }
 
 /// What a handle's listener tells the handle without the client.
@@ -52,12 +56,12 @@ pub(crate) struct Slot {
     detached: bool,
 }
 
-/// A joined resource's listener, whatever its `Model`, for the driver of a
-/// connection with the `Model` `M`.
-pub(crate) trait Listener<M: Model>: MaybeSend {
+/// A joined resource's listener, whatever its `Model`, for its
+/// connection's driver.
+pub(crate) trait Listener: MaybeSend {
     /// With the client locked: takes this resource's events out, and what
     /// its callbacks need with them.
-    fn collect(&mut self, client: &mut Client<M>);
+    fn collect(&mut self, channels: &mut Channels<'_>);
     /// With nothing locked: runs the callbacks on what was collected.
     fn deliver(&mut self);
 }
@@ -71,15 +75,15 @@ struct ResourceListener<R: Model> {
     connection: Option<ConnectionStatus>,
 }
 
-impl<M: Model, R: Model> Listener<M> for ResourceListener<R> {
-    fn collect(&mut self, client: &mut Client<M>) {
-        let connection = (self.connection.as_ref() != Some(client.status())).then(|| {
-            let status = client.status().clone();
+impl<R: Model> Listener for ResourceListener<R> {
+    fn collect(&mut self, channels: &mut Channels<'_>) {
+        let connection = (self.connection.as_ref() != Some(channels.status)).then(|| {
+            let status = channels.status.clone();
             self.connection = Some(status.clone());
             status
         });
         let mut slot = lock(&self.slot);
-        let resource = match client.resource_mut::<R>(self.channel) {
+        let resource = match channels.resources.get_mut::<R>(self.channel) {
             Some(resource) if !slot.detached => resource,
             _ => {
                 drop(slot);
@@ -125,98 +129,19 @@ impl<M: Model, R: Model> Listener<M> for ResourceListener<R> {
     }
 }
 
-/// What a handle asks of its connection, whatever the connection's
-/// `Model`: the connection's shared part implements it for every `R`.
-pub(crate) trait Lane<R: Model>: MaybeSendSync {
-    /// The client, locked until the returned value is dropped.
-    fn lock(&self) -> Box<dyn Locked<R> + '_>;
-    /// Tells the driver to carry out what a command produced.
-    fn wake(&self);
-    /// Leaves the resource on `channel` unless it is being left or was.
-    fn leave(&self, channel: Channel);
-    /// The handle `id` is gone: forget its listener, and leave the resource
-    /// unless it was already left.
-    fn release(&self, id: u64, channel: Channel);
-}
-
-/// The locked client, seen through one resource `Model`.
-pub(crate) trait Locked<R: Model> {
-    /// The resource on `channel`, if it has the `Model` `R`.
-    fn resource(&self, channel: Channel) -> Option<&Resource<R>>;
-    /// The connection's status.
-    fn status(&self) -> ConnectionStatus;
-    /// The client's per-resource commands.
-    fn commands(&mut self) -> &mut dyn Commands<R>;
-}
-
-impl<M: Model, R: Model> Locked<R> for std::sync::MutexGuard<'_, Client<M>> {
-    fn resource(&self, channel: Channel) -> Option<&Resource<R>> {
-        Client::resource::<R>(self, channel)
-    }
-
-    fn status(&self) -> ConnectionStatus {
-        Client::status(self).clone()
-    }
-
-    fn commands(&mut self) -> &mut dyn Commands<R> {
-        &mut **self
-    }
-}
-
-/// The client's per-resource commands, for one `R`, as an object.
-pub(crate) trait Commands<R: Model> {
-    fn send(
-        &mut self,
-        channel: Channel,
-        action: R::Action,
-        change: Option<R::Delta>,
-    ) -> Result<OpId, Error>;
-    fn subscribe(&mut self, channel: Channel, domains: Vec<String>) -> Result<(), Error>;
-    fn unsubscribe(&mut self, channel: Channel, domains: Vec<String>) -> Result<(), Error>;
-    fn resync(&mut self, channel: Channel) -> Result<(), Error>;
-    fn signal(&mut self, channel: Channel, to: String, signal: SignalPayload) -> Result<(), Error>;
-}
-
-impl<M: Model, R: Model> Commands<R> for Client<M> {
-    fn send(
-        &mut self,
-        channel: Channel,
-        action: R::Action,
-        change: Option<R::Delta>,
-    ) -> Result<OpId, Error> {
-        self.send_action_on::<R>(channel, action, change)
-    }
-
-    fn subscribe(&mut self, channel: Channel, domains: Vec<String>) -> Result<(), Error> {
-        self.subscribe_on::<R, String>(channel, domains)
-    }
-
-    fn unsubscribe(&mut self, channel: Channel, domains: Vec<String>) -> Result<(), Error> {
-        self.unsubscribe_on::<R, String>(channel, domains)
-    }
-
-    fn resync(&mut self, channel: Channel) -> Result<(), Error> {
-        self.resync_on::<R>(channel)
-    }
-
-    fn signal(&mut self, channel: Channel, to: String, signal: SignalPayload) -> Result<(), Error> {
-        self.send_signal_on::<R>(channel, to, signal)
-    }
-}
-
-/// The driver-side half of [`FlowConnection::resource`]: joins on the
-/// client and registers the listener, under the client's lock.
-pub(crate) fn join<M: Model, R: Model>(
-    client: &mut Client<M>,
-    registry: &Registry<M>,
+/// The client half of [`ResourceBuilder::join`]: joins on the client and
+/// registers the listener, under the client's lock.
+pub(crate) fn join<R: Model>(
+    channels: &mut Channels<'_>,
+    registry: &Registry,
     resource: String,
     domains: Vec<String>,
     callbacks: ResourceCallbacks<R>,
 ) -> Result<(u64, Channel, Arc<Mutex<Slot>>), Error> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let channel = client.join::<R>(resource)?;
+    let channel = channels.join::<R>(resource)?;
     if !domains.is_empty() {
-        client.subscribe_on::<R, String>(channel, domains)?;
+        channels.subscribe::<R>(channel, domains)?;
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let slot = Arc::new(Mutex::new(Slot {
@@ -255,23 +180,23 @@ pub(crate) fn join<M: Model, R: Model>(
 
 /// The driver's part: every registered listener collects with the client
 /// locked, in registration order.
-pub(crate) fn collect<M: Model>(
-    registry: &Registry<M>,
-    client: &mut Client<M>,
-) -> Vec<Arc<Mutex<dyn Listener<M>>>> {
+pub(crate) fn collect(
+    registry: &Registry,
+    channels: &mut Channels<'_>,
+) -> Vec<Arc<Mutex<dyn Listener>>> {
     let listeners: Vec<_> = lock(registry)
         .iter()
         .map(|e| Arc::clone(&e.listener))
         .collect();
     for listener in &listeners {
-        lock(listener).collect(client);
+        lock(listener).collect(channels);
     }
     listeners
 }
 
-/// The connection's part of [`Lane::release`]: forgets the listener and
-/// says whether the resource must be left.
-pub(crate) fn forget<M: Model>(registry: &Registry<M>, id: u64) -> bool {
+/// Forgets the listener of the handle `id`; says whether the resource it
+/// held must be left (not when its channel was given to another).
+pub(crate) fn forget(registry: &Registry, id: u64) -> bool {
     let mut entries = lock(registry);
     let Some(at) = entries.iter().position(|e| e.id == id) else {
         return false; // detached: its channel holds another resource now
@@ -331,16 +256,17 @@ pub struct ResourceHandle<R: Model> {
 }
 
 struct Joined<R: Model> {
-    lane: Arc<dyn Lane<R>>,
+    shared: Arc<Shared>,
     id: u64,
     channel: Channel,
     resource: String,
     slot: Arc<Mutex<Slot>>,
+    model: PhantomData<fn() -> R>,
 }
 
 impl<R: Model> Drop for Joined<R> {
     fn drop(&mut self) {
-        self.lane.release(self.id, self.channel);
+        self.shared.release::<R>(self.id, self.channel);
     }
 }
 
@@ -364,7 +290,7 @@ impl<R: Model> fmt::Debug for ResourceHandle<R> {
 
 impl<R: Model> ResourceHandle<R> {
     pub(crate) fn new(
-        lane: Arc<dyn Lane<R>>,
+        shared: Arc<Shared>,
         id: u64,
         channel: Channel,
         resource: String,
@@ -372,11 +298,12 @@ impl<R: Model> ResourceHandle<R> {
     ) -> Self {
         ResourceHandle {
             inner: Arc::new(Joined {
-                lane,
+                shared,
                 id,
                 channel,
                 resource,
                 slot,
+                model: PhantomData,
             }),
         }
     }
@@ -384,20 +311,24 @@ impl<R: Model> ResourceHandle<R> {
     /// Runs `f` on the resource while the client holds it for this handle.
     fn read<T>(&self, f: impl FnOnce(Option<&Resource<R>>) -> T) -> T {
         let detached = lock(&self.inner.slot).detached;
-        let locked = self.inner.lane.lock();
-        f(locked.resource(self.inner.channel).filter(|_| !detached))
+        let mut client = lock(&self.inner.shared.client);
+        let channels = client.channels();
+        f(channels
+            .resources
+            .get::<R>(self.inner.channel)
+            .filter(|_| !detached))
     }
 
     fn command<T>(
         &self,
-        f: impl FnOnce(&mut dyn Commands<R>, Channel) -> Result<T, Error>,
+        f: impl FnOnce(&mut Channels<'_>, Channel) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let channel = self.inner.channel;
         if lock(&self.inner.slot).detached {
             return Err(ChannelError::NotJoined(channel).into());
         }
-        let result = f(self.inner.lane.lock().commands(), channel);
-        self.inner.lane.wake();
+        let result = f(&mut lock(&self.inner.shared.client).channels(), channel);
+        self.inner.shared.wake();
         result
     }
 
@@ -428,7 +359,12 @@ impl<R: Model> ResourceHandle<R> {
 
     /// The connection's status.
     pub fn connection_status(&self) -> ConnectionStatus {
-        self.inner.lane.lock().status()
+        self.inner.shared.status()
+    }
+
+    /// The shared connection this resource is on.
+    pub fn socket(&self) -> FlowSocket {
+        FlowSocket::from_shared(Arc::clone(&self.inner.shared))
     }
 
     /// A copy of the state to show (confirmed plus optimistic changes);
@@ -473,13 +409,13 @@ impl<R: Model> ResourceHandle<R> {
     /// [`ChannelError::NotJoined`] once the resource was left, and like
     /// [`FlowConnection::send_action`] otherwise.
     pub fn send_action(&self, action: R::Action) -> Result<OpId, Error> {
-        self.command(|c, channel| c.send(channel, action, None))
+        self.command(|c, channel| c.send::<R>(channel, action, None))
     }
 
     /// Sends an action and shows `change` in this resource's state until
     /// its outcome arrives (removed again if the server refuses it).
     pub fn send_optimistic(&self, action: R::Action, change: R::Delta) -> Result<OpId, Error> {
-        self.command(|c, channel| c.send(channel, action, Some(change)))
+        self.command(|c, channel| c.send::<R>(channel, action, Some(change)))
     }
 
     /// Receives this resource's notifications in these domains, from now
@@ -489,7 +425,7 @@ impl<R: Model> ResourceHandle<R> {
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
         let domains = domains.into_iter().map(Into::into).collect();
-        self.command(|c, channel| c.subscribe(channel, domains))
+        self.command(|c, channel| c.subscribe::<R>(channel, domains))
     }
 
     /// Stops this resource's notifications in these domains.
@@ -498,20 +434,20 @@ impl<R: Model> ResourceHandle<R> {
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
         let domains = domains.into_iter().map(Into::into).collect();
-        self.command(|c, channel| c.unsubscribe(channel, domains))
+        self.command(|c, channel| c.unsubscribe::<R>(channel, domains))
     }
 
     /// Asks the server to bring this resource up to date (`Resync` on its
     /// channel); see [`Client::resync_on`].
     pub fn resync(&self) -> Result<(), Error> {
-        self.command(|c, channel| c.resync(channel))
+        self.command(|c, channel| c.resync::<R>(channel))
     }
 
     /// Leaves the resource now, before the last clone is dropped: its
     /// status becomes `Leaving`, then `Left`, and commands fail with
     /// [`ChannelError::NotJoined`]. Leaving twice does nothing.
     pub fn leave(&self) {
-        self.inner.lane.leave(self.inner.channel);
+        self.inner.shared.leave::<R>(self.inner.channel);
     }
 
     /// Sends a WebRTC signal to another user of this resource; only while
@@ -522,24 +458,24 @@ impl<R: Model> ResourceHandle<R> {
         signal: SignalPayload,
     ) -> Result<(), Error> {
         let to = target_user_id.into();
-        self.command(|c, channel| c.signal(channel, to, signal))
+        self.command(|c, channel| c.signal::<R>(channel, to, signal))
     }
 }
 
 /// Describes a [`ResourceHandle`] before it joins: callbacks and
 /// notification domains, then [`join`](Self::join). Made by
-/// [`FlowConnection::resource`].
-pub struct ResourceBuilder<'a, M: Model, R: Model> {
-    connection: &'a FlowConnection<M>,
+/// [`FlowConnection::resource`] or [`FlowSocket::resource`].
+pub struct ResourceBuilder<R: Model> {
+    shared: Arc<Shared>,
     resource: String,
     domains: Vec<String>,
     callbacks: ResourceCallbacks<R>,
 }
 
-impl<'a, M: Model, R: Model> ResourceBuilder<'a, M, R> {
-    pub(crate) fn new(connection: &'a FlowConnection<M>, resource: String) -> Self {
+impl<R: Model> ResourceBuilder<R> {
+    pub(crate) fn new(shared: Arc<Shared>, resource: String) -> Self {
         ResourceBuilder {
-            connection,
+            shared,
             resource,
             domains: Vec::new(),
             callbacks: ResourceCallbacks::default(),
@@ -632,7 +568,26 @@ impl<'a, M: Model, R: Model> ResourceBuilder<'a, M, R> {
     /// [`ApiMisuse::Closed`](crate::ApiMisuse::Closed) after the
     /// connection closed for good.
     pub fn join(self) -> Result<ResourceHandle<R>, Error> {
-        self.connection
-            .join_with(self.resource, self.domains, self.callbacks)
+        let shared = self.shared;
+        if self.resource == shared.url_resource {
+            // A resource is held at most once per connection.
+            return Err(ChannelError::AlreadyJoined(self.resource).into());
+        }
+        let joined = join::<R>(
+            &mut lock(&shared.client).channels(),
+            &shared.listeners,
+            self.resource.clone(),
+            self.domains,
+            self.callbacks,
+        );
+        shared.wake();
+        let (id, channel, slot) = joined?;
+        Ok(ResourceHandle::new(
+            shared,
+            id,
+            channel,
+            self.resource,
+            slot,
+        ))
     }
 }

@@ -121,6 +121,11 @@ mod mirror;
 mod native;
 mod ops;
 mod probe;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod socket;
 
 pub use backoff::Backoff;
 #[cfg(any(
@@ -152,6 +157,12 @@ pub use event::{Event, SocketCommand, SocketId};
 pub use handle::{ResourceBuilder, ResourceHandle};
 pub use machine::Client;
 pub use ops::OpState;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use socket::FlowSocket;
 /// The instant type every `now` argument takes: `std::time::Instant` on
 /// native targets, a `performance.now()` clock in browsers.
 pub use web_time::Instant;
