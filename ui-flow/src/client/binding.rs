@@ -511,6 +511,20 @@ impl<M: Model> Binding<M> {
         options: &FlowOptions,
         on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
     ) -> Self {
+        Self::join_with_events(socket, resource, options, on_change, |_| {})
+    }
+
+    /// [`join`](Self::join), and `on_event` sees every event of the
+    /// resource before the values are updated from it, for adapters that
+    /// pass raw events on (Seed's messages).
+    pub fn join_with_events(
+        socket: &FlowSocket,
+        resource: impl Into<String>,
+        options: &FlowOptions,
+        on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
+        on_event: impl FnMut(&ResourceEvent<M>) + MaybeSend + 'static,
+    ) -> Self {
+        let mut on_event = on_event;
         let latest = Latest::new(options, socket.status());
         lock(&latest.values).resource = Some(ResourceStatus::Joining);
         let on_change: SharedChangeFn<M::State, M::Event> =
@@ -532,6 +546,7 @@ impl<M: Model> Binding<M> {
             .resource::<M>(resource)
             .subscribe(options.domains.iter().cloned())
             .on_event(move |event: &ResourceEvent<M>| {
+                on_event(event);
                 let part = lock(&for_event.values).take_resource(event);
                 if let Some(part) = part {
                     tell_event(part);
