@@ -720,3 +720,36 @@ async fn a_binding_on_a_joined_resource_keeps_its_values_and_close_leaves() {
         Err(Error::Channel(ChannelError::NotJoined(_)))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_past_the_announced_limit_or_twice_fails_with_a_typed_error() {
+    let peer = Peer::start().await;
+    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    until("open", &mut conn_changes, || conn.status().is_open()).await;
+    let socket = conn.socket();
+    let mut held: Vec<ResourceHandle<JournalModel>> = (0..15)
+        .map(|n| socket.join(format!("r{n}")).expect("within the limit"))
+        .collect();
+    let twice = socket.join::<JournalModel>("r3");
+    assert!(
+        matches!(&twice, Err(Error::Channel(ChannelError::AlreadyJoined(r))) if r == "r3"),
+        "{twice:?}"
+    );
+    held.push(socket.join("r15").expect("the 16th"));
+    let over = socket.join::<JournalModel>("r16");
+    assert!(
+        matches!(over, Err(Error::Channel(ChannelError::Limit { limit: 16 }))),
+        "{over:?}"
+    );
+    assert_eq!(held.len(), 16);
+    // Closed for good: joining is a misuse.
+    socket.close();
+    until("closed", &mut conn_changes, || {
+        matches!(conn.status(), ConnectionStatus::Closed { .. })
+    })
+    .await;
+    assert!(matches!(
+        socket.join::<JournalModel>("late"),
+        Err(Error::Misuse(ui_flow::ApiMisuse::Closed))
+    ));
+}
