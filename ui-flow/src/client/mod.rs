@@ -17,11 +17,18 @@
 //! listeners that bring a dropped connection back at once). Neither exposes
 //! its dependencies' types.
 //!
+//! A `FlowConnection` also carries further resources on its socket:
+//! `join::<R>(resource)` returns a `ResourceHandle<R>` with that resource's
+//! own state, status, actions and callbacks (spec/PROTOCOL.md,
+//! "Channels"), and `socket()` is the connection as a `FlowSocket`, without
+//! its URL resource's model, for code that only joins.
+//!
 //! [`Binding`] is a `FlowConnection` as a UI shows it: the latest values
 //! (the state as one shared `Arc`, status, actions sent, presence, recent
 //! notifications), which of them changed, and the commands. The Leptos,
 //! Yew and Seed adapters are mappings of it onto signals, re-renders and
-//! messages, and take its [`FlowOptions`].
+//! messages, and take its [`FlowOptions`]. `Binding::join` is the same on
+//! a resource joined on a shared socket.
 //!
 //! | default | value | field |
 //! |---|---|---|
