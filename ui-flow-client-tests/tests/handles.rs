@@ -753,3 +753,56 @@ async fn joining_past_the_announced_limit_or_twice_fails_with_a_typed_error() {
         Err(Error::Misuse(ui_flow::ApiMisuse::Closed))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handles_callbacks_see_its_deltas_actions_and_the_connections_status() {
+    let peer = Peer::start().await;
+    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    until("open", &mut conn_changes, || conn.status().is_open()).await;
+    let (tick, mut changes) = watch::channel(0u64);
+    let tick = Arc::new(tick);
+    let deltas = Arc::new(Mutex::new(Vec::new()));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let connection = Arc::new(Mutex::new(Vec::new()));
+    let (d, o, c) = (
+        Arc::clone(&deltas),
+        Arc::clone(&outcomes),
+        Arc::clone(&connection),
+    );
+    let (t1, t2, t3) = (Arc::clone(&tick), Arc::clone(&tick), tick);
+    let chat = conn
+        .resource::<JournalModel>("chat")
+        .on_delta(move |delta, seq| {
+            lock(&d).push((delta.value, seq));
+            t1.send_modify(|n| *n += 1);
+        })
+        .on_action(move |op, state| {
+            if state.is_settled() {
+                lock(&o).push(op);
+            }
+            t2.send_modify(|n| *n += 1);
+        })
+        .on_connection_status(move |status| {
+            lock(&c).push(status.clone());
+            t3.send_modify(|n| *n += 1);
+        })
+        .join()
+        .expect("joins");
+    let first = chat
+        .send_action(JournalAction::Append { value: 10 })
+        .expect("sent");
+    let second = chat
+        .send_action(JournalAction::Append { value: 20 })
+        .expect("sent");
+    until("both deltas and outcomes", &mut changes, || {
+        lock(&deltas).len() == 2 && lock(&outcomes).len() == 2
+    })
+    .await;
+    assert_eq!(*lock(&deltas), [(10, 1), (20, 2)], "in seq order");
+    assert_eq!(*lock(&outcomes), [first, second]);
+    assert_eq!(
+        *lock(&connection),
+        [ConnectionStatus::Open],
+        "told once, at the first batch"
+    );
+}
