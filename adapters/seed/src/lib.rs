@@ -60,7 +60,10 @@ mod flow;
 
 #[cfg(target_arch = "wasm32")]
 pub use flow::{Flow, FlowMsg, connect, join};
+/// The shared connection [`join`] puts a resource on ([`Flow::socket`]).
+#[cfg(target_arch = "wasm32")]
 pub use ui_flow::FlowSocket;
-/// The options every adapter shares, from [`ui_flow::client`].
+/// The options every adapter shares, from [`ui_flow::client`], and where a
+/// joined resource stands.
 #[cfg(target_arch = "wasm32")]
 pub use ui_flow::client::{FlowOptions, ResourceStatus};
