@@ -30,8 +30,10 @@ use super::socket::{FlowSocket, Host, Shared};
 ///
 /// Build one with [`FlowConnection::builder`]. The handle is cheap to clone;
 /// every clone controls the same connection, and when the last one is
-/// dropped the connection closes. (A callback that captures a clone keeps
-/// the connection alive: call [`close`](Self::close) then.)
+/// dropped (with the last [`FlowSocket`] and [`ResourceHandle`] on it) the
+/// connection closes. (A callback that captures a clone keeps the
+/// connection alive: call [`close`](Self::close) then.) Further resources
+/// ride on the same socket with [`join`](Self::join).
 ///
 /// It is not a `Client`: the state machine lives inside, shared with the
 /// driver task, and every method here locks it briefly. Use [`Client`]
