@@ -233,6 +233,8 @@ struct Peer {
     heard: mpsc::UnboundedReceiver<Heard>,
     /// Closing it ends the current socket (close 1001, reconnect).
     cut: watch::Sender<usize>,
+    /// The number of each socket whose client closed it or went away.
+    ended: mpsc::UnboundedReceiver<usize>,
 }
 
 impl Peer {
@@ -243,6 +245,7 @@ impl Peer {
             listener.local_addr().expect("an address")
         );
         let (heard_tx, heard) = mpsc::unbounded_channel();
+        let (ended_tx, ended) = mpsc::unbounded_channel();
         let (cut, cuts) = watch::channel(0usize);
         tokio::spawn(async move {
             // Journals by resource, kept across sockets like a server's store.
@@ -253,16 +256,28 @@ impl Peer {
                 let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
                     continue;
                 };
-                tokio::spawn(serve(
-                    socket_number,
-                    ws,
-                    heard_tx.clone(),
-                    cuts.clone(),
-                    Arc::clone(&journals),
-                ));
+                let (serving, ended) = (
+                    serve(
+                        socket_number,
+                        ws,
+                        heard_tx.clone(),
+                        cuts.clone(),
+                        Arc::clone(&journals),
+                    ),
+                    ended_tx.clone(),
+                );
+                tokio::spawn(async move {
+                    serving.await;
+                    let _ = ended.send(socket_number);
+                });
             }
         });
-        Peer { url, heard, cut }
+        Peer {
+            url,
+            heard,
+            cut,
+            ended,
+        }
     }
 
     /// The next frame heard that `pick` selects, skipping the others.
@@ -805,4 +820,34 @@ async fn a_handles_callbacks_see_its_deltas_actions_and_the_connections_status()
         [ConnectionStatus::Open],
         "told once, at the first batch"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handle_keeps_the_socket_open_after_the_connection_is_dropped() {
+    let mut peer = Peer::start().await;
+    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    until("open", &mut conn_changes, || conn.status().is_open()).await;
+    let (chat, mut changes, _) = join_counted(&conn, "chat");
+    until("joined", &mut changes, || {
+        chat.status() == ResourceStatus::Joined
+    })
+    .await;
+    drop(conn);
+    // The handle still works on the same socket.
+    let op = chat
+        .send_action(JournalAction::Append { value: 1 })
+        .expect("sent");
+    let socket = peer
+        .next("the action", |(socket, _, m)| match m {
+            ClientMessage::Action { op_id, .. } if *op_id == op => Some(*socket),
+            _ => None,
+        })
+        .await;
+    assert_eq!(socket, 1, "the first socket, still open");
+    // The last holder gone, the connection closes.
+    drop(chat);
+    let ended = tokio::time::timeout(LIMIT, peer.ended.recv())
+        .await
+        .expect("the socket ended");
+    assert_eq!(ended, Some(1));
 }
