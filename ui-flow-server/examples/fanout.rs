@@ -9,14 +9,22 @@
 //! - `plain`: a tokio-tungstenite broadcast loop sending the same bytes;
 //! - `socketioxide-common`, `socketioxide-msgpack`: socketioxide with each
 //!   parser, all clients in one room;
-//! - `socketio-node`: Socket.IO 4 on Node.
+//! - `socketio-node`: Socket.IO 4 on Node;
+//! - `raw`, `raw2`: the floor (below), in this binary.
 //!
 //! The peers live in `bench/` and are started by their scripts; run
 //! everything with `bench/fanout.sh`, which builds them first:
 //!
 //! ```text
 //! bench/fanout.sh [--n 1000,5000] [--rate 50] [--count 200] [--idle 5] [--servers ui-flow,plain,...]
+//!     [--pin-server CPUS] [--pin-clients CPUS] [--per-broadcast]
 //! ```
+//!
+//! `raw` and `raw2` are the machine's floor, not servers: one blocking
+//! `write()` of a prebuilt frame per socket per broadcast, from one or two
+//! OS threads. `--pin-server` / `--pin-clients` run the server or the
+//! client process under `taskset -c CPUS`; `--per-broadcast` prints, for
+//! each broadcast, ms from its send to its first and its last receive.
 //!
 //! The binary plays two roles: the orchestrator (default) spawns, for each N
 //! and each server, a fresh server process and a fresh `clients` process and
@@ -226,6 +234,94 @@ async fn serve(write_batch_bytes: usize) {
     }
 }
 
+// ------------------------------------------------------------ raw floor --
+
+/// The machine's floor for this workload: no WebSocket library on the
+/// write path, no queue, no task per connection. Blocking threads accept
+/// and handshake each client (tungstenite's sync `accept`), and a
+/// broadcast is one `write()` of one prebuilt WebSocket frame (ui-flow's
+/// `Delta` bytes) per socket, split over `threads` OS threads. What a
+/// server cannot go below on this machine with one `send()` per delivery;
+/// not a server anyone should run (a slow reader blocks its thread).
+fn serve_raw(threads: usize) {
+    use std::io::Write as _;
+    use std::sync::Mutex;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sockets: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+    std::thread::spawn({
+        let sockets = sockets.clone();
+        move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
+                if let Ok(ws) = tokio_tungstenite::tungstenite::accept(stream) {
+                    // The clients send nothing after the handshake, so no
+                    // read is buffered in the wrapper.
+                    sockets.lock().expect("sockets").push(ws.into_inner());
+                }
+            }
+        }
+    });
+    println!("addr {addr}");
+    let mut cpu_mark = cpu_us();
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["rss"] => println!("rss {}", rss_kib()),
+            ["cpu"] => {
+                let now = cpu_us();
+                println!("cpu {}", now - cpu_mark);
+                cpu_mark = now;
+            }
+            ["broadcast", count, rate] => {
+                let count: u64 = count.parse().expect("count");
+                let rate: u64 = rate.parse().expect("rate");
+                let period = 1_000_000_000 / rate;
+                let start = unix_ns();
+                let sockets = sockets.lock().expect("sockets");
+                let chunk = sockets.len().div_ceil(threads.max(1)).max(1);
+                for seq in 1..=count {
+                    let slot = start + (seq - 1) * period;
+                    let wait = slot.saturating_sub(unix_ns());
+                    std::thread::sleep(Duration::from_nanos(wait));
+                    let delta = delta(slot);
+                    let payload = ServerMessage::<(), &BenchDelta, ()>::Delta {
+                        delta: &delta,
+                        seq,
+                        timestamp: delta.sent_ns / 1_000_000,
+                        epoch: None,
+                        prev: None,
+                    }
+                    .encode()
+                    .expect("encode");
+                    let mut frame = vec![0x82];
+                    match payload.len() {
+                        n @ 0..=125 => frame.push(n as u8),
+                        n => {
+                            frame.push(126);
+                            frame.extend_from_slice(&(n as u16).to_be_bytes());
+                        }
+                    }
+                    frame.extend_from_slice(&payload);
+                    std::thread::scope(|scope| {
+                        for part in sockets.chunks(chunk) {
+                            let frame = &frame;
+                            scope.spawn(move || {
+                                for mut socket in part {
+                                    let _ = socket.write_all(frame);
+                                }
+                            });
+                        }
+                    });
+                }
+                println!("sent");
+            }
+            _ => break,
+        }
+    }
+}
+
 // --------------------------------------------------------------- clients --
 
 /// How a client talks to a server.
@@ -246,7 +342,7 @@ impl Dialect {
                 // Connected, Snapshot, Presence.
                 handshake_frames: 3,
             },
-            "plain" => Dialect::Flow {
+            "plain" | "raw" | "raw2" => Dialect::Flow {
                 handshake_frames: 0,
             },
             "socketioxide-msgpack" => Dialect::SocketIoMsgpack,
@@ -357,6 +453,7 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         .map(|mut ws| {
             tokio::spawn(async move {
                 let mut latencies: Vec<Latency> = Vec::with_capacity(count as usize);
+                let mut seqs: Vec<u32> = Vec::with_capacity(count as usize);
                 let mut last_ns = 0;
                 while let Some(Ok(msg)) = ws.next().await {
                     let now = unix_ns();
@@ -367,13 +464,14 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
                     }
                     if let Some((seq, slot_ns, sent_ns)) = broadcast_in(dialect, &msg) {
                         latencies.push((micros(slot_ns, now), micros(sent_ns, now)));
+                        seqs.push(u32::try_from(seq).unwrap_or(u32::MAX));
                         last_ns = now;
                         if seq == count {
                             break;
                         }
                     }
                 }
-                (latencies, last_ns, ws)
+                (latencies, seqs, last_ns, ws)
             })
         })
         .collect();
@@ -382,9 +480,17 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
     let mut all = Vec::new();
     let mut last = 0;
     let mut kept = Vec::new();
+    // Per broadcast: (first, last) receive in µs from its send.
+    let mut spans = vec![(u32::MAX, 0u32); count as usize];
     let collect = async {
         for r in readers {
-            if let Ok((lat, last_ns, ws)) = r.await {
+            if let Ok((lat, seqs, last_ns, ws)) = r.await {
+                for (l, seq) in lat.iter().zip(&seqs) {
+                    if let Some(span) = spans.get_mut((*seq as usize).wrapping_sub(1)) {
+                        span.0 = span.0.min(l.1);
+                        span.1 = span.1.max(l.1);
+                    }
+                }
                 all.extend(lat);
                 last = last.max(last_ns);
                 kept.push(ws);
@@ -410,6 +516,11 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         pct(&from_send, 0.5),
         pct(&from_send, 0.99),
     );
+    let spans: Vec<String> = spans
+        .iter()
+        .map(|(first, last)| format!("{}:{}", first / 1000, last / 1000))
+        .collect();
+    println!("spans {}", spans.join(" "));
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
     let _ = lines.next_line().await;
@@ -468,13 +579,15 @@ impl Proc {
 }
 
 /// The servers compared, in table order.
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 8] = [
     "ui-flow",
     "ui-flow-unbatched",
     "socketioxide-common",
     "socketioxide-msgpack",
     "socketio-node",
     "plain",
+    "raw",
+    "raw2",
 ];
 
 /// The program and arguments that start a server.
@@ -490,6 +603,14 @@ fn server_command(kind: &str) -> (PathBuf, Vec<&'static str>) {
             vec!["server", "0"],
         ),
         "plain" => (bench.join("peers/serve.sh"), vec!["plain"]),
+        "raw" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["raw-server", "1"],
+        ),
+        "raw2" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["raw-server", "2"],
+        ),
         "socketioxide-common" => (bench.join("peers/serve.sh"), vec!["socketioxide", "common"]),
         "socketioxide-msgpack" => (
             bench.join("peers/serve.sh"),
@@ -519,11 +640,34 @@ struct Row {
     idle_cpu_percent: f64,
     rss_per_conn_kib: f64,
     rss_after_per_conn_kib: f64,
+    /// Per broadcast, "FIRST:LAST": ms from its send to its first and to
+    /// its last receive.
+    spans: Vec<String>,
 }
 
-fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
+/// CPU lists (`taskset -c`) the server and the clients run on, if pinned.
+#[derive(Default, Clone)]
+struct Pins {
+    server: Option<String>,
+    clients: Option<String>,
+}
+
+/// Runs `program` with `args`, on the CPUs `pin` names if any.
+fn spawn_pinned(pin: Option<&String>, program: &PathBuf, args: &[&str]) -> Proc {
+    match pin {
+        Some(cpus) => {
+            let program_arg = program.to_string_lossy().into_owned();
+            let mut all = vec!["-c", cpus.as_str(), program_arg.as_str()];
+            all.extend_from_slice(args);
+            Proc::spawn(&PathBuf::from("taskset"), &all)
+        }
+        None => Proc::spawn(program, args),
+    }
+}
+
+fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration, pins: &Pins) -> Row {
     let (program, args) = server_command(kind);
-    let mut server = Proc::spawn(&program, &args);
+    let mut server = spawn_pinned(pins.server.as_ref(), &program, &args);
     let addr = server.expect("addr")[0].clone();
     std::thread::sleep(Duration::from_millis(200));
     server.say("rss");
@@ -531,7 +675,11 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     let n_arg = n.to_string();
     let count_arg = count.to_string();
     let me = std::env::current_exe().expect("current exe");
-    let mut clients = Proc::spawn(&me, &["clients", kind, &addr, &n_arg, &count_arg]);
+    let mut clients = spawn_pinned(
+        pins.clients.as_ref(),
+        &me,
+        &["clients", kind, &addr, &n_arg, &count_arg],
+    );
     let ready: usize = clients.expect("ready")[0].parse().expect("ready");
     assert_eq!(ready, n, "{kind}: only {ready} of {n} clients connected");
     server.say("rss");
@@ -559,6 +707,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     let delivered = num(0);
     let last_ns = num(1);
     let ms = |i: usize| num(i) as f64 / 1000.0;
+    let spans = clients.expect("spans");
     server.say("rss");
     let busy: f64 = server.expect("rss")[0].parse().expect("rss");
     clients.finish();
@@ -579,6 +728,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
         idle_cpu_percent: idle_per_sec / 1e4,
         rss_per_conn_kib: (after - before) / n as f64,
         rss_after_per_conn_kib: (busy - before) / n as f64,
+        spans,
     }
 }
 
@@ -598,6 +748,8 @@ fn orchestrate(args: &[String]) {
     let mut count = 200;
     let mut idle = Duration::from_secs(5);
     let mut kinds: Vec<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
+    let mut pins = Pins::default();
+    let mut per_broadcast = false;
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
@@ -607,6 +759,13 @@ fn orchestrate(args: &[String]) {
             "--count" => count = value.parse().expect("--count"),
             "--idle" => idle = Duration::from_secs_f64(value.parse().expect("--idle")),
             "--servers" => kinds = value.split(',').map(str::to_owned).collect(),
+            "--pin-server" => pins.server = Some(value),
+            "--pin-clients" => pins.clients = Some(value),
+            "--per-broadcast" => {
+                per_broadcast = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -629,7 +788,7 @@ fn orchestrate(args: &[String]) {
     for n in ns {
         let mut rows = Vec::new();
         for kind in &kinds {
-            let row = run(kind, n, rate, count, idle);
+            let row = run(kind, n, rate, count, idle, &pins);
             println!(
                 "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
@@ -646,6 +805,12 @@ fn orchestrate(args: &[String]) {
                 row.delivered,
                 row.expected
             );
+            if per_broadcast {
+                println!(
+                    "|   | {kind}: ms from send to each broadcast's first:last receive | {} |",
+                    row.spans.join(" ")
+                );
+            }
             rows.push((kind.clone(), row));
         }
         ratios.push((n, rows));
@@ -678,6 +843,9 @@ fn main() {
         Some("server") => {
             let batch = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(8 * 1024);
             runtime().block_on(serve(batch));
+        }
+        Some("raw-server") => {
+            serve_raw(args.get(1).and_then(|t| t.parse().ok()).unwrap_or(1));
         }
         Some("clients") => {
             let kind = args[1].clone();
