@@ -476,6 +476,7 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         })
         .collect();
     println!("ready {}", readers.len());
+    let cpu_ready = cpu_us();
     let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
     let mut all = Vec::new();
     let mut last = 0;
@@ -498,6 +499,10 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         }
     };
     let _ = tokio::time::timeout(PHASE_LIMIT, collect).await;
+    // The clients' own CPU from the first broadcast on (the idle phase
+    // costs them next to nothing): they share the machine's cores with
+    // the server.
+    let client_cpu = cpu_us() - cpu_ready;
     let mut from_slot: Vec<u32> = all.iter().map(|l| l.0).collect();
     let mut from_send: Vec<u32> = all.iter().map(|l| l.1).collect();
     from_slot.sort_unstable();
@@ -520,7 +525,7 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         .iter()
         .map(|(first, last)| format!("{}:{}", first / 1000, last / 1000))
         .collect();
-    println!("spans {}", spans.join(" "));
+    println!("spans {client_cpu} {}", spans.join(" "));
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
     let _ = lines.next_line().await;
@@ -640,6 +645,9 @@ struct Row {
     idle_cpu_percent: f64,
     rss_per_conn_kib: f64,
     rss_after_per_conn_kib: f64,
+    /// The client process's CPU from the end of the connects until the
+    /// last broadcast arrived, per delivery.
+    client_cpu_us_per_delivery: f64,
     /// Per broadcast, "FIRST:LAST": ms from its send to its first and to
     /// its last receive.
     spans: Vec<String>,
@@ -707,7 +715,8 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration, pins: &Pins)
     let delivered = num(0);
     let last_ns = num(1);
     let ms = |i: usize| num(i) as f64 / 1000.0;
-    let spans = clients.expect("spans");
+    let mut spans = clients.expect("spans");
+    let client_cpu_us: f64 = spans.remove(0).parse().expect("client cpu");
     server.say("rss");
     let busy: f64 = server.expect("rss")[0].parse().expect("rss");
     clients.finish();
@@ -728,6 +737,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration, pins: &Pins)
         idle_cpu_percent: idle_per_sec / 1e4,
         rss_per_conn_kib: (after - before) / n as f64,
         rss_after_per_conn_kib: (busy - before) / n as f64,
+        client_cpu_us_per_delivery: client_cpu_us / delivered.max(1) as f64,
         spans,
     }
 }
@@ -781,16 +791,16 @@ fn orchestrate(args: &[String]) {
         frame_len()
     );
     println!(
-        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | net of idle | idle CPU % core | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
+        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | net of idle | idle CPU % core | client CPU µs/delivery | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for n in ns {
         let mut rows = Vec::new();
         for kind in &kinds {
             let row = run(kind, n, rate, count, idle, &pins);
             println!(
-                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {}/{} |",
+                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
                 row.slot_p50_ms,
                 row.slot_p99_ms,
@@ -800,6 +810,7 @@ fn orchestrate(args: &[String]) {
                 row.cpu_us_per_delivery,
                 row.net_cpu_us_per_delivery,
                 row.idle_cpu_percent,
+                row.client_cpu_us_per_delivery,
                 row.rss_per_conn_kib,
                 row.rss_after_per_conn_kib,
                 row.delivered,
