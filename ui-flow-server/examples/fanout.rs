@@ -476,8 +476,24 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         })
         .collect();
     println!("ready {}", readers.len());
-    let cpu_ready = cpu_us();
-    let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
+    // The orchestrator says `start` right before the first broadcast (the
+    // clients' CPU is counted from there: the idle phase before it has
+    // them answering keepalive pings), and anything else to quit.
+    let cpu_start = Arc::new(std::sync::atomic::AtomicU64::new(cpu_us()));
+    let (quit_tx, quit) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn({
+        let cpu_start = cpu_start.clone();
+        async move {
+            let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
+            if let Ok(Some(line)) = lines.next_line().await {
+                if line.trim() == "start" {
+                    cpu_start.store(cpu_us(), std::sync::atomic::Ordering::Relaxed);
+                    let _ = lines.next_line().await;
+                }
+            }
+            let _ = quit_tx.send(());
+        }
+    });
     let mut all = Vec::new();
     let mut last = 0;
     let mut kept = Vec::new();
@@ -499,10 +515,9 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         }
     };
     let _ = tokio::time::timeout(PHASE_LIMIT, collect).await;
-    // The clients' own CPU from the first broadcast on (the idle phase
-    // costs them next to nothing): they share the machine's cores with
-    // the server.
-    let client_cpu = cpu_us() - cpu_ready;
+    // The clients' own CPU from the first broadcast on: they share the
+    // machine's cores with the server.
+    let client_cpu = cpu_us().saturating_sub(cpu_start.load(std::sync::atomic::Ordering::Relaxed));
     let mut from_slot: Vec<u32> = all.iter().map(|l| l.0).collect();
     let mut from_send: Vec<u32> = all.iter().map(|l| l.1).collect();
     from_slot.sort_unstable();
@@ -528,7 +543,7 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
     println!("spans {client_cpu} {}", spans.join(" "));
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
-    let _ = lines.next_line().await;
+    let _ = quit.await;
     drop(kept);
 }
 
@@ -645,8 +660,8 @@ struct Row {
     idle_cpu_percent: f64,
     rss_per_conn_kib: f64,
     rss_after_per_conn_kib: f64,
-    /// The client process's CPU from the end of the connects until the
-    /// last broadcast arrived, per delivery.
+    /// The client process's CPU from the first broadcast until the last
+    /// one arrived, per delivery.
     client_cpu_us_per_delivery: f64,
     /// Per broadcast, "FIRST:LAST": ms from its send to its first and to
     /// its last receive.
@@ -703,6 +718,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration, pins: &Pins)
     server.say("cpu");
     let idle_cpu_us: f64 = server.expect("cpu")[0].parse().expect("cpu");
     let idle_per_sec = idle_cpu_us / idle_start.elapsed().as_secs_f64();
+    clients.say("start");
     let start_ns = unix_ns();
     let window = std::time::Instant::now();
     server.say(&format!("broadcast {count} {rate}"));
