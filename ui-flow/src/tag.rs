@@ -64,7 +64,13 @@ macro_rules! tag_table {
 
             /// The variant's name, or `None` for a tag this build does not know.
             pub fn name(self) -> Option<&'static str> {
-                self.info().map(|row| row.name)
+                // A match rather than a look-up in `ALL`, so that a decoder
+                // (which names messages in its errors) does not link the
+                // descriptions into a browser client.
+                match self.0 {
+                    $( $num => Some($name), )*
+                    _ => None,
+                }
             }
         }
 
@@ -168,5 +174,16 @@ mod tests {
         assert_eq!(format!("{tag:?}"), "ServerTag(4321)");
         assert_eq!(format!("{:?}", ServerTag::DELTA), "Delta(1001)");
         assert_eq!(range_name(4321), "notifications");
+    }
+
+    #[test]
+    fn names_are_the_tables_names() {
+        for row in ServerTag::ALL {
+            assert_eq!(ServerTag(row.tag).name(), Some(row.name));
+        }
+        for row in ClientTag::ALL {
+            assert_eq!(ClientTag(row.tag).name(), Some(row.name));
+        }
+        assert_eq!(ClientTag(4).name(), None);
     }
 }

@@ -280,3 +280,69 @@ fn a_nil_action_result_is_encoded_as_no_result() {
     assert_eq!(frame, none.encode().expect("encode"));
     assert_eq!(ServerMessage::decode(&frame), Ok(Decoded::Message(none)));
 }
+
+/// Payloads are deserialized where the reader finds them, not after the
+/// frame: the first bad field in frame order is the one reported, whether
+/// it is a payload or an envelope field.
+#[test]
+fn a_payload_error_comes_in_frame_order() {
+    let bad_move = map(vec![("dx", Value::from("left")), ("dy", Value::from(0))]);
+    let good_move = map(vec![("dx", Value::from(1)), ("dy", Value::from(0))]);
+    type Moves = ServerMessage<Move, Move, Move>;
+    // The bad payload first, a repeated seq after it: the payload is named.
+    let frame = encode_value(&map(vec![
+        ("t", Value::from(1001)),
+        ("delta", bad_move.clone()),
+        ("seq", Value::from(1)),
+        ("seq", Value::from(2)),
+        ("timestamp", Value::from(0)),
+    ]));
+    assert!(matches!(
+        Moves::decode(&frame),
+        Err(DecodeError::InvalidField {
+            message: "Delta",
+            field: "delta",
+            ..
+        })
+    ));
+    // The repeated seq first: it is named, the payload after it never read.
+    let frame = encode_value(&map(vec![
+        ("t", Value::from(1001)),
+        ("seq", Value::from(1)),
+        ("seq", Value::from(2)),
+        ("delta", bad_move.clone()),
+        ("timestamp", Value::from(0)),
+    ]));
+    assert_eq!(
+        Moves::decode(&frame),
+        Err(DecodeError::DuplicateField {
+            message: "Delta",
+            field: "seq"
+        })
+    );
+    // A bad entry of Deltas is named as "deltas", a missing field after a
+    // bad state still loses to the state.
+    let frame = encode_value(&map(vec![
+        ("t", Value::from(1002)),
+        ("deltas", Value::Array(vec![good_move, bad_move.clone()])),
+        ("seq", Value::from(2)),
+        ("timestamp", Value::from(0)),
+    ]));
+    assert!(matches!(
+        Moves::decode(&frame),
+        Err(DecodeError::InvalidField {
+            message: "Deltas",
+            field: "deltas",
+            ..
+        })
+    ));
+    let frame = encode_value(&map(vec![("t", Value::from(1000)), ("state", bad_move)]));
+    assert!(matches!(
+        Moves::decode(&frame),
+        Err(DecodeError::InvalidField {
+            message: "Snapshot",
+            field: "state",
+            ..
+        })
+    ));
+}

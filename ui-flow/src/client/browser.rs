@@ -112,6 +112,30 @@ async fn run<M: Model>(
     }
 }
 
+/// Opens a WebSocket to `url` offering `protocols`. gloo-net's own
+/// `open_with_protocols` converts the list through JSON, which would link
+/// serde_json into every browser client for one array of strings.
+fn open_offering(url: &str, protocols: &[String]) -> Result<WebSocket, String> {
+    let list: js_sys::Array = protocols
+        .iter()
+        .map(|protocol| wasm_bindgen::JsValue::from_str(protocol))
+        .collect();
+    let socket = web_sys::WebSocket::new_with_str_sequence(url, &list).map_err(js_text)?;
+    WebSocket::try_from(socket).map_err(|error| error.to_string())
+}
+
+/// What a JavaScript exception says: an `Error`'s `toString()` (its name
+/// and message, as gloo-net reports it), or the value itself as text.
+fn js_text(value: wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    match value.dyn_into::<js_sys::Error>() {
+        Ok(error) => String::from(error.to_string()),
+        Err(other) => other
+            .as_string()
+            .unwrap_or_else(|| "the WebSocket could not be created".to_owned()),
+    }
+}
+
 /// One WebSocket, from dial to close.
 async fn socket(
     id: SocketId,
@@ -125,13 +149,13 @@ async fn socket(
     };
     let closed = |reason: String| SocketReport::Closed { code: None, reason };
     let opened = if protocols.is_empty() {
-        WebSocket::open(&url)
+        WebSocket::open(&url).map_err(|error| error.to_string())
     } else {
-        WebSocket::open_with_protocols(&url, &protocols)
+        open_offering(&url, &protocols)
     };
     let mut ws = match opened {
         Ok(ws) => ws,
-        Err(error) => return report(closed(error.to_string())),
+        Err(error) => return report(closed(error)),
     };
     // Ready means no longer connecting: open, or already failed (then the
     // stream below reports how).

@@ -45,6 +45,7 @@ use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 pub use peek::{FrameHead, field_bytes, peek_head};
 use read::Fields;
+pub(crate) use server::frame_channel;
 pub use server::{encode_relayed_signal, encode_relayed_signal_on};
 
 /// Bounds the decoder enforces before it reads any field.

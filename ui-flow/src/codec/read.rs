@@ -412,6 +412,12 @@ impl<'a> Fields<'a> {
         super::read_payload(bytes, self.message, field)
     }
 
+    /// The bytes of an application payload, walked like any value, for the
+    /// caller to deserialize (see `codec::server`).
+    pub(crate) fn payload_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.value_bytes()
+    }
+
     /// A value kept as its encoded bytes.
     pub(crate) fn raw(&mut self, _field: &'static str) -> Result<RawValue, DecodeError> {
         Ok(RawValue::from_validated(self.value_bytes()?.to_vec()))

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{Fields, Slot};
 use super::write::{Out, presence_diff_len};
-use super::{Decoded, Limits, check_channel, decode_frame, validate, write_atomically};
+use super::{
+    Decoded, Limits, check_channel, decode_frame, read_payload, validate, write_atomically,
+};
 use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ServerMessage;
@@ -271,45 +273,276 @@ where
         bytes: &'a [u8],
         limits: &Limits,
     ) -> Result<(Channel, Decoded<Self>), DecodeError> {
-        decode_frame(bytes, limits, |tag, f| {
-            Self::read(bytes, limits, ServerTag(tag), f)
+        let mut payloads = Typed::<S, D, E>::default();
+        let (channel, shape) = read_frame(bytes, limits, &mut payloads)?;
+        let message = match shape {
+            Decoded::Message(shape) => Decoded::Message(payloads.fill(shape)?),
+            Decoded::Unknown { tag } => Decoded::Unknown { tag },
+        };
+        Ok((channel, message))
+    }
+}
+
+/// The channel a server frame is on, read without deserializing its
+/// payloads: `Err` exactly when the frame does not decode apart from them
+/// (a payload is only checked to be one valid MessagePack value).
+pub(crate) fn frame_channel(bytes: &[u8], limits: &Limits) -> Result<Channel, DecodeError> {
+    read_frame(bytes, limits, &mut Skipped).map(|(channel, _)| channel)
+}
+
+/// A server message without its application payloads: what the frame
+/// reader produces. The payloads went to a [`Payloads`] as they were found.
+type Shape = ServerMessage<(), (), ()>;
+
+/// Which of a server message's application types a payload has.
+#[derive(Clone, Copy)]
+enum PayloadKind {
+    /// `Snapshot.state`.
+    State,
+    /// `Delta.delta`, or one entry of `Deltas.deltas`.
+    Delta,
+    /// `Notify.event`.
+    Event,
+}
+
+/// Receives each application payload of a frame as the reader finds it, in
+/// frame order, so that one that does not deserialize fails the frame at
+/// the same point as any other bad field.
+///
+/// The frame reader takes this as a trait object: it is compiled once for
+/// every message kind, and only the deserialization of the payloads
+/// themselves is generic over the application's types.
+trait Payloads<'a> {
+    fn take(
+        &mut self,
+        kind: PayloadKind,
+        bytes: &'a [u8],
+        message: &'static str,
+        field: &'static str,
+    ) -> Result<(), DecodeError>;
+}
+
+/// Payloads deserialized into the application's types, to be put into
+/// the message by [`fill`](Typed::fill).
+struct Typed<S, D, E> {
+    state: Option<S>,
+    deltas: Vec<D>,
+    event: Option<E>,
+}
+
+impl<S, D, E> Default for Typed<S, D, E> {
+    fn default() -> Self {
+        Typed {
+            state: None,
+            deltas: Vec::new(),
+            event: None,
+        }
+    }
+}
+
+impl<'a, S, D, E> Payloads<'a> for Typed<S, D, E>
+where
+    S: Deserialize<'a>,
+    D: Deserialize<'a>,
+    E: Deserialize<'a>,
+{
+    fn take(
+        &mut self,
+        kind: PayloadKind,
+        bytes: &'a [u8],
+        message: &'static str,
+        field: &'static str,
+    ) -> Result<(), DecodeError> {
+        match kind {
+            PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
+            PayloadKind::Delta => self.deltas.push(read_payload(bytes, message, field)?),
+            PayloadKind::Event => self.event = Some(read_payload(bytes, message, field)?),
+        }
+        Ok(())
+    }
+}
+
+impl<S, D, E> Typed<S, D, E> {
+    /// The message with its payloads. The reader only returns a shape whose
+    /// payloads it handed over, so the errors here cannot occur; they keep
+    /// a broken invariant from turning into a panic.
+    fn fill(mut self, shape: Shape) -> Result<ServerMessage<S, D, E>, DecodeError> {
+        let lost = |message: &'static str, field: &'static str| DecodeError::MissingField {
+            message,
+            field,
+        };
+        Ok(match shape {
+            ServerMessage::Connected {
+                protocol_version,
+                connection_id,
+                user_id,
+                channels,
+            } => ServerMessage::Connected {
+                protocol_version,
+                connection_id,
+                user_id,
+                channels,
+            },
+            ServerMessage::Pong {
+                client_ts,
+                server_ts,
+            } => ServerMessage::Pong {
+                client_ts,
+                server_ts,
+            },
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+                op_id,
+            } => ServerMessage::Error {
+                code,
+                message,
+                fatal,
+                op_id,
+            },
+            ServerMessage::Joined => ServerMessage::Joined,
+            ServerMessage::Left { code, message } => ServerMessage::Left { code, message },
+            ServerMessage::Snapshot {
+                state: (),
+                seq,
+                timestamp,
+                epoch,
+            } => ServerMessage::Snapshot {
+                state: self.state.ok_or_else(|| lost("Snapshot", "state"))?,
+                seq,
+                timestamp,
+                epoch,
+            },
+            ServerMessage::Delta {
+                delta: (),
+                seq,
+                timestamp,
+                epoch,
+                prev,
+            } => ServerMessage::Delta {
+                delta: self.deltas.pop().ok_or_else(|| lost("Delta", "delta"))?,
+                seq,
+                timestamp,
+                epoch,
+                prev,
+            },
+            ServerMessage::Deltas {
+                deltas: _,
+                seq,
+                timestamp,
+                epoch,
+                prev,
+            } => ServerMessage::Deltas {
+                deltas: self.deltas,
+                seq,
+                timestamp,
+                epoch,
+                prev,
+            },
+            ServerMessage::Presence { users } => ServerMessage::Presence { users },
+            ServerMessage::PresenceDiff(diff) => ServerMessage::PresenceDiff(diff),
+            ServerMessage::Signal {
+                from_user_id,
+                signal,
+            } => ServerMessage::Signal {
+                from_user_id,
+                signal,
+            },
+            ServerMessage::Notify {
+                domain,
+                event: (),
+                correlation_id,
+            } => ServerMessage::Notify {
+                domain,
+                event: self.event.ok_or_else(|| lost("Notify", "event"))?,
+                correlation_id,
+            },
+            ServerMessage::Progress {
+                op_id,
+                percent,
+                message,
+            } => ServerMessage::Progress {
+                op_id,
+                percent,
+                message,
+            },
+            ServerMessage::ActionOk { op_id, result } => ServerMessage::ActionOk { op_id, result },
+            ServerMessage::ActionErr {
+                op_id,
+                code,
+                message,
+            } => ServerMessage::ActionErr {
+                op_id,
+                code,
+                message,
+            },
         })
     }
+}
 
-    fn read(
-        bytes: &'a [u8],
-        limits: &Limits,
-        tag: ServerTag,
-        mut f: Fields<'a>,
-    ) -> Result<(Channel, Decoded<Self>), DecodeError> {
-        let Some(name) = tag.name() else {
-            // Nothing of an unknown message is read, but it must still be a
-            // valid frame.
-            validate(bytes, limits)?;
-            f.message = "unknown message";
-            f.finish_unknown()?;
-            return Ok((Channel::URL, Decoded::Unknown { tag: tag.0 }));
-        };
-        f.message = name;
-        let message = match tag {
-            ServerTag::CONNECTED => connected(&mut f)?,
-            ServerTag::PONG => pong(&mut f)?,
-            ServerTag::ERROR => error(&mut f)?,
-            ServerTag::JOINED => joined(&mut f)?,
-            ServerTag::LEFT => left(&mut f)?,
-            ServerTag::SNAPSHOT => snapshot(&mut f)?,
-            ServerTag::DELTA | ServerTag::DELTAS => delta_or_deltas(&mut f, tag)?,
-            ServerTag::PRESENCE => presence(&mut f)?,
-            ServerTag::PRESENCE_DIFF => presence_diff(&mut f)?,
-            ServerTag::SIGNAL => signal(&mut f)?,
-            ServerTag::NOTIFY => notify(&mut f)?,
-            ServerTag::PROGRESS => progress(&mut f)?,
-            ServerTag::ACTION_OK => action_ok(&mut f)?,
-            _ => action_err(&mut f)?,
-        };
-        f.finish_frame()?;
-        Ok((Channel(f.channel), Decoded::Message(message)))
+/// Payloads that are not deserialized at all (their bytes were walked).
+struct Skipped;
+
+impl<'a> Payloads<'a> for Skipped {
+    fn take(
+        &mut self,
+        _: PayloadKind,
+        _: &'a [u8],
+        _: &'static str,
+        _: &'static str,
+    ) -> Result<(), DecodeError> {
+        Ok(())
     }
+}
+
+/// Reads one frame, handing its payloads to `payloads`. Not generic, so
+/// one copy serves every application type.
+#[inline(never)]
+fn read_frame<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    payloads: &mut dyn Payloads<'a>,
+) -> Result<(Channel, Decoded<Shape>), DecodeError> {
+    decode_frame(bytes, limits, |tag, f| {
+        read(bytes, limits, ServerTag(tag), f, payloads)
+    })
+}
+
+fn read<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+    tag: ServerTag,
+    mut f: Fields<'a>,
+    payloads: &mut dyn Payloads<'a>,
+) -> Result<(Channel, Decoded<Shape>), DecodeError> {
+    let Some(name) = tag.name() else {
+        // Nothing of an unknown message is read, but it must still be a
+        // valid frame.
+        validate(bytes, limits)?;
+        f.message = "unknown message";
+        f.finish_unknown()?;
+        return Ok((Channel::URL, Decoded::Unknown { tag: tag.0 }));
+    };
+    f.message = name;
+    let message = match tag {
+        ServerTag::CONNECTED => connected(&mut f)?,
+        ServerTag::PONG => pong(&mut f)?,
+        ServerTag::ERROR => error(&mut f)?,
+        ServerTag::JOINED => joined(&mut f)?,
+        ServerTag::LEFT => left(&mut f)?,
+        ServerTag::SNAPSHOT => snapshot(&mut f, payloads)?,
+        ServerTag::DELTA | ServerTag::DELTAS => delta_or_deltas(&mut f, tag, payloads)?,
+        ServerTag::PRESENCE => presence(&mut f)?,
+        ServerTag::PRESENCE_DIFF => presence_diff(&mut f)?,
+        ServerTag::SIGNAL => signal(&mut f)?,
+        ServerTag::NOTIFY => notify(&mut f, payloads)?,
+        ServerTag::PROGRESS => progress(&mut f)?,
+        ServerTag::ACTION_OK => action_ok(&mut f)?,
+        _ => action_err(&mut f)?,
+    };
+    f.finish_frame()?;
+    Ok((Channel(f.channel), Decoded::Message(message)))
 }
 
 /// Encodes a server `Signal` that relays `signal`, the encoded SignalPayload
@@ -343,9 +576,9 @@ pub fn encode_relayed_signal_on(
     Ok(buf)
 }
 
-type Msg<S, D, E> = Result<ServerMessage<S, D, E>, DecodeError>;
+type Msg = Result<Shape, DecodeError>;
 
-fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn connected(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut version, mut id, mut user, mut channels) =
         (Slot::new(), Slot::new(), Slot::new(), Slot::new());
@@ -368,7 +601,7 @@ fn connected<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn pong<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn pong(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut client_ts, mut server_ts) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -384,7 +617,7 @@ fn pong<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn error(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut code, mut message, mut fatal, mut op_id) =
         (Slot::new(), Slot::new(), Slot::new(), Slot::new());
@@ -406,7 +639,7 @@ fn error<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn joined<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn joined(f: &mut Fields<'_>) -> Msg {
     while let Some(key) = f.next_key()? {
         match key {
             b"c" => f.named_channel_field()?,
@@ -417,7 +650,7 @@ fn joined<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     Ok(ServerMessage::Joined)
 }
 
-fn left<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn left(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut code, mut message) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -435,13 +668,16 @@ fn left<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn snapshot<'a, S: Deserialize<'a>, D, E>(f: &mut Fields<'a>) -> Msg<S, D, E> {
+fn snapshot<'a>(f: &mut Fields<'a>, payloads: &mut dyn Payloads<'a>) -> Msg {
     let m = f.message;
     let (mut state, mut seq, mut timestamp, mut epoch) =
         (Slot::new(), Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
-            b"state" => state.set(f.payload("state")?, m, "state")?,
+            b"state" => {
+                payloads.take(PayloadKind::State, f.payload_bytes()?, m, "state")?;
+                state.set((), m, "state")?
+            }
             b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
             b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
             b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
@@ -457,10 +693,7 @@ fn snapshot<'a, S: Deserialize<'a>, D, E>(f: &mut Fields<'a>) -> Msg<S, D, E> {
     })
 }
 
-fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
-    f: &mut Fields<'a>,
-    tag: ServerTag,
-) -> Msg<S, D, E> {
+fn delta_or_deltas<'a>(f: &mut Fields<'a>, tag: ServerTag, payloads: &mut dyn Payloads<'a>) -> Msg {
     let m = f.message;
     let single = tag == ServerTag::DELTA;
     let body = if single { "delta" } else { "deltas" };
@@ -474,8 +707,17 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
     );
     while let Some(key) = f.next_key()? {
         match key {
-            b"delta" if single => one.set(f.payload("delta")?, m, "delta")?,
-            b"deltas" if !single => many.set(f.array("deltas", Fields::payload)?, m, "deltas")?,
+            b"delta" if single => {
+                payloads.take(PayloadKind::Delta, f.payload_bytes()?, m, "delta")?;
+                one.set((), m, "delta")?
+            }
+            b"deltas" if !single => many.set(
+                f.array("deltas", |f, field| {
+                    payloads.take(PayloadKind::Delta, f.payload_bytes()?, m, field)
+                })?,
+                m,
+                "deltas",
+            )?,
             b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
             b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
             b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
@@ -515,7 +757,7 @@ fn delta_or_deltas<'a, S, D: Deserialize<'a>, E>(
     })
 }
 
-fn presence<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn presence(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let mut users = Slot::new();
     while let Some(key) = f.next_key()? {
@@ -530,7 +772,7 @@ fn presence<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn presence_diff(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut joined, mut updated, mut left) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -557,7 +799,7 @@ fn presence_diff<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     }))
 }
 
-fn signal<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn signal(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut from, mut payload) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -574,13 +816,16 @@ fn signal<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn notify<'a, S, D, E: Deserialize<'a>>(f: &mut Fields<'a>) -> Msg<S, D, E> {
+fn notify<'a>(f: &mut Fields<'a>, payloads: &mut dyn Payloads<'a>) -> Msg {
     let m = f.message;
     let (mut domain, mut event, mut correlation) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
         match key {
             b"domain" => domain.set(f.string("domain")?, m, "domain")?,
-            b"event" => event.set(f.payload("event")?, m, "event")?,
+            b"event" => {
+                payloads.take(PayloadKind::Event, f.payload_bytes()?, m, "event")?;
+                event.set((), m, "event")?
+            }
             b"correlation_id" => {
                 correlation.set(f.opt("correlation_id", Fields::op_id)?, m, "correlation_id")?
             }
@@ -595,7 +840,7 @@ fn notify<'a, S, D, E: Deserialize<'a>>(f: &mut Fields<'a>) -> Msg<S, D, E> {
     })
 }
 
-fn progress<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn progress(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut op_id, mut percent, mut message) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -614,7 +859,7 @@ fn progress<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn action_ok<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn action_ok(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut op_id, mut result) = (Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
@@ -631,7 +876,7 @@ fn action_ok<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
     })
 }
 
-fn action_err<S, D, E>(f: &mut Fields<'_>) -> Msg<S, D, E> {
+fn action_err(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
     let (mut op_id, mut code, mut message) = (Slot::new(), Slot::new(), Slot::new());
     while let Some(key) = f.next_key()? {
