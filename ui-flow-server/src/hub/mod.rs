@@ -36,6 +36,7 @@
 //! (one delivery lane per resource). Another runtime could drive it the
 //! same way, or run one hub for the whole node.
 
+mod members;
 mod node;
 mod ops;
 mod rate;
@@ -176,6 +177,8 @@ pub struct Hub<M: Model> {
     views: views::Views,
     /// Connections with a presence scope of their own.
     scopes: scopes::Scopes,
+    /// The connections that are another socket's channel (see `members`).
+    members: members::Members,
 }
 
 impl<M: Model> Hub<M> {
@@ -218,6 +221,7 @@ impl<M: Model> Hub<M> {
             _model: PhantomData,
             views: views::Views::default(),
             scopes: scopes::Scopes::default(),
+            members: members::Members::default(),
         }
     }
 
@@ -400,7 +404,10 @@ impl<M: Model> Hub<M> {
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<(), Refusal> {
         let user_key: Arc<str> = Arc::from(user.user_id.as_str());
-        self.node.admit(&self.config, &user_key, now.instant)?;
+        let member = self.members.channel(id).is_some();
+        if !member {
+            self.node.admit(&self.config, &user_key, now.instant)?;
+        }
         let resource: Arc<str> = match self.sessions.get_key_value(resource) {
             Some((key, _)) => key.clone(),
             None => Arc::from(resource),
@@ -423,8 +430,7 @@ impl<M: Model> Hub<M> {
             protocol_version: PROTOCOL_VERSION,
             connection_id: format!("{:08x}-{}", self.epoch, id.0),
             user_id: Some(user.user_id.clone()),
-            // No channels yet: clients must not send Join.
-            channels: None,
+            channels: (self.config.max_channels > 0).then_some(self.config.max_channels),
         };
         self.connections.insert(
             id,
@@ -445,14 +451,18 @@ impl<M: Model> Hub<M> {
                 keepalive: Keepalive::new(now.instant, &self.keepalive),
             },
         );
-        if let Some(c) = self.connections.get(&id) {
-            self.arm_timer(c.keepalive.wake, Timer::Keepalive(id));
+        // A channel has no keepalive and no `Connected` of its own: both
+        // belong to its socket.
+        if !member {
+            if let Some(c) = self.connections.get(&id) {
+                self.arm_timer(c.keepalive.wake, Timer::Keepalive(id));
+            }
+            let frame = self.control(&connected);
+            self.transmits.push_back(Transmit::Frame {
+                to: Recipients::One(id),
+                bytes: frame,
+            });
         }
-        let frame = self.control(&connected);
-        self.transmits.push_back(Transmit::Frame {
-            to: Recipients::One(id),
-            bytes: frame,
-        });
         self.join_scope(&resource, id, &user_key);
         if let Some(change) = change {
             self.announce(&resource, change);
@@ -474,7 +484,7 @@ impl<M: Model> Hub<M> {
             return;
         }
         match ClientMessage::<M::Action>::decode_routed_with(frame, &self.decode_limits) {
-            Ok((channel, Decoded::Message(msg))) if !channel.is_url() => {
+            Ok((channel, Decoded::Message(msg))) if !self.members.is_on(conn, channel) => {
                 self.off_channel(conn, channel, &msg);
             }
             Ok((
@@ -589,6 +599,10 @@ impl<M: Model> Hub<M> {
     /// and returns false.
     fn take_token(&mut self, now: Now, conn: ConnectionId, frame: Option<&[u8]>) -> bool {
         let limit = self.config.rate_limit;
+        if self.members.channel(conn).is_some() {
+            // Its socket's task took the token (see `members`).
+            return self.connections.contains_key(&conn);
+        }
         let Some(c) = self.connections.get_mut(&conn) else {
             return false;
         };
@@ -1514,6 +1528,9 @@ impl<M: Model> Hub<M> {
         if !self.connections.contains_key(&conn) {
             return;
         }
+        if self.end_member(conn, &code, message) {
+            return;
+        }
         let frame = self.control(&Control::Error {
             code: Some(code),
             message: message.to_owned(),
@@ -1578,7 +1595,9 @@ impl<M: Model> Hub<M> {
             return;
         };
         self.forget_view(&c.resource, conn);
-        self.node.release(&c.user_key);
+        if self.members.remove(conn).is_none() {
+            self.node.release(&c.user_key);
+        }
         let Some(session) = self.sessions.get_mut(&c.resource) else {
             return;
         };
