@@ -24,6 +24,7 @@ use ui_flow::{Channel, ErrorCode};
 use super::transmit::{ConnectionId, Now, Refusal, Transmit};
 use super::{Control, Hub, Recipients};
 use crate::identity::Identity;
+use crate::view::PresenceScope;
 use ui_flow::{CloseCode, Model};
 
 /// The hub's members and the channel each is on at its socket.
@@ -53,11 +54,11 @@ impl Members {
 }
 
 impl<M: Model> Hub<M> {
-    /// A socket joins `resource` on `channel` (see the module docs):
-    /// returns the member's id. Its snapshot (or the deltas after
-    /// `resume`) and presence list follow as for a new connection; the
-    /// driver sends `Joined` before them. Refused only while the node
-    /// shuts down.
+    /// A socket joins `resource` on `channel` (see the module docs), in
+    /// presence scope `scope`: returns the member's id. Its snapshot (or
+    /// the deltas after `resume`) and presence list follow as for a new
+    /// connection; the driver sends `Joined` before them. Refused only
+    /// while the node shuts down.
     pub fn join_channel(
         &mut self,
         now: Now,
@@ -65,6 +66,7 @@ impl<M: Model> Hub<M> {
         user: Identity,
         resume: Option<(u64, Option<u32>)>,
         channel: Channel,
+        scope: PresenceScope,
     ) -> Result<ConnectionId, Refusal> {
         self.latest = Some(now.instant);
         if self.node.is_shutting_down() {
@@ -72,8 +74,10 @@ impl<M: Model> Hub<M> {
         }
         let id = self.node.next_id();
         self.members.on.insert(id, channel);
+        self.scopes.pending.insert(id, scope);
         if let Err(refusal) = self.admit(now, id, resource, user, resume) {
             self.members.on.remove(&id);
+            self.forget_pending_scope(id);
             return Err(refusal);
         }
         Ok(id)

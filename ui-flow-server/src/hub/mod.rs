@@ -497,7 +497,11 @@ impl<M: Model> Hub<M> {
             Ok((_, Decoded::Message(msg))) => self.handle_message(now, conn, msg),
             Ok((_, Decoded::Unknown { .. })) => self.stats.unknown_tags += 1,
             Err(ui_flow::DecodeError::TooLarge { .. }) => self.handle_oversized(conn),
-            Err(_) if self.is_channel_control(frame) => self.stats.unknown_tags += 1,
+            // A server that serves channels answers a bad Join or Leave
+            // as any bad frame; one that does not drops them unread.
+            Err(_) if self.config.max_channels == 0 && self.is_channel_control(frame) => {
+                self.stats.unknown_tags += 1
+            }
             Err(e) => {
                 self.stats.bad_frames += 1;
                 let channel = self.frame_channel(frame);
