@@ -290,8 +290,9 @@ impl<H: FlowHandler> Channels<H> {
     /// there is none, as the URL's hub answers its own frames).
     fn take_token(&self, now: Now, bytes: &[u8]) -> bool {
         let id = self.url_id;
-        self.inner
-            .run_on(&self.url_slot, |hub| hub.admit_channel_frame(now, id, bytes))
+        self.inner.run_on(&self.url_slot, |hub| {
+            hub.admit_channel_frame(now, id, bytes)
+        })
     }
 
     /// Queues a frame the task made for the socket on the URL connection's
@@ -316,8 +317,7 @@ impl<H: FlowHandler> Channels<H> {
     }
 
     fn join(&mut self, now: Now, bytes: Bytes) -> Option<BoxFuture<'static, Authorized>> {
-        let decoded =
-            ClientMessage::<ActionOf<H::Model>>::decode_routed_with(&bytes, &self.limits);
+        let decoded = ClientMessage::<ActionOf<H::Model>>::decode_routed_with(&bytes, &self.limits);
         let Ok((
             channel,
             Decoded::Message(ClientMessage::Join {
@@ -543,10 +543,13 @@ impl<H: FlowHandler> Channels<H> {
         if members.is_empty() {
             return;
         }
-        let Ok((_, Decoded::Message(ClientMessage::Ping {
-            presence: Some(status),
-            ..
-        }))) = ClientMessage::<ActionOf<H::Model>>::decode_routed_with(bytes, &self.limits)
+        let Ok((
+            _,
+            Decoded::Message(ClientMessage::Ping {
+                presence: Some(status),
+                ..
+            }),
+        )) = ClientMessage::<ActionOf<H::Model>>::decode_routed_with(bytes, &self.limits)
         else {
             return;
         };
@@ -615,7 +618,9 @@ mod tests {
 
     #[test]
     fn the_head_reads_the_tag_and_a_channel_right_after_it() {
-        let on = ClientMessage::<()>::Leave.encode_on(Channel(300)).expect("encodes");
+        let on = ClientMessage::<()>::Leave
+            .encode_on(Channel(300))
+            .expect("encodes");
         assert_eq!(head(&on), Some((ClientTag::LEAVE.0, Some(Channel(300)))));
         let url = ClientMessage::<()>::Ping {
             ts: 1,

@@ -135,7 +135,13 @@ impl<H: FlowHandler> Core<H> {
 
     /// A member's frames go to `resource`'s lane from now on, put on
     /// `channel`, starting with its `Joined`.
-    fn join_lane_on(&mut self, id: ConnectionId, resource: &str, outbox: Arc<Outbox>, channel: ui_flow::Channel) {
+    fn join_lane_on(
+        &mut self,
+        id: ConnectionId,
+        resource: &str,
+        outbox: Arc<Outbox>,
+        channel: ui_flow::Channel,
+    ) {
         self.enter_lane(id, resource, |lane| {
             lane.enqueue(LaneOp::JoinOn(id, outbox, channel));
             lane.enqueue(LaneOp::Send(Transmit::Frame {
@@ -1278,9 +1284,9 @@ impl<H: FlowHandler> Inner<H> {
             }
             let held = slot.clone();
             return self.finish_run(&slot, core, |core| {
-                let id = core
-                    .hub
-                    .join_channel(Now::system(), resource, user, resume, channel, scope)?;
+                let id =
+                    core.hub
+                        .join_channel(Now::system(), resource, user, resume, channel, scope)?;
                 core.hub.set_view(id, view);
                 core.join_lane_on(id, resource, outbox.clone(), channel);
                 core.members

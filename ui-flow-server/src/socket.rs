@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::stream::SplitSink;
 use futures::stream::FuturesUnordered;
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use ui_flow::CloseCode;
 

@@ -90,7 +90,12 @@ impl<M: Model> Hub<M> {
 
     /// A presence report (`Ping.presence`) of the member's socket, which
     /// counts for every resource the socket holds.
-    pub fn report_presence(&mut self, now: Now, conn: ConnectionId, status: ui_flow::PresenceStatus) {
+    pub fn report_presence(
+        &mut self,
+        now: Now,
+        conn: ConnectionId,
+        status: ui_flow::PresenceStatus,
+    ) {
         self.latest = Some(now.instant);
         self.with_roster(conn, |roster, user, idle| {
             roster.report(user, conn, status, now.instant, idle)
@@ -140,7 +145,12 @@ impl<M: Model> Hub<M> {
 
     /// Ends a member the hub would close: its `Left` with `code`, then
     /// the close that tells the driver. False for a connection of its own.
-    pub(super) fn end_member(&mut self, conn: ConnectionId, code: &ErrorCode, message: &str) -> bool {
+    pub(super) fn end_member(
+        &mut self,
+        conn: ConnectionId,
+        code: &ErrorCode,
+        message: &str,
+    ) -> bool {
         let Some(channel) = self.members.channel(conn) else {
             return false;
         };
