@@ -55,6 +55,10 @@ impl<T> Slot<T> {
         Slot(None)
     }
 
+    // Not inlined: a call per field is smaller than the check and the
+    // error written out at every field of every message (measured in
+    // BENCHMARKS.md, "Client wasm size").
+    #[inline(never)]
     pub(crate) fn set(
         &mut self,
         value: T,
