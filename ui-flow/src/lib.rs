@@ -58,6 +58,7 @@ mod message;
 pub mod model;
 mod op;
 mod presence;
+mod quoted;
 mod raw;
 mod signal;
 mod state;

@@ -15,6 +15,7 @@ use super::scan;
 use crate::error::DecodeError;
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::quoted::Quoted;
 use crate::raw::RawValue;
 use crate::signal::SignalPayload;
 
@@ -489,7 +490,10 @@ impl<'a> Fields<'a> {
             invalid(
                 self.message,
                 field,
-                format!("unknown status {text:?} (expected active, idle or away)"),
+                format!(
+                    "unknown status {} (expected active, idle or away)",
+                    Quoted(text)
+                ),
             )
         })
     }
@@ -577,7 +581,10 @@ impl<'a> Fields<'a> {
                 invalid(
                     self.message,
                     field,
-                    format!("unknown signal type {text:?} (expected offer, answer or candidate)"),
+                    format!(
+                        "unknown signal type {} (expected offer, answer or candidate)",
+                        Quoted(text)
+                    ),
                 )
             })
     }
