@@ -9,14 +9,22 @@
 //! - `plain`: a tokio-tungstenite broadcast loop sending the same bytes;
 //! - `socketioxide-common`, `socketioxide-msgpack`: socketioxide with each
 //!   parser, all clients in one room;
-//! - `socketio-node`: Socket.IO 4 on Node.
+//! - `socketio-node`: Socket.IO 4 on Node;
+//! - `raw`, `raw2`: the floor (below), in this binary.
 //!
 //! The peers live in `bench/` and are started by their scripts; run
 //! everything with `bench/fanout.sh`, which builds them first:
 //!
 //! ```text
 //! bench/fanout.sh [--n 1000,5000] [--rate 50] [--count 200] [--idle 5] [--servers ui-flow,plain,...]
+//!     [--pin-server CPUS] [--pin-clients CPUS] [--per-broadcast]
 //! ```
+//!
+//! `raw` and `raw2` are the machine's floor, not servers: one blocking
+//! `write()` of a prebuilt frame per socket per broadcast, from one or two
+//! OS threads. `--pin-server` / `--pin-clients` run the server or the
+//! client process under `taskset -c CPUS`; `--per-broadcast` prints, for
+//! each broadcast, ms from its send to its first and its last receive.
 //!
 //! The binary plays two roles: the orchestrator (default) spawns, for each N
 //! and each server, a fresh server process and a fresh `clients` process and
@@ -226,6 +234,94 @@ async fn serve(write_batch_bytes: usize) {
     }
 }
 
+// ------------------------------------------------------------ raw floor --
+
+/// The machine's floor for this workload: no WebSocket library on the
+/// write path, no queue, no task per connection. Blocking threads accept
+/// and handshake each client (tungstenite's sync `accept`), and a
+/// broadcast is one `write()` of one prebuilt WebSocket frame (ui-flow's
+/// `Delta` bytes) per socket, split over `threads` OS threads. What a
+/// server cannot go below on this machine with one `send()` per delivery;
+/// not a server anyone should run (a slow reader blocks its thread).
+fn serve_raw(threads: usize) {
+    use std::io::Write as _;
+    use std::sync::Mutex;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sockets: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+    std::thread::spawn({
+        let sockets = sockets.clone();
+        move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
+                if let Ok(ws) = tokio_tungstenite::tungstenite::accept(stream) {
+                    // The clients send nothing after the handshake, so no
+                    // read is buffered in the wrapper.
+                    sockets.lock().expect("sockets").push(ws.into_inner());
+                }
+            }
+        }
+    });
+    println!("addr {addr}");
+    let mut cpu_mark = cpu_us();
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["rss"] => println!("rss {}", rss_kib()),
+            ["cpu"] => {
+                let now = cpu_us();
+                println!("cpu {}", now - cpu_mark);
+                cpu_mark = now;
+            }
+            ["broadcast", count, rate] => {
+                let count: u64 = count.parse().expect("count");
+                let rate: u64 = rate.parse().expect("rate");
+                let period = 1_000_000_000 / rate;
+                let start = unix_ns();
+                let sockets = sockets.lock().expect("sockets");
+                let chunk = sockets.len().div_ceil(threads.max(1)).max(1);
+                for seq in 1..=count {
+                    let slot = start + (seq - 1) * period;
+                    let wait = slot.saturating_sub(unix_ns());
+                    std::thread::sleep(Duration::from_nanos(wait));
+                    let delta = delta(slot);
+                    let payload = ServerMessage::<(), &BenchDelta, ()>::Delta {
+                        delta: &delta,
+                        seq,
+                        timestamp: delta.sent_ns / 1_000_000,
+                        epoch: None,
+                        prev: None,
+                    }
+                    .encode()
+                    .expect("encode");
+                    let mut frame = vec![0x82];
+                    match payload.len() {
+                        n @ 0..=125 => frame.push(n as u8),
+                        n => {
+                            frame.push(126);
+                            frame.extend_from_slice(&(n as u16).to_be_bytes());
+                        }
+                    }
+                    frame.extend_from_slice(&payload);
+                    std::thread::scope(|scope| {
+                        for part in sockets.chunks(chunk) {
+                            let frame = &frame;
+                            scope.spawn(move || {
+                                for mut socket in part {
+                                    let _ = socket.write_all(frame);
+                                }
+                            });
+                        }
+                    });
+                }
+                println!("sent");
+            }
+            _ => break,
+        }
+    }
+}
+
 // --------------------------------------------------------------- clients --
 
 /// How a client talks to a server.
@@ -246,7 +342,7 @@ impl Dialect {
                 // Connected, Snapshot, Presence.
                 handshake_frames: 3,
             },
-            "plain" => Dialect::Flow {
+            "plain" | "raw" | "raw2" => Dialect::Flow {
                 handshake_frames: 0,
             },
             "socketioxide-msgpack" => Dialect::SocketIoMsgpack,
@@ -357,6 +453,7 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         .map(|mut ws| {
             tokio::spawn(async move {
                 let mut latencies: Vec<Latency> = Vec::with_capacity(count as usize);
+                let mut seqs: Vec<u32> = Vec::with_capacity(count as usize);
                 let mut last_ns = 0;
                 while let Some(Ok(msg)) = ws.next().await {
                     let now = unix_ns();
@@ -367,24 +464,50 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
                     }
                     if let Some((seq, slot_ns, sent_ns)) = broadcast_in(dialect, &msg) {
                         latencies.push((micros(slot_ns, now), micros(sent_ns, now)));
+                        seqs.push(u32::try_from(seq).unwrap_or(u32::MAX));
                         last_ns = now;
                         if seq == count {
                             break;
                         }
                     }
                 }
-                (latencies, last_ns, ws)
+                (latencies, seqs, last_ns, ws)
             })
         })
         .collect();
     println!("ready {}", readers.len());
-    let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
+    // The orchestrator says `start` right before the first broadcast (the
+    // clients' CPU is counted from there: the idle phase before it has
+    // them answering keepalive pings), and anything else to quit.
+    let cpu_start = Arc::new(std::sync::atomic::AtomicU64::new(cpu_us()));
+    let (quit_tx, quit) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn({
+        let cpu_start = cpu_start.clone();
+        async move {
+            let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
+            if let Ok(Some(line)) = lines.next_line().await {
+                if line.trim() == "start" {
+                    cpu_start.store(cpu_us(), std::sync::atomic::Ordering::Relaxed);
+                    let _ = lines.next_line().await;
+                }
+            }
+            let _ = quit_tx.send(());
+        }
+    });
     let mut all = Vec::new();
     let mut last = 0;
     let mut kept = Vec::new();
+    // Per broadcast: (first, last) receive in µs from its send.
+    let mut spans = vec![(u32::MAX, 0u32); count as usize];
     let collect = async {
         for r in readers {
-            if let Ok((lat, last_ns, ws)) = r.await {
+            if let Ok((lat, seqs, last_ns, ws)) = r.await {
+                for (l, seq) in lat.iter().zip(&seqs) {
+                    if let Some(span) = spans.get_mut((*seq as usize).wrapping_sub(1)) {
+                        span.0 = span.0.min(l.1);
+                        span.1 = span.1.max(l.1);
+                    }
+                }
                 all.extend(lat);
                 last = last.max(last_ns);
                 kept.push(ws);
@@ -392,6 +515,9 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         }
     };
     let _ = tokio::time::timeout(PHASE_LIMIT, collect).await;
+    // The clients' own CPU from the first broadcast on: they share the
+    // machine's cores with the server.
+    let client_cpu = cpu_us().saturating_sub(cpu_start.load(std::sync::atomic::Ordering::Relaxed));
     let mut from_slot: Vec<u32> = all.iter().map(|l| l.0).collect();
     let mut from_send: Vec<u32> = all.iter().map(|l| l.1).collect();
     from_slot.sort_unstable();
@@ -410,9 +536,14 @@ async fn clients(addr: SocketAddr, kind: String, n: usize, count: u64) {
         pct(&from_send, 0.5),
         pct(&from_send, 0.99),
     );
+    let spans: Vec<String> = spans
+        .iter()
+        .map(|(first, last)| format!("{}:{}", first / 1000, last / 1000))
+        .collect();
+    println!("spans {client_cpu} {}", spans.join(" "));
     // Hold the sockets until told to quit, so the server measures nothing
     // about closing.
-    let _ = lines.next_line().await;
+    let _ = quit.await;
     drop(kept);
 }
 
@@ -468,13 +599,15 @@ impl Proc {
 }
 
 /// The servers compared, in table order.
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 8] = [
     "ui-flow",
     "ui-flow-unbatched",
     "socketioxide-common",
     "socketioxide-msgpack",
     "socketio-node",
     "plain",
+    "raw",
+    "raw2",
 ];
 
 /// The program and arguments that start a server.
@@ -490,6 +623,14 @@ fn server_command(kind: &str) -> (PathBuf, Vec<&'static str>) {
             vec!["server", "0"],
         ),
         "plain" => (bench.join("peers/serve.sh"), vec!["plain"]),
+        "raw" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["raw-server", "1"],
+        ),
+        "raw2" => (
+            std::env::current_exe().expect("current exe"),
+            vec!["raw-server", "2"],
+        ),
         "socketioxide-common" => (bench.join("peers/serve.sh"), vec!["socketioxide", "common"]),
         "socketioxide-msgpack" => (
             bench.join("peers/serve.sh"),
@@ -519,11 +660,37 @@ struct Row {
     idle_cpu_percent: f64,
     rss_per_conn_kib: f64,
     rss_after_per_conn_kib: f64,
+    /// The client process's CPU from the first broadcast until the last
+    /// one arrived, per delivery.
+    client_cpu_us_per_delivery: f64,
+    /// Per broadcast, "FIRST:LAST": ms from its send to its first and to
+    /// its last receive.
+    spans: Vec<String>,
 }
 
-fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
+/// CPU lists (`taskset -c`) the server and the clients run on, if pinned.
+#[derive(Default, Clone)]
+struct Pins {
+    server: Option<String>,
+    clients: Option<String>,
+}
+
+/// Runs `program` with `args`, on the CPUs `pin` names if any.
+fn spawn_pinned(pin: Option<&String>, program: &PathBuf, args: &[&str]) -> Proc {
+    match pin {
+        Some(cpus) => {
+            let program_arg = program.to_string_lossy().into_owned();
+            let mut all = vec!["-c", cpus.as_str(), program_arg.as_str()];
+            all.extend_from_slice(args);
+            Proc::spawn(&PathBuf::from("taskset"), &all)
+        }
+        None => Proc::spawn(program, args),
+    }
+}
+
+fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration, pins: &Pins) -> Row {
     let (program, args) = server_command(kind);
-    let mut server = Proc::spawn(&program, &args);
+    let mut server = spawn_pinned(pins.server.as_ref(), &program, &args);
     let addr = server.expect("addr")[0].clone();
     std::thread::sleep(Duration::from_millis(200));
     server.say("rss");
@@ -531,7 +698,11 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     let n_arg = n.to_string();
     let count_arg = count.to_string();
     let me = std::env::current_exe().expect("current exe");
-    let mut clients = Proc::spawn(&me, &["clients", kind, &addr, &n_arg, &count_arg]);
+    let mut clients = spawn_pinned(
+        pins.clients.as_ref(),
+        &me,
+        &["clients", kind, &addr, &n_arg, &count_arg],
+    );
     let ready: usize = clients.expect("ready")[0].parse().expect("ready");
     assert_eq!(ready, n, "{kind}: only {ready} of {n} clients connected");
     server.say("rss");
@@ -547,6 +718,7 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     server.say("cpu");
     let idle_cpu_us: f64 = server.expect("cpu")[0].parse().expect("cpu");
     let idle_per_sec = idle_cpu_us / idle_start.elapsed().as_secs_f64();
+    clients.say("start");
     let start_ns = unix_ns();
     let window = std::time::Instant::now();
     server.say(&format!("broadcast {count} {rate}"));
@@ -559,6 +731,8 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
     let delivered = num(0);
     let last_ns = num(1);
     let ms = |i: usize| num(i) as f64 / 1000.0;
+    let mut spans = clients.expect("spans");
+    let client_cpu_us: f64 = spans.remove(0).parse().expect("client cpu");
     server.say("rss");
     let busy: f64 = server.expect("rss")[0].parse().expect("rss");
     clients.finish();
@@ -579,6 +753,8 @@ fn run(kind: &str, n: usize, rate: u64, count: u64, idle: Duration) -> Row {
         idle_cpu_percent: idle_per_sec / 1e4,
         rss_per_conn_kib: (after - before) / n as f64,
         rss_after_per_conn_kib: (busy - before) / n as f64,
+        client_cpu_us_per_delivery: client_cpu_us / delivered.max(1) as f64,
+        spans,
     }
 }
 
@@ -598,6 +774,8 @@ fn orchestrate(args: &[String]) {
     let mut count = 200;
     let mut idle = Duration::from_secs(5);
     let mut kinds: Vec<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
+    let mut pins = Pins::default();
+    let mut per_broadcast = false;
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
@@ -607,6 +785,13 @@ fn orchestrate(args: &[String]) {
             "--count" => count = value.parse().expect("--count"),
             "--idle" => idle = Duration::from_secs_f64(value.parse().expect("--idle")),
             "--servers" => kinds = value.split(',').map(str::to_owned).collect(),
+            "--pin-server" => pins.server = Some(value),
+            "--pin-clients" => pins.clients = Some(value),
+            "--per-broadcast" => {
+                per_broadcast = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -622,16 +807,16 @@ fn orchestrate(args: &[String]) {
         frame_len()
     );
     println!(
-        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | net of idle | idle CPU % core | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
+        "| N | server | deliveries/s | p50 from slot | p99 from slot | p99.9 from slot | p50 from send | p99 from send | server CPU µs/delivery | net of idle | idle CPU % core | client CPU µs/delivery | RSS KiB/idle conn | RSS KiB/conn after | delivered |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for n in ns {
         let mut rows = Vec::new();
         for kind in &kinds {
-            let row = run(kind, n, rate, count, idle);
+            let row = run(kind, n, rate, count, idle, &pins);
             println!(
-                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} | {}/{} |",
+                "| {n} | {kind} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.2} | {:.1} | {:.1} | {}/{} |",
                 row.per_sec,
                 row.slot_p50_ms,
                 row.slot_p99_ms,
@@ -641,11 +826,18 @@ fn orchestrate(args: &[String]) {
                 row.cpu_us_per_delivery,
                 row.net_cpu_us_per_delivery,
                 row.idle_cpu_percent,
+                row.client_cpu_us_per_delivery,
                 row.rss_per_conn_kib,
                 row.rss_after_per_conn_kib,
                 row.delivered,
                 row.expected
             );
+            if per_broadcast {
+                println!(
+                    "|   | {kind}: ms from send to each broadcast's first:last receive | {} |",
+                    row.spans.join(" ")
+                );
+            }
             rows.push((kind.clone(), row));
         }
         ratios.push((n, rows));
@@ -678,6 +870,9 @@ fn main() {
         Some("server") => {
             let batch = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(8 * 1024);
             runtime().block_on(serve(batch));
+        }
+        Some("raw-server") => {
+            serve_raw(args.get(1).and_then(|t| t.parse().ok()).unwrap_or(1));
         }
         Some("clients") => {
             let kind = args[1].clone();

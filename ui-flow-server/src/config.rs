@@ -6,6 +6,7 @@
 //! | [`read_buffer_size`](ServerConfig::read_buffer_size) | 2 KiB | (socket read buffer per connection, held even when idle; a larger client frame is read in several reads) |
 //! | [`write_batch_bytes`](ServerConfig::write_batch_bytes) | 8 KiB | (frames queued for one connection are gathered into writes of about this size; 0 writes each frame on its own) |
 //! | [`outbound_queue_bytes`](ServerConfig::outbound_queue_bytes) | 1 MiB | queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003; nobody else waits |
+//! | [`lane_queue_bytes`](ServerConfig::lane_queue_bytes) | 64 MiB per resource | a frame that would go over it is not queued; each of its recipients: queued frames dropped, `Error slow_consumer` (fatal, reconnect), close 4003 |
 //! | [`max_connections`](ServerConfig::max_connections) | 10 000 per node | `Error too_many_connections` (fatal, reconnect), close 4006 |
 //! | [`max_connections_per_user`](ServerConfig::max_connections_per_user) | 16 per node | same |
 //! | [`rate_limit`](ServerConfig::rate_limit) | 50 frames/s, burst 100 | every frame counts, text ones too; frame dropped unread: an Action gets `ActionErr rate_limited`, other frames share one `Error rate_limited` (not fatal) per run of drops |
@@ -67,6 +68,16 @@ pub struct ServerConfig {
     /// Bytes that may wait to be written to one connection before it is
     /// disconnected as a slow consumer.
     pub outbound_queue_bytes: usize,
+    /// Bytes of frames that may wait on one resource's delivery lane (made
+    /// by the hub, not yet handed to their connections' outbound queues),
+    /// each frame counted once however many connections it goes to. Handing
+    /// frames on never waits for a socket, so a lane fills only when the
+    /// thread delivering it gets no CPU for a long while; a frame that would
+    /// take it over this bound is not queued, and its recipients are closed
+    /// as slow consumers (as if their `outbound_queue_bytes` had been hit).
+    /// Per resource and node; the batch being handed on (at most this much
+    /// again) is not counted.
+    pub lane_queue_bytes: usize,
     /// Connections per node (this process).
     pub max_connections: usize,
     /// Connections per user on this node, across resources.
@@ -143,6 +154,7 @@ impl Default for ServerConfig {
             read_buffer_size: 2 * 1024,
             write_batch_bytes: 8 * 1024,
             outbound_queue_bytes: 1024 * 1024,
+            lane_queue_bytes: 64 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_user: 16,
             rate_limit: RateLimit {

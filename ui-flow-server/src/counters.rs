@@ -25,7 +25,8 @@ pub struct Counters {
     /// wrong type or over the rate limit, and queued frames discarded when
     /// a slow consumer was disconnected.
     pub drops: u64,
-    /// Connections closed because their outbound queue went over its bound.
+    /// Connections closed because their outbound queue, or their resource's
+    /// delivery lane (`ServerConfig::lane_queue_bytes`), went over its bound.
     pub slow_disconnects: u64,
     /// Connections closed by the liveness timeout.
     pub liveness_timeouts: u64,

@@ -19,6 +19,18 @@
 //! A connection belongs to one lane for its whole admitted life, so each
 //! connection sees its frames in hub order.
 //!
+//! Bound: the frames queued on a lane and not yet taken by a delivering
+//! thread are bounded in bytes
+//! ([`ServerConfig::lane_queue_bytes`](crate::ServerConfig::lane_queue_bytes),
+//! each frame counted once however many recipients it has). A frame that
+//! would take the lane over it is not queued; each of its recipients is
+//! closed as a slow consumer instead ([`LaneOp::Overflow`]), exactly as if
+//! the frame had overflowed its outbox. Pushing never waits on a socket,
+//! so a lane only fills when its delivering thread gets no CPU for a long
+//! while; the bound keeps that from growing memory without end. Joins,
+//! leaves, closes, pings and aborts are always queued: they are small and
+//! each is some connection's one outcome.
+//!
 //! Locks: the hub's lock may be held while a lane's queue is locked (to
 //! queue), never the other way round; the members map is locked only by
 //! the thread delivering, which takes no other lock of the server's while
@@ -50,6 +62,18 @@ pub(crate) enum LaneOp {
     Leave(ConnectionId),
     /// A frame, close, ping or abort for members of this lane.
     Send(Transmit),
+    /// A frame for this connection found the lane full: it is closed as a
+    /// slow consumer (the hub has already let it go).
+    Overflow(ConnectionId),
+}
+
+/// What [`Lane::offer`] did with a frame.
+pub(crate) enum Offered {
+    /// Queued.
+    Queued,
+    /// The lane was full: the frame was not queued, and these recipients
+    /// are to be closed as slow consumers.
+    Full(crate::hub::Recipients),
 }
 
 /// Whether a delivering thread still has the lane's turn.
@@ -64,6 +88,8 @@ pub(crate) enum Turn {
 #[derive(Default)]
 struct Queue {
     ops: VecDeque<LaneOp>,
+    /// Bytes of the frames in `ops` (each frame once).
+    frame_bytes: usize,
     /// A thread is delivering this lane's ops.
     delivering: bool,
 }
@@ -100,14 +126,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Lane {
     /// Queues `op` (the caller holds the hub's lock, which orders it).
+    /// Frames go through [`offer`](Self::offer), which bounds them.
     pub(crate) fn enqueue(&self, op: LaneOp) {
         let send = matches!(op, LaneOp::Send(_));
-        lock(&self.queue).ops.push_back(op);
+        {
+            let mut queue = lock(&self.queue);
+            if let LaneOp::Send(Transmit::Frame { bytes, .. }) = &op {
+                queue.frame_bytes += bytes.len();
+            }
+            queue.ops.push_back(op);
+        }
         if send {
             if let Some(hold) = lock(&self.hold).as_ref() {
                 hold.sends
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 hold.queued.notify_waiters();
+            }
+        }
+    }
+
+    /// Queues a transmit, unless it is a frame that would take the lane's
+    /// queued frames over `bound` bytes: that frame is handed back as the
+    /// recipients to close (see the module docs). The caller holds the
+    /// hub's lock, so no other thread queues meanwhile.
+    pub(crate) fn offer(&self, transmit: Transmit, bound: usize) -> Offered {
+        let full = match &transmit {
+            Transmit::Frame { bytes, .. } => {
+                lock(&self.queue).frame_bytes.saturating_add(bytes.len()) > bound
+            }
+            _ => false,
+        };
+        match transmit {
+            Transmit::Frame { to, .. } if full => Offered::Full(to),
+            transmit => {
+                self.enqueue(LaneOp::Send(transmit));
+                Offered::Queued
             }
         }
     }
@@ -150,6 +203,7 @@ impl Lane {
                 queue.delivering = false;
                 return Turn::Done;
             }
+            queue.frame_bytes = 0;
             mem::take(&mut queue.ops)
         };
         let hold = lock(&self.hold).clone();
@@ -167,6 +221,14 @@ impl Lane {
                     }
                     LaneOp::Leave(id) => {
                         members.remove(&id);
+                    }
+                    LaneOp::Overflow(id) => {
+                        if let Some(outbox) = members.get(&id) {
+                            if let Pushed::Overflow { dropped } = outbox.overflow() {
+                                Live::add(tally.slow_disconnects, 1);
+                                Live::add(tally.drops, dropped as u64);
+                            }
+                        }
                     }
                     LaneOp::Send(transmit) => push(
                         &members,

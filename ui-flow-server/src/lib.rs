@@ -17,7 +17,9 @@
 //!   Work that needs the application (snapshots, actions) leaves it as a
 //!   [`hub::Request`] and comes back through a `complete_*` call.
 //! - [`FlowServer`] drives a hub on tokio and axum: one task per connection
-//!   doing IO only, a bounded outbound queue per connection, one task that
+//!   doing IO only, a bounded outbound queue per connection, a bounded
+//!   delivery queue per resource (frames made, not yet handed to the
+//!   outbound queues), one task that
 //!   sleeps until the hub's next deadline (every protocol timer is the
 //!   hub's). [`FlowServer::serve`] is the accept loop, with bounds before
 //!   the upgrade that `axum::serve` lacks.

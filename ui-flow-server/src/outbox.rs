@@ -107,22 +107,38 @@ impl Outbox {
         if state.close.is_some() {
             return Pushed::Closing;
         }
-        let error = slow_consumer_frame();
         // Room for the error is kept free, so closing never exceeds the bound.
-        if state.bytes + frame.len() + error.len() > self.bound {
-            let dropped = state.frames.len();
-            let removed: usize = state.frames.drain(..).map(|f| f.len()).sum();
-            state.bytes = state.bytes - removed + error.len();
-            state.frames.push_back(error);
-            state.close = Some((CloseCode::SLOW_CONSUMER, "slow consumer"));
-            drop(state);
-            self.writer.notify_one();
-            self.closing.notify_one();
-            return Pushed::Overflow { dropped };
+        if state.bytes + frame.len() + slow_consumer_frame().len() > self.bound {
+            return self.overflow_locked(state);
         }
         state.bytes += frame.len();
         state.frames.push_back(frame);
         Pushed::Queued
+    }
+
+    /// Closes as a slow consumer now, as a push over the bound does: the
+    /// queued frames are dropped, the `slow_consumer` error and close 4003
+    /// are queued. For a frame refused before it reached this outbox (its
+    /// resource's delivery lane was full, see [`crate::lane`]).
+    pub(crate) fn overflow(&self) -> Pushed {
+        let state = self.lock();
+        if state.close.is_some() {
+            return Pushed::Closing;
+        }
+        self.overflow_locked(state)
+    }
+
+    fn overflow_locked(&self, mut state: MutexGuard<'_, State>) -> Pushed {
+        let error = slow_consumer_frame();
+        let dropped = state.frames.len();
+        let removed: usize = state.frames.drain(..).map(|f| f.len()).sum();
+        state.bytes = state.bytes - removed + error.len();
+        state.frames.push_back(error);
+        state.close = Some((CloseCode::SLOW_CONSUMER, "slow consumer"));
+        drop(state);
+        self.writer.notify_one();
+        self.closing.notify_one();
+        Pushed::Overflow { dropped }
     }
 
     /// Wakes the writer for frames queued with [`push_unwoken`](Self::push_unwoken).
@@ -288,6 +304,23 @@ mod tests {
             Pushed::Overflow { dropped: 2 }
         );
         assert_eq!(outbox.push(Bytes::from_static(b"x")), Pushed::Closing);
+        match outbox.next().await {
+            Next::Frame(frame) => assert!(is_slow_consumer_error(&frame)),
+            other => panic!("expected the error frame, got {other:?}"),
+        }
+        assert!(matches!(outbox.next().await, Next::Flush));
+        assert!(matches!(
+            outbox.next().await,
+            Next::Close(CloseCode::SLOW_CONSUMER, _)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_forced_overflow_drops_the_queue_once_and_closes_as_slow_consumer() {
+        let outbox = Outbox::new(1024);
+        assert_eq!(outbox.push(Bytes::from_static(b"12345")), Pushed::Queued);
+        assert_eq!(outbox.overflow(), Pushed::Overflow { dropped: 1 });
+        assert_eq!(outbox.overflow(), Pushed::Closing);
         match outbox.next().await {
             Next::Frame(frame) => assert!(is_slow_consumer_error(&frame)),
             other => panic!("expected the error frame, got {other:?}"),

@@ -39,7 +39,7 @@ use crate::hub::{
     BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, MeshEvent, Now, OpKey,
     Request, Transmit, outcome_frame,
 };
-use crate::lane::{DeliveryHold, Lane, LaneOp, Tally, Turn};
+use crate::lane::{DeliveryHold, Lane, LaneOp, Offered, Tally, Turn};
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
 use crate::outbox::Outbox;
 use crate::store::{MemoryStore, OpRecord, Outcome, Store};
@@ -1019,8 +1019,15 @@ impl<H: FlowHandler> Inner<H> {
                 if let Some((_, lane)) = core.lane_of.get(&first) {
                     // A frame's recipients are all of one resource (the hub
                     // fans out per session), so they share the first's lane.
-                    lane.enqueue(LaneOp::Send(transmit));
                     let lane = lane.clone();
+                    if let Offered::Full(to) = lane.offer(transmit, self.config.lane_queue_bytes) {
+                        // The lane is over its bound: the frame's
+                        // recipients go as slow consumers (below).
+                        for id in to.as_slice() {
+                            lane.enqueue(LaneOp::Overflow(*id));
+                            slow.push(*id);
+                        }
+                    }
                     core.touched.push(lane);
                     continue;
                 }

@@ -2,16 +2,19 @@
 //! 127.0.0.1: while the delivery of resource A's frames is held (the
 //! `hold_delivery` seam stops the thread pushing them into A's outboxes),
 //! a client of resource B completes its handshake, gets its snapshot and
-//! B's broadcasts; A's frames then arrive in order.
+//! B's broadcasts; A's frames then arrive in order. And a lane that fills
+//! up (its delivery held past `lane_queue_bytes`) closes the recipients of
+//! the frame that does not fit as slow consumers.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Client, Frame, Msg, STUCK, start};
+use common::{Client, Frame, Msg, STUCK, close_code, error_code, start};
 use futures::{FutureExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
+use ui_flow::ClientMessage;
 use ui_flow::codec::Decoded;
 use ui_flow_server::ServerConfig;
 use ui_flow_server::counter::{Counter, CounterDelta};
@@ -135,4 +138,72 @@ async fn while_one_resources_fan_out_is_held_another_resource_joins_and_broadcas
     for watcher in &mut watchers {
         delta(watcher, 2).await;
     }
+}
+
+// Two workers: the held delivery blocks one of them, on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_that_would_overfill_a_lane_closes_its_recipients_as_slow_consumers() {
+    let mut config = ServerConfig::default();
+    config.presence_batch = Duration::ZERO;
+    config.lane_queue_bytes = 256;
+    let t = start(Counter, config).await;
+    let mut watchers = Vec::new();
+    for i in 0..2 {
+        let (client, _) = Client::join(t.addr, "a", &format!("watcher{i}")).await;
+        watchers.push(client);
+    }
+    let hold = t.server.hold_delivery("a").expect("a has connections");
+    let probe = hold.probe();
+    // A watcher pings: the server's Pong is queued on a's lane and taken by
+    // the delivering thread (that watcher's own task), which then waits on
+    // the hold; what follows stays queued on the lane. (Were a commit's
+    // task the one waiting, the next commit to the resource would wait
+    // behind it.)
+    watchers[0]
+        .send(&ClientMessage::<()>::Ping {
+            ts: 0,
+            presence: None,
+        })
+        .await;
+    probe.queued(1).await;
+    probe.waiting().await;
+    let a = t.server.session("a");
+    let mut commits = 0;
+    while a.connection_count() > 0 && commits < 100 {
+        let seq = tokio::time::timeout(STUCK, a.commit(CounterDelta { add: 1 }))
+            .await
+            .expect("a commit does not wait for a held lane")
+            .expect("commit");
+        commits += 1;
+        assert_eq!(seq, commits);
+    }
+    assert_eq!(a.connection_count(), 0, "after {commits} commits");
+    // The bound is in bytes: several deltas fit before one does not.
+    assert!(commits > 3, "the lane overflowed after {commits} commits");
+    drop(hold);
+    for watcher in &mut watchers {
+        let (msgs, close) = tokio::time::timeout(STUCK, watcher.read_to_close())
+            .await
+            .expect("the watcher is closed");
+        let seqs: Vec<u64> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Delta { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        // A contiguous prefix of the deltas (those written before the
+        // overflow), never the one that did not fit.
+        assert!(seqs.iter().zip(1..).all(|(s, want)| *s == want), "{seqs:?}");
+        assert!((seqs.len() as u64) < commits, "{seqs:?}");
+        assert_eq!(
+            msgs.iter().filter_map(error_code).collect::<Vec<_>>(),
+            [("slow_consumer".to_owned(), true)]
+        );
+        assert_eq!(close_code(&close), Some(4003));
+    }
+    assert_eq!(t.server.counters().slow_disconnects, 2);
+    // The resource itself is fine: a new client gets every commit.
+    let (_late, joined) = Client::join(t.addr, "a", "late").await;
+    assert_eq!(joined.seq, commits);
 }

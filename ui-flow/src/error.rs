@@ -241,6 +241,12 @@ pub enum ChannelError {
     /// No resource of that `Model` on that channel.
     #[error("no such resource on {0}")]
     Unknown(crate::Channel),
+    /// The resource on that channel is being left or was left (by the
+    /// client, or refused or ended by the server): nothing more is sent on
+    /// it. A signal also needs the resource joined (signals are not queued
+    /// for a channel).
+    #[error("the resource on {0} is not joined")]
+    NotJoined(crate::Channel),
     /// The action could not be encoded.
     #[error("the action does not encode: {0}")]
     Encode(#[from] crate::EncodeError),

@@ -71,7 +71,7 @@ pub use channel::Channel;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
-pub use client::{FlowConnection, FlowConnectionBuilder};
+pub use client::{FlowConnection, FlowConnectionBuilder, FlowSocket, ResourceHandle};
 pub use code::{CloseCode, ErrorCode};
 pub use error::{
     ApiMisuse, ChannelError, DecodeError, EncodeError, Error, Incompatible, ProtocolViolation,

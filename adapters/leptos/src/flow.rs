@@ -1,13 +1,17 @@
 //! [`use_flow`] and the value it returns: the Leptos mapping of
-//! [`ui_flow::client::Binding`], one signal per [`Part`].
+//! [`ui_flow::client::Binding`], one signal per [`Part`]; and
+//! [`provide_flow_socket`] with [`use_flow_on`], which put every resource
+//! of a page on one socket.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use ui_flow::client::{Binding, FlowOptions, Notification, OpState, Part};
+use ui_flow::client::{Binding, FlowOptions, Notification, OpState, Part, ResourceStatus};
 use ui_flow::{
-    ApiMisuse, ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
+    ApiMisuse, CloseReason, ConnectionStatus, Error, FlowSocket, Model, OpId, PresenceInfo,
+    PresenceStatus, SignalPayload,
 };
 
 /// A [`Model`] whose state and events can live in Leptos signals, which
@@ -45,7 +49,11 @@ pub struct UseFlow<M: SignalModel> {
     pub presence: Signal<Arc<Vec<PresenceInfo>>>,
     /// The most recent notifications, oldest first.
     pub notifications: Signal<Arc<Vec<Notification<M::Event>>>>,
-    binding: StoredValue<Binding<M>, LocalStorage>,
+    /// Where the resource stands on its shared socket, for a value from
+    /// [`use_flow_on`] of a resource other than the socket URL's; `None`
+    /// otherwise (see [`Latest::resource_status`](ui_flow::client::Latest::resource_status)).
+    pub resource_status: Signal<Option<ResourceStatus>>,
+    binding: StoredValue<Option<Binding<M>>, LocalStorage>,
 }
 
 impl<M: SignalModel> Clone for UseFlow<M> {
@@ -71,6 +79,17 @@ pub fn use_flow_with_options<M: SignalModel>(
     url: impl Into<String>,
     options: FlowOptions,
 ) -> UseFlow<M> {
+    bind(|on_change| Some(Binding::<M>::connect(url, &options, on_change)))
+}
+
+/// Signals fed by the binding `make` builds with the change listener it is
+/// given (none: the value is closed as misconfigured); the binding is
+/// closed when the owner is cleaned up.
+fn bind<M: SignalModel>(
+    make: impl FnOnce(
+        Box<dyn FnMut(Part, &ui_flow::client::Latest<M::State, M::Event>)>,
+    ) -> Option<Binding<M>>,
+) -> UseFlow<M> {
     let state = RwSignal::new(Arc::new(M::State::default()));
     let status = RwSignal::new(ConnectionStatus::Connecting);
     let latency = RwSignal::new(None);
@@ -78,10 +97,12 @@ pub fn use_flow_with_options<M: SignalModel>(
     let ops = RwSignal::new(Arc::new(Vec::new()));
     let presence = RwSignal::new(Arc::new(Vec::new()));
     let notifications = RwSignal::new(Arc::new(Vec::new()));
+    let resource_status = RwSignal::new(None);
 
     // Writes signals only; it holds no handle to the binding, so the
-    // connection lives exactly as long as the scope's stored value.
-    let binding = Binding::<M>::connect(url, &options, move |part, latest| {
+    // connection (or the joined resource) lives exactly as long as the
+    // scope's stored value.
+    let binding = make(Box::new(move |part, latest| {
         match part {
             Part::State => state.try_set(latest.state()).map(drop),
             Part::Status => status.try_set(latest.status()).map(drop),
@@ -90,14 +111,25 @@ pub fn use_flow_with_options<M: SignalModel>(
             Part::Ops => ops.try_set(latest.ops()).map(drop),
             Part::Presence => presence.try_set(latest.presence()).map(drop),
             Part::Notifications => notifications.try_set(latest.notifications()).map(drop),
+            Part::Resource => resource_status.try_set(latest.resource_status()).map(drop),
             _ => None,
         };
-    });
-    // A binding that could not connect is closed already.
-    status.set(binding.latest().status());
+    }));
+    match &binding {
+        // A binding that could not connect (or join) is closed already.
+        Some(binding) => {
+            status.set(binding.latest().status());
+            resource_status.set(binding.latest().resource_status());
+        }
+        None => status.set(ConnectionStatus::Closed {
+            reason: CloseReason::Misconfigured {
+                message: "use_flow_on needs provide_flow_socket in an enclosing scope".into(),
+            },
+        }),
+    }
     let binding = StoredValue::new_local(binding);
     on_cleanup(move || {
-        binding.try_with_value(Binding::close);
+        binding.try_with_value(|b| b.as_ref().map(Binding::close));
     });
 
     UseFlow {
@@ -108,14 +140,94 @@ pub fn use_flow_with_options<M: SignalModel>(
         ops: ops.into(),
         presence: presence.into(),
         notifications: notifications.into(),
+        resource_status: resource_status.into(),
         binding,
     }
+}
+
+/// The page's one socket, provided by [`provide_flow_socket`].
+#[derive(Clone)]
+struct SharedSocket {
+    /// Held by the provider's scope (a socket is not `Send` in a browser).
+    socket: StoredValue<Option<FlowSocket>, LocalStorage>,
+    url_resource: String,
+    /// The `UseFlow<U>` of the socket URL's resource.
+    url_flow: Arc<dyn Any + Send + Sync>,
+}
+
+/// Opens one connection to `url` for the current scope and everything
+/// under it, and returns its URL resource's value (like
+/// [`use_flow_with_options`]). Every [`use_flow_on`] below joins its
+/// resource on this same socket instead of opening another; the socket
+/// closes when this scope is cleaned up.
+///
+/// `U` is the URL resource's model; a `use_flow_on::<U>` of that resource
+/// gets this same value. What it is not: a pool of connections. A page
+/// that needs two servers calls it in two sibling scopes.
+pub fn provide_flow_socket<U: SignalModel>(
+    url: impl Into<String>,
+    options: FlowOptions,
+) -> UseFlow<U> {
+    let url: String = url.into();
+    let flow = use_flow_with_options::<U>(url, options);
+    let socket = flow
+        .binding
+        .try_with_value(|b| b.as_ref().and_then(|b| b.connection().map(|c| c.socket())))
+        .flatten();
+    let url_resource = socket
+        .as_ref()
+        .map(|s| s.url_resource().to_owned())
+        .unwrap_or_default();
+    provide_context(SharedSocket {
+        socket: StoredValue::new_local(socket),
+        url_resource,
+        url_flow: Arc::new(flow),
+    });
+    flow
+}
+
+/// The value of `resource` on the socket of the nearest
+/// [`provide_flow_socket`] above: the URL's own value when `resource` is
+/// the socket URL's resource (and `M` its model), otherwise a resource
+/// joined on that socket as a channel, left when this scope is cleaned up.
+/// With default options; see [`use_flow_on_with_options`].
+///
+/// Its `status` is the shared socket's, and `resource_status` says where
+/// the resource stands (a server without channels, or over its limit,
+/// leaves it `Left` with code `channel_limit`). Without a provider above,
+/// the status is `Closed { Misconfigured }`.
+pub fn use_flow_on<M: SignalModel>(resource: impl Into<String>) -> UseFlow<M> {
+    use_flow_on_with_options(resource, FlowOptions::default())
+}
+
+/// [`use_flow_on`] with [`FlowOptions`]: the domains, notifications kept,
+/// settled actions kept, WebRTC signals and state scope apply to this
+/// resource; the token and connection policy are the provider's.
+pub fn use_flow_on_with_options<M: SignalModel>(
+    resource: impl Into<String>,
+    options: FlowOptions,
+) -> UseFlow<M> {
+    let resource: String = resource.into();
+    let shared = use_context::<SharedSocket>();
+    if let Some(shared) = &shared
+        && resource == shared.url_resource
+        && let Some(flow) = shared.url_flow.downcast_ref::<UseFlow<M>>()
+    {
+        return *flow;
+    }
+    let socket = shared.and_then(|shared| shared.socket.try_get_value().flatten());
+    bind(move |on_change| {
+        socket.map(|socket| Binding::<M>::join(&socket, resource, &options, on_change))
+    })
 }
 
 impl<M: SignalModel> UseFlow<M> {
     fn with_binding<R>(&self, f: impl FnOnce(&Binding<M>) -> Result<R, Error>) -> Result<R, Error> {
         self.binding
-            .try_with_value(f)
+            .try_with_value(|b| match b {
+                Some(b) => f(b),
+                None => Err(ApiMisuse::Closed.into()),
+            })
             .unwrap_or(Err(ApiMisuse::Closed.into()))
     }
 
@@ -139,7 +251,7 @@ impl<M: SignalModel> UseFlow<M> {
     /// One action's state, while [`ops`](Self::ops) lists it (untracked).
     pub fn op(&self, op_id: OpId) -> Option<OpState> {
         self.binding
-            .try_with_value(|b| b.latest().op(op_id))
+            .try_with_value(|b| b.as_ref().and_then(|b| b.latest().op(op_id)))
             .flatten()
     }
 
@@ -180,8 +292,10 @@ impl<M: SignalModel> UseFlow<M> {
         self.with_binding(Binding::resync)
     }
 
-    /// Closes the connection for good, before the scope ends.
+    /// Closes the connection for good, before the scope ends (for a value
+    /// of [`use_flow_on`] on a joined resource: leaves the resource).
     pub fn close(&self) {
-        self.binding.try_with_value(Binding::close);
+        self.binding
+            .try_with_value(|b| b.as_ref().map(Binding::close));
     }
 }

@@ -10,9 +10,14 @@
 //! commands and action tracking shared by every adapter) onto signals:
 //! reconnecting, resyncing, seq checks and optimistic updates are all done
 //! by `ui_flow::client`, exactly as in the other adapters (`ui-flow-yew`, `ui-flow-seed`, `ui-flow-js`). It is not a
-//! server integration or a way to share one connection between scopes: call
-//! `use_flow` once high up and pass the returned value (it is `Copy`) down or
-//! through `provide_context`.
+//! server integration.
+//!
+//! One socket per page: [`provide_flow_socket`] opens the connection high
+//! up, and every [`use_flow_on`]`::<M>(resource)` below it joins its
+//! resource on that socket (spec/PROTOCOL.md, "Channels") and leaves it
+//! when its scope is cleaned up; for the socket URL's own resource it is
+//! the provider's value. A plain [`use_flow`] still opens a socket of its
+//! own.
 //!
 //! The crate targets `wasm32-unknown-unknown` in a browser; on other targets
 //! it is empty. It needs Leptos 0.8 with the `csr` feature in the app.
@@ -55,10 +60,15 @@ mod flow;
 mod world;
 
 #[cfg(target_arch = "wasm32")]
-pub use flow::{SignalModel, UseFlow, use_flow, use_flow_with_options};
+pub use flow::{
+    SignalModel, UseFlow, provide_flow_socket, use_flow, use_flow_on, use_flow_on_with_options,
+    use_flow_with_options,
+};
 /// The options and notification type every adapter shares, from
 /// [`ui_flow::client`]; `UseFlowOptions` is the name this crate used before.
 #[cfg(target_arch = "wasm32")]
-pub use ui_flow::client::{FlowOptions, FlowOptions as UseFlowOptions, Notification};
+pub use ui_flow::client::{
+    FlowOptions, FlowOptions as UseFlowOptions, Notification, ResourceStatus,
+};
 #[cfg(all(target_arch = "wasm32", feature = "bevy"))]
 pub use world::{use_component, use_entities, use_entity_component};

@@ -7,13 +7,13 @@
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use todo_model::{DOMAIN, TodoAction, TodoModel};
-use ui_flow::OpId;
-use ui_flow::client::FlowOptions;
+use ui_flow::client::{FlowOptions, ResourceStatus};
+use ui_flow::{ConnectionStatus, OpId};
 use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
 use ui_flow_adapter_test_support::{
     RowChange, RowLog, endpoint_url, fresh_resource, mount_point, rows, scenarios, until,
 };
-use ui_flow_leptos::{UseFlow, use_flow_with_options};
+use ui_flow_leptos::{UseFlow, provide_flow_socket, use_flow_on, use_flow_with_options};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 
@@ -99,5 +99,124 @@ async fn commands_after_the_scope_is_disposed_fail_as_closed() {
     assert!(matches!(
         err,
         ui_flow::Error::Misuse(ui_flow::ApiMisuse::Closed)
+    ));
+}
+
+/// What one page's components got from one shared socket.
+struct SharedPage {
+    board: Flow,
+    same: Flow,
+    other: Flow,
+    _mounted: Box<dyn std::any::Any>,
+}
+
+/// A provider for `resource` with two children: one asks for the socket
+/// URL's own resource, one for another resource.
+fn mount_shared(resource: String) -> SharedPage {
+    let root = mount_point();
+    let (out, flows) = std::sync::mpsc::channel();
+    let url = endpoint_url(&resource);
+    let other = format!("{resource}-other");
+    let mounted = mount_to(root, move || {
+        let options = FlowOptions::default().token("ann").subscribe([DOMAIN]);
+        let board = provide_flow_socket::<TodoModel>(url, options);
+        let (out_same, out_other) = (out.clone(), out.clone());
+        let _ = out.send(board);
+        view! {
+            <Child resource=resource.clone() out=out_same />
+            <Child resource=other.clone() out=out_other />
+        }
+    });
+    let mut received: Vec<Flow> = flows.try_iter().collect();
+    assert_eq!(received.len(), 3, "the provider and both children ran");
+    let other = received.pop().expect("three");
+    let same = received.pop().expect("three");
+    let board = received.pop().expect("three");
+    SharedPage {
+        board,
+        same,
+        other,
+        _mounted: Box::new(mounted),
+    }
+}
+
+#[component]
+fn Child(resource: String, out: std::sync::mpsc::Sender<Flow>) -> impl IntoView {
+    let flow = use_flow_on::<TodoModel>(resource);
+    let _ = out.send(flow);
+    view! { <p>{move || format!("{:?}", flow.resource_status.get())}</p> }
+}
+
+#[wasm_bindgen_test]
+async fn use_flow_on_shares_the_providers_socket_and_reports_a_resource_it_cannot_join() {
+    let page = mount_shared(fresh_resource("leptos-shared"));
+    until("the provider's snapshot", || {
+        page.board.status.get_untracked().is_open()
+            && page.board.state.get_untracked().items.len() == 2
+    })
+    .await;
+
+    // The socket URL's resource: the provider's own value, not a second
+    // connection. An action sent through it is the provider's action.
+    let op = page
+        .same
+        .send_action(TodoAction::Toggle { id: 1 })
+        .expect("sent");
+    until("the provider lists the action as settled", || {
+        page.board
+            .ops
+            .get_untracked()
+            .iter()
+            .any(|(id, state)| *id == op && state.is_settled())
+    })
+    .await;
+    assert_eq!(page.same.resource_status.get_untracked(), None);
+
+    // Another resource is joined on the same socket; today's server
+    // announces no channels, so it is reported left with channel_limit
+    // while the socket itself stays open.
+    until("the other resource was reported left", || {
+        matches!(
+            page.other.resource_status.get_untracked(),
+            Some(ResourceStatus::Left { .. })
+        )
+    })
+    .await;
+    let Some(ResourceStatus::Left { code, .. }) = page.other.resource_status.get_untracked() else {
+        unreachable!("checked above")
+    };
+    assert_eq!(code, Some(ui_flow::ErrorCode::CHANNEL_LIMIT));
+    assert!(
+        page.other.status.get_untracked().is_open(),
+        "the shared socket's status"
+    );
+    let refused = page
+        .other
+        .send_action(TodoAction::Toggle { id: 1 })
+        .expect_err("a left resource takes no actions");
+    assert!(matches!(
+        refused,
+        ui_flow::Error::Channel(ui_flow::ChannelError::NotJoined(_))
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn use_flow_on_without_a_provider_is_closed_as_misconfigured() {
+    let root = mount_point();
+    let (out, flows) = std::sync::mpsc::channel();
+    let _mounted = mount_to(root, move || {
+        let _ = out.send(use_flow_on::<TodoModel>("anything"));
+        view! { <p></p> }
+    });
+    let flow = flows.try_recv().expect("the component ran");
+    assert!(matches!(
+        flow.status.get_untracked(),
+        ConnectionStatus::Closed {
+            reason: ui_flow::CloseReason::Misconfigured { .. }
+        }
+    ));
+    assert!(matches!(
+        flow.send_action(TodoAction::Toggle { id: 1 }),
+        Err(ui_flow::Error::Misuse(ui_flow::ApiMisuse::Closed))
     ));
 }

@@ -9,10 +9,10 @@ use futures_channel::mpsc::unbounded;
 use futures_util::StreamExt;
 use seed::app::StreamHandle;
 use seed::prelude::Orders;
-use ui_flow::client::{Binding, Event, FlowOptions, OpState, Part};
+use ui_flow::client::{Binding, Event, FlowOptions, OpState, Part, ResourceEvent, ResourceStatus};
 use ui_flow::{
-    ConnectionStatus, Error, ErrorCode, FlowState, Model, OpId, PresenceDiff, PresenceInfo,
-    PresenceStatus, SignalPayload,
+    ConnectionStatus, Error, ErrorCode, FlowSocket, FlowState, Model, OpId, PresenceDiff,
+    PresenceInfo, PresenceStatus, SignalPayload,
 };
 
 /// What the connection tells the app, as a message for its `update`.
@@ -76,6 +76,9 @@ pub enum FlowMsg<S: FlowState, E> {
     },
     /// A ping measured the round trip.
     Latency(Duration),
+    /// Where a resource joined with [`join`] stands on its shared socket
+    /// (`Left` with code `channel_limit` on a server without channels).
+    Resource(ResourceStatus),
     /// The server reported an error (the client already acted on it).
     ServerError {
         /// The error's code.
@@ -157,6 +160,94 @@ pub fn connect<M: Model, Ms: 'static>(
     }
 }
 
+/// Joins `resource` on a connection's socket (a [`Flow`]'s
+/// [`socket`](Flow::socket)) instead of opening another: one socket per
+/// page. Its events arrive as `to_msg(FlowMsg)` like [`connect`]'s, plus
+/// [`FlowMsg::Resource`] for where the resource stands; `FlowMsg::Status`
+/// is the shared connection's. Dropping the returned [`Flow`] (or
+/// [`close`](Flow::close)) leaves the resource and keeps the connection.
+/// The options' domains, notifications kept and signal handler apply; the
+/// token and connection policy are the connection's.
+pub fn join<M: Model, Ms: 'static>(
+    socket: &FlowSocket,
+    resource: impl Into<String>,
+    options: FlowOptions,
+    orders: &mut impl Orders<Ms>,
+    to_msg: impl FnMut(FlowMsg<M::State, M::Event>) -> Ms + 'static,
+) -> Flow<M> {
+    let (sender, receiver) = unbounded::<FlowMsg<M::State, M::Event>>();
+    let messages = orders.stream_with_handle(receiver.map(to_msg));
+    let to_app = sender.clone();
+    let send = move |msg| drop(to_app.unbounded_send(msg));
+    let binding = Binding::join_with_events(
+        socket,
+        resource,
+        &options,
+        move |part, latest| {
+            let msg = match part {
+                Part::State => FlowMsg::State(latest.state()),
+                Part::Status => FlowMsg::Status(latest.status()),
+                Part::Presence => FlowMsg::Presence {
+                    members: latest.presence(),
+                    diff: PresenceDiff::default(),
+                },
+                Part::Resource => match latest.resource_status() {
+                    Some(status) => FlowMsg::Resource(status),
+                    None => return,
+                },
+                _ => return,
+            };
+            send(msg);
+        },
+        move |event: &ResourceEvent<M>| {
+            if let Some(msg) = resource_event_msg(event) {
+                let _ = sender.unbounded_send(msg);
+            }
+        },
+    );
+    Flow {
+        binding,
+        _messages: messages,
+    }
+}
+
+/// The message for a joined resource's event the binding's values do not
+/// cover.
+fn resource_event_msg<M: Model>(event: &ResourceEvent<M>) -> Option<FlowMsg<M::State, M::Event>> {
+    Some(match event {
+        ResourceEvent::Delta { delta, seq } => FlowMsg::Delta {
+            delta: delta.clone(),
+            seq: *seq,
+        },
+        ResourceEvent::Action { op_id, state } => FlowMsg::Action {
+            op_id: *op_id,
+            state: state.clone(),
+        },
+        ResourceEvent::Notify {
+            domain,
+            event,
+            correlation_id,
+        } => FlowMsg::Notify {
+            domain: domain.clone(),
+            event: event.clone(),
+            correlation_id: *correlation_id,
+        },
+        ResourceEvent::Signal {
+            from_user_id,
+            signal,
+        } => FlowMsg::Signal {
+            from_user_id: from_user_id.clone(),
+            signal: signal.clone(),
+        },
+        ResourceEvent::ServerError { code, message } => FlowMsg::ServerError {
+            code: code.clone(),
+            message: message.clone(),
+            fatal: false,
+        },
+        _ => return None,
+    })
+}
+
 /// The message for an event the binding's values do not cover.
 fn event_msg<S, E>(event: &Event<S, E>) -> Option<FlowMsg<S, E>>
 where
@@ -207,6 +298,19 @@ where
 }
 
 impl<M: Model> Flow<M> {
+    /// The connection's socket, to [`join`] further resources on it; `None`
+    /// for a flow that could not connect, or one made by [`join`] (use the
+    /// socket it was joined on).
+    pub fn socket(&self) -> Option<FlowSocket> {
+        self.binding.connection().map(|c| c.socket())
+    }
+
+    /// Where a resource made by [`join`] stands; `None` for a flow made by
+    /// [`connect`].
+    pub fn resource_status(&self) -> Option<ResourceStatus> {
+        self.binding.latest().resource_status()
+    }
+
     /// Sends an action, with an optional change to show at once until its
     /// outcome arrives (rolled back if the server rejects it). Its progress
     /// and outcome arrive as [`FlowMsg::Action`] and in [`ops`](Self::ops).

@@ -5,7 +5,11 @@
 //! turns its events into the app's messages through `Orders`, so `update`
 //! receives [`FlowMsg::State`], [`FlowMsg::Status`], [`FlowMsg::Action`],
 //! ... like any other message. The returned [`Flow`] lives in the model and
-//! sends actions; dropping it closes the connection.
+//! sends actions; dropping it closes the connection. [`join`] puts another
+//! resource on that connection's socket ([`Flow::socket`]) instead of
+//! opening a second one, with its messages through `Orders` the same way
+//! and [`FlowMsg::Resource`] for where it stands; dropping its `Flow`
+//! leaves the resource.
 //!
 //! It is only a mapping of `ui_flow::client::Binding` (options, values,
 //! commands and action tracking shared by every adapter) onto messages:
@@ -55,7 +59,11 @@
 mod flow;
 
 #[cfg(target_arch = "wasm32")]
-pub use flow::{Flow, FlowMsg, connect};
-/// The options every adapter shares, from [`ui_flow::client`].
+pub use flow::{Flow, FlowMsg, connect, join};
+/// The shared connection [`join`] puts a resource on ([`Flow::socket`]).
 #[cfg(target_arch = "wasm32")]
-pub use ui_flow::client::FlowOptions;
+pub use ui_flow::FlowSocket;
+/// The options every adapter shares, from [`ui_flow::client`], and where a
+/// joined resource stands.
+#[cfg(target_arch = "wasm32")]
+pub use ui_flow::client::{FlowOptions, ResourceStatus};

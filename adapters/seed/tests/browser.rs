@@ -209,3 +209,74 @@ async fn signals_arrive_and_presence_reports_go_out() {
     until("Ann active again", || ann_is(PresenceStatus::Active)).await;
     bob.close();
 }
+
+thread_local! {
+    /// Every `FlowMsg::Resource` the shared-socket app's joined flow sent.
+    static RESOURCE: RefCell<Vec<ui_flow_seed::ResourceStatus>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A page with one connection and a second resource joined on its socket.
+struct SharedModel {
+    /// Held for the app's life: dropping them closes or leaves.
+    _board: Flow<TodoModel>,
+    _other: Flow<TodoModel>,
+    board_status: ConnectionStatus,
+}
+
+enum SharedMsg {
+    Board(FlowMsg<TodoState, TodoEvent>),
+    Other(FlowMsg<TodoState, TodoEvent>),
+}
+
+#[wasm_bindgen_test]
+async fn join_shares_the_connections_socket_and_reports_a_resource_it_cannot_join() {
+    let resource = fresh_resource("seed-shared");
+    let other_resource = format!("{resource}-other");
+    let root: Element = mount_point().into();
+    let app = App::start(
+        root.clone(),
+        move |_, orders| {
+            let options = FlowOptions::default().token("ann");
+            let board = ui_flow_seed::connect(
+                endpoint_url(&resource),
+                options.clone(),
+                orders,
+                SharedMsg::Board,
+            );
+            let socket = board.socket().expect("connected");
+            let other =
+                ui_flow_seed::join(&socket, other_resource, options, orders, SharedMsg::Other);
+            SharedModel {
+                _board: board,
+                _other: other,
+                board_status: ConnectionStatus::Connecting,
+            }
+        },
+        |msg, model: &mut SharedModel, _| match msg {
+            SharedMsg::Board(FlowMsg::Status(status)) => model.board_status = status,
+            SharedMsg::Other(FlowMsg::Resource(status)) => {
+                RESOURCE.with(|r| r.borrow_mut().push(status));
+            }
+            _ => {}
+        },
+        |model: &SharedModel| p![format!("{:?}", model.board_status)],
+    );
+    until("the board open", || {
+        root.text_content().unwrap_or_default().contains("Open")
+    })
+    .await;
+    until("the other resource reported left", || {
+        RESOURCE.with(|r| {
+            r.borrow()
+                .iter()
+                .any(|s| matches!(s, ui_flow_seed::ResourceStatus::Left { .. }))
+        })
+    })
+    .await;
+    let last = RESOURCE.with(|r| r.borrow().last().cloned());
+    let Some(ui_flow_seed::ResourceStatus::Left { code, .. }) = last else {
+        panic!("not left: {last:?}")
+    };
+    assert_eq!(code, Some(ui_flow::ErrorCode::CHANNEL_LIMIT));
+    let _ = app;
+}

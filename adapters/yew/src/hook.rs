@@ -4,8 +4,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ui_flow::client::{FlowOptions, Latest, Notification, OpState};
-use ui_flow::{ConnectionStatus, Error, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload};
+use ui_flow::client::{FlowOptions, Latest, Notification, OpState, ResourceStatus};
+use ui_flow::{
+    ConnectionStatus, Error, FlowSocket, Model, OpId, PresenceInfo, PresenceStatus, SignalPayload,
+};
 use yew::prelude::*;
 
 use crate::store::{Concern, Listener, Store};
@@ -101,6 +103,13 @@ impl<M: Model> UseFlowHandle<M> {
     /// The most recent notifications, oldest first.
     pub fn notifications(&self) -> Arc<Vec<Notification<M::Event>>> {
         self.latest(Concern::Notifications).notifications()
+    }
+
+    /// Where the resource stands on its shared socket, for a handle from
+    /// [`use_flow_on`] of a resource other than the provider URL's; `None`
+    /// otherwise (see [`Latest::resource_status`]).
+    pub fn resource_status(&self) -> Option<ResourceStatus> {
+        self.latest(Concern::Resource).resource_status()
     }
 
     /// Sends an action, with an optional change to show at once until its
@@ -239,17 +248,74 @@ pub struct FlowProviderProps {
     pub children: Html,
 }
 
+/// The socket of the nearest [`FlowProvider`], whatever its model.
+#[derive(Clone, PartialEq)]
+struct SocketContext {
+    socket: Option<FlowSocket>,
+    url_resource: AttrValue,
+}
+
 /// Owns one connection and lets every component below it use it through
-/// [`use_flow_context`], each re-rendering only for what it reads.
+/// [`use_flow_context`], each re-rendering only for what it reads, and
+/// join further resources on the same socket with [`use_flow_on`].
 #[component]
 pub fn FlowProvider<M: Model>(props: &FlowProviderProps) -> Html {
     let store = use_store::<M>(&props.url, &props.options);
+    let socket = store.binding.connection().map(|c| c.socket());
+    let sockets = SocketContext {
+        url_resource: socket
+            .as_ref()
+            .map(|s| AttrValue::from(s.url_resource().to_owned()))
+            .unwrap_or_default(),
+        socket,
+    };
     let context = FlowContext(Shared(store));
     html! {
-        <ContextProvider<FlowContext<M>> {context}>
-            {props.children.clone()}
-        </ContextProvider<FlowContext<M>>>
+        <ContextProvider<SocketContext> context={sockets}>
+            <ContextProvider<FlowContext<M>> {context}>
+                {props.children.clone()}
+            </ContextProvider<FlowContext<M>>>
+        </ContextProvider<SocketContext>>
     }
+}
+
+/// `resource` on the socket of the nearest [`FlowProvider`] above (of any
+/// model), or `None` without one. For the provider URL's own resource
+/// (with the provider's model) it is [`use_flow_context`]; any other
+/// resource is joined on the provider's socket as a channel when the
+/// component first renders (again when `resource` or `options` change)
+/// and left when it unmounts, so a page with several resources opens one
+/// socket. The handle's `status()` is the shared socket's;
+/// `resource_status()` says where the resource stands (left with code
+/// `channel_limit` on a server without channels). The options' domains,
+/// notifications kept and signal handler apply; the token and connection
+/// policy are the provider's.
+#[hook]
+pub fn use_flow_on<M: Model>(resource: &str, options: FlowOptions) -> Option<UseFlowHandle<M>> {
+    let sockets = use_context::<SocketContext>();
+    let url_store = use_context::<FlowContext<M>>().map(|context| context.0.0);
+    let is_url =
+        sockets.as_ref().is_some_and(|s| s.url_resource == resource) && url_store.is_some();
+    let socket = sockets.and_then(|s| s.socket).filter(|_| !is_url);
+    let joined = use_memo(
+        (socket, AttrValue::from(resource.to_owned()), options),
+        |(socket, resource, options)| {
+            socket
+                .as_ref()
+                .map(|socket| Shared(Store::join(socket, resource, options)))
+        },
+    );
+    use_effect_with((*joined).clone(), |joined| {
+        let store = joined.as_ref().map(|shared| Rc::clone(&shared.0));
+        move || {
+            if let Some(store) = store {
+                store.binding.close();
+            }
+        }
+    });
+    let store = (*joined).clone().map(|shared| shared.0).or(url_store);
+    let listener = use_listener(store.clone());
+    store.map(|store| UseFlowHandle { store, listener })
 }
 
 /// The connection of the nearest [`FlowProvider`] with these types above

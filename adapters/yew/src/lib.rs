@@ -5,7 +5,9 @@
 //! the connection's latest values (the state to show, status, latency,
 //! actions, presence, notifications) and methods to act on it. To share one
 //! connection, wrap components in a [`FlowProvider`] and call
-//! [`use_flow_context`] in each.
+//! [`use_flow_context`] in each; [`use_flow_on`] under the same provider
+//! joins another resource on that socket (one socket per page, see
+//! spec/PROTOCOL.md, "Channels").
 //!
 //! Components re-render only for what they read: reading `state()` during
 //! a render subscribes the component to state changes, reading `status()`
@@ -63,9 +65,13 @@ mod hook;
 mod store;
 
 #[cfg(target_arch = "wasm32")]
-pub use hook::{FlowProvider, FlowProviderProps, UseFlowHandle, use_flow, use_flow_context};
+pub use hook::{
+    FlowProvider, FlowProviderProps, UseFlowHandle, use_flow, use_flow_context, use_flow_on,
+};
 #[cfg(target_arch = "wasm32")]
 /// The options and notification type every adapter shares, from
 /// [`ui_flow::client`]; `UseFlowOptions` is the name this crate used before.
 #[cfg(target_arch = "wasm32")]
-pub use ui_flow::client::{FlowOptions, FlowOptions as UseFlowOptions, Notification};
+pub use ui_flow::client::{
+    FlowOptions, FlowOptions as UseFlowOptions, Notification, ResourceStatus,
+};

@@ -4,8 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use ui_flow::Model;
-use ui_flow::client::{Binding, FlowOptions, Part};
+use ui_flow::client::{Binding, FlowOptions, Latest, Part};
+use ui_flow::{FlowSocket, Model};
 use yew::functional::UseForceUpdateHandle;
 
 /// One kind of value a component can read; a bit in [`Listener::reads`].
@@ -18,6 +18,7 @@ pub(crate) enum Concern {
     Presence = 16,
     Notifications = 32,
     Epoch = 64,
+    Resource = 128,
 }
 
 impl Concern {
@@ -30,6 +31,7 @@ impl Concern {
             Part::Presence => Concern::Presence,
             Part::Notifications => Concern::Notifications,
             Part::Epoch => Concern::Epoch,
+            Part::Resource => Concern::Resource,
             _ => return None,
         })
     }
@@ -70,13 +72,27 @@ impl<M: Model> Store<M> {
     /// Connects to `url`. The binding's listener holds the store weakly, so
     /// dropping the last `Rc` drops the binding, which closes it.
     pub(crate) fn open(url: &str, options: &FlowOptions) -> Rc<Self> {
+        Self::new(|on_change| Binding::connect(url, options, on_change))
+    }
+
+    /// Joins `resource` on `socket` (a channel of a shared connection);
+    /// dropping the last `Rc` leaves it.
+    pub(crate) fn join(socket: &FlowSocket, resource: &str, options: &FlowOptions) -> Rc<Self> {
+        Self::new(|on_change| Binding::join(socket, resource, options, on_change))
+    }
+
+    /// A store around the binding `make` builds with the change listener it
+    /// is given, which holds the store weakly.
+    fn new(
+        make: impl FnOnce(Box<dyn FnMut(Part, &Latest<M::State, M::Event>)>) -> Binding<M>,
+    ) -> Rc<Self> {
         Rc::new_cyclic(|me: &Weak<Self>| {
             let me = me.clone();
-            let binding = Binding::connect(url, options, move |part, _| {
+            let binding = make(Box::new(move |part, _| {
                 if let (Some(store), Some(concern)) = (me.upgrade(), Concern::of(part)) {
                     store.changed(concern);
                 }
-            });
+            }));
             Store {
                 binding,
                 listeners: RefCell::new(Vec::new()),

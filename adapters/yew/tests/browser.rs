@@ -16,7 +16,7 @@ use ui_flow_adapter_test_support::{
     RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, scenarios,
     server_url, until,
 };
-use ui_flow_yew::{FlowProvider, UseFlowHandle, use_flow, use_flow_context};
+use ui_flow_yew::{FlowProvider, UseFlowHandle, use_flow, use_flow_context, use_flow_on};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 use yew::prelude::*;
@@ -281,4 +281,103 @@ async fn commands_after_unmount_fail_as_closed() {
         err,
         ui_flow::Error::Misuse(ui_flow::ApiMisuse::Closed)
     ));
+}
+
+#[derive(Properties, PartialEq)]
+struct OnProps {
+    resource: AttrValue,
+    seen: Probe<Seen>,
+}
+
+/// A component that asks for `resource` on the provider's socket.
+#[component]
+fn On(props: &OnProps) -> Html {
+    let flow = use_flow_on::<TodoModel>(&props.resource, FlowOptions::default());
+    *props.seen.0.flow.borrow_mut() = flow.clone();
+    html! { <p>{format!("{:?}", flow.map(|f| f.resource_status()))}</p> }
+}
+
+#[derive(Properties, PartialEq)]
+struct PageProps {
+    resource: AttrValue,
+    same: Probe<Seen>,
+    other: Probe<Seen>,
+}
+
+/// One provider, one component on its URL's resource, one on another.
+#[component]
+fn Page(props: &PageProps) -> Html {
+    let url = AttrValue::from(server_url(&props.resource, "ann"));
+    let other = AttrValue::from(format!("{}-other", props.resource));
+    html! {
+        <FlowProvider<TodoModel> {url}>
+            <On resource={props.resource.clone()} seen={props.same.clone()} />
+            <On resource={other} seen={props.other.clone()} />
+        </FlowProvider<TodoModel>>
+    }
+}
+
+#[wasm_bindgen_test]
+async fn use_flow_on_shares_the_providers_socket_and_reports_a_resource_it_cannot_join() {
+    let root = mount_point();
+    let (same, other) = (Probe::<Seen>::default(), Probe::<Seen>::default());
+    let props = PageProps {
+        resource: fresh_resource("yew-shared").into(),
+        same: same.clone(),
+        other: other.clone(),
+    };
+    let _app = yew::Renderer::<Page>::with_root_and_props(root.clone().into(), props).render();
+    until("both components rendered", || {
+        same.0.flow.borrow().is_some() && other.0.flow.borrow().is_some()
+    })
+    .await;
+    let (same, other) = (same.0.flow(), other.0.flow());
+    until("the provider's snapshot", || {
+        same.status().is_open() && same.state().items.len() == 2
+    })
+    .await;
+    assert_eq!(same.resource_status(), None, "the URL's own resource");
+
+    until("the other resource was reported left", || {
+        matches!(
+            other.resource_status(),
+            Some(ui_flow::client::ResourceStatus::Left { .. })
+        )
+    })
+    .await;
+    let Some(ui_flow::client::ResourceStatus::Left { code, .. }) = other.resource_status() else {
+        unreachable!("checked above")
+    };
+    assert_eq!(code, Some(ui_flow::ErrorCode::CHANNEL_LIMIT));
+    assert!(other.status().is_open(), "the shared socket's status");
+    // Different stores (the other resource joined on the provider's
+    // socket), one connection: the action on the URL's resource settles.
+    assert!(same != other);
+    let op = same
+        .send_action(TodoAction::Toggle { id: 1 })
+        .expect("sent");
+    until("the action settled", || {
+        same.op(op).is_some_and(|s| s.is_settled())
+    })
+    .await;
+    assert!(matches!(
+        other.send_action(TodoAction::Toggle { id: 1 }),
+        Err(ui_flow::Error::Channel(ui_flow::ChannelError::NotJoined(_)))
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn use_flow_on_without_a_provider_is_none() {
+    let root = mount_point();
+    let seen = Probe::<Seen>::default();
+    let props = OnProps {
+        resource: "anything".into(),
+        seen: seen.clone(),
+    };
+    let _app = yew::Renderer::<On>::with_root_and_props(root.clone().into(), props).render();
+    until("the component rendered", || {
+        root.text_content().unwrap_or_default() == "None"
+    })
+    .await;
+    assert!(seen.0.flow.borrow().is_none());
 }

@@ -11,17 +11,21 @@
 //! `Closed { reason: Misconfigured }` rather than an error each adapter
 //! handles on its own.
 //!
+//! A binding works on a connection of its own ([`Binding::connect`]) or
+//! on one resource joined on a shared connection ([`Binding::join`], a
+//! [`ResourceHandle`] inside): the same values, parts and commands, so a
+//! page with several resources on one socket renders each one as it would
+//! a connection of its own.
+//!
 //! It is not a reactive system: the adapter turns a [`Part`] into a signal
-//! write, a re-render or a message. It does not own several resources:
-//! it works on one connection today; the commands go through one private
-//! seam (what the commands target) so a per-resource handle on a shared
-//! connection can take the connection's place.
+//! write, a re-render or a message.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::error::{ApiMisuse, Error};
+use crate::code::ErrorCode;
+use crate::error::{ApiMisuse, ChannelError, Error};
 use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
@@ -29,9 +33,12 @@ use crate::signal::SignalPayload;
 use crate::status::{CloseReason, ConnectionStatus};
 
 use super::callbacks::MaybeSend;
+use super::channels::{ResourceEvent, ResourceStatus};
 use super::connection::{FlowConnection, lock};
 use super::event::Event;
+use super::handle::ResourceHandle;
 use super::ops::OpState;
+use super::socket::FlowSocket;
 
 mod options;
 
@@ -81,6 +88,8 @@ pub enum Part {
     Presence,
     /// [`Latest::notifications`].
     Notifications,
+    /// [`Latest::resource_status`] (bindings made with [`Binding::join`]).
+    Resource,
 }
 
 /// The latest value of everything a UI renders from one connection.
@@ -107,6 +116,28 @@ struct Values<S, E> {
     presence: Arc<Vec<PresenceInfo>>,
     notifications: Arc<Vec<Notification<E>>>,
     notifications_kept: usize,
+    /// The joined resource's status, for a binding on a resource handle.
+    resource: Option<ResourceStatus>,
+}
+
+impl<S: Default, E> Latest<S, E> {
+    /// Empty values: the state's default, `status`, nothing else.
+    fn new(options: &FlowOptions, status: ConnectionStatus) -> Self {
+        Latest {
+            values: Arc::new(Mutex::new(Values {
+                state: Arc::new(S::default()),
+                status,
+                latency: None,
+                epoch: None,
+                ops: Arc::new(Vec::new()),
+                settled_ops_kept: options.config.settled_ops_kept,
+                presence: Arc::new(Vec::new()),
+                notifications: Arc::new(Vec::new()),
+                notifications_kept: options.notifications_kept,
+                resource: None,
+            })),
+        }
+    }
 }
 
 impl<S, E> Latest<S, E> {
@@ -167,6 +198,13 @@ impl<S, E> Latest<S, E> {
     pub fn notifications(&self) -> Arc<Vec<Notification<E>>> {
         self.read(|v| Arc::clone(&v.notifications))
     }
+
+    /// Where the joined resource stands, for a binding made with
+    /// [`Binding::join`]; `None` for a binding on a connection of its own.
+    /// ([`status`](Self::status) is the shared connection's then.)
+    pub fn resource_status(&self) -> Option<ResourceStatus> {
+        self.read(|v| v.resource.clone())
+    }
 }
 
 impl<S, E: Clone> Values<S, E> {
@@ -188,32 +226,62 @@ impl<S, E: Clone> Values<S, E> {
                 self.epoch = *epoch;
                 Some(Part::Epoch)
             }
-            Event::Action { op_id, state } => {
-                let ops = Arc::make_mut(&mut self.ops);
-                let known = ops.iter_mut().find(|(id, _)| id == op_id)?;
-                known.1 = state.clone();
-                trim_settled(ops, self.settled_ops_kept);
-                Some(Part::Ops)
-            }
+            Event::Action { op_id, state } => self.take_op(*op_id, state),
             Event::Notify {
                 domain,
                 event,
                 correlation_id,
-            } => {
-                let list = Arc::make_mut(&mut self.notifications);
-                list.push(Notification {
-                    domain: domain.clone(),
-                    event: event.clone(),
-                    correlation_id: *correlation_id,
-                });
-                // One at a time: at most one is over the limit.
-                if list.len() > self.notifications_kept {
-                    list.remove(0);
-                }
-                Some(Part::Notifications)
-            }
+            } => self.take_notification(domain, event, *correlation_id),
             _ => None,
         }
+    }
+
+    /// Takes in one event of a joined resource; returns the part it
+    /// changed, if any.
+    fn take_resource<M: Model<State = S, Event = E>>(
+        &mut self,
+        event: &ResourceEvent<M>,
+    ) -> Option<Part> {
+        match event {
+            ResourceEvent::Status(status) => {
+                self.resource = Some(status.clone());
+                Some(Part::Resource)
+            }
+            ResourceEvent::Action { op_id, state } => self.take_op(*op_id, state),
+            ResourceEvent::Notify {
+                domain,
+                event,
+                correlation_id,
+            } => self.take_notification(domain, event, *correlation_id),
+            _ => None,
+        }
+    }
+
+    fn take_op(&mut self, op_id: OpId, state: &OpState) -> Option<Part> {
+        let ops = Arc::make_mut(&mut self.ops);
+        let known = ops.iter_mut().find(|(id, _)| *id == op_id)?;
+        known.1 = state.clone();
+        trim_settled(ops, self.settled_ops_kept);
+        Some(Part::Ops)
+    }
+
+    fn take_notification(
+        &mut self,
+        domain: &str,
+        event: &E,
+        correlation_id: Option<OpId>,
+    ) -> Option<Part> {
+        let list = Arc::make_mut(&mut self.notifications);
+        list.push(Notification {
+            domain: domain.to_owned(),
+            event: event.clone(),
+            correlation_id,
+        });
+        // One at a time: at most one is over the limit.
+        if list.len() > self.notifications_kept {
+            list.remove(0);
+        }
+        Some(Part::Notifications)
     }
 }
 
@@ -229,12 +297,80 @@ fn trim_settled(ops: &mut Vec<(OpId, OpState)>, kept: usize) {
     }
 }
 
-/// What [`Binding`] issues its commands to: a connection today, a resource
-/// handle on a shared connection later. Every command fails with
+/// What [`Binding`] issues its commands to: a connection of its own, or a
+/// resource handle on a shared connection. Every command fails with
 /// [`ApiMisuse::Closed`] when there is none.
 enum Target<M: Model> {
     Connection(FlowConnection<M>),
+    Resource(ResourceHandle<M>),
     None,
+}
+
+impl<M: Model> Target<M> {
+    fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
+        match (self, optimistic) {
+            (Target::Connection(c), Some(change)) => c.send_optimistic(action, change),
+            (Target::Connection(c), None) => c.send_action(action),
+            (Target::Resource(r), Some(change)) => r.send_optimistic(action, change),
+            (Target::Resource(r), None) => r.send_action(action),
+            (Target::None, _) => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    fn op(&self, op_id: OpId) -> Option<OpState> {
+        match self {
+            Target::Connection(c) => c.op(op_id),
+            Target::Resource(r) => r.op(op_id),
+            Target::None => None,
+        }
+    }
+
+    fn subscribe(&self, domains: Vec<String>, on: bool) -> Result<(), Error> {
+        match (self, on) {
+            (Target::Connection(c), true) => Ok(c.subscribe(domains)?),
+            (Target::Connection(c), false) => Ok(c.unsubscribe(domains)?),
+            (Target::Resource(r), true) => r.subscribe(domains),
+            (Target::Resource(r), false) => r.unsubscribe(domains),
+            (Target::None, _) => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    fn send_signal(&self, to: String, signal: SignalPayload) -> Result<(), Error> {
+        match self {
+            Target::Connection(c) => c.send_signal(to, signal),
+            Target::Resource(r) => r.send_signal(to, signal),
+            Target::None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    fn resync(&self) -> Result<(), Error> {
+        match self {
+            Target::Connection(c) => Ok(c.resync()?),
+            Target::Resource(r) => r.resync(),
+            Target::None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
+        match self {
+            Target::Connection(c) => {
+                c.set_presence(report);
+                Ok(())
+            }
+            // The presence report is the connection's, for all its
+            // resources: the shared connection's owner sets it.
+            Target::Resource(_) => Ok(()),
+            Target::None => Err(ApiMisuse::Closed.into()),
+        }
+    }
+
+    fn close(&self) {
+        match self {
+            Target::Connection(c) => c.close(),
+            Target::Resource(r) => r.leave(),
+            Target::None => {}
+        }
+    }
 }
 
 /// A connection as a UI shows it: the [`Latest`] values, kept up to date
@@ -286,19 +422,7 @@ impl<M: Model> Binding<M> {
         on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
         on_event: impl FnMut(&Event<M::State, M::Event>) + MaybeSend + 'static,
     ) -> Self {
-        let latest = Latest {
-            values: Arc::new(Mutex::new(Values {
-                state: Arc::new(M::State::default()),
-                status: ConnectionStatus::Connecting,
-                latency: None,
-                epoch: None,
-                ops: Arc::new(Vec::new()),
-                settled_ops_kept: options.config.settled_ops_kept,
-                presence: Arc::new(Vec::new()),
-                notifications: Arc::new(Vec::new()),
-                notifications_kept: options.notifications_kept,
-            })),
-        };
+        let latest = Latest::new(options, ConnectionStatus::Connecting);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
@@ -363,52 +487,150 @@ impl<M: Model> Binding<M> {
         }
     }
 
+    /// Joins `resource` on a shared connection (see [`ResourceHandle`];
+    /// [`FlowConnection::socket`] gives the [`FlowSocket`])
+    /// and keeps its values like [`connect`](Self::connect) keeps a
+    /// connection's: the state (shared, copied once per change), actions,
+    /// presence and notifications of the resource, and the shared
+    /// connection's status and [`Latest::resource_status`]. The options'
+    /// domains, `notifications_kept`, `settled_ops_kept`, `on_signal` and
+    /// `state_scope` apply; the token and connection policy are the
+    /// connection's, and [`Latest::latency`] and [`Latest::epoch`] stay
+    /// `None` (the connection's own values). Dropping the binding (or [`close`](Self::close)) leaves
+    /// the resource.
+    ///
+    /// It does not fail: a join the connection refuses (no channels, the
+    /// limit, a resource it holds already, a closed connection) leaves the
+    /// binding with the resource status `Left` (code `channel_limit` or
+    /// `already_joined` where one applies, and the error's text), reported
+    /// through `on_change` too, and every command then fails with
+    /// [`ApiMisuse::Closed`].
+    pub fn join(
+        socket: &FlowSocket,
+        resource: impl Into<String>,
+        options: &FlowOptions,
+        on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
+    ) -> Self {
+        Self::join_with_events(socket, resource, options, on_change, |_| {})
+    }
+
+    /// [`join`](Self::join), and `on_event` sees every event of the
+    /// resource before the values are updated from it, for adapters that
+    /// pass raw events on (Seed's messages).
+    pub fn join_with_events(
+        socket: &FlowSocket,
+        resource: impl Into<String>,
+        options: &FlowOptions,
+        on_change: impl FnMut(Part, &Latest<M::State, M::Event>) + MaybeSend + 'static,
+        on_event: impl FnMut(&ResourceEvent<M>) + MaybeSend + 'static,
+    ) -> Self {
+        let mut on_event = on_event;
+        let latest = Latest::new(options, socket.status());
+        lock(&latest.values).resource = Some(ResourceStatus::Joining);
+        let on_change: SharedChangeFn<M::State, M::Event> =
+            Arc::new(Mutex::new(Box::new(on_change)));
+        let tell = |latest: &Latest<M::State, M::Event>| {
+            let latest = latest.clone();
+            let on_change = Arc::clone(&on_change);
+            move |part: Part| (lock(&on_change))(part, &latest)
+        };
+        let (tell_event, tell_state, tell_presence, tell_status) =
+            (tell(&latest), tell(&latest), tell(&latest), tell(&latest));
+        let (for_event, for_state, for_presence, for_status) = (
+            latest.clone(),
+            latest.clone(),
+            latest.clone(),
+            latest.clone(),
+        );
+        let mut builder = socket
+            .resource::<M>(resource)
+            .subscribe(options.domains.iter().cloned())
+            .on_event(move |event: &ResourceEvent<M>| {
+                on_event(event);
+                let part = lock(&for_event.values).take_resource(event);
+                if let Some(part) = part {
+                    tell_event(part);
+                }
+            })
+            .on_shared_state(move |shown: &Arc<M::State>| {
+                lock(&for_state.values).state = Arc::clone(shown);
+                tell_state(Part::State);
+            })
+            .on_presence(move |members: &[PresenceInfo]| {
+                lock(&for_presence.values).presence = Arc::new(members.to_vec());
+                tell_presence(Part::Presence);
+            })
+            .on_connection_status(move |status: &ConnectionStatus| {
+                lock(&for_status.values).status = status.clone();
+                tell_status(Part::Status);
+            });
+        if let Some(handler) = options.on_signal.clone() {
+            builder =
+                builder.on_signal(move |from: &str, signal: SignalPayload| handler(from, signal));
+        }
+        let target = match builder.join() {
+            Ok(handle) => Target::Resource(handle),
+            Err(error) => {
+                let code = match &error {
+                    Error::Channel(ChannelError::Unsupported | ChannelError::Limit { .. }) => {
+                        Some(ErrorCode::CHANNEL_LIMIT)
+                    }
+                    Error::Channel(ChannelError::AlreadyJoined(_)) => {
+                        Some(ErrorCode::ALREADY_JOINED)
+                    }
+                    _ => None,
+                };
+                lock(&latest.values).resource = Some(ResourceStatus::Left {
+                    code,
+                    message: Some(error.to_string()),
+                });
+                (lock(&on_change))(Part::Resource, &latest);
+                Target::None
+            }
+        };
+        Binding {
+            target,
+            latest,
+            on_change,
+            scope: options.state_scope.clone(),
+        }
+    }
+
     /// The latest values, to read or to hand to a view.
     pub fn latest(&self) -> &Latest<M::State, M::Event> {
         &self.latest
     }
 
-    /// The connection commands go to, if the binding has one. It is there
-    /// for what the binding does not cover (`on_*` callbacks are taken).
+    /// The connection commands go to, if the binding has one of its own.
+    /// It is there for what the binding does not cover (`on_*` callbacks
+    /// are taken).
     pub fn connection(&self) -> Option<&FlowConnection<M>> {
         match &self.target {
             Target::Connection(connection) => Some(connection),
-            Target::None => None,
+            Target::Resource(_) | Target::None => None,
         }
     }
 
-    fn command<R>(
-        &self,
-        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        f(self.target()?)
-    }
-
-    /// What commands go to, or [`ApiMisuse::Closed`]. Not generic over the
-    /// command, so that it is compiled once.
-    fn target(&self) -> Result<&FlowConnection<M>, Error> {
+    /// The resource handle commands go to, for a binding made with
+    /// [`join`](Self::join).
+    pub fn resource(&self) -> Option<&ResourceHandle<M>> {
         match &self.target {
-            Target::Connection(connection) => Ok(connection),
-            Target::None => Err(ApiMisuse::Closed.into()),
+            Target::Resource(handle) => Some(handle),
+            Target::Connection(_) | Target::None => None,
         }
     }
 
     /// A command that may change the state (`send`, `resync`): it runs
     /// inside the options' `state_scope`, if any.
-    fn state_command<R>(
-        &self,
-        f: impl FnOnce(&FlowConnection<M>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        self.command(|connection| {
-            let mut f = Some(f);
-            let mut out = None;
-            self.scoped(&mut || {
-                if let Some(f) = f.take() {
-                    out = Some(f(connection));
-                }
-            });
-            out.unwrap_or_else(|| Err(ApiMisuse::Closed.into()))
-        })
+    fn state_command<R>(&self, f: impl FnOnce(&Target<M>) -> Result<R, Error>) -> Result<R, Error> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.scoped(&mut || {
+            if let Some(f) = f.take() {
+                out = Some(f(&self.target));
+            }
+        });
+        out.unwrap_or_else(|| Err(ApiMisuse::Closed.into()))
     }
 
     /// Runs `work` once inside [`FlowOptions::state_scope`], or as it is
@@ -434,12 +656,8 @@ impl<M: Model> Binding<M> {
     /// outcome arrives (rolled back if the server rejects it). Returns its
     /// op id; it is listed in [`Latest::ops`] at once, as pending.
     pub fn send(&self, action: M::Action, optimistic: Option<M::Delta>) -> Result<OpId, Error> {
-        let op_id = self.state_command(|c| match optimistic {
-            Some(change) => c.send_optimistic(action, change),
-            None => c.send_action(action),
-        })?;
-        let state = self.target().ok().and_then(|c| c.op(op_id));
-        let state = state.unwrap_or(OpState::Pending);
+        let op_id = self.state_command(|t| t.send(action, optimistic))?;
+        let state = self.target.op(op_id).unwrap_or(OpState::Pending);
         {
             let mut values = lock(&self.latest.values);
             let kept = values.settled_ops_kept;
@@ -471,7 +689,8 @@ impl<M: Model> Binding<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.command(|c| Ok(c.subscribe(domains)?))
+        self.target
+            .subscribe(domains.into_iter().map(Into::into).collect(), true)
     }
 
     /// Stops notifications in these domains.
@@ -479,7 +698,8 @@ impl<M: Model> Binding<M> {
         &self,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.command(|c| Ok(c.unsubscribe(domains)?))
+        self.target
+            .subscribe(domains.into_iter().map(Into::into).collect(), false)
     }
 
     /// Sends a WebRTC signalling message to another user of the resource.
@@ -488,31 +708,29 @@ impl<M: Model> Binding<M> {
         target_user_id: impl Into<String>,
         signal: SignalPayload,
     ) -> Result<(), Error> {
-        self.command(|c| c.send_signal(target_user_id, signal))
+        self.target.send_signal(target_user_id.into(), signal)
     }
 
     /// Asks the server to catch up now.
     pub fn resync(&self) -> Result<(), Error> {
-        self.state_command(|c| Ok(c.resync()?))
+        self.state_command(Target::resync)
     }
 
     /// Sets the presence this connection reports in its pings (`idle` after
     /// a quiet spell, `active` again on input); `None` reports nothing. The
     /// browser client reports `away` and `active` by itself when the page
-    /// is hidden or shown.
+    /// is hidden or shown. On a binding made with [`join`](Self::join) it
+    /// does nothing: the report is the shared connection's, for all of its
+    /// resources.
     pub fn set_presence(&self, report: Option<PresenceStatus>) -> Result<(), Error> {
-        self.command(|c| {
-            c.set_presence(report);
-            Ok(())
-        })
+        self.target.set_presence(report)
     }
 
     /// Closes the connection for good; the status becomes
-    /// `Closed { Requested }`.
+    /// `Closed { Requested }`. On a binding made with [`join`](Self::join),
+    /// leaves the resource instead; the shared connection stays.
     pub fn close(&self) {
-        if let Target::Connection(connection) = &self.target {
-            self.scoped(&mut || connection.close());
-        }
+        self.scoped(&mut || self.target.close());
     }
 }
 

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::model::Model;
 use crate::op::OpId;
 use crate::presence::{PresenceDiff, PresenceInfo};
 use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::ConnectionStatus;
 
+use super::channels::{ResourceEvent, ResourceStatus};
 use super::event::Event;
 use super::ops::OpState;
 
@@ -148,6 +150,123 @@ impl<S: FlowState, E> Callbacks<S, E> {
                     }
                 }
                 Event::Signal {
+                    from_user_id,
+                    signal,
+                } => {
+                    if let Some(f) = &mut self.signal {
+                        f(&from_user_id, signal);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(state) = &batch.state {
+            if let Some(f) = &mut self.state {
+                f(state);
+            }
+            if let Some(f) = &mut self.shared_state {
+                f(state);
+            }
+        }
+    }
+}
+
+/// Every callback an application may register for one joined resource
+/// ([`ResourceBuilder`](super::ResourceBuilder)). Like [`Callbacks`], each
+/// runs on the driver's task with nothing locked.
+pub(crate) struct ResourceCallbacks<R: Model> {
+    pub(crate) delta: callback!(&R::Delta, u64),
+    pub(crate) state: callback!(&R::State),
+    pub(crate) shared_state: callback!(&Arc<R::State>),
+    pub(crate) notify: callback!(&str, R::Event, Option<OpId>),
+    pub(crate) status: callback!(&ResourceStatus),
+    pub(crate) connection: callback!(&ConnectionStatus),
+    pub(crate) action: callback!(OpId, &OpState),
+    pub(crate) presence: callback!(&[PresenceInfo]),
+    pub(crate) signal: callback!(&str, SignalPayload),
+    pub(crate) event: callback!(&ResourceEvent<R>),
+}
+
+impl<R: Model> Default for ResourceCallbacks<R> {
+    fn default() -> Self {
+        ResourceCallbacks {
+            delta: None,
+            state: None,
+            shared_state: None,
+            notify: None,
+            status: None,
+            connection: None,
+            action: None,
+            presence: None,
+            signal: None,
+            event: None,
+        }
+    }
+}
+
+/// What a resource's listener took out of the client in one go.
+pub(crate) struct ResourceBatch<R: Model> {
+    pub(crate) events: Vec<ResourceEvent<R>>,
+    /// The shown state, shared, when it changed and someone listens.
+    pub(crate) state: Option<Arc<R::State>>,
+    /// The presence list, when it changed and someone listens.
+    pub(crate) presence: Option<Vec<PresenceInfo>>,
+    /// The connection's status, when it changed since the last batch.
+    pub(crate) connection: Option<ConnectionStatus>,
+}
+
+impl<R: Model> ResourceCallbacks<R> {
+    /// Whether a changed state must be copied out.
+    pub(crate) fn wants_state(&self) -> bool {
+        self.state.is_some() || self.shared_state.is_some()
+    }
+
+    /// Whether a changed presence list must be copied out.
+    pub(crate) fn wants_presence(&self) -> bool {
+        self.presence.is_some()
+    }
+
+    /// Hands one batch to the callbacks: the connection's status first,
+    /// then the events in order, then the state once.
+    pub(crate) fn deliver(&mut self, batch: ResourceBatch<R>) {
+        if let (Some(f), Some(status)) = (&mut self.connection, &batch.connection) {
+            f(status);
+        }
+        for event in batch.events {
+            if let Some(f) = &mut self.event {
+                f(&event);
+            }
+            match event {
+                ResourceEvent::Status(status) => {
+                    if let Some(f) = &mut self.status {
+                        f(&status);
+                    }
+                }
+                ResourceEvent::Delta { delta, seq } => {
+                    if let Some(f) = &mut self.delta {
+                        f(&delta, seq);
+                    }
+                }
+                ResourceEvent::Action { op_id, state } => {
+                    if let Some(f) = &mut self.action {
+                        f(op_id, &state);
+                    }
+                }
+                ResourceEvent::Notify {
+                    domain,
+                    event,
+                    correlation_id,
+                } => {
+                    if let Some(f) = &mut self.notify {
+                        f(&domain, event, correlation_id);
+                    }
+                }
+                ResourceEvent::Presence => {
+                    if let (Some(f), Some(members)) = (&mut self.presence, &batch.presence) {
+                        f(members);
+                    }
+                }
+                ResourceEvent::Signal {
                     from_user_id,
                     signal,
                 } => {

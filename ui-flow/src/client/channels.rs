@@ -59,6 +59,14 @@ pub enum ResourceEvent<M: Model> {
     StateChanged,
     /// The resource's [`ResourceStatus`] changed.
     Status(ResourceStatus),
+    /// A server delta was applied to the confirmed state, in seq order
+    /// (after a snapshot, the buffered deltas it did not contain).
+    Delta {
+        /// The delta.
+        delta: M::Delta,
+        /// Its seq.
+        seq: u64,
+    },
     /// An action on this resource progressed or settled.
     Action {
         /// The action.
@@ -231,7 +239,14 @@ impl<M: Model> Resource<M> {
         deltas: Vec<M::Delta>,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        match self.mirror.deltas(seq, epoch, prev, deltas, &mut |_, _| {}) {
+        let events = &mut self.events;
+        let mut emit = |seq: u64, delta: &M::Delta| {
+            events.push_back(ResourceEvent::Delta {
+                delta: delta.clone(),
+                seq,
+            });
+        };
+        match self.mirror.deltas(seq, epoch, prev, deltas, &mut emit) {
             Sync::Applied => self.rebase(),
             Sync::Stale | Sync::Buffered => {}
             Sync::EpochChanged => self.request_resync(out),
@@ -327,7 +342,14 @@ impl<M: Model> Core for Resource<M> {
                 state, seq, epoch, ..
             } => {
                 self.awaiting_sync = false;
-                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut |_, _| {}) {
+                let events = &mut self.events;
+                let mut emit = |seq: u64, delta: &M::Delta| {
+                    events.push_back(ResourceEvent::Delta {
+                        delta: delta.clone(),
+                        seq,
+                    });
+                };
+                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut emit) {
                     self.events.push_back(ResourceEvent::Violation(gap));
                     self.request_resync(out);
                 }
@@ -555,6 +577,73 @@ impl Resources {
             .downcast_mut::<Resource<M>>()
     }
 
+    /// The resource on `channel` if it is being joined or joined: commands
+    /// on a resource being left or left would never get an answer.
+    fn live<M: Model>(&mut self, channel: Channel) -> Result<&mut Resource<M>, ChannelError> {
+        let resource = self
+            .get_mut::<M>(channel)
+            .ok_or(ChannelError::Unknown(channel))?;
+        match resource.status {
+            ResourceStatus::Joining | ResourceStatus::Joined => Ok(resource),
+            ResourceStatus::Leaving | ResourceStatus::Left { .. } => {
+                Err(ChannelError::NotJoined(channel))
+            }
+        }
+    }
+
+    /// Stops notifications of the resource on `channel` in `domains`;
+    /// returns the `Unsubscribe` to send now, if any.
+    pub(crate) fn unsubscribe<M: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<Option<Vec<u8>>, ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        let removed: Vec<String> = domains
+            .into_iter()
+            .filter(|d| resource.subscriptions.contains(d))
+            .collect();
+        resource.subscriptions.retain(|d| !removed.contains(d));
+        let joined = resource.status == ResourceStatus::Joined;
+        Ok((joined && !removed.is_empty())
+            .then(|| resource.frame(&ClientMessage::Unsubscribe { domains: removed }))
+            .flatten())
+    }
+
+    /// Asks for the resource on `channel` to catch up (`Resync` on its
+    /// channel), unless one is outstanding or the resource is not joined
+    /// yet (its `Join` is answered like a Resync).
+    pub(crate) fn resync<M: Model>(
+        &mut self,
+        channel: Channel,
+        out: &mut VecDeque<Vec<u8>>,
+    ) -> Result<(), ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        if resource.status == ResourceStatus::Joined {
+            resource.request_resync(out);
+        }
+        Ok(())
+    }
+
+    /// A `Signal` to another user of the resource on `channel`; only while
+    /// it is joined (signals are not queued for a channel).
+    pub(crate) fn signal<M: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: String,
+        signal: SignalPayload,
+    ) -> Result<Vec<u8>, ChannelError> {
+        let resource = self.live::<M>(channel)?;
+        if resource.status != ResourceStatus::Joined {
+            return Err(ChannelError::NotJoined(channel));
+        }
+        Ok(ClientMessage::<M::Action>::Signal {
+            target_user_id,
+            signal,
+        }
+        .encode_on(channel)?)
+    }
+
     /// Subscribes the resource on `channel` to `domains` (again after every
     /// `Joined`); returns the `Subscribe` to send now, if any.
     pub(crate) fn subscribe<M: Model>(
@@ -562,9 +651,7 @@ impl Resources {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<Option<Vec<u8>>, ChannelError> {
-        let resource = self
-            .get_mut::<M>(channel)
-            .ok_or(ChannelError::Unknown(channel))?;
+        let resource = self.live::<M>(channel)?;
         let added: Vec<String> = domains
             .into_iter()
             .filter(|d| !resource.subscriptions.contains(d))
@@ -587,15 +674,126 @@ impl Resources {
         change: Option<M::Delta>,
         bound: usize,
     ) -> Result<(OpId, Option<Vec<u8>>), Error> {
-        let resource = self
-            .get_mut::<M>(channel)
-            .ok_or(ChannelError::Unknown(channel))?;
+        let resource = self.live::<M>(channel)?;
         if resource.ops.unresolved_len() >= bound {
             return Err(ApiMisuse::QueueFull { bound }.into());
         }
         let joined = resource.status == ResourceStatus::Joined;
         let (op_id, frame) = resource.issue(action, change).map_err(ChannelError::from)?;
         Ok((op_id, joined.then_some(frame)))
+    }
+}
+
+/// A client's joined resources with what commands on them need, borrowed
+/// from the client whatever its `Model` ([`Client::channels`](super::Client)),
+/// so that resource handles need not know the URL resource's types. The
+/// client's `*_on` commands are these.
+pub(crate) struct Channels<'a> {
+    pub(crate) resources: &'a mut Resources,
+    pub(crate) transmits: &'a mut VecDeque<Vec<u8>>,
+    /// A `Connected` arrived on the current socket.
+    pub(crate) up: bool,
+    /// The connection is closed for good.
+    pub(crate) closed: bool,
+    pub(crate) settled_kept: usize,
+    pub(crate) queue_bound: usize,
+    /// The connection's status.
+    pub(crate) status: &'a crate::status::ConnectionStatus,
+}
+
+impl Channels<'_> {
+    fn usable(&self) -> Result<(), ApiMisuse> {
+        if self.closed {
+            Err(ApiMisuse::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// See [`Client::join`](super::Client::join).
+    pub(crate) fn join<R: Model>(&mut self, resource: String) -> Result<Channel, Error> {
+        self.usable()?;
+        let (channel, frame) = self
+            .resources
+            .join::<R>(resource, self.up, self.settled_kept)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(channel)
+    }
+
+    /// See [`Client::leave`](super::Client::leave).
+    pub(crate) fn leave(&mut self, channel: Channel) {
+        let frame = self.resources.leave(channel, self.up);
+        self.transmits.extend(frame);
+    }
+
+    /// See [`Client::send_action_on`](super::Client::send_action_on).
+    pub(crate) fn send<R: Model>(
+        &mut self,
+        channel: Channel,
+        action: R::Action,
+        change: Option<R::Delta>,
+    ) -> Result<OpId, Error> {
+        self.usable()?;
+        let (op_id, frame) =
+            self.resources
+                .issue::<R>(channel, action, change, self.queue_bound)?;
+        self.transmits.extend(frame);
+        Ok(op_id)
+    }
+
+    /// See [`Client::subscribe_on`](super::Client::subscribe_on).
+    pub(crate) fn subscribe<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .subscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
+    }
+
+    /// See [`Client::unsubscribe_on`](super::Client::unsubscribe_on).
+    pub(crate) fn unsubscribe<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .unsubscribe::<R>(channel, domains)
+            .map_err(Error::Channel)?;
+        self.transmits.extend(frame);
+        Ok(())
+    }
+
+    /// See [`Client::resync_on`](super::Client::resync_on).
+    pub(crate) fn resync<R: Model>(&mut self, channel: Channel) -> Result<(), Error> {
+        self.usable()?;
+        self.resources
+            .resync::<R>(channel, self.transmits)
+            .map_err(Error::Channel)
+    }
+
+    /// See [`Client::send_signal_on`](super::Client::send_signal_on).
+    pub(crate) fn signal<R: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: String,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.usable()?;
+        let frame = self
+            .resources
+            .signal::<R>(channel, target_user_id, signal)
+            .map_err(Error::Channel)?;
+        self.transmits.push_back(frame);
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_channel::mpsc::{UnboundedSender, unbounded};
+use futures_channel::mpsc::unbounded;
 use web_time::Instant;
 
 use super::probe::split_scheme;
@@ -18,18 +18,22 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
 use super::config::ClientConfig;
-use super::driver::{Driver, Input, Prepared, StateScope, Target, TokenSource, is_header_token};
+use super::driver::{Driver, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
+use super::handle::{Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
 use super::ops::OpState;
+use super::socket::{FlowSocket, Host, Shared};
 
 /// A live ui-flow connection: a [`Client`] run by a driver task over a real
 /// WebSocket, reconnecting by itself until [`close`](Self::close)d.
 ///
 /// Build one with [`FlowConnection::builder`]. The handle is cheap to clone;
 /// every clone controls the same connection, and when the last one is
-/// dropped the connection closes. (A callback that captures a clone keeps
-/// the connection alive: call [`close`](Self::close) then.)
+/// dropped (with the last [`FlowSocket`] and [`ResourceHandle`] on it) the
+/// connection closes. (A callback that captures a clone keeps the
+/// connection alive: call [`close`](Self::close) then.) Further resources
+/// ride on the same socket with [`join`](Self::join).
 ///
 /// It is not a `Client`: the state machine lives inside, shared with the
 /// driver task, and every method here locks it briefly. Use [`Client`]
@@ -40,14 +44,9 @@ pub struct FlowConnection<M: Model> {
 
 struct Inner<M: Model> {
     client: Arc<Mutex<Client<M>>>,
-    inputs: UnboundedSender<Input>,
-}
-
-impl<M: Model> Drop for Inner<M> {
-    fn drop(&mut self) {
-        lock(&self.client).close();
-        let _ = self.inputs.unbounded_send(Input::Wake);
-    }
+    /// The same client, type-erased, with what handles share; dropping the
+    /// last holder closes the connection.
+    shared: Arc<Shared>,
 }
 
 impl<M: Model> Clone for FlowConnection<M> {
@@ -58,7 +57,7 @@ impl<M: Model> Clone for FlowConnection<M> {
     }
 }
 
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -81,7 +80,7 @@ impl<M: Model> FlowConnection<M> {
     /// what it produced.
     fn command<R>(&self, f: impl FnOnce(&mut Client<M>) -> R) -> R {
         let result = f(&mut lock(&self.inner.client));
-        let _ = self.inner.inputs.unbounded_send(Input::Wake);
+        self.inner.shared.wake();
         result
     }
 
@@ -128,6 +127,30 @@ impl<M: Model> FlowConnection<M> {
     /// Closes the connection for good (status `Closed { Requested }`).
     pub fn close(&self) {
         self.command(Client::close);
+    }
+
+    /// Joins another resource on this connection's socket, with its own
+    /// `Model` `R`; see [`ResourceHandle`]. The same as
+    /// [`resource`](Self::resource)`(resource).join()`, without callbacks.
+    pub fn join<R: Model>(&self, resource: impl Into<String>) -> Result<ResourceHandle<R>, Error> {
+        self.resource::<R>(resource).join()
+    }
+
+    /// Describes a resource to join on this connection's socket: callbacks
+    /// and domains, then [`join`](ResourceBuilder::join).
+    pub fn resource<R: Model>(&self, resource: impl Into<String>) -> ResourceBuilder<R> {
+        self.socket().resource(resource)
+    }
+
+    /// This connection without its URL resource's types, to hand to code
+    /// that joins further resources on it (see [`FlowSocket`]).
+    pub fn socket(&self) -> FlowSocket {
+        FlowSocket::from_shared(Arc::clone(&self.inner.shared))
+    }
+
+    /// The resource this connection's URL names (its last path segment).
+    pub fn url_resource(&self) -> &str {
+        &self.inner.shared.url_resource
     }
 }
 
@@ -418,13 +441,20 @@ impl<M: Model> FlowConnectionBuilder<M> {
         client.subscribe(self.domains)?;
         let client = Arc::new(Mutex::new(client));
         let (inputs, receiver) = unbounded();
+        let listeners = Registry::default();
+        let host: Arc<Mutex<dyn Host>> = client.clone();
         let handle = FlowConnection {
             inner: Arc::new(Inner {
                 client: Arc::clone(&client),
-                inputs: inputs.clone(),
+                shared: Shared::new(
+                    host,
+                    inputs.clone(),
+                    Arc::clone(&listeners),
+                    url_resource(&url).to_owned(),
+                ),
             }),
         };
-        let driver = Driver::new(client, self.callbacks, inputs, token, self.scope);
+        let driver = Driver::new(client, self.callbacks, listeners, inputs, token, self.scope);
         Ok(Prepared {
             handle,
             driver,
@@ -432,6 +462,12 @@ impl<M: Model> FlowConnectionBuilder<M> {
             target: Arc::new(Target { url }),
         })
     }
+}
+
+/// The last path segment of a WebSocket URL: the resource it names.
+fn url_resource(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or_default()
 }
 
 /// A jitter seed from the OS random source that also makes op ids.
@@ -463,7 +499,13 @@ fn check_url(url: &str) -> Result<(), ApiMisuse> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, url_resource};
+
+    #[test]
+    fn the_url_names_its_resource_in_its_last_segment() {
+        assert_eq!(url_resource("ws://h:1/realtime/board-42"), "board-42");
+        assert_eq!(url_resource("ws://h/realtime/b?token=a/b#x"), "b");
+    }
 
     #[test]
     fn only_websocket_urls_are_accepted() {

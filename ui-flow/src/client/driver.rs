@@ -18,6 +18,7 @@ use crate::status::ConnectionStatus;
 use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
 use super::event::{Event, SocketCommand, SocketId};
+use super::handle::{self, Registry};
 use super::machine::Client;
 
 pub(crate) struct Prepared<M: Model> {
@@ -170,6 +171,8 @@ pub(crate) enum Step {
 pub(crate) struct Driver<M: Model> {
     client: Arc<Mutex<Client<M>>>,
     callbacks: Callbacks<M::State, M::Event>,
+    /// The listeners of resources joined through handles.
+    listeners: Registry,
     /// The current socket task's command channel.
     socket: Option<(SocketId, UnboundedSender<Outgoing>)>,
     /// The token for each dial.
@@ -184,6 +187,7 @@ impl<M: Model> Driver<M> {
     pub(crate) fn new(
         client: Arc<Mutex<Client<M>>>,
         callbacks: Callbacks<M::State, M::Event>,
+        listeners: Registry,
         reports: UnboundedSender<Input>,
         token: TokenSource,
         scope: Option<StateScope>,
@@ -191,6 +195,7 @@ impl<M: Model> Driver<M> {
         Driver {
             client,
             callbacks,
+            listeners,
             socket: None,
             token,
             reports,
@@ -264,8 +269,9 @@ impl<M: Model> Driver<M> {
         base: &str,
         mut open: impl FnMut(SocketId, String, Vec<String>, UnboundedReceiver<Outgoing>),
     ) -> Step {
-        let (commands, frames, batch, deadline, url) = {
+        let (commands, frames, batch, deadline, url, listeners) = {
             let mut client = lock(&self.client);
+            let listeners = handle::collect(&self.listeners, &mut client.channels());
             let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
             let url = client.dial_url(base);
             let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
@@ -282,7 +288,8 @@ impl<M: Model> Driver<M> {
                 state,
                 presence,
             };
-            (commands, frames, batch, client.poll_timeout(), url)
+            let deadline = client.poll_timeout();
+            (commands, frames, batch, deadline, url, listeners)
         };
         for command in commands {
             match command {
@@ -316,6 +323,9 @@ impl<M: Model> Driver<M> {
             trace_event(event);
         }
         self.callbacks.deliver(batch);
+        for listener in listeners {
+            lock(&listener).deliver();
+        }
         match deadline {
             Some(at) => Step::Wait(at),
             None => Step::Done,

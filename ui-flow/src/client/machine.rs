@@ -24,7 +24,7 @@ use crate::status::{CloseReason, ConnectionStatus};
 
 #[cfg(doc)]
 use super::channels::ResourceStatus;
-use super::channels::{self, Resource, Resources};
+use super::channels::{self, Channels, Resource, Resources};
 use super::config::ClientConfig;
 use super::event::{Event, SocketCommand, SocketId};
 use super::link::{Due, Link};
@@ -423,30 +423,33 @@ impl<M: Model> Client<M> {
             .on_frame(channel, frame, &self.config.limits, &mut self.transmits);
     }
 
+    /// The joined resources with what commands on them need, whatever this
+    /// client's `Model`: what a driver's resource handles work through.
+    pub(crate) fn channels(&mut self) -> Channels<'_> {
+        Channels {
+            resources: &mut self.resources,
+            transmits: &mut self.transmits,
+            up: self.link.is_up(),
+            closed: self.link.is_closed(),
+            settled_kept: self.config.settled_ops_kept,
+            queue_bound: self.config.queue_bound,
+            status: &self.status,
+        }
+    }
+
     /// Joins another resource on this connection, with its own `Model`
     /// `R`, and returns the channel it is on (see [`Resource`]). The `Join`
     /// goes now, or with the next `Connected`; every reconnect joins again
     /// from the resource's resume point. Fails when the server announced no
     /// channels, or as many as the connection already holds.
     pub fn join<R: Model>(&mut self, resource: impl Into<String>) -> Result<Channel, Error> {
-        self.usable()?;
-        let (channel, frame) = self
-            .resources
-            .join::<R>(
-                resource.into(),
-                self.link.is_up(),
-                self.config.settled_ops_kept,
-            )
-            .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
-        Ok(channel)
+        self.channels().join::<R>(resource.into())
     }
 
     /// Leaves the resource on `channel`; its [`ResourceStatus`] becomes
     /// `Left` when the server answers (at once while disconnected).
     pub fn leave(&mut self, channel: Channel) {
-        let frame = self.resources.leave(channel, self.link.is_up());
-        self.transmits.extend(frame);
+        self.channels().leave(channel);
     }
 
     /// The resource joined on `channel`, if it has the `Model` `R`.
@@ -469,12 +472,7 @@ impl<M: Model> Client<M> {
         action: R::Action,
         change: Option<R::Delta>,
     ) -> Result<OpId, Error> {
-        self.usable()?;
-        let (op_id, frame) =
-            self.resources
-                .issue::<R>(channel, action, change, self.config.queue_bound)?;
-        self.transmits.extend(frame);
-        Ok(op_id)
+        self.channels().send::<R>(channel, action, change)
     }
 
     /// Receives notifications of the resource on `channel` in these
@@ -484,14 +482,40 @@ impl<M: Model> Client<M> {
         channel: Channel,
         domains: impl IntoIterator<Item = D>,
     ) -> Result<(), Error> {
-        self.usable()?;
         let domains = domains.into_iter().map(Into::into).collect();
-        let frame = self
-            .resources
-            .subscribe::<R>(channel, domains)
-            .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
-        Ok(())
+        self.channels().subscribe::<R>(channel, domains)
+    }
+
+    /// Stops notifications of the resource on `channel` in these domains.
+    pub fn unsubscribe_on<R: Model, D: Into<String>>(
+        &mut self,
+        channel: Channel,
+        domains: impl IntoIterator<Item = D>,
+    ) -> Result<(), Error> {
+        let domains = domains.into_iter().map(Into::into).collect();
+        self.channels().unsubscribe::<R>(channel, domains)
+    }
+
+    /// Asks the server to bring the resource on `channel` up to date
+    /// (`Resync` on its channel), one at a time like
+    /// [`resync`](Self::resync). While the resource is being joined this
+    /// does nothing: the `Join`'s answer is its resync.
+    pub fn resync_on<R: Model>(&mut self, channel: Channel) -> Result<(), Error> {
+        self.channels().resync::<R>(channel)
+    }
+
+    /// Sends a WebRTC signal to another user of the resource on `channel`.
+    /// Unlike [`send_signal`](Self::send_signal) it is not queued: it fails
+    /// with [`ChannelError::NotJoined`](crate::ChannelError::NotJoined)
+    /// unless the resource is joined.
+    pub fn send_signal_on<R: Model>(
+        &mut self,
+        channel: Channel,
+        target_user_id: impl Into<String>,
+        signal: SignalPayload,
+    ) -> Result<(), Error> {
+        self.channels()
+            .signal::<R>(channel, target_user_id.into(), signal)
     }
 
     /// The socket `socket` closed, failed to open or failed. `code` is the

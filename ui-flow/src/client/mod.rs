@@ -17,11 +17,18 @@
 //! listeners that bring a dropped connection back at once). Neither exposes
 //! its dependencies' types.
 //!
+//! A `FlowConnection` also carries further resources on its socket:
+//! `join::<R>(resource)` returns a `ResourceHandle<R>` with that resource's
+//! own state, status, actions and callbacks (spec/PROTOCOL.md,
+//! "Channels"), and `socket()` is the connection as a `FlowSocket`, without
+//! its URL resource's model, for code that only joins.
+//!
 //! [`Binding`] is a `FlowConnection` as a UI shows it: the latest values
 //! (the state as one shared `Arc`, status, actions sent, presence, recent
 //! notifications), which of them changed, and the commands. The Leptos,
 //! Yew and Seed adapters are mappings of it onto signals, re-renders and
-//! messages, and take its [`FlowOptions`].
+//! messages, and take its [`FlowOptions`]. `Binding::join` is the same on
+//! a resource joined on a shared socket.
 //!
 //! | default | value | field |
 //! |---|---|---|
@@ -109,6 +116,11 @@ mod connection;
 ))]
 mod driver;
 mod event;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod handle;
 mod link;
 mod machine;
 mod mirror;
@@ -116,6 +128,11 @@ mod mirror;
 mod native;
 mod ops;
 mod probe;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod socket;
 
 pub use backoff::Backoff;
 #[cfg(any(
@@ -139,8 +156,20 @@ pub use config::ClientConfig;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
 pub use connection::{FlowConnection, FlowConnectionBuilder};
 pub use event::{Event, SocketCommand, SocketId};
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use handle::{ResourceBuilder, ResourceHandle};
 pub use machine::Client;
 pub use ops::OpState;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "native", feature = "browser"))))]
+pub use socket::FlowSocket;
 /// The instant type every `now` argument takes: `std::time::Instant` on
 /// native targets, a `performance.now()` clock in browsers.
 pub use web_time::Instant;
