@@ -242,8 +242,7 @@ impl Socket {
         let created = if protocols.is_empty() {
             web_sys::WebSocket::new(&url)
         } else {
-            // An array of strings; the JSON route (gloo-net's
-            // `open_with_protocols`) would link serde_json for it.
+            // The offered subprotocols, as a JavaScript array of strings.
             let list: js_sys::Array = protocols
                 .iter()
                 .map(|protocol| wasm_bindgen::JsValue::from_str(protocol))
