@@ -320,9 +320,9 @@ impl<H: FlowHandler> ActionContext<H> {
     /// waiting for this action (percent is clamped to 100). Never blocks.
     pub fn progress(&self, percent: Option<u8>, message: Option<&str>) {
         let (percent, message) = (percent.map(|p| p.min(100)), message.map(str::to_owned));
-        self.session
-            .inner
-            .run(|hub| hub.report_progress(&self.key, percent, message));
+        self.session.inner.run(&self.key.resource, |hub| {
+            hub.report_progress(&self.key, percent, message)
+        });
     }
 }
 

@@ -1,17 +1,36 @@
 //! The tokio driver around the [`Hub`]: [`FlowServer`] and [`SessionHandle`].
 //!
-//! The hub sits behind one mutex. Whoever feeds it (a connection task, the
-//! application through a [`SessionHandle`], a finished handler call, the
-//! timer task) calls [`Inner::run`], which applies the input and then
-//! drains the hub's outputs: frames are queued on the delivery lane of
-//! their resource (see [`crate::lane`]), requests are spawned as tasks that
-//! call the [`FlowHandler`], and the next deadline is handed to the timer
-//! task. Then, with the hub's lock released, the lanes it queued on are
-//! delivered: frames go into the connections' outboxes (never waiting)
-//! under that lane's lock only, so one resource's fan-out to thousands of
-//! connections does not hold up the hub, handshakes or other resources.
+//! Each resource with something going on at this node has a *slot*: its
+//! own [`Hub`] behind its own mutex, with the resource's delivery lane (see
+//! [`crate::lane`]) and the outboxes of its connections not yet admitted.
+//! Whoever feeds a resource (its connection tasks, the application
+//! through a [`SessionHandle`], a finished handler call, the slot's timer
+//! task, the mesh) locks that slot only, applies the input and drains the
+//! hub's outputs: frames are queued on the resource's lane, requests are
+//! spawned as tasks that call the [`FlowHandler`], and the next deadline is
+//! handed to the slot's timer task. Then, with the slot's lock released,
+//! the lane is delivered: frames go into the connections' outboxes (never
+//! waiting) under that lane's lock only. So inputs for different resources
+//! never wait on each other, and one resource's fan-out does not hold up
+//! its own hub either.
 //!
-//! Lock order: the hub's lock, then a lane's queue (briefly, to queue).
+//! What the node shares sits apart, each piece behind a small lock or in
+//! atomics held for a few map operations: the slot map, the hubs'
+//! [`NodeShare`] (connection ids, connection counts per node and per user,
+//! join buckets, remembered outcome bytes, the shutdown flag), the open
+//! logs, the broker and the counters. A connection task keeps its slot from
+//! the upgrade on, so its frames never touch the slot map. A slot whose hub
+//! is idle ([`Hub::is_idle`]: no connection, handshake, closing socket,
+//! running action, outcome within its retention window or other node's
+//! presence) is retired from the map after the input that made it so; the
+//! next input for the resource makes a new one.
+//!
+//! Lock order: a slot's lock (never two slots at once), then, briefly, the
+//! slot map (to retire it), the log map (`close_resource`), the
+//! [`NodeShare`] (inside the hub), a lane's queue (to queue) and the
+//! broker's (to publish). The slot map is never held while a slot is
+//! locked the other way round: a slot is looked up, the map released, then
+//! the slot locked (a slot found retired by then is looked up again).
 //! Delivery holds a lane's members lock and takes no other. No handler
 //! method, `filter_notification` or `transact` closure runs under any of
 //! them.
@@ -36,8 +55,8 @@ use crate::config::ServerConfig;
 use crate::counters::{Counters, Live};
 use crate::handler::{ActionContext, ActionOutcome, FlowHandler};
 use crate::hub::{
-    BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, MeshEvent, Now, OpKey,
-    Request, Transmit, outcome_frame,
+    BroadcastError, ConnectionId, Departure, Fanout, HandshakeError, Hub, HubStats, MeshEvent,
+    NodeShare, Now, OpKey, Request, Transmit, outcome_frame,
 };
 use crate::lane::{DeliveryHold, Lane, LaneOp, Offered, Tally, Turn};
 use crate::log::{CommitError, Committed, OpTag, ResourceLog, TransactError};
@@ -61,8 +80,33 @@ impl<H: FlowHandler> Clone for FlowServer<H> {
     }
 }
 
+/// One resource's hub on this node and what the driver keeps beside it
+/// (see the module docs).
+pub(crate) struct Slot<H: FlowHandler> {
+    resource: Arc<str>,
+    core: Mutex<Core<H>>,
+    /// The hub's next deadline, for the slot's timer task.
+    deadline: watch::Sender<Option<Instant>>,
+}
+
+impl<H: FlowHandler> Slot<H> {
+    fn lock(&self) -> MutexGuard<'_, Core<H>> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The live slots, and the stats of the hubs retired so far (so the
+/// node's totals do not go down when a slot goes).
+struct Slots<H: FlowHandler> {
+    live: HashMap<Arc<str>, Arc<Slot<H>>>,
+    retired: HubStats,
+}
+
 pub(crate) struct Core<H: FlowHandler> {
     pub(crate) hub: Hub<H::Model>,
+    /// Set when the slot left the slot map: whoever finds it so looks the
+    /// resource up again.
+    retired: bool,
     /// Outboxes of connections not admitted to a resource (authenticating,
     /// or refused and closing): their few frames are pushed under the
     /// hub's lock.
@@ -119,9 +163,15 @@ pub(crate) struct Inner<H: FlowHandler> {
     pub(crate) auth: Arc<dyn Authenticator>,
     pub(crate) config: ServerConfig,
     pub(crate) counters: Live,
-    core: Mutex<Core<H>>,
+    /// The seq lineage every hub of this node announces.
+    epoch: u32,
+    node: Arc<NodeShare>,
+    slots: Mutex<Slots<H>>,
+    /// How many slots are live, for tests and diagnostics.
+    slot_count: watch::Sender<usize>,
+    /// Set once the node is one of a mesh: new hubs are meshed too.
+    meshed: AtomicBool,
     runtime: OnceLock<Handle>,
-    deadline: watch::Sender<Option<Instant>>,
     all_closed: Notify,
     broker: RwLock<Arc<dyn Broker>>,
     store: Arc<dyn Store>,
@@ -159,28 +209,22 @@ impl<H: FlowHandler> FlowServer<H> {
         store: impl Store,
     ) -> Self {
         let epoch = config.epoch.unwrap_or_else(random_epoch);
-        let (deadline, _) = watch::channel(None);
-        let hub = Hub::new(config.clone(), epoch);
-        let hub = if H::APP_OWNED_STATE {
-            hub
-        } else {
-            hub.with_logs()
-        };
+        let (slot_count, _) = watch::channel(0);
         FlowServer {
             inner: Arc::new(Inner {
                 handler: Arc::new(handler),
                 auth: Arc::new(authenticator),
                 counters: Live::default(),
-                core: Mutex::new(Core {
-                    hub,
-                    pending: HashMap::new(),
-                    lane_of: HashMap::new(),
-                    lanes: HashMap::new(),
-                    touched: Vec::new(),
+                epoch,
+                node: Arc::new(NodeShare::new()),
+                slots: Mutex::new(Slots {
+                    live: HashMap::new(),
+                    retired: HubStats::default(),
                 }),
+                slot_count,
+                meshed: AtomicBool::new(false),
                 config,
                 runtime: OnceLock::new(),
-                deadline,
                 all_closed: Notify::new(),
                 broker: RwLock::new(Arc::new(LocalOnly)),
                 store: Arc::new(store),
@@ -203,7 +247,7 @@ impl<H: FlowHandler> FlowServer<H> {
 
     /// The seq lineage sent as `epoch` (see [`ServerConfig::epoch`]).
     pub fn epoch(&self) -> u32 {
-        self.inner.lock().hub.epoch()
+        self.inner.epoch
     }
 
     /// A handle to one resource's session, for broadcasting to it. Handles
@@ -226,17 +270,20 @@ impl<H: FlowHandler> FlowServer<H> {
         forget: bool,
     ) -> Result<bool, crate::store::StoreError> {
         let resource: Arc<str> = Arc::from(resource_id);
-        {
-            // Under the hub's lock, so no connection joins in between.
-            let core = self.inner.lock();
-            if core.hub.session_len(resource_id) > 0 {
-                return Ok(false);
+        // Under the resource's lock, so no connection joins in between.
+        let closed = self.inner.run(&resource, |hub| {
+            if hub.session_len(resource_id) > 0 {
+                return false;
             }
             self.inner
                 .logs
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&resource);
+            true
+        });
+        if !closed {
+            return Ok(false);
         }
         if forget {
             self.inner.store.remove(resource_id).await?;
@@ -264,7 +311,10 @@ impl<H: FlowHandler> FlowServer<H> {
         last: u64,
     ) -> usize {
         self.inner
-            .run(|hub| hub.deliver_deltas_frame(resource, frame, first, last))
+            .run_existing(resource, |hub| {
+                hub.deliver_deltas_frame(resource, frame, first, last)
+            })
+            .unwrap_or(0)
     }
 
     /// A test seam: holds the delivery of `resource_id`'s frames on this
@@ -273,13 +323,54 @@ impl<H: FlowHandler> FlowServer<H> {
     /// handshakes, timers and other resources are not held.
     #[doc(hidden)]
     pub fn hold_delivery(&self, resource_id: &str) -> Option<DeliveryHold> {
-        let core = self.inner.lock();
+        let slot = self.inner.existing(resource_id)?;
+        let core = slot.lock();
         core.lanes.get(resource_id).map(|(lane, _)| lane.hold())
+    }
+
+    /// A test seam: holds `resource_id`'s lock on this node (making its
+    /// slot if there is none) until the returned hold is dropped. Nothing
+    /// of that resource moves meanwhile (its handshakes, frames, timers
+    /// and commits' fan-out wait); other resources are not held.
+    #[doc(hidden)]
+    pub fn hold_resource(&self, resource_id: &str) -> ResourceHold {
+        let slot = self.inner.slot(resource_id);
+        let (held, is_held) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        // A thread of its own keeps the lock, so the hold can be kept across
+        // awaits on any task.
+        let thread = std::thread::spawn(move || {
+            let core = slot.lock();
+            let _ = held.send(());
+            let _ = released.recv();
+            drop(core);
+        });
+        let _ = is_held.recv();
+        ResourceHold {
+            release: Some(release),
+            thread: Some(thread),
+        }
+    }
+
+    /// How many resources have a slot (their own hub and lock) on this
+    /// node: those with a connection, a handshake, a closing socket, a
+    /// running action, an outcome within its retention window or another
+    /// node's presence. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn live_slot_count(&self) -> usize {
+        *self.inner.slot_count.borrow()
+    }
+
+    /// Waits until at most `count` resources have a slot on this node.
+    #[doc(hidden)]
+    pub async fn live_slots_at_most(&self, count: usize) {
+        let mut rx = self.inner.slot_count.subscribe();
+        let _ = rx.wait_for(|n| *n <= count).await;
     }
 
     /// The counters, as of now.
     pub fn counters(&self) -> Counters {
-        let stats = self.inner.lock().hub.stats();
+        let stats = self.inner.stats();
         self.inner
             .counters
             .snapshot(stats.bad_frames + stats.rate_limited)
@@ -318,8 +409,6 @@ impl<H: FlowHandler> FlowServer<H> {
         crate::telemetry::publish(&counters, self.session_count());
         let busiest = self
             .inner
-            .lock()
-            .hub
             .busiest_sessions(crate::telemetry::RESOURCE_GAUGES);
         let mut published = self
             .inner
@@ -372,12 +461,12 @@ impl<H: FlowHandler> FlowServer<H> {
 
     /// Open connections across all resources.
     pub fn connection_count(&self) -> usize {
-        self.inner.lock().hub.connection_count()
+        self.inner.node.connection_count()
     }
 
     /// Resources with at least one connection.
     pub fn session_count(&self) -> usize {
-        self.inner.lock().hub.session_count()
+        self.inner.sum(|hub| hub.session_count())
     }
 
     /// Deadlines the hub holds (keepalives, handshake and close timeouts,
@@ -386,19 +475,19 @@ impl<H: FlowHandler> FlowServer<H> {
     /// connections came and went, it stays within about twice the live
     /// deadlines plus 1,024.
     pub fn timer_count(&self) -> usize {
-        self.inner.lock().hub.timer_count()
+        self.inner.sum(Hub::timer_count)
     }
 
     /// Frames encoded so far (each broadcast counts once however many
     /// connections receive it).
     pub fn encode_count(&self) -> u64 {
-        self.inner.lock().hub.stats().encodes
+        self.inner.stats().encodes
     }
 
     /// Frames projected and encoded for a view so far: one per changed view
     /// per commit, however many connections share the view.
     pub fn view_frame_count(&self) -> u64 {
-        self.inner.lock().hub.stats().view_frames
+        self.inner.stats().view_frames
     }
 
     /// Tells every client to reconnect (`Error shutdown`, close 1001),
@@ -406,7 +495,12 @@ impl<H: FlowHandler> FlowServer<H> {
     /// or [`close_grace`](ServerConfig::close_grace) has passed.
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Relaxed);
-        self.inner.run(|hub| hub.shutdown());
+        // First the flag every hub checks, so a resource whose slot is made
+        // from now on refuses too; then every live slot closes its own.
+        self.inner.node.shut_down();
+        for slot in self.inner.live_slots() {
+            self.inner.run_on(&slot, Hub::shutdown);
+        }
         let inner = self.inner.clone();
         let closed = async move {
             loop {
@@ -418,6 +512,23 @@ impl<H: FlowHandler> FlowServer<H> {
             }
         };
         let _ = tokio::time::timeout(self.inner.config.close_grace, closed).await;
+    }
+}
+
+/// Holds one resource's lock until dropped (see
+/// [`FlowServer::hold_resource`]).
+#[doc(hidden)]
+pub struct ResourceHold {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ResourceHold {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -565,13 +676,17 @@ impl<H: FlowHandler> SessionHandle<H> {
         + Send,
     ) -> Result<Option<Committed>, TransactError<E>> {
         let log = self.inner.log(&self.resource).await?;
-        let views = || self.inner.lock().hub.views_of(&self.resource);
+        let views = || {
+            self.inner
+                .with_existing(&self.resource, |hub| hub.views_of(&self.resource))
+                .unwrap_or_default()
+        };
         let fan_out = |frame: bytes::Bytes, views: ViewFrames, first: u64, last: u64| {
             let fanout = Fanout {
                 reached: 0,
                 frame: Some(frame.clone()),
             };
-            self.inner.run(|hub| {
+            self.inner.run_existing(&self.resource, |hub| {
                 hub.deliver_view_frames(Now::system(), &self.resource, frame, &views, first, last)
             });
             self.publish_deltas(&fanout, first, last);
@@ -609,7 +724,10 @@ impl<H: FlowHandler> SessionHandle<H> {
     }
 
     fn refresh_views_where(&self, pick: impl Fn(&Identity) -> bool) -> usize {
-        let members = self.inner.lock().hub.members(&self.resource);
+        let members = self
+            .inner
+            .with_existing(&self.resource, |hub| hub.members(&self.resource))
+            .unwrap_or_default();
         let handler = &self.inner.handler;
         let views: Vec<_> = members
             .into_iter()
@@ -624,16 +742,21 @@ impl<H: FlowHandler> SessionHandle<H> {
                 (conn, view, handler.presence_scope(&user, &self.resource))
             })
             .collect();
-        self.inner.run(|hub| {
-            let now = Now::system();
-            views
-                .into_iter()
-                .filter(|(conn, view, scope)| {
-                    let moved = hub.change_view(now, *conn, view.clone());
-                    hub.change_presence_scope(now, *conn, scope.clone()) || moved
-                })
-                .count()
-        })
+        if views.is_empty() {
+            return 0;
+        }
+        self.inner
+            .run_existing(&self.resource, |hub| {
+                let now = Now::system();
+                views
+                    .into_iter()
+                    .filter(|(conn, view, scope)| {
+                        let moved = hub.change_view(now, *conn, view.clone());
+                        hub.change_presence_scope(now, *conn, scope.clone()) || moved
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// Escape hatch ([`FlowHandler::APP_OWNED_STATE`]): sends
@@ -648,7 +771,10 @@ impl<H: FlowHandler> SessionHandle<H> {
     ) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
-            .run(|hub| hub.broadcast_delta(Now::system(), &self.resource, delta, seq))?;
+            .run_existing(&self.resource, |hub| {
+                hub.broadcast_delta(Now::system(), &self.resource, delta, seq)
+            })
+            .unwrap_or_else(|| Ok(Fanout::default()))?;
         self.publish_deltas(&fanout, seq, seq);
         Ok(fanout.reached)
     }
@@ -662,7 +788,10 @@ impl<H: FlowHandler> SessionHandle<H> {
     ) -> Result<usize, BroadcastError> {
         let fanout = self
             .inner
-            .run(|hub| hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq))?;
+            .run_existing(&self.resource, |hub| {
+                hub.broadcast_deltas(Now::system(), &self.resource, deltas, seq)
+            })
+            .unwrap_or_else(|| Ok(Fanout::default()))?;
         let first = seq.saturating_sub((deltas.len() as u64).saturating_sub(1));
         self.publish_deltas(&fanout, first, seq);
         Ok(fanout.reached)
@@ -748,9 +877,10 @@ impl<H: FlowHandler> SessionHandle<H> {
     ) -> Result<Fanout, EncodeError> {
         let candidates = self
             .inner
-            .lock()
-            .hub
-            .notify_candidates(&self.resource, domain, user);
+            .with_existing(&self.resource, |hub| {
+                hub.notify_candidates(&self.resource, domain, user)
+            })
+            .unwrap_or_default();
         let handler = &self.inner.handler;
         let chosen: Vec<ConnectionId> = candidates
             .into_iter()
@@ -761,7 +891,10 @@ impl<H: FlowHandler> SessionHandle<H> {
             return Ok(Fanout::default());
         }
         self.inner
-            .run(|hub| hub.notify_connections(chosen, domain, event, correlation_id))
+            .run_existing(&self.resource, |hub| {
+                hub.notify_connections(chosen, domain, event, correlation_id)
+            })
+            .unwrap_or_else(|| Ok(Fanout::default()))
     }
 
     /// Who is connected, one entry per user, ordered by user id. On a node
@@ -769,12 +902,16 @@ impl<H: FlowHandler> SessionHandle<H> {
     /// list, with the users connected on other nodes even when nobody is
     /// connected to the resource on this one.
     pub fn presence(&self) -> Vec<PresenceInfo> {
-        self.inner.lock().hub.presence(&self.resource)
+        self.inner
+            .with_existing(&self.resource, |hub| hub.presence(&self.resource))
+            .unwrap_or_default()
     }
 
     /// How many connections the resource has.
     pub fn connection_count(&self) -> usize {
-        self.inner.lock().hub.session_len(&self.resource)
+        self.inner
+            .with_existing(&self.resource, |hub| hub.session_len(&self.resource))
+            .unwrap_or(0)
     }
 }
 
@@ -822,7 +959,9 @@ impl<H: FlowHandler> Inner<H> {
         let inner = Arc::downgrade(self);
         Box::new(move |frame, first, last| {
             if let Some(inner) = inner.upgrade() {
-                inner.run(|hub| hub.deliver_deltas_frame(&resource, frame, first, last));
+                inner.run_existing(&resource, |hub| {
+                    hub.deliver_deltas_frame(&resource, frame, first, last)
+                });
             }
         })
     }
@@ -873,20 +1012,175 @@ impl<H: FlowHandler> Inner<H> {
             .clone()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Core<H>> {
-        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The hubs' stats summed over the live slots and the retired ones.
+    fn stats(&self) -> HubStats {
+        let mut total = self.lock_slots().retired;
+        for slot in self.live_slots() {
+            add_stats(&mut total, slot.lock().hub.stats());
+        }
+        total
     }
 
-    /// Applies one input to the hub and drains its outputs.
-    pub(crate) fn run<R>(self: &Arc<Self>, f: impl FnOnce(&mut Hub<H::Model>) -> R) -> R {
-        self.run_with_core(|core| f(&mut core.hub))
+    /// `count` summed over the live slots' hubs.
+    fn sum(&self, count: impl Fn(&Hub<H::Model>) -> usize) -> usize {
+        self.live_slots()
+            .iter()
+            .map(|slot| count(&slot.lock().hub))
+            .sum()
     }
 
-    /// A socket that upgraded and is about to authenticate: the hub starts
-    /// its handshake timeout; frames for it go to `outbox`.
-    pub(crate) fn begin(self: &Arc<Self>, outbox: Arc<Outbox>) -> ConnectionId {
+    /// The `k` resources with the most connections here, most first (ties
+    /// by name).
+    fn busiest_sessions(&self, k: usize) -> Vec<(Arc<str>, usize)> {
+        let mut all: Vec<(Arc<str>, usize)> = self
+            .live_slots()
+            .iter()
+            .flat_map(|slot| slot.lock().hub.busiest_sessions(k))
+            .collect();
+        all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    fn lock_slots(&self) -> MutexGuard<'_, Slots<H>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live slots, as of now (the map is not held after).
+    pub(crate) fn live_slots(&self) -> Vec<Arc<Slot<H>>> {
+        self.lock_slots().live.values().cloned().collect()
+    }
+
+    /// The resource's slot, made (with its timer task) if it has none.
+    pub(crate) fn slot(self: &Arc<Self>, resource: &str) -> Arc<Slot<H>> {
         self.start_background();
-        self.run_with_core(|core| {
+        let mut slots = self.lock_slots();
+        if let Some(slot) = slots.live.get(resource) {
+            return slot.clone();
+        }
+        let resource: Arc<str> = Arc::from(resource);
+        let hub = Hub::new(self.config.clone(), self.epoch).with_node(self.node.clone());
+        let mut hub = if H::APP_OWNED_STATE {
+            hub
+        } else {
+            hub.with_logs()
+        };
+        if self.meshed.load(Relaxed) {
+            hub.enable_mesh();
+        }
+        let (deadline, rx) = watch::channel(None);
+        let slot = Arc::new(Slot {
+            resource: resource.clone(),
+            core: Mutex::new(Core {
+                hub,
+                retired: false,
+                pending: HashMap::new(),
+                lane_of: HashMap::new(),
+                lanes: HashMap::new(),
+                touched: Vec::new(),
+            }),
+            deadline,
+        });
+        slots.live.insert(resource, slot.clone());
+        self.slot_count.send_replace(slots.live.len());
+        drop(slots);
+        if let Some(runtime) = self.runtime.get() {
+            runtime.spawn(slot_timer(Arc::downgrade(self), Arc::downgrade(&slot), rx));
+        }
+        slot
+    }
+
+    /// The resource's slot, if it has one.
+    pub(crate) fn existing(&self, resource: &str) -> Option<Arc<Slot<H>>> {
+        self.lock_slots().live.get(resource).cloned()
+    }
+
+    /// Reads the resource's hub, if it has one (without draining it).
+    pub(crate) fn with_existing<R>(
+        &self,
+        resource: &str,
+        read: impl FnOnce(&Hub<H::Model>) -> R,
+    ) -> Option<R> {
+        let slot = self.existing(resource)?;
+        let core = slot.lock();
+        (!core.retired).then(|| read(&core.hub))
+    }
+
+    /// Reads a slot's hub under its lock (nothing is drained).
+    pub(crate) fn read_slot<R>(&self, slot: &Slot<H>, read: impl FnOnce(&Hub<H::Model>) -> R) -> R {
+        read(&slot.lock().hub)
+    }
+
+    /// Makes every hub, present and future, one node of a mesh.
+    pub(crate) fn enable_mesh(self: &Arc<Self>) {
+        self.meshed.store(true, Relaxed);
+        for slot in self.live_slots() {
+            self.run_on(&slot, Hub::enable_mesh);
+        }
+    }
+
+    /// Applies one input to the resource's hub (making its slot if it has
+    /// none) and drains its outputs.
+    pub(crate) fn run<R>(
+        self: &Arc<Self>,
+        resource: &str,
+        f: impl FnOnce(&mut Hub<H::Model>) -> R,
+    ) -> R {
+        self.run_in(resource, |core| f(&mut core.hub)).1
+    }
+
+    /// Like [`run`](Self::run), only when the resource has a slot (`None`
+    /// otherwise: its hub would have nobody to act on).
+    pub(crate) fn run_existing<R>(
+        self: &Arc<Self>,
+        resource: &str,
+        f: impl FnOnce(&mut Hub<H::Model>) -> R,
+    ) -> Option<R> {
+        let slot = self.existing(resource)?;
+        let core = slot.lock();
+        if core.retired {
+            return None;
+        }
+        Some(self.finish_run(&slot, core, |core| f(&mut core.hub)))
+    }
+
+    /// Applies one input to the hub of a slot the caller holds (a
+    /// connection's, which is not retired while the connection is in it).
+    pub(crate) fn run_on<R>(
+        self: &Arc<Self>,
+        slot: &Arc<Slot<H>>,
+        f: impl FnOnce(&mut Hub<H::Model>) -> R,
+    ) -> R {
+        let core = slot.lock();
+        self.finish_run(slot, core, |core| f(&mut core.hub))
+    }
+
+    /// Runs `f` on the resource's live slot, looking it up again if the one
+    /// found was retired before it could be locked; returns the slot too.
+    fn run_in<R>(
+        self: &Arc<Self>,
+        resource: &str,
+        f: impl FnOnce(&mut Core<H>) -> R,
+    ) -> (Arc<Slot<H>>, R) {
+        loop {
+            let slot = self.slot(resource);
+            let core = slot.lock();
+            if core.retired {
+                continue;
+            }
+            let result = self.finish_run(&slot, core, f);
+            return (slot, result);
+        }
+    }
+
+    /// A socket that upgraded to `resource` and is about to authenticate:
+    /// its hub starts the handshake timeout; frames for it go to `outbox`.
+    pub(crate) fn begin(
+        self: &Arc<Self>,
+        resource: &str,
+        outbox: Arc<Outbox>,
+    ) -> (Arc<Slot<H>>, ConnectionId) {
+        self.run_in(resource, |core| {
             let id = core.hub.begin_handshake(Now::system());
             core.pending.insert(id, outbox);
             id
@@ -897,11 +1191,12 @@ impl<H: FlowHandler> Inner<H> {
     /// refused, with its `Error` and close queued).
     pub(crate) fn admit(
         self: &Arc<Self>,
+        slot: &Arc<Slot<H>>,
         id: ConnectionId,
-        resource: &str,
         user: Identity,
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<(), HandshakeError> {
+        let resource = &*slot.resource;
         // Views belong to the server-owned log (see `crate::view`).
         let view = if H::APP_OWNED_STATE {
             ViewKey::ALL
@@ -909,7 +1204,8 @@ impl<H: FlowHandler> Inner<H> {
             self.handler.view(&user, resource)
         };
         let scope = self.handler.presence_scope(&user, resource);
-        self.run_with_core(|core| {
+        let core = slot.lock();
+        self.finish_run(slot, core, |core| {
             core.hub.set_presence_scope(id, scope);
             core.hub
                 .complete_handshake(Now::system(), id, resource, user, resume)?;
@@ -923,8 +1219,14 @@ impl<H: FlowHandler> Inner<H> {
     }
 
     /// Forgets a connection whose task has ended.
-    pub(crate) fn unregister(self: &Arc<Self>, id: ConnectionId, admitted: bool) {
-        self.run_with_core(|core| {
+    pub(crate) fn unregister(
+        self: &Arc<Self>,
+        slot: &Arc<Slot<H>>,
+        id: ConnectionId,
+        admitted: bool,
+    ) {
+        let core = slot.lock();
+        self.finish_run(slot, core, |core| {
             core.hub
                 .handle_departure(Now::system(), id, Departure::Gone);
             core.leave(id);
@@ -934,15 +1236,37 @@ impl<H: FlowHandler> Inner<H> {
         }
     }
 
-    /// Like [`run`](Self::run), with the driver's side of the core too.
-    fn run_with_core<R>(self: &Arc<Self>, f: impl FnOnce(&mut Core<H>) -> R) -> R {
-        let mut core = self.lock();
+    /// Applies `f` under the slot's lock, drains the hub, retires the slot
+    /// if its hub is idle now, and, with the lock released, hands the next
+    /// deadline to the slot's timer and delivers the lane.
+    fn finish_run<R>(
+        self: &Arc<Self>,
+        slot: &Arc<Slot<H>>,
+        mut core: MutexGuard<'_, Core<H>>,
+        f: impl FnOnce(&mut Core<H>) -> R,
+    ) -> R {
         let result = f(&mut core);
         self.drain(&mut core);
-        let next = core.hub.poll_timeout();
+        let now = Instant::now();
+        let idle = core.hub.is_idle(now) && core.pending.is_empty() && core.lane_of.is_empty();
+        let next = if idle {
+            self.retire(slot, &mut core);
+            None
+        } else {
+            // With nobody connected, the hub may go once its remembered
+            // outcomes age out: look again then.
+            let aged = (core.hub.connection_count() == 0)
+                .then(|| core.hub.retained_until())
+                .flatten()
+                .map(|at| at + std::time::Duration::from_millis(1));
+            match (core.hub.poll_timeout(), aged) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
         let mut touched = std::mem::take(&mut core.touched);
         drop(core);
-        self.deadline.send_if_modified(|d| {
+        slot.deadline.send_if_modified(|d| {
             let changed = *d != next;
             *d = next;
             changed
@@ -950,48 +1274,68 @@ impl<H: FlowHandler> Inner<H> {
         touched.sort_unstable_by_key(Arc::as_ptr);
         touched.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for lane in touched {
-            self.deliver(lane);
+            self.deliver(&slot.resource, lane);
         }
         result
+    }
+
+    /// Takes an idle slot out of the map (under its lock, which the caller
+    /// holds), keeping its hub's stats in the node's totals.
+    fn retire(&self, slot: &Arc<Slot<H>>, core: &mut Core<H>) {
+        if core.retired {
+            return;
+        }
+        core.retired = true;
+        let mut slots = self.lock_slots();
+        if slots
+            .live
+            .get(&slot.resource)
+            .is_some_and(|live| Arc::ptr_eq(live, slot))
+        {
+            slots.live.remove(&slot.resource);
+        }
+        add_stats(&mut slots.retired, core.hub.stats());
+        self.slot_count.send_replace(slots.live.len());
     }
 
     /// Delivers what is queued on `lane` (with no lock of the hub's held);
     /// connections found too slow leave the hub as slow consumers. What is
     /// queued meanwhile is delivered by a task of its own.
-    fn deliver(self: &Arc<Self>, lane: Arc<Lane>) {
+    fn deliver(self: &Arc<Self>, resource: &Arc<str>, lane: Arc<Lane>) {
         let turn = lane.deliver(&Tally::of(&self.counters), self.runtime.get(), |slow| {
-            self.depart_slow(slow)
+            self.depart_slow(resource, slow)
         });
-        self.keep_delivering(lane, turn);
+        self.keep_delivering(resource, lane, turn);
     }
 
     /// With the turn of a lane that has more queued: one more batch per
     /// task, so other tasks run in between.
-    fn keep_delivering(self: &Arc<Self>, lane: Arc<Lane>, mut turn: Turn) {
+    fn keep_delivering(self: &Arc<Self>, resource: &Arc<str>, lane: Arc<Lane>, mut turn: Turn) {
         while turn == Turn::More {
             match self.runtime.get() {
                 Some(runtime) => {
                     let inner = self.clone();
+                    let resource = resource.clone();
                     runtime.spawn(async move {
                         let turn =
                             lane.resume(&Tally::of(&inner.counters), inner.runtime.get(), |slow| {
-                                inner.depart_slow(slow)
+                                inner.depart_slow(&resource, slow)
                             });
-                        inner.keep_delivering(lane, turn);
+                        inner.keep_delivering(&resource, lane, turn);
                     });
                     return;
                 }
                 None => {
                     turn = lane.resume(&Tally::of(&self.counters), None, |slow| {
-                        self.depart_slow(slow)
+                        self.depart_slow(resource, slow)
                     });
                 }
             }
         }
     }
 
-    fn depart_slow(self: &Arc<Self>, slow: Vec<ConnectionId>) {
-        self.run(|hub| {
+    fn depart_slow(self: &Arc<Self>, resource: &Arc<str>, slow: Vec<ConnectionId>) {
+        self.run_existing(resource, |hub| {
             let now = Now::system();
             for id in slow {
                 hub.handle_departure(now, id, Departure::SlowConsumer);
@@ -1150,7 +1494,9 @@ impl<H: FlowHandler> Inner<H> {
                     if let Err(e) = &result {
                         tracing::warn!(resource = %resource, error = %e, "sync failed");
                     }
-                    inner.run(|hub| hub.complete_sync(Now::system(), ticket, result));
+                    inner.run(&resource, |hub| {
+                        hub.complete_sync(Now::system(), ticket, result)
+                    });
                 });
             }
             Request::Snapshot { ticket, resource } => {
@@ -1167,7 +1513,9 @@ impl<H: FlowHandler> Inner<H> {
                     if let Err(e) = &result {
                         tracing::warn!(error = %e, "snapshot failed");
                     }
-                    inner.run(|hub| hub.complete_snapshot(Now::system(), ticket, result));
+                    inner.run(&resource, |hub| {
+                        hub.complete_snapshot(Now::system(), ticket, result)
+                    });
                 };
                 runtime.spawn(task.instrument(span));
             }
@@ -1194,7 +1542,9 @@ impl<H: FlowHandler> Inner<H> {
                     if let Err(e) = &result {
                         tracing::warn!(error = %e, "deltas_since failed");
                     }
-                    inner.run(|hub| hub.complete_deltas(Now::system(), ticket, result));
+                    inner.run(&resource, |hub| {
+                        hub.complete_deltas(Now::system(), ticket, result)
+                    });
                 };
                 runtime.spawn(task.instrument(span));
             }
@@ -1211,7 +1561,9 @@ impl<H: FlowHandler> Inner<H> {
                     let (frame, ok) = inner.run_action(&key, user, action).await;
                     crate::telemetry::action_finished(started.elapsed(), ok);
                     tracing::debug!(ok, "action finished");
-                    inner.run(|hub| hub.complete_action_frame(Now::system(), &key, frame));
+                    inner.run(&key.resource, |hub| {
+                        hub.complete_action_frame(Now::system(), &key, frame)
+                    });
                 };
                 runtime.spawn(task.instrument(span));
             }
@@ -1298,27 +1650,32 @@ impl<H: FlowHandler> Inner<H> {
         (frame, ok)
     }
 
-    /// Remembers the runtime and starts the hub's timer task, once.
-    fn start_background(self: &Arc<Self>) {
+    /// Remembers the runtime (slots made from then on get a timer task).
+    fn start_background(&self) {
         if self.runtime.get().is_some() {
             return;
         }
-        let Ok(handle) = Handle::try_current() else {
-            return;
-        };
-        if self.runtime.set(handle.clone()).is_err() {
-            return;
+        if let Ok(handle) = Handle::try_current() {
+            let _ = self.runtime.set(handle);
         }
-        let weak = Arc::downgrade(self);
-        let rx = self.deadline.subscribe();
-        handle.spawn(hub_timer(weak, rx));
     }
 }
 
-/// Calls `handle_timeout` whenever the hub's next deadline passes (every
-/// protocol timer is the hub's; this task only sleeps).
-async fn hub_timer<H: FlowHandler>(
+/// Adds `more` to `total`.
+fn add_stats(total: &mut HubStats, more: HubStats) {
+    total.encodes += more.encodes;
+    total.bad_frames += more.bad_frames;
+    total.rate_limited += more.rate_limited;
+    total.unknown_tags += more.unknown_tags;
+    total.view_frames += more.view_frames;
+}
+
+/// Calls `handle_timeout` on a slot's hub whenever its next deadline passes
+/// (every protocol timer is the hub's; this task only sleeps). It ends
+/// with the slot.
+async fn slot_timer<H: FlowHandler>(
     inner: Weak<Inner<H>>,
+    slot: Weak<Slot<H>>,
     mut rx: watch::Receiver<Option<Instant>>,
 ) {
     loop {
@@ -1327,8 +1684,10 @@ async fn hub_timer<H: FlowHandler>(
             Some(at) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(at.into()) => {
-                        let Some(inner) = inner.upgrade() else { return };
-                        inner.run(|hub| hub.handle_timeout(Now::system()));
+                        let (Some(inner), Some(slot)) = (inner.upgrade(), slot.upgrade()) else {
+                            return;
+                        };
+                        inner.run_on(&slot, |hub| hub.handle_timeout(Now::system()));
                     }
                     changed = rx.changed() => if changed.is_err() { return },
                 }

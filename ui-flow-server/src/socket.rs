@@ -1,7 +1,8 @@
 //! The task that drives one upgraded WebSocket.
 //!
-//! It registers the socket with the hub (which starts the handshake
-//! timeout), authenticates, then runs one `select!` over the socket's read
+//! It registers the socket with the hub of its URL's resource (which
+//! starts the handshake timeout) and keeps that resource's slot, so its
+//! frames lock that resource only (see `crate::server`), authenticates, then runs one `select!` over the socket's read
 //! half, the writer (which drains the connection's outbox into the write
 //! half) and the abort signal. It holds no protocol logic and no timer:
 //! frames go to the hub as they are, and the hub decides when to ping, when
@@ -26,12 +27,12 @@ use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
 use crate::hub::{ConnectionId, HandshakeError, Now};
 use crate::outbox::{Next, Outbox, Unwritten};
-use crate::server::Inner;
+use crate::server::{Inner, Slot};
 
 pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
     let outbox = Arc::new(Outbox::new(inner.config.outbound_queue_bytes));
-    let id = inner.begin(outbox.clone());
-    let admitted = authenticate(&inner, id, &hs, &outbox).await;
+    let (slot, id) = inner.begin(&hs.resource, outbox.clone());
+    let admitted = authenticate(&inner, &slot, id, &hs, &outbox).await;
     if admitted {
         tracing::debug!("connected");
     }
@@ -39,8 +40,8 @@ pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocke
     // (8 KiB): holding them would keep that buffer for the connection's
     // whole life.
     drop(hs);
-    run(&inner, socket, id, &outbox).await;
-    inner.unregister(id, admitted);
+    run(&inner, &slot, socket, id, &outbox).await;
+    inner.unregister(&slot, id, admitted);
     tracing::debug!("disconnected");
 }
 
@@ -48,6 +49,7 @@ pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocke
 /// `Error` and close are then queued) or the handshake timed out first.
 async fn authenticate<H: FlowHandler>(
     inner: &Arc<Inner<H>>,
+    slot: &Arc<Slot<H>>,
     id: ConnectionId,
     hs: &Handshake,
     outbox: &Outbox,
@@ -65,12 +67,12 @@ async fn authenticate<H: FlowHandler>(
         Err(e) => {
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!(error = %e, "authentication failed");
-            inner.run(|hub| hub.fail_handshake(Now::system(), id));
+            inner.run_on(slot, |hub| hub.fail_handshake(Now::system(), id));
             return false;
         }
     };
     let user_id = identity.user_id.clone();
-    match inner.admit(id, &hs.resource, identity, hs.resume) {
+    match inner.admit(slot, id, identity, hs.resume) {
         Ok(()) => {
             let span = tracing::Span::current();
             span.record("conn", id.0);
@@ -101,6 +103,7 @@ enum Written {
 /// The connection's main loop; returns when the connection is over.
 async fn run<H: FlowHandler>(
     inner: &Arc<Inner<H>>,
+    slot: &Arc<Slot<H>>,
     socket: WebSocket,
     id: ConnectionId,
     outbox: &Outbox,
@@ -126,15 +129,15 @@ async fn run<H: FlowHandler>(
                     Some(Ok(Message::Binary(bytes))) => {
                         Live::add(&counters.frames_in, 1);
                         Live::add(&counters.bytes_in, bytes.len() as u64);
-                        inner.run(|hub| hub.handle_frame(now, id, &bytes));
+                        inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes));
                     }
                     Some(Ok(Message::Text(text))) => {
                         Live::add(&counters.frames_in, 1);
                         Live::add(&counters.bytes_in, text.len() as u64);
-                        inner.run(|hub| hub.handle_text_frame(now, id));
+                        inner.run_on(slot, |hub| hub.handle_text_frame(now, id));
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        inner.run(|hub| hub.handle_heartbeat(now, id));
+                        inner.run_on(slot, |hub| hub.handle_heartbeat(now, id));
                     }
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Err(e)) => {
@@ -144,7 +147,7 @@ async fn run<H: FlowHandler>(
                         // Reading on would buffer the rest of the frame.
                         reading = false;
                         Live::add(&counters.drops, 1);
-                        inner.run(|hub| hub.handle_oversized(id));
+                        inner.run_on(slot, |hub| hub.handle_oversized(id));
                     }
                 }
             }

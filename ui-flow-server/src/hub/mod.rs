@@ -28,11 +28,15 @@
 //! Every broadcast is encoded once; its [`Transmit`] names all recipients
 //! and carries one [`Bytes`], which the driver clones per connection.
 //!
-//! The driver in this crate (`FlowServer`) runs a hub behind a mutex on
-//! tokio and axum, and pushes each resource's frames into the outboxes
-//! after letting go of it (one delivery lane per resource); another
-//! runtime could drive it the same way.
+//! A hub can serve any number of resources. The driver in this crate
+//! (`FlowServer`) runs one hub per resource, each behind its own mutex on
+//! tokio and axum, all sharing one [`NodeShare`] for the node-wide limits
+//! ([`Hub::with_node`]); it drops a hub once [`Hub::is_idle`], and pushes
+//! each resource's frames into the outboxes after letting go of its lock
+//! (one delivery lane per resource). Another runtime could drive it the
+//! same way, or run one hub for the whole node.
 
+mod node;
 mod ops;
 mod rate;
 mod remote;
@@ -57,6 +61,7 @@ use ui_flow::{
     PROTOCOL_VERSION, PresenceInfo, ServerMessage,
 };
 
+pub use node::NodeShare;
 pub use remote::MeshEvent;
 pub use transmit::{
     ConnectionId, Departure, HandshakeError, Now, OpKey, Recipients, Refusal, Request, SyncTicket,
@@ -134,9 +139,6 @@ pub enum BroadcastError {
     },
 }
 
-/// The smallest size at which the join buckets are swept.
-const JOINS_SWEEP_MIN: usize = 1024;
-
 /// Frames the hub produces that carry no application payload.
 type Control = ServerMessage<(), (), ()>;
 
@@ -146,11 +148,11 @@ pub struct Hub<M: Model> {
     config: ServerConfig,
     decode_limits: Limits,
     epoch: u32,
-    next_id: u64,
+    /// What this hub shares with the other hubs of its node.
+    node: Arc<NodeShare>,
     next_attempt: u64,
     connections: HashMap<ConnectionId, Connection>,
     sessions: HashMap<Arc<str>, Session>,
-    per_user: HashMap<Arc<str>, usize>,
     ops: OpLog,
     timers: Timers,
     keepalive: KeepaliveConfig,
@@ -158,14 +160,9 @@ pub struct Hub<M: Model> {
     handshakes: HashSet<ConnectionId>,
     /// Connections told to close whose socket may still be open.
     closing: HashSet<ConnectionId>,
-    /// Each user's join bucket ([`ServerConfig::join_rate`]).
-    joins: HashMap<Arc<str>, TokenBucket>,
-    /// `joins` is swept of full buckets when it reaches this size.
-    joins_sweep_at: usize,
     transmits: VecDeque<Transmit>,
     requests: VecDeque<Request<M::Action>>,
     stats: HubStats,
-    shutting_down: bool,
     /// The latest time an input carried, for changes made by inputs that
     /// carry none (closes).
     latest: Option<Instant>,
@@ -185,15 +182,19 @@ impl<M: Model> Hub<M> {
     /// A hub with no connections. `epoch` is sent on snapshots and catch-up
     /// batches (see [`ServerConfig::epoch`]).
     pub fn new(config: ServerConfig, epoch: u32) -> Self {
+        let node = Arc::new(NodeShare::new());
         Hub {
             decode_limits: Limits::default()
                 .max_frame_len(config.max_message_size)
                 .max_depth(config.max_depth),
-            ops: OpLog::new(ops::Bounds {
-                per_user: config.op_memory.0,
-                retention: config.op_memory.1,
-                max_bytes: config.op_memory_bytes,
-            }),
+            ops: OpLog::new(
+                ops::Bounds {
+                    per_user: config.op_memory.0,
+                    retention: config.op_memory.1,
+                    max_bytes: config.op_memory_bytes,
+                },
+                node.clone(),
+            ),
             keepalive: KeepaliveConfig {
                 liveness: config.liveness_timeout,
                 ping_interval: config.ping_interval,
@@ -201,20 +202,16 @@ impl<M: Model> Hub<M> {
             },
             config,
             epoch,
-            next_id: 0,
+            node,
             next_attempt: 0,
             connections: HashMap::new(),
             sessions: HashMap::new(),
-            per_user: HashMap::new(),
             timers: Timers::default(),
             handshakes: HashSet::new(),
             closing: HashSet::new(),
-            joins: HashMap::new(),
-            joins_sweep_at: JOINS_SWEEP_MIN,
             transmits: VecDeque::new(),
             requests: VecDeque::new(),
             stats: HubStats::default(),
-            shutting_down: false,
             latest: None,
             logged: false,
             mesh: None,
@@ -231,6 +228,40 @@ impl<M: Model> Hub<M> {
     pub fn with_logs(mut self) -> Self {
         self.logged = true;
         self
+    }
+
+    /// Makes this hub one of several of a node (one per resource, say):
+    /// connection ids, the node-wide connection limits, join buckets, the
+    /// byte bound of remembered outcomes and shutdown are `node`'s, shared
+    /// with the other hubs given the same share. Call it before the first
+    /// input.
+    pub fn with_node(mut self, node: Arc<NodeShare>) -> Self {
+        self.ops = OpLog::new(self.ops.bounds(), node.clone());
+        self.node = node;
+        self
+    }
+
+    /// Whether this hub holds nothing a driver must keep: no connection,
+    /// handshake or closing socket, no running action, no outcome younger
+    /// than the retention window at `now`, no queued output and no other
+    /// node's presence. A driver running one hub per resource may then
+    /// drop it (a new one serves the resource's next connection).
+    pub fn is_idle(&self, now: Instant) -> bool {
+        self.connections.is_empty()
+            && self.sessions.is_empty()
+            && self.handshakes.is_empty()
+            && self.closing.is_empty()
+            && self.transmits.is_empty()
+            && self.requests.is_empty()
+            && self.ops.is_idle(now)
+            && self.mesh.as_ref().is_none_or(remote::Mesh::is_empty)
+    }
+
+    /// When the last remembered action outcome leaves the retention window
+    /// (`None` when none is remembered): a driver that drops idle hubs
+    /// checks again then (see [`is_idle`](Self::is_idle)).
+    pub fn retained_until(&self) -> Option<Instant> {
+        self.ops.retained_until()
     }
 
     /// The seq lineage this hub announces.
@@ -296,8 +327,7 @@ impl<M: Model> Hub<M> {
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<ConnectionId, Refusal> {
         self.latest = Some(now.instant);
-        self.next_id += 1;
-        let id = ConnectionId(self.next_id);
+        let id = self.node.next_id();
         self.admit(now, id, resource, user, resume)?;
         Ok(id)
     }
@@ -310,8 +340,7 @@ impl<M: Model> Hub<M> {
     /// [`ServerConfig::handshake_timeout`] runs out.
     pub fn begin_handshake(&mut self, now: Now) -> ConnectionId {
         self.latest = Some(now.instant);
-        self.next_id += 1;
-        let id = ConnectionId(self.next_id);
+        let id = self.node.next_id();
         self.handshakes.insert(id);
         self.arm_timer(
             now.instant + self.config.handshake_timeout,
@@ -370,21 +399,8 @@ impl<M: Model> Hub<M> {
         user: Identity,
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<(), Refusal> {
-        if self.shutting_down {
-            return Err(Refusal::ShuttingDown);
-        }
-        if self.connections.len() >= self.config.max_connections {
-            return Err(Refusal::NodeFull);
-        }
         let user_key: Arc<str> = Arc::from(user.user_id.as_str());
-        let count = self.per_user.get(&user_key).copied().unwrap_or(0);
-        if count >= self.config.max_connections_per_user {
-            return Err(Refusal::UserFull);
-        }
-        if !self.take_join(&user_key, now.instant) {
-            return Err(Refusal::JoinRate);
-        }
-        self.per_user.insert(user_key.clone(), count + 1);
+        self.node.admit(&self.config, &user_key, now.instant)?;
         let resource: Arc<str> = match self.sessions.get_key_value(resource) {
             Some((key, _)) => key.clone(),
             None => Arc::from(resource),
@@ -444,24 +460,6 @@ impl<M: Model> Hub<M> {
         self.arm_idle_timer(&resource, &user_key);
         self.start_sync(now, id, resume.map(|(seq, epoch)| (Some(seq), epoch)));
         Ok(())
-    }
-
-    /// Takes a token from the user's join bucket.
-    fn take_join(&mut self, user: &Arc<str>, now: Instant) -> bool {
-        let limit = self.config.join_rate;
-        // Buckets of users who have left stay until they are full again, so
-        // leaving does not reset the count. Sweep those when the map has
-        // doubled since the last sweep (amortized O(1) per join).
-        if self.joins.len() >= self.joins_sweep_at {
-            let per_user = &self.per_user;
-            self.joins
-                .retain(|u, b| per_user.contains_key(u) || !b.is_full(&limit, now));
-            self.joins_sweep_at = (2 * self.joins.len()).max(JOINS_SWEEP_MIN);
-        }
-        self.joins
-            .entry(user.clone())
-            .or_insert_with(|| TokenBucket::full(&limit, now))
-            .take(&limit, now)
     }
 
     /// One binary frame from a connection.
@@ -826,7 +824,7 @@ impl<M: Model> Hub<M> {
     /// Closes every connection with `Error shutdown` and close 1001, and
     /// refuses new ones.
     pub fn shutdown(&mut self) {
-        self.shutting_down = true;
+        self.node.shut_down();
         let mut all: Vec<ConnectionId> = self.connections.keys().copied().collect();
         all.sort_unstable();
         for conn in all {
@@ -1580,12 +1578,7 @@ impl<M: Model> Hub<M> {
             return;
         };
         self.forget_view(&c.resource, conn);
-        if let Some(n) = self.per_user.get_mut(&c.user_key) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_user.remove(&c.user_key);
-            }
-        }
+        self.node.release(&c.user_key);
         let Some(session) = self.sessions.get_mut(&c.resource) else {
             return;
         };

@@ -13,17 +13,22 @@
 //!   oldest outcomes older than the window go; if that is not enough, new
 //!   actions are refused (`server_busy`).
 //!
+//! The byte bound counts the outcomes of every hub sharing the node's
+//! [`NodeShare`] (one hub per resource, say); the other bounds are per hub.
+//!
 //! So nobody can push someone else's outcome out of memory, memory stays
 //! bounded however many actions pass through, and outcomes are forgotten
 //! only when memory is needed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ui_flow::code::action_code;
 
+use super::node::NodeShare;
 use super::transmit::{ConnectionId, OpKey};
 
 /// Where one action stands.
@@ -86,8 +91,16 @@ pub(crate) struct OpLog {
     /// Every finished op, oldest first (entries already forgotten through
     /// their user's bound are skipped when met).
     finished: VecDeque<(OpKey, Instant)>,
+    /// This log's bytes; `node.op_bytes` sums those of the node's logs.
     bytes: usize,
     bounds: Bounds,
+    node: Arc<NodeShare>,
+}
+
+impl Drop for OpLog {
+    fn drop(&mut self) {
+        self.node.op_bytes.fetch_sub(self.bytes, Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -97,14 +110,45 @@ struct UserOps {
 }
 
 impl OpLog {
-    pub(crate) fn new(bounds: Bounds) -> Self {
+    pub(crate) fn new(bounds: Bounds, node: Arc<NodeShare>) -> Self {
         OpLog {
             ops: HashMap::new(),
             users: HashMap::new(),
             finished: VecDeque::new(),
             bytes: 0,
             bounds,
+            node,
         }
+    }
+
+    pub(crate) fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// Whether no action runs and every outcome is older than the window.
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
+        self.users.values().all(|ops| ops.running == 0)
+            && self.retained_until().is_none_or(|until| now > until)
+    }
+
+    /// When the newest remembered outcome leaves the retention window.
+    pub(crate) fn retained_until(&self) -> Option<Instant> {
+        self.users
+            .values()
+            .filter_map(|ops| ops.finished.back().map(|(_, at, _)| *at))
+            .max()
+            .map(|at| at + self.bounds.retention)
+    }
+
+    fn add_bytes(&mut self, n: usize) {
+        self.bytes += n;
+        self.node.op_bytes.fetch_add(n, Relaxed);
+    }
+
+    fn sub_bytes(&mut self, n: usize) {
+        let n = n.min(self.bytes);
+        self.bytes -= n;
+        self.node.op_bytes.fetch_sub(n, Relaxed);
     }
 
     pub(crate) fn get_mut(&mut self, key: &OpKey) -> Option<&mut OpState> {
@@ -131,14 +175,14 @@ impl OpLog {
                 return Err(Busy::User);
             }
         }
-        while self.bytes + OVERHEAD > self.bounds.max_bytes {
+        while self.node.op_bytes.load(Relaxed) + OVERHEAD > self.bounds.max_bytes {
             if !self.forget_oldest(now) {
                 return Err(Busy::Server);
             }
         }
         let ops = self.users.entry(user).or_default();
         ops.running += 1;
-        self.bytes += OVERHEAD;
+        self.add_bytes(OVERHEAD);
         self.ops.insert(key, OpState::Running(vec![conn]));
         Ok(())
     }
@@ -162,7 +206,7 @@ impl OpLog {
         ops.running = ops.running.saturating_sub(1);
         ops.finished.push_back((key.op_id, now, size));
         self.finished.push_back((key.clone(), now));
-        self.bytes += size;
+        self.add_bytes(size);
         waiters
     }
 
@@ -186,13 +230,14 @@ impl OpLog {
             return;
         }
         ops.finished.pop_front();
-        self.bytes = self.bytes.saturating_sub(size + OVERHEAD);
+        let emptied = ops.running == 0 && ops.finished.is_empty();
+        self.sub_bytes(size + OVERHEAD);
         self.ops.remove(&OpKey {
             resource: user.0.clone(),
             user: user.1.clone(),
             op_id,
         });
-        if ops.running == 0 && ops.finished.is_empty() {
+        if emptied {
             self.users.remove(user);
         }
     }
@@ -259,7 +304,7 @@ mod tests {
     #[test]
     fn nobody_can_push_out_another_users_outcome_within_the_window() {
         let t0 = Instant::now();
-        let mut log = OpLog::new(bounds(3, usize::MAX));
+        let mut log = OpLog::new(bounds(3, usize::MAX), Arc::default());
         run(&mut log, &key("victim", 1), t0).expect("runs");
         for n in 0..3 {
             run(&mut log, &key("flooder", n), t0).expect("within the bound");
@@ -292,7 +337,7 @@ mod tests {
     fn the_byte_bound_refuses_new_actions_instead_of_forgetting_young_outcomes() {
         let t0 = Instant::now();
         let one = OVERHEAD + b"outcome".len();
-        let mut log = OpLog::new(bounds(100, 3 * one));
+        let mut log = OpLog::new(bounds(100, 3 * one), Arc::default());
         for n in 0..3 {
             run(&mut log, &key(&format!("u{n}"), n), t0).expect("fits");
         }
@@ -312,7 +357,7 @@ mod tests {
     #[test]
     fn running_ops_are_never_forgotten() {
         let t0 = Instant::now();
-        let mut log = OpLog::new(bounds(1, usize::MAX));
+        let mut log = OpLog::new(bounds(1, usize::MAX), Arc::default());
         log.start(key("u", 1), ConnectionId(1), t0).expect("starts");
         let much_later = t0 + Duration::from_secs(3600);
         assert_eq!(

@@ -67,6 +67,11 @@ pub(super) struct Mesh {
 }
 
 impl Mesh {
+    /// Whether it holds no other node's entry and nothing to tell them.
+    pub(super) fn is_empty(&self) -> bool {
+        self.remote.is_empty() && self.outbox.is_empty()
+    }
+
     fn entries<'a>(
         &'a self,
         resource: &str,

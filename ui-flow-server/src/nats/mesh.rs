@@ -207,7 +207,7 @@ impl NatsMesh {
             outbox,
             health: health.clone(),
         });
-        server.inner.run(|hub| hub.enable_mesh());
+        server.inner.enable_mesh();
         let next = server.inner.broker();
         server.set_broker(SharedBroker {
             mesh: broker.clone(),
@@ -514,14 +514,17 @@ async fn ticker<H: FlowHandler>(
     loop {
         tokio::select! {
             _ = heartbeat.tick() => {
-                // Under the hub's lock, so a heartbeat is queued in order
-                // with the changes around it.
-                let core = server.inner.lock();
-                for (resource, list) in core.hub.local_presence() {
-                    broker.outbox.send_wire(&Wire::Heartbeat {
-                        node: broker.node.to_string(),
-                        resource: resource.to_string(),
-                        entries: list.iter().map(Entry::from).collect(),
+                // Each resource's under its own lock, so its heartbeat is
+                // queued in order with the changes around it.
+                for slot in server.inner.live_slots() {
+                    server.inner.read_slot(&slot, |hub| {
+                        for (resource, list) in hub.local_presence() {
+                            broker.outbox.send_wire(&Wire::Heartbeat {
+                                node: broker.node.to_string(),
+                                resource: resource.to_string(),
+                                entries: list.iter().map(Entry::from).collect(),
+                            });
+                        }
                     });
                 }
             }
@@ -572,7 +575,7 @@ async fn receiver<H>(
                     heard.remove(&key);
                     let (other, resource) = &key;
                     tracing::debug!(node = %other, resource = %resource, "mesh node quiet; its presence expires");
-                    server.inner.run(|hub| {
+                    server.inner.run_existing(resource, |hub| {
                         hub.replace_remote_presence(Now::system(), resource, other, Vec::new());
                     });
                 }
@@ -596,7 +599,7 @@ fn apply<H>(
             user,
             entry,
         } if node != me => {
-            server.inner.run(|hub| {
+            server.inner.run(&resource, |hub| {
                 let entry = entry.map(Entry::into_info);
                 hub.handle_remote_presence(Now::system(), &resource, &node, &user, entry);
             });
@@ -607,7 +610,7 @@ fn apply<H>(
             resource,
             entries,
         } if node != me => {
-            server.inner.run(|hub| {
+            server.inner.run(&resource, |hub| {
                 let entries = entries.into_iter().map(Entry::into_info).collect();
                 hub.replace_remote_presence(Now::system(), &resource, &node, entries);
             });
@@ -619,9 +622,9 @@ fn apply<H>(
             target,
             frame,
         } if node != me => {
-            server
-                .inner
-                .run(|hub| hub.deliver_signal(&resource, &target, Bytes::from(frame.0)));
+            server.inner.run_existing(&resource, |hub| {
+                hub.deliver_signal(&resource, &target, Bytes::from(frame.0))
+            });
         }
         Wire::Event {
             node,
