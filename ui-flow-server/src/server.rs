@@ -391,8 +391,10 @@ impl<H: FlowHandler> FlowServer<H> {
         }
     }
 
-    /// How many resources have a slot on this node (see the module docs
-    /// of `server`). For tests and diagnostics.
+    /// How many resources have a slot (their own hub and lock) on this
+    /// node: those with a connection, a handshake, a closing socket, a
+    /// running action, an outcome within its retention window or another
+    /// node's presence. For tests and diagnostics.
     #[doc(hidden)]
     pub fn live_slot_count(&self) -> usize {
         *self.inner.slot_count.borrow()

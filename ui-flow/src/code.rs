@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::quoted::Quoted;
+
 /// What one error code means for the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCodeInfo {
@@ -176,7 +178,7 @@ impl ErrorCode {
 
 impl fmt::Debug for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ErrorCode({:?})", self.as_str())
+        write!(f, "ErrorCode({})", Quoted(self.as_str()))
     }
 }
 

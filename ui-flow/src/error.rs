@@ -13,6 +13,7 @@
 //! event with a reason.
 
 use crate::code::ErrorCode;
+use crate::quoted::Quoted;
 
 /// Anything that can go wrong in ui-flow.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +138,7 @@ pub enum DecodeError {
     /// in a nested PresenceInfo or SignalPayload). The wire kind is
     /// `duplicate_field`, like [`DuplicateField`](Self::DuplicateField); this
     /// variant carries the key's text because it is no field name of ours.
-    #[error("{message} has key {key:?} twice")]
+    #[error("{message} has key {} twice", Quoted(.key))]
     DuplicateKey {
         /// The message's name (or the nested type's, or `unknown message`).
         message: &'static str,

@@ -18,7 +18,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `native` | no | `FlowConnection` on tokio + tokio-tungstenite (native targets) |
-//! | `browser` | no | `FlowConnection` on gloo-net + browser timers (wasm32 only; nothing elsewhere) |
+//! | `browser` | no | `FlowConnection` on the browser's `WebSocket` + timers (wasm32 only; nothing elsewhere) |
 //!
 //! Without features the crate has no async runtime and no IO dependency.
 //!
@@ -58,6 +58,7 @@ mod message;
 pub mod model;
 mod op;
 mod presence;
+mod quoted;
 mod raw;
 mod signal;
 mod state;

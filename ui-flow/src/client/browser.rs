@@ -1,30 +1,36 @@
-//! The browser driver: the client on gloo-net WebSockets and browser timers.
+//! The browser driver: the client on the browser's own `WebSocket` and
+//! timers.
 //!
-//! One local task runs the loop (inputs in, client outputs out, one
-//! `setTimeout`); each socket gets a local task of its own. The loop also
-//! listens for the window's `online` and the document's `visibilitychange`
-//! events, to retry at once when the network or the page comes back and to
-//! report the page's visibility as presence. Those two listeners are added
-//! once per connection and removed when it closes, whatever the number of
-//! reconnects.
+//! One local task runs the loop: it waits for an input or the client's
+//! next deadline (one `setTimeout`), feeds it to the client and carries
+//! out the client's outputs. Sockets have no task of their own: the
+//! browser calls their handlers, which report to the loop's channel, and
+//! the loop hands each socket what the client wrote for it right after
+//! the client wrote it. The loop also listens for the window's `online`
+//! and the document's `visibilitychange` events, to retry at once when the
+//! network or the page comes back and to report the page's visibility as
+//! presence. Those two listeners are added once per connection and removed
+//! when it closes, whatever the number of reconnects.
 //!
 //! A socket that closes without ever opening may have been refused with an
-//! HTTP status the page cannot see; its task then runs the refusal probe
+//! HTTP status the page cannot see; the driver then runs the refusal probe
 //! (`probe.rs`) and reports the status it reads, so a 404 or 403 ends the
 //! connection with [`CloseReason::Refused`](crate::CloseReason::Refused)
 //! instead of retrying forever.
 
-use std::future::poll_fn;
-use std::pin::{Pin, pin};
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
-use futures_util::future::{Either, select};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_channel::mpsc::{TryRecvError, UnboundedReceiver, UnboundedSender};
 use gloo_events::EventListener;
-use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, State, WebSocketError};
-use gloo_timers::future::TimeoutFuture;
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use web_time::Instant;
 
 use crate::error::Error;
@@ -90,127 +96,282 @@ async fn run<M: Model>(
 ) {
     let _listeners = listeners;
     let reports = driver.reports();
+    let mut sockets: Vec<Socket> = Vec::new();
     loop {
         let step = driver.flush(&target.url, |id, url, protocols, commands| {
-            wasm_bindgen_futures::spawn_local(socket(
-                id,
-                url,
-                protocols,
-                commands,
-                reports.clone(),
-            ));
+            if let Some(socket) = Socket::open(id, url, &protocols, commands, &reports) {
+                sockets.push(socket);
+            }
         });
+        // What the flush wrote for each socket is in its channel now.
+        sockets.retain_mut(Socket::carry_out);
         let Step::Wait(at) = step else { return };
         let wait = at.saturating_duration_since(Instant::now()).as_millis();
         // Dropping the timer clears it.
-        let timer = TimeoutFuture::new(u32::try_from(wait).unwrap_or(u32::MAX));
-        match select(inputs.next(), timer).await {
-            Either::Left((Some(input), _)) => driver.input(input),
-            Either::Left((None, _)) => return,
-            Either::Right(_) => driver.timeout(),
+        let timer = Timer::start(u32::try_from(wait).unwrap_or(u32::MAX));
+        let mut received = pin!(inputs.recv());
+        let next = poll_fn(|cx| {
+            if let Poll::Ready(input) = received.as_mut().poll(cx) {
+                return Poll::Ready(Some(input));
+            }
+            timer.poll(cx.waker()).map(|()| None)
+        })
+        .await;
+        match next {
+            Some(Ok(input)) => driver.input(input),
+            Some(Err(_)) => return,
+            None => driver.timeout(),
         }
     }
 }
 
-/// Opens a WebSocket to `url` offering `protocols`. gloo-net's own
-/// `open_with_protocols` converts the list through JSON, which would link
-/// serde_json into every browser client for one array of strings.
-fn open_offering(url: &str, protocols: &[String]) -> Result<WebSocket, String> {
-    let list: js_sys::Array = protocols
-        .iter()
-        .map(|protocol| wasm_bindgen::JsValue::from_str(protocol))
-        .collect();
-    let socket = web_sys::WebSocket::new_with_str_sequence(url, &list).map_err(js_text)?;
-    WebSocket::try_from(socket).map_err(|error| error.to_string())
+/// One `setTimeout` the loop can wait for; dropping it clears the timeout.
+struct Timer {
+    _timeout: Timeout,
+    fired: Rc<Fired>,
+}
+
+#[derive(Default)]
+struct Fired {
+    done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Timer {
+    fn start(millis: u32) -> Self {
+        let fired = Rc::new(Fired::default());
+        let timeout = Timeout::new(millis, {
+            let fired = Rc::clone(&fired);
+            move || {
+                fired.done.set(true);
+                if let Some(waker) = fired.waker.take() {
+                    waker.wake();
+                }
+            }
+        });
+        Timer {
+            _timeout: timeout,
+            fired,
+        }
+    }
+
+    /// Ready once the timeout has fired; until then `waker` is woken when
+    /// it does.
+    fn poll(&self, waker: &Waker) -> Poll<()> {
+        if self.fired.done.get() {
+            return Poll::Ready(());
+        }
+        *self.fired.waker.borrow_mut() = Some(waker.clone());
+        Poll::Pending
+    }
+}
+
+/// Where a socket is in its life, as its handlers and the loop see it.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    Connecting,
+    Open,
+    /// Closed without opening; the refusal probe is asking the server.
+    Probing,
+    /// Closed, or given up: nothing more is reported.
+    Ended,
+}
+
+/// What a socket's handlers share with the loop.
+struct Shared {
+    id: SocketId,
+    url: String,
+    reports: UnboundedSender<Input>,
+    phase: Cell<Phase>,
+}
+
+impl Shared {
+    fn report(&self, report: SocketReport) {
+        let _ = self.reports.unbounded_send(Input::Socket(self.id, report));
+    }
+
+    /// The socket closed before it opened: refused, or never reached. The
+    /// browser hides which; the refusal probe asks the server, and `close`
+    /// is reported if it learns nothing.
+    fn closed_unopened(self: &Rc<Self>, close: SocketReport) {
+        self.phase.set(Phase::Probing);
+        let shared = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let status = probe::status(&shared.url).await;
+            // Given up meanwhile: the loop ended it.
+            if shared.phase.get() == Phase::Probing {
+                shared.phase.set(Phase::Ended);
+                shared.report(status.map_or(close, SocketReport::Refused));
+            }
+        });
+    }
+}
+
+/// What a socket reports for an `error` event. The browser fires `close`
+/// next; once open, that is reported too and the client ignores it, so
+/// the pair counts once.
+const CONNECTION_FAILED: &str = "WebSocket connection failed";
+
+fn closed(reason: String) -> SocketReport {
+    SocketReport::Closed { code: None, reason }
+}
+
+/// One browser `WebSocket`, its handlers and the channel of what the
+/// client writes for it. Dropping it removes the handlers and closes the
+/// socket.
+struct Socket {
+    ws: web_sys::WebSocket,
+    shared: Rc<Shared>,
+    commands: UnboundedReceiver<Outgoing>,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut()>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Dials `url` offering `protocols`; if the browser refuses to create
+    /// the socket (a malformed URL), reports it closed and returns `None`.
+    fn open(
+        id: SocketId,
+        url: String,
+        protocols: &[String],
+        commands: UnboundedReceiver<Outgoing>,
+        reports: &UnboundedSender<Input>,
+    ) -> Option<Self> {
+        let created = if protocols.is_empty() {
+            web_sys::WebSocket::new(&url)
+        } else {
+            // The offered subprotocols, as a JavaScript array of strings.
+            let list: js_sys::Array = protocols
+                .iter()
+                .map(|protocol| wasm_bindgen::JsValue::from_str(protocol))
+                .collect();
+            web_sys::WebSocket::new_with_str_sequence(&url, &list)
+        };
+        let ws = match created {
+            Ok(ws) => ws,
+            Err(error) => {
+                let _ = reports.unbounded_send(Input::Socket(id, closed(js_text(error))));
+                return None;
+            }
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let shared = Rc::new(Shared {
+            id,
+            url,
+            reports: reports.clone(),
+            phase: Cell::new(Phase::Connecting),
+        });
+        let on_open = Closure::<dyn FnMut()>::new({
+            let shared = Rc::clone(&shared);
+            move || {
+                if shared.phase.get() == Phase::Connecting {
+                    shared.phase.set(Phase::Open);
+                    shared.report(SocketReport::Opened);
+                }
+            }
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let shared = Rc::clone(&shared);
+            move |event: MessageEvent| {
+                // Text messages are not part of the protocol.
+                if let (Phase::Open, Ok(buffer)) = (
+                    shared.phase.get(),
+                    event.data().dyn_into::<js_sys::ArrayBuffer>(),
+                ) {
+                    let frame = js_sys::Uint8Array::new(&buffer).to_vec();
+                    shared.report(SocketReport::Frame(frame));
+                }
+            }
+        });
+        let on_error = Closure::<dyn FnMut()>::new({
+            let shared = Rc::clone(&shared);
+            move || match shared.phase.get() {
+                Phase::Connecting => shared.closed_unopened(closed(CONNECTION_FAILED.into())),
+                Phase::Open => shared.report(closed(CONNECTION_FAILED.into())),
+                Phase::Probing | Phase::Ended => {}
+            }
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new({
+            let shared = Rc::clone(&shared);
+            move |event: CloseEvent| {
+                let close = SocketReport::Closed {
+                    code: Some(event.code()),
+                    reason: event.reason(),
+                };
+                match shared.phase.get() {
+                    Phase::Connecting => shared.closed_unopened(close),
+                    Phase::Open => {
+                        shared.phase.set(Phase::Ended);
+                        shared.report(close);
+                    }
+                    Phase::Probing | Phase::Ended => {}
+                }
+            }
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Some(Socket {
+            ws,
+            shared,
+            commands,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_error: on_error,
+            _on_close: on_close,
+        })
+    }
+
+    /// Carries out what the client wrote for this socket; false once the
+    /// loop is done with it (closed by the client, given up before it
+    /// opened, or replaced), and dropping it then closes it.
+    fn carry_out(&mut self) -> bool {
+        loop {
+            let command = match self.commands.try_recv() {
+                Ok(command) => command,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Closed) => return false,
+            };
+            let phase = self.shared.phase.get();
+            match command {
+                Outgoing::Frame(frame) if phase == Phase::Open => {
+                    if let Err(error) = self.ws.send_with_u8_array(&frame) {
+                        self.shared.report(closed(js_text(error)));
+                    }
+                }
+                Outgoing::Close { code, reason } if phase == Phase::Open => {
+                    let _ = self.ws.close_with_code_and_reason(code, reason);
+                    return false;
+                }
+                // Before it opened, any command means the client gave it up.
+                _ if phase != Phase::Ended => return false,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.shared.phase.set(Phase::Ended);
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onerror(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
 }
 
 /// What a JavaScript exception says: an `Error`'s `toString()` (its name
-/// and message, as gloo-net reports it), or the value itself as text.
+/// and message), or the value itself as text.
 fn js_text(value: wasm_bindgen::JsValue) -> String {
-    use wasm_bindgen::JsCast;
     match value.dyn_into::<js_sys::Error>() {
         Ok(error) => String::from(error.to_string()),
         Err(other) => other
             .as_string()
             .unwrap_or_else(|| "the WebSocket could not be created".to_owned()),
-    }
-}
-
-/// One WebSocket, from dial to close.
-async fn socket(
-    id: SocketId,
-    url: String,
-    protocols: Vec<String>,
-    mut commands: UnboundedReceiver<Outgoing>,
-    reports: UnboundedSender<Input>,
-) {
-    let report = |r| {
-        let _ = reports.unbounded_send(Input::Socket(id, r));
-    };
-    let closed = |reason: String| SocketReport::Closed { code: None, reason };
-    let opened = if protocols.is_empty() {
-        WebSocket::open(&url).map_err(|error| error.to_string())
-    } else {
-        open_offering(&url, &protocols)
-    };
-    let mut ws = match opened {
-        Ok(ws) => ws,
-        Err(error) => return report(closed(error)),
-    };
-    // Ready means no longer connecting: open, or already failed (then the
-    // stream below reports how).
-    let settled = poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx));
-    if let Either::Right(_) = select(settled, commands.next()).await {
-        return; // given up before it opened; dropping closes it
-    }
-    if !matches!(ws.state(), State::Open) {
-        // Closed without ever opening: refused, or never reached. The
-        // browser hides which; the refusal probe asks the server.
-        let close = match ws.next().await {
-            Some(Err(WebSocketError::ConnectionClose(event))) => SocketReport::Closed {
-                code: Some(event.code),
-                reason: event.reason,
-            },
-            Some(Err(error)) => closed(error.to_string()),
-            _ => closed("the socket closed before it opened".into()),
-        };
-        drop(ws);
-        let asked = pin!(probe::status(&url));
-        return match select(asked, commands.next()).await {
-            Either::Left((Some(status), _)) => report(SocketReport::Refused(status)),
-            Either::Left((None, _)) => report(close),
-            Either::Right(_) => {} // given up meanwhile
-        };
-    }
-    report(SocketReport::Opened);
-    loop {
-        let next = match select(ws.next(), commands.next()).await {
-            Either::Left((message, _)) => Either::Left(message),
-            Either::Right((command, _)) => Either::Right(command),
-        };
-        match next {
-            Either::Left(Some(Ok(Message::Bytes(frame)))) => report(SocketReport::Frame(frame)),
-            Either::Left(Some(Ok(Message::Text(_)))) => {} // not part of the protocol
-            Either::Left(Some(Err(WebSocketError::ConnectionClose(event)))) => {
-                report(SocketReport::Closed {
-                    code: Some(event.code),
-                    reason: event.reason,
-                })
-            }
-            // An error event; the browser fires the close event next, which
-            // the client then ignores, so the pair counts once.
-            Either::Left(Some(Err(error))) => report(closed(error.to_string())),
-            Either::Left(None) => return,
-            Either::Right(Some(Outgoing::Frame(frame))) => {
-                if let Err(error) = ws.send(Message::Bytes(frame)).await {
-                    report(closed(error.to_string()));
-                }
-            }
-            Either::Right(Some(Outgoing::Close { code, reason })) => {
-                let _ = ws.close(Some(code), Some(reason));
-                return;
-            }
-            Either::Right(None) => return,
-        }
     }
 }

@@ -13,7 +13,7 @@
 //! (`send_action`, `send_optimistic`, `subscribe`, `unsubscribe`,
 //! `send_signal`, `resync`, `close`, `status`, `state`). It exists with the
 //! `native` feature (tokio + tokio-tungstenite) or, on wasm32, the `browser`
-//! feature (gloo-net, browser timers, and `online`/`visibilitychange`
+//! feature (the browser's `WebSocket`, browser timers, and `online`/`visibilitychange`
 //! listeners that bring a dropped connection back at once). Neither exposes
 //! its dependencies' types.
 //!

@@ -18,6 +18,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Unexpected, Visitor};
 
+use crate::quoted::Quoted;
+
 /// Why a payload did not deserialize: the text of the first failure.
 #[derive(Debug)]
 pub(crate) struct PayloadError(pub(crate) String);
@@ -61,7 +63,7 @@ impl fmt::Display for Found<'_> {
             Unexpected::Signed(i) => write!(f, "integer `{i}`"),
             Unexpected::Float(_) => f.write_str("a floating-point number"),
             Unexpected::Char(c) => write!(f, "character `{c}`"),
-            Unexpected::Str(s) => write!(f, "string {s:?}"),
+            Unexpected::Str(s) => write!(f, "string {}", Quoted(s)),
             Unexpected::Bytes(_) => f.write_str("byte array"),
             Unexpected::Unit => f.write_str("unit value"),
             Unexpected::Option => f.write_str("Option value"),

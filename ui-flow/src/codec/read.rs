@@ -15,8 +15,30 @@ use super::scan;
 use crate::error::DecodeError;
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::quoted::Quoted;
 use crate::raw::RawValue;
 use crate::signal::SignalPayload;
+
+/// A [`DecodeError`] on its way out of the field reader, boxed: every `?`
+/// in the per-message readers then moves one pointer instead of the whole
+/// error, which took a large share of their size in wasm (BENCHMARKS.md,
+/// "Client wasm size"). The box is only allocated on the error path, which
+/// ends the frame's reading.
+#[derive(Debug)]
+pub(crate) struct Fault(Box<DecodeError>);
+
+impl From<DecodeError> for Fault {
+    #[cold]
+    fn from(error: DecodeError) -> Self {
+        Fault(Box::new(error))
+    }
+}
+
+impl From<Fault> for DecodeError {
+    fn from(fault: Fault) -> Self {
+        *fault.0
+    }
+}
 
 const NIL: u8 = 0xc0;
 
@@ -60,20 +82,17 @@ impl<T> Slot<T> {
         value: T,
         message: &'static str,
         field: &'static str,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<(), Fault> {
         if self.0.is_some() {
-            return Err(DecodeError::DuplicateField { message, field });
+            return Err(DecodeError::DuplicateField { message, field }.into());
         }
         self.0 = Some(value);
         Ok(())
     }
 
-    pub(crate) fn required(
-        self,
-        message: &'static str,
-        field: &'static str,
-    ) -> Result<T, DecodeError> {
-        self.0.ok_or(DecodeError::MissingField { message, field })
+    pub(crate) fn required(self, message: &'static str, field: &'static str) -> Result<T, Fault> {
+        self.0
+            .ok_or_else(|| DecodeError::MissingField { message, field }.into())
     }
 }
 
@@ -91,12 +110,13 @@ impl<T> Slot<Option<Vec<T>>> {
     }
 }
 
-fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>) -> DecodeError {
+fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>) -> Fault {
     DecodeError::InvalidField {
         message,
         field,
         reason: reason.into(),
     }
+    .into()
 }
 
 impl<'a> Fields<'a> {
@@ -105,7 +125,7 @@ impl<'a> Fields<'a> {
         buf: &'a [u8],
         message: &'static str,
         max_depth: usize,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<Self, Fault> {
         Fields::open_at(buf, 0, message, 1, max_depth)
     }
 
@@ -116,7 +136,7 @@ impl<'a> Fields<'a> {
         message: &'static str,
         depth: usize,
         max_depth: usize,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<Self, Fault> {
         let mut rest = &buf[pos.min(buf.len())..];
         let before = rest.len();
         let left = rmp::decode::read_map_len(&mut rest).map_err(|_| DecodeError::NotAMap)?;
@@ -124,7 +144,8 @@ impl<'a> Fields<'a> {
             return Err(DecodeError::TooDeep {
                 max: max_depth,
                 offset: pos,
-            });
+            }
+            .into());
         }
         Ok(Fields {
             buf,
@@ -142,20 +163,20 @@ impl<'a> Fields<'a> {
     }
 
     /// Opens the map at the cursor as the value of `field`, for nested types.
-    fn open_nested(&self, field: &'static str, nested: &'static str) -> Result<Self, DecodeError> {
+    fn open_nested(&self, field: &'static str, nested: &'static str) -> Result<Self, Fault> {
         Fields::open_at(self.buf, self.pos, nested, self.depth + 1, self.max_depth).map_err(
-            |error| match error {
+            |error| match *error.0 {
                 DecodeError::NotAMap => invalid(self.message, field, "expected a map"),
-                other => other,
+                _ => error,
             },
         )
     }
 
     /// Checks that the frame ends where its map ended.
-    pub(crate) fn finish_frame(&self) -> Result<(), DecodeError> {
+    pub(crate) fn finish_frame(&self) -> Result<(), Fault> {
         match self.buf.len() - self.pos {
             0 => Ok(()),
-            extra => Err(DecodeError::TrailingBytes { extra }),
+            extra => Err(DecodeError::TrailingBytes { extra }.into()),
         }
     }
 
@@ -172,7 +193,7 @@ impl<'a> Fields<'a> {
     /// Keys are matched as bytes against the protocol's field names, which
     /// are ASCII, so a key that matches one is valid UTF-8; a key that
     /// matches none is checked by [`skip`](Self::skip).
-    pub(crate) fn next_key(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
+    pub(crate) fn next_key(&mut self) -> Result<Option<&'a [u8]>, Fault> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -183,7 +204,8 @@ impl<'a> Fields<'a> {
             return Err(DecodeError::DuplicateField {
                 message: self.message,
                 field: "t",
-            });
+            }
+            .into());
         }
         self.key_offset = offset;
         self.pos = next;
@@ -192,7 +214,7 @@ impl<'a> Fields<'a> {
 
     /// Checks the rest of a frame whose tag this build does not know: every
     /// key a string and no second `"t"`. The values are not examined.
-    pub(crate) fn finish_unknown(&mut self) -> Result<(), DecodeError> {
+    pub(crate) fn finish_unknown(&mut self) -> Result<(), Fault> {
         while self.next_key()?.is_some() {
             self.skip()?;
         }
@@ -202,7 +224,7 @@ impl<'a> Fields<'a> {
     /// Skips the value of an unknown field (checking it like any other),
     /// after checking that its key is UTF-8 and that it did not occur before
     /// in this map.
-    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+    pub(crate) fn skip(&mut self) -> Result<(), Fault> {
         let offset = self.key_offset;
         let (key, _) = str_at(self.buf, offset).ok_or(DecodeError::InvalidKey { offset })?;
         self.value_bytes()?;
@@ -214,14 +236,15 @@ impl<'a> Fields<'a> {
             return Err(DecodeError::DuplicateKey {
                 message: self.message,
                 key: key.to_owned(),
-            });
+            }
+            .into());
         }
         Ok(())
     }
 
     /// Skips the next value without any check on its key (for readers that
     /// only look at part of a frame).
-    pub(crate) fn skip_value(&mut self) -> Result<(), DecodeError> {
+    pub(crate) fn skip_value(&mut self) -> Result<(), Fault> {
         self.value_bytes().map(drop)
     }
 
@@ -233,7 +256,7 @@ impl<'a> Fields<'a> {
 
     /// The bytes of the next value, walked within what is left of the depth
     /// limit.
-    fn value_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    fn value_bytes(&mut self) -> Result<&'a [u8], Fault> {
         let start = self.pos;
         self.pos = scan::walk(self.buf, start, self.max_depth.saturating_sub(self.depth))?;
         Ok(&self.buf[start..self.pos])
@@ -251,14 +274,14 @@ impl<'a> Fields<'a> {
 
     /// The optional `"c"` of a resource's message: a `uint16`, nil or 0
     /// meaning channel 0.
-    pub(crate) fn channel_field(&mut self) -> Result<(), DecodeError> {
+    pub(crate) fn channel_field(&mut self) -> Result<(), Fault> {
         let channel = self.opt("c", Fields::uint::<u16>)?.unwrap_or(0);
         self.set_channel(channel)
     }
 
     /// The required `"c"` of `Join`, `Leave`, `Joined` and `Left`: 1 to
     /// 65535, since channel 0 is the URL's resource, never joined or left.
-    pub(crate) fn named_channel_field(&mut self) -> Result<(), DecodeError> {
+    pub(crate) fn named_channel_field(&mut self) -> Result<(), Fault> {
         let channel = self.uint::<u16>("c")?;
         if channel == 0 {
             return Err(invalid(
@@ -270,12 +293,13 @@ impl<'a> Fields<'a> {
         self.set_channel(channel)
     }
 
-    fn set_channel(&mut self, channel: u16) -> Result<(), DecodeError> {
+    fn set_channel(&mut self, channel: u16) -> Result<(), Fault> {
         if self.channel_read {
             return Err(DecodeError::DuplicateField {
                 message: self.message,
                 field: "c",
-            });
+            }
+            .into());
         }
         self.channel_read = true;
         self.channel = channel;
@@ -283,14 +307,15 @@ impl<'a> Fields<'a> {
     }
 
     /// Fails unless a `"c"` was read (see [`named_channel_field`](Self::named_channel_field)).
-    pub(crate) fn channel_required(&self) -> Result<(), DecodeError> {
+    pub(crate) fn channel_required(&self) -> Result<(), Fault> {
         if self.channel_read {
             Ok(())
         } else {
             Err(DecodeError::MissingField {
                 message: self.message,
                 field: "c",
-            })
+            }
+            .into())
         }
     }
 
@@ -298,8 +323,8 @@ impl<'a> Fields<'a> {
     pub(crate) fn opt<T>(
         &mut self,
         field: &'static str,
-        read: impl FnOnce(&mut Self, &'static str) -> Result<T, DecodeError>,
-    ) -> Result<Option<T>, DecodeError> {
+        read: impl FnOnce(&mut Self, &'static str) -> Result<T, Fault>,
+    ) -> Result<Option<T>, Fault> {
         if self.take_nil() {
             Ok(None)
         } else {
@@ -309,10 +334,7 @@ impl<'a> Fields<'a> {
 
     /// An unsigned integer that fits `T`.
     #[inline]
-    pub(crate) fn uint<T: num_cast::FromU64>(
-        &mut self,
-        field: &'static str,
-    ) -> Result<T, DecodeError> {
+    pub(crate) fn uint<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
         // Unsigned markers directly; anything else (a signed marker holding
         // a non-negative value is allowed) through rmp.
         if let Some((value, next)) = uint_at(self.buf, self.pos)
@@ -327,7 +349,7 @@ impl<'a> Fields<'a> {
     /// [`uint`](Self::uint) for signed markers, and its errors.
     #[cold]
     #[inline(never)]
-    fn uint_slow<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, DecodeError> {
+    fn uint_slow<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
         let mut rest = self.rest();
         let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
             invalid(
@@ -348,7 +370,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A boolean.
-    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+    pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, Fault> {
         let mut rest = self.rest();
         let value = rmp::decode::read_bool(&mut rest)
             .map_err(|_| invalid(self.message, field, "expected a boolean"))?;
@@ -357,7 +379,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A UTF-8 string, borrowed from the frame.
-    pub(crate) fn str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
+    pub(crate) fn str(&mut self, field: &'static str) -> Result<&'a str, Fault> {
         let (value, rest) = rmp::decode::read_str_from_slice(self.rest())
             .map_err(|_| invalid(self.message, field, "expected a UTF-8 string"))?;
         self.advance_to(rest);
@@ -365,7 +387,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A UTF-8 string, owned.
-    pub(crate) fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
+    pub(crate) fn string(&mut self, field: &'static str) -> Result<String, Fault> {
         self.str(field).map(str::to_owned)
     }
 
@@ -373,8 +395,8 @@ impl<'a> Fields<'a> {
     pub(crate) fn array<T>(
         &mut self,
         field: &'static str,
-        mut read: impl FnMut(&mut Self, &'static str) -> Result<T, DecodeError>,
-    ) -> Result<Vec<T>, DecodeError> {
+        mut read: impl FnMut(&mut Self, &'static str) -> Result<T, Fault>,
+    ) -> Result<Vec<T>, Fault> {
         let offset = self.pos;
         let mut rest = self.rest();
         let len = rmp::decode::read_array_len(&mut rest)
@@ -383,7 +405,8 @@ impl<'a> Fields<'a> {
             return Err(DecodeError::TooDeep {
                 max: self.max_depth,
                 offset,
-            });
+            }
+            .into());
         }
         self.advance_to(rest);
         // `len` is not trusted: reading stops at the first element that is
@@ -399,32 +422,29 @@ impl<'a> Fields<'a> {
     }
 
     /// A list of strings.
-    pub(crate) fn strings(&mut self, field: &'static str) -> Result<Vec<String>, DecodeError> {
+    pub(crate) fn strings(&mut self, field: &'static str) -> Result<Vec<String>, Fault> {
         self.array(field, |f, field| f.string(field))
     }
 
     /// An application payload, decoded by serde (rmp-serde).
-    pub(crate) fn payload<T: Deserialize<'a>>(
-        &mut self,
-        field: &'static str,
-    ) -> Result<T, DecodeError> {
+    pub(crate) fn payload<T: Deserialize<'a>>(&mut self, field: &'static str) -> Result<T, Fault> {
         let bytes = self.value_bytes()?;
-        super::read_payload(bytes, self.message, field)
+        Ok(super::read_payload(bytes, self.message, field)?)
     }
 
     /// The bytes of an application payload, walked like any value, for the
     /// caller to deserialize (see `codec::server`).
-    pub(crate) fn payload_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn payload_bytes(&mut self) -> Result<&'a [u8], Fault> {
         self.value_bytes()
     }
 
     /// A value kept as its encoded bytes.
-    pub(crate) fn raw(&mut self, _field: &'static str) -> Result<RawValue, DecodeError> {
+    pub(crate) fn raw(&mut self, _field: &'static str) -> Result<RawValue, Fault> {
         Ok(RawValue::from_validated(self.value_bytes()?.to_vec()))
     }
 
     /// An operation id: 16-byte bin, or the hyphenated UUID text.
-    pub(crate) fn op_id(&mut self, field: &'static str) -> Result<OpId, DecodeError> {
+    pub(crate) fn op_id(&mut self, field: &'static str) -> Result<OpId, Fault> {
         // The canonical form, bin8 of 16 bytes, without rmp's error plumbing.
         if let Some(&[0xc4, 16, ref id @ ..]) = self.buf.get(self.pos..self.pos + 18)
             && let Ok(bytes) = <[u8; 16]>::try_from(id)
@@ -464,25 +484,22 @@ impl<'a> Fields<'a> {
     }
 
     /// A presence status string.
-    pub(crate) fn presence_status(
-        &mut self,
-        field: &'static str,
-    ) -> Result<PresenceStatus, DecodeError> {
+    pub(crate) fn presence_status(&mut self, field: &'static str) -> Result<PresenceStatus, Fault> {
         let text = self.str(field)?;
         PresenceStatus::from_wire(text).ok_or_else(|| {
             invalid(
                 self.message,
                 field,
-                format!("unknown status {text:?} (expected active, idle or away)"),
+                format!(
+                    "unknown status {} (expected active, idle or away)",
+                    Quoted(text)
+                ),
             )
         })
     }
 
     /// A `PresenceInfo` map.
-    pub(crate) fn presence_info(
-        &mut self,
-        field: &'static str,
-    ) -> Result<PresenceInfo, DecodeError> {
+    pub(crate) fn presence_info(&mut self, field: &'static str) -> Result<PresenceInfo, Fault> {
         const M: &str = "PresenceInfo";
         let mut map = self.open_nested(field, M)?;
         let (mut user_id, mut name, mut status, mut connected_at) =
@@ -508,7 +525,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A `SignalPayload` map, dispatched on its `type` key.
-    pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, DecodeError> {
+    pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, Fault> {
         const M: &str = "SignalPayload";
         let mut map = self.open_nested(field, M)?;
         let (mut kind, mut sdp, mut candidate, mut mid, mut index, mut ufrag) = (
@@ -555,7 +572,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A `SignalType` string.
-    fn signal_type(&mut self, field: &'static str) -> Result<&'static str, DecodeError> {
+    fn signal_type(&mut self, field: &'static str) -> Result<&'static str, Fault> {
         let text = self.str(field)?;
         ["offer", "answer", "candidate"]
             .into_iter()
@@ -564,7 +581,10 @@ impl<'a> Fields<'a> {
                 invalid(
                     self.message,
                     field,
-                    format!("unknown signal type {text:?} (expected offer, answer or candidate)"),
+                    format!(
+                        "unknown signal type {} (expected offer, answer or candidate)",
+                        Quoted(text)
+                    ),
                 )
             })
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::read::{Fields, Slot};
+use super::read::{Fault, Fields, Slot};
 use super::write::{Out, presence_diff_len};
 use super::{
     Decoded, Limits, check_channel, decode_frame, read_payload, validate, write_atomically,
@@ -319,7 +319,7 @@ trait Payloads<'a> {
         bytes: &'a [u8],
         message: &'static str,
         field: &'static str,
-    ) -> Result<(), DecodeError>;
+    ) -> Result<(), Fault>;
 }
 
 /// Payloads deserialized into the application's types, to be put into
@@ -352,7 +352,7 @@ where
         bytes: &'a [u8],
         message: &'static str,
         field: &'static str,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<(), Fault> {
         match kind {
             PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
             PayloadKind::Delta => self.deltas.push(read_payload(bytes, message, field)?),
@@ -491,7 +491,7 @@ impl<'a> Payloads<'a> for Skipped {
         _: &'a [u8],
         _: &'static str,
         _: &'static str,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<(), Fault> {
         Ok(())
     }
 }
@@ -505,7 +505,7 @@ fn read_frame<'a>(
     payloads: &mut dyn Payloads<'a>,
 ) -> Result<(Channel, Decoded<Shape>), DecodeError> {
     decode_frame(bytes, limits, |tag, f| {
-        read(bytes, limits, ServerTag(tag), f, payloads)
+        read(bytes, limits, ServerTag(tag), f, payloads).map_err(DecodeError::from)
     })
 }
 
@@ -515,7 +515,7 @@ fn read<'a>(
     tag: ServerTag,
     mut f: Fields<'a>,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<(Channel, Decoded<Shape>), DecodeError> {
+) -> Result<(Channel, Decoded<Shape>), Fault> {
     let Some(name) = tag.name() else {
         // Nothing of an unknown message is read, but it must still be a
         // valid frame.
@@ -576,7 +576,7 @@ pub fn encode_relayed_signal_on(
     Ok(buf)
 }
 
-type Msg = Result<Shape, DecodeError>;
+type Msg = Result<Shape, Fault>;
 
 fn connected(f: &mut Fields<'_>) -> Msg {
     let m = f.message;
