@@ -17,8 +17,8 @@
 //! keepalive, and the node's connection counts. The socket's presence
 //! reports (`Ping.presence`) are forwarded to every member.
 //!
-//! Not here: the subscription limits are counted per member, not summed
-//! over the socket's channels.
+//! The subscription limits are the socket's too: its URL connection and
+//! its members count against one `SubscriptionShare` from its first join.
 //!
 //! Order per channel: the member's `Joined`, its frames and its `Left`
 //! all go through its resource's lane (see `crate::lane`), which puts
@@ -38,7 +38,7 @@ use ui_flow::{Channel, ClientMessage, ClientTag, ErrorCode, ServerMessage};
 use crate::auth::{AuthError, Identity, JoinRequest};
 use crate::endpoint::MAX_RESOURCE_ID;
 use crate::handler::FlowHandler;
-use crate::hub::{ConnectionId, Now};
+use crate::hub::{ConnectionId, Now, SubscriptionShare};
 use crate::outbox::Outbox;
 use crate::server::{Inner, Slot};
 
@@ -193,6 +193,9 @@ pub(crate) struct Channels<H: FlowHandler> {
     identity: Arc<Identity>,
     credentials: Arc<JoinCredentials>,
     table: Arc<Table<H>>,
+    /// The subscription count the socket's connections share, made at
+    /// its first join.
+    share: Option<Arc<SubscriptionShare>>,
     limits: Limits,
 }
 
@@ -221,6 +224,7 @@ impl<H: FlowHandler> Channels<H> {
             table: Arc::new(Table {
                 entries: Mutex::new(HashMap::new()),
             }),
+            share: None,
             limits: Limits::default()
                 .max_frame_len(inner.config.max_message_size)
                 .max_depth(inner.config.max_depth),
@@ -459,14 +463,30 @@ impl<H: FlowHandler> Channels<H> {
                 leave: false,
             },
         );
-        let joined = self.inner.join_member(
-            &resource,
-            identity,
-            done.resume,
-            channel,
-            &self.outbox,
-            &self.table,
-        );
+        let share = match &self.share {
+            Some(share) => Some(share.clone()),
+            None => {
+                let id = self.url_id;
+                let share = self
+                    .inner
+                    .run_on(&self.url_slot, |hub| hub.share_subscriptions(id));
+                self.share = share.clone();
+                share
+            }
+        };
+        // None only when the URL connection is gone (the socket is ending).
+        let joined = match share {
+            Some(share) => self.inner.join_member(
+                &resource,
+                identity,
+                done.resume,
+                channel,
+                &self.outbox,
+                &self.table,
+                share,
+            ),
+            None => Err(crate::hub::Refusal::ShuttingDown),
+        };
         if let Err(refusal) = joined {
             self.table.lock().remove(&channel.0);
             let (code, _) = refusal.codes();

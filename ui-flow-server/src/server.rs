@@ -1270,6 +1270,7 @@ impl<H: FlowHandler> Inner<H> {
         channel: ui_flow::Channel,
         outbox: &Arc<Outbox>,
         table: &Arc<crate::channels::Table<H>>,
+        share: Arc<crate::hub::SubscriptionShare>,
     ) -> Result<(), crate::hub::Refusal> {
         // Views belong to the server-owned log (see `crate::view`).
         let view = if H::APP_OWNED_STATE {
@@ -1286,9 +1287,15 @@ impl<H: FlowHandler> Inner<H> {
             }
             let held = slot.clone();
             return self.finish_run(&slot, core, |core| {
-                let id =
-                    core.hub
-                        .join_channel(Now::system(), resource, user, resume, channel, scope)?;
+                let id = core.hub.join_channel(
+                    Now::system(),
+                    resource,
+                    user,
+                    resume,
+                    channel,
+                    scope,
+                    share,
+                )?;
                 core.hub.set_view(id, view);
                 core.join_lane_on(id, resource, outbox.clone(), channel);
                 core.members

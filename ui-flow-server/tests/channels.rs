@@ -802,3 +802,36 @@ async fn a_slow_consumer_on_a_channel_drops_the_socket_with_all_its_channels() {
     assert_eq!(t.server.session("chat").connection_count(), 0);
     assert_eq!(t.server.connection_count(), 1);
 }
+
+#[tokio::test]
+async fn the_subscription_limits_are_summed_over_the_channels_of_a_socket() {
+    let mut config = ServerConfig::default();
+    config.max_subscriptions = 2;
+    let t = start(Counter, config).await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    let subscribe = |domain: &str| ClientMessage::<String>::Subscribe {
+        domains: vec![domain.to_owned()],
+    };
+    ann.send_on(&subscribe("a"), 0).await;
+    ann.joined(1, "board", None).await;
+    ann.send_on(&subscribe("b"), 1).await;
+    ann.send_on(&subscribe("c"), 1).await;
+    match ann.on(1).await {
+        Msg::Error { code, fatal, .. } => {
+            assert_eq!(code, Some(ErrorCode::SUBSCRIPTION_LIMIT));
+            assert!(!fatal);
+        }
+        other => panic!("expected subscription_limit, got {other:?}"),
+    }
+    // Leaving board frees its domain for the URL's resource.
+    ann.send_on(&ClientMessage::<String>::Leave, 1).await;
+    assert_eq!(ann.left(1).await, None);
+    ann.send_on(&subscribe("c"), 0).await;
+    assert_eq!(ann.quiet_on(0, 1).await, vec![]);
+    let event = ui_flow_server::counter::CounterEvent {
+        by: "app".into(),
+        value: 1,
+    };
+    let home = t.server.session("home");
+    assert_eq!(home.broadcast_notify("c", &event, None).expect("notify"), 1);
+}

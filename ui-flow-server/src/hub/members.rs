@@ -18,6 +18,7 @@
 //! (the socket stays open).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ui_flow::{Channel, ErrorCode};
 
@@ -53,6 +54,31 @@ impl Members {
     }
 }
 
+/// The domains (count, UTF-8 bytes) one socket holds over all its
+/// channels, against the subscription limits, which are per socket.
+#[derive(Debug)]
+pub struct SubscriptionShare(Mutex<(usize, usize)>);
+
+impl SubscriptionShare {
+    pub(super) fn lock(&self) -> MutexGuard<'_, (usize, usize)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn release(&self, count: usize, bytes: usize) {
+        let mut totals = self.lock();
+        totals.0 = totals.0.saturating_sub(count);
+        totals.1 = totals.1.saturating_sub(bytes);
+    }
+}
+
+/// How many domains `subscriptions` holds, and their bytes.
+pub(super) fn held(subscriptions: &[Box<str>]) -> (usize, usize) {
+    (
+        subscriptions.len(),
+        subscriptions.iter().map(|d| d.len()).sum(),
+    )
+}
+
 impl<M: Model> Hub<M> {
     /// A socket joins `resource` on `channel` (see the module docs), in
     /// presence scope `scope`: returns the member's id. Its snapshot (or
@@ -67,6 +93,7 @@ impl<M: Model> Hub<M> {
         resume: Option<(u64, Option<u32>)>,
         channel: Channel,
         scope: PresenceScope,
+        share: Arc<SubscriptionShare>,
     ) -> Result<ConnectionId, Refusal> {
         self.latest = Some(now.instant);
         if self.node.is_shutting_down() {
@@ -80,7 +107,21 @@ impl<M: Model> Hub<M> {
             self.forget_pending_scope(id);
             return Err(refusal);
         }
+        if let Some(c) = self.connections.get_mut(&id) {
+            c.share = Some(share);
+        }
         Ok(id)
+    }
+
+    /// The subscription count of the socket of connection `conn` (opened
+    /// for this hub's resource), for its members to share: made, with what
+    /// `conn` holds, the first time. `None` for an unknown connection.
+    pub fn share_subscriptions(&mut self, conn: ConnectionId) -> Option<Arc<SubscriptionShare>> {
+        let c = self.connections.get_mut(&conn)?;
+        let share = c
+            .share
+            .get_or_insert_with(|| Arc::new(SubscriptionShare(Mutex::new(held(&c.subscriptions)))));
+        Some(share.clone())
     }
 
     /// The channel `conn` is on, when it is a member.

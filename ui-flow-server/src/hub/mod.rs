@@ -62,6 +62,7 @@ use ui_flow::{
     PROTOCOL_VERSION, PresenceInfo, ServerMessage,
 };
 
+pub use members::SubscriptionShare;
 pub use node::NodeShare;
 pub use remote::MeshEvent;
 pub use transmit::{
@@ -439,6 +440,7 @@ impl<M: Model> Hub<M> {
                 user: Arc::new(user),
                 user_key: user_key.clone(),
                 subscriptions: Vec::new(),
+                share: None,
                 bucket: TokenBucket::full(&self.config.rate_limit, now.instant),
                 sync: Some(session::Sync {
                     attempt: 0,
@@ -1191,8 +1193,13 @@ impl<M: Model> Hub<M> {
             ClientMessage::Join { .. } | ClientMessage::Leave => self.stats.unknown_tags += 1,
             ClientMessage::Unsubscribe { domains } => {
                 if let Some(c) = self.connections.get_mut(&conn) {
+                    let before = members::held(&c.subscriptions);
                     c.subscriptions
                         .retain(|d| !domains.iter().any(|x| x == &**d));
+                    let after = members::held(&c.subscriptions);
+                    if let Some(share) = &c.share {
+                        share.release(before.0 - after.0, before.1 - after.1);
+                    }
                 }
             }
         }
@@ -1241,22 +1248,30 @@ impl<M: Model> Hub<M> {
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
-        let mut held: usize = c.subscriptions.iter().map(|d| d.len()).sum();
+        // Summed over the socket's channels when it holds any.
+        let share = c.share.clone();
+        let mut shared = share.as_ref().map(|s| s.lock());
+        let (mut count, mut held) = match &shared {
+            Some(totals) => **totals,
+            None => members::held(&c.subscriptions),
+        };
         let mut refused = 0usize;
         for domain in domains {
             if c.subscribed(&domain) {
                 continue;
             }
-            if domain.len() > max_len
-                || c.subscriptions.len() >= max
-                || held + domain.len() > max_bytes
-            {
+            if domain.len() > max_len || count >= max || held + domain.len() > max_bytes {
                 refused += 1;
                 continue;
             }
+            count += 1;
             held += domain.len();
             c.subscriptions.push(domain.into_boxed_str());
         }
+        if let Some(totals) = shared.as_mut() {
+            **totals = (count, held);
+        }
+        drop(shared);
         if refused > 0 {
             let message = format!(
                 "{refused} domain(s) not subscribed: at most {max} domains, {max_len} bytes \
@@ -1599,6 +1614,10 @@ impl<M: Model> Hub<M> {
             return;
         };
         self.forget_view(&c.resource, conn);
+        if let Some(share) = &c.share {
+            let (count, bytes) = members::held(&c.subscriptions);
+            share.release(count, bytes);
+        }
         if self.members.remove(conn).is_none() {
             self.node.release(&c.user_key);
         }
