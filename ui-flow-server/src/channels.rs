@@ -176,6 +176,15 @@ fn encode_on(msg: &Control, channel: Channel) -> Bytes {
     Bytes::from(msg.encode_on(channel).unwrap_or_default())
 }
 
+/// Where a member sits at its socket: its channel, the socket's outbox,
+/// channel table and subscription count.
+pub(crate) struct Seat<'a, H: FlowHandler> {
+    pub(crate) channel: Channel,
+    pub(crate) outbox: &'a Arc<Outbox>,
+    pub(crate) table: &'a Arc<Table<H>>,
+    pub(crate) share: Arc<SubscriptionShare>,
+}
+
 /// A `Join` whose authorization finished.
 pub(crate) struct Authorized {
     channel: Channel,
@@ -480,10 +489,12 @@ impl<H: FlowHandler> Channels<H> {
                 &resource,
                 identity,
                 done.resume,
-                channel,
-                &self.outbox,
-                &self.table,
-                share,
+                Seat {
+                    channel,
+                    outbox: &self.outbox,
+                    table: &self.table,
+                    share,
+                },
             ),
             None => Err(crate::hub::Refusal::ShuttingDown),
         };

@@ -1267,11 +1267,14 @@ impl<H: FlowHandler> Inner<H> {
         resource: &str,
         user: Identity,
         resume: Option<(u64, Option<u32>)>,
-        channel: ui_flow::Channel,
-        outbox: &Arc<Outbox>,
-        table: &Arc<crate::channels::Table<H>>,
-        share: Arc<crate::hub::SubscriptionShare>,
+        seat: crate::channels::Seat<'_, H>,
     ) -> Result<(), crate::hub::Refusal> {
+        let crate::channels::Seat {
+            channel,
+            outbox,
+            table,
+            share,
+        } = seat;
         // Views belong to the server-owned log (see `crate::view`).
         let view = if H::APP_OWNED_STATE {
             ViewKey::ALL
@@ -1287,15 +1290,15 @@ impl<H: FlowHandler> Inner<H> {
             }
             let held = slot.clone();
             return self.finish_run(&slot, core, |core| {
-                let id = core.hub.join_channel(
-                    Now::system(),
+                let join = crate::hub::ChannelJoin {
                     resource,
                     user,
                     resume,
                     channel,
                     scope,
                     share,
-                )?;
+                };
+                let id = core.hub.join_channel(Now::system(), join)?;
                 core.hub.set_view(id, view);
                 core.join_lane_on(id, resource, outbox.clone(), channel);
                 core.members

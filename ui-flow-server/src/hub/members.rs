@@ -54,6 +54,24 @@ impl Members {
     }
 }
 
+/// What [`Hub::join_channel`] admits.
+#[derive(Debug)]
+pub struct ChannelJoin<'a> {
+    /// The resource joined.
+    pub resource: &'a str,
+    /// The socket's user, as authorized for the resource.
+    pub user: Identity,
+    /// The `Join`'s resume point (last seq, epoch).
+    pub resume: Option<(u64, Option<u32>)>,
+    /// The channel the socket holds the resource on.
+    pub channel: Channel,
+    /// The member's presence scope in the resource.
+    pub scope: PresenceScope,
+    /// The socket's subscription count
+    /// ([`Hub::share_subscriptions`] of its URL connection).
+    pub share: Arc<SubscriptionShare>,
+}
+
 /// The domains (count, UTF-8 bytes) one socket holds over all its
 /// channels, against the subscription limits, which are per socket.
 #[derive(Debug)]
@@ -80,21 +98,24 @@ pub(super) fn held(subscriptions: &[Box<str>]) -> (usize, usize) {
 }
 
 impl<M: Model> Hub<M> {
-    /// A socket joins `resource` on `channel` (see the module docs), in
-    /// presence scope `scope`: returns the member's id. Its snapshot (or
-    /// the deltas after `resume`) and presence list follow as for a new
-    /// connection; the driver sends `Joined` before them. Refused only
-    /// while the node shuts down.
+    /// A socket joins a resource on a channel (see the module docs):
+    /// returns the member's id. Its snapshot (or the deltas after the
+    /// resume point) and presence list follow as for a new connection; the
+    /// driver sends `Joined` before them. Refused only while the node
+    /// shuts down.
     pub fn join_channel(
         &mut self,
         now: Now,
-        resource: &str,
-        user: Identity,
-        resume: Option<(u64, Option<u32>)>,
-        channel: Channel,
-        scope: PresenceScope,
-        share: Arc<SubscriptionShare>,
+        join: ChannelJoin<'_>,
     ) -> Result<ConnectionId, Refusal> {
+        let ChannelJoin {
+            resource,
+            user,
+            resume,
+            channel,
+            scope,
+            share,
+        } = join;
         self.latest = Some(now.instant);
         if self.node.is_shutting_down() {
             return Err(Refusal::ShuttingDown);

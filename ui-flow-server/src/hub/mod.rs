@@ -62,7 +62,7 @@ use ui_flow::{
     PROTOCOL_VERSION, PresenceInfo, ServerMessage,
 };
 
-pub use members::SubscriptionShare;
+pub use members::{ChannelJoin, SubscriptionShare};
 pub use node::NodeShare;
 pub use remote::MeshEvent;
 pub use transmit::{
