@@ -45,6 +45,10 @@ mod options;
 pub use options::FlowOptions;
 use options::{ScopeFn, Token};
 
+/// The binding's copy of [`FlowOptions::state_scope`], let go of at
+/// [`Binding::close`].
+type HeldScope = Mutex<Option<Arc<ScopeFn>>>;
+
 #[cfg(not(target_arch = "wasm32"))]
 type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
 #[cfg(target_arch = "wasm32")]
@@ -383,8 +387,8 @@ pub struct Binding<M: Model> {
     target: Target<M>,
     latest: Latest<M::State, M::Event>,
     on_change: SharedChangeFn<M::State, M::Event>,
-    /// [`FlowOptions::state_scope`].
-    scope: Option<Arc<ScopeFn>>,
+    /// [`FlowOptions::state_scope`], until [`close`](Self::close).
+    scope: HeldScope,
 }
 
 impl<M: Model> fmt::Debug for Binding<M> {
@@ -483,7 +487,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: options.state_scope.clone(),
+            scope: Mutex::new(options.state_scope.clone()),
         }
     }
 
@@ -545,6 +549,7 @@ impl<M: Model> Binding<M> {
         let mut builder = socket
             .resource::<M>(resource)
             .subscribe(options.domains.iter().cloned())
+            .shared_scope(options.state_scope.clone())
             .on_event(move |event: &ResourceEvent<M>| {
                 on_event(event);
                 let part = lock(&for_event.values).take_resource(event);
@@ -592,7 +597,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: options.state_scope.clone(),
+            scope: Mutex::new(options.state_scope.clone()),
         }
     }
 
@@ -634,12 +639,13 @@ impl<M: Model> Binding<M> {
     }
 
     /// Runs `work` once inside [`FlowOptions::state_scope`], or as it is
-    /// when there is none. The scope is called with nothing locked, so
-    /// work inside it may call the binding again. Not generic, so that it
-    /// is compiled once.
+    /// when there is none (or after `close`). The scope is called with
+    /// nothing locked, so work inside it may call the binding again. Not
+    /// generic, so that it is compiled once.
     fn scoped(&self, work: &mut dyn FnMut()) {
         let mut ran = false;
-        if let Some(scope) = &self.scope {
+        let scope = lock(&self.scope).clone();
+        if let Some(scope) = scope {
             scope(&mut || {
                 ran = true;
                 work();
@@ -729,8 +735,14 @@ impl<M: Model> Binding<M> {
     /// Closes the connection for good; the status becomes
     /// `Closed { Requested }`. On a binding made with [`join`](Self::join),
     /// leaves the resource instead; the shared connection stays.
+    ///
+    /// The binding lets go of [`FlowOptions::state_scope`] here, not when
+    /// it is dropped (the connection or resource lets go of its own copy
+    /// once the close or leave is done): nothing it does afterwards changes
+    /// the state.
     pub fn close(&self) {
         self.scoped(&mut || self.target.close());
+        lock(&self.scope).take();
     }
 }
 
@@ -844,15 +856,24 @@ mod tests {
             APPLIED_IN_SCOPE.with(|a| a.borrow().iter().all(|&inside| inside)),
             "closing (which rolls back) ran inside the scope too"
         );
-        drop(binding);
-        // The driver lets go of its copy when it has seen the close.
+        // The binding let go of its copy at close, the driver lets go of
+        // its own when it has seen the close; the binding itself lives on
+        // (a JavaScript object closed on unmount is not freed).
         let released = runtime.block_on(tokio::time::timeout(Duration::from_secs(10), async {
             while Arc::strong_count(&held) > 1 {
                 tokio::task::yield_now().await;
             }
         }));
-        assert!(released.is_ok(), "the driver still holds the scope");
+        assert!(
+            released.is_ok(),
+            "the binding or the driver still holds the scope"
+        );
         assert_eq!(Arc::strong_count(&held), 1);
+        assert!(matches!(
+            binding.send_optimistic(1, 5),
+            Err(Error::Misuse(ApiMisuse::Closed))
+        ));
+        drop(binding);
     }
 
     #[test]

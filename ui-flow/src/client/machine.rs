@@ -22,6 +22,7 @@ use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::{CloseReason, ConnectionStatus};
 
+use super::callbacks::{MaybeSend, MaybeSync};
 #[cfg(doc)]
 use super::channels::ResourceStatus;
 use super::channels::{self, Channels, Resource, Resources};
@@ -443,7 +444,22 @@ impl<M: Model> Client<M> {
     /// from the resource's resume point. Fails when the server announced no
     /// channels, or as many as the connection already holds.
     pub fn join<R: Model>(&mut self, resource: impl Into<String>) -> Result<Channel, Error> {
-        self.channels().join::<R>(resource.into())
+        self.channels().join::<R>(resource.into(), None)
+    }
+
+    /// [`join`](Self::join), with a state scope of the resource's own: it
+    /// runs around every stretch of the resource's work that may apply a
+    /// delta (a frame on its channel, an optimistic change), so each
+    /// resource's `apply_delta` may find its own context (see
+    /// [`FlowOptions::state_scope`](super::FlowOptions::state_scope)). The
+    /// resource lets go of it once it is being left.
+    pub fn join_scoped<R: Model>(
+        &mut self,
+        resource: impl Into<String>,
+        scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
+    ) -> Result<Channel, Error> {
+        self.channels()
+            .join::<R>(resource.into(), Some(Arc::new(scope)))
     }
 
     /// Leaves the resource on `channel`; its [`ResourceStatus`] becomes
