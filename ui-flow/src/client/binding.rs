@@ -46,8 +46,15 @@ pub use options::FlowOptions;
 use options::{ScopeFn, Token};
 
 /// The binding's copy of [`FlowOptions::state_scope`], let go of at
-/// [`Binding::close`].
-type HeldScope = Mutex<Option<Arc<ScopeFn>>>;
+/// [`Binding::close`] or when the connection has closed for good.
+type HeldScope = Arc<Mutex<Option<Arc<ScopeFn>>>>;
+
+/// Lets go of the binding's scope once `status` is closed for good.
+fn release_when_closed(scope: &HeldScope, status: &ConnectionStatus) {
+    if matches!(status, ConnectionStatus::Closed { .. }) {
+        lock(scope).take();
+    }
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
@@ -430,6 +437,8 @@ impl<M: Model> Binding<M> {
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
+        let scope = HeldScope::new(Mutex::new(options.state_scope.clone()));
+        let releasing = Arc::clone(&scope);
         // Each callback updates the values, unlocks them, then tells.
         let tell = |latest: &Latest<M::State, M::Event>| {
             let latest = latest.clone();
@@ -456,6 +465,9 @@ impl<M: Model> Binding<M> {
             .config(options.config.clone())
             .subscribe(options.domains.iter().cloned())
             .on_event(move |event: &Event<M::State, M::Event>| {
+                if let Event::Status(status) = event {
+                    release_when_closed(&releasing, status);
+                }
                 on_event(event);
                 let part = lock(&for_event.values).take(event);
                 if let Some(part) = part {
@@ -487,7 +499,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: Mutex::new(options.state_scope.clone()),
+            scope,
         }
     }
 
@@ -531,6 +543,8 @@ impl<M: Model> Binding<M> {
         let mut on_event = on_event;
         let latest = Latest::new(options, socket.status());
         lock(&latest.values).resource = Some(ResourceStatus::Joining);
+        let scope = HeldScope::new(Mutex::new(options.state_scope.clone()));
+        let releasing = Arc::clone(&scope);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let tell = |latest: &Latest<M::State, M::Event>| {
@@ -566,6 +580,7 @@ impl<M: Model> Binding<M> {
                 tell_presence(Part::Presence);
             })
             .on_connection_status(move |status: &ConnectionStatus| {
+                release_when_closed(&releasing, status);
                 lock(&for_status.values).status = status.clone();
                 tell_status(Part::Status);
             });
@@ -597,7 +612,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: Mutex::new(options.state_scope.clone()),
+            scope,
         }
     }
 
@@ -736,10 +751,10 @@ impl<M: Model> Binding<M> {
     /// `Closed { Requested }`. On a binding made with [`join`](Self::join),
     /// leaves the resource instead; the shared connection stays.
     ///
-    /// The binding lets go of [`FlowOptions::state_scope`] here, not when
-    /// it is dropped (the connection or resource lets go of its own copy
-    /// once the close or leave is done): nothing it does afterwards changes
-    /// the state.
+    /// The binding lets go of [`FlowOptions::state_scope`] here (or when
+    /// the connection closed for good), not when it is dropped; the
+    /// connection or resource lets go of its own copy once the close or
+    /// leave is done. Nothing changes the state afterwards.
     pub fn close(&self) {
         self.scoped(&mut || self.target.close());
         lock(&self.scope).take();

@@ -20,7 +20,8 @@
 //! stretch of its work that may apply a delta (a frame on its channel, an
 //! optimistic change) runs inside it, nested in the connection's, so two
 //! resources on one socket may reduce their states differently. A
-//! resource lets go of its scope once it is being left.
+//! resource lets go of its scope once it is being left, or when the
+//! connection closes for good.
 
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
@@ -326,6 +327,8 @@ trait Core: Any + MaybeSendSync {
     fn on_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>);
     /// The connection was lost: the channel must be joined again.
     fn on_lost(&mut self);
+    /// The connection closed for good: no state work follows.
+    fn on_closed(&mut self);
     fn leave(&mut self) -> Option<Vec<u8>>;
     fn set_left(&mut self, code: Option<ErrorCode>, message: Option<String>);
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -367,6 +370,10 @@ impl<M: Model> Core for Resource<M> {
 
     fn set_left(&mut self, code: Option<ErrorCode>, message: Option<String>) {
         self.set_status(ResourceStatus::Left { code, message });
+    }
+
+    fn on_closed(&mut self) {
+        self.scope = None;
     }
 
     fn leave(&mut self) -> Option<Vec<u8>> {
@@ -546,6 +553,14 @@ impl Resources {
     pub(crate) fn on_lost(&mut self) {
         for core in self.by_channel.values_mut() {
             core.on_lost();
+        }
+    }
+
+    /// The connection closed for good: every resource lets go of its
+    /// scope.
+    pub(crate) fn on_closed(&mut self) {
+        for core in self.by_channel.values_mut() {
+            core.on_closed();
         }
     }
 

@@ -341,6 +341,7 @@ impl<M: Model> Client<M> {
         self.link.close();
         self.transmits.clear();
         self.outbox.clear();
+        self.resources.on_closed();
         self.set_status(ConnectionStatus::Closed { reason });
     }
 }
