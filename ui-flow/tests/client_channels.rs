@@ -585,6 +585,12 @@ fn each_joined_resource_applies_its_deltas_in_its_own_scope_until_left() {
         std::sync::Arc::strong_count(&b_held) > 1,
         "b still holds its own"
     );
+    h.client.close();
+    assert_eq!(
+        std::sync::Arc::strong_count(&b_held),
+        1,
+        "b let go of its scope when the connection closed for good"
+    );
 }
 
 type ScopedMsg = ServerMessage<Scoped, u32, Note>;
