@@ -13,9 +13,7 @@ use ui_flow::{ConnectionStatus, ErrorCode, OpId};
 use wasm_bindgen::prelude::*;
 
 use crate::payload::{JsPayload, int_to_js};
-use crate::shape::{
-    self, function, named_error, object, option, parse_config, type_error,
-};
+use crate::shape::{self, function, named_error, object, option, parse_config, type_error};
 use crate::state::{JsModel, JsState, Reducer};
 
 /// The `resolve` and `reject` of each `sendAction` promise not yet settled
@@ -141,7 +139,10 @@ impl Callbacks {
     fn server_error(&self, code: Option<&ErrorCode>, message: &str, fatal: bool) {
         if let Some(f) = self.get(Self::SERVER_ERROR) {
             let info = object(&[
-                ("code", code.map_or(JsValue::UNDEFINED, |c| c.as_str().into())),
+                (
+                    "code",
+                    code.map_or(JsValue::UNDEFINED, |c| c.as_str().into()),
+                ),
                 ("message", message.into()),
                 ("fatal", fatal.into()),
             ]);
@@ -262,8 +263,14 @@ pub(crate) fn resource_status(status: &ResourceStatus) -> JsValue {
     };
     object(&[
         ("kind", kind.into()),
-        ("code", code.map_or(JsValue::UNDEFINED, |c| c.as_str().into())),
-        ("message", message.map_or(JsValue::UNDEFINED, JsValue::from_str)),
+        (
+            "code",
+            code.map_or(JsValue::UNDEFINED, |c| c.as_str().into()),
+        ),
+        (
+            "message",
+            message.map_or(JsValue::UNDEFINED, JsValue::from_str),
+        ),
     ])
 }
 
@@ -317,7 +324,9 @@ pub(crate) fn parse(options: &JsValue, resource: bool) -> Result<Parsed, JsValue
             );
         }
         let config = parse_config(&option(options, "config"))?;
-        flow = flow.config(config).map_err(|e| type_error(&e.to_string()))?;
+        flow = flow
+            .config(config)
+            .map_err(|e| type_error(&e.to_string()))?;
         if let Some(f) = token_provider {
             // Called before every (re)connect; a non-string (or a throw)
             // means no token.

@@ -41,13 +41,21 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
+mod callbacks;
+#[cfg(target_arch = "wasm32")]
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod payload;
 #[cfg(target_arch = "wasm32")]
 mod shape;
 #[cfg(target_arch = "wasm32")]
+mod socket;
+#[cfg(target_arch = "wasm32")]
 mod state;
+#[cfg(target_arch = "wasm32")]
+mod surface;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::FlowClient;
+#[cfg(target_arch = "wasm32")]
+pub use socket::{FlowResource, FlowSocket};

@@ -30,9 +30,7 @@ impl Surface {
         let optimistic = if optimistic.is_undefined() {
             None
         } else if !self.reduces {
-            return Promise::reject(&type_error(
-                "an optimistic change needs options.applyDelta",
-            ));
+            return Promise::reject(&type_error("an optimistic change needs options.applyDelta"));
         } else {
             Some(JsPayload(optimistic))
         };

@@ -49,6 +49,14 @@ use options::{ScopeFn, Token};
 /// [`Binding::close`] or when the connection has closed for good.
 type HeldScope = Arc<Mutex<Option<Arc<ScopeFn>>>>;
 
+/// The binding's copy of the options' scope.
+// In the browser the scope is not `Send` (it may hold JavaScript values)
+// and everything runs on the page's one thread.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+fn held(options: &FlowOptions) -> HeldScope {
+    Arc::new(Mutex::new(options.state_scope.clone()))
+}
+
 /// Lets go of the binding's scope once `status` is closed for good.
 fn release_when_closed(scope: &HeldScope, status: &ConnectionStatus) {
     if matches!(status, ConnectionStatus::Closed { .. }) {
@@ -437,7 +445,7 @@ impl<M: Model> Binding<M> {
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
-        let scope = HeldScope::new(Mutex::new(options.state_scope.clone()));
+        let scope = held(options);
         let releasing = Arc::clone(&scope);
         // Each callback updates the values, unlocks them, then tells.
         let tell = |latest: &Latest<M::State, M::Event>| {
@@ -543,7 +551,7 @@ impl<M: Model> Binding<M> {
         let mut on_event = on_event;
         let latest = Latest::new(options, socket.status());
         lock(&latest.values).resource = Some(ResourceStatus::Joining);
-        let scope = HeldScope::new(Mutex::new(options.state_scope.clone()));
+        let scope = held(options);
         let releasing = Arc::clone(&scope);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
