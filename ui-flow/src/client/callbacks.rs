@@ -44,16 +44,6 @@ pub trait MaybeSync {}
 #[cfg(target_arch = "wasm32")]
 impl<T> MaybeSync for T {}
 
-/// A state scope: runs the work it is given (once) inside what the
-/// state's `apply_delta` needs, such as ui-flow-js's per-client
-/// `applyDelta` function. See
-/// [`FlowOptions::state_scope`](super::FlowOptions::state_scope).
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut()) + Send + Sync;
-/// A state scope (see the native definition).
-#[cfg(target_arch = "wasm32")]
-pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut());
-
 #[cfg(not(target_arch = "wasm32"))]
 macro_rules! callback {
     ($($arg:ty),*) => { Option<Box<dyn FnMut($($arg),*) + Send>> };

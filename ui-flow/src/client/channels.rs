@@ -38,9 +38,18 @@ use crate::presence::PresenceInfo;
 use crate::signal::SignalPayload;
 use crate::state::FlowState;
 
-use super::callbacks::ScopeFn;
 use super::mirror::{Mirror, Sync};
 use super::ops::{OpState, Ops};
+
+/// A state scope: runs the work it is given (once) inside what the
+/// state's `apply_delta` needs, such as ui-flow-js's per-client
+/// `applyDelta` function. See
+/// [`FlowOptions::state_scope`](super::FlowOptions::state_scope) (with the `native` or `browser` feature).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut()) + Send + std::marker::Sync;
+/// A state scope (see the native definition).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut());
 
 /// Where a joined resource stands on the current connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

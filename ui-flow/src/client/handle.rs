@@ -26,8 +26,8 @@ use crate::presence::PresenceInfo;
 use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
-use super::callbacks::{MaybeSend, MaybeSync, ResourceBatch, ResourceCallbacks, ScopeFn};
-use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus};
+use super::callbacks::{MaybeSend, MaybeSync, ResourceBatch, ResourceCallbacks};
+use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus, ScopeFn};
 use super::connection::lock;
 use super::ops::OpState;
 use super::socket::{FlowSocket, Shared};

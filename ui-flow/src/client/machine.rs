@@ -15,14 +15,13 @@ use crate::code::CloseCode;
 use crate::codec::Decoded;
 use crate::error::{ApiMisuse, Error};
 use crate::message::{ClientMessage, ServerMessage};
-use crate::model::Model;
+use crate::model::{MaybeSendSync, Model};
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
 use crate::state::FlowState;
 use crate::status::{CloseReason, ConnectionStatus};
 
-use super::callbacks::{MaybeSend, MaybeSync};
 #[cfg(doc)]
 use super::channels::ResourceStatus;
 use super::channels::{self, Channels, Resource, Resources};
@@ -457,7 +456,7 @@ impl<M: Model> Client<M> {
     pub fn join_scoped<R: Model>(
         &mut self,
         resource: impl Into<String>,
-        scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
+        scope: impl Fn(&mut dyn FnMut()) + MaybeSendSync + 'static,
     ) -> Result<Channel, Error> {
         self.channels()
             .join::<R>(resource.into(), Some(Arc::new(scope)))

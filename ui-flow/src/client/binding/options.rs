@@ -15,7 +15,7 @@ type TokenFn = dyn Fn() -> Option<String> + Send + Sync;
 #[cfg(target_arch = "wasm32")]
 type TokenFn = dyn Fn() -> Option<String>;
 
-pub(super) use crate::client::callbacks::ScopeFn;
+pub(super) use crate::client::channels::ScopeFn;
 
 #[cfg(not(target_arch = "wasm32"))]
 type SignalFn = dyn Fn(&str, SignalPayload) + Send + Sync;
