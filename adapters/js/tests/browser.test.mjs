@@ -577,13 +577,15 @@ test("a resource's applyDelta is let go of at its close(), the socket's at socke
       const { track, released } = eval(releasedSource)();
       const { FlowSocket, applyDelta } = window.flowTest;
       const box = { check: () => {} };
-      const urlReducer = (s, d) => applyDelta(s, d);
-      const boardReducer = (s) => s;
-      track("url", urlReducer);
-      track("board", boardReducer);
-      const socket = new FlowSocket(u, { applyDelta: urlReducer, onState: (s) => box.check(s) });
       const statuses = [];
-      const board = socket.join("board", { applyDelta: boardReducer, onStatus: (s) => statuses.push(s.kind) });
+      // The reducers are made in a function that returns, so no variable
+      // of this (suspended) async function holds them.
+      const open = () => {
+        const socket = new FlowSocket(u, { applyDelta: track("url", (s, d) => applyDelta(s, d)), onState: (s) => box.check(s) });
+        const board = socket.join("board", { applyDelta: track("board", (s) => s), onStatus: (s) => statuses.push(s.kind) });
+        return { socket, board };
+      };
+      const { socket, board } = open();
       // The socket's client has no handle here: its state is watched
       // through onState.
       const shown = await new Promise((ok, fail) => {

@@ -74,8 +74,8 @@ export const UNTIL = `(client, box, pred) => new Promise((ok, fail) => {
   };
 })`;
 
-// In the page: `(watch) => {track, released}`: `track(name, value)`
-// registers a function for finalization, and `released(name)` resolves once
+// In the page: `() => {track, released}`: `track(name, value)` registers
+// a function for finalization and returns it, and `released(name)` resolves once
 // it was collected (forcing collections meanwhile), or rejects after 10 s
 // with the names still held. Needs `--js-flags=--expose-gc` (see `launch`).
 export const RELEASED = `() => {
@@ -85,7 +85,10 @@ export const RELEASED = `() => {
     gone.add(name);
     waiters.forEach((w) => w());
   });
-  const track = (name, value) => registry.register(value, name);
+  const track = (name, value) => {
+    registry.register(value, name);
+    return value;
+  };
   const released = async (name) => {
     const deadline = Date.now() + 10000;
     while (!gone.has(name)) {
