@@ -869,7 +869,7 @@ fn counting_scope() -> (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bindings_joined_on_one_socket_run_their_own_state_scope_and_let_go_at_close() {
     use std::sync::atomic::Ordering::SeqCst;
-    let mut peer = Peer::start().await;
+    let peer = Peer::start().await;
     let (conn, mut conn_changes, _) = connect(peer.url.clone());
     until("open", &mut conn_changes, || conn.status().is_open()).await;
     let (tick, mut changes) = watch::channel(0u64);
