@@ -199,3 +199,60 @@ test("closing one resource leaves it and lets go of its reducer; the other stays
   assert.equal(out.socket, "closed");
   assert.equal(out.isSocket, true);
 });
+
+test("a socket closed on unmount opens again on remount with new reducers, and the old ones are let go of", async () => {
+  const [lists, counts] = [fresh("remount-lists"), fresh("remount-counts")];
+  const id = freshId();
+  const out = await page.evaluate(
+    async ([socketUrl, lists, counts, id, untilSource, releasedSource]) => {
+      const until = eval(untilSource);
+      const { track, released } = eval(releasedSource)();
+      const { FlowSocket, applyDelta } = window.flowTest;
+      // A component's mount: new closures each time, made in a function
+      // that returns so that nothing here holds them.
+      const mount = (name) => {
+        const boxes = { lists: { check: () => {} }, counts: { check: () => {} } };
+        const socket = new FlowSocket(socketUrl, {});
+        const join = (resource, key, reduce) =>
+          socket.join(resource, {
+            applyDelta: track(`${name}-${key}`, (s, d) => reduce(s, d)),
+            onState: (s) => boxes[key].check(s),
+          });
+        return {
+          socket,
+          boxes,
+          lists: join(lists, "lists", applyDelta),
+          counts: join(counts, "counts", (s, _d) => ({ ...s, deltas: (s.deltas ?? 0) + 1 })),
+        };
+      };
+      const first = mount("first");
+      await until(first.lists, first.boxes.lists, (s) => s.items?.length === 2);
+      await until(first.counts, first.boxes.counts, (s) => s.items?.length === 2);
+      first.socket.close(); // unmount; the objects are not freed
+      const second = mount("second"); // remount
+      try {
+        await until(second.lists, second.boxes.lists, (s) => s.items?.length === 2);
+        await until(second.counts, second.boxes.counts, (s) => s.items?.length === 2);
+        const item = { id, title: "Again", done: false };
+        await second.lists.sendAction({ type: "add", id, title: "Again" }, { optimistic: { type: "added", item } });
+        await until(second.lists, second.boxes.lists, (s) => s.items.some((t) => t.id === id));
+        const releasedOld = (await released("first-lists")) && (await released("first-counts"));
+        return {
+          first: first.socket.status.kind,
+          second: [second.socket.status.kind, second.lists.status.kind, second.counts.status.kind],
+          items: second.lists.state.items.length,
+          releasedOld,
+        };
+      } finally {
+        second.socket.close();
+      }
+    },
+    [url(fresh("remount-socket"), "ann"), lists, counts, id, UNTIL, RELEASED],
+  );
+  assert.deepEqual(out, {
+    first: "closed",
+    second: ["open", "joined", "joined"],
+    items: 3,
+    releasedOld: true,
+  });
+});
