@@ -530,10 +530,9 @@ test("a resource joined on a server without channels is left (channel_limit); th
         // Joined once the connection is up: refused at once.
         const late = socket.join("chat", { onStatus: (status) => told.late.push(status) });
         const lateToldAtReturn = told.late.length;
-        const sent = await late.sendAction({ type: "add", id, title: "x" }).then(
-          () => "resolved",
-          (e) => `${e.name}:${e.code}`,
-        );
+        const outcome = (p) => p.then(() => "resolved", (e) => `${e.name}:${e.code}`);
+        const sent = await outcome(late.sendAction({ type: "add", id, title: "x" }));
+        const sentEarly = await outcome(early.sendAction({ type: "add", id, title: "x" }));
         // The URL's resource works as before.
         const item = { id, title: "Still here", done: false };
         await client.sendAction({ type: "add", id, title: "Still here" }, { optimistic: { type: "added", item } });
@@ -545,6 +544,7 @@ test("a resource joined on a server without channels is left (channel_limit); th
           late: told.late,
           lateToldAtReturn,
           sent,
+          sentEarly,
           urlResource: socket.urlResource,
           connection: early.connectionStatus.kind,
           items: client.state.items.length,
@@ -564,6 +564,7 @@ test("a resource joined on a server without channels is left (channel_limit); th
   assert.deepEqual(out.late, [left], "told once");
   assert.equal(out.lateToldAtReturn, 1, "told before join returned");
   assert.equal(out.sent, "FlowError:closed");
+  assert.equal(out.sentEarly, "FlowError:closed", "a resource left after it was joined refuses as closed");
   assert.match(out.urlResource, /^js-nochannels-/);
   assert.equal(out.connection, "open");
   assert.equal(out.items, 3);
