@@ -396,13 +396,19 @@ export class FlowSocket {
    * waiting actions reject with `closed`, and every `applyDelta` is let go of.
    */
   close(): void;
-  /** Releases the WebAssembly memory of the socket object (it does not close it). */
+  /**
+   * Releases the WebAssembly memory of the socket object. The connection
+   * stays open while its client or a resource joined on it lives; call
+   * `close()` to end it.
+   */
   free(): void;
 }
 
 /**
  * A resource joined on a {@link FlowSocket}: a {@link FlowClient}'s surface
- * for that resource, with its own `applyDelta` and status.
+ * for that resource, with its own `applyDelta` and status. The latency and
+ * the presence report (`setPresence`) are the connection's, so they are on
+ * the client, not here.
  */
 export class FlowResource<S = unknown, D = unknown, A = unknown, E = unknown> {
   private constructor();
