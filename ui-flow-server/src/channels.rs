@@ -197,10 +197,8 @@ pub(crate) struct Channels<H: FlowHandler> {
     inner: Arc<Inner<H>>,
     url_slot: Arc<Slot<H>>,
     url_id: ConnectionId,
-    url_resource: Arc<str>,
     outbox: Arc<Outbox>,
-    identity: Arc<Identity>,
-    credentials: Arc<JoinCredentials>,
+    credentials: JoinCredentials,
     table: Arc<Table<H>>,
     /// The subscription count the socket's connections share, made at
     /// its first join.
@@ -214,9 +212,7 @@ impl<H: FlowHandler> Channels<H> {
         inner: &Arc<Inner<H>>,
         url_slot: &Arc<Slot<H>>,
         url_id: ConnectionId,
-        url_resource: &str,
         outbox: &Arc<Outbox>,
-        identity: Identity,
         credentials: JoinCredentials,
     ) -> Option<Self> {
         if inner.config.max_channels == 0 {
@@ -226,10 +222,8 @@ impl<H: FlowHandler> Channels<H> {
             inner: inner.clone(),
             url_slot: url_slot.clone(),
             url_id,
-            url_resource: Arc::from(url_resource),
             outbox: outbox.clone(),
-            identity: Arc::new(identity),
-            credentials: Arc::new(credentials),
+            credentials,
             table: Arc::new(Table {
                 entries: Mutex::new(HashMap::new()),
             }),
@@ -258,6 +252,12 @@ impl<H: FlowHandler> Channels<H> {
             self.leave(now, &bytes);
             return None;
         }
+        if tag == ClientTag::PING.0 {
+            // The connection's, whatever `c` it names (an unknown field).
+            self.to_url(now, &bytes);
+            self.forward_presence(now, &bytes);
+            return None;
+        }
         let channel = match fast {
             Some(channel) => channel,
             None if self.table.lock().is_empty() => Channel::URL,
@@ -265,9 +265,6 @@ impl<H: FlowHandler> Channels<H> {
         };
         if channel.is_url() {
             self.to_url(now, &bytes);
-            if tag == ClientTag::PING.0 {
-                self.forward_presence(now, &bytes);
-            }
             return None;
         }
         let target = match self.table.lock().get_mut(&channel.0) {
@@ -383,7 +380,7 @@ impl<H: FlowHandler> Channels<H> {
                     ErrorCode::BAD_RESOURCE,
                     format!("resource ids are 1 to {MAX_RESOURCE_ID} bytes"),
                 ))
-            } else if *resource == *self.url_resource
+            } else if *resource == **self.url_slot.resource()
                 || entries.values().any(|e| e.resource() == resource)
             {
                 Some((
@@ -407,7 +404,11 @@ impl<H: FlowHandler> Channels<H> {
             return None;
         }
         let auth = self.inner.auth.clone();
-        let identity = self.identity.clone();
+        let Some(identity) = self.inner.run_on(&self.url_slot, |hub| hub.identity(id)) else {
+            // The socket is ending.
+            self.table.lock().remove(&channel.0);
+            return None;
+        };
         let credentials = self.credentials.clone();
         let timeout = self.inner.config.handshake_timeout;
         let resume = last_seq.map(|seq| (seq, epoch));

@@ -90,6 +90,11 @@ pub(crate) struct Slot<H: FlowHandler> {
 }
 
 impl<H: FlowHandler> Slot<H> {
+    /// The slot's resource.
+    pub(crate) fn resource(&self) -> &Arc<str> {
+        &self.resource
+    }
+
     fn lock(&self) -> MutexGuard<'_, Core<H>> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }

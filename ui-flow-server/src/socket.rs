@@ -23,7 +23,6 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use ui_flow::CloseCode;
 
-use crate::auth::Identity;
 use crate::channels::Channels;
 use crate::counters::Live;
 use crate::endpoint::Handshake;
@@ -35,22 +34,13 @@ use crate::server::{Inner, Slot};
 pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
     let outbox = Arc::new(Outbox::new(inner.config.outbound_queue_bytes));
     let (slot, id) = inner.begin(&hs.resource, outbox.clone());
-    let identity = authenticate(&inner, &slot, id, &hs, &outbox).await;
-    let admitted = identity.is_some();
+    let admitted = authenticate(&inner, &slot, id, &hs, &outbox).await;
     if admitted {
         tracing::debug!("connected");
     }
-    let mut channels = identity.and_then(|identity| {
-        Channels::new(
-            &inner,
-            &slot,
-            id,
-            &hs.resource,
-            &outbox,
-            identity,
-            hs.for_joins(),
-        )
-    });
+    let mut channels = admitted
+        .then(|| Channels::new(&inner, &slot, id, &outbox, hs.for_joins()))
+        .flatten();
     // The upgrade request's headers are slices of the HTTP read buffer
     // (8 KiB): holding them would keep that buffer for the connection's
     // whole life.
@@ -63,23 +53,21 @@ pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocke
     tracing::debug!("disconnected");
 }
 
-/// Authenticates and joins: the identity (kept only when the server
-/// serves channels, whose joins are authorized for it), or `None` when the
-/// connection was refused (its `Error` and close are then queued) or the
-/// handshake timed out first.
+/// Authenticates and joins; false when the connection was refused (its
+/// `Error` and close are then queued) or the handshake timed out first.
 async fn authenticate<H: FlowHandler>(
     inner: &Arc<Inner<H>>,
     slot: &Arc<Slot<H>>,
     id: ConnectionId,
     hs: &Handshake,
     outbox: &Outbox,
-) -> Option<Identity> {
+) -> bool {
     let result = tokio::select! {
         result = hs.authenticate(inner.auth.as_ref()) => result,
         () = outbox.closing() => {
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!("authentication did not finish within the handshake timeout");
-            return None;
+            return false;
         }
     };
     let identity = match result {
@@ -88,21 +76,16 @@ async fn authenticate<H: FlowHandler>(
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!(error = %e, "authentication failed");
             inner.run_on(slot, |hub| hub.fail_handshake(Now::system(), id));
-            return None;
+            return false;
         }
     };
     let user_id = identity.user_id.clone();
-    let kept = if inner.config.max_channels > 0 {
-        identity.clone()
-    } else {
-        Identity::new(String::new())
-    };
     match inner.admit(slot, id, identity, hs.resume) {
         Ok(()) => {
             let span = tracing::Span::current();
             span.record("conn", id.0);
             span.record("user", user_id.as_str());
-            Some(kept)
+            true
         }
         Err(e) => {
             Live::add(&inner.counters.connections_refused, 1);
@@ -112,7 +95,7 @@ async fn authenticate<H: FlowHandler>(
                 }
                 _ => tracing::info!("authentication finished after the handshake timeout"),
             }
-            None
+            false
         }
     }
 }

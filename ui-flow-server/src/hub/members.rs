@@ -145,6 +145,11 @@ impl<M: Model> Hub<M> {
         Some(share.clone())
     }
 
+    /// The identity connection `conn` was admitted with.
+    pub fn identity(&self, conn: ConnectionId) -> Option<Arc<Identity>> {
+        self.connections.get(&conn).map(|c| c.user.clone())
+    }
+
     /// The channel `conn` is on, when it is a member.
     pub fn member_channel(&self, conn: ConnectionId) -> Option<Channel> {
         self.members.channel(conn)
