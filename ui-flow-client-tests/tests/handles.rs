@@ -851,3 +851,93 @@ async fn a_handle_keeps_the_socket_open_after_the_connection_is_dropped() {
         .expect("the socket ended");
     assert_eq!(ended, Some(1));
 }
+
+/// A state scope that counts the stretches of work it ran, and what holds
+/// it (to see it released).
+fn counting_scope() -> (
+    Arc<std::sync::atomic::AtomicUsize>,
+    impl Fn(&mut dyn FnMut()) + Send + Sync + 'static,
+) {
+    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&ran);
+    (ran, move |work: &mut dyn FnMut()| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        work();
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_joined_on_one_socket_run_their_own_state_scope_and_let_go_at_close() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let peer = Peer::start().await;
+    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    until("open", &mut conn_changes, || conn.status().is_open()).await;
+    let (tick, mut changes) = watch::channel(0u64);
+    let tick = Arc::new(tick);
+    let join = |resource: &str| {
+        let (ran, scope) = counting_scope();
+        let ticks = Arc::clone(&tick);
+        let binding = Binding::<JournalModel>::join(
+            &conn.socket(),
+            resource,
+            &FlowOptions::default().state_scope(scope),
+            move |_, _| ticks.send_modify(|n| *n += 1),
+        );
+        (binding, ran)
+    };
+    let (chat, chat_ran) = join("chat");
+    let (notes, notes_ran) = join("notes");
+    for binding in [&chat, &notes] {
+        let latest = binding.latest().clone();
+        let handle = binding.resource().expect("joined").clone();
+        until("joined with a snapshot", &mut changes, || {
+            latest.resource_status() == Some(ResourceStatus::Joined) && handle.seq().is_some()
+        })
+        .await;
+    }
+    let notes_before = notes_ran.load(SeqCst);
+    let chat_before = chat_ran.load(SeqCst);
+    chat.send_optimistic(JournalAction::Append { value: 4 }, Entry { value: 4 })
+        .expect("sent");
+    let latest = chat.latest().clone();
+    until("the chat's action settled", &mut changes, || {
+        matches!(latest.ops().first(), Some((_, OpState::Ok { .. })))
+            && latest.state().entries == [4]
+    })
+    .await;
+    assert!(
+        chat_ran.load(SeqCst) > chat_before,
+        "the chat's work ran in the chat's scope"
+    );
+    assert_eq!(
+        notes_ran.load(SeqCst),
+        notes_before,
+        "nothing of the chat ran in the notes' scope"
+    );
+    assert!(
+        Arc::strong_count(&notes_ran) > 1,
+        "the notes hold their scope"
+    );
+    // Closing one binding lets go of its scope at once on the binding's
+    // side, and on the resource's once it is being left; the other keeps
+    // its own.
+    notes.close();
+    assert_eq!(
+        Arc::strong_count(&notes_ran),
+        1,
+        "the notes' binding and resource let go of their scope"
+    );
+    assert!(Arc::strong_count(&chat_ran) > 1, "the chat keeps its scope");
+    // Closing the connection lets go of the rest, while `chat` lives on.
+    conn.close();
+    let wait = async {
+        while Arc::strong_count(&chat_ran) > 1 {
+            changes.changed().await.expect("the driver is alive");
+        }
+    };
+    assert!(
+        tokio::time::timeout(LIMIT, wait).await.is_ok(),
+        "the chat's scope is still held after the connection closed"
+    );
+    drop(chat);
+}

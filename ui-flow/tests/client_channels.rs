@@ -484,3 +484,128 @@ fn an_error_on_a_channel_is_the_resources() {
     }
     assert_eq!(errors, [Some(ErrorCode::UNKNOWN_TARGET)]);
 }
+
+thread_local! {
+    /// The scope a `Scoped` delta runs in, as its `apply_delta` saw it.
+    static IN_SCOPE: std::cell::Cell<&'static str> = const { std::cell::Cell::new("none") };
+}
+
+/// A tally that records, for every delta it applies, whose scope was
+/// running.
+#[derive(Clone, Default, Debug, PartialEq, Serialize, Deserialize)]
+struct Scoped(Vec<String>);
+
+impl FlowState for Scoped {
+    type Delta = u32;
+    fn apply_delta(&mut self, delta: u32) {
+        self.0.push(format!("{delta}@{}", IN_SCOPE.get()));
+    }
+}
+
+struct ScopedModel;
+
+impl Model for ScopedModel {
+    type State = Scoped;
+    type Delta = u32;
+    type Action = Append;
+    type Event = Note;
+}
+
+/// A scope that names itself while the work runs, and the count of its
+/// holders (to see it released).
+fn naming(name: &'static str) -> (std::sync::Arc<()>, impl Fn(&mut dyn FnMut()) + Send + Sync) {
+    let held = std::sync::Arc::new(());
+    let inside = std::sync::Arc::clone(&held);
+    (held, move |work: &mut dyn FnMut()| {
+        let _held = &inside;
+        let outer = IN_SCOPE.replace(name);
+        work();
+        IN_SCOPE.set(outer);
+    })
+}
+
+#[test]
+fn each_joined_resource_applies_its_deltas_in_its_own_scope_until_left() {
+    let mut h = Harness::new();
+    h.open();
+    greet_with(&mut h, Some(4));
+    h.recv(snapshot(&[1], 1, None));
+    let (a_held, a_scope) = naming("a");
+    let (b_held, b_scope) = naming("b");
+    let a = h
+        .client
+        .join_scoped::<ScopedModel>("a", a_scope)
+        .expect("join a");
+    let b = h
+        .client
+        .join_scoped::<ScopedModel>("b", b_scope)
+        .expect("join b");
+    let shown = |h: &Harness, channel| {
+        h.client
+            .resource::<ScopedModel>(channel)
+            .expect("joined")
+            .state()
+            .0
+            .clone()
+    };
+    for (channel, at) in [(1, 5), (2, 9)] {
+        send_on_scoped(&mut h, channel, ScopedMsg::Joined);
+        send_on_scoped(
+            &mut h,
+            channel,
+            ScopedMsg::Snapshot {
+                state: Scoped(Vec::new()),
+                seq: at,
+                timestamp: 0,
+                epoch: Some(EPOCH),
+            },
+        );
+    }
+    send_on_scoped(&mut h, 1, scoped_delta(1, 6));
+    send_on_scoped(&mut h, 2, scoped_delta(2, 10));
+    assert_eq!(shown(&h, a), ["1@a"]);
+    assert_eq!(shown(&h, b), ["2@b"]);
+    // An optimistic change is applied in its resource's scope at once.
+    h.client
+        .send_action_on::<ScopedModel>(b, Append(3), Some(3))
+        .expect("send");
+    assert_eq!(shown(&h, b), ["2@b", "3@b"]);
+    assert_eq!(IN_SCOPE.get(), "none", "each scope was left as found");
+    assert!(
+        std::sync::Arc::strong_count(&a_held) > 1,
+        "a holds its scope"
+    );
+    h.client.leave(a);
+    assert_eq!(
+        std::sync::Arc::strong_count(&a_held),
+        1,
+        "a let go of its scope when it was left"
+    );
+    assert!(
+        std::sync::Arc::strong_count(&b_held) > 1,
+        "b still holds its own"
+    );
+    h.client.close();
+    assert_eq!(
+        std::sync::Arc::strong_count(&b_held),
+        1,
+        "b let go of its scope when the connection closed for good"
+    );
+}
+
+type ScopedMsg = ServerMessage<Scoped, u32, Note>;
+
+fn send_on_scoped(h: &mut Harness, channel: u16, msg: ScopedMsg) {
+    let frame = msg.encode_on(Channel(channel)).expect("encode");
+    h.recv_bytes(&frame);
+}
+
+fn scoped_delta(value: u32, seq: u64) -> ScopedMsg {
+    ScopedMsg::Delta {
+        delta: value,
+        seq,
+        timestamp: 0,
+        epoch: Some(EPOCH),
+        prev: None,
+    }
+}

@@ -59,6 +59,17 @@
  * client's state, and a client lets go of it when its connection closes
  * (`close()`), so a component that closes on unmount may connect again with
  * a new function on remount.
+ *
+ * ## Several resources on one socket
+ *
+ * A {@link FlowSocket} (`new FlowSocket(url, options)`, or
+ * `client.socket()`) joins further resources on the same WebSocket:
+ * `socket.join("chat-7", { applyDelta, onState })` returns a
+ * {@link FlowResource} with a client's surface for that resource and its
+ * own `applyDelta`, released at `resource.close()` (which leaves the
+ * resource) or `socket.close()` (which closes everything). A server that
+ * does not serve channels leaves such a resource `left` with code
+ * `channel_limit`; the URL's resource is unaffected.
  */
 
 /** Loads and instantiates the WebAssembly module; call once before anything else. */
@@ -294,7 +305,16 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   setPresence(status: PresenceInfo["status"] | null): void;
   /** Asks the server to catch up now. */
   resync(): void;
-  /** Closes the connection for good; waiting `sendAction` promises reject with `closed`. */
+  /**
+   * This client's connection as a {@link FlowSocket}, to join further
+   * resources on the same WebSocket. Closing the socket closes this client.
+   */
+  socket(): FlowSocket;
+  /**
+   * Closes the connection for good, with every resource joined on it;
+   * waiting `sendAction` promises reject with `closed`, and `applyDelta` is
+   * let go of.
+   */
   close(): void;
   /** Releases the WebAssembly memory of a closed client (it also closes it). */
   free(): void;
@@ -313,5 +333,117 @@ export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   /** Everyone connected to the resource. */
   readonly presence: PresenceInfo[];
   /** An action's state, while the client keeps it. */
+  op(opId: OpId): OpState | undefined;
+}
+
+/**
+ * Where a resource joined on a {@link FlowSocket} stands: `joining` until
+ * the server's `Joined` (again after every reconnect), `leaving` after
+ * `close()`, `left` when the server refused or ended it (with its code,
+ * e.g. `channel_limit` from a server without channels or at its limit,
+ * `already_joined`) or answered the leave.
+ */
+export type ResourceStatus =
+  | { kind: "joining" }
+  | { kind: "joined" }
+  | { kind: "leaving" }
+  | { kind: "left"; code?: string; message?: string };
+
+/**
+ * Options of {@link FlowSocket.join}: a client's options for one resource.
+ * The token, token provider and config are the socket's, so they are not
+ * here; a resource has no `onSnapshot`.
+ */
+export interface ResourceOptions<S = unknown, D = unknown, E = unknown>
+  extends Omit<FlowOptions<S, D, E>, "token" | "tokenProvider" | "config" | "onSnapshot" | "onStatus" | "onPresence"> {
+  /** The resource's status changed. */
+  onStatus?: (status: ResourceStatus) => void;
+  /** The shared connection's status changed (told once at the start too). */
+  onConnectionStatus?: (status: FlowStatus) => void;
+  /** Everyone on the resource now. */
+  onPresence?: (members: PresenceInfo[]) => void;
+}
+
+/**
+ * One WebSocket carrying further resources besides the one its URL names,
+ * each joined with {@link FlowSocket.join}. It is not a second connection:
+ * the resources end with it.
+ */
+export class FlowSocket {
+  /**
+   * Connects as `FlowClient.connect(url, options)` does (the options are
+   * for the resource the URL names), to join further resources on it.
+   */
+  constructor(url: string, options?: FlowOptions);
+  /**
+   * Joins `resource` with its own options and `applyDelta`; returns at
+   * once. A join the connection refuses (a server without channels, its
+   * limit, a resource already held, a closed socket) gives a resource whose
+   * status is `left`, told to `onStatus` before `join` returns. Throws a
+   * {@link FlowError} `closed` when the socket never started, a `TypeError`
+   * for a malformed option.
+   */
+  join<S = unknown, D = unknown, A = unknown, E = unknown>(
+    resource: string,
+    options?: ResourceOptions<S, D, E>,
+  ): FlowResource<S, D, A, E>;
+  /** Where the connection stands. */
+  readonly status: FlowStatus;
+  /** The resource the URL names (`undefined` when the socket never started). */
+  readonly urlResource: string | undefined;
+  /**
+   * Closes the connection for good, with every resource on it: their
+   * waiting actions reject with `closed`, and every `applyDelta` is let go of.
+   */
+  close(): void;
+  /**
+   * Releases the WebAssembly memory of the socket object. The connection
+   * stays open while its client or a resource joined on it lives; call
+   * `close()` to end it.
+   */
+  free(): void;
+}
+
+/**
+ * A resource joined on a {@link FlowSocket}: a {@link FlowClient}'s surface
+ * for that resource, with its own `applyDelta` and status. The latency and
+ * the presence report (`setPresence`) are the connection's, so they are on
+ * the client, not here.
+ */
+export class FlowResource<S = unknown, D = unknown, A = unknown, E = unknown> {
+  private constructor();
+  /**
+   * Sends an action on this resource; see {@link FlowClient.sendAction}.
+   * While the resource is being (re)joined it waits. Rejects with a
+   * {@link FlowError} `closed` once the resource was left or the socket
+   * closed.
+   */
+  sendAction(action: A, options?: { optimistic?: D }): Promise<ActionOk>;
+  /** Receives this resource's notifications in these domains. */
+  subscribe(domains: string[]): void;
+  /** Stops this resource's notifications in these domains. */
+  unsubscribe(domains: string[]): void;
+  /** Sends a WebRTC signal to another user of this resource (only while joined). */
+  sendSignal(targetUserId: string, signal: SignalPayload): void;
+  /** Asks the server to bring this resource up to date. */
+  resync(): void;
+  /**
+   * Leaves the resource: status `leaving`, then `left`; waiting actions
+   * reject with `closed`; `applyDelta` is let go of now. The socket stays.
+   */
+  close(): void;
+  /** Releases the WebAssembly memory of the handle (it also leaves the resource). */
+  free(): void;
+  /** The state to show; `undefined` without `applyDelta` or before the first snapshot. */
+  readonly state: S | undefined;
+  /** Where the resource stands. */
+  readonly status: ResourceStatus;
+  /** Where the shared connection stands. */
+  readonly connectionStatus: FlowStatus;
+  /** The seq of the resource's confirmed state. */
+  readonly seq: Int | undefined;
+  /** Everyone on the resource. */
+  readonly presence: PresenceInfo[];
+  /** An action's state, while the resource keeps it. */
   op(opId: OpId): OpState | undefined;
 }

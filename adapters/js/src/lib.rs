@@ -1,9 +1,11 @@
 //! # ui-flow-js
 //!
 //! ui-flow for plain JavaScript: a wasm-bindgen build of the ui-flow client
-//! that exports one class, `FlowClient`, with callbacks for what the server
-//! sends and a `sendAction` that returns a Promise (resolved on `ActionOk`,
-//! rejected on `ActionErr`). The npm package (`adapters/js/package`, built
+//! that exports `FlowClient`, with callbacks for what the server sends and
+//! a `sendAction` that returns a Promise (resolved on `ActionOk`, rejected
+//! on `ActionErr`), and `FlowSocket`, which joins further resources on the
+//! same WebSocket as `FlowResource`s (the same surface, each with its own
+//! `applyDelta`). The npm package (`adapters/js/package`, built
 //! by `adapters/js/build.sh`) adds TypeScript typings in `index.d.ts`, which
 //! document every option and value shape.
 //!
@@ -12,7 +14,8 @@
 //! options, commands, op tracking and a connection that cannot start come
 //! from there, and reconnecting, resyncing, seq checks and optimistic
 //! updates from `ui_flow::client` below it. What is here is JavaScript
-//! values, callbacks, a promise per action and the per-client `applyDelta`.
+//! values, callbacks, a promise per action and the per-client (or
+//! per-resource) `applyDelta`, released at `close()`.
 //! Rust apps use those adapters, or `ui_flow::client::FlowConnection`
 //! directly, not this crate.
 //!
@@ -41,13 +44,21 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(target_arch = "wasm32")]
+mod callbacks;
+#[cfg(target_arch = "wasm32")]
 mod client;
 #[cfg(target_arch = "wasm32")]
 mod payload;
 #[cfg(target_arch = "wasm32")]
 mod shape;
 #[cfg(target_arch = "wasm32")]
+mod socket;
+#[cfg(target_arch = "wasm32")]
 mod state;
+#[cfg(target_arch = "wasm32")]
+mod surface;
 
 #[cfg(target_arch = "wasm32")]
 pub use client::FlowClient;
+#[cfg(target_arch = "wasm32")]
+pub use socket::{FlowResource, FlowSocket};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use js_sys::{Array, Object, Reflect};
 use ui_flow::client::{ClientConfig, Instant, OpState};
 use ui_flow::{
-    ApiMisuse, CloseReason, ConnectionStatus, Error, OpId, PresenceDiff, PresenceInfo,
-    SignalPayload,
+    ApiMisuse, ChannelError, CloseReason, ConnectionStatus, Error, OpId, PresenceDiff,
+    PresenceInfo, SignalPayload,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -276,7 +276,9 @@ pub(crate) fn flow_error(error: &Error) -> JsValue {
         Error::Misuse(ApiMisuse::Closed) => "closed",
         Error::Misuse(ApiMisuse::QueueFull { .. }) => "queue_full",
         Error::Misuse(_) => "misuse",
-        Error::Encode(_) => "encode",
+        Error::Encode(_) | Error::Channel(ChannelError::Encode(_)) => "encode",
+        // A resource that is being left or was: as closed as a client.
+        Error::Channel(_) => "closed",
         _ => "error",
     };
     named_error("FlowError", Some(code), &error.to_string(), &[])

@@ -9,8 +9,12 @@
 //! the connection's inputs and its state-changing commands (`send`,
 //! `resync`, `close`) inside it. Inside it, `apply_delta` calls that
 //! client's function. Two clients on one page may so pass different
-//! functions. The connection lets go of the function when it has closed;
-//! the `FlowClient`'s binding when the JavaScript object is freed.
+//! functions. A resource joined on a `FlowSocket` has a scope of its own
+//! (the core runs its frames and optimistic changes inside it, nested in
+//! the connection's), so resources on one socket may pass different
+//! functions too. The connection (or resource) and the binding let go of
+//! the function at `close()` or when the connection has closed for good,
+//! not when the JavaScript object is freed.
 
 use std::cell::RefCell;
 

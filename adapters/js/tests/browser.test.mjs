@@ -4,51 +4,17 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
-import { readFile, realpath } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { chromium } from "playwright-core";
+import { RELEASED, UNTIL, launch, serveStatic } from "./harness.mjs";
 
 const SERVER = process.env.UI_FLOW_ADAPTER_SERVER;
 const WAIT = { timeout: 10_000 };
 const here = fileURLToPath(new URL(".", import.meta.url));
 
 let http, browser, page, origin;
-
-/** Serves the test page and the installed package, nothing else. */
-async function serveStatic() {
-  const roots = {
-    "/page/": join(here, "page"),
-    "/ui-flow-js/": await realpath(join(here, "node_modules", "ui-flow-js")),
-  };
-  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
-  const server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    const prefix = Object.keys(roots).find((p) => path.startsWith(p));
-    const file = prefix && normalize(join(roots[prefix], path.slice(prefix.length)));
-    if (path.startsWith("/guarded/")) return res.writeHead(401).end();
-    if (!file || !file.startsWith(roots[prefix])) return res.writeHead(404).end();
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  // The page's own origin refuses upgrades the way an app's router does:
-  // 401 under /guarded/ (its auth), 404 anywhere else; a plain GET of the
-  // same URL gets the same status (the browser client's refusal probe).
-  server.on("upgrade", (req, socket) => {
-    const status = new URL(req.url, "http://x").pathname.startsWith("/guarded/") ? "401 Unauthorized" : "404 Not Found";
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-  });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  return server;
-}
 
 /** The browser scenarios every adapter passes, listed once in
  * adapters/test-support/scenarios.json; the Rust adapters run the same
@@ -92,18 +58,7 @@ before(async () => {
   assert.ok(SERVER, "UI_FLOW_ADAPTER_SERVER is not set: run adapters/test.sh, which starts the server");
   http = await serveStatic();
   origin = `http://127.0.0.1:${http.address().port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    timeout: 30_000,
-  });
+  browser = await launch();
   page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
   await page.goto(`${origin}/page/index.html`, WAIT);
@@ -446,21 +401,6 @@ test("malformed options throw a TypeError", async () => {
   });
 });
 
-// In the page: a promise for the first state of `client` that `pred`
-// accepts, now or from a later `onState` (routed through `box.check`).
-const UNTIL = `(client, box, pred) => new Promise((ok, fail) => {
-  if (client.state !== undefined && pred(client.state)) return ok(client.state);
-  const timer = setTimeout(() => fail(new Error("timed out at " + JSON.stringify(client.state,
-    (k, v) => (typeof v === "bigint" ? String(v) : v)))), 10000);
-  box.check = (state) => {
-    if (pred(state)) {
-      clearTimeout(timer);
-      box.check = () => {};
-      ok(state);
-    }
-  };
-})`;
-
 test("two clients on one page keep their own applyDelta", async () => {
   const id = freshId();
   const out = await page.evaluate(
@@ -507,32 +447,175 @@ test("two clients on one page keep their own applyDelta", async () => {
 test("a client closed on unmount connects again on remount with a new applyDelta", async () => {
   const id = freshId();
   const out = await page.evaluate(
-    async ([u, id, untilSource]) => {
+    async ([u, id, untilSource, releasedSource]) => {
       const until = eval(untilSource);
+      const { track, released } = eval(releasedSource)();
       const { FlowClient, applyDelta } = window.flowTest;
+      const calls = { first: 0, second: 0 };
       // A component's mount: a new closure each time, as a framework makes.
-      const mount = () => {
+      const mount = (name) => {
         const box = { check: () => {} };
-        const client = FlowClient.connect(u, { applyDelta: (s, d) => applyDelta(s, d), onState: (s) => box.check(s) });
+        const reduce = (s, d) => {
+          calls[name] += 1;
+          return applyDelta(s, d);
+        };
+        track(name, reduce);
+        const client = FlowClient.connect(u, { applyDelta: reduce, onState: (s) => box.check(s) });
         return { client, box };
       };
-      const first = mount();
+      const first = mount("first");
       await until(first.client, first.box, (s) => s.items?.length === 2);
+      const item = { id, title: "Before", done: false };
+      await first.client.sendAction({ type: "add", id, title: "Before" }, { optimistic: { type: "added", item } });
       first.client.close(); // unmount; the object is not freed
-      const second = mount(); // remount
+      const firstCalls = calls.first;
+      const second = mount("second"); // remount
       try {
-        await until(second.client, second.box, (s) => s.items?.length === 2);
-        const item = { id, title: "Again", done: false };
-        await second.client.sendAction({ type: "add", id, title: "Again" }, { optimistic: { type: "added", item } });
-        await until(second.client, second.box, (s) => s.items.some((t) => t.id === id));
-        return { first: first.client.status.kind, second: second.client.status.kind, items: second.client.state.items.length };
+        await until(second.client, second.box, (s) => s.items?.length === 3);
+        const again = { id: id + 1, title: "Again", done: false };
+        await second.client.sendAction({ type: "add", id: id + 1, title: "Again" }, { optimistic: { type: "added", item: again } });
+        await until(second.client, second.box, (s) => s.items.some((t) => t.id === id + 1));
+        // The closed client's object lives on (`first` is in scope), yet
+        // its reducer is collected: nothing holds it any more.
+        const firstReleased = await released("first");
+        return {
+          first: first.client.status.kind,
+          second: second.client.status.kind,
+          items: second.client.state.items.length,
+          firstRan: firstCalls > 0,
+          firstAfterClose: calls.first - firstCalls,
+          secondRan: calls.second > 0,
+          firstReleased,
+        };
       } finally {
         second.client.close();
       }
     },
-    [url(fresh("remount"), "ann"), id, UNTIL],
+    [url(fresh("remount"), "ann"), id, UNTIL, RELEASED],
   );
-  assert.deepEqual(out, { first: "closed", second: "open", items: 3 });
+  assert.deepEqual(out, {
+    first: "closed",
+    second: "open",
+    items: 4,
+    firstRan: true,
+    firstAfterClose: 0,
+    secondRan: true,
+    firstReleased: true,
+  });
+});
+
+test("a resource joined on a server without channels is left (channel_limit); the URL's resource is unaffected", async () => {
+  const id = freshId();
+  const out = await page.evaluate(
+    async ([u, id, untilSource]) => {
+      const until = eval(untilSource);
+      const { FlowClient, applyDelta } = window.flowTest;
+      const box = { check: () => {} };
+      const client = FlowClient.connect(u, { applyDelta, onState: (s) => box.check(s) });
+      const socket = client.socket();
+      let boardCalls = 0;
+      const told = { early: [], late: [] };
+      // Joined before the connection is up: the Join waits for Connected,
+      // which announces no channels.
+      const early = socket.join("board", {
+        applyDelta: (s) => {
+          boardCalls += 1;
+          return s;
+        },
+        onStatus: (status) => told.early.push(status),
+      });
+      const earlyAtReturn = early.status;
+      try {
+        await until(client, box, (s) => s.items?.length === 2);
+        // Joined once the connection is up: refused at once.
+        const late = socket.join("chat", { onStatus: (status) => told.late.push(status) });
+        const lateToldAtReturn = told.late.length;
+        const outcome = (p) => p.then(() => "resolved", (e) => `${e.name}:${e.code}`);
+        const sent = await outcome(late.sendAction({ type: "add", id, title: "x" }));
+        const sentEarly = await outcome(early.sendAction({ type: "add", id, title: "x" }));
+        // The URL's resource works as before.
+        const item = { id, title: "Still here", done: false };
+        await client.sendAction({ type: "add", id, title: "Still here" }, { optimistic: { type: "added", item } });
+        await until(client, box, (s) => s.items.some((t) => t.id === id));
+        return {
+          earlyAtReturn,
+          early: told.early,
+          earlyNow: early.status,
+          late: told.late,
+          lateToldAtReturn,
+          sent,
+          sentEarly,
+          urlResource: socket.urlResource,
+          connection: early.connectionStatus.kind,
+          items: client.state.items.length,
+          boardCalls,
+          boardState: early.state,
+        };
+      } finally {
+        socket.close();
+      }
+    },
+    [url(fresh("nochannels"), "ann"), id, UNTIL],
+  );
+  const left = { kind: "left", code: "channel_limit", message: "the server does not serve channels" };
+  assert.deepEqual(out.earlyAtReturn, { kind: "joining" });
+  assert.deepEqual(out.early, [left]);
+  assert.deepEqual(out.earlyNow, left);
+  assert.deepEqual(out.late, [left], "told once");
+  assert.equal(out.lateToldAtReturn, 1, "told before join returned");
+  assert.equal(out.sent, "FlowError:closed");
+  assert.equal(out.sentEarly, "FlowError:closed", "a resource left after it was joined refuses as closed");
+  assert.match(out.urlResource, /^js-nochannels-/);
+  assert.equal(out.connection, "open");
+  assert.equal(out.items, 3);
+  assert.equal(out.boardCalls, 0, "a left resource's reducer never ran");
+  assert.equal(out.boardState, undefined);
+});
+
+test("a resource's applyDelta is let go of at its close(), the socket's at socket.close()", async () => {
+  const out = await page.evaluate(
+    async ([u, releasedSource]) => {
+      const { track, released } = eval(releasedSource)();
+      const { FlowSocket, applyDelta } = window.flowTest;
+      const box = { check: () => {} };
+      const statuses = [];
+      // The reducers are made in a function that returns, so no variable
+      // of this (suspended) async function holds them.
+      const open = () => {
+        const socket = new FlowSocket(u, { applyDelta: track("url", (s, d) => applyDelta(s, d)), onState: (s) => box.check(s) });
+        const board = socket.join("board", { applyDelta: track("board", (s) => s), onStatus: (s) => statuses.push(s.kind) });
+        return { socket, board };
+      };
+      const { socket, board } = open();
+      // The socket's client has no handle here: its state is watched
+      // through onState.
+      const shown = await new Promise((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error("no state within 10 s")), 10000);
+        box.check = (s) => {
+          if (s.items?.length === 2) {
+            clearTimeout(timer);
+            box.check = () => {};
+            ok(s.items.length);
+          }
+        };
+      });
+      board.close();
+      const boardReleased = await released("board");
+      socket.close();
+      const urlReleased = await released("url");
+      // Both objects are still in scope here.
+      return { shown, statuses, boardReleased, urlReleased, socket: socket.status.kind, board: board.status.kind };
+    },
+    [url(fresh("release"), "ann"), RELEASED],
+  );
+  assert.deepEqual(out, {
+    shown: 2,
+    statuses: ["left"],
+    boardReleased: true,
+    urlReleased: true,
+    socket: "closed",
+    board: "left",
+  });
 });
 
 scenario("closing_leaves_the_resource", async () => {

@@ -1,6 +1,14 @@
 // Compiled (not run) by the Node test: a typed use of ui-flow-js's
 // typings must check under `strict`.
-import init, { FlowClient, type ActionError, type FlowStatus, type OpState } from "ui-flow-js";
+import init, {
+  FlowClient,
+  FlowSocket,
+  type ActionError,
+  type FlowResource,
+  type FlowStatus,
+  type OpState,
+  type ResourceStatus,
+} from "ui-flow-js";
 // Generated from the Rust types by ts-rs (examples/todo-model/tests/typescript.rs).
 import type { TodoAction, TodoDelta, TodoEvent, TodoState } from "./todo-model.js";
 
@@ -67,4 +75,29 @@ export function generated(url: string): FlowClient<TodoState, TodoDelta, TodoAct
   // @ts-expect-error: no such action
   void client.sendAction({ type: "rename", id: 1, title: "x" });
   return client;
+}
+
+// Two resources on one socket, each with its own payload types and reducer.
+export function shared(url: string): [FlowResource<TodoState, TodoDelta, TodoAction, TodoEvent>, FlowResource<number, number, string, never>] {
+  const socket = new FlowSocket(url, { token: "ann" });
+  const todos = socket.join<TodoState, TodoDelta, TodoAction, TodoEvent>("list-2", {
+    applyDelta: (state, delta) => (delta.type === "removed" ? { items: state.items.filter((t) => t.id !== delta.id) } : state),
+    onStatus: (status: ResourceStatus) => {
+      if (status.kind === "left") console.log(status.code, status.message);
+    },
+    onConnectionStatus: (status: FlowStatus) => console.log(status.kind),
+    onPresence: (members) => console.log(members.length),
+  });
+  const counter = FlowClient.connect(url).socket().join<number, number, string, never>("counter", {
+    applyDelta: (total, delta) => total + delta,
+  });
+  void counter.sendAction("bump", { optimistic: 1 });
+  // @ts-expect-error: this resource's actions are strings
+  void counter.sendAction(1);
+  // @ts-expect-error: a resource's token is its socket's
+  socket.join("x", { token: "t" });
+  const total: number | undefined = counter.state;
+  console.log(total, todos.status.kind, todos.connectionStatus.kind, socket.urlResource, socket.status.kind);
+  todos.close();
+  return [todos, counter];
 }

@@ -45,6 +45,25 @@ mod options;
 pub use options::FlowOptions;
 use options::{ScopeFn, Token};
 
+/// The binding's copy of [`FlowOptions::state_scope`], let go of at
+/// [`Binding::close`] or when the connection has closed for good.
+type HeldScope = Arc<Mutex<Option<Arc<ScopeFn>>>>;
+
+/// The binding's copy of the options' scope.
+// In the browser the scope is not `Send` (it may hold JavaScript values)
+// and everything runs on the page's one thread.
+#[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+fn held(options: &FlowOptions) -> HeldScope {
+    Arc::new(Mutex::new(options.state_scope.clone()))
+}
+
+/// Lets go of the binding's scope once `status` is closed for good.
+fn release_when_closed(scope: &HeldScope, status: &ConnectionStatus) {
+    if matches!(status, ConnectionStatus::Closed { .. }) {
+        lock(scope).take();
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 type ChangeFn<S, E> = dyn FnMut(Part, &Latest<S, E>) + Send;
 #[cfg(target_arch = "wasm32")]
@@ -383,8 +402,8 @@ pub struct Binding<M: Model> {
     target: Target<M>,
     latest: Latest<M::State, M::Event>,
     on_change: SharedChangeFn<M::State, M::Event>,
-    /// [`FlowOptions::state_scope`].
-    scope: Option<Arc<ScopeFn>>,
+    /// [`FlowOptions::state_scope`], until [`close`](Self::close).
+    scope: HeldScope,
 }
 
 impl<M: Model> fmt::Debug for Binding<M> {
@@ -426,6 +445,8 @@ impl<M: Model> Binding<M> {
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
+        let scope = held(options);
+        let releasing = Arc::clone(&scope);
         // Each callback updates the values, unlocks them, then tells.
         let tell = |latest: &Latest<M::State, M::Event>| {
             let latest = latest.clone();
@@ -452,6 +473,9 @@ impl<M: Model> Binding<M> {
             .config(options.config.clone())
             .subscribe(options.domains.iter().cloned())
             .on_event(move |event: &Event<M::State, M::Event>| {
+                if let Event::Status(status) = event {
+                    release_when_closed(&releasing, status);
+                }
                 on_event(event);
                 let part = lock(&for_event.values).take(event);
                 if let Some(part) = part {
@@ -483,7 +507,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: options.state_scope.clone(),
+            scope,
         }
     }
 
@@ -527,6 +551,8 @@ impl<M: Model> Binding<M> {
         let mut on_event = on_event;
         let latest = Latest::new(options, socket.status());
         lock(&latest.values).resource = Some(ResourceStatus::Joining);
+        let scope = held(options);
+        let releasing = Arc::clone(&scope);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
         let tell = |latest: &Latest<M::State, M::Event>| {
@@ -545,6 +571,7 @@ impl<M: Model> Binding<M> {
         let mut builder = socket
             .resource::<M>(resource)
             .subscribe(options.domains.iter().cloned())
+            .shared_scope(options.state_scope.clone())
             .on_event(move |event: &ResourceEvent<M>| {
                 on_event(event);
                 let part = lock(&for_event.values).take_resource(event);
@@ -561,6 +588,7 @@ impl<M: Model> Binding<M> {
                 tell_presence(Part::Presence);
             })
             .on_connection_status(move |status: &ConnectionStatus| {
+                release_when_closed(&releasing, status);
                 lock(&for_status.values).status = status.clone();
                 tell_status(Part::Status);
             });
@@ -592,7 +620,7 @@ impl<M: Model> Binding<M> {
             target,
             latest,
             on_change,
-            scope: options.state_scope.clone(),
+            scope,
         }
     }
 
@@ -634,12 +662,13 @@ impl<M: Model> Binding<M> {
     }
 
     /// Runs `work` once inside [`FlowOptions::state_scope`], or as it is
-    /// when there is none. The scope is called with nothing locked, so
-    /// work inside it may call the binding again. Not generic, so that it
-    /// is compiled once.
+    /// when there is none (or after `close`). The scope is called with
+    /// nothing locked, so work inside it may call the binding again. Not
+    /// generic, so that it is compiled once.
     fn scoped(&self, work: &mut dyn FnMut()) {
         let mut ran = false;
-        if let Some(scope) = &self.scope {
+        let scope = lock(&self.scope).clone();
+        if let Some(scope) = scope {
             scope(&mut || {
                 ran = true;
                 work();
@@ -729,8 +758,14 @@ impl<M: Model> Binding<M> {
     /// Closes the connection for good; the status becomes
     /// `Closed { Requested }`. On a binding made with [`join`](Self::join),
     /// leaves the resource instead; the shared connection stays.
+    ///
+    /// The binding lets go of [`FlowOptions::state_scope`] here (or when
+    /// the connection closed for good), not when it is dropped; the
+    /// connection or resource lets go of its own copy once the close or
+    /// leave is done. Nothing changes the state afterwards.
     pub fn close(&self) {
         self.scoped(&mut || self.target.close());
+        lock(&self.scope).take();
     }
 }
 
@@ -844,15 +879,24 @@ mod tests {
             APPLIED_IN_SCOPE.with(|a| a.borrow().iter().all(|&inside| inside)),
             "closing (which rolls back) ran inside the scope too"
         );
-        drop(binding);
-        // The driver lets go of its copy when it has seen the close.
+        // The binding let go of its copy at close, the driver lets go of
+        // its own when it has seen the close; the binding itself lives on
+        // (a JavaScript object closed on unmount is not freed).
         let released = runtime.block_on(tokio::time::timeout(Duration::from_secs(10), async {
             while Arc::strong_count(&held) > 1 {
                 tokio::task::yield_now().await;
             }
         }));
-        assert!(released.is_ok(), "the driver still holds the scope");
+        assert!(
+            released.is_ok(),
+            "the binding or the driver still holds the scope"
+        );
         assert_eq!(Arc::strong_count(&held), 1);
+        assert!(matches!(
+            binding.send_optimistic(1, 5),
+            Err(Error::Misuse(ApiMisuse::Closed))
+        ));
+        drop(binding);
     }
 
     #[test]

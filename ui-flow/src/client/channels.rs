@@ -14,9 +14,18 @@
 //! writes frames for the [`Client`](super::Client) to send. Signals and
 //! presence reports are not sent per channel from here (a presence report
 //! is the connection's, for every resource it holds).
+//!
+//! A resource may carry its own state scope (the idea of
+//! [`FlowOptions::state_scope`](super::FlowOptions::state_scope)): every
+//! stretch of its work that may apply a delta (a frame on its channel, an
+//! optimistic change) runs inside it, nested in the connection's, so two
+//! resources on one socket may reduce their states differently. A
+//! resource lets go of its scope once it is being left, or when the
+//! connection closes for good.
 
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::channel::Channel;
 use crate::code::ErrorCode;
@@ -31,6 +40,16 @@ use crate::state::FlowState;
 
 use super::mirror::{Mirror, Sync};
 use super::ops::{OpState, Ops};
+
+/// A state scope: runs the work it is given (once) inside what the
+/// state's `apply_delta` needs, such as ui-flow-js's per-client
+/// `applyDelta` function. See
+/// [`FlowOptions::state_scope`](super::FlowOptions::state_scope) (with the `native` or `browser` feature).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut()) + Send + std::marker::Sync;
+/// A state scope (see the native definition).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type ScopeFn = dyn Fn(&mut dyn FnMut());
 
 /// Where a joined resource stands on the current connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,10 +140,17 @@ pub struct Resource<M: Model> {
     /// A Resync (or the Join's answer) is outstanding.
     awaiting_sync: bool,
     events: VecDeque<ResourceEvent<M>>,
+    /// Runs around this resource's state work; dropped once it is left.
+    scope: Option<Arc<ScopeFn>>,
 }
 
 impl<M: Model> Resource<M> {
-    fn new(channel: Channel, resource: String, settled_kept: usize) -> Self {
+    fn new(
+        channel: Channel,
+        resource: String,
+        settled_kept: usize,
+        scope: Option<Arc<ScopeFn>>,
+    ) -> Self {
         Resource {
             channel,
             resource,
@@ -136,6 +162,24 @@ impl<M: Model> Resource<M> {
             subscriptions: Vec::new(),
             awaiting_sync: false,
             events: VecDeque::new(),
+            scope,
+        }
+    }
+
+    /// Runs `work` inside this resource's state scope, if it has one;
+    /// exactly once either way.
+    fn scoped(&mut self, work: impl FnOnce(&mut Self)) {
+        let mut work = Some(work);
+        if let Some(scope) = self.scope.clone() {
+            scope(&mut || {
+                if let Some(work) = work.take() {
+                    work(self);
+                }
+            });
+        }
+        // No scope, or one that did not call the work.
+        if let Some(work) = work.take() {
+            work(self);
         }
     }
 
@@ -203,7 +247,7 @@ impl<M: Model> Resource<M> {
             state: OpState::Pending,
         });
         if optimistic {
-            self.rebase();
+            self.scoped(Self::rebase);
         }
         Ok((op_id, frame))
     }
@@ -268,6 +312,13 @@ impl<M: Model> Resource<M> {
     }
 
     fn set_status(&mut self, status: ResourceStatus) {
+        if matches!(
+            status,
+            ResourceStatus::Leaving | ResourceStatus::Left { .. }
+        ) {
+            // No state work follows: the scope (and what it holds) goes.
+            self.scope = None;
+        }
         if self.status != status {
             self.status = status.clone();
             self.events.push_back(ResourceEvent::Status(status));
@@ -285,6 +336,8 @@ trait Core: Any + MaybeSendSync {
     fn on_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>);
     /// The connection was lost: the channel must be joined again.
     fn on_lost(&mut self);
+    /// The connection closed for good: no state work follows.
+    fn on_closed(&mut self);
     fn leave(&mut self) -> Option<Vec<u8>>;
     fn set_left(&mut self, code: Option<ErrorCode>, message: Option<String>);
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -309,6 +362,46 @@ impl<M: Model> Core for Resource<M> {
     }
 
     fn on_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>) {
+        self.scoped(|resource| resource.take_frame(frame, limits, out));
+    }
+
+    fn on_lost(&mut self) {
+        match self.status {
+            ResourceStatus::Joining | ResourceStatus::Joined => {
+                self.set_status(ResourceStatus::Joining)
+            }
+            // Channels end with the connection: a Leave in flight is done.
+            ResourceStatus::Leaving => self.set_left(None, None),
+            ResourceStatus::Left { .. } => {}
+        }
+        self.awaiting_sync = false;
+    }
+
+    fn set_left(&mut self, code: Option<ErrorCode>, message: Option<String>) {
+        self.set_status(ResourceStatus::Left { code, message });
+    }
+
+    fn on_closed(&mut self) {
+        self.scope = None;
+    }
+
+    fn leave(&mut self) -> Option<Vec<u8>> {
+        self.set_status(ResourceStatus::Leaving);
+        self.frame(&ClientMessage::Leave)
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<M: Model> Resource<M> {
+    /// A frame on this resource's channel, inside its scope.
+    fn take_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>) {
         let message = match ServerMessage::<M::State, M::Delta, M::Event>::decode_routed_with(
             frame, limits,
         ) {
@@ -421,35 +514,6 @@ impl<M: Model> Core for Resource<M> {
             ServerMessage::Connected { .. } | ServerMessage::Pong { .. } => {}
         }
     }
-
-    fn on_lost(&mut self) {
-        match self.status {
-            ResourceStatus::Joining | ResourceStatus::Joined => {
-                self.set_status(ResourceStatus::Joining)
-            }
-            // Channels end with the connection: a Leave in flight is done.
-            ResourceStatus::Leaving => self.set_left(None, None),
-            ResourceStatus::Left { .. } => {}
-        }
-        self.awaiting_sync = false;
-    }
-
-    fn set_left(&mut self, code: Option<ErrorCode>, message: Option<String>) {
-        self.set_status(ResourceStatus::Left { code, message });
-    }
-
-    fn leave(&mut self) -> Option<Vec<u8>> {
-        self.set_status(ResourceStatus::Leaving);
-        self.frame(&ClientMessage::Leave)
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// The resources a client joined besides its URL's, by channel.
@@ -501,6 +565,14 @@ impl Resources {
         }
     }
 
+    /// The connection closed for good: every resource lets go of its
+    /// scope.
+    pub(crate) fn on_closed(&mut self) {
+        for core in self.by_channel.values_mut() {
+            core.on_closed();
+        }
+    }
+
     /// Joins `resource` with `M`'s types on the lowest free channel, and
     /// returns the channel and the `Join` to send now (none while no
     /// connection is up: it goes with the next `Connected`).
@@ -509,6 +581,7 @@ impl Resources {
         resource: String,
         connected: bool,
         settled_kept: usize,
+        scope: Option<Arc<ScopeFn>>,
     ) -> Result<(Channel, Option<Vec<u8>>), ChannelError> {
         let limit = match self.limit {
             Some(limit) => limit,
@@ -531,7 +604,7 @@ impl Resources {
             .find(|n| !self.by_channel.contains_key(n))
             .ok_or(ChannelError::Limit { limit })?;
         let channel = Channel(number);
-        let core: Resource<M> = Resource::new(channel, resource, settled_kept);
+        let core: Resource<M> = Resource::new(channel, resource, settled_kept, scope);
         let frame = connected.then(|| core.join_frame()).flatten();
         self.by_channel.insert(number, Box::new(core));
         Ok((channel, frame))
@@ -710,12 +783,17 @@ impl Channels<'_> {
         }
     }
 
-    /// See [`Client::join`](super::Client::join).
-    pub(crate) fn join<R: Model>(&mut self, resource: String) -> Result<Channel, Error> {
+    /// See [`Client::join`](super::Client::join); `scope` runs around the
+    /// resource's state work.
+    pub(crate) fn join<R: Model>(
+        &mut self,
+        resource: String,
+        scope: Option<Arc<ScopeFn>>,
+    ) -> Result<Channel, Error> {
         self.usable()?;
         let (channel, frame) = self
             .resources
-            .join::<R>(resource, self.up, self.settled_kept)
+            .join::<R>(resource, self.up, self.settled_kept, scope)
             .map_err(Error::Channel)?;
         self.transmits.extend(frame);
         Ok(channel)

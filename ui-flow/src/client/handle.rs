@@ -26,8 +26,8 @@ use crate::presence::PresenceInfo;
 use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
-use super::callbacks::{MaybeSend, ResourceBatch, ResourceCallbacks};
-use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus};
+use super::callbacks::{MaybeSend, MaybeSync, ResourceBatch, ResourceCallbacks};
+use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus, ScopeFn};
 use super::connection::lock;
 use super::ops::OpState;
 use super::socket::{FlowSocket, Shared};
@@ -137,9 +137,10 @@ pub(crate) fn join<R: Model>(
     resource: String,
     domains: Vec<String>,
     callbacks: ResourceCallbacks<R>,
+    scope: Option<Arc<ScopeFn>>,
 ) -> Result<(u64, Channel, Arc<Mutex<Slot>>), Error> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    let channel = channels.join::<R>(resource)?;
+    let channel = channels.join::<R>(resource, scope)?;
     if !domains.is_empty() {
         channels.subscribe::<R>(channel, domains)?;
     }
@@ -470,6 +471,7 @@ pub struct ResourceBuilder<R: Model> {
     resource: String,
     domains: Vec<String>,
     callbacks: ResourceCallbacks<R>,
+    scope: Option<Arc<ScopeFn>>,
 }
 
 impl<R: Model> ResourceBuilder<R> {
@@ -479,7 +481,26 @@ impl<R: Model> ResourceBuilder<R> {
             resource,
             domains: Vec::new(),
             callbacks: ResourceCallbacks::default(),
+            scope: None,
         }
+    }
+
+    /// Runs `scope` around every stretch of this resource's work that may
+    /// change its state (a frame on its channel, an optimistic change),
+    /// inside the connection's own scope, if any; see
+    /// [`FlowOptions::state_scope`](crate::client::FlowOptions::state_scope).
+    /// Each resource on a socket may so have its own. The resource lets go
+    /// of it once it is being left.
+    pub fn state_scope(
+        self,
+        scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
+    ) -> Self {
+        self.shared_scope(Some(Arc::new(scope)))
+    }
+
+    pub(crate) fn shared_scope(mut self, scope: Option<Arc<ScopeFn>>) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Notification domains of this resource to subscribe to from the start.
@@ -579,6 +600,7 @@ impl<R: Model> ResourceBuilder<R> {
             self.resource.clone(),
             self.domains,
             self.callbacks,
+            self.scope,
         );
         shared.wake();
         let (id, channel, slot) = joined?;

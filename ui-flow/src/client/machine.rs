@@ -15,7 +15,7 @@ use crate::code::CloseCode;
 use crate::codec::Decoded;
 use crate::error::{ApiMisuse, Error};
 use crate::message::{ClientMessage, ServerMessage};
-use crate::model::Model;
+use crate::model::{MaybeSendSync, Model};
 use crate::op::OpId;
 use crate::presence::{PresenceInfo, PresenceStatus};
 use crate::signal::SignalPayload;
@@ -340,6 +340,7 @@ impl<M: Model> Client<M> {
         self.link.close();
         self.transmits.clear();
         self.outbox.clear();
+        self.resources.on_closed();
         self.set_status(ConnectionStatus::Closed { reason });
     }
 }
@@ -443,7 +444,22 @@ impl<M: Model> Client<M> {
     /// from the resource's resume point. Fails when the server announced no
     /// channels, or as many as the connection already holds.
     pub fn join<R: Model>(&mut self, resource: impl Into<String>) -> Result<Channel, Error> {
-        self.channels().join::<R>(resource.into())
+        self.channels().join::<R>(resource.into(), None)
+    }
+
+    /// [`join`](Self::join), with a state scope of the resource's own: it
+    /// runs around every stretch of the resource's work that may apply a
+    /// delta (a frame on its channel, an optimistic change), so each
+    /// resource's `apply_delta` may find its own context (see
+    /// [`FlowOptions::state_scope`](super::FlowOptions::state_scope)). The
+    /// resource lets go of it once it is being left.
+    pub fn join_scoped<R: Model>(
+        &mut self,
+        resource: impl Into<String>,
+        scope: impl Fn(&mut dyn FnMut()) + MaybeSendSync + 'static,
+    ) -> Result<Channel, Error> {
+        self.channels()
+            .join::<R>(resource.into(), Some(Arc::new(scope)))
     }
 
     /// Leaves the resource on `channel`; its [`ResourceStatus`] becomes

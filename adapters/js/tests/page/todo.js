@@ -1,6 +1,6 @@
 // A small to-do view on ui-flow-js, shaped like examples/todo-model, for
 // the Node test to drive. Rows are <li data-id> with the title as text.
-import init, { FlowClient } from "ui-flow-js";
+import init, { FlowClient, FlowSocket } from "ui-flow-js";
 
 export function applyDelta(state, delta) {
   const items = state?.items ?? [];
@@ -55,4 +55,4 @@ function mount(url, extra = {}) {
 }
 
 await init();
-window.flowTest = { FlowClient, applyDelta, mount, apps: [] };
+window.flowTest = { FlowClient, FlowSocket, applyDelta, mount, apps: [] };

@@ -15,10 +15,7 @@ type TokenFn = dyn Fn() -> Option<String> + Send + Sync;
 #[cfg(target_arch = "wasm32")]
 type TokenFn = dyn Fn() -> Option<String>;
 
-#[cfg(not(target_arch = "wasm32"))]
-pub(super) type ScopeFn = dyn Fn(&mut dyn FnMut()) + Send + Sync;
-#[cfg(target_arch = "wasm32")]
-pub(super) type ScopeFn = dyn Fn(&mut dyn FnMut());
+pub(super) use crate::client::channels::ScopeFn;
 
 #[cfg(not(target_arch = "wasm32"))]
 type SignalFn = dyn Fn(&str, SignalPayload) + Send + Sync;
@@ -166,8 +163,12 @@ impl FlowOptions {
     ///
     /// It is for a state whose `apply_delta` needs per-connection context
     /// the trait cannot pass, such as ui-flow-js's per-client `applyDelta`
-    /// function; the Rust adapters do not need it. The connection lets go
-    /// of it when it has closed, the binding when it is dropped.
+    /// function; the Rust adapters do not need it. A binding made with
+    /// [`Binding::join`](crate::client::Binding::join) runs the joined
+    /// resource's work inside it instead (each resource on a shared socket
+    /// may so have its own). The connection lets go of it when it has
+    /// closed, the binding at [`close`](crate::client::Binding::close) (or
+    /// when dropped), a joined resource when it is left.
     pub fn state_scope(
         mut self,
         scope: impl Fn(&mut dyn FnMut()) + MaybeSend + MaybeSync + 'static,
