@@ -1152,11 +1152,13 @@ impl<H: FlowHandler> Inner<H> {
     }
 
     /// Reads a slot's hub under its lock (nothing is drained).
+    #[cfg(feature = "nats")]
     pub(crate) fn read_slot<R>(&self, slot: &Slot<H>, read: impl FnOnce(&Hub<H::Model>) -> R) -> R {
         read(&slot.lock().hub)
     }
 
     /// Makes every hub, present and future, one node of a mesh.
+    #[cfg(feature = "nats")]
     pub(crate) fn enable_mesh(self: &Arc<Self>) {
         self.meshed.store(true, Relaxed);
         for slot in self.live_slots() {

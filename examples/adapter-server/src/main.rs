@@ -25,7 +25,7 @@ mod todos;
 use tokio::io::AsyncReadExt;
 use tower_http::services::ServeDir;
 use tracing_subscriber::EnvFilter;
-use ui_flow_server::{FlowServer, OriginPolicy, ServerConfig, UnverifiedUserToken};
+use ui_flow_server::{FlowServer, OriginPolicy, RateLimit, ServerConfig, UnverifiedUserToken};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -47,6 +47,13 @@ async fn main() -> std::io::Result<()> {
     // own port, so any origin may connect (the default is the same host).
     let mut config = ServerConfig::default();
     config.origins = OriginPolicy::Any;
+    // Development only: the browser tests connect the same few users
+    // (`ann`, `bob`) dozens of times a minute, over the default join rate
+    // (2 per second, burst 10) that protects a production node.
+    config.join_rate = RateLimit {
+        per_second: 100.0,
+        burst: 1000,
+    };
     let server = FlowServer::with_config(todos::Todos, UnverifiedUserToken, config);
     let mut app = server.router();
     if let Some(dir) = files {

@@ -25,7 +25,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
-use futures_channel::mpsc::{TryRecvError, UnboundedReceiver, UnboundedSender};
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsCast;
@@ -40,6 +39,7 @@ use super::connection::{FlowConnection, FlowConnectionBuilder};
 use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
 use super::probe;
+use super::queue::{TryRecvError, UnboundedReceiver, UnboundedSender};
 
 impl<M: Model> FlowConnectionBuilder<M> {
     /// Starts the connection on the page's event loop and returns its

@@ -770,7 +770,14 @@ pub(crate) struct Channels<'a> {
     pub(crate) closed: bool,
     pub(crate) settled_kept: usize,
     pub(crate) queue_bound: usize,
-    /// The connection's status.
+    /// The connection's status (read by the drivers' resource handles).
+    #[cfg_attr(
+        not(any(
+            all(feature = "native", not(target_arch = "wasm32")),
+            all(feature = "browser", target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) status: &'a crate::status::ConnectionStatus,
 }
 

@@ -5,7 +5,6 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_channel::mpsc::unbounded;
 use web_time::Instant;
 
 use super::probe::split_scheme;
@@ -23,6 +22,7 @@ use super::event::Event;
 use super::handle::{Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
 use super::ops::OpState;
+use super::queue::unbounded;
 use super::socket::{FlowSocket, Host, Shared};
 
 /// A live ui-flow connection: a [`Client`] run by a driver task over a real

@@ -7,7 +7,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use web_time::Instant;
 
 use crate::model::Model;
@@ -20,6 +19,7 @@ use super::connection::{FlowConnection, lock};
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
 use super::machine::Client;
+use super::queue::{UnboundedReceiver, UnboundedSender, unbounded};
 
 pub(crate) struct Prepared<M: Model> {
     pub(crate) handle: FlowConnection<M>,

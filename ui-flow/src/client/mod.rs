@@ -132,6 +132,11 @@ mod probe;
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")
 ))]
+mod queue;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
 mod socket;
 
 pub use backoff::Backoff;

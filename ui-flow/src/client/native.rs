@@ -9,7 +9,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::future::{Either, select};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,6 +24,7 @@ use crate::model::Model;
 use super::connection::{FlowConnection, FlowConnectionBuilder};
 use super::driver::{Driver, Input, Outgoing, SocketReport, Step, Target};
 use super::event::SocketId;
+use super::queue::{UnboundedReceiver, UnboundedSender};
 
 /// How long a closing socket may take to send its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);

@@ -12,8 +12,6 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use futures_channel::mpsc::UnboundedSender;
-
 use crate::channel::Channel;
 use crate::error::Error;
 use crate::model::Model;
@@ -25,6 +23,7 @@ use super::connection::lock;
 use super::driver::Input;
 use super::handle::{self, Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
+use super::queue::UnboundedSender;
 
 /// A client whatever its `Model`: what resource handles need of it.
 pub(crate) trait Host: MaybeSend {
