@@ -835,3 +835,33 @@ async fn the_subscription_limits_are_summed_over_the_channels_of_a_socket() {
     let home = t.server.session("home");
     assert_eq!(home.broadcast_notify("c", &event, None).expect("notify"), 1);
 }
+
+#[tokio::test]
+async fn signals_cross_between_a_channel_and_a_url_connection_on_each_ones_channel() {
+    let t = start(Counter, ServerConfig::default()).await;
+    let (mut bob, _) = Client::join(t.addr, "board", "bob").await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    ann.joined(2, "board", None).await;
+    bob.recv().await; // ann's join diff
+    let offer = ClientMessage::<String>::Signal {
+        target_user_id: "bob".into(),
+        signal: SignalPayload::Offer { sdp: "v=0".into() },
+    };
+    ann.send_on(&offer, 2).await;
+    // Bob holds board on his URL: the relayed Signal comes on channel 0.
+    match recv_on(&mut bob).await {
+        (Channel::URL, Msg::Signal { from_user_id, .. }) => assert_eq!(from_user_id, "ann"),
+        other => panic!("expected ann's signal on 0, got {other:?}"),
+    }
+    let answer = ClientMessage::<String>::Signal {
+        target_user_id: "ann".into(),
+        signal: SignalPayload::Answer { sdp: "v=0".into() },
+    };
+    bob.send(&answer).await;
+    // Ann holds board on channel 2: bob's Signal comes there.
+    match ann.on(2).await {
+        Msg::Signal { from_user_id, .. } => assert_eq!(from_user_id, "bob"),
+        other => panic!("expected bob's signal on 2, got {other:?}"),
+    }
+    assert_eq!(ann.quiet_on(0, 1).await, vec![]);
+}
