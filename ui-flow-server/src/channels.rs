@@ -265,6 +265,9 @@ impl<H: FlowHandler> Channels<H> {
         };
         if channel.is_url() {
             self.to_url(now, &bytes);
+            if tag == ClientTag::ACTION.0 {
+                self.interacted(now, None);
+            }
             return None;
         }
         let target = match self.table.lock().get_mut(&channel.0) {
@@ -282,12 +285,38 @@ impl<H: FlowHandler> Channels<H> {
                 if self.take_token(now, &bytes) {
                     self.inner
                         .run_on(&slot, |hub| hub.handle_frame(now, id, &bytes));
+                    if tag == ClientTag::ACTION.0 {
+                        self.interacted(now, Some(id));
+                    }
                 }
             }
             // Not joined: the URL's hub answers `unknown_channel`.
             None => self.to_url(now, &bytes),
         }
         None
+    }
+
+    /// An Action on one of the socket's resources (`on`, a member, or the
+    /// URL's when `None`) is an interaction on every other it holds.
+    fn interacted(&self, now: Now, on: Option<ConnectionId>) {
+        let members: Vec<(Arc<Slot<H>>, ConnectionId)> = self
+            .table
+            .lock()
+            .values()
+            .filter_map(|e| match e {
+                Entry::Joined { slot, id, .. } if Some(*id) != on => Some((slot.clone(), *id)),
+                _ => None,
+            })
+            .collect();
+        if on.is_some() {
+            let id = self.url_id;
+            self.inner
+                .run_on(&self.url_slot, |hub| hub.report_interaction(now, id));
+        }
+        for (slot, id) in members {
+            self.inner
+                .run_on(&slot, |hub| hub.report_interaction(now, id));
+        }
     }
 
     fn to_url(&self, now: Now, bytes: &[u8]) {

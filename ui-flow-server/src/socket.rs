@@ -5,8 +5,10 @@
 //! frames lock that resource only (see `crate::server`), authenticates, then runs one `select!` over the socket's read
 //! half, the writer (which drains the connection's outbox into the write
 //! half) and the abort signal. It holds no protocol logic and no timer:
-//! frames go to the hub as they are, and the hub decides when to ping, when
-//! a peer is dead and when a closing socket is dropped.
+//! frames go to the hub as they are (through `crate::channels` when the
+//! server serves channels: it routes each frame by its channel and answers
+//! `Join` and `Leave`), and the hub decides when to ping, when a peer is
+//! dead and when a closing socket is dropped.
 //!
 //! Closing: after its close frame, the task keeps reading until the
 //! client's close frame (or the end of the stream), so the client sees the

@@ -865,3 +865,40 @@ async fn signals_cross_between_a_channel_and_a_url_connection_on_each_ones_chann
     }
     assert_eq!(ann.quiet_on(0, 1).await, vec![]);
 }
+
+#[tokio::test]
+async fn an_action_on_one_resource_counts_as_interaction_on_every_resource_of_the_socket() {
+    let mut config = ServerConfig::default();
+    config.idle_after = std::time::Duration::from_millis(100);
+    let t = start(Counter, config).await;
+    let (mut bob, _) = Client::join(t.addr, "board", "bob").await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    ann.joined(1, "board", None).await;
+    let status_of_ann = |m: &Msg| match m {
+        Msg::PresenceDiff(d) => d
+            .updated
+            .iter()
+            .find(|u| u.user_id == "ann")
+            .map(|u| u.status),
+        _ => None,
+    };
+    // Ann does nothing on board: bob sees her go idle there.
+    loop {
+        if status_of_ann(&bob.recv().await) == Some(PresenceStatus::Idle) {
+            break;
+        }
+    }
+    // An action on her URL's resource makes her active on board too.
+    let op_id = OpId::from_u128(77);
+    ann.client
+        .send(&ClientMessage::Action {
+            op_id,
+            action: add(1),
+        })
+        .await;
+    loop {
+        if status_of_ann(&bob.recv().await) == Some(PresenceStatus::Active) {
+            break;
+        }
+    }
+}

@@ -169,6 +169,15 @@ impl<M: Model> Hub<M> {
         });
     }
 
+    /// An interaction (an Action) of the connection's socket on another of
+    /// its resources: the user is active here too.
+    pub fn report_interaction(&mut self, now: Now, conn: ConnectionId) {
+        self.latest = Some(now.instant);
+        self.with_roster(conn, |roster, user, idle| {
+            roster.interact(user, now.instant, idle)
+        });
+    }
+
     /// Takes one token from a connection's own rate-limit bucket without
     /// answering anything: for the frames its socket's task handles itself
     /// (`Join`, `Leave`) and those it hands to a member. `false` when the
