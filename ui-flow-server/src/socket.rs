@@ -5,8 +5,10 @@
 //! frames lock that resource only (see `crate::server`), authenticates, then runs one `select!` over the socket's read
 //! half, the writer (which drains the connection's outbox into the write
 //! half) and the abort signal. It holds no protocol logic and no timer:
-//! frames go to the hub as they are, and the hub decides when to ping, when
-//! a peer is dead and when a closing socket is dropped.
+//! frames go to the hub as they are (through `crate::channels` when the
+//! server serves channels: it routes each frame by its channel and answers
+//! `Join` and `Leave`), and the hub decides when to ping, when a peer is
+//! dead and when a closing socket is dropped.
 //!
 //! Closing: after its close frame, the task keeps reading until the
 //! client's close frame (or the end of the stream), so the client sees the
@@ -18,10 +20,12 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::FuturesUnordered;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use ui_flow::CloseCode;
 
+use crate::channels::Channels;
 use crate::counters::Live;
 use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
@@ -36,11 +40,17 @@ pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocke
     if admitted {
         tracing::debug!("connected");
     }
+    let mut channels = admitted
+        .then(|| Channels::new(&inner, &slot, id, &outbox, hs.for_joins()))
+        .flatten();
     // The upgrade request's headers are slices of the HTTP read buffer
     // (8 KiB): holding them would keep that buffer for the connection's
     // whole life.
     drop(hs);
-    run(&inner, &slot, socket, id, &outbox).await;
+    run(&inner, &slot, socket, id, &outbox, channels.as_mut()).await;
+    if let Some(channels) = &channels {
+        channels.close();
+    }
     inner.unregister(&slot, id, admitted);
     tracing::debug!("disconnected");
 }
@@ -107,8 +117,10 @@ async fn run<H: FlowHandler>(
     socket: WebSocket,
     id: ConnectionId,
     outbox: &Outbox,
+    mut channels: Option<&mut Channels<H>>,
 ) {
     let counters = &inner.counters;
+    let mut joins = FuturesUnordered::new();
     let (mut sink, mut stream) = socket.split();
     let writer = write_all(&mut sink, outbox, counters, inner.config.write_batch_bytes);
     tokio::pin!(writer);
@@ -119,6 +131,11 @@ async fn run<H: FlowHandler>(
     loop {
         tokio::select! {
             () = &mut aborted => break,
+            Some(done) = joins.next(), if !joins.is_empty() => {
+                if let Some(channels) = channels.as_deref_mut() {
+                    channels.authorized(done);
+                }
+            }
             written = &mut writer, if !closed => match written {
                 Written::Closed => closed = true,
                 Written::Failed => break,
@@ -129,7 +146,10 @@ async fn run<H: FlowHandler>(
                     Some(Ok(Message::Binary(bytes))) => {
                         Live::add(&counters.frames_in, 1);
                         Live::add(&counters.bytes_in, bytes.len() as u64);
-                        inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes));
+                        match channels.as_deref_mut() {
+                            Some(channels) => joins.extend(channels.frame(now, bytes)),
+                            None => inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes)),
+                        }
                     }
                     Some(Ok(Message::Text(text))) => {
                         Live::add(&counters.frames_in, 1);
