@@ -179,6 +179,77 @@ pub enum AuthError {
 pub trait Authenticator: Send + Sync + 'static {
     /// Checks the request and says who it is.
     async fn authenticate(&self, request: AuthRequest<'_>) -> Result<Identity, AuthError>;
+
+    /// May `identity`, connected for another resource, join `resource` on
+    /// a channel of the same connection (the spec's "Channels")? Called
+    /// once per `Join`; `Ok` gives the identity the member has in
+    /// `resource`, which must be the same user (`user_id`), and `Err`
+    /// refuses the join with `Left { code: "forbidden" }` while the
+    /// connection stays open.
+    ///
+    /// The default is secure: it runs [`authenticate`](Self::authenticate)
+    /// again for `resource` with the connection's token and origin, and
+    /// requires the same user. Headers, cookies and extensions are not
+    /// kept after the upgrade (they would cost every connection their
+    /// memory), so an authenticator that trusts a cookie or its
+    /// middleware's extensions sees none here and refuses: it must
+    /// override this method. A connection whose identity the application
+    /// decided itself (`FlowUpgrade::serve_as`) has
+    /// no token to check: the default refuses its every join.
+    async fn authorize_join(
+        &self,
+        identity: &Identity,
+        resource: &str,
+        request: JoinRequest<'_>,
+    ) -> Result<Identity, AuthError> {
+        if request.decided {
+            return Err(AuthError::Forbidden);
+        }
+        let mut again = AuthRequest::new(resource);
+        again.token = request.token;
+        again.origin = request.origin;
+        let joined = self.authenticate(again).await?;
+        if joined.user_id != identity.user_id {
+            return Err(AuthError::Forbidden);
+        }
+        Ok(joined)
+    }
+}
+
+/// What a connection kept of its upgrade request, for
+/// [`Authenticator::authorize_join`].
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct JoinRequest<'a> {
+    /// The token the connection presented, if any.
+    pub token: Option<&'a str>,
+    /// The upgrade request's `Origin`, if any.
+    pub origin: Option<&'a str>,
+    /// The application decided the connection's identity itself: there is
+    /// no request to check again.
+    pub decided: bool,
+}
+
+impl<'a> JoinRequest<'a> {
+    /// A join request with the connection's token (for tests of an
+    /// authenticator's `authorize_join`).
+    pub fn new(token: Option<&'a str>) -> Self {
+        JoinRequest {
+            token,
+            origin: None,
+            decided: false,
+        }
+    }
+}
+
+impl fmt::Debug for JoinRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinRequest")
+            .field("token", &self.token.map(|_| "<redacted>"))
+            .field("origin", &self.origin)
+            .field("decided", &self.decided)
+            .finish()
+    }
 }
 
 /// A fixed table of tokens, for tests, demos and service accounts.

@@ -84,6 +84,11 @@ pub struct ServerConfig {
     pub max_connections_per_user: usize,
     /// Inbound frame rate per connection.
     pub rate_limit: RateLimit,
+    /// Resources one connection may join besides its URL's (see the
+    /// spec's "Channels"), announced in `Connected.channels`. 0 serves no
+    /// channels: `Connected` carries no `channels` and `Join` and `Leave`
+    /// are dropped unanswered, as by a server that predates channels.
+    pub max_channels: u16,
     /// A connection that sends nothing for this long is closed.
     pub liveness_timeout: Duration,
     /// After this much silence from a connection, the server sends a
@@ -161,6 +166,7 @@ impl Default for ServerConfig {
                 per_second: 50.0,
                 burst: 100,
             },
+            max_channels: 16,
             liveness_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(4),
             pong_timeout: Duration::from_secs(10),

@@ -123,6 +123,23 @@ enum Credentials {
 }
 
 impl Handshake {
+    /// What the connection keeps for its `Join`s (see
+    /// [`Authenticator::authorize_join`]): the token and origin only.
+    pub(crate) fn for_joins(&self) -> crate::channels::JoinCredentials {
+        match &self.credentials {
+            Credentials::Request { token, origin, .. } => crate::channels::JoinCredentials {
+                token: token.as_deref().map(Box::from),
+                origin: origin.as_deref().map(Box::from),
+                decided: false,
+            },
+            Credentials::Decided(_) => crate::channels::JoinCredentials {
+                token: None,
+                origin: None,
+                decided: true,
+            },
+        }
+    }
+
     /// Who is connecting: the application's decision, or the
     /// authenticator's verdict on the request. The caller bounds the wait.
     pub(crate) async fn authenticate(

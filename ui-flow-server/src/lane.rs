@@ -43,7 +43,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::runtime::Handle;
-use ui_flow::CloseCode;
+use ui_flow::{Channel, CloseCode};
 
 use crate::counters::Live;
 use crate::hub::{ConnectionId, Transmit};
@@ -58,6 +58,10 @@ pub(crate) enum LaneOp {
     /// A connection was admitted to the lane's resource: frames for it go
     /// to this outbox from now on.
     Join(ConnectionId, Arc<Outbox>),
+    /// A socket joined the lane's resource on a channel other than 0 (a
+    /// member, see `hub::members`): frames for it go to this outbox, put
+    /// on that channel.
+    JoinOn(ConnectionId, Arc<Outbox>, Channel),
     /// A connection's task ended.
     Leave(ConnectionId),
     /// A frame, close, ping or abort for members of this lane.
@@ -115,9 +119,18 @@ impl<'a> Tally<'a> {
 #[derive(Default)]
 pub(crate) struct Lane {
     queue: Mutex<Queue>,
-    members: Mutex<HashMap<ConnectionId, Arc<Outbox>>>,
+    members: Mutex<Members>,
     /// Set by [`DeliveryHold`] (tests): delivery waits before each batch.
     hold: Mutex<Option<Arc<Hold>>>,
+}
+
+/// The lane's connections, and the channel of those that hold the
+/// resource on a channel other than 0.
+#[derive(Default)]
+struct Members {
+    outboxes: HashMap<ConnectionId, Arc<Outbox>>,
+    /// Empty on a lane with no member, so channel 0 costs one check.
+    channels: HashMap<ConnectionId, Channel>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,21 +230,29 @@ impl Lane {
             for op in batch {
                 match op {
                     LaneOp::Join(id, outbox) => {
-                        members.insert(id, outbox);
+                        members.outboxes.insert(id, outbox);
+                    }
+                    LaneOp::JoinOn(id, outbox, channel) => {
+                        members.outboxes.insert(id, outbox);
+                        members.channels.insert(id, channel);
                     }
                     LaneOp::Leave(id) => {
-                        members.remove(&id);
+                        members.outboxes.remove(&id);
+                        if !members.channels.is_empty() {
+                            members.channels.remove(&id);
+                        }
                     }
                     LaneOp::Overflow(id) => {
-                        if let Some(outbox) = members.get(&id) {
+                        if let Some(outbox) = members.outboxes.get(&id) {
                             if let Pushed::Overflow { dropped } = outbox.overflow() {
                                 Live::add(tally.slow_disconnects, 1);
                                 Live::add(tally.drops, dropped as u64);
                             }
                         }
                     }
-                    LaneOp::Send(transmit) => push(
-                        &members,
+                    LaneOp::Send(transmit) => push_on(
+                        &members.outboxes,
+                        &members.channels,
                         transmit,
                         tally,
                         runtime.is_some(),
@@ -276,17 +297,46 @@ pub(crate) fn push(
     slow: &mut Vec<ConnectionId>,
     to_wake: &mut Vec<Arc<Outbox>>,
 ) {
+    push_on(
+        outboxes,
+        &HashMap::new(),
+        transmit,
+        tally,
+        can_defer,
+        slow,
+        to_wake,
+    );
+}
+
+/// [`push`], with the frames for the connections in `channels` put on
+/// their channel: rewritten once per distinct channel per frame, not once
+/// per recipient. A frame already on a channel (a member's `Left`, an
+/// answer the hub wrote on the frame's channel) goes as it is.
+fn push_on(
+    outboxes: &HashMap<ConnectionId, Arc<Outbox>>,
+    channels: &HashMap<ConnectionId, Channel>,
+    transmit: Transmit,
+    tally: &Tally<'_>,
+    can_defer: bool,
+    slow: &mut Vec<ConnectionId>,
+    to_wake: &mut Vec<Arc<Outbox>>,
+) {
     match transmit {
         Transmit::Frame { to, bytes } => {
             let defer = can_defer && to.as_slice().len() > WAKE_OFF_THREAD;
+            let mut tagged: Vec<(Channel, bytes::Bytes)> = Vec::new();
             for id in to.as_slice() {
                 let Some(outbox) = outboxes.get(id) else {
                     continue;
                 };
+                let bytes = match channels.get(id) {
+                    None => bytes.clone(),
+                    Some(channel) => on_channel(&mut tagged, &bytes, *channel),
+                };
                 let pushed = if defer {
-                    outbox.push_unwoken(bytes.clone())
+                    outbox.push_unwoken(bytes)
                 } else {
-                    outbox.push(bytes.clone())
+                    outbox.push(bytes)
                 };
                 match pushed {
                     Pushed::Queued if defer => to_wake.push(outbox.clone()),
@@ -318,6 +368,22 @@ pub(crate) fn push(
             }
         }
     }
+}
+
+/// `frame` on `channel`, from `tagged` when this frame was already put on
+/// it for another recipient.
+fn on_channel(
+    tagged: &mut Vec<(Channel, bytes::Bytes)>,
+    frame: &bytes::Bytes,
+    channel: Channel,
+) -> bytes::Bytes {
+    if let Some((_, done)) = tagged.iter().find(|(c, _)| *c == channel) {
+        return done.clone();
+    }
+    let done = ui_flow::codec::encoded::on_channel(frame, channel)
+        .map_or_else(|_| frame.clone(), bytes::Bytes::from);
+    tagged.push((channel, done.clone()));
+    done
 }
 
 /// Wakes the writers of frames queued unwoken, from a task of their own.

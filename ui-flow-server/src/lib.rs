@@ -223,6 +223,7 @@
 
 pub mod auth;
 pub mod broker;
+mod channels;
 pub mod config;
 pub mod counter;
 mod counters;
@@ -251,7 +252,9 @@ pub mod store;
 mod telemetry;
 pub mod view;
 
-pub use auth::{AuthError, AuthRequest, Authenticator, Identity, TokenTable, UnverifiedUserToken};
+pub use auth::{
+    AuthError, AuthRequest, Authenticator, Identity, JoinRequest, TokenTable, UnverifiedUserToken,
+};
 pub use config::{LogConfig, OriginPolicy, RateLimit, ServerConfig};
 pub use counters::Counters;
 pub use endpoint::FlowUpgrade;

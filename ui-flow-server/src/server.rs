@@ -118,6 +118,10 @@ pub(crate) struct Core<H: FlowHandler> {
     /// Lanes queued on since the hub's lock was taken, delivered once it
     /// is released.
     touched: Vec<Arc<Lane>>,
+    /// The admitted connections that are another socket's channel, and
+    /// where to tell that socket when the hub ends one (see
+    /// `crate::channels`).
+    members: HashMap<ConnectionId, crate::channels::MemberEnd<H>>,
 }
 
 impl<H: FlowHandler> Core<H> {
@@ -126,14 +130,49 @@ impl<H: FlowHandler> Core<H> {
         let Some(outbox) = self.pending.remove(&id) else {
             return;
         };
+        self.enter_lane(id, resource, |lane| lane.enqueue(LaneOp::Join(id, outbox)));
+    }
+
+    /// A member's frames go to `resource`'s lane from now on, put on
+    /// `channel`, starting with its `Joined`.
+    fn join_lane_on(
+        &mut self,
+        id: ConnectionId,
+        resource: &str,
+        outbox: Arc<Outbox>,
+        channel: ui_flow::Channel,
+    ) {
+        self.enter_lane(id, resource, |lane| {
+            lane.enqueue(LaneOp::JoinOn(id, outbox, channel));
+            lane.enqueue(LaneOp::Send(Transmit::Frame {
+                to: crate::hub::Recipients::One(id),
+                bytes: crate::channels::joined_frame(channel),
+            }));
+        });
+    }
+
+    fn enter_lane(&mut self, id: ConnectionId, resource: &str, enter: impl FnOnce(&Lane)) {
         let (key, lane) = match self.lanes.get_key_value(resource) {
             Some((key, (lane, _))) => (key.clone(), lane.clone()),
             None => (Arc::from(resource), Arc::new(Lane::default())),
         };
         self.lanes.entry(key.clone()).or_insert((lane.clone(), 0)).1 += 1;
-        lane.enqueue(LaneOp::Join(id, outbox));
+        enter(&lane);
         self.lane_of.insert(id, (key, lane.clone()));
         self.touched.push(lane);
+    }
+
+    /// Queues a frame for an admitted connection on its lane, after what
+    /// the hub queued for it.
+    fn send_on_lane(&mut self, id: ConnectionId, bytes: bytes::Bytes) {
+        if let Some((_, lane)) = self.lane_of.get(&id) {
+            lane.enqueue(LaneOp::Send(Transmit::Frame {
+                to: crate::hub::Recipients::One(id),
+                bytes,
+            }));
+            let lane = lane.clone();
+            self.touched.push(lane);
+        }
     }
 
     /// Forgets `id`'s outbox (its task has ended).
@@ -1078,6 +1117,7 @@ impl<H: FlowHandler> Inner<H> {
                 lane_of: HashMap::new(),
                 lanes: HashMap::new(),
                 touched: Vec::new(),
+                members: HashMap::new(),
             }),
             deadline,
         });
@@ -1218,6 +1258,86 @@ impl<H: FlowHandler> Inner<H> {
         self.counters.connections_open.fetch_add(1, Relaxed);
         Live::add(&self.counters.connections_total, 1);
         Ok(())
+    }
+
+    /// A socket joins `resource` on `channel` as `user` (authorized by
+    /// its task, see `crate::channels`): the member is registered in the
+    /// socket's `table` under the slot's lock, so the hub cannot end it
+    /// before the table knows it.
+    pub(crate) fn join_member(
+        self: &Arc<Self>,
+        resource: &str,
+        user: Identity,
+        resume: Option<(u64, Option<u32>)>,
+        seat: crate::channels::Seat<'_, H>,
+    ) -> Result<(), crate::hub::Refusal> {
+        let crate::channels::Seat {
+            channel,
+            outbox,
+            table,
+            share,
+        } = seat;
+        // Views belong to the server-owned log (see `crate::view`).
+        let view = if H::APP_OWNED_STATE {
+            ViewKey::ALL
+        } else {
+            self.handler.view(&user, resource)
+        };
+        let scope = self.handler.presence_scope(&user, resource);
+        loop {
+            let slot = self.slot(resource);
+            let core = slot.lock();
+            if core.retired {
+                continue;
+            }
+            let held = slot.clone();
+            return self.finish_run(&slot, core, |core| {
+                let join = crate::hub::ChannelJoin {
+                    resource,
+                    user,
+                    resume,
+                    channel,
+                    scope,
+                    share,
+                };
+                let id = core.hub.join_channel(Now::system(), join)?;
+                core.hub.set_view(id, view);
+                core.join_lane_on(id, resource, outbox.clone(), channel);
+                core.members
+                    .insert(id, crate::channels::MemberEnd::new(channel, table));
+                crate::channels::joined(table, channel, held, id);
+                Ok(())
+            });
+        }
+    }
+
+    /// The socket's `Leave` for member `id`: it leaves the resource as a
+    /// closed connection would, and its `Left` follows its last frame on
+    /// the lane. False when the hub had ended it already (its `Left` with
+    /// a code is then on its way).
+    pub(crate) fn leave_member(self: &Arc<Self>, slot: &Arc<Slot<H>>, id: ConnectionId) -> bool {
+        let core = slot.lock();
+        self.finish_run(slot, core, |core| {
+            let Some(end) = core.members.remove(&id) else {
+                return false;
+            };
+            core.hub
+                .handle_departure(Now::system(), id, Departure::Gone);
+            core.send_on_lane(id, crate::channels::left_frame(end.channel()));
+            core.leave(id);
+            true
+        })
+    }
+
+    /// The member's socket has ended.
+    pub(crate) fn drop_member(self: &Arc<Self>, slot: &Arc<Slot<H>>, id: ConnectionId) {
+        let core = slot.lock();
+        self.finish_run(slot, core, |core| {
+            core.members.remove(&id);
+            core.hub
+                .handle_departure(Now::system(), id, Departure::Gone);
+            core.leave(id);
+        });
     }
 
     /// Forgets a connection whose task has ended.
@@ -1362,6 +1482,15 @@ impl<H: FlowHandler> Inner<H> {
                     | Transmit::Abort { conn } => Some(*conn),
                 };
                 let Some(first) = first else { continue };
+                if let Transmit::Close { conn, .. } = &transmit {
+                    // The hub ended a member (its `Left` is queued): the
+                    // socket stays, its channel is free.
+                    if let Some(end) = core.members.remove(conn) {
+                        end.ended(*conn);
+                        core.leave(*conn);
+                        continue;
+                    }
+                }
                 if let Some((_, lane)) = core.lane_of.get(&first) {
                     // A frame's recipients are all of one resource (the hub
                     // fans out per session), so they share the first's lane.

@@ -18,10 +18,13 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::FuturesUnordered;
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use ui_flow::CloseCode;
 
+use crate::auth::Identity;
+use crate::channels::Channels;
 use crate::counters::Live;
 use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
@@ -32,34 +35,51 @@ use crate::server::{Inner, Slot};
 pub(crate) async fn serve<H: FlowHandler>(inner: Arc<Inner<H>>, socket: WebSocket, hs: Handshake) {
     let outbox = Arc::new(Outbox::new(inner.config.outbound_queue_bytes));
     let (slot, id) = inner.begin(&hs.resource, outbox.clone());
-    let admitted = authenticate(&inner, &slot, id, &hs, &outbox).await;
+    let identity = authenticate(&inner, &slot, id, &hs, &outbox).await;
+    let admitted = identity.is_some();
     if admitted {
         tracing::debug!("connected");
     }
+    let mut channels = identity.and_then(|identity| {
+        Channels::new(
+            &inner,
+            &slot,
+            id,
+            &hs.resource,
+            &outbox,
+            identity,
+            hs.for_joins(),
+        )
+    });
     // The upgrade request's headers are slices of the HTTP read buffer
     // (8 KiB): holding them would keep that buffer for the connection's
     // whole life.
     drop(hs);
-    run(&inner, &slot, socket, id, &outbox).await;
+    run(&inner, &slot, socket, id, &outbox, channels.as_mut()).await;
+    if let Some(channels) = &channels {
+        channels.close();
+    }
     inner.unregister(&slot, id, admitted);
     tracing::debug!("disconnected");
 }
 
-/// Authenticates and joins; false when the connection was refused (its
-/// `Error` and close are then queued) or the handshake timed out first.
+/// Authenticates and joins: the identity (kept only when the server
+/// serves channels, whose joins are authorized for it), or `None` when the
+/// connection was refused (its `Error` and close are then queued) or the
+/// handshake timed out first.
 async fn authenticate<H: FlowHandler>(
     inner: &Arc<Inner<H>>,
     slot: &Arc<Slot<H>>,
     id: ConnectionId,
     hs: &Handshake,
     outbox: &Outbox,
-) -> bool {
+) -> Option<Identity> {
     let result = tokio::select! {
         result = hs.authenticate(inner.auth.as_ref()) => result,
         () = outbox.closing() => {
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!("authentication did not finish within the handshake timeout");
-            return false;
+            return None;
         }
     };
     let identity = match result {
@@ -68,16 +88,21 @@ async fn authenticate<H: FlowHandler>(
             Live::add(&inner.counters.connections_refused, 1);
             tracing::info!(error = %e, "authentication failed");
             inner.run_on(slot, |hub| hub.fail_handshake(Now::system(), id));
-            return false;
+            return None;
         }
     };
     let user_id = identity.user_id.clone();
+    let kept = if inner.config.max_channels > 0 {
+        identity.clone()
+    } else {
+        Identity::new(String::new())
+    };
     match inner.admit(slot, id, identity, hs.resume) {
         Ok(()) => {
             let span = tracing::Span::current();
             span.record("conn", id.0);
             span.record("user", user_id.as_str());
-            true
+            Some(kept)
         }
         Err(e) => {
             Live::add(&inner.counters.connections_refused, 1);
@@ -87,7 +112,7 @@ async fn authenticate<H: FlowHandler>(
                 }
                 _ => tracing::info!("authentication finished after the handshake timeout"),
             }
-            false
+            None
         }
     }
 }
@@ -107,8 +132,10 @@ async fn run<H: FlowHandler>(
     socket: WebSocket,
     id: ConnectionId,
     outbox: &Outbox,
+    mut channels: Option<&mut Channels<H>>,
 ) {
     let counters = &inner.counters;
+    let mut joins = FuturesUnordered::new();
     let (mut sink, mut stream) = socket.split();
     let writer = write_all(&mut sink, outbox, counters, inner.config.write_batch_bytes);
     tokio::pin!(writer);
@@ -119,6 +146,11 @@ async fn run<H: FlowHandler>(
     loop {
         tokio::select! {
             () = &mut aborted => break,
+            Some(done) = joins.next(), if !joins.is_empty() => {
+                if let Some(channels) = channels.as_deref_mut() {
+                    channels.authorized(done);
+                }
+            }
             written = &mut writer, if !closed => match written {
                 Written::Closed => closed = true,
                 Written::Failed => break,
@@ -129,7 +161,10 @@ async fn run<H: FlowHandler>(
                     Some(Ok(Message::Binary(bytes))) => {
                         Live::add(&counters.frames_in, 1);
                         Live::add(&counters.bytes_in, bytes.len() as u64);
-                        inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes));
+                        match channels.as_deref_mut() {
+                            Some(channels) => joins.extend(channels.frame(now, bytes)),
+                            None => inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes)),
+                        }
                     }
                     Some(Ok(Message::Text(text))) => {
                         Live::add(&counters.frames_in, 1);

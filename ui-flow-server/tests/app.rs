@@ -254,3 +254,53 @@ async fn a_foreign_origin_is_refused_by_default_even_with_the_cookie() {
     }
     assert_eq!(state.flow.counters().connections_refused, 2);
 }
+
+/// The `Left` a Join on channel 1 gets, and its code.
+async fn join_code(client: &mut Client, resource: &str) -> Option<String> {
+    let join = ui_flow::ClientMessage::<String>::Join {
+        resource: resource.into(),
+        last_seq: None,
+        epoch: None,
+    };
+    let bytes = join.encode_on(ui_flow::Channel(1)).expect("encode");
+    client.send_raw(bytes).await;
+    loop {
+        let frame = client.raw_frame().await;
+        match Msg::decode_routed(&frame).expect("decodes") {
+            (ui_flow::Channel(1), ui_flow::codec::Decoded::Message(Msg::Left { code, .. })) => {
+                return code.map(|c| c.as_str().to_owned());
+            }
+            (ui_flow::Channel(1), other) => panic!("expected Left on 1, got {other:?}"),
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn joins_are_forbidden_by_default_for_cookie_and_app_decided_connections() {
+    let (state, addr) = start_app().await;
+    let cookie = log_in(addr, "carol").await;
+    let headers = [("Cookie", cookie)];
+    // The authenticator trusts the middleware's extensions, which are not
+    // kept after the upgrade: the default authorize_join finds no user.
+    let mut own = connect(addr, "/boards/7/live", &headers)
+        .await
+        .expect("upgrade");
+    own.read_join().await;
+    assert_eq!(
+        join_code(&mut own, "board-8").await.as_deref(),
+        Some("forbidden")
+    );
+    // An identity the app decided itself has nothing to check again.
+    let mut decided = connect(addr, "/boards/7/live-as", &headers)
+        .await
+        .expect("upgrade");
+    decided.read_join().await;
+    assert_eq!(
+        join_code(&mut decided, "board-8").await.as_deref(),
+        Some("forbidden")
+    );
+    assert_eq!(state.flow.session("board-8").connection_count(), 0);
+    // Both connections stay.
+    assert_eq!(state.flow.session("board-7").connection_count(), 2);
+}

@@ -36,6 +36,7 @@
 //! (one delivery lane per resource). Another runtime could drive it the
 //! same way, or run one hub for the whole node.
 
+mod members;
 mod node;
 mod ops;
 mod rate;
@@ -61,6 +62,7 @@ use ui_flow::{
     PROTOCOL_VERSION, PresenceInfo, ServerMessage,
 };
 
+pub use members::{ChannelJoin, SubscriptionShare};
 pub use node::NodeShare;
 pub use remote::MeshEvent;
 pub use transmit::{
@@ -176,6 +178,8 @@ pub struct Hub<M: Model> {
     views: views::Views,
     /// Connections with a presence scope of their own.
     scopes: scopes::Scopes,
+    /// The connections that are another socket's channel (see `members`).
+    members: members::Members,
 }
 
 impl<M: Model> Hub<M> {
@@ -218,6 +222,7 @@ impl<M: Model> Hub<M> {
             _model: PhantomData,
             views: views::Views::default(),
             scopes: scopes::Scopes::default(),
+            members: members::Members::default(),
         }
     }
 
@@ -400,7 +405,10 @@ impl<M: Model> Hub<M> {
         resume: Option<(u64, Option<u32>)>,
     ) -> Result<(), Refusal> {
         let user_key: Arc<str> = Arc::from(user.user_id.as_str());
-        self.node.admit(&self.config, &user_key, now.instant)?;
+        let member = self.members.channel(id).is_some();
+        if !member {
+            self.node.admit(&self.config, &user_key, now.instant)?;
+        }
         let resource: Arc<str> = match self.sessions.get_key_value(resource) {
             Some((key, _)) => key.clone(),
             None => Arc::from(resource),
@@ -423,8 +431,7 @@ impl<M: Model> Hub<M> {
             protocol_version: PROTOCOL_VERSION,
             connection_id: format!("{:08x}-{}", self.epoch, id.0),
             user_id: Some(user.user_id.clone()),
-            // No channels yet: clients must not send Join.
-            channels: None,
+            channels: (self.config.max_channels > 0).then_some(self.config.max_channels),
         };
         self.connections.insert(
             id,
@@ -433,6 +440,7 @@ impl<M: Model> Hub<M> {
                 user: Arc::new(user),
                 user_key: user_key.clone(),
                 subscriptions: Vec::new(),
+                share: None,
                 bucket: TokenBucket::full(&self.config.rate_limit, now.instant),
                 sync: Some(session::Sync {
                     attempt: 0,
@@ -445,14 +453,18 @@ impl<M: Model> Hub<M> {
                 keepalive: Keepalive::new(now.instant, &self.keepalive),
             },
         );
-        if let Some(c) = self.connections.get(&id) {
-            self.arm_timer(c.keepalive.wake, Timer::Keepalive(id));
+        // A channel has no keepalive and no `Connected` of its own: both
+        // belong to its socket.
+        if !member {
+            if let Some(c) = self.connections.get(&id) {
+                self.arm_timer(c.keepalive.wake, Timer::Keepalive(id));
+            }
+            let frame = self.control(&connected);
+            self.transmits.push_back(Transmit::Frame {
+                to: Recipients::One(id),
+                bytes: frame,
+            });
         }
-        let frame = self.control(&connected);
-        self.transmits.push_back(Transmit::Frame {
-            to: Recipients::One(id),
-            bytes: frame,
-        });
         self.join_scope(&resource, id, &user_key);
         if let Some(change) = change {
             self.announce(&resource, change);
@@ -474,7 +486,7 @@ impl<M: Model> Hub<M> {
             return;
         }
         match ClientMessage::<M::Action>::decode_routed_with(frame, &self.decode_limits) {
-            Ok((channel, Decoded::Message(msg))) if !channel.is_url() => {
+            Ok((channel, Decoded::Message(msg))) if !self.members.is_on(conn, channel) => {
                 self.off_channel(conn, channel, &msg);
             }
             Ok((
@@ -487,7 +499,11 @@ impl<M: Model> Hub<M> {
             Ok((_, Decoded::Message(msg))) => self.handle_message(now, conn, msg),
             Ok((_, Decoded::Unknown { .. })) => self.stats.unknown_tags += 1,
             Err(ui_flow::DecodeError::TooLarge { .. }) => self.handle_oversized(conn),
-            Err(_) if self.is_channel_control(frame) => self.stats.unknown_tags += 1,
+            // A server that serves channels answers a bad Join or Leave
+            // as any bad frame; one that does not drops them unread.
+            Err(_) if self.config.max_channels == 0 && self.is_channel_control(frame) => {
+                self.stats.unknown_tags += 1
+            }
             Err(e) => {
                 self.stats.bad_frames += 1;
                 let channel = self.frame_channel(frame);
@@ -589,6 +605,10 @@ impl<M: Model> Hub<M> {
     /// and returns false.
     fn take_token(&mut self, now: Now, conn: ConnectionId, frame: Option<&[u8]>) -> bool {
         let limit = self.config.rate_limit;
+        if self.members.channel(conn).is_some() {
+            // Its socket's task took the token (see `members`).
+            return self.connections.contains_key(&conn);
+        }
         let Some(c) = self.connections.get_mut(&conn) else {
             return false;
         };
@@ -1173,8 +1193,13 @@ impl<M: Model> Hub<M> {
             ClientMessage::Join { .. } | ClientMessage::Leave => self.stats.unknown_tags += 1,
             ClientMessage::Unsubscribe { domains } => {
                 if let Some(c) = self.connections.get_mut(&conn) {
+                    let before = members::held(&c.subscriptions);
                     c.subscriptions
                         .retain(|d| !domains.iter().any(|x| x == &**d));
+                    let after = members::held(&c.subscriptions);
+                    if let Some(share) = &c.share {
+                        share.release(before.0 - after.0, before.1 - after.1);
+                    }
                 }
             }
         }
@@ -1223,22 +1248,30 @@ impl<M: Model> Hub<M> {
         let Some(c) = self.connections.get_mut(&conn) else {
             return;
         };
-        let mut held: usize = c.subscriptions.iter().map(|d| d.len()).sum();
+        // Summed over the socket's channels when it holds any.
+        let share = c.share.clone();
+        let mut shared = share.as_ref().map(|s| s.lock());
+        let (mut count, mut held) = match &shared {
+            Some(totals) => **totals,
+            None => members::held(&c.subscriptions),
+        };
         let mut refused = 0usize;
         for domain in domains {
             if c.subscribed(&domain) {
                 continue;
             }
-            if domain.len() > max_len
-                || c.subscriptions.len() >= max
-                || held + domain.len() > max_bytes
-            {
+            if domain.len() > max_len || count >= max || held + domain.len() > max_bytes {
                 refused += 1;
                 continue;
             }
+            count += 1;
             held += domain.len();
             c.subscriptions.push(domain.into_boxed_str());
         }
+        if let Some(totals) = shared.as_mut() {
+            **totals = (count, held);
+        }
+        drop(shared);
         if refused > 0 {
             let message = format!(
                 "{refused} domain(s) not subscribed: at most {max} domains, {max_len} bytes \
@@ -1514,6 +1547,9 @@ impl<M: Model> Hub<M> {
         if !self.connections.contains_key(&conn) {
             return;
         }
+        if self.end_member(conn, &code, message) {
+            return;
+        }
         let frame = self.control(&Control::Error {
             code: Some(code),
             message: message.to_owned(),
@@ -1578,7 +1614,13 @@ impl<M: Model> Hub<M> {
             return;
         };
         self.forget_view(&c.resource, conn);
-        self.node.release(&c.user_key);
+        if let Some(share) = &c.share {
+            let (count, bytes) = members::held(&c.subscriptions);
+            share.release(count, bytes);
+        }
+        if self.members.remove(conn).is_none() {
+            self.node.release(&c.user_key);
+        }
         let Some(session) = self.sessions.get_mut(&c.resource) else {
             return;
         };

@@ -31,7 +31,7 @@ use ui_flow::Model;
 pub(crate) struct Scopes {
     /// Scopes given before the connection was admitted (during its
     /// handshake).
-    pending: HashMap<ConnectionId, PresenceScope>,
+    pub(super) pending: HashMap<ConnectionId, PresenceScope>,
     of: HashMap<ConnectionId, PresenceScope>,
     per_resource: HashMap<Arc<str>, ResourceScopes>,
 }

@@ -96,6 +96,10 @@ pub(crate) struct Connection {
     pub(crate) user: Arc<Identity>,
     pub(crate) user_key: Arc<str>,
     pub(crate) subscriptions: Vec<Box<str>>,
+    /// The subscription limits' count shared with the other connections
+    /// of one socket (its URL connection and its members), once it has
+    /// joined a channel; `None` counts this connection alone.
+    pub(crate) share: Option<Arc<super::members::SubscriptionShare>>,
     pub(crate) bucket: TokenBucket,
     /// `Some` while syncing.
     pub(crate) sync: Option<Sync>,
