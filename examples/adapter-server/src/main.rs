@@ -3,7 +3,7 @@
 //! `ws://ADDR/realtime/{resource_id}?token=USER`.
 //!
 //! ```text
-//! cargo run -p adapter-server -- [ADDR] [--static DIR]
+//! cargo run -p adapter-server -- [ADDR] [--static DIR] [--data DIR]
 //! ```
 //!
 //! ADDR defaults to `127.0.0.1:0` (a free port). With `--static DIR` the
@@ -13,6 +13,22 @@
 //! `listening on ws://HOST:PORT/realtime/{resource_id}`, so a test script can
 //! read the port. Any token is accepted and becomes the user id (development
 //! only). Every resource starts with `TodoState::seeded()` at seq 0.
+//!
+//! Where the lists are kept:
+//!
+//! - by default in memory: they end with the process, and a restarted
+//!   server starts every list over (seeded, seq 0, a new epoch), so its
+//!   clients get a `Snapshot` when they come back;
+//! - with `--data DIR`, in the durable file store the demo uses
+//!   ([`FileStore`], one file `DIR/todos.redb`; DIR is created if
+//!   missing): a restarted server, even one that was killed, reopens every
+//!   list at the epoch and seq it had and continues the same seq line, so
+//!   its clients resume with `Deltas` (spec/PROTOCOL.md, "Logs, restarts
+//!   and durable stores"). One process at a time may hold the file; a
+//!   second one started on the same DIR exits with the store's error.
+//!
+//! The server serves channels (spec/PROTOCOL.md, "Channels"): a socket
+//! may join further lists, each authorized with the socket's token.
 //!
 //! Actions are checked by `TodoState::check`: an empty title, a reused id
 //! or an unknown item is answered with `ActionErr`, which is how tests get a
@@ -25,6 +41,7 @@ mod todos;
 use tokio::io::AsyncReadExt;
 use tower_http::services::ServeDir;
 use tracing_subscriber::EnvFilter;
+use ui_flow_server::store::FileStore;
 use ui_flow_server::{FlowServer, OriginPolicy, ServerConfig, UnverifiedUserToken};
 
 #[tokio::main(flavor = "current_thread")]
@@ -36,10 +53,12 @@ async fn main() -> std::io::Result<()> {
         .init();
     let mut addr = "127.0.0.1:0".to_owned();
     let mut files = None;
+    let mut data = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--static" => files = args.next(),
+            "--static" => files = Some(value(&mut args, "--static")?),
+            "--data" => data = Some(value(&mut args, "--data")?),
             other => addr = other.to_owned(),
         }
     }
@@ -47,7 +66,17 @@ async fn main() -> std::io::Result<()> {
     // own port, so any origin may connect (the default is the same host).
     let mut config = ServerConfig::default();
     config.origins = OriginPolicy::Any;
-    let server = FlowServer::with_config(todos::Todos, UnverifiedUserToken, config);
+    let server = match data {
+        None => FlowServer::with_config(todos::Todos, UnverifiedUserToken, config),
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                std::io::Error::other(format!("cannot create the data directory {dir}: {e}"))
+            })?;
+            let store = FileStore::open(std::path::Path::new(&dir).join("todos.redb"))
+                .map_err(std::io::Error::other)?;
+            FlowServer::with_store(todos::Todos, UnverifiedUserToken, config, store)
+        }
+    };
     let mut app = server.router();
     if let Some(dir) = files {
         app = app.fallback_service(ServeDir::new(dir));
@@ -70,4 +99,10 @@ async fn main() -> std::io::Result<()> {
         }
     };
     server.serve_until(listener, app, stop).await
+}
+
+/// The value after `flag`, or an error naming the flag.
+fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> std::io::Result<String> {
+    args.next()
+        .ok_or_else(|| std::io::Error::other(format!("{flag} needs a directory")))
 }
