@@ -213,6 +213,8 @@ pub struct TestServer {
     server: FlowServer<JournalHandler>,
     task: Option<JoinHandle<()>>,
     proxy_task: JoinHandle<()>,
+    /// `ServerConfig::max_channels` of every incarnation.
+    max_channels: u16,
 }
 
 impl TestServer {
@@ -221,8 +223,19 @@ impl TestServer {
         Self::start_on("127.0.0.1:0".parse().map_err(io::Error::other)?).await
     }
 
+    /// Starts a server that serves no channels (`max_channels: 0`, as a
+    /// server that predates them).
+    pub async fn start_without_channels() -> io::Result<Self> {
+        let addr = "127.0.0.1:0".parse().map_err(io::Error::other)?;
+        Self::start_with(addr, 0).await
+    }
+
     /// Starts the server on a free port and the proxy on `proxy_addr`.
     pub async fn start_on(proxy_addr: SocketAddr) -> io::Result<Self> {
+        Self::start_with(proxy_addr, ServerConfig::default().max_channels).await
+    }
+
+    async fn start_with(proxy_addr: SocketAddr, max_channels: u16) -> io::Result<Self> {
         let handler = JournalHandler::default();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -230,7 +243,7 @@ impl TestServer {
         let proxy_addr = proxy_listener.local_addr()?;
         let proxy_task = handler.proxy.spawn(proxy_listener, addr);
         let store = Arc::new(MemoryStore::new());
-        let server = Self::incarnation(&handler, &store);
+        let server = Self::incarnation(&handler, &store, max_channels);
         let mut server = TestServer {
             handler,
             store,
@@ -239,6 +252,7 @@ impl TestServer {
             server,
             task: None,
             proxy_task,
+            max_channels,
         };
         server.serve(listener);
         Ok(server)
@@ -247,8 +261,10 @@ impl TestServer {
     fn incarnation(
         handler: &JournalHandler,
         store: &Arc<MemoryStore>,
+        max_channels: u16,
     ) -> FlowServer<JournalHandler> {
         let mut config = ServerConfig::default();
+        config.max_channels = max_channels;
         config.epoch = Some(EPOCH);
         // The browser driver's test pages come from the test runner's port.
         config.origins = ui_flow_server::OriginPolicy::Any;
@@ -294,7 +310,7 @@ impl TestServer {
     /// starts empty, like a real restart).
     pub async fn restart(&mut self) -> io::Result<()> {
         self.stop().await;
-        self.server = Self::incarnation(&self.handler, &self.store);
+        self.server = Self::incarnation(&self.handler, &self.store, self.max_channels);
         let listener = TcpListener::bind(self.addr).await?;
         self.serve(listener);
         Ok(())

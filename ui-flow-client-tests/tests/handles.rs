@@ -1,15 +1,18 @@
 //! `FlowConnection::join` and its `ResourceHandle`s, with the native driver
 //! over real WebSockets on 127.0.0.1.
 //!
-//! - Against today's `ui-flow-server`, which announces no channels: joining
-//!   gives the documented typed outcome and the URL's resource (channel 0)
-//!   works as before.
+//! - Against a `ui-flow-server` that serves no channels (`max_channels:
+//!   0`): joining gives the documented typed outcome and the URL's resource
+//!   (channel 0) works as before.
+//! - Against the real server, which serves channels: dropping the last
+//!   clone of a handle leaves the resource. The other end-to-end tests
+//!   against it are in `tests/pending/channels_e2e.rs` (test target
+//!   `channels_e2e`).
 //! - Against a scripted peer that announces channels and answers `Join`,
-//!   `Leave` and actions as spec/PROTOCOL.md ("Channels") says, until the
-//!   server serves channels: what the handle sends (Join from the resume
-//!   point after a reconnect, Leave when the last clone is dropped) and what
-//!   its callbacks see. The end-to-end tests against the real server are in
-//!   `tests/pending/channels_e2e.rs` (not compiled yet).
+//!   `Leave` and actions as spec/PROTOCOL.md ("Channels") says: what the
+//!   handle sends on the wire (Join from the resume point after a
+//!   reconnect, Leave only once the last clone is dropped), which the real
+//!   server does not show, and what its callbacks see.
 //!
 //! Every wait is for an event, bounded by [`LIMIT`]; nothing measures time.
 
@@ -80,7 +83,9 @@ fn connect(url: String) -> (Conn, watch::Receiver<u64>, Arc<watch::Sender<u64>>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_once_connected_to_a_server_without_channels_fails_as_unsupported() {
-    let server = TestServer::start().await.expect("server starts");
+    let server = TestServer::start_without_channels()
+        .await
+        .expect("server starts");
     let (conn, mut changes, _) = connect(server.direct_url("board", "ann"));
     until("open with a snapshot", &mut changes, || {
         conn.status().is_open() && conn.seq().is_some()
@@ -124,7 +129,9 @@ async fn joining_the_urls_own_resource_is_refused_as_already_joined() {
 /// before this test awaits, so the join surely precedes `Connected`.
 #[tokio::test]
 async fn a_resource_joined_before_connected_is_left_with_channel_limit_when_none_are_announced() {
-    let server = TestServer::start().await.expect("server starts");
+    let server = TestServer::start_without_channels()
+        .await
+        .expect("server starts");
     let (conn, mut changes, tick) = connect(server.direct_url("board", "ann"));
     let statuses = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&statuses);
@@ -192,7 +199,9 @@ async fn a_resource_joined_before_connected_is_left_with_channel_limit_when_none
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binding_that_cannot_join_shows_the_resource_left_and_refuses_commands() {
-    let server = TestServer::start().await.expect("server starts");
+    let server = TestServer::start_without_channels()
+        .await
+        .expect("server starts");
     let (conn, mut changes, _) = connect(server.direct_url("board", "ann"));
     until("open", &mut changes, || conn.status().is_open()).await;
     let told = Arc::new(Mutex::new(Vec::new()));
@@ -476,6 +485,14 @@ fn join_counted(
     conn: &Conn,
     resource: &str,
 ) -> (ResourceHandle<JournalModel>, watch::Receiver<u64>, Shown) {
+    try_join_counted(conn, resource).expect("joins")
+}
+
+/// [`join_counted`], or why the join was refused.
+fn try_join_counted(
+    conn: &Conn,
+    resource: &str,
+) -> Result<(ResourceHandle<JournalModel>, watch::Receiver<u64>, Shown), Error> {
     let (tick, changes) = watch::channel(0u64);
     let tick = Arc::new(tick);
     let shown = Arc::new(Mutex::new(Vec::new()));
@@ -489,65 +506,15 @@ fn join_counted(
         })
         .on_status(move |_| t2.send_modify(|n| *n += 1))
         .on_action(move |_, _| t3.send_modify(|n| *n += 1))
-        .join()
-        .expect("joins");
-    (handle, changes, shown)
+        .join()?;
+    Ok((handle, changes, shown))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_handle_has_its_own_state_and_optimistic_actions_roll_back_alone() {
-    let mut peer = Peer::start().await;
-    let (conn, mut conn_changes, _) = connect(peer.url.clone());
-    until("open", &mut conn_changes, || conn.status().is_open()).await;
-    let (chat, mut changes, shown) = join_counted(&conn, "chat");
-    peer.next("the chat's Join", |(_, c, m)| {
-        (*c == chat.channel() && matches!(m, ClientMessage::Join { resource, last_seq: None, .. } if resource == "chat")).then_some(())
-    })
-    .await;
-    until("joined", &mut changes, || {
-        chat.status() == ResourceStatus::Joined
-    })
-    .await;
-
-    let kept = chat
-        .send_optimistic(JournalAction::Append { value: 5 }, Entry { value: 5 })
-        .expect("sent");
-    let refused = chat
-        .send_optimistic(
-            JournalAction::Reject {
-                reason: "no".into(),
-            },
-            Entry { value: 99 },
-        )
-        .expect("sent");
-    until("both settled", &mut changes, || {
-        matches!(chat.op(kept), Some(OpState::Ok { .. }))
-            && matches!(chat.op(refused), Some(OpState::Err { .. }))
-    })
-    .await;
-    until("the refused change is rolled back", &mut changes, || {
-        chat.state().entries == [5] && lock(&shown).last() == Some(&vec![5])
-    })
-    .await;
-    assert_eq!(chat.seq(), Some(1));
-    assert!(
-        lock(&shown).iter().any(|s| s.contains(&99)),
-        "the optimistic change was shown: {:?}",
-        lock(&shown)
-    );
-    assert_eq!(
-        lock(&shown).last(),
-        Some(&vec![5]),
-        "on_shared_state saw the end"
-    );
-    // The board (channel 0) is untouched by the chat.
-    assert_eq!(conn.state().entries, Vec::<u32>::new());
-}
-
+/// Against the real server, which now serves channels.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_clone_of_a_handle_leaves_its_resource() {
-    let mut peer = Peer::start().await;
-    let (conn, mut conn_changes, _) = connect(peer.url.clone());
+    let server = TestServer::start().await.expect("server starts");
+    let (conn, mut conn_changes, _) = connect(server.direct_url("board", "ann"));
     until("open", &mut conn_changes, || conn.status().is_open()).await;
     let (chat, mut changes, _) = join_counted(&conn, "chat");
     until("joined", &mut changes, || {
@@ -558,41 +525,42 @@ async fn dropping_the_last_clone_of_a_handle_leaves_its_resource() {
 
     let clone = chat.clone();
     drop(chat);
-    // Still held: an action on the clone goes out on the channel.
+    // Still held: an action on the clone runs on the server's chat.
     let op = clone
         .send_action(JournalAction::Append { value: 1 })
         .expect("sent");
-    let first = peer
-        .next("a Leave or the clone's action", |(_, c, m)| match m {
-            ClientMessage::Leave if *c == channel => Some("leave"),
-            ClientMessage::Action { op_id, .. } if *op_id == op => Some("action"),
-            _ => None,
-        })
-        .await;
-    assert_eq!(first, "action", "a clone still holds the resource");
-
-    drop(clone);
-    peer.next("the Leave", |(_, c, m)| {
-        (*c == channel && matches!(m, ClientMessage::Leave)).then_some(())
+    until("the clone's action settled", &mut changes, || {
+        matches!(clone.op(op), Some(OpState::Ok { .. }))
     })
     .await;
-    // The channel is free again after the peer's Left: the next join of
-    // the same resource gets it.
+    assert_eq!(server.head("chat").await.0.entries, [1]);
+
+    drop(clone);
+    // The channel is free again after the server's Left: the next join of
+    // the same resource gets it, and the chat's state from the server. A
+    // Left is no connection event, so each retry follows a board commit's
+    // delta (an event of this connection).
     let again = async {
+        let mut value = 100;
         loop {
-            match conn.join::<JournalModel>("chat") {
-                Ok(handle) => return handle,
-                Err(Error::Channel(ChannelError::AlreadyJoined(_))) => {
-                    conn_changes.changed().await.expect("the driver is alive");
-                }
+            match try_join_counted(&conn, "chat") {
+                Ok(joined) => return joined,
+                Err(Error::Channel(ChannelError::AlreadyJoined(_))) => {}
                 Err(other) => panic!("{other:?}"),
             }
+            value += 1;
+            server.append("board", value).await;
+            conn_changes.changed().await.expect("the driver is alive");
         }
     };
-    let again = tokio::time::timeout(LIMIT, again)
+    let (again, mut changes, _) = tokio::time::timeout(LIMIT, again)
         .await
         .expect("joined again after the Left");
     assert_eq!(again.channel(), channel);
+    until("joined again with the chat", &mut changes, || {
+        again.status() == ResourceStatus::Joined && again.state().entries == [1]
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

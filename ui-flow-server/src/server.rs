@@ -1482,10 +1482,12 @@ impl<H: FlowHandler> Inner<H> {
                     | Transmit::Abort { conn } => Some(*conn),
                 };
                 let Some(first) = first else { continue };
-                if let Transmit::Close { conn, .. } = &transmit {
+                if let Transmit::Close { conn, code, .. } = &transmit {
                     // The hub ended a member (its `Left` is queued): the
-                    // socket stays, its channel is free.
-                    if let Some(end) = core.members.remove(conn) {
+                    // socket stays, its channel is free. Any other close
+                    // of a member is its socket's (a slow consumer).
+                    let ended = *code == ui_flow::CloseCode::NORMAL;
+                    if let Some(end) = ended.then(|| core.members.remove(conn)).flatten() {
                         end.ended(*conn);
                         core.leave(*conn);
                         continue;

@@ -206,16 +206,31 @@ impl<M: Model> Hub<M> {
     }
 
     /// Ends a member the hub would close: its `Left` with `code`, then
-    /// the close that tells the driver. False for a connection of its own.
+    /// a close with code 1000 that tells the driver the membership is over.
+    /// A slow consumer is the socket's fault: the member goes, and the
+    /// close (`close`, `reason`) is the socket's, with all its channels.
+    /// False for a connection of its own.
     pub(super) fn end_member(
         &mut self,
         conn: ConnectionId,
         code: &ErrorCode,
         message: &str,
+        close: CloseCode,
+        reason: &'static str,
     ) -> bool {
         let Some(channel) = self.members.channel(conn) else {
             return false;
         };
+        if *code == ErrorCode::SLOW_CONSUMER {
+            self.remove_at(None, conn);
+            self.transmits.push_back(Transmit::Close {
+                conn,
+                code: close,
+                reason,
+            });
+            self.start_grace(conn);
+            return true;
+        }
         let left = Control::Left {
             code: Some(code.clone()),
             message: Some(message.to_owned()),

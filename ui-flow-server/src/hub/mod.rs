@@ -845,7 +845,14 @@ impl<M: Model> Hub<M> {
     /// refuses new ones.
     pub fn shutdown(&mut self) {
         self.node.shut_down();
-        let mut all: Vec<ConnectionId> = self.connections.keys().copied().collect();
+        // Members end with their socket, which its own resource's hub
+        // closes: the client rejoins them when it reconnects.
+        let mut all: Vec<ConnectionId> = self
+            .connections
+            .keys()
+            .copied()
+            .filter(|c| self.members.channel(*c).is_none())
+            .collect();
         all.sort_unstable();
         for conn in all {
             self.close(
@@ -1547,7 +1554,7 @@ impl<M: Model> Hub<M> {
         if !self.connections.contains_key(&conn) {
             return;
         }
-        if self.end_member(conn, &code, message) {
+        if self.end_member(conn, &code, message, close, reason) {
             return;
         }
         let frame = self.control(&Control::Error {
