@@ -15,72 +15,16 @@
 // they were (no snapshot, no re-seeded list) and go on receiving changes.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { UNTIL, launch, serveStatic } from "./harness.mjs";
+import { UNTIL, killServer, launch, serveStatic, startServer } from "./harness.mjs";
 
-const here = fileURLToPath(new URL(".", import.meta.url));
-const BIN = process.env.UI_FLOW_ADAPTER_SERVER_BIN ?? join(here, "../../../target/debug/adapter-server");
 const WAIT = { timeout: 20_000 };
-/** How long a server may take to print its address, or to die. */
-const SERVER_WAIT_MS = 30_000;
 
 let http, browser, ann, bob, dataDir;
 /** The running adapter-server: `{ child, addr, log }`. */
 let server;
-
-/** Starts adapter-server on `addr` keeping its lists in `dataDir`; resolves
- * with its `ws://HOST:PORT` once it printed its banner. Its stdin stays open
- * (the server stops when stdin closes). */
-function startServer(addr) {
-  const child = spawn(BIN, [addr, "--data", dataDir], { stdio: ["pipe", "pipe", "pipe"] });
-  const log = [];
-  child.stderr.on("data", (chunk) => {
-    log.push(chunk.toString());
-    if (log.length > 200) log.shift();
-  });
-  return new Promise((ok, fail) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      fail(new Error(`adapter-server printed no address within ${SERVER_WAIT_MS} ms:\n${log.join("")}`));
-    }, SERVER_WAIT_MS);
-    child.once("error", (e) => {
-      clearTimeout(timer);
-      fail(new Error(`cannot start ${BIN} (build it with cargo build -p adapter-server): ${e.message}`));
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      fail(new Error(`adapter-server exited (${code ?? signal}) before its banner:\n${log.join("")}`));
-    });
-    child.stdout.on("data", (chunk) => {
-      out += chunk.toString();
-      // "listening on ws://127.0.0.1:PORT/realtime/{resource_id}"
-      const found = out.match(/listening on (ws:\/\/[^/\s]+)\/realtime\//);
-      if (found) {
-        clearTimeout(timer);
-        child.removeAllListeners("exit");
-        ok({ child, addr: found[1], log });
-      }
-    });
-  });
-}
-
-/** Kills the server with SIGKILL and resolves once it is gone. */
-function killServer(s) {
-  if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return Promise.resolve();
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("adapter-server survived SIGKILL")), SERVER_WAIT_MS);
-    s.child.once("exit", () => {
-      clearTimeout(timer);
-      ok();
-    });
-    s.child.kill("SIGKILL");
-  });
-}
 
 const url = (resource, user) => `${server.addr}/realtime/${resource}?token=${user}`;
 const fresh = (name) => `js-restart-${name}-${crypto.randomUUID()}`;
@@ -89,7 +33,7 @@ const freshId = () => nextId++ + Math.floor(Math.random() * 1e9) * 1000;
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "ui-flow-restart-"));
-  server = await startServer("127.0.0.1:0");
+  server = await startServer(["127.0.0.1:0", "--data", dataDir]);
   http = await serveStatic();
   browser = await launch();
   const page = `http://127.0.0.1:${http.address().port}/page/index.html`;
@@ -261,7 +205,7 @@ test("one page, one WebSocket, three resources: live state, rollback and presenc
   await killServer(server);
   await ann.waitForFunction(() => window.three.client.status.kind === "reconnecting", null, WAIT);
   // Started again on the same port and data directory.
-  server = await startServer(`127.0.0.1:${port}`);
+  server = await startServer([`127.0.0.1:${port}`, "--data", dataDir]);
 
   // All three come back joined, with the state they had: resumed, not
   // re-seeded (a new lineage would have sent seeded lists at seq 0).

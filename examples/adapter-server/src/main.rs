@@ -3,7 +3,7 @@
 //! `ws://ADDR/realtime/{resource_id}?token=USER`.
 //!
 //! ```text
-//! cargo run -p adapter-server -- [ADDR] [--static DIR] [--data DIR]
+//! cargo run -p adapter-server -- [ADDR] [--static DIR] [--data DIR] [--channels N]
 //! ```
 //!
 //! ADDR defaults to `127.0.0.1:0` (a free port). With `--static DIR` the
@@ -28,7 +28,11 @@
 //!   second one started on the same DIR exits with the store's error.
 //!
 //! The server serves channels (spec/PROTOCOL.md, "Channels"): a socket
-//! may join further lists, each authorized with the socket's token.
+//! may join up to N further lists (`--channels N`, default 16, at most
+//! 65535), each authorized with the socket's token. `--channels 0` serves
+//! none, as a server that predates channels: `Connected` announces no
+//! `channels` and `Join` goes unanswered (the browser tests of a client
+//! facing such a server use it).
 //!
 //! Actions are checked by `TodoState::check`: an empty title, a reused id
 //! or an unknown item is answered with `ActionErr`, which is how tests get a
@@ -54,11 +58,18 @@ async fn main() -> std::io::Result<()> {
     let mut addr = "127.0.0.1:0".to_owned();
     let mut files = None;
     let mut data = None;
+    let mut channels = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--static" => files = Some(value(&mut args, "--static")?),
             "--data" => data = Some(value(&mut args, "--data")?),
+            "--channels" => {
+                let n = value(&mut args, "--channels")?;
+                channels = Some(n.parse::<u16>().map_err(|_| {
+                    std::io::Error::other(format!("--channels takes 0 to 65535, not {n:?}"))
+                })?);
+            }
             other => addr = other.to_owned(),
         }
     }
@@ -66,6 +77,9 @@ async fn main() -> std::io::Result<()> {
     // own port, so any origin may connect (the default is the same host).
     let mut config = ServerConfig::default();
     config.origins = OriginPolicy::Any;
+    if let Some(n) = channels {
+        config.max_channels = n;
+    }
     let server = match data {
         None => FlowServer::with_config(todos::Todos, UnverifiedUserToken, config),
         Some(dir) => {
@@ -104,5 +118,5 @@ async fn main() -> std::io::Result<()> {
 /// The value after `flag`, or an error naming the flag.
 fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> std::io::Result<String> {
     args.next()
-        .ok_or_else(|| std::io::Error::other(format!("{flag} needs a directory")))
+        .ok_or_else(|| std::io::Error::other(format!("{flag} needs a value")))
 }
