@@ -53,19 +53,20 @@ export function startServer(args) {
   });
 }
 
-/** Kills a server from `startServer` with SIGKILL (a crash, no goodbye to
- * its clients) and resolves once it is gone; nothing when it is gone
- * already or was never started. */
-export function killServer(server) {
+/** Stops a server from `startServer` with `signal` (SIGKILL: a crash, no
+ * goodbye to its clients; SIGTERM: it tells them to reconnect and stops)
+ * and resolves once it is gone; nothing when it is gone already or was
+ * never started. Rejects if it is still there after 30 s. */
+export function killServer(server, signal = "SIGKILL") {
   const child = server?.child;
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("adapter-server survived SIGKILL")), SERVER_WAIT_MS);
+    const timer = setTimeout(() => fail(new Error(`adapter-server survived ${signal}`)), SERVER_WAIT_MS);
     child.once("exit", () => {
       clearTimeout(timer);
       ok();
     });
-    child.kill("SIGKILL");
+    child.kill(signal);
   });
 }
 

@@ -1,16 +1,17 @@
-// One page, one WebSocket, three resources, and a server that is killed and
+// One page, one WebSocket, three resources, and a server that is stopped and
 // started again (issue 13's first "Done when").
 //
-// Unlike the other files here, this test runs its OWN examples/adapter-server
-// (target/debug/adapter-server, or UI_FLOW_ADAPTER_SERVER_BIN), with
-// `--data` in a temporary directory on a free loopback port, because it kills
-// that server with SIGKILL and starts it again on the same port and data
+// Unlike the other files here, these tests run their OWN
+// examples/adapter-server (target/debug/adapter-server, or
+// UI_FLOW_ADAPTER_SERVER_BIN), with `--data` in a temporary directory on a
+// free loopback port, because they stop that server (SIGKILL in one test,
+// SIGTERM in the other) and start it again on the same port and data
 // directory. adapters/test.sh builds the binary; every wait is bounded, and
 // the server is killed at the end whatever happens.
 //
 // Ann's page holds one FlowClient (the URL's resource) and its FlowSocket
 // with two more resources joined on it. Bob's page changes one of them and
-// is present on it. Then the server dies; with the durable store it comes
+// is present on it. Then the server stops; with the durable store it comes
 // back at the same epoch and seq line, so all three resources resume where
 // they were (no snapshot, no re-seeded list) and go on receiving changes.
 import { after, before, test } from "node:test";
@@ -36,11 +37,21 @@ before(async () => {
   server = await startServer(["127.0.0.1:0", "--data", dataDir]);
   http = await serveStatic();
   browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((ok) => (http ? http.close(ok) : ok()));
+  await killServer(server);
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Fresh pages for Ann and Bob. Ann's records every WebSocket it creates
+ * (its URL) and how many are alive at once, from before the package loads. */
+async function openPages() {
   const page = `http://127.0.0.1:${http.address().port}/page/index.html`;
   [ann, bob] = [await browser.newPage(), await browser.newPage()];
   for (const p of [ann, bob]) p.on("pageerror", (e) => console.error("page error:", e));
-  // Ann's page records every WebSocket it creates (its URL) and how many
-  // are alive at once, before the package loads.
   await ann.addInitScript(() => {
     const Native = window.WebSocket;
     window.sockets = { urls: [], alive: 0, mostAlive: 0 };
@@ -59,16 +70,24 @@ before(async () => {
     await p.goto(page, WAIT);
     await p.waitForFunction(() => window.flowTest !== undefined, null, WAIT);
   }
-});
+}
 
-after(async () => {
-  await browser?.close();
-  await new Promise((ok) => (http ? http.close(ok) : ok()));
-  await killServer(server);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+for (const [signal, how] of [
+  ["SIGKILL", "killed (SIGKILL)"],
+  ["SIGTERM", "stopped (SIGTERM, telling its clients to reconnect)"],
+]) {
+  test(`one page, one WebSocket, three resources: live state, rollback and presence each; all three resume after the server is ${how} and restarted`, async () => {
+    await openPages();
+    try {
+      await scenario(signal);
+    } finally {
+      await Promise.all([ann.close(), bob.close()]);
+    }
+  });
+}
 
-test("one page, one WebSocket, three resources: live state, rollback and presence each; all three resume after the server is killed and restarted", async () => {
+/** The scenario, with the server stopped by `signal` in its middle. */
+async function scenario(signal) {
   const [r0, r1, r2] = [fresh("board"), fresh("chat"), fresh("inbox")];
   const ids = { bobBefore: freshId(), rejected: freshId(), kept: [freshId(), freshId(), freshId()] };
   const later = [freshId(), freshId(), freshId()];
@@ -200,9 +219,9 @@ test("one page, one WebSocket, three resources: live state, rollback and presenc
   assert.equal(beforeKill.sockets, 1, "one WebSocket for three resources");
   assert.deepEqual(beforeKill.snapshots, [0], "r0 was synced by one snapshot");
 
-  // The server dies without a word, and the page notices.
+  // The server dies (without a word, with SIGKILL), and the page notices.
   const port = new URL(server.addr.replace("ws:", "http:")).port;
-  await killServer(server);
+  await killServer(server, signal);
   await ann.waitForFunction(() => window.three.client.status.kind === "reconnecting", null, WAIT);
   // Started again on the same port and data directory.
   server = await startServer([`127.0.0.1:${port}`, "--data", dataDir]);
@@ -281,4 +300,4 @@ test("one page, one WebSocket, three resources: live state, rollback and presenc
   const resumeUrl = new URL(resumed.resumeUrl);
   assert.equal(resumeUrl.searchParams.get("last_seq"), "1", "r0 resumed from its seq");
   assert.match(resumeUrl.searchParams.get("epoch") ?? "", /^\d+$/, "r0 resumed with its epoch");
-});
+}

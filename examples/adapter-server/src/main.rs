@@ -42,7 +42,6 @@
 
 mod todos;
 
-use tokio::io::AsyncReadExt;
 use tower_http::services::ServeDir;
 use tracing_subscriber::EnvFilter;
 use ui_flow_server::store::FileStore;
@@ -103,11 +102,10 @@ async fn main() -> std::io::Result<()> {
     let stop = {
         let server = server.clone();
         async move {
-            let mut stdin = tokio::io::stdin();
-            let mut buf = [0u8; 64];
+            let stdin = stdin_closed();
             tokio::select! {
                 () = ui_flow_server::shutdown_signal() => {}
-                _ = async { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} } => {}
+                _ = stdin => {}
             }
             server.shutdown().await;
         }
@@ -119,4 +117,19 @@ async fn main() -> std::io::Result<()> {
 fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> std::io::Result<String> {
     args.next()
         .ok_or_else(|| std::io::Error::other(format!("{flag} needs a value")))
+}
+
+/// Resolves when stdin closes (or cannot be read). It is read on a thread
+/// of its own: a read on tokio's blocking pool (`tokio::io::stdin`) holds up
+/// the runtime's shutdown until it returns, so with stdin left open a
+/// SIGTERM or Ctrl-C would stop serving but never end the process.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (closed, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 64];
+        while matches!(std::io::Read::read(&mut stdin, &mut buf), Ok(n) if n > 0) {}
+        let _ = closed.send(());
+    });
+    rx
 }
