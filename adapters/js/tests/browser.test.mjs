@@ -8,13 +8,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { RELEASED, UNTIL, launch, serveStatic } from "./harness.mjs";
+import { RELEASED, UNTIL, killServer, launch, serveStatic, startServer } from "./harness.mjs";
 
 const SERVER = process.env.UI_FLOW_ADAPTER_SERVER;
 const WAIT = { timeout: 10_000 };
 const here = fileURLToPath(new URL(".", import.meta.url));
 
 let http, browser, page, origin;
+/** An adapter-server of this file's own that serves no channels
+ * (`--channels 0`), as a server that predates them. */
+let noChannels;
 
 /** The browser scenarios every adapter passes, listed once in
  * adapters/test-support/scenarios.json; the Rust adapters run the same
@@ -25,6 +28,8 @@ const scenarios = new Map();
 const scenario = (id, run) => scenarios.set(id, run);
 
 const url = (resource, user) => `${SERVER}/realtime/${resource}?token=${user}`;
+/** The same on the server without channels. */
+const noChannelsUrl = (resource, user) => `${noChannels.addr}/realtime/${resource}?token=${user}`;
 const fresh = (name) => `js-${name}-${crypto.randomUUID()}`;
 let nextId = 1_000_000;
 const freshId = () => nextId++ + Math.floor(Math.random() * 1e9) * 1000;
@@ -56,6 +61,7 @@ async function mount(resource) {
 
 before(async () => {
   assert.ok(SERVER, "UI_FLOW_ADAPTER_SERVER is not set: run adapters/test.sh, which starts the server");
+  noChannels = await startServer(["127.0.0.1:0", "--channels", "0"]);
   http = await serveStatic();
   origin = `http://127.0.0.1:${http.address().port}`;
   browser = await launch();
@@ -69,6 +75,7 @@ after(async () => {
   await page?.evaluate(() => window.flowTest?.apps.forEach((a) => a.client.close())).catch(() => {});
   await browser?.close();
   await new Promise((ok) => (http ? http.close(ok) : ok()));
+  await killServer(noChannels);
 });
 
 test("the package resolves as an ES module with its typings", async () => {
@@ -555,7 +562,7 @@ test("a resource joined on a server without channels is left (channel_limit); th
         socket.close();
       }
     },
-    [url(fresh("nochannels"), "ann"), id, UNTIL],
+    [noChannelsUrl(fresh("nochannels"), "ann"), id, UNTIL],
   );
   const left = { kind: "left", code: "channel_limit", message: "the server does not serve channels" };
   assert.deepEqual(out.earlyAtReturn, { kind: "joining" });
@@ -572,6 +579,9 @@ test("a resource joined on a server without channels is left (channel_limit); th
   assert.equal(out.boardState, undefined);
 });
 
+// On the server without channels, so `board` is left as soon as the
+// connection is up; shared-socket.test.mjs lets go of a reducer after a real
+// join and leave.
 test("a resource's applyDelta is let go of at its close(), the socket's at socket.close()", async () => {
   const out = await page.evaluate(
     async ([u, releasedSource]) => {
@@ -606,7 +616,7 @@ test("a resource's applyDelta is let go of at its close(), the socket's at socke
       // Both objects are still in scope here.
       return { shown, statuses, boardReleased, urlReleased, socket: socket.status.kind, board: board.status.kind };
     },
-    [url(fresh("release"), "ann"), RELEASED],
+    [noChannelsUrl(fresh("release"), "ann"), RELEASED],
   );
   assert.deepEqual(out, {
     shown: 2,

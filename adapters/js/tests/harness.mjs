@@ -1,6 +1,7 @@
 // What the Node-driven browser tests of ui-flow-js share: the static
 // server for the test page and the package, headless Chromium, and
 // helpers evaluated inside the page.
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { readFile, realpath } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
@@ -8,6 +9,66 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
+/** The adapter-server a test starts itself (adapters/test.sh builds it). */
+const SERVER_BIN = process.env.UI_FLOW_ADAPTER_SERVER_BIN ?? join(HERE, "../../../target/debug/adapter-server");
+/** How long a server may take to print its address, or to die. */
+const SERVER_WAIT_MS = 30_000;
+
+/** Starts an examples/adapter-server of the test's own with `args` (its
+ * address first); resolves with `{ child, addr, log }` (`addr` is its
+ * `ws://HOST:PORT`) once it printed its banner, or rejects within 30 s.
+ * Its stdin stays open (the server stops when stdin closes); stop it with
+ * `killServer`. */
+export function startServer(args) {
+  const child = spawn(SERVER_BIN, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const log = [];
+  child.stderr.on("data", (chunk) => {
+    log.push(chunk.toString());
+    if (log.length > 200) log.shift();
+  });
+  return new Promise((ok, fail) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      fail(new Error(`adapter-server printed no address within ${SERVER_WAIT_MS} ms:\n${log.join("")}`));
+    }, SERVER_WAIT_MS);
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      fail(new Error(`cannot start ${SERVER_BIN} (build it with cargo build -p adapter-server): ${e.message}`));
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`adapter-server exited (${code ?? signal}) before its banner:\n${log.join("")}`));
+    });
+    child.stdout.on("data", (chunk) => {
+      out += chunk.toString();
+      // "listening on ws://127.0.0.1:PORT/realtime/{resource_id}"
+      const found = out.match(/listening on (ws:\/\/[^/\s]+)\/realtime\//);
+      if (found) {
+        clearTimeout(timer);
+        child.removeAllListeners("exit");
+        ok({ child, addr: found[1], log });
+      }
+    });
+  });
+}
+
+/** Stops a server from `startServer` with `signal` (SIGKILL: a crash, no
+ * goodbye to its clients; SIGTERM: it tells them to reconnect and stops)
+ * and resolves once it is gone; nothing when it is gone already or was
+ * never started. Rejects if it is still there after 30 s. */
+export function killServer(server, signal = "SIGKILL") {
+  const child = server?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`adapter-server survived ${signal}`)), SERVER_WAIT_MS);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      ok();
+    });
+    child.kill(signal);
+  });
+}
 
 /** Serves the test page and the installed package, nothing else. */
 export async function serveStatic() {

@@ -7,7 +7,7 @@
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use todo_model::{DOMAIN, TodoAction, TodoModel};
-use ui_flow::client::{FlowOptions, ResourceStatus};
+use ui_flow::client::{FlowOptions, OpState, ResourceStatus};
 use ui_flow::{ConnectionStatus, OpId};
 use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
 use ui_flow_adapter_test_support::{
@@ -148,7 +148,7 @@ fn Child(resource: String, out: std::sync::mpsc::Sender<Flow>) -> impl IntoView 
 }
 
 #[wasm_bindgen_test]
-async fn use_flow_on_shares_the_providers_socket_and_reports_a_resource_it_cannot_join() {
+async fn use_flow_on_shares_the_providers_socket_and_joins_another_resource() {
     let page = mount_shared(fresh_resource("leptos-shared"));
     until("the provider's snapshot", || {
         page.board.status.get_untracked().is_open()
@@ -172,32 +172,45 @@ async fn use_flow_on_shares_the_providers_socket_and_reports_a_resource_it_canno
     .await;
     assert_eq!(page.same.resource_status.get_untracked(), None);
 
-    // Another resource is joined on the same socket; today's server
-    // announces no channels, so it is reported left with channel_limit
-    // while the socket itself stays open.
-    until("the other resource was reported left", || {
-        matches!(
-            page.other.resource_status.get_untracked(),
-            Some(ResourceStatus::Left { .. })
-        )
+    // Another resource is joined on the same socket (the server serves
+    // channels): it has its own state and its actions act on it alone.
+    until("the other resource joined with its own state", || {
+        page.other.resource_status.get_untracked() == Some(ResourceStatus::Joined)
+            && page.other.state.get_untracked().items.len() == 2
     })
     .await;
-    let Some(ResourceStatus::Left { code, .. }) = page.other.resource_status.get_untracked() else {
-        unreachable!("checked above")
-    };
-    assert_eq!(code, Some(ui_flow::ErrorCode::CHANNEL_LIMIT));
     assert!(
         page.other.status.get_untracked().is_open(),
         "the shared socket's status"
     );
-    let refused = page
+    let op = page
         .other
-        .send_action(TodoAction::Toggle { id: 1 })
-        .expect_err("a left resource takes no actions");
-    assert!(matches!(
-        refused,
-        ui_flow::Error::Channel(ui_flow::ChannelError::NotJoined(_))
-    ));
+        .send_action(TodoAction::Toggle { id: 2 })
+        .expect("sent");
+    until("the other resource shows its toggle, acknowledged", || {
+        page.other
+            .state
+            .get_untracked()
+            .items
+            .iter()
+            .any(|t| t.id == 2 && t.done)
+            && page
+                .other
+                .ops
+                .get_untracked()
+                .iter()
+                .any(|(id, state)| *id == op && matches!(state, OpState::Ok { .. }))
+    })
+    .await;
+    assert!(
+        page.board
+            .state
+            .get_untracked()
+            .items
+            .iter()
+            .any(|t| t.id == 2 && !t.done),
+        "the provider's resource did not get the other's change"
+    );
 }
 
 #[wasm_bindgen_test]

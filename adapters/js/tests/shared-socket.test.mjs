@@ -1,13 +1,7 @@
-// PENDING: several resources on one ui-flow-js FlowSocket, against a server
-// that serves channels (spec/PROTOCOL.md, "Channels"). examples/adapter-server
-// does not serve them yet, so this file is not a test file yet: its name
-// does not match `node --test`'s patterns. Once the server's channels land,
-// enable it with
-//
-//   git mv adapters/js/tests/shared-socket.pending.mjs adapters/js/tests/shared-socket.test.mjs
-//
-// and adapters/test.sh js runs it with the rest (headless Chromium via
-// playwright-core, against the real adapter-server).
+// Several resources on one ui-flow-js FlowSocket, against the shared
+// examples/adapter-server, which serves channels (spec/PROTOCOL.md,
+// "Channels"). Run through adapters/test.sh, which starts the server and sets
+// UI_FLOW_ADAPTER_SERVER.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { RELEASED, UNTIL, launch, serveStatic } from "./harness.mjs";
