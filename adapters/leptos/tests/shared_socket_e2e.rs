@@ -2,20 +2,7 @@
 //! and `use_flow_on`), against an `examples/adapter-server` that serves
 //! channels (spec/PROTOCOL.md, "Channels").
 //!
-//! NOT COMPILED YET: `tests/pending/` is not a test target (Cargo only
-//! picks up `tests/*.rs`), because today's server announces no
-//! `Connected.channels`. To enable it when the server lands, add to
-//! `adapters/leptos/Cargo.toml`:
-//!
-//! ```toml
-//! [[test]]
-//! name = "shared_socket_e2e"
-//! path = "tests/pending/shared_socket_e2e.rs"
-//! ```
-//!
-//! and run it as `adapters/test.sh rust` runs the adapters' browser tests
-//! (`cargo test --target wasm32-unknown-unknown -p ui-flow-leptos --test
-//! shared_socket_e2e` with the runner environment of that script).
+//! Run by `adapters/test.sh rust` with the adapters' other browser tests.
 #![cfg(target_arch = "wasm32")]
 
 use leptos::mount::mount_to;
