@@ -457,3 +457,50 @@ async fn a_presence_scope_applies_to_members() {
         "the admin's scope is everyone"
     );
 }
+
+#[tokio::test]
+async fn a_resync_on_a_members_channel_is_answered_from_its_view() {
+    let t = start(Teams::default(), many_joins()).await;
+    let room = t.server.session("room");
+    room.commit(add("red", "red-start")).await.expect("commit");
+    let (mut red, joined) = member(t.addr, "home", "red-1", "room", 6).await;
+    let Msg::Snapshot {
+        seq: from, epoch, ..
+    } = joined[1].msg
+    else {
+        unreachable!()
+    };
+    room.commit(add("blue", "blue-hidden"))
+        .await
+        .expect("commit");
+    room.commit(add("red", "red-next")).await.expect("commit");
+    let fence = room
+        .commit(Change::Everyone {
+            item: "all-f".into(),
+        })
+        .await
+        .expect("commit");
+    let live = read_through(&mut red, Channel(6), fence).await;
+    // From the resume point (deltas) and without one (a snapshot).
+    for last_seq in [Some(from), None] {
+        let resync = ClientMessage::<()>::Resync { last_seq, epoch }
+            .encode_on(Channel(6))
+            .expect("encode");
+        red.send_raw(resync).await;
+        let answer = read_through(&mut red, Channel(6), fence).await;
+        let state = state_on(&answer, Channel(6));
+        assert!(!state.is_empty(), "{last_seq:?}: an answer on channel 6");
+        let all: Vec<u8> = state.iter().flat_map(|f| f.bytes.clone()).collect();
+        assert!(
+            contains(&all, "red-next") && contains(&all, "all-f"),
+            "{last_seq:?}"
+        );
+        for frame in answer.iter().chain(&live).filter(|f| f.is_state()) {
+            assert!(!contains(&frame.bytes, "blue"), "{last_seq:?}: blue's data");
+            assert!(
+                !contains(&frame.bytes, "Everyone"),
+                "{last_seq:?}: the full delta"
+            );
+        }
+    }
+}
