@@ -43,7 +43,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::runtime::Handle;
-use ui_flow::{Channel, CloseCode};
+use ui_flow::codec::Limits;
+use ui_flow::{Channel, CloseCode, ServerTag};
 
 use crate::counters::Live;
 use crate::hub::{ConnectionId, Transmit};
@@ -311,7 +312,9 @@ pub(crate) fn push(
 /// [`push`], with the frames for the connections in `channels` put on
 /// their channel: rewritten once per distinct channel per frame, not once
 /// per recipient. A frame already on a channel (a member's `Left`, an
-/// answer the hub wrote on the frame's channel) goes as it is.
+/// answer the hub wrote on the frame's channel) goes as it is, and so does
+/// a fatal `Error`: it belongs to the socket, not to a resource, and
+/// carries no `c` (the spec's Channels, "Errors").
 fn push_on(
     outboxes: &HashMap<ConnectionId, Arc<Outbox>>,
     channels: &HashMap<ConnectionId, Channel>,
@@ -325,11 +328,16 @@ fn push_on(
         Transmit::Frame { to, bytes } => {
             let defer = can_defer && to.as_slice().len() > WAKE_OFF_THREAD;
             let mut tagged: Vec<(Channel, bytes::Bytes)> = Vec::new();
+            // Read once, for the first recipient that is a member.
+            let mut fatal = None;
             for id in to.as_slice() {
                 let Some(outbox) = outboxes.get(id) else {
                     continue;
                 };
                 let bytes = match channels.get(id) {
+                    Some(_) if *fatal.get_or_insert_with(|| is_fatal_error(&bytes)) => {
+                        bytes.clone()
+                    }
                     None => bytes.clone(),
                     Some(channel) => on_channel(&mut tagged, &bytes, *channel),
                 };
@@ -368,6 +376,17 @@ fn push_on(
             }
         }
     }
+}
+
+/// Whether `frame`, as the hub encodes frames (a small map, `"t"` first),
+/// is a fatal `Error` (which belongs to the connection). Costs a look at
+/// four bytes for any other frame.
+fn is_fatal_error(frame: &[u8]) -> bool {
+    let error = [b'\xa1', b't', ServerTag::ERROR.0 as u8];
+    let tagged_error = ServerTag::ERROR.0 < 0x80
+        && matches!(frame.split_first(), Some((0x80..=0x8f, rest)) if rest.starts_with(&error));
+    tagged_error
+        && ui_flow::codec::field_bytes(frame, &Limits::default(), "fatal") == Some(&[0xc3][..])
 }
 
 /// `frame` on `channel`, from `tagged` when this frame was already put on
@@ -474,5 +493,37 @@ impl Drop for DeliveryHold {
         drop(slot);
         *lock(&self.hold.released) = true;
         self.hold.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ui_flow::{ErrorCode, ServerMessage};
+
+    fn error(fatal: bool) -> Vec<u8> {
+        ServerMessage::<(), (), ()>::Error {
+            code: Some(ErrorCode::SLOW_CONSUMER),
+            message: "fatal".into(),
+            fatal,
+            op_id: None,
+        }
+        .encode()
+        .expect("encodes")
+    }
+
+    #[test]
+    fn only_a_fatal_error_is_kept_off_a_channel() {
+        assert!(is_fatal_error(&error(true)));
+        assert!(!is_fatal_error(&error(false)));
+        let left = ServerMessage::<(), (), ()>::Left {
+            code: None,
+            message: None,
+        }
+        .encode_on(Channel(1))
+        .expect("encodes");
+        assert!(!is_fatal_error(&left));
+        assert!(!is_fatal_error(&[]));
+        assert!(!is_fatal_error(b"\x81\xa1t\x02"));
     }
 }

@@ -902,3 +902,94 @@ async fn an_action_on_one_resource_counts_as_interaction_on_every_resource_of_th
         }
     }
 }
+
+/// App-owned state whose snapshot of resource "gated" waits for the test
+/// to open it, so a member joining it stays syncing meanwhile.
+#[derive(Default)]
+struct Gated {
+    /// A snapshot of "gated" was asked for.
+    asked: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl ui_flow_server::FlowHandler for Gated {
+    type Model = PlainModel;
+    const APP_OWNED_STATE: bool = true;
+
+    async fn snapshot(&self, resource: &str) -> Result<(Text, u64), ui_flow_server::BoxError> {
+        if resource == "gated" {
+            let open = self.open.notified();
+            self.asked.notify_one();
+            open.await;
+        }
+        Ok((Text("state".into()), 0))
+    }
+
+    async fn handle_action(
+        &self,
+        _: &ui_flow_server::ActionContext<Self>,
+        _: String,
+    ) -> ui_flow_server::ActionOutcome {
+        ui_flow_server::ActionOutcome::ok()
+    }
+}
+
+#[tokio::test]
+async fn a_member_that_falls_behind_while_syncing_gets_slow_consumer_untagged_then_4003() {
+    let mut config = ServerConfig::default();
+    config.outbound_queue_bytes = 16 * 1024;
+    let t = start(Gated::default(), config).await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    ann.join(1, "gated", None).await;
+    // The member is admitted and its snapshot is under way: what the
+    // resource broadcasts now is held for it, against the socket's bound.
+    t.server.handler().asked.notified().await;
+    let gated = t.server.session("gated");
+    let blob = "x".repeat(8 * 1024);
+    for seq in 1..=3 {
+        gated.broadcast_delta(&blob, seq).expect("broadcast");
+    }
+    let mut seen = Vec::new();
+    let close = loop {
+        let next = tokio::time::timeout(STUCK, ann.client.ws.next())
+            .await
+            .expect("stuck waiting for the close");
+        match next {
+            Some(Ok(Message::Binary(b))) => {
+                if let (c, Decoded::Message(m)) = Msg::decode_routed(&b).expect("decodes") {
+                    seen.push((c, m));
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    // Reading on answers the close, so the server ends the socket now.
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(STUCK, ann.client.ws.next()).await {}
+    t.server.handler().open.notify_waiters();
+    assert_eq!(
+        close_code(&close),
+        Some(ui_flow::CloseCode::SLOW_CONSUMER.0)
+    );
+    // Joined on channel 1, then the fatal error on the connection (no
+    // `c`), last before the close; nothing of the held deltas.
+    assert!(
+        matches!(seen.first(), Some((Channel(1), Msg::Joined))),
+        "{seen:?}"
+    );
+    match seen.last() {
+        Some((Channel::URL, m)) => {
+            assert_eq!(
+                error_code(m),
+                Some(("slow_consumer".to_owned(), true)),
+                "{m:?}"
+            );
+        }
+        other => panic!("expected the untagged slow_consumer error last, got {other:?}"),
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    t.server.live_slots_at_most(1).await;
+    assert_eq!(t.server.session("gated").connection_count(), 0);
+}

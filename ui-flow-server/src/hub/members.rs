@@ -11,11 +11,13 @@
 //! hands a frame here).
 //!
 //! The hub writes a member's frames as on channel 0; the driver puts them
-//! on `c` when it delivers them. Only the frames that end a membership are
+//! on `c` when it delivers them (all but a fatal `Error`, which belongs to
+//! the socket and goes untagged). Only the frames that end a membership are
 //! written here on `c`: when the hub would close a member (sync failed,
 //! shutdown), it sends `Left { c, code, message }` and a
 //! [`Transmit::Close`] that tells the driver the membership is over
-//! (the socket stays open).
+//! (the socket stays open). A member that is a slow consumer gets the
+//! fatal `Error slow_consumer` and close 4003 instead: its socket's end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -222,7 +224,9 @@ impl<M: Model> Hub<M> {
     /// Ends a member the hub would close: its `Left` with `code`, then
     /// a close with code 1000 that tells the driver the membership is over.
     /// A slow consumer is the socket's fault: the member goes, and the
-    /// close (`close`, `reason`) is the socket's, with all its channels.
+    /// fatal `Error` and the close (`close`, `reason`) are the socket's,
+    /// with all its channels (the error carries no `c`, as the spec's
+    /// Channels says of fatal errors).
     /// False for a connection of its own.
     pub(super) fn end_member(
         &mut self,
@@ -236,6 +240,18 @@ impl<M: Model> Hub<M> {
             return false;
         };
         if *code == ErrorCode::SLOW_CONSUMER {
+            // The fatal error is the socket's: written as on channel 0,
+            // and the lane leaves a fatal `Error` off the member's channel.
+            let frame = self.control(&Control::Error {
+                code: Some(code.clone()),
+                message: message.to_owned(),
+                fatal: true,
+                op_id: None,
+            });
+            self.transmits.push_back(Transmit::Frame {
+                to: Recipients::One(conn),
+                bytes: frame,
+            });
             self.remove_at(None, conn);
             self.transmits.push_back(Transmit::Close {
                 conn,
