@@ -8,57 +8,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::teams::Membership;
+use common::teams::{Board, Change, Membership, TeamsModel, add, project_board, project_change};
 use common::*;
 use ui_flow::codec::Decoded;
-use ui_flow::{Channel, ClientMessage, FlowState};
+use ui_flow::{Channel, ClientMessage};
 use ui_flow_server::{
     ActionContext, ActionOutcome, FlowHandler, Identity, PresenceScope, Projected, ViewKey,
 };
-
-/// Items per team. A team's members see their own team's items only.
-#[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Board {
-    items: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-enum Change {
-    /// One item for one team (creating the team's list).
-    Add { team: String, item: String },
-    /// One item for every team that has a list.
-    Everyone { item: String },
-}
-
-impl FlowState for Board {
-    type Delta = Change;
-    fn apply_delta(&mut self, change: Change) {
-        match change {
-            Change::Add { team, item } => self.items.entry(team).or_default().push(item),
-            Change::Everyone { item } => {
-                for list in self.items.values_mut() {
-                    list.push(item.clone());
-                }
-            }
-        }
-    }
-}
 
 /// Members of a team see its items and its users only; `admin` sees
 /// everything and everyone.
 #[derive(Default)]
 struct Teams(Membership);
-
-struct TeamsModel;
-
-impl ui_flow::Model for TeamsModel {
-    type State = Board;
-    type Delta = Change;
-    type Event = ();
-    type Action = ();
-}
 
 #[async_trait::async_trait]
 impl FlowHandler for Teams {
@@ -69,9 +30,7 @@ impl FlowHandler for Teams {
     }
 
     fn view(&self, user: &Identity, _resource: &str) -> ViewKey {
-        self.0
-            .team_of(&user.user_id)
-            .map_or(ViewKey::ALL, ViewKey::new)
+        self.0.view_of(&user.user_id)
     }
 
     fn presence_scope(&self, user: &Identity, _resource: &str) -> PresenceScope {
@@ -82,15 +41,7 @@ impl FlowHandler for Teams {
     }
 
     fn project_state(&self, view: &ViewKey, state: &Board) -> Board {
-        let team = view.name().unwrap_or_default();
-        Board {
-            items: state
-                .items
-                .iter()
-                .filter(|(t, _)| t.as_str() == team)
-                .map(|(t, l)| (t.clone(), l.clone()))
-                .collect(),
-        }
+        project_board(view, state)
     }
 
     fn project_delta(
@@ -100,25 +51,7 @@ impl FlowHandler for Teams {
         _after: &Board,
         change: &Change,
     ) -> Projected<Change> {
-        let team = view.name().unwrap_or_default();
-        match change {
-            Change::Add { team: t, .. } if t == team => Projected::Same,
-            Change::Add { .. } => Projected::Nothing,
-            Change::Everyone { item } if before.items.contains_key(team) => {
-                Projected::Deltas(vec![Change::Add {
-                    team: team.to_owned(),
-                    item: item.clone(),
-                }])
-            }
-            Change::Everyone { .. } => Projected::Nothing,
-        }
-    }
-}
-
-fn add(team: &str, item: &str) -> Change {
-    Change::Add {
-        team: team.into(),
-        item: item.into(),
+        project_change(view, before, change)
     }
 }
 
