@@ -244,7 +244,8 @@ pub async fn a_url_that_is_not_a_websocket_url_is_refused<A: TodoApp>() {
     app.unmount();
 }
 
-/// Fails unless `names` are exactly the ids of `scenarios.json`, in order.
+/// Fails unless `names` are exactly the ids of the `scenarios` list of
+/// `scenarios.json`, in order.
 pub fn check_list(names: &[&str]) {
     let file: serde_json::Value =
         serde_json::from_str(include_str!("../scenarios.json")).expect("scenarios.json parses");
