@@ -7,7 +7,7 @@
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use todo_model::{DOMAIN, TodoAction, TodoModel};
-use ui_flow::client::{FlowOptions, OpState, ResourceStatus};
+use ui_flow::client::FlowOptions;
 use ui_flow::{ConnectionStatus, OpId};
 use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
 use ui_flow_adapter_test_support::{
@@ -102,42 +102,21 @@ async fn commands_after_the_scope_is_disposed_fail_as_closed() {
     ));
 }
 
-/// What one page's components got from one shared socket.
-struct SharedPage {
-    board: Flow,
-    same: Flow,
-    other: Flow,
-    _mounted: Box<dyn std::any::Any>,
-}
-
-/// A provider for `resource` with two children: one asks for the socket
-/// URL's own resource, one for another resource.
-fn mount_shared(resource: String) -> SharedPage {
+/// The provider's value and a child's `use_flow_on` of the socket URL's
+/// own resource, on one page.
+fn mount_same(resource: String) -> (Flow, Flow, Box<dyn std::any::Any>) {
     let root = mount_point();
     let (out, flows) = std::sync::mpsc::channel();
     let url = endpoint_url(&resource);
-    let other = format!("{resource}-other");
     let mounted = mount_to(root, move || {
         let options = FlowOptions::default().token("ann").subscribe([DOMAIN]);
         let board = provide_flow_socket::<TodoModel>(url, options);
-        let (out_same, out_other) = (out.clone(), out.clone());
         let _ = out.send(board);
-        view! {
-            <Child resource=resource.clone() out=out_same />
-            <Child resource=other.clone() out=out_other />
-        }
+        view! { <Child resource=resource.clone() out=out.clone() /> }
     });
-    let mut received: Vec<Flow> = flows.try_iter().collect();
-    assert_eq!(received.len(), 3, "the provider and both children ran");
-    let other = received.pop().expect("three");
-    let same = received.pop().expect("three");
-    let board = received.pop().expect("three");
-    SharedPage {
-        board,
-        same,
-        other,
-        _mounted: Box::new(mounted),
-    }
+    let received: Vec<Flow> = flows.try_iter().collect();
+    assert_eq!(received.len(), 2, "the provider and its child ran");
+    (received[0], received[1], Box::new(mounted))
 }
 
 #[component]
@@ -147,69 +126,31 @@ fn Child(resource: String, out: std::sync::mpsc::Sender<Flow>) -> impl IntoView 
     view! { <p>{move || format!("{:?}", flow.resource_status.get())}</p> }
 }
 
+/// What only Leptos's `use_flow_on` has: asked for the socket URL's own
+/// resource it is the provider's value, not a join (the shared-socket
+/// scenarios in `shared_socket_e2e.rs` cover the joined resources).
 #[wasm_bindgen_test]
-async fn use_flow_on_shares_the_providers_socket_and_joins_another_resource() {
-    let page = mount_shared(fresh_resource("leptos-shared"));
+async fn use_flow_on_of_the_socket_urls_resource_is_the_providers_value() {
+    let (board, same, _mounted) = mount_same(fresh_resource("leptos-shared"));
     until("the provider's snapshot", || {
-        page.board.status.get_untracked().is_open()
-            && page.board.state.get_untracked().items.len() == 2
+        board.status.get_untracked().is_open() && board.state.get_untracked().items.len() == 2
     })
     .await;
-
-    // The socket URL's resource: the provider's own value, not a second
-    // connection. An action sent through it is the provider's action.
-    let op = page
-        .same
+    let op = same
         .send_action(TodoAction::Toggle { id: 1 })
         .expect("sent");
     until("the provider lists the action as settled", || {
-        page.board
+        board
             .ops
             .get_untracked()
             .iter()
             .any(|(id, state)| *id == op && state.is_settled())
     })
     .await;
-    assert_eq!(page.same.resource_status.get_untracked(), None);
-
-    // Another resource is joined on the same socket (the server serves
-    // channels): it has its own state and its actions act on it alone.
-    until("the other resource joined with its own state", || {
-        page.other.resource_status.get_untracked() == Some(ResourceStatus::Joined)
-            && page.other.state.get_untracked().items.len() == 2
-    })
-    .await;
-    assert!(
-        page.other.status.get_untracked().is_open(),
-        "the shared socket's status"
-    );
-    let op = page
-        .other
-        .send_action(TodoAction::Toggle { id: 2 })
-        .expect("sent");
-    until("the other resource shows its toggle, acknowledged", || {
-        page.other
-            .state
-            .get_untracked()
-            .items
-            .iter()
-            .any(|t| t.id == 2 && t.done)
-            && page
-                .other
-                .ops
-                .get_untracked()
-                .iter()
-                .any(|(id, state)| *id == op && matches!(state, OpState::Ok { .. }))
-    })
-    .await;
-    assert!(
-        page.board
-            .state
-            .get_untracked()
-            .items
-            .iter()
-            .any(|t| t.id == 2 && !t.done),
-        "the provider's resource did not get the other's change"
+    assert_eq!(
+        same.resource_status.get_untracked(),
+        None,
+        "not a joined resource"
     );
 }
 

@@ -1,8 +1,9 @@
 //! `ui_flow_seed::connect` in headless Chromium against a real
 //! `examples/adapter-server` (run by `adapters/test.sh`): the shared
 //! scenarios of `adapters/test-support` on a small Seed app driven with
-//! messages, as a user's clicks would, and what only Seed has (signals as
-//! messages).
+//! messages, as a user's clicks would (and its shared-socket scenarios on a
+//! page joining resources on one connection's socket with
+//! `ui_flow_seed::join`), and what only Seed has (signals as messages).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::{Cell, RefCell};
@@ -14,10 +15,12 @@ use todo_model::{TodoAction, TodoEvent, TodoModel, TodoState};
 use ui_flow::client::{FlowConnection, FlowOptions};
 use ui_flow::{ConnectionStatus, OpId, PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
+use ui_flow_adapter_test_support::shared_socket::SharedSocketApp;
 use ui_flow_adapter_test_support::{
-    endpoint_url, fresh_resource, mount_point, rows, scenarios, server_url, until,
+    endpoint_url, fresh_resource, mount_point, rows, scenarios, server_url,
+    shared_socket_scenarios, until,
 };
-use ui_flow_seed::{Flow, FlowMsg};
+use ui_flow_seed::{Flow, FlowMsg, ResourceStatus};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::Element;
 
@@ -34,13 +37,94 @@ thread_local! {
     static LAST_OP: Cell<Option<OpId>> = const { Cell::new(None) };
 }
 
-struct Model {
-    flow: Option<Flow<TodoModel>>,
+/// What one resource's view shows, kept from its flow's messages.
+struct Shown {
     todos: Arc<TodoState>,
     status: ConnectionStatus,
     latency_seen: bool,
+    resource: Option<ResourceStatus>,
     members: Vec<String>,
     notes: Vec<(Option<OpId>, TodoEvent)>,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            todos: Arc::default(),
+            status: ConnectionStatus::Connecting,
+            latency_seen: false,
+            resource: None,
+            members: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Shown {
+    /// Keeps what `msg` tells; a signal goes to `SIGNALS`.
+    fn apply(&mut self, msg: FlowMsg<TodoState, TodoEvent>) {
+        match msg {
+            FlowMsg::State(todos) => self.todos = todos,
+            FlowMsg::Status(status) => self.status = status,
+            FlowMsg::Latency(_) => self.latency_seen = true,
+            FlowMsg::Resource(status) => self.resource = Some(status),
+            FlowMsg::Presence { members, .. } => {
+                self.members = members.iter().map(|m| m.user_id.clone()).collect();
+            }
+            FlowMsg::Notify {
+                event,
+                correlation_id,
+                ..
+            } => self.notes.push((correlation_id, event)),
+            FlowMsg::Signal {
+                from_user_id,
+                signal,
+            } => SIGNALS.with(|s| s.borrow_mut().push((from_user_id, signal))),
+            // Re-renders the actions, which the view reads from the Flow.
+            _ => {}
+        }
+    }
+
+    /// The view by the conventions of the shared scenarios, with the
+    /// actions of `flow`.
+    fn view<Ms: 'static>(&self, flow: Option<&Flow<TodoModel>>) -> Vec<Node<Ms>> {
+        let ops = flow.map(Flow::ops).unwrap_or_default();
+        vec![
+            p![attrs! {At::Class => "status"}, format!("{:?}", self.status)],
+            p![
+                attrs! {At::Class => "latency"},
+                if self.latency_seen { "measured" } else { "" }
+            ],
+            p![
+                attrs! {At::Class => "resource"},
+                self.resource
+                    .as_ref()
+                    .map(|s| format!("{s:?}"))
+                    .unwrap_or_default()
+            ],
+            ul![self
+                .todos
+                .items
+                .iter()
+                .map(|t| li![attrs! {At::from("data-id") => t.id}, &t.title])],
+            ul![self
+                .members
+                .iter()
+                .map(|m| li![attrs! {At::from("data-user") => m}])],
+            ul![ops.iter().map(|(id, state)| li![
+                attrs! {At::from("data-op") => id.to_string(), At::from("data-op-state") => op_label(state)}
+            ])],
+            ul![self.notes.iter().map(|(op, event)| li![
+                attrs! {At::from("data-note") => op.map(|o| o.to_string()).unwrap_or_default()},
+                note_text(event)
+            ])],
+        ]
+    }
+}
+
+struct Model {
+    flow: Option<Flow<TodoModel>>,
+    shown: Shown,
 }
 
 enum Msg {
@@ -52,36 +136,22 @@ enum Msg {
 
 fn update(msg: Msg, model: &mut Model, _: &mut impl Orders<Msg>) {
     match msg {
-        Msg::Flow(FlowMsg::State(todos)) => {
-            STATES.with(|s| {
-                s.borrow_mut()
-                    .push(todos.items.iter().map(|t| t.id).collect())
-            });
-            model.todos = todos;
+        Msg::Flow(msg) => {
+            if let FlowMsg::State(todos) = &msg {
+                STATES.with(|s| {
+                    s.borrow_mut()
+                        .push(todos.items.iter().map(|t| t.id).collect())
+                });
+            }
+            model.shown.apply(msg);
         }
-        Msg::Flow(FlowMsg::Status(status)) => model.status = status,
-        Msg::Flow(FlowMsg::Latency(_)) => model.latency_seen = true,
-        Msg::Flow(FlowMsg::Presence { members, .. }) => {
-            model.members = members.iter().map(|m| m.user_id.clone()).collect();
-        }
-        Msg::Flow(FlowMsg::Notify {
-            event,
-            correlation_id,
-            ..
-        }) => model.notes.push((correlation_id, event)),
-        Msg::Flow(FlowMsg::Signal {
-            from_user_id,
-            signal,
-        }) => SIGNALS.with(|s| s.borrow_mut().push((from_user_id, signal))),
-        // Re-renders the actions, which the view reads from the Flow.
-        Msg::Flow(_) => {}
         Msg::Presence(report) => {
             if let Some(flow) = &model.flow {
                 flow.set_presence(report).expect("set");
             }
         }
         Msg::Act(action) => {
-            let change = action.optimistic(&model.todos);
+            let change = action.optimistic(&model.shown.todos);
             if let Some(flow) = &model.flow {
                 LAST_OP.set(Some(flow.send(action, change).expect("sent")));
             }
@@ -91,33 +161,7 @@ fn update(msg: Msg, model: &mut Model, _: &mut impl Orders<Msg>) {
 }
 
 fn view(model: &Model) -> Node<Msg> {
-    let ops = model.flow.as_ref().map(Flow::ops).unwrap_or_default();
-    div![
-        p![
-            attrs! {At::Class => "status"},
-            format!("{:?}", model.status)
-        ],
-        p![
-            attrs! {At::Class => "latency"},
-            if model.latency_seen { "measured" } else { "" }
-        ],
-        ul![model
-            .todos
-            .items
-            .iter()
-            .map(|t| li![attrs! {At::from("data-id") => t.id}, &t.title])],
-        ul![model
-            .members
-            .iter()
-            .map(|m| li![attrs! {At::from("data-user") => m}])],
-        ul![ops.iter().map(|(id, state)| li![
-            attrs! {At::from("data-op") => id.to_string(), At::from("data-op-state") => op_label(state)}
-        ])],
-        ul![model.notes.iter().map(|(op, event)| li![
-            attrs! {At::from("data-note") => op.map(|o| o.to_string()).unwrap_or_default()},
-            note_text(event)
-        ])],
-    ]
+    div![model.shown.view(model.flow.as_ref())]
 }
 
 /// A running Seed app on one connection.
@@ -133,11 +177,7 @@ impl TodoApp for SeedApp {
             root.clone(),
             move |_, orders| Model {
                 flow: Some(ui_flow_seed::connect(url, options, orders, Msg::Flow)),
-                todos: Arc::default(),
-                status: ConnectionStatus::Connecting,
-                latency_seen: false,
-                members: Vec::new(),
-                notes: Vec::new(),
+                shown: Shown::default(),
             },
             update,
             view,
@@ -211,71 +251,128 @@ async fn signals_arrive_and_presence_reports_go_out() {
 }
 
 thread_local! {
-    /// Every `FlowMsg::Resource` the shared-socket app's joined flow sent.
-    static RESOURCE: RefCell<Vec<ui_flow_seed::ResourceStatus>> = const { RefCell::new(Vec::new()) };
-    /// How many items the other resource's latest state has.
-    static OTHER_ITEMS: RefCell<Option<usize>> = const { RefCell::new(None) };
+    /// The resource index and item ids of every `FlowMsg::State` any
+    /// shared-socket page received, in order (see `STATES`).
+    static SHARED_STATES: RefCell<Vec<(usize, Vec<u64>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A page with one connection and a second resource joined on its socket.
+/// A page with one connection (resource 0) and resources joined on its
+/// socket with `ui_flow_seed::join` (1, 2, ...); a flow dropped from the
+/// model leaves its resource.
 struct SharedModel {
-    /// Held for the app's life: dropping them closes or leaves.
-    _board: Flow<TodoModel>,
-    _other: Flow<TodoModel>,
-    board_status: ConnectionStatus,
+    flows: Vec<Option<Flow<TodoModel>>>,
+    shown: Vec<Shown>,
 }
 
 enum SharedMsg {
-    Board(FlowMsg<TodoState, TodoEvent>),
-    Other(FlowMsg<TodoState, TodoEvent>),
+    Flow(usize, FlowMsg<TodoState, TodoEvent>),
+    Act(usize, TodoAction),
+    Leave(usize),
+    Disconnect,
 }
 
-#[wasm_bindgen_test]
-async fn join_shares_the_connections_socket_and_joins_another_resource() {
-    let resource = fresh_resource("seed-shared");
-    let other_resource = format!("{resource}-other");
-    let root: Element = mount_point().into();
-    let app = App::start(
-        root.clone(),
-        move |_, orders| {
-            let options = FlowOptions::default().token("ann");
-            let board = ui_flow_seed::connect(
-                endpoint_url(&resource),
-                options.clone(),
-                orders,
-                SharedMsg::Board,
-            );
-            let socket = board.socket().expect("connected");
-            let other =
-                ui_flow_seed::join(&socket, other_resource, options, orders, SharedMsg::Other);
-            SharedModel {
-                _board: board,
-                _other: other,
-                board_status: ConnectionStatus::Connecting,
+fn shared_update(msg: SharedMsg, model: &mut SharedModel, _: &mut impl Orders<SharedMsg>) {
+    match msg {
+        SharedMsg::Flow(index, msg) => {
+            if let FlowMsg::State(todos) = &msg {
+                let ids = todos.items.iter().map(|t| t.id).collect();
+                SHARED_STATES.with(|s| s.borrow_mut().push((index, ids)));
             }
-        },
-        |msg, model: &mut SharedModel, _| match msg {
-            SharedMsg::Board(FlowMsg::Status(status)) => model.board_status = status,
-            SharedMsg::Other(FlowMsg::Resource(status)) => {
-                RESOURCE.with(|r| r.borrow_mut().push(status));
+            model.shown[index].apply(msg);
+        }
+        SharedMsg::Act(index, action) => {
+            let change = action.optimistic(&model.shown[index].todos);
+            if let Some(flow) = &model.flows[index] {
+                LAST_OP.set(Some(flow.send(action, change).expect("sent")));
             }
-            SharedMsg::Other(FlowMsg::State(state)) => {
-                OTHER_ITEMS.with(|n| *n.borrow_mut() = Some(state.items.len()));
-            }
-            _ => {}
-        },
-        |model: &SharedModel| p![format!("{:?}", model.board_status)],
-    );
-    until("the board open", || {
-        root.text_content().unwrap_or_default().contains("Open")
-    })
-    .await;
-    // The server serves channels: the other resource is joined on the
-    // same socket and gets its own state.
-    until("the other resource joined with its own state", || {
-        RESOURCE.with(|r| r.borrow().last() == Some(&ui_flow_seed::ResourceStatus::Joined))
-            && OTHER_ITEMS.with(|n| *n.borrow() == Some(2))
-    })
-    .await;
-    let _ = app;
+        }
+        SharedMsg::Leave(index) => model.flows[index] = None,
+        SharedMsg::Disconnect => model.flows.iter_mut().for_each(|f| *f = None),
+    }
 }
+
+fn shared_view(model: &SharedModel) -> Node<SharedMsg> {
+    div![
+        model
+            .flows
+            .iter()
+            .zip(&model.shown)
+            .enumerate()
+            .filter_map(|(index, (flow, shown))| {
+                let flow = flow.as_ref()?;
+                Some(div![
+                    attrs! {At::from("data-resource") => index},
+                    shown.view(Some(flow))
+                ])
+            })
+    ]
+}
+
+/// A running shared-socket Seed page.
+struct SeedPage {
+    root: Element,
+    app: App<SharedMsg, SharedModel, Node<SharedMsg>>,
+}
+
+impl SharedSocketApp for SeedPage {
+    fn mount(url: String, options: FlowOptions, joined: Vec<String>) -> Self {
+        let root: Element = mount_point().into();
+        let app = App::start(
+            root.clone(),
+            move |_, orders| {
+                let main = ui_flow_seed::connect(url, options.clone(), orders, |msg| {
+                    SharedMsg::Flow(0, msg)
+                });
+                let socket = main.socket().expect("connected");
+                let mut flows = vec![Some(main)];
+                for (i, resource) in joined.into_iter().enumerate() {
+                    let flow = ui_flow_seed::join(
+                        &socket,
+                        resource,
+                        options.clone(),
+                        orders,
+                        move |msg| SharedMsg::Flow(i + 1, msg),
+                    );
+                    flows.push(Some(flow));
+                }
+                SharedModel {
+                    shown: flows.iter().map(|_| Shown::default()).collect(),
+                    flows,
+                }
+            },
+            shared_update,
+            shared_view,
+        );
+        SeedPage { root, app }
+    }
+
+    fn page(&self) -> &Element {
+        &self.root
+    }
+
+    fn act(&self, resource: usize, action: TodoAction) -> OpId {
+        LAST_OP.set(None);
+        self.app.update(SharedMsg::Act(resource, action));
+        LAST_OP
+            .get()
+            .expect("update ran at once and sent the action")
+    }
+
+    fn was_shown(&self, resource: usize, id: u64) -> bool {
+        SHARED_STATES.with(|s| {
+            s.borrow()
+                .iter()
+                .any(|(index, ids)| *index == resource && ids.contains(&id))
+        })
+    }
+
+    fn leave(&self, resource: usize) {
+        self.app.update(SharedMsg::Leave(resource));
+    }
+
+    fn unmount(self) {
+        self.app.update(SharedMsg::Disconnect);
+    }
+}
+
+shared_socket_scenarios!(SeedPage);

@@ -7,12 +7,15 @@
 //!
 //! Test views follow one convention: each to-do item is an element with a
 //! `data-id` attribute holding its id and its title as text; [`scenario`]
-//! holds the browser scenarios every adapter runs (see its conventions).
+//! holds the browser scenarios every adapter runs (see its conventions),
+//! and [`shared_socket`] those of one socket carrying several resources.
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod scenario;
+#[cfg(target_arch = "wasm32")]
+pub mod shared_socket;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::*;

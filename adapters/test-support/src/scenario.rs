@@ -55,11 +55,11 @@ pub fn note_text(event: &TodoEvent) -> String {
     format!("{}:{}", event.by, event.title)
 }
 
-fn options(user: &str) -> FlowOptions {
+pub(crate) fn options(user: &str) -> FlowOptions {
     FlowOptions::default().token(user).subscribe([DOMAIN])
 }
 
-fn text_of(root: &Element, selector: &str) -> String {
+pub(crate) fn text_of(root: &Element, selector: &str) -> String {
     root.query_selector(selector)
         .ok()
         .flatten()
@@ -67,7 +67,7 @@ fn text_of(root: &Element, selector: &str) -> String {
         .unwrap_or_default()
 }
 
-fn attrs_of(root: &Element, selector: &str, attr: &str) -> Vec<String> {
+pub(crate) fn attrs_of(root: &Element, selector: &str, attr: &str) -> Vec<String> {
     let list = root.query_selector_all(selector).expect("a valid selector");
     (0..list.length())
         .filter_map(|i| list.item(i))
@@ -76,17 +76,17 @@ fn attrs_of(root: &Element, selector: &str, attr: &str) -> Vec<String> {
         .collect()
 }
 
-fn status(root: &Element) -> String {
+pub(crate) fn status(root: &Element) -> String {
     text_of(root, ".status")
 }
 
-fn op(root: &Element, op_id: OpId) -> Option<String> {
+pub(crate) fn op(root: &Element, op_id: OpId) -> Option<String> {
     attrs_of(root, &format!("[data-op=\"{op_id}\"]"), "data-op-state")
         .into_iter()
         .next()
 }
 
-fn members(root: &Element) -> Vec<String> {
+pub(crate) fn members(root: &Element) -> Vec<String> {
     attrs_of(root, "[data-user]", "data-user")
 }
 
@@ -101,7 +101,7 @@ async fn seeded(root: &Element) {
     .await;
 }
 
-fn bob(resource: &str) -> FlowConnection<TodoModel> {
+pub(crate) fn bob(resource: &str) -> FlowConnection<TodoModel> {
     FlowConnection::<TodoModel>::builder()
         .url(server_url(resource, "bob"))
         .connect()
@@ -244,7 +244,8 @@ pub async fn a_url_that_is_not_a_websocket_url_is_refused<A: TodoApp>() {
     app.unmount();
 }
 
-/// Fails unless `names` are exactly the ids of `scenarios.json`, in order.
+/// Fails unless `names` are exactly the ids of the `scenarios` list of
+/// `scenarios.json`, in order.
 pub fn check_list(names: &[&str]) {
     let file: serde_json::Value =
         serde_json::from_str(include_str!("../scenarios.json")).expect("scenarios.json parses");

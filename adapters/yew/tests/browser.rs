@@ -1,20 +1,24 @@
 //! `use_flow`, `FlowProvider` and `use_flow_context` in headless Chromium
 //! against a real `examples/adapter-server` (run by `adapters/test.sh`):
-//! the shared scenarios of `adapters/test-support` on a small Yew app, and
+//! the shared scenarios of `adapters/test-support` on a small Yew app (and
+//! its shared-socket scenarios on a `FlowProvider` page with a
+//! `use_flow_on` component per joined resource), and
 //! what only Yew has (components re-rendering only for what they read,
 //! signals through the options, commands after unmount).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use todo_model::{DOMAIN, TodoAction, TodoModel, TodoState};
 use ui_flow::client::{FlowConnection, FlowOptions};
 use ui_flow::{OpId, PresenceStatus, SignalPayload};
 use ui_flow_adapter_test_support::scenario::{TodoApp, note_text, op_label};
+use ui_flow_adapter_test_support::shared_socket::SharedSocketApp;
 use ui_flow_adapter_test_support::{
     RowChange, RowLog, endpoint_url, fresh_id, fresh_resource, mount_point, row, rows, scenarios,
-    server_url, until,
+    server_url, shared_socket_scenarios, until,
 };
 use ui_flow_yew::{FlowProvider, UseFlowHandle, use_flow, use_flow_context, use_flow_on};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -42,18 +46,28 @@ impl<T> PartialEq for Probe<T> {
     }
 }
 
-/// Where a component leaves its handle, how often it rendered, and the
-/// signals it received.
+/// Where a component leaves its handle, how often it rendered, the item
+/// ids it ever rendered, and the signals it received.
 #[derive(Default)]
 struct Seen {
     flow: RefCell<Option<Flow>>,
     renders: Cell<u32>,
+    items: RefCell<HashSet<u64>>,
     signals: RefCell<Vec<(String, SignalPayload)>>,
 }
 
 impl Seen {
     fn flow(&self) -> Flow {
         self.flow.borrow().clone().expect("the component rendered")
+    }
+
+    /// Notes a render of `flow`.
+    fn rendering(&self, flow: &Flow) {
+        self.renders.set(self.renders.get() + 1);
+        self.items
+            .borrow_mut()
+            .extend(flow.state().items.iter().map(|t| t.id));
+        *self.flow.borrow_mut() = Some(flow.clone());
     }
 }
 
@@ -78,12 +92,17 @@ fn item_rows(state: &TodoState) -> Html {
 #[component]
 fn App(props: &AppProps) -> Html {
     let flow = use_flow::<TodoModel>(&props.url, props.options.clone());
-    props.seen.0.renders.set(props.seen.0.renders.get() + 1);
-    *props.seen.0.flow.borrow_mut() = Some(flow.clone());
+    props.seen.0.rendering(&flow);
+    flow_view(&flow)
+}
+
+/// A flow's view by the conventions of the shared scenarios.
+fn flow_view(flow: &Flow) -> Html {
     html! {
         <>
             <p class="status">{format!("{:?}", flow.status())}</p>
             <p class="latency">{flow.latency().map(|_| "measured")}</p>
+            <p class="resource">{flow.resource_status().map(|s| format!("{s:?}"))}</p>
             <ul>{item_rows(&flow.state())}</ul>
             <ul>{for flow.presence().iter().map(|m| html! { <li data-user={m.user_id.clone()}></li> })}</ul>
             <ul>{for flow.ops().iter().map(|(id, state)| html! { <li data-op={id.to_string()} data-op-state={op_label(state)}></li> })}</ul>
@@ -301,66 +320,167 @@ fn On(props: &OnProps) -> Html {
 struct PageProps {
     resource: AttrValue,
     same: Probe<Seen>,
-    other: Probe<Seen>,
 }
 
-/// One provider, one component on its URL's resource, one on another.
+/// One provider and one component asking for its URL's resource.
 #[component]
 fn Page(props: &PageProps) -> Html {
     let url = AttrValue::from(server_url(&props.resource, "ann"));
-    let other = AttrValue::from(format!("{}-other", props.resource));
     html! {
         <FlowProvider<TodoModel> {url}>
             <On resource={props.resource.clone()} seen={props.same.clone()} />
-            <On resource={other} seen={props.other.clone()} />
         </FlowProvider<TodoModel>>
     }
 }
 
+/// What only Yew's `use_flow_on` has: asked for the provider URL's own
+/// resource it is the provider's connection, not a join (the
+/// shared-socket scenarios below cover the joined resources).
 #[wasm_bindgen_test]
-async fn use_flow_on_shares_the_providers_socket_and_joins_another_resource() {
+async fn use_flow_on_of_the_providers_resource_is_the_providers_connection() {
     let root = mount_point();
-    let (same, other) = (Probe::<Seen>::default(), Probe::<Seen>::default());
+    let same = Probe::<Seen>::default();
     let props = PageProps {
         resource: fresh_resource("yew-shared").into(),
         same: same.clone(),
-        other: other.clone(),
     };
     let _app = yew::Renderer::<Page>::with_root_and_props(root.clone().into(), props).render();
-    until("both components rendered", || {
-        same.0.flow.borrow().is_some() && other.0.flow.borrow().is_some()
-    })
-    .await;
-    let (same, other) = (same.0.flow(), other.0.flow());
+    until("the component rendered", || same.0.flow.borrow().is_some()).await;
+    let same = same.0.flow();
     until("the provider's snapshot", || {
         same.status().is_open() && same.state().items.len() == 2
     })
     .await;
     assert_eq!(same.resource_status(), None, "the URL's own resource");
-
-    // The other resource is joined on the provider's socket (the server
-    // serves channels): its own store and state, one connection, and an
-    // action on it acts on it alone.
-    until("the other resource joined with its own state", || {
-        other.resource_status() == Some(ui_flow::client::ResourceStatus::Joined)
-            && other.state().items.len() == 2
-    })
-    .await;
-    assert!(other.status().is_open(), "the shared socket's status");
-    assert!(same != other);
-    let op = other
-        .send_action(TodoAction::Toggle { id: 2 })
-        .expect("sent");
-    until("the other resource shows its toggle, acknowledged", || {
-        other.state().items.iter().any(|t| t.id == 2 && t.done)
-            && matches!(other.op(op), Some(ui_flow::client::OpState::Ok { .. }))
-    })
-    .await;
-    assert!(
-        same.state().items.iter().any(|t| t.id == 2 && !t.done),
-        "the URL's resource did not get the other's change"
-    );
 }
+
+/// A component on a resource joined on the provider's socket, shown in
+/// its own `data-resource` element.
+#[derive(Properties, PartialEq)]
+struct JoinedProps {
+    index: usize,
+    resource: AttrValue,
+    options: FlowOptions,
+    seen: Probe<Seen>,
+}
+
+#[component]
+fn JoinedResource(props: &JoinedProps) -> Html {
+    let Some(flow) = use_flow_on::<TodoModel>(&props.resource, props.options.clone()) else {
+        return html! {};
+    };
+    props.seen.0.rendering(&flow);
+    html! { <div data-resource={props.index.to_string()}>{flow_view(&flow)}</div> }
+}
+
+#[derive(Properties, PartialEq)]
+struct SeenProps {
+    seen: Probe<Seen>,
+}
+
+/// The provider URL's resource, through the context.
+#[component]
+fn UrlResource(props: &SeenProps) -> Html {
+    let flow = use_flow_context::<TodoModel>().expect("a provider");
+    props.seen.0.rendering(&flow);
+    html! { <div data-resource="0">{flow_view(&flow)}</div> }
+}
+
+#[derive(Properties, PartialEq, Clone)]
+struct SharedPageProps {
+    url: AttrValue,
+    options: FlowOptions,
+    joined: Vec<AttrValue>,
+    /// Which joined resources are mounted (by index, 0 unused).
+    shown: Vec<bool>,
+    seen: Vec<Probe<Seen>>,
+}
+
+/// One provider, its URL's resource, and a component per joined resource.
+#[component]
+fn SharedPage(props: &SharedPageProps) -> Html {
+    let joined = props
+        .joined
+        .iter()
+        .enumerate()
+        .map(|(i, resource)| (i + 1, resource))
+        .filter(|(index, _)| props.shown[*index])
+        .map(|(index, resource)| {
+            html! {
+                <JoinedResource key={index} {index} resource={resource.clone()}
+                    options={props.options.clone()} seen={props.seen[index].clone()} />
+            }
+        });
+    html! {
+        <FlowProvider<TodoModel> url={props.url.clone()} options={props.options.clone()}>
+            <UrlResource seen={props.seen[0].clone()} />
+            {for joined}
+        </FlowProvider<TodoModel>>
+    }
+}
+
+/// [`SharedPage`] mounted, with its props (changed to unmount a joined
+/// resource) and the handle that unmounts it.
+struct YewPage {
+    page: Element,
+    props: RefCell<SharedPageProps>,
+    app: RefCell<Option<AppHandle<SharedPage>>>,
+}
+
+impl SharedSocketApp for YewPage {
+    fn mount(url: String, options: FlowOptions, joined: Vec<String>) -> Self {
+        let root = mount_point();
+        let props = SharedPageProps {
+            url: url.into(),
+            options,
+            shown: vec![true; joined.len() + 1],
+            seen: (0..=joined.len()).map(|_| Probe::default()).collect(),
+            joined: joined.into_iter().map(AttrValue::from).collect(),
+        };
+        let app =
+            yew::Renderer::<SharedPage>::with_root_and_props(root.clone().into(), props.clone())
+                .render();
+        YewPage {
+            page: root.into(),
+            props: RefCell::new(props),
+            app: RefCell::new(Some(app)),
+        }
+    }
+
+    fn page(&self) -> &Element {
+        &self.page
+    }
+
+    fn act(&self, resource: usize, action: TodoAction) -> OpId {
+        let flow = self.props.borrow().seen[resource].0.flow();
+        let change = action.optimistic(&flow.state());
+        flow.send(action, change).expect("sent")
+    }
+
+    fn was_shown(&self, resource: usize, id: u64) -> bool {
+        self.props.borrow().seen[resource]
+            .0
+            .items
+            .borrow()
+            .contains(&id)
+    }
+
+    fn leave(&self, resource: usize) {
+        let mut props = self.props.borrow_mut();
+        props.shown[resource] = false;
+        if let Some(app) = self.app.borrow_mut().as_mut() {
+            app.update(props.clone());
+        }
+    }
+
+    fn unmount(self) {
+        if let Some(app) = self.app.take() {
+            app.destroy();
+        }
+    }
+}
+
+shared_socket_scenarios!(YewPage);
 
 #[wasm_bindgen_test]
 async fn use_flow_on_without_a_provider_is_none() {

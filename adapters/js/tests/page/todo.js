@@ -16,11 +16,10 @@ export function applyDelta(state, delta) {
   }
 }
 
-/** Mounts a list bound to a new FlowClient (with `extra` options, such as
- * the token) and records what it saw. */
-function mount(url, extra = {}) {
-  const root = document.createElement("div");
-  document.body.append(root);
+/** A list in `root` rendering a to-do state, and what it saw: every row
+ * inserted and removed (`seen.rows`), so a test sees an optimistic row that
+ * came and went between two of its checks. */
+function listIn(root) {
   const list = document.createElement("ul");
   root.append(list);
   const seen = { statuses: [], deltas: [], notes: [], rows: [] };
@@ -34,25 +33,73 @@ function mount(url, extra = {}) {
       }),
     );
   };
-  // Every row insertion and removal, so a test sees an optimistic row that
-  // came and went between two of its checks.
   new MutationObserver((records) => {
     for (const r of records) {
       for (const n of r.addedNodes) if (n.dataset) seen.rows.push(["added", n.dataset.id]);
       for (const n of r.removedNodes) if (n.dataset) seen.rows.push(["removed", n.dataset.id]);
     }
   }).observe(list, { childList: true });
-  const client = FlowClient.connect(url, {
-    applyDelta,
-    subscribe: ["todos"],
-    onState: render,
-    onStatus: (status) => seen.statuses.push(status.kind),
-    onDelta: (delta, seq) => seen.deltas.push({ delta, seq }),
-    onNotify: (domain, event, correlationId) => seen.notes.push({ domain, event, correlationId }),
-    ...extra,
-  });
+  return { list, seen, render };
+}
+
+/** Options that render with `render` and record into `seen`. */
+const recording = ({ seen, render }) => ({
+  applyDelta,
+  subscribe: ["todos"],
+  onState: render,
+  onStatus: (status) => seen.statuses.push(status.kind),
+  onDelta: (delta, seq) => seen.deltas.push({ delta, seq }),
+  onNotify: (domain, event, correlationId) => seen.notes.push({ domain, event, correlationId }),
+});
+
+/** Mounts a list bound to a new FlowClient (with `extra` options, such as
+ * the token) and records what it saw. */
+function mount(url, extra = {}) {
+  const root = document.createElement("div");
+  document.body.append(root);
+  const { list, seen, render } = listIn(root);
+  const client = FlowClient.connect(url, { ...recording({ seen, render }), ...extra });
   return { root, list, client, seen };
 }
 
+/** Mounts one socket on `url` (resource 0, through a FlowClient with
+ * `extra` options) and joins each of `joined` on it (resources 1, 2, ...),
+ * each rendered in its own `[data-resource]` element like `mount`'s list.
+ * `resources[i].handle` is the FlowClient or FlowResource; `leave(i)`
+ * closes a joined resource and removes its view. */
+function mountShared(url, extra, joined) {
+  const root = document.createElement("div");
+  document.body.append(root);
+  const view = (index) => {
+    const el = document.createElement("div");
+    el.dataset.resource = String(index);
+    root.append(el);
+    return { el, ...listIn(el) };
+  };
+  const first = view(0);
+  const client = FlowClient.connect(url, { ...recording(first), ...extra });
+  const socket = client.socket();
+  const resources = [{ ...first, handle: client }];
+  joined.forEach((resource, i) => {
+    const shown = view(i + 1);
+    resources.push({ ...shown, handle: socket.join(resource, recording(shown)) });
+  });
+  const leave = (index) => {
+    resources[index].handle.close();
+    resources[index].el.remove();
+  };
+  return { root, client, socket, resources, leave };
+}
+
+/** Resolves once `cond()` holds (checked every 10 ms), or rejects naming
+ * `what` after 10 s. */
+async function until(what, cond) {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+}
+
 await init();
-window.flowTest = { FlowClient, FlowSocket, applyDelta, mount, apps: [] };
+window.flowTest = { FlowClient, FlowSocket, applyDelta, mount, mountShared, until, apps: [] };
