@@ -103,11 +103,10 @@ impl<T> Slot<Option<T>> {
     }
 }
 
-impl<T> Slot<Option<Vec<T>>> {
-    /// A list that may be absent or nil (both meaning empty).
-    pub(crate) fn or_empty(self) -> Vec<T> {
-        self.0.flatten().unwrap_or_default()
-    }
+#[cold]
+#[inline(never)]
+fn over_max(message: &'static str, field: &'static str, value: u64, max: u64) -> Fault {
+    invalid(message, field, format!("{value} is over the maximum {max}"))
 }
 
 fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>) -> Fault {
@@ -335,36 +334,40 @@ impl<'a> Fields<'a> {
     /// An unsigned integer that fits `T`.
     #[inline]
     pub(crate) fn uint<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
+        let value = self.uint_up_to(field, T::MAX)?;
+        // Checked against `T::MAX` already, so this cannot fail.
+        T::from_u64(value).ok_or_else(|| over_max(self.message, field, value, T::MAX))
+    }
+
+    /// An unsigned integer up to `max`.
+    #[inline]
+    pub(crate) fn uint_up_to(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
         // Unsigned markers directly; anything else (a signed marker holding
         // a non-negative value is allowed) through rmp.
         if let Some((value, next)) = uint_at(self.buf, self.pos)
-            && let Some(value) = T::from_u64(value)
+            && value <= max
         {
             self.pos = next;
             return Ok(value);
         }
-        self.uint_slow(field)
+        self.uint_slow(field, max)
     }
 
-    /// [`uint`](Self::uint) for signed markers, and its errors.
+    /// [`uint_up_to`](Self::uint_up_to) for signed markers, and its errors.
     #[cold]
     #[inline(never)]
-    fn uint_slow<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
+    fn uint_slow(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
         let mut rest = self.rest();
         let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
             invalid(
                 self.message,
                 field,
-                format!("expected an unsigned integer up to {}", T::MAX),
+                format!("expected an unsigned integer up to {max}"),
             )
         })?;
-        let value = T::from_u64(value).ok_or_else(|| {
-            invalid(
-                self.message,
-                field,
-                format!("{value} is over the maximum {}", T::MAX),
-            )
-        })?;
+        if value > max {
+            return Err(over_max(self.message, field, value, max));
+        }
         self.advance_to(rest);
         Ok(value)
     }

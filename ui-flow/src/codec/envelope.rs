@@ -1,0 +1,381 @@
+//! The envelope of every server message as data: for each tag, its fields
+//! (name, kind of value, required or not) and what its `"c"` may be, read
+//! by one loop into [`Values`].
+//!
+//! This is the reader's structure only. It knows nothing of the
+//! application's payload types: payload bytes go to a [`Payloads`] as they
+//! are found, and the message is put together from the values afterwards
+//! (`codec::server`). One copy of this code serves every application type,
+//! and the per-message work is a table, not a function: in wasm the
+//! function-per-message reader it replaces was 13.6 KB (BENCHMARKS.md,
+//! "Client wasm size", fifth pass).
+//!
+//! The errors and their order are those of reading the fields one after
+//! the other: a field's value is read (and fails) before it is checked for
+//! a duplicate; unknown keys are skipped and checked as they come; after the
+//! last key, a missing `"c"` of `Joined` / `Left`, then the first missing
+//! required field in table order.
+
+use super::read::{Fault, Fields};
+use crate::error::DecodeError;
+use crate::op::OpId;
+use crate::presence::PresenceInfo;
+use crate::raw::RawValue;
+use crate::signal::SignalPayload;
+use crate::tag::ServerTag;
+
+/// Which of a server message's application types a payload has.
+#[derive(Clone, Copy)]
+pub(super) enum PayloadKind {
+    /// `Snapshot.state`.
+    State,
+    /// `Delta.delta`, or one entry of `Deltas.deltas`.
+    Delta,
+    /// `Notify.event`.
+    Event,
+}
+
+/// Receives each application payload of a frame as the reader finds it, in
+/// frame order, so that one that does not deserialize fails the frame at
+/// the same point as any other bad field.
+///
+/// The frame reader takes this as a trait object: only the deserialization
+/// of the payloads themselves is generic over the application's types.
+pub(super) trait Payloads<'a> {
+    fn take(
+        &mut self,
+        kind: PayloadKind,
+        bytes: &'a [u8],
+        message: &'static str,
+        field: &'static str,
+    ) -> Result<(), Fault>;
+}
+
+/// How a field's value is read, and which slot of [`Values`] it fills.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An unsigned integer up to the given maximum, into `uints`.
+    Uint(u64),
+    /// A UTF-8 string, into `strs`.
+    Str,
+    /// A boolean, into `bool`.
+    Bool,
+    /// An operation id, into `op_id`.
+    OpId,
+    /// One application payload, handed to [`Payloads`].
+    Payload(PayloadKind),
+    /// An array of `Delta` payloads, each handed to [`Payloads`].
+    Deltas,
+    /// An array of `PresenceInfo`, into `users`.
+    Users,
+    /// An array of strings, into `strings`.
+    Strings,
+    /// A `SignalPayload`, into `signal`.
+    Signal,
+    /// Any value kept as its bytes, into `raw`.
+    Raw,
+}
+
+/// One field of a message's table.
+struct Field {
+    name: &'static str,
+    kind: Kind,
+    /// Which of the kind's slots in [`Values`] (for `uints`, `strs`, `users`).
+    slot: u8,
+    /// Optional fields may be absent or nil; required ones may not be nil.
+    optional: bool,
+}
+
+const fn req(name: &'static str, kind: Kind, slot: u8) -> Field {
+    Field {
+        name,
+        kind,
+        slot,
+        optional: false,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind, slot: u8) -> Field {
+    Field {
+        name,
+        kind,
+        slot,
+        optional: true,
+    }
+}
+
+/// What a message's `"c"` is.
+#[derive(Clone, Copy, PartialEq)]
+enum ChannelKey {
+    /// Not a field: a message of the connection, where `"c"` is an unknown key.
+    None,
+    /// Optional, nil or 0 meaning channel 0.
+    Optional,
+    /// Required, 1 to 65535 (`Joined`, `Left`).
+    Named,
+}
+
+/// A message's fields and its `"c"`.
+struct Layout {
+    fields: &'static [Field],
+    channel: ChannelKey,
+}
+
+const U8: Kind = Kind::Uint(u8::MAX as u64);
+const U16: Kind = Kind::Uint(u16::MAX as u64);
+const U32: Kind = Kind::Uint(u32::MAX as u64);
+const U64: Kind = Kind::Uint(u64::MAX);
+
+/// `seq`, `timestamp`, `epoch` and `prev` of `Delta` and `Deltas`, after
+/// their body.
+macro_rules! delta_layout {
+    ($body:expr) => {
+        Layout {
+            fields: &[
+                $body,
+                req("seq", U64, 0),
+                req("timestamp", U64, 1),
+                opt("epoch", U32, 2),
+                opt("prev", U64, 3),
+            ],
+            channel: ChannelKey::Optional,
+        }
+    };
+}
+
+/// The layout of a known tag, in the spec's field order (which is also the
+/// order in which missing required fields are looked for).
+fn layout(tag: ServerTag) -> &'static Layout {
+    use ChannelKey::{Named, Optional};
+    const CONNECTED: Layout = Layout {
+        fields: &[
+            req("protocol_version", U8, 0),
+            req("connection_id", Kind::Str, 0),
+            opt("user_id", Kind::Str, 1),
+            opt("channels", U16, 1),
+        ],
+        channel: ChannelKey::None,
+    };
+    const PONG: Layout = Layout {
+        fields: &[req("client_ts", U64, 0), req("server_ts", U64, 1)],
+        channel: ChannelKey::None,
+    };
+    const ERROR: Layout = Layout {
+        fields: &[
+            opt("code", Kind::Str, 0),
+            req("message", Kind::Str, 1),
+            req("fatal", Kind::Bool, 0),
+            opt("op_id", Kind::OpId, 0),
+        ],
+        channel: Optional,
+    };
+    const JOINED: Layout = Layout {
+        fields: &[],
+        channel: Named,
+    };
+    const LEFT: Layout = Layout {
+        fields: &[opt("code", Kind::Str, 0), opt("message", Kind::Str, 1)],
+        channel: Named,
+    };
+    const SNAPSHOT: Layout = Layout {
+        fields: &[
+            req("state", Kind::Payload(PayloadKind::State), 0),
+            req("seq", U64, 0),
+            req("timestamp", U64, 1),
+            opt("epoch", U32, 2),
+        ],
+        channel: Optional,
+    };
+    const DELTA: Layout = delta_layout!(req("delta", Kind::Payload(PayloadKind::Delta), 0));
+    const DELTAS: Layout = delta_layout!(req("deltas", Kind::Deltas, 0));
+    const PRESENCE: Layout = Layout {
+        fields: &[req("users", Kind::Users, 0)],
+        channel: Optional,
+    };
+    const PRESENCE_DIFF: Layout = Layout {
+        fields: &[
+            opt("joined", Kind::Users, 0),
+            opt("updated", Kind::Users, 1),
+            opt("left", Kind::Strings, 0),
+        ],
+        channel: Optional,
+    };
+    const SIGNAL: Layout = Layout {
+        fields: &[
+            req("from_user_id", Kind::Str, 0),
+            req("signal", Kind::Signal, 0),
+        ],
+        channel: Optional,
+    };
+    const NOTIFY: Layout = Layout {
+        fields: &[
+            req("domain", Kind::Str, 0),
+            req("event", Kind::Payload(PayloadKind::Event), 0),
+            opt("correlation_id", Kind::OpId, 0),
+        ],
+        channel: Optional,
+    };
+    const PROGRESS: Layout = Layout {
+        fields: &[
+            req("op_id", Kind::OpId, 0),
+            opt("percent", U8, 0),
+            opt("message", Kind::Str, 0),
+        ],
+        channel: Optional,
+    };
+    const ACTION_OK: Layout = Layout {
+        fields: &[req("op_id", Kind::OpId, 0), opt("result", Kind::Raw, 0)],
+        channel: Optional,
+    };
+    const ACTION_ERR: Layout = Layout {
+        fields: &[
+            req("op_id", Kind::OpId, 0),
+            opt("code", Kind::Str, 0),
+            req("message", Kind::Str, 1),
+        ],
+        channel: Optional,
+    };
+    match tag {
+        ServerTag::CONNECTED => &CONNECTED,
+        ServerTag::PONG => &PONG,
+        ServerTag::ERROR => &ERROR,
+        ServerTag::JOINED => &JOINED,
+        ServerTag::LEFT => &LEFT,
+        ServerTag::SNAPSHOT => &SNAPSHOT,
+        ServerTag::DELTA => &DELTA,
+        ServerTag::DELTAS => &DELTAS,
+        ServerTag::PRESENCE => &PRESENCE,
+        ServerTag::PRESENCE_DIFF => &PRESENCE_DIFF,
+        ServerTag::SIGNAL => &SIGNAL,
+        ServerTag::NOTIFY => &NOTIFY,
+        ServerTag::PROGRESS => &PROGRESS,
+        ServerTag::ACTION_OK => &ACTION_OK,
+        _ => &ACTION_ERR,
+    }
+}
+
+/// The values of one frame's fields, by kind and slot (see the layouts).
+/// An optional field that was absent or nil leaves its slot `None`; a
+/// required field that was read has its slot set. Payloads are not here:
+/// they went to a [`Payloads`].
+#[derive(Default)]
+pub(super) struct Values {
+    pub(super) uints: [Option<u64>; 4],
+    pub(super) strs: [Option<String>; 2],
+    pub(super) bool: Option<bool>,
+    pub(super) op_id: Option<OpId>,
+    pub(super) users: [Option<Vec<PresenceInfo>>; 2],
+    pub(super) strings: Option<Vec<String>>,
+    pub(super) signal: Option<SignalPayload>,
+    pub(super) raw: Option<RawValue>,
+}
+
+/// Reads the fields of a known server message (`f` is on its first field,
+/// after `"t"`), handing payloads to `payloads`. Stops at the first error.
+pub(super) fn read_fields<'a>(
+    f: &mut Fields<'a>,
+    tag: ServerTag,
+    payloads: &mut dyn Payloads<'a>,
+) -> Result<Values, Fault> {
+    let layout = layout(tag);
+    let mut values = Values::default();
+    // Bit i: field i of the layout was read.
+    let mut seen = 0u8;
+    while let Some(key) = f.next_key()? {
+        if let Some(i) = layout.fields.iter().position(|d| d.name.as_bytes() == key) {
+            read_value(f, &layout.fields[i], &mut values, payloads)?;
+            if seen & (1 << i) != 0 {
+                return Err(duplicate(f.message, layout.fields[i].name));
+            }
+            seen |= 1 << i;
+        } else if key == b"c" && layout.channel == ChannelKey::Optional {
+            f.channel_field()?;
+        } else if key == b"c" && layout.channel == ChannelKey::Named {
+            f.named_channel_field()?;
+        } else {
+            f.skip()?;
+        }
+    }
+    if layout.channel == ChannelKey::Named {
+        f.channel_required()?;
+    }
+    for (i, d) in layout.fields.iter().enumerate() {
+        if !d.optional && seen & (1 << i) == 0 {
+            return Err(missing(f.message, d.name));
+        }
+    }
+    Ok(values)
+}
+
+/// Reads one field's value into its slot.
+fn read_value<'a>(
+    f: &mut Fields<'a>,
+    d: &Field,
+    values: &mut Values,
+    payloads: &mut dyn Payloads<'a>,
+) -> Result<(), Fault> {
+    if d.optional && f.take_nil() {
+        return Ok(());
+    }
+    let (name, slot) = (d.name, usize::from(d.slot));
+    match d.kind {
+        Kind::Uint(max) => values.uints[slot] = Some(f.uint_up_to(name, max)?),
+        Kind::Str => values.strs[slot] = Some(f.string(name)?),
+        Kind::Bool => values.bool = Some(f.bool(name)?),
+        Kind::OpId => values.op_id = Some(f.op_id(name)?),
+        Kind::Payload(kind) => payloads.take(kind, f.payload_bytes()?, f.message, name)?,
+        Kind::Deltas => {
+            let message = f.message;
+            f.array(name, |f, field| {
+                payloads.take(PayloadKind::Delta, f.payload_bytes()?, message, field)
+            })?;
+        }
+        Kind::Users => values.users[slot] = Some(f.array(name, Fields::presence_info)?),
+        Kind::Strings => values.strings = Some(f.strings(name)?),
+        Kind::Signal => values.signal = Some(f.signal(name)?),
+        Kind::Raw => values.raw = Some(f.raw(name)?),
+    }
+    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate(message: &'static str, field: &'static str) -> Fault {
+    DecodeError::DuplicateField { message, field }.into()
+}
+
+#[cold]
+#[inline(never)]
+fn missing(message: &'static str, field: &'static str) -> Fault {
+    DecodeError::MissingField { message, field }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every known tag has a layout of its own whose fields fit the
+    /// reader's bit set and slots, with distinct names and no `"c"` or `"t"`.
+    #[test]
+    fn layouts_fit_the_reader() {
+        for row in ServerTag::ALL {
+            let layout = layout(ServerTag(row.tag));
+            assert!(layout.fields.len() <= 8, "{}", row.name);
+            for (i, d) in layout.fields.iter().enumerate() {
+                assert!(!matches!(d.name, "c" | "t"), "{}", row.name);
+                assert!(
+                    layout.fields[..i].iter().all(|e| e.name != d.name),
+                    "{}.{} twice",
+                    row.name,
+                    d.name
+                );
+                let slots = match d.kind {
+                    Kind::Uint(_) => 4,
+                    Kind::Str | Kind::Users => 2,
+                    _ => 1,
+                };
+                assert!(usize::from(d.slot) < slots, "{}.{}", row.name, d.name);
+            }
+        }
+    }
+}
