@@ -29,8 +29,10 @@ use crate::tag::ServerTag;
 pub(super) enum PayloadKind {
     /// `Snapshot.state`.
     State,
-    /// `Delta.delta`, or one entry of `Deltas.deltas`.
+    /// `Delta.delta`.
     Delta,
+    /// One entry of `Deltas.deltas`.
+    DeltasEntry,
     /// `Notify.event`.
     Event,
 }
@@ -115,10 +117,60 @@ enum ChannelKey {
     Named,
 }
 
+/// The server messages this build knows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Message {
+    Connected,
+    Pong,
+    Error,
+    Joined,
+    Left,
+    Snapshot,
+    Delta,
+    Deltas,
+    Presence,
+    PresenceDiff,
+    Signal,
+    Notify,
+    Progress,
+    ActionOk,
+    ActionErr,
+}
+
 /// A message's fields and its `"c"`.
-struct Layout {
+pub(super) struct Layout {
+    pub(super) message: Message,
+    /// The tag's name (as in the tag table), for errors.
+    pub(super) name: &'static str,
     fields: &'static [Field],
     channel: ChannelKey,
+    /// Bit i: field i is required.
+    required: u8,
+}
+
+impl Layout {
+    const fn new(
+        message: Message,
+        name: &'static str,
+        fields: &'static [Field],
+        channel: ChannelKey,
+    ) -> Self {
+        let mut required = 0;
+        let mut i = 0;
+        while i < fields.len() {
+            if !fields[i].optional {
+                required |= 1 << i;
+            }
+            i += 1;
+        }
+        Layout {
+            message,
+            name,
+            fields,
+            channel,
+            required,
+        }
+    }
 }
 
 const U8: Kind = Kind::Uint(u8::MAX as u64);
@@ -129,113 +181,141 @@ const U64: Kind = Kind::Uint(u64::MAX);
 /// `seq`, `timestamp`, `epoch` and `prev` of `Delta` and `Deltas`, after
 /// their body.
 macro_rules! delta_layout {
-    ($body:expr) => {
-        Layout {
-            fields: &[
+    ($message:expr, $name:literal, $body:expr) => {
+        Layout::new(
+            $message,
+            $name,
+            &[
                 $body,
                 req("seq", U64, 0),
                 req("timestamp", U64, 1),
                 opt("epoch", U32, 2),
                 opt("prev", U64, 3),
             ],
-            channel: ChannelKey::Optional,
-        }
+            ChannelKey::Optional,
+        )
     };
 }
 
-/// The layout of a known tag, in the spec's field order (which is also the
-/// order in which missing required fields are looked for).
-fn layout(tag: ServerTag) -> &'static Layout {
+/// The layout of a tag, `None` when this build does not know it. Fields are
+/// in the spec's order, which is also the order in which missing required
+/// fields are looked for.
+pub(super) fn layout(tag: ServerTag) -> Option<&'static Layout> {
     use ChannelKey::{Named, Optional};
-    const CONNECTED: Layout = Layout {
-        fields: &[
+    const CONNECTED: Layout = Layout::new(
+        Message::Connected,
+        "Connected",
+        &[
             req("protocol_version", U8, 0),
             req("connection_id", Kind::Str, 0),
             opt("user_id", Kind::Str, 1),
             opt("channels", U16, 1),
         ],
-        channel: ChannelKey::None,
-    };
-    const PONG: Layout = Layout {
-        fields: &[req("client_ts", U64, 0), req("server_ts", U64, 1)],
-        channel: ChannelKey::None,
-    };
-    const ERROR: Layout = Layout {
-        fields: &[
+        ChannelKey::None,
+    );
+    const PONG: Layout = Layout::new(
+        Message::Pong,
+        "Pong",
+        &[req("client_ts", U64, 0), req("server_ts", U64, 1)],
+        ChannelKey::None,
+    );
+    const ERROR: Layout = Layout::new(
+        Message::Error,
+        "Error",
+        &[
             opt("code", Kind::Str, 0),
             req("message", Kind::Str, 1),
             req("fatal", Kind::Bool, 0),
             opt("op_id", Kind::OpId, 0),
         ],
-        channel: Optional,
-    };
-    const JOINED: Layout = Layout {
-        fields: &[],
-        channel: Named,
-    };
-    const LEFT: Layout = Layout {
-        fields: &[opt("code", Kind::Str, 0), opt("message", Kind::Str, 1)],
-        channel: Named,
-    };
-    const SNAPSHOT: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const JOINED: Layout = Layout::new(Message::Joined, "Joined", &[], Named);
+    const LEFT: Layout = Layout::new(
+        Message::Left,
+        "Left",
+        &[opt("code", Kind::Str, 0), opt("message", Kind::Str, 1)],
+        Named,
+    );
+    const SNAPSHOT: Layout = Layout::new(
+        Message::Snapshot,
+        "Snapshot",
+        &[
             req("state", Kind::Payload(PayloadKind::State), 0),
             req("seq", U64, 0),
             req("timestamp", U64, 1),
             opt("epoch", U32, 2),
         ],
-        channel: Optional,
-    };
-    const DELTA: Layout = delta_layout!(req("delta", Kind::Payload(PayloadKind::Delta), 0));
-    const DELTAS: Layout = delta_layout!(req("deltas", Kind::Deltas, 0));
-    const PRESENCE: Layout = Layout {
-        fields: &[req("users", Kind::Users, 0)],
-        channel: Optional,
-    };
-    const PRESENCE_DIFF: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const DELTA: Layout = delta_layout!(
+        Message::Delta,
+        "Delta",
+        req("delta", Kind::Payload(PayloadKind::Delta), 0)
+    );
+    const DELTAS: Layout = delta_layout!(Message::Deltas, "Deltas", req("deltas", Kind::Deltas, 0));
+    const PRESENCE: Layout = Layout::new(
+        Message::Presence,
+        "Presence",
+        &[req("users", Kind::Users, 0)],
+        Optional,
+    );
+    const PRESENCE_DIFF: Layout = Layout::new(
+        Message::PresenceDiff,
+        "PresenceDiff",
+        &[
             opt("joined", Kind::Users, 0),
             opt("updated", Kind::Users, 1),
             opt("left", Kind::Strings, 0),
         ],
-        channel: Optional,
-    };
-    const SIGNAL: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const SIGNAL: Layout = Layout::new(
+        Message::Signal,
+        "Signal",
+        &[
             req("from_user_id", Kind::Str, 0),
             req("signal", Kind::Signal, 0),
         ],
-        channel: Optional,
-    };
-    const NOTIFY: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const NOTIFY: Layout = Layout::new(
+        Message::Notify,
+        "Notify",
+        &[
             req("domain", Kind::Str, 0),
             req("event", Kind::Payload(PayloadKind::Event), 0),
             opt("correlation_id", Kind::OpId, 0),
         ],
-        channel: Optional,
-    };
-    const PROGRESS: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const PROGRESS: Layout = Layout::new(
+        Message::Progress,
+        "Progress",
+        &[
             req("op_id", Kind::OpId, 0),
             opt("percent", U8, 0),
             opt("message", Kind::Str, 0),
         ],
-        channel: Optional,
-    };
-    const ACTION_OK: Layout = Layout {
-        fields: &[req("op_id", Kind::OpId, 0), opt("result", Kind::Raw, 0)],
-        channel: Optional,
-    };
-    const ACTION_ERR: Layout = Layout {
-        fields: &[
+        Optional,
+    );
+    const ACTION_OK: Layout = Layout::new(
+        Message::ActionOk,
+        "ActionOk",
+        &[req("op_id", Kind::OpId, 0), opt("result", Kind::Raw, 0)],
+        Optional,
+    );
+    const ACTION_ERR: Layout = Layout::new(
+        Message::ActionErr,
+        "ActionErr",
+        &[
             req("op_id", Kind::OpId, 0),
             opt("code", Kind::Str, 0),
             req("message", Kind::Str, 1),
         ],
-        channel: Optional,
-    };
-    match tag {
+        Optional,
+    );
+    Some(match tag {
         ServerTag::CONNECTED => &CONNECTED,
         ServerTag::PONG => &PONG,
         ServerTag::ERROR => &ERROR,
@@ -250,8 +330,9 @@ fn layout(tag: ServerTag) -> &'static Layout {
         ServerTag::NOTIFY => &NOTIFY,
         ServerTag::PROGRESS => &PROGRESS,
         ServerTag::ACTION_OK => &ACTION_OK,
-        _ => &ACTION_ERR,
-    }
+        ServerTag::ACTION_ERR => &ACTION_ERR,
+        _ => return None,
+    })
 }
 
 /// The values of one frame's fields, by kind and slot (see the layouts).
@@ -259,9 +340,11 @@ fn layout(tag: ServerTag) -> &'static Layout {
 /// required field that was read has its slot set. Payloads are not here:
 /// they went to a [`Payloads`].
 #[derive(Default)]
-pub(super) struct Values {
+pub(super) struct Values<'a> {
     pub(super) uints: [Option<u64>; 4],
-    pub(super) strs: [Option<String>; 2],
+    /// Borrowed from the frame, so that reading allocates nothing that
+    /// the message does not keep.
+    pub(super) strs: [Option<&'a str>; 2],
     pub(super) bool: Option<bool>,
     pub(super) op_id: Option<OpId>,
     pub(super) users: [Option<Vec<PresenceInfo>>; 2],
@@ -270,20 +353,21 @@ pub(super) struct Values {
     pub(super) raw: Option<RawValue>,
 }
 
-/// Reads the fields of a known server message (`f` is on its first field,
-/// after `"t"`), handing payloads to `payloads`. Stops at the first error.
+/// Reads the fields of a server message laid out as `layout` (`f` is on
+/// its first field,
+/// after `"t"`) into `values`, which start empty, handing payloads to
+/// `payloads`. Stops at the first error.
 pub(super) fn read_fields<'a>(
     f: &mut Fields<'a>,
-    tag: ServerTag,
+    layout: &Layout,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<Values, Fault> {
-    let layout = layout(tag);
-    let mut values = Values::default();
+    values: &mut Values<'a>,
+) -> Result<(), Fault> {
     // Bit i: field i of the layout was read.
     let mut seen = 0u8;
     while let Some(key) = f.next_key()? {
         if let Some(i) = layout.fields.iter().position(|d| d.name.as_bytes() == key) {
-            read_value(f, &layout.fields[i], &mut values, payloads)?;
+            read_value(f, &layout.fields[i], values, payloads)?;
             if seen & (1 << i) != 0 {
                 return Err(duplicate(f.message, layout.fields[i].name));
             }
@@ -299,19 +383,17 @@ pub(super) fn read_fields<'a>(
     if layout.channel == ChannelKey::Named {
         f.channel_required()?;
     }
-    for (i, d) in layout.fields.iter().enumerate() {
-        if !d.optional && seen & (1 << i) == 0 {
-            return Err(missing(f.message, d.name));
-        }
+    if seen & layout.required != layout.required {
+        return Err(first_missing(f.message, layout, seen));
     }
-    Ok(values)
+    Ok(())
 }
 
 /// Reads one field's value into its slot.
 fn read_value<'a>(
     f: &mut Fields<'a>,
     d: &Field,
-    values: &mut Values,
+    values: &mut Values<'a>,
     payloads: &mut dyn Payloads<'a>,
 ) -> Result<(), Fault> {
     if d.optional && f.take_nil() {
@@ -320,14 +402,14 @@ fn read_value<'a>(
     let (name, slot) = (d.name, usize::from(d.slot));
     match d.kind {
         Kind::Uint(max) => values.uints[slot] = Some(f.uint_up_to(name, max)?),
-        Kind::Str => values.strs[slot] = Some(f.string(name)?),
+        Kind::Str => values.strs[slot] = Some(f.str(name)?),
         Kind::Bool => values.bool = Some(f.bool(name)?),
         Kind::OpId => values.op_id = Some(f.op_id(name)?),
         Kind::Payload(kind) => payloads.take(kind, f.payload_bytes()?, f.message, name)?,
         Kind::Deltas => {
             let message = f.message;
             f.array(name, |f, field| {
-                payloads.take(PayloadKind::Delta, f.payload_bytes()?, message, field)
+                payloads.take(PayloadKind::DeltasEntry, f.payload_bytes()?, message, field)
             })?;
         }
         Kind::Users => values.users[slot] = Some(f.array(name, Fields::presence_info)?),
@@ -344,9 +426,13 @@ fn duplicate(message: &'static str, field: &'static str) -> Fault {
     DecodeError::DuplicateField { message, field }.into()
 }
 
+/// The error for the first required field of `layout` not in `seen`.
 #[cold]
 #[inline(never)]
-fn missing(message: &'static str, field: &'static str) -> Fault {
+fn first_missing(message: &'static str, layout: &Layout, seen: u8) -> Fault {
+    let field = (layout.fields.iter().enumerate())
+        .find(|&(i, d)| !d.optional && seen & (1 << i) == 0)
+        .map_or("", |(_, d)| d.name);
     DecodeError::MissingField { message, field }.into()
 }
 
@@ -354,28 +440,51 @@ fn missing(message: &'static str, field: &'static str) -> Fault {
 mod tests {
     use super::*;
 
-    /// Every known tag has a layout of its own whose fields fit the
-    /// reader's bit set and slots, with distinct names and no `"c"` or `"t"`.
+    /// Every tag of the tag table has a layout of its own, under the
+    /// table's name, whose fields fit the reader's bit set and slots, with
+    /// distinct names and slots and no `"c"` or `"t"`; other tags have none.
     #[test]
     fn layouts_fit_the_reader() {
+        let mut messages = Vec::new();
         for row in ServerTag::ALL {
-            let layout = layout(ServerTag(row.tag));
+            let layout = layout(ServerTag(row.tag)).expect(row.name);
+            assert_eq!(layout.name, row.name);
+            assert_eq!(format!("{:?}", layout.message), row.name);
+            messages.push(layout.message);
             assert!(layout.fields.len() <= 8, "{}", row.name);
             for (i, d) in layout.fields.iter().enumerate() {
                 assert!(!matches!(d.name, "c" | "t"), "{}", row.name);
-                assert!(
-                    layout.fields[..i].iter().all(|e| e.name != d.name),
-                    "{}.{} twice",
-                    row.name,
-                    d.name
-                );
-                let slots = match d.kind {
-                    Kind::Uint(_) => 4,
-                    Kind::Str | Kind::Users => 2,
-                    _ => 1,
+                let class = |kind: Kind| match kind {
+                    Kind::Uint(_) => (0, 4),
+                    Kind::Str => (1, 2),
+                    Kind::Users => (2, 2),
+                    Kind::Bool => (3, 1),
+                    Kind::OpId => (4, 1),
+                    Kind::Strings => (5, 1),
+                    Kind::Signal => (6, 1),
+                    Kind::Raw => (7, 1),
+                    Kind::Payload(_) | Kind::Deltas => (8, usize::MAX),
                 };
+                let (kind, slots) = class(d.kind);
                 assert!(usize::from(d.slot) < slots, "{}.{}", row.name, d.name);
+                for e in &layout.fields[..i] {
+                    assert_ne!(e.name, d.name, "{}", row.name);
+                    if kind != 8 {
+                        assert!(
+                            class(e.kind).0 != kind || e.slot != d.slot,
+                            "{}.{} and {} share a slot",
+                            row.name,
+                            d.name,
+                            e.name
+                        );
+                    }
+                }
             }
+        }
+        messages.dedup();
+        assert_eq!(messages.len(), ServerTag::ALL.len());
+        for unknown in [7, 999, 1003, 65535] {
+            assert!(layout(ServerTag(unknown)).is_none());
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{PayloadKind, Payloads, Values, read_fields};
+use super::envelope::{Message, PayloadKind, Payloads, Values, layout, read_fields};
 use super::read::{Fault, Fields};
 use super::write::{Out, presence_diff_len};
 use super::{
@@ -275,9 +275,10 @@ where
         limits: &Limits,
     ) -> Result<(Channel, Decoded<Self>), DecodeError> {
         let mut payloads = Typed::<S, D, E>::default();
-        let (channel, read) = read_frame(bytes, limits, &mut payloads)?;
+        let mut values = Values::default();
+        let (channel, read) = read_frame(bytes, limits, &mut payloads, &mut values)?;
         let message = match read {
-            Decoded::Message((tag, values)) => Decoded::Message(payloads.build(tag, values)?),
+            Decoded::Message(message) => Decoded::Message(payloads.build(message, &mut values)?),
             Decoded::Unknown { tag } => Decoded::Unknown { tag },
         };
         Ok((channel, message))
@@ -288,13 +289,14 @@ where
 /// payloads: `Err` exactly when the frame does not decode apart from them
 /// (a payload is only checked to be one valid MessagePack value).
 pub(crate) fn frame_channel(bytes: &[u8], limits: &Limits) -> Result<Channel, DecodeError> {
-    read_frame(bytes, limits, &mut Skipped).map(|(channel, _)| channel)
+    read_frame(bytes, limits, &mut Skipped, &mut Values::default()).map(|(channel, _)| channel)
 }
 
 /// Payloads deserialized into the application's types, to be put into
 /// the message by [`build`](Typed::build).
 struct Typed<S, D, E> {
     state: Option<S>,
+    delta: Option<D>,
     deltas: Vec<D>,
     event: Option<E>,
 }
@@ -303,6 +305,7 @@ impl<S, D, E> Default for Typed<S, D, E> {
     fn default() -> Self {
         Typed {
             state: None,
+            delta: None,
             deltas: Vec::new(),
             event: None,
         }
@@ -324,7 +327,8 @@ where
     ) -> Result<(), Fault> {
         match kind {
             PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
-            PayloadKind::Delta => self.deltas.push(read_payload(bytes, message, field)?),
+            PayloadKind::Delta => self.delta = Some(read_payload(bytes, message, field)?),
+            PayloadKind::DeltasEntry => self.deltas.push(read_payload(bytes, message, field)?),
             PayloadKind::Event => self.event = Some(read_payload(bytes, message, field)?),
         }
         Ok(())
@@ -332,107 +336,106 @@ where
 }
 
 impl<S, D, E> Typed<S, D, E> {
-    /// The message of a known `tag` from its values and payloads.
+    /// The message from its values and payloads.
     ///
     /// The reader only returns values whose required fields it read (and
     /// whose payloads it handed over), so a required slot is never empty
     /// here: the defaults and the errors below cannot occur; they keep a
     /// broken invariant from turning into a panic.
     fn build(
-        mut self,
-        tag: ServerTag,
-        values: Values,
+        self,
+        message: Message,
+        v: &mut Values<'_>,
     ) -> Result<ServerMessage<S, D, E>, DecodeError> {
         let lost = |message: &'static str, field: &'static str| DecodeError::MissingField {
             message,
             field,
         };
-        let Values {
-            uints: [u0, u1, u2, u3],
-            strs: [s0, s1],
-            bool,
-            op_id: maybe_op_id,
-            users: [users0, users1],
-            strings,
-            signal,
-            raw,
-        } = values;
-        let op_id = maybe_op_id.unwrap_or_default();
+        let [u0, u1, u2, u3] = v.uints;
+        let op_id = v.op_id.unwrap_or_default();
         let seq = u0.unwrap_or_default();
         let timestamp = u1.unwrap_or_default();
         let epoch = u2.and_then(|e| u32::try_from(e).ok());
-        Ok(match tag {
-            ServerTag::CONNECTED => ServerMessage::Connected {
+        Ok(match message {
+            Message::Connected => ServerMessage::Connected {
                 protocol_version: u0.and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
-                connection_id: s0.unwrap_or_default(),
-                user_id: s1,
+                connection_id: owned(v.strs[0]).unwrap_or_default(),
+                user_id: owned(v.strs[1]),
                 channels: u1.and_then(|n| u16::try_from(n).ok()),
             },
-            ServerTag::PONG => ServerMessage::Pong {
+            Message::Pong => ServerMessage::Pong {
                 client_ts: seq,
                 server_ts: timestamp,
             },
-            ServerTag::ERROR => ServerMessage::Error {
-                code: s0.map(Into::into),
-                message: s1.unwrap_or_default(),
-                fatal: bool.unwrap_or_default(),
-                op_id: maybe_op_id,
+            Message::Error => ServerMessage::Error {
+                code: owned(v.strs[0]).map(Into::into),
+                message: owned(v.strs[1]).unwrap_or_default(),
+                fatal: v.bool.unwrap_or_default(),
+                op_id: v.op_id,
             },
-            ServerTag::JOINED => ServerMessage::Joined,
-            ServerTag::LEFT => ServerMessage::Left {
-                code: s0.map(Into::into),
-                message: s1,
+            Message::Joined => ServerMessage::Joined,
+            Message::Left => ServerMessage::Left {
+                code: owned(v.strs[0]).map(Into::into),
+                message: owned(v.strs[1]),
             },
-            ServerTag::SNAPSHOT => ServerMessage::Snapshot {
+            Message::Snapshot => ServerMessage::Snapshot {
                 state: self.state.ok_or_else(|| lost("Snapshot", "state"))?,
                 seq,
                 timestamp,
                 epoch,
             },
-            ServerTag::DELTA => ServerMessage::Delta {
-                delta: self.deltas.pop().ok_or_else(|| lost("Delta", "delta"))?,
+            Message::Delta => ServerMessage::Delta {
+                delta: self.delta.ok_or_else(|| lost("Delta", "delta"))?,
                 seq,
                 timestamp,
                 epoch,
                 prev: u3,
             },
-            ServerTag::DELTAS => ServerMessage::Deltas {
+            Message::Deltas => ServerMessage::Deltas {
                 deltas: self.deltas,
                 seq,
                 timestamp,
                 epoch,
                 prev: u3,
             },
-            ServerTag::PRESENCE => ServerMessage::Presence {
-                users: users0.unwrap_or_default(),
+            Message::Presence => ServerMessage::Presence {
+                users: v.users[0].take().unwrap_or_default(),
             },
-            ServerTag::PRESENCE_DIFF => ServerMessage::PresenceDiff(PresenceDiff {
-                joined: users0.unwrap_or_default(),
-                updated: users1.unwrap_or_default(),
-                left: strings.unwrap_or_default(),
+            Message::PresenceDiff => ServerMessage::PresenceDiff(PresenceDiff {
+                joined: v.users[0].take().unwrap_or_default(),
+                updated: v.users[1].take().unwrap_or_default(),
+                left: v.strings.take().unwrap_or_default(),
             }),
-            ServerTag::SIGNAL => ServerMessage::Signal {
-                from_user_id: s0.unwrap_or_default(),
-                signal: signal.ok_or_else(|| lost("Signal", "signal"))?,
+            Message::Signal => ServerMessage::Signal {
+                from_user_id: owned(v.strs[0]).unwrap_or_default(),
+                signal: v.signal.take().ok_or_else(|| lost("Signal", "signal"))?,
             },
-            ServerTag::NOTIFY => ServerMessage::Notify {
-                domain: s0.unwrap_or_default(),
+            Message::Notify => ServerMessage::Notify {
+                domain: owned(v.strs[0]).unwrap_or_default(),
                 event: self.event.ok_or_else(|| lost("Notify", "event"))?,
-                correlation_id: maybe_op_id,
+                correlation_id: v.op_id,
             },
-            ServerTag::PROGRESS => ServerMessage::Progress {
+            Message::Progress => ServerMessage::Progress {
                 op_id,
                 percent: u0.and_then(|n| u8::try_from(n).ok()),
-                message: s0,
+                message: owned(v.strs[0]),
             },
-            ServerTag::ACTION_OK => ServerMessage::ActionOk { op_id, result: raw },
-            _ => ServerMessage::ActionErr {
+            Message::ActionOk => ServerMessage::ActionOk {
                 op_id,
-                code: s0,
-                message: s1.unwrap_or_default(),
+                result: v.raw.take(),
+            },
+            Message::ActionErr => ServerMessage::ActionErr {
+                op_id,
+                code: owned(v.strs[0]),
+                message: owned(v.strs[1]).unwrap_or_default(),
             },
         })
     }
+}
+
+/// A string of the frame, owned.
+fn owned(text: Option<&str>) -> Option<String> {
+    text.map(str::to_owned)
 }
 
 /// Payloads that are not deserialized at all (their bytes were walked).
@@ -450,17 +453,18 @@ impl<'a> Payloads<'a> for Skipped {
     }
 }
 
-/// Reads one frame, handing its payloads to `payloads`: the channel, and
-/// the tag with the values of its fields. Not generic, so one copy serves
-/// every application type.
+/// Reads one frame, handing its payloads to `payloads` and its other
+/// fields to `values`: the channel and the tag. Not generic, so one copy
+/// serves every application type.
 #[inline(never)]
 fn read_frame<'a>(
     bytes: &'a [u8],
     limits: &Limits,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<(Channel, Decoded<(ServerTag, Values)>), DecodeError> {
+    values: &mut Values<'a>,
+) -> Result<(Channel, Decoded<Message>), DecodeError> {
     decode_frame(bytes, limits, |tag, f| {
-        read(bytes, limits, ServerTag(tag), f, payloads).map_err(DecodeError::from)
+        read(bytes, limits, ServerTag(tag), f, payloads, values).map_err(DecodeError::from)
     })
 }
 
@@ -470,8 +474,9 @@ fn read<'a>(
     tag: ServerTag,
     mut f: Fields<'a>,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<(Channel, Decoded<(ServerTag, Values)>), Fault> {
-    let Some(name) = tag.name() else {
+    values: &mut Values<'a>,
+) -> Result<(Channel, Decoded<Message>), Fault> {
+    let Some(layout) = layout(tag) else {
         // Nothing of an unknown message is read, but it must still be a
         // valid frame.
         validate(bytes, limits)?;
@@ -479,10 +484,10 @@ fn read<'a>(
         f.finish_unknown()?;
         return Ok((Channel::URL, Decoded::Unknown { tag: tag.0 }));
     };
-    f.message = name;
-    let values = read_fields(&mut f, tag, payloads)?;
+    f.message = layout.name;
+    read_fields(&mut f, layout, payloads, values)?;
     f.finish_frame()?;
-    Ok((Channel(f.channel), Decoded::Message((tag, values))))
+    Ok((Channel(f.channel), Decoded::Message(layout.message)))
 }
 
 /// Encodes a server `Signal` that relays `signal`, the encoded SignalPayload
