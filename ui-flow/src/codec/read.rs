@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::scan;
 use crate::error::DecodeError;
 use crate::op::OpId;
-use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::presence::PresenceStatus;
 use crate::quoted::Quoted;
 use crate::raw::RawValue;
 use crate::signal::SignalPayload;
@@ -501,81 +501,27 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// A `PresenceInfo` map.
-    pub(crate) fn presence_info(&mut self, field: &'static str) -> Result<PresenceInfo, Fault> {
-        const M: &str = "PresenceInfo";
-        let mut map = self.open_nested(field, M)?;
-        let (mut user_id, mut name, mut status, mut connected_at) =
-            (Slot::new(), Slot::new(), Slot::new(), Slot::new());
-        while let Some(key) = map.next_key()? {
-            match key {
-                b"user_id" => user_id.set(map.string("user_id")?, M, "user_id")?,
-                b"name" => name.set(map.opt("name", Fields::string)?, M, "name")?,
-                b"status" => status.set(map.presence_status("status")?, M, "status")?,
-                b"connected_at" => {
-                    connected_at.set(map.uint("connected_at")?, M, "connected_at")?
-                }
-                _ => map.skip()?,
-            }
-        }
+    /// The map at the cursor, the value of `field`, read by `read` as the
+    /// nested type `name` (one level deeper).
+    pub(crate) fn nested<T>(
+        &mut self,
+        field: &'static str,
+        name: &'static str,
+        read: impl FnOnce(&mut Self) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
+        let mut map = self.open_nested(field, name)?;
+        let value = read(&mut map)?;
         self.pos = map.pos;
-        Ok(PresenceInfo {
-            user_id: user_id.required(M, "user_id")?,
-            name: name.optional(),
-            status: status.required(M, "status")?,
-            connected_at: connected_at.required(M, "connected_at")?,
-        })
+        Ok(value)
     }
 
     /// A `SignalPayload` map, dispatched on its `type` key.
     pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, Fault> {
-        const M: &str = "SignalPayload";
-        let mut map = self.open_nested(field, M)?;
-        let (mut kind, mut sdp, mut candidate, mut mid, mut index, mut ufrag) = (
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-        );
-        while let Some(key) = map.next_key()? {
-            match key {
-                // The type is checked where it occurs, like every other key.
-                b"type" => kind.set(map.signal_type("type")?, M, "type")?,
-                b"sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
-                b"candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
-                b"sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
-                b"sdpMLineIndex" => {
-                    index.set(map.opt("sdpMLineIndex", Fields::uint)?, M, "sdpMLineIndex")?
-                }
-                b"usernameFragment" => ufrag.set(
-                    map.opt("usernameFragment", Fields::string)?,
-                    M,
-                    "usernameFragment",
-                )?,
-                _ => map.skip()?,
-            }
-        }
-        self.pos = map.pos;
-        Ok(match kind.required(M, "type")? {
-            "offer" => SignalPayload::Offer {
-                sdp: sdp.required(M, "sdp")?,
-            },
-            "answer" => SignalPayload::Answer {
-                sdp: sdp.required(M, "sdp")?,
-            },
-            _ => SignalPayload::IceCandidate {
-                candidate: candidate.required(M, "candidate")?,
-                sdp_mid: mid.optional(),
-                sdp_m_line_index: index.optional(),
-                username_fragment: ufrag.optional(),
-            },
-        })
+        super::envelope::signal(self, field)
     }
 
     /// A `SignalType` string.
-    fn signal_type(&mut self, field: &'static str) -> Result<&'static str, Fault> {
+    pub(crate) fn signal_type(&mut self, field: &'static str) -> Result<&'static str, Fault> {
         let text = self.str(field)?;
         ["offer", "answer", "candidate"]
             .into_iter()

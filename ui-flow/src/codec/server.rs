@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{Message, PayloadKind, Payloads, Values, layout, read_fields};
+use super::envelope::{Message, PayloadKind, Payloads, Values, layout, owned, read_fields};
 use super::read::{Fault, Fields};
 use super::write::{Out, presence_diff_len};
 use super::{
@@ -433,11 +433,6 @@ impl<S, D, E> Typed<S, D, E> {
     }
 }
 
-/// A string of the frame, owned.
-fn owned(text: Option<&str>) -> Option<String> {
-    text.map(str::to_owned)
-}
-
 /// Payloads that are not deserialized at all (their bytes were walked).
 struct Skipped;
 
@@ -476,7 +471,7 @@ fn read<'a>(
     payloads: &mut dyn Payloads<'a>,
     values: &mut Values<'a>,
 ) -> Result<(Channel, Decoded<Message>), Fault> {
-    let Some(layout) = layout(tag) else {
+    let Some((message, layout)) = layout(tag) else {
         // Nothing of an unknown message is read, but it must still be a
         // valid frame.
         validate(bytes, limits)?;
@@ -487,7 +482,7 @@ fn read<'a>(
     f.message = layout.name;
     read_fields(&mut f, layout, payloads, values)?;
     f.finish_frame()?;
-    Ok((Channel(f.channel), Decoded::Message(layout.message)))
+    Ok((Channel(f.channel), Decoded::Message(message)))
 }
 
 /// Encodes a server `Signal` that relays `signal`, the encoded SignalPayload
