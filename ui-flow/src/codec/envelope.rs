@@ -1,6 +1,8 @@
 //! The envelope of every server message as data: for each tag, its fields
 //! (name, kind of value, required or not) and what its `"c"` may be, read
-//! by one loop into [`Values`].
+//! by one loop into [`Values`]. The nested maps `PresenceInfo` and
+//! `SignalPayload` are layouts too, read by the same loop one level deeper
+//! (also for the client-message reader, through `Fields::signal`).
 //!
 //! This is the reader's structure only. It knows nothing of the
 //! application's payload types: payload bytes go to a [`Payloads`] as they
