@@ -31,6 +31,7 @@
 
 mod client;
 pub mod encoded;
+mod envelope;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod payload;
 mod peek;

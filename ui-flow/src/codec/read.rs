@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::scan;
 use crate::error::DecodeError;
 use crate::op::OpId;
-use crate::presence::{PresenceInfo, PresenceStatus};
+use crate::presence::PresenceStatus;
 use crate::quoted::Quoted;
 use crate::raw::RawValue;
 use crate::signal::SignalPayload;
@@ -103,11 +103,10 @@ impl<T> Slot<Option<T>> {
     }
 }
 
-impl<T> Slot<Option<Vec<T>>> {
-    /// A list that may be absent or nil (both meaning empty).
-    pub(crate) fn or_empty(self) -> Vec<T> {
-        self.0.flatten().unwrap_or_default()
-    }
+#[cold]
+#[inline(never)]
+fn over_max(message: &'static str, field: &'static str, value: u64, max: u64) -> Fault {
+    invalid(message, field, format!("{value} is over the maximum {max}"))
 }
 
 fn invalid(message: &'static str, field: &'static str, reason: impl Into<String>) -> Fault {
@@ -335,36 +334,40 @@ impl<'a> Fields<'a> {
     /// An unsigned integer that fits `T`.
     #[inline]
     pub(crate) fn uint<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
+        let value = self.uint_up_to(field, T::MAX)?;
+        // Checked against `T::MAX` already, so this cannot fail.
+        T::from_u64(value).ok_or_else(|| over_max(self.message, field, value, T::MAX))
+    }
+
+    /// An unsigned integer up to `max`.
+    #[inline]
+    pub(crate) fn uint_up_to(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
         // Unsigned markers directly; anything else (a signed marker holding
         // a non-negative value is allowed) through rmp.
         if let Some((value, next)) = uint_at(self.buf, self.pos)
-            && let Some(value) = T::from_u64(value)
+            && value <= max
         {
             self.pos = next;
             return Ok(value);
         }
-        self.uint_slow(field)
+        self.uint_slow(field, max)
     }
 
-    /// [`uint`](Self::uint) for signed markers, and its errors.
+    /// [`uint_up_to`](Self::uint_up_to) for signed markers, and its errors.
     #[cold]
     #[inline(never)]
-    fn uint_slow<T: num_cast::FromU64>(&mut self, field: &'static str) -> Result<T, Fault> {
+    fn uint_slow(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
         let mut rest = self.rest();
         let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
             invalid(
                 self.message,
                 field,
-                format!("expected an unsigned integer up to {}", T::MAX),
+                format!("expected an unsigned integer up to {max}"),
             )
         })?;
-        let value = T::from_u64(value).ok_or_else(|| {
-            invalid(
-                self.message,
-                field,
-                format!("{value} is over the maximum {}", T::MAX),
-            )
-        })?;
+        if value > max {
+            return Err(over_max(self.message, field, value, max));
+        }
         self.advance_to(rest);
         Ok(value)
     }
@@ -498,81 +501,27 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// A `PresenceInfo` map.
-    pub(crate) fn presence_info(&mut self, field: &'static str) -> Result<PresenceInfo, Fault> {
-        const M: &str = "PresenceInfo";
-        let mut map = self.open_nested(field, M)?;
-        let (mut user_id, mut name, mut status, mut connected_at) =
-            (Slot::new(), Slot::new(), Slot::new(), Slot::new());
-        while let Some(key) = map.next_key()? {
-            match key {
-                b"user_id" => user_id.set(map.string("user_id")?, M, "user_id")?,
-                b"name" => name.set(map.opt("name", Fields::string)?, M, "name")?,
-                b"status" => status.set(map.presence_status("status")?, M, "status")?,
-                b"connected_at" => {
-                    connected_at.set(map.uint("connected_at")?, M, "connected_at")?
-                }
-                _ => map.skip()?,
-            }
-        }
+    /// The map at the cursor, the value of `field`, read by `read` as the
+    /// nested type `name` (one level deeper).
+    pub(crate) fn nested<T>(
+        &mut self,
+        field: &'static str,
+        name: &'static str,
+        read: impl FnOnce(&mut Self) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
+        let mut map = self.open_nested(field, name)?;
+        let value = read(&mut map)?;
         self.pos = map.pos;
-        Ok(PresenceInfo {
-            user_id: user_id.required(M, "user_id")?,
-            name: name.optional(),
-            status: status.required(M, "status")?,
-            connected_at: connected_at.required(M, "connected_at")?,
-        })
+        Ok(value)
     }
 
     /// A `SignalPayload` map, dispatched on its `type` key.
     pub(crate) fn signal(&mut self, field: &'static str) -> Result<SignalPayload, Fault> {
-        const M: &str = "SignalPayload";
-        let mut map = self.open_nested(field, M)?;
-        let (mut kind, mut sdp, mut candidate, mut mid, mut index, mut ufrag) = (
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-            Slot::new(),
-        );
-        while let Some(key) = map.next_key()? {
-            match key {
-                // The type is checked where it occurs, like every other key.
-                b"type" => kind.set(map.signal_type("type")?, M, "type")?,
-                b"sdp" => sdp.set(map.string("sdp")?, M, "sdp")?,
-                b"candidate" => candidate.set(map.string("candidate")?, M, "candidate")?,
-                b"sdpMid" => mid.set(map.opt("sdpMid", Fields::string)?, M, "sdpMid")?,
-                b"sdpMLineIndex" => {
-                    index.set(map.opt("sdpMLineIndex", Fields::uint)?, M, "sdpMLineIndex")?
-                }
-                b"usernameFragment" => ufrag.set(
-                    map.opt("usernameFragment", Fields::string)?,
-                    M,
-                    "usernameFragment",
-                )?,
-                _ => map.skip()?,
-            }
-        }
-        self.pos = map.pos;
-        Ok(match kind.required(M, "type")? {
-            "offer" => SignalPayload::Offer {
-                sdp: sdp.required(M, "sdp")?,
-            },
-            "answer" => SignalPayload::Answer {
-                sdp: sdp.required(M, "sdp")?,
-            },
-            _ => SignalPayload::IceCandidate {
-                candidate: candidate.required(M, "candidate")?,
-                sdp_mid: mid.optional(),
-                sdp_m_line_index: index.optional(),
-                username_fragment: ufrag.optional(),
-            },
-        })
+        super::envelope::signal(self, field)
     }
 
     /// A `SignalType` string.
-    fn signal_type(&mut self, field: &'static str) -> Result<&'static str, Fault> {
+    pub(crate) fn signal_type(&mut self, field: &'static str) -> Result<&'static str, Fault> {
         let text = self.str(field)?;
         ["offer", "answer", "candidate"]
             .into_iter()

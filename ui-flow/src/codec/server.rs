@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::read::{Fault, Fields, Slot};
+use super::envelope::{Message, PayloadKind, Payloads, Values, layout, owned, read_fields};
+use super::read::{Fault, Fields};
 use super::write::{Out, presence_diff_len};
 use super::{
     Decoded, Limits, check_channel, decode_frame, read_payload, validate, write_atomically,
@@ -274,9 +275,10 @@ where
         limits: &Limits,
     ) -> Result<(Channel, Decoded<Self>), DecodeError> {
         let mut payloads = Typed::<S, D, E>::default();
-        let (channel, shape) = read_frame(bytes, limits, &mut payloads)?;
-        let message = match shape {
-            Decoded::Message(shape) => Decoded::Message(payloads.fill(shape)?),
+        let mut values = Values::default();
+        let (channel, read) = read_frame(bytes, limits, &mut payloads, &mut values)?;
+        let message = match read {
+            Decoded::Message(message) => Decoded::Message(payloads.build(message, &mut values)?),
             Decoded::Unknown { tag } => Decoded::Unknown { tag },
         };
         Ok((channel, message))
@@ -287,45 +289,14 @@ where
 /// payloads: `Err` exactly when the frame does not decode apart from them
 /// (a payload is only checked to be one valid MessagePack value).
 pub(crate) fn frame_channel(bytes: &[u8], limits: &Limits) -> Result<Channel, DecodeError> {
-    read_frame(bytes, limits, &mut Skipped).map(|(channel, _)| channel)
-}
-
-/// A server message without its application payloads: what the frame
-/// reader produces. The payloads went to a [`Payloads`] as they were found.
-type Shape = ServerMessage<(), (), ()>;
-
-/// Which of a server message's application types a payload has.
-#[derive(Clone, Copy)]
-enum PayloadKind {
-    /// `Snapshot.state`.
-    State,
-    /// `Delta.delta`, or one entry of `Deltas.deltas`.
-    Delta,
-    /// `Notify.event`.
-    Event,
-}
-
-/// Receives each application payload of a frame as the reader finds it, in
-/// frame order, so that one that does not deserialize fails the frame at
-/// the same point as any other bad field.
-///
-/// The frame reader takes this as a trait object: it is compiled once for
-/// every message kind, and only the deserialization of the payloads
-/// themselves is generic over the application's types.
-trait Payloads<'a> {
-    fn take(
-        &mut self,
-        kind: PayloadKind,
-        bytes: &'a [u8],
-        message: &'static str,
-        field: &'static str,
-    ) -> Result<(), Fault>;
+    read_frame(bytes, limits, &mut Skipped, &mut Values::default()).map(|(channel, _)| channel)
 }
 
 /// Payloads deserialized into the application's types, to be put into
-/// the message by [`fill`](Typed::fill).
+/// the message by [`build`](Typed::build).
 struct Typed<S, D, E> {
     state: Option<S>,
+    delta: Option<D>,
     deltas: Vec<D>,
     event: Option<E>,
 }
@@ -334,6 +305,7 @@ impl<S, D, E> Default for Typed<S, D, E> {
     fn default() -> Self {
         Typed {
             state: None,
+            delta: None,
             deltas: Vec::new(),
             event: None,
         }
@@ -355,7 +327,8 @@ where
     ) -> Result<(), Fault> {
         match kind {
             PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
-            PayloadKind::Delta => self.deltas.push(read_payload(bytes, message, field)?),
+            PayloadKind::Delta => self.delta = Some(read_payload(bytes, message, field)?),
+            PayloadKind::DeltasEntry => self.deltas.push(read_payload(bytes, message, field)?),
             PayloadKind::Event => self.event = Some(read_payload(bytes, message, field)?),
         }
         Ok(())
@@ -363,119 +336,98 @@ where
 }
 
 impl<S, D, E> Typed<S, D, E> {
-    /// The message with its payloads. The reader only returns a shape whose
-    /// payloads it handed over, so the errors here cannot occur; they keep
-    /// a broken invariant from turning into a panic.
-    fn fill(mut self, shape: Shape) -> Result<ServerMessage<S, D, E>, DecodeError> {
+    /// The message from its values and payloads.
+    ///
+    /// The reader only returns values whose required fields it read (and
+    /// whose payloads it handed over), so a required slot is never empty
+    /// here: the defaults and the errors below cannot occur; they keep a
+    /// broken invariant from turning into a panic.
+    fn build(
+        self,
+        message: Message,
+        v: &mut Values<'_>,
+    ) -> Result<ServerMessage<S, D, E>, DecodeError> {
         let lost = |message: &'static str, field: &'static str| DecodeError::MissingField {
             message,
             field,
         };
-        Ok(match shape {
-            ServerMessage::Connected {
-                protocol_version,
-                connection_id,
-                user_id,
-                channels,
-            } => ServerMessage::Connected {
-                protocol_version,
-                connection_id,
-                user_id,
-                channels,
+        let [u0, u1, u2, u3] = v.uints;
+        let op_id = v.op_id.unwrap_or_default();
+        let seq = u0.unwrap_or_default();
+        let timestamp = u1.unwrap_or_default();
+        let epoch = u2.and_then(|e| u32::try_from(e).ok());
+        Ok(match message {
+            Message::Connected => ServerMessage::Connected {
+                protocol_version: u0.and_then(|n| u8::try_from(n).ok()).unwrap_or_default(),
+                connection_id: owned(v.strs[0]).unwrap_or_default(),
+                user_id: owned(v.strs[1]),
+                channels: u1.and_then(|n| u16::try_from(n).ok()),
             },
-            ServerMessage::Pong {
-                client_ts,
-                server_ts,
-            } => ServerMessage::Pong {
-                client_ts,
-                server_ts,
+            Message::Pong => ServerMessage::Pong {
+                client_ts: seq,
+                server_ts: timestamp,
             },
-            ServerMessage::Error {
-                code,
-                message,
-                fatal,
-                op_id,
-            } => ServerMessage::Error {
-                code,
-                message,
-                fatal,
-                op_id,
+            Message::Error => ServerMessage::Error {
+                code: owned(v.strs[0]).map(Into::into),
+                message: owned(v.strs[1]).unwrap_or_default(),
+                fatal: v.bool.unwrap_or_default(),
+                op_id: v.op_id,
             },
-            ServerMessage::Joined => ServerMessage::Joined,
-            ServerMessage::Left { code, message } => ServerMessage::Left { code, message },
-            ServerMessage::Snapshot {
-                state: (),
-                seq,
-                timestamp,
-                epoch,
-            } => ServerMessage::Snapshot {
+            Message::Joined => ServerMessage::Joined,
+            Message::Left => ServerMessage::Left {
+                code: owned(v.strs[0]).map(Into::into),
+                message: owned(v.strs[1]),
+            },
+            Message::Snapshot => ServerMessage::Snapshot {
                 state: self.state.ok_or_else(|| lost("Snapshot", "state"))?,
                 seq,
                 timestamp,
                 epoch,
             },
-            ServerMessage::Delta {
-                delta: (),
+            Message::Delta => ServerMessage::Delta {
+                delta: self.delta.ok_or_else(|| lost("Delta", "delta"))?,
                 seq,
                 timestamp,
                 epoch,
-                prev,
-            } => ServerMessage::Delta {
-                delta: self.deltas.pop().ok_or_else(|| lost("Delta", "delta"))?,
-                seq,
-                timestamp,
-                epoch,
-                prev,
+                prev: u3,
             },
-            ServerMessage::Deltas {
-                deltas: _,
-                seq,
-                timestamp,
-                epoch,
-                prev,
-            } => ServerMessage::Deltas {
+            Message::Deltas => ServerMessage::Deltas {
                 deltas: self.deltas,
                 seq,
                 timestamp,
                 epoch,
-                prev,
+                prev: u3,
             },
-            ServerMessage::Presence { users } => ServerMessage::Presence { users },
-            ServerMessage::PresenceDiff(diff) => ServerMessage::PresenceDiff(diff),
-            ServerMessage::Signal {
-                from_user_id,
-                signal,
-            } => ServerMessage::Signal {
-                from_user_id,
-                signal,
+            Message::Presence => ServerMessage::Presence {
+                users: v.users[0].take().unwrap_or_default(),
             },
-            ServerMessage::Notify {
-                domain,
-                event: (),
-                correlation_id,
-            } => ServerMessage::Notify {
-                domain,
+            Message::PresenceDiff => ServerMessage::PresenceDiff(PresenceDiff {
+                joined: v.users[0].take().unwrap_or_default(),
+                updated: v.users[1].take().unwrap_or_default(),
+                left: v.strings.take().unwrap_or_default(),
+            }),
+            Message::Signal => ServerMessage::Signal {
+                from_user_id: owned(v.strs[0]).unwrap_or_default(),
+                signal: v.signal.take().ok_or_else(|| lost("Signal", "signal"))?,
+            },
+            Message::Notify => ServerMessage::Notify {
+                domain: owned(v.strs[0]).unwrap_or_default(),
                 event: self.event.ok_or_else(|| lost("Notify", "event"))?,
-                correlation_id,
+                correlation_id: v.op_id,
             },
-            ServerMessage::Progress {
+            Message::Progress => ServerMessage::Progress {
                 op_id,
-                percent,
-                message,
-            } => ServerMessage::Progress {
-                op_id,
-                percent,
-                message,
+                percent: u0.and_then(|n| u8::try_from(n).ok()),
+                message: owned(v.strs[0]),
             },
-            ServerMessage::ActionOk { op_id, result } => ServerMessage::ActionOk { op_id, result },
-            ServerMessage::ActionErr {
+            Message::ActionOk => ServerMessage::ActionOk {
                 op_id,
-                code,
-                message,
-            } => ServerMessage::ActionErr {
+                result: v.raw.take(),
+            },
+            Message::ActionErr => ServerMessage::ActionErr {
                 op_id,
-                code,
-                message,
+                code: owned(v.strs[0]),
+                message: owned(v.strs[1]).unwrap_or_default(),
             },
         })
     }
@@ -496,16 +448,18 @@ impl<'a> Payloads<'a> for Skipped {
     }
 }
 
-/// Reads one frame, handing its payloads to `payloads`. Not generic, so
-/// one copy serves every application type.
+/// Reads one frame, handing its payloads to `payloads` and its other
+/// fields to `values`: the channel and the tag. Not generic, so one copy
+/// serves every application type.
 #[inline(never)]
 fn read_frame<'a>(
     bytes: &'a [u8],
     limits: &Limits,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<(Channel, Decoded<Shape>), DecodeError> {
+    values: &mut Values<'a>,
+) -> Result<(Channel, Decoded<Message>), DecodeError> {
     decode_frame(bytes, limits, |tag, f| {
-        read(bytes, limits, ServerTag(tag), f, payloads).map_err(DecodeError::from)
+        read(bytes, limits, ServerTag(tag), f, payloads, values).map_err(DecodeError::from)
     })
 }
 
@@ -515,8 +469,9 @@ fn read<'a>(
     tag: ServerTag,
     mut f: Fields<'a>,
     payloads: &mut dyn Payloads<'a>,
-) -> Result<(Channel, Decoded<Shape>), Fault> {
-    let Some(name) = tag.name() else {
+    values: &mut Values<'a>,
+) -> Result<(Channel, Decoded<Message>), Fault> {
+    let Some((message, layout)) = layout(tag) else {
         // Nothing of an unknown message is read, but it must still be a
         // valid frame.
         validate(bytes, limits)?;
@@ -524,23 +479,8 @@ fn read<'a>(
         f.finish_unknown()?;
         return Ok((Channel::URL, Decoded::Unknown { tag: tag.0 }));
     };
-    f.message = name;
-    let message = match tag {
-        ServerTag::CONNECTED => connected(&mut f)?,
-        ServerTag::PONG => pong(&mut f)?,
-        ServerTag::ERROR => error(&mut f)?,
-        ServerTag::JOINED => joined(&mut f)?,
-        ServerTag::LEFT => left(&mut f)?,
-        ServerTag::SNAPSHOT => snapshot(&mut f, payloads)?,
-        ServerTag::DELTA | ServerTag::DELTAS => delta_or_deltas(&mut f, tag, payloads)?,
-        ServerTag::PRESENCE => presence(&mut f)?,
-        ServerTag::PRESENCE_DIFF => presence_diff(&mut f)?,
-        ServerTag::SIGNAL => signal(&mut f)?,
-        ServerTag::NOTIFY => notify(&mut f, payloads)?,
-        ServerTag::PROGRESS => progress(&mut f)?,
-        ServerTag::ACTION_OK => action_ok(&mut f)?,
-        _ => action_err(&mut f)?,
-    };
+    f.message = layout.name;
+    read_fields(&mut f, layout, payloads, values)?;
     f.finish_frame()?;
     Ok((Channel(f.channel), Decoded::Message(message)))
 }
@@ -574,323 +514,4 @@ pub fn encode_relayed_signal_on(
     out.key("signal");
     out.buf.extend_from_slice(signal);
     Ok(buf)
-}
-
-type Msg = Result<Shape, Fault>;
-
-fn connected(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut version, mut id, mut user, mut channels) =
-        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"protocol_version" => {
-                version.set(f.uint("protocol_version")?, m, "protocol_version")?
-            }
-            b"connection_id" => id.set(f.string("connection_id")?, m, "connection_id")?,
-            b"user_id" => user.set(f.opt("user_id", Fields::string)?, m, "user_id")?,
-            b"channels" => channels.set(f.opt("channels", Fields::uint)?, m, "channels")?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Connected {
-        protocol_version: version.required(m, "protocol_version")?,
-        connection_id: id.required(m, "connection_id")?,
-        user_id: user.optional(),
-        channels: channels.optional(),
-    })
-}
-
-fn pong(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut client_ts, mut server_ts) = (Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"client_ts" => client_ts.set(f.uint("client_ts")?, m, "client_ts")?,
-            b"server_ts" => server_ts.set(f.uint("server_ts")?, m, "server_ts")?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Pong {
-        client_ts: client_ts.required(m, "client_ts")?,
-        server_ts: server_ts.required(m, "server_ts")?,
-    })
-}
-
-fn error(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut code, mut message, mut fatal, mut op_id) =
-        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
-            b"message" => message.set(f.string("message")?, m, "message")?,
-            b"fatal" => fatal.set(f.bool("fatal")?, m, "fatal")?,
-            b"op_id" => op_id.set(f.opt("op_id", Fields::op_id)?, m, "op_id")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Error {
-        code: code.optional().map(Into::into),
-        message: message.required(m, "message")?,
-        fatal: fatal.required(m, "fatal")?,
-        op_id: op_id.optional(),
-    })
-}
-
-fn joined(f: &mut Fields<'_>) -> Msg {
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"c" => f.named_channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    f.channel_required()?;
-    Ok(ServerMessage::Joined)
-}
-
-fn left(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut code, mut message) = (Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"c" => f.named_channel_field()?,
-            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
-            b"message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
-            _ => f.skip()?,
-        }
-    }
-    f.channel_required()?;
-    Ok(ServerMessage::Left {
-        code: code.optional().map(Into::into),
-        message: message.optional(),
-    })
-}
-
-fn snapshot<'a>(f: &mut Fields<'a>, payloads: &mut dyn Payloads<'a>) -> Msg {
-    let m = f.message;
-    let (mut state, mut seq, mut timestamp, mut epoch) =
-        (Slot::new(), Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"state" => {
-                payloads.take(PayloadKind::State, f.payload_bytes()?, m, "state")?;
-                state.set((), m, "state")?
-            }
-            b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
-            b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
-            b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Snapshot {
-        state: state.required(m, "state")?,
-        seq: seq.required(m, "seq")?,
-        timestamp: timestamp.required(m, "timestamp")?,
-        epoch: epoch.optional(),
-    })
-}
-
-fn delta_or_deltas<'a>(f: &mut Fields<'a>, tag: ServerTag, payloads: &mut dyn Payloads<'a>) -> Msg {
-    let m = f.message;
-    let single = tag == ServerTag::DELTA;
-    let body = if single { "delta" } else { "deltas" };
-    let (mut one, mut many, mut seq, mut timestamp, mut epoch, mut prev) = (
-        Slot::new(),
-        Slot::new(),
-        Slot::new(),
-        Slot::new(),
-        Slot::new(),
-        Slot::new(),
-    );
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"delta" if single => {
-                payloads.take(PayloadKind::Delta, f.payload_bytes()?, m, "delta")?;
-                one.set((), m, "delta")?
-            }
-            b"deltas" if !single => many.set(
-                f.array("deltas", |f, field| {
-                    payloads.take(PayloadKind::Delta, f.payload_bytes()?, m, field)
-                })?,
-                m,
-                "deltas",
-            )?,
-            b"seq" => seq.set(f.uint("seq")?, m, "seq")?,
-            b"timestamp" => timestamp.set(f.uint("timestamp")?, m, "timestamp")?,
-            b"epoch" => epoch.set(f.opt("epoch", Fields::uint)?, m, "epoch")?,
-            b"prev" => prev.set(f.opt("prev", Fields::uint)?, m, "prev")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    // Required fields are checked in the field table's order, so the first
-    // missing one in that order is the one named.
-    let (one, many) = if single {
-        (Some(one.required(m, body)?), None)
-    } else {
-        (None, Some(many.required(m, body)?))
-    };
-    let (seq, timestamp, epoch, prev) = (
-        seq.required(m, "seq")?,
-        timestamp.required(m, "timestamp")?,
-        epoch.optional(),
-        prev.optional(),
-    );
-    Ok(match (one, many) {
-        (Some(delta), _) => ServerMessage::Delta {
-            delta,
-            seq,
-            timestamp,
-            epoch,
-            prev,
-        },
-        (None, deltas) => ServerMessage::Deltas {
-            deltas: deltas.unwrap_or_default(),
-            seq,
-            timestamp,
-            epoch,
-            prev,
-        },
-    })
-}
-
-fn presence(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let mut users = Slot::new();
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"users" => users.set(f.array("users", Fields::presence_info)?, m, "users")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Presence {
-        users: users.required(m, "users")?,
-    })
-}
-
-fn presence_diff(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut joined, mut updated, mut left) = (Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"joined" => joined.set(
-                f.opt("joined", |f, n| f.array(n, Fields::presence_info))?,
-                m,
-                "joined",
-            )?,
-            b"updated" => updated.set(
-                f.opt("updated", |f, n| f.array(n, Fields::presence_info))?,
-                m,
-                "updated",
-            )?,
-            b"left" => left.set(f.opt("left", Fields::strings)?, m, "left")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::PresenceDiff(PresenceDiff {
-        joined: joined.or_empty(),
-        updated: updated.or_empty(),
-        left: left.or_empty(),
-    }))
-}
-
-fn signal(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut from, mut payload) = (Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"from_user_id" => from.set(f.string("from_user_id")?, m, "from_user_id")?,
-            b"signal" => payload.set(f.signal("signal")?, m, "signal")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Signal {
-        from_user_id: from.required(m, "from_user_id")?,
-        signal: payload.required(m, "signal")?,
-    })
-}
-
-fn notify<'a>(f: &mut Fields<'a>, payloads: &mut dyn Payloads<'a>) -> Msg {
-    let m = f.message;
-    let (mut domain, mut event, mut correlation) = (Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"domain" => domain.set(f.string("domain")?, m, "domain")?,
-            b"event" => {
-                payloads.take(PayloadKind::Event, f.payload_bytes()?, m, "event")?;
-                event.set((), m, "event")?
-            }
-            b"correlation_id" => {
-                correlation.set(f.opt("correlation_id", Fields::op_id)?, m, "correlation_id")?
-            }
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Notify {
-        domain: domain.required(m, "domain")?,
-        event: event.required(m, "event")?,
-        correlation_id: correlation.optional(),
-    })
-}
-
-fn progress(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut op_id, mut percent, mut message) = (Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            b"percent" => percent.set(f.opt("percent", Fields::uint)?, m, "percent")?,
-            b"message" => message.set(f.opt("message", Fields::string)?, m, "message")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::Progress {
-        op_id: op_id.required(m, "op_id")?,
-        percent: percent.optional(),
-        message: message.optional(),
-    })
-}
-
-fn action_ok(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut op_id, mut result) = (Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            b"result" => result.set(f.opt("result", Fields::raw)?, m, "result")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::ActionOk {
-        op_id: op_id.required(m, "op_id")?,
-        result: result.optional(),
-    })
-}
-
-fn action_err(f: &mut Fields<'_>) -> Msg {
-    let m = f.message;
-    let (mut op_id, mut code, mut message) = (Slot::new(), Slot::new(), Slot::new());
-    while let Some(key) = f.next_key()? {
-        match key {
-            b"op_id" => op_id.set(f.op_id("op_id")?, m, "op_id")?,
-            b"code" => code.set(f.opt("code", Fields::string)?, m, "code")?,
-            b"message" => message.set(f.string("message")?, m, "message")?,
-            b"c" => f.channel_field()?,
-            _ => f.skip()?,
-        }
-    }
-    Ok(ServerMessage::ActionErr {
-        op_id: op_id.required(m, "op_id")?,
-        code: code.optional(),
-        message: message.required(m, "message")?,
-    })
 }
