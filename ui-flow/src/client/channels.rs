@@ -24,7 +24,7 @@
 //! connection closes for good.
 
 use std::any::Any;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::channel::Channel;
@@ -516,10 +516,60 @@ impl<M: Model> Resource<M> {
     }
 }
 
+/// The joined resources by channel number: a `Vec` kept sorted by number,
+/// not a `BTreeMap`. A connection holds as many as the server's
+/// `Connected.channels` allows (a handful in practice), so a binary search
+/// is as quick, and the browser build does not carry the B-tree's
+/// insertion and rebalancing code (about 12 KB of wasm) for it.
+#[derive(Default)]
+struct ByChannel(Vec<(u16, Box<dyn Core>)>);
+
+impl ByChannel {
+    fn at(&self, number: u16) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&number, |(n, _)| *n)
+    }
+
+    fn get(&self, number: u16) -> Option<&dyn Core> {
+        let at = self.at(number).ok()?;
+        Some(&*self.0[at].1)
+    }
+
+    fn get_mut(&mut self, number: u16) -> Option<&mut Box<dyn Core>> {
+        let at = self.at(number).ok()?;
+        Some(&mut self.0[at].1)
+    }
+
+    fn remove(&mut self, number: u16) {
+        if let Ok(at) = self.at(number) {
+            self.0.remove(at);
+        }
+    }
+
+    /// The lowest number from 1 that holds nothing, with where it goes.
+    fn free(&self) -> Option<(u16, usize)> {
+        let mut number: u16 = 1;
+        for (at, (taken, _)) in self.0.iter().enumerate() {
+            if *taken != number {
+                return Some((number, at));
+            }
+            number = number.checked_add(1)?;
+        }
+        Some((number, self.0.len()))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Box<dyn Core>> {
+        self.0.iter().map(|(_, core)| core)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Core>> {
+        self.0.iter_mut().map(|(_, core)| core)
+    }
+}
+
 /// The resources a client joined besides its URL's, by channel.
 #[derive(Default)]
 pub(crate) struct Resources {
-    by_channel: BTreeMap<u16, Box<dyn Core>>,
+    by_channel: ByChannel,
     /// `Connected.channels` of the current connection; `None` before the
     /// first `Connected` and against a server without channels.
     limit: Option<u16>,
@@ -527,7 +577,7 @@ pub(crate) struct Resources {
 
 impl Resources {
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_channel.is_empty()
+        self.by_channel.0.is_empty()
     }
 
     /// A `Connected` arrived: returns the `Join` of every resource held,
@@ -589,8 +639,9 @@ impl Resources {
             None => u16::MAX, // checked at the next Connected
         };
         self.by_channel
-            .retain(|_, core| !matches!(core.status(), ResourceStatus::Left { .. }));
-        if self.by_channel.len() >= usize::from(limit) {
+            .0
+            .retain(|(_, core)| !matches!(core.status(), ResourceStatus::Left { .. }));
+        if self.by_channel.0.len() >= usize::from(limit) {
             return Err(ChannelError::Limit { limit });
         }
         if self
@@ -600,24 +651,25 @@ impl Resources {
         {
             return Err(ChannelError::AlreadyJoined(resource));
         }
-        let number = (1..=u16::MAX)
-            .find(|n| !self.by_channel.contains_key(n))
+        let (number, at) = self
+            .by_channel
+            .free()
             .ok_or(ChannelError::Limit { limit })?;
         let channel = Channel(number);
         let core: Resource<M> = Resource::new(channel, resource, settled_kept, scope);
         let frame = connected.then(|| core.join_frame()).flatten();
-        self.by_channel.insert(number, Box::new(core));
+        self.by_channel.0.insert(at, (number, Box::new(core)));
         Ok((channel, frame))
     }
 
     /// Leaves the resource on `channel`; returns the `Leave` to send.
     pub(crate) fn leave(&mut self, channel: Channel, connected: bool) -> Option<Vec<u8>> {
-        let core = self.by_channel.get_mut(&channel.0)?;
+        let core = self.by_channel.get_mut(channel.0)?;
         if connected {
             core.leave()
         } else {
             // Nothing to tell a server we are not connected to.
-            self.by_channel.remove(&channel.0);
+            self.by_channel.remove(channel.0);
             None
         }
     }
@@ -631,21 +683,21 @@ impl Resources {
         limits: &Limits,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        if let Some(core) = self.by_channel.get_mut(&channel.0) {
+        if let Some(core) = self.by_channel.get_mut(channel.0) {
             core.on_frame(frame, limits, out);
         }
     }
 
     pub(crate) fn get<M: Model>(&self, channel: Channel) -> Option<&Resource<M>> {
         self.by_channel
-            .get(&channel.0)?
+            .get(channel.0)?
             .as_any()
             .downcast_ref::<Resource<M>>()
     }
 
     pub(crate) fn get_mut<M: Model>(&mut self, channel: Channel) -> Option<&mut Resource<M>> {
         self.by_channel
-            .get_mut(&channel.0)?
+            .get_mut(channel.0)?
             .as_any_mut()
             .downcast_mut::<Resource<M>>()
     }
