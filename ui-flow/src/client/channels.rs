@@ -716,23 +716,36 @@ impl Resources {
         }
     }
 
-    /// Stops notifications of the resource on `channel` in `domains`;
-    /// returns the `Unsubscribe` to send now, if any.
-    pub(crate) fn unsubscribe<M: Model>(
+    /// Subscribes the resource on `channel` to `domains` (`on`; again
+    /// after every `Joined`) or stops its notifications in them; returns
+    /// the `Subscribe` or `Unsubscribe` to send now, if any. One function
+    /// for both ways: they differ only in which domains change.
+    pub(crate) fn subscription<M: Model>(
         &mut self,
         channel: Channel,
         domains: Vec<String>,
+        on: bool,
     ) -> Result<Option<Vec<u8>>, ChannelError> {
         let resource = self.live::<M>(channel)?;
-        let removed: Vec<String> = domains
+        // Subscribing: the domains not held yet; stopping: the held ones.
+        let changed: Vec<String> = domains
             .into_iter()
-            .filter(|d| resource.subscriptions.contains(d))
+            .filter(|d| resource.subscriptions.contains(d) != on)
             .collect();
-        resource.subscriptions.retain(|d| !removed.contains(d));
-        let joined = resource.status == ResourceStatus::Joined;
-        Ok((joined && !removed.is_empty())
-            .then(|| resource.frame(&ClientMessage::Unsubscribe { domains: removed }))
-            .flatten())
+        if on {
+            resource.subscriptions.extend(changed.iter().cloned());
+        } else {
+            resource.subscriptions.retain(|d| !changed.contains(d));
+        }
+        if resource.status != ResourceStatus::Joined || changed.is_empty() {
+            return Ok(None);
+        }
+        let message = if on {
+            ClientMessage::Subscribe { domains: changed }
+        } else {
+            ClientMessage::Unsubscribe { domains: changed }
+        };
+        Ok(resource.frame(&message))
     }
 
     /// Asks for the resource on `channel` to catch up (`Resync` on its
@@ -767,25 +780,6 @@ impl Resources {
             signal,
         }
         .encode_on(channel)?)
-    }
-
-    /// Subscribes the resource on `channel` to `domains` (again after every
-    /// `Joined`); returns the `Subscribe` to send now, if any.
-    pub(crate) fn subscribe<M: Model>(
-        &mut self,
-        channel: Channel,
-        domains: Vec<String>,
-    ) -> Result<Option<Vec<u8>>, ChannelError> {
-        let resource = self.live::<M>(channel)?;
-        let added: Vec<String> = domains
-            .into_iter()
-            .filter(|d| !resource.subscriptions.contains(d))
-            .collect();
-        resource.subscriptions.extend(added.iter().cloned());
-        let joined = resource.status == ResourceStatus::Joined;
-        Ok((joined && !added.is_empty())
-            .then(|| resource.frame(&ClientMessage::Subscribe { domains: added }))
-            .flatten())
     }
 
     /// Issues an action on the resource on `channel`; returns its id and,
@@ -885,13 +879,7 @@ impl Channels<'_> {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<(), Error> {
-        self.usable()?;
-        let frame = self
-            .resources
-            .subscribe::<R>(channel, domains)
-            .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
-        Ok(())
+        self.subscription::<R>(channel, domains, true)
     }
 
     /// See [`Client::unsubscribe_on`](super::Client::unsubscribe_on).
@@ -900,10 +888,19 @@ impl Channels<'_> {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<(), Error> {
+        self.subscription::<R>(channel, domains, false)
+    }
+
+    fn subscription<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+        on: bool,
+    ) -> Result<(), Error> {
         self.usable()?;
         let frame = self
             .resources
-            .unsubscribe::<R>(channel, domains)
+            .subscription::<R>(channel, domains, on)
             .map_err(Error::Channel)?;
         self.transmits.extend(frame);
         Ok(())
