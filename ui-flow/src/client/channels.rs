@@ -272,7 +272,7 @@ impl<M: Model> Resource<M> {
             last_seq: self.mirror.seq(),
             epoch: self.mirror.epoch(),
         };
-        out.extend(self.frame(&resync));
+        queue(out, self.frame(&resync));
     }
 
     fn on_deltas(
@@ -426,9 +426,11 @@ impl<M: Model> Resource<M> {
                     let subscribe = ClientMessage::<M::Action>::Subscribe {
                         domains: self.subscriptions.clone(),
                     };
-                    out.extend(self.frame(&subscribe));
+                    queue(out, self.frame(&subscribe));
                 }
-                out.extend(self.ops.frames().map(<[u8]>::to_vec));
+                for frame in self.ops.frames() {
+                    out.push_back(frame.to_vec());
+                }
             }
             ServerMessage::Left { code, message } => self.set_left(code, message),
             ServerMessage::Snapshot {
@@ -848,14 +850,14 @@ impl Channels<'_> {
             .resources
             .join::<R>(resource, self.up, self.settled_kept, scope)
             .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(channel)
     }
 
     /// See [`Client::leave`](super::Client::leave).
     pub(crate) fn leave(&mut self, channel: Channel) {
         let frame = self.resources.leave(channel, self.up);
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
     }
 
     /// See [`Client::send_action_on`](super::Client::send_action_on).
@@ -869,7 +871,7 @@ impl Channels<'_> {
         let (op_id, frame) =
             self.resources
                 .issue::<R>(channel, action, change, self.queue_bound)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(op_id)
     }
 
@@ -902,7 +904,7 @@ impl Channels<'_> {
             .resources
             .subscription::<R>(channel, domains, on)
             .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(())
     }
 
@@ -928,6 +930,15 @@ impl Channels<'_> {
             .map_err(Error::Channel)?;
         self.transmits.push_back(frame);
         Ok(())
+    }
+}
+
+/// Queues a frame to send, if there is one: a `push_back`, which the
+/// client compiles anyway, where `VecDeque::extend` with an `Option` would
+/// compile its own wrapping copy.
+fn queue(out: &mut VecDeque<Vec<u8>>, frame: Option<Vec<u8>>) {
+    if let Some(frame) = frame {
+        out.push_back(frame);
     }
 }
 
