@@ -352,6 +352,78 @@ fn frames_between_leave_and_left_are_dropped() {
 }
 
 #[test]
+fn a_join_takes_the_lowest_free_channel_and_rejoins_go_in_channel_order() {
+    let mut h = Harness::new();
+    h.open();
+    greet_with(&mut h, Some(4));
+    let names = ["a", "b", "c"];
+    let channels: Vec<Channel> = names
+        .iter()
+        .map(|name| h.client.join::<TallyModel>(*name).expect("join"))
+        .collect();
+    assert_eq!(channels, [Channel(1), Channel(2), Channel(3)]);
+    // The server ends "b": channel 2 is free again, 1 and 3 are not.
+    send_on(
+        &mut h,
+        2,
+        TallyMsg::Left {
+            code: None,
+            message: None,
+        },
+    );
+    assert_eq!(h.client.join::<TallyModel>("d").expect("join"), Channel(2));
+    assert_eq!(h.client.join::<TallyModel>("e").expect("join"), Channel(4));
+    // Frames still reach the resource on their channel.
+    for channel in [1, 2, 3, 4] {
+        send_on(&mut h, channel, TallyMsg::Joined);
+        send_on(
+            &mut h,
+            channel,
+            TallyMsg::Snapshot {
+                state: Tally(u64::from(channel) * 10),
+                seq: 1,
+                timestamp: 0,
+                epoch: Some(EPOCH),
+            },
+        );
+    }
+    let totals: Vec<u64> = (1..=4).map(|n| tally(&h, Channel(n))).collect();
+    assert_eq!(totals, [10, 20, 30, 40]);
+    let ids: Vec<&str> = (1..=4)
+        .map(|n| {
+            h.client
+                .resource::<TallyModel>(Channel(n))
+                .expect("joined")
+                .resource_id()
+        })
+        .collect();
+    assert_eq!(ids, ["a", "d", "c", "e"]);
+    // After a reconnect the joins go out by channel number.
+    h.drop_socket(None);
+    h.fire_timer();
+    h.open();
+    h.take_sent();
+    greet_with(&mut h, Some(4));
+    let rejoined: Vec<(Channel, String)> = h
+        .take_routed()
+        .into_iter()
+        .filter_map(|(c, m)| match m {
+            ClientMessage::Join { resource, .. } => Some((c, resource)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rejoined,
+        [
+            (Channel(1), "a".to_owned()),
+            (Channel(2), "d".to_owned()),
+            (Channel(3), "c".to_owned()),
+            (Channel(4), "e".to_owned()),
+        ]
+    );
+}
+
+#[test]
 fn a_refused_join_reports_the_servers_code() {
     let mut h = Harness::new();
     h.open();

@@ -24,7 +24,7 @@
 //! connection closes for good.
 
 use std::any::Any;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::channel::Channel;
@@ -272,7 +272,7 @@ impl<M: Model> Resource<M> {
             last_seq: self.mirror.seq(),
             epoch: self.mirror.epoch(),
         };
-        out.extend(self.frame(&resync));
+        queue(out, self.frame(&resync));
     }
 
     fn on_deltas(
@@ -426,9 +426,11 @@ impl<M: Model> Resource<M> {
                     let subscribe = ClientMessage::<M::Action>::Subscribe {
                         domains: self.subscriptions.clone(),
                     };
-                    out.extend(self.frame(&subscribe));
+                    queue(out, self.frame(&subscribe));
                 }
-                out.extend(self.ops.frames().map(<[u8]>::to_vec));
+                for frame in self.ops.frames() {
+                    out.push_back(frame.to_vec());
+                }
             }
             ServerMessage::Left { code, message } => self.set_left(code, message),
             ServerMessage::Snapshot {
@@ -516,10 +518,60 @@ impl<M: Model> Resource<M> {
     }
 }
 
+/// The joined resources by channel number: a `Vec` kept sorted by number,
+/// not a `BTreeMap`. A connection holds as many as the server's
+/// `Connected.channels` allows (a handful in practice), so a binary search
+/// is as quick, and the browser build does not carry the B-tree's
+/// insertion and rebalancing code (about 12 KB of wasm) for it.
+#[derive(Default)]
+struct ByChannel(Vec<(u16, Box<dyn Core>)>);
+
+impl ByChannel {
+    fn at(&self, number: u16) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&number, |(n, _)| *n)
+    }
+
+    fn get(&self, number: u16) -> Option<&dyn Core> {
+        let at = self.at(number).ok()?;
+        Some(&*self.0[at].1)
+    }
+
+    fn get_mut(&mut self, number: u16) -> Option<&mut Box<dyn Core>> {
+        let at = self.at(number).ok()?;
+        Some(&mut self.0[at].1)
+    }
+
+    fn remove(&mut self, number: u16) {
+        if let Ok(at) = self.at(number) {
+            self.0.remove(at);
+        }
+    }
+
+    /// The lowest number from 1 that holds nothing, with where it goes.
+    fn free(&self) -> Option<(u16, usize)> {
+        let mut number: u16 = 1;
+        for (at, (taken, _)) in self.0.iter().enumerate() {
+            if *taken != number {
+                return Some((number, at));
+            }
+            number = number.checked_add(1)?;
+        }
+        Some((number, self.0.len()))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Box<dyn Core>> {
+        self.0.iter().map(|(_, core)| core)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Core>> {
+        self.0.iter_mut().map(|(_, core)| core)
+    }
+}
+
 /// The resources a client joined besides its URL's, by channel.
 #[derive(Default)]
 pub(crate) struct Resources {
-    by_channel: BTreeMap<u16, Box<dyn Core>>,
+    by_channel: ByChannel,
     /// `Connected.channels` of the current connection; `None` before the
     /// first `Connected` and against a server without channels.
     limit: Option<u16>,
@@ -527,7 +579,7 @@ pub(crate) struct Resources {
 
 impl Resources {
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_channel.is_empty()
+        self.by_channel.0.is_empty()
     }
 
     /// A `Connected` arrived: returns the `Join` of every resource held,
@@ -589,8 +641,9 @@ impl Resources {
             None => u16::MAX, // checked at the next Connected
         };
         self.by_channel
-            .retain(|_, core| !matches!(core.status(), ResourceStatus::Left { .. }));
-        if self.by_channel.len() >= usize::from(limit) {
+            .0
+            .retain(|(_, core)| !matches!(core.status(), ResourceStatus::Left { .. }));
+        if self.by_channel.0.len() >= usize::from(limit) {
             return Err(ChannelError::Limit { limit });
         }
         if self
@@ -600,24 +653,25 @@ impl Resources {
         {
             return Err(ChannelError::AlreadyJoined(resource));
         }
-        let number = (1..=u16::MAX)
-            .find(|n| !self.by_channel.contains_key(n))
+        let (number, at) = self
+            .by_channel
+            .free()
             .ok_or(ChannelError::Limit { limit })?;
         let channel = Channel(number);
         let core: Resource<M> = Resource::new(channel, resource, settled_kept, scope);
         let frame = connected.then(|| core.join_frame()).flatten();
-        self.by_channel.insert(number, Box::new(core));
+        self.by_channel.0.insert(at, (number, Box::new(core)));
         Ok((channel, frame))
     }
 
     /// Leaves the resource on `channel`; returns the `Leave` to send.
     pub(crate) fn leave(&mut self, channel: Channel, connected: bool) -> Option<Vec<u8>> {
-        let core = self.by_channel.get_mut(&channel.0)?;
+        let core = self.by_channel.get_mut(channel.0)?;
         if connected {
             core.leave()
         } else {
             // Nothing to tell a server we are not connected to.
-            self.by_channel.remove(&channel.0);
+            self.by_channel.remove(channel.0);
             None
         }
     }
@@ -631,21 +685,21 @@ impl Resources {
         limits: &Limits,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        if let Some(core) = self.by_channel.get_mut(&channel.0) {
+        if let Some(core) = self.by_channel.get_mut(channel.0) {
             core.on_frame(frame, limits, out);
         }
     }
 
     pub(crate) fn get<M: Model>(&self, channel: Channel) -> Option<&Resource<M>> {
         self.by_channel
-            .get(&channel.0)?
+            .get(channel.0)?
             .as_any()
             .downcast_ref::<Resource<M>>()
     }
 
     pub(crate) fn get_mut<M: Model>(&mut self, channel: Channel) -> Option<&mut Resource<M>> {
         self.by_channel
-            .get_mut(&channel.0)?
+            .get_mut(channel.0)?
             .as_any_mut()
             .downcast_mut::<Resource<M>>()
     }
@@ -664,23 +718,36 @@ impl Resources {
         }
     }
 
-    /// Stops notifications of the resource on `channel` in `domains`;
-    /// returns the `Unsubscribe` to send now, if any.
-    pub(crate) fn unsubscribe<M: Model>(
+    /// Subscribes the resource on `channel` to `domains` (`on`; again
+    /// after every `Joined`) or stops its notifications in them; returns
+    /// the `Subscribe` or `Unsubscribe` to send now, if any. One function
+    /// for both ways: they differ only in which domains change.
+    pub(crate) fn subscription<M: Model>(
         &mut self,
         channel: Channel,
         domains: Vec<String>,
+        on: bool,
     ) -> Result<Option<Vec<u8>>, ChannelError> {
         let resource = self.live::<M>(channel)?;
-        let removed: Vec<String> = domains
+        // Subscribing: the domains not held yet; stopping: the held ones.
+        let changed: Vec<String> = domains
             .into_iter()
-            .filter(|d| resource.subscriptions.contains(d))
+            .filter(|d| resource.subscriptions.contains(d) != on)
             .collect();
-        resource.subscriptions.retain(|d| !removed.contains(d));
-        let joined = resource.status == ResourceStatus::Joined;
-        Ok((joined && !removed.is_empty())
-            .then(|| resource.frame(&ClientMessage::Unsubscribe { domains: removed }))
-            .flatten())
+        if on {
+            resource.subscriptions.extend(changed.iter().cloned());
+        } else {
+            resource.subscriptions.retain(|d| !changed.contains(d));
+        }
+        if resource.status != ResourceStatus::Joined || changed.is_empty() {
+            return Ok(None);
+        }
+        let message = if on {
+            ClientMessage::Subscribe { domains: changed }
+        } else {
+            ClientMessage::Unsubscribe { domains: changed }
+        };
+        Ok(resource.frame(&message))
     }
 
     /// Asks for the resource on `channel` to catch up (`Resync` on its
@@ -715,25 +782,6 @@ impl Resources {
             signal,
         }
         .encode_on(channel)?)
-    }
-
-    /// Subscribes the resource on `channel` to `domains` (again after every
-    /// `Joined`); returns the `Subscribe` to send now, if any.
-    pub(crate) fn subscribe<M: Model>(
-        &mut self,
-        channel: Channel,
-        domains: Vec<String>,
-    ) -> Result<Option<Vec<u8>>, ChannelError> {
-        let resource = self.live::<M>(channel)?;
-        let added: Vec<String> = domains
-            .into_iter()
-            .filter(|d| !resource.subscriptions.contains(d))
-            .collect();
-        resource.subscriptions.extend(added.iter().cloned());
-        let joined = resource.status == ResourceStatus::Joined;
-        Ok((joined && !added.is_empty())
-            .then(|| resource.frame(&ClientMessage::Subscribe { domains: added }))
-            .flatten())
     }
 
     /// Issues an action on the resource on `channel`; returns its id and,
@@ -802,14 +850,14 @@ impl Channels<'_> {
             .resources
             .join::<R>(resource, self.up, self.settled_kept, scope)
             .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(channel)
     }
 
     /// See [`Client::leave`](super::Client::leave).
     pub(crate) fn leave(&mut self, channel: Channel) {
         let frame = self.resources.leave(channel, self.up);
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
     }
 
     /// See [`Client::send_action_on`](super::Client::send_action_on).
@@ -823,7 +871,7 @@ impl Channels<'_> {
         let (op_id, frame) =
             self.resources
                 .issue::<R>(channel, action, change, self.queue_bound)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(op_id)
     }
 
@@ -833,13 +881,7 @@ impl Channels<'_> {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<(), Error> {
-        self.usable()?;
-        let frame = self
-            .resources
-            .subscribe::<R>(channel, domains)
-            .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
-        Ok(())
+        self.subscription::<R>(channel, domains, true)
     }
 
     /// See [`Client::unsubscribe_on`](super::Client::unsubscribe_on).
@@ -848,12 +890,21 @@ impl Channels<'_> {
         channel: Channel,
         domains: Vec<String>,
     ) -> Result<(), Error> {
+        self.subscription::<R>(channel, domains, false)
+    }
+
+    fn subscription<R: Model>(
+        &mut self,
+        channel: Channel,
+        domains: Vec<String>,
+        on: bool,
+    ) -> Result<(), Error> {
         self.usable()?;
         let frame = self
             .resources
-            .unsubscribe::<R>(channel, domains)
+            .subscription::<R>(channel, domains, on)
             .map_err(Error::Channel)?;
-        self.transmits.extend(frame);
+        queue(self.transmits, frame);
         Ok(())
     }
 
@@ -879,6 +930,15 @@ impl Channels<'_> {
             .map_err(Error::Channel)?;
         self.transmits.push_back(frame);
         Ok(())
+    }
+}
+
+/// Queues a frame to send, if there is one: a `push_back`, which the
+/// client compiles anyway, where `VecDeque::extend` with an `Option` would
+/// compile its own wrapping copy.
+fn queue(out: &mut VecDeque<Vec<u8>>, frame: Option<Vec<u8>>) {
+    if let Some(frame) = frame {
+        out.push_back(frame);
     }
 }
 
