@@ -27,7 +27,7 @@
 //! anywhere then).
 //!
 //! Leaving: from the `Leave` the task reads (or the `Left` a hub sends of
-//! its own) until that `Left` has been written to the socket, the channel
+//! its own) until the writer hands that `Left` to the socket, the channel
 //! is [`Entry::Leaving`]. A client cannot have seen the `Left` before it
 //! was written, so a `Join` read meanwhile broke the spec's "wait for
 //! `Left`" rule: it is answered `Error channel_in_use`, after the `Left`
@@ -91,11 +91,35 @@ pub(crate) enum Entry<H: FlowHandler> {
     /// on its way to the socket (see the module docs). It holds no
     /// resource and does not count against `max_channels`.
     Leaving {
-        /// `Join`s read on it meanwhile, each answered `channel_in_use`
-        /// once the `Left` is written.
-        refused: u32,
+        /// The answers to the `Join`s and `Leave`s read on it meanwhile,
+        /// in order, sent once the `Left` is written (at most
+        /// [`DEFERRED`]; further ones are answered at once).
+        deferred: Vec<Deferred>,
     },
 }
+
+/// An answer that waits for a leaving channel's `Left` (see
+/// [`Entry::Leaving`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Deferred {
+    /// To a `Join`: `Error channel_in_use`.
+    InUse,
+    /// To a second `Leave`: `Left unknown_channel`.
+    NotJoined,
+}
+
+impl Deferred {
+    fn frame(self, channel: Channel) -> Bytes {
+        match self {
+            Deferred::InUse => in_use_frame(channel),
+            Deferred::NotJoined => not_joined_frame(channel),
+        }
+    }
+}
+
+/// Answers a leaving channel keeps for after its `Left`; beyond this many
+/// they are sent at once (each frame still gets its one answer).
+const DEFERRED: usize = 64;
 
 impl<H: FlowHandler> Entry<H> {
     /// The resource held or being joined; `None` once left.
@@ -136,25 +160,41 @@ impl<H: FlowHandler> Table<H> {
         entries: &mut HashMap<u16, Entry<H>>,
         channel: Channel,
     ) -> Option<Entry<H>> {
-        let before = entries.insert(channel.0, Entry::Leaving { refused: 0 });
+        let before = entries.insert(
+            channel.0,
+            Entry::Leaving {
+                deferred: Vec::new(),
+            },
+        );
         if !matches!(before, Some(Entry::Leaving { .. })) {
             self.leaving.fetch_add(1, Relaxed);
         }
         before
     }
 
-    /// The `Left` on `channel` has been written: a leaving channel is
-    /// free. Returns how many `Join`s to answer `channel_in_use` now.
-    fn left_written(&self, channel: Channel) -> u32 {
+    /// The `Left` on `channel` is being written: a leaving channel is
+    /// free. Returns the answers that waited for it.
+    fn left_written(&self, channel: Channel) -> Vec<Deferred> {
         let mut entries = self.lock();
-        match entries.get(&channel.0) {
-            Some(Entry::Leaving { refused }) => {
-                let refused = *refused;
-                entries.remove(&channel.0);
-                self.leaving.fetch_sub(1, Relaxed);
-                refused
+        if !matches!(entries.get(&channel.0), Some(Entry::Leaving { .. })) {
+            return Vec::new();
+        }
+        self.leaving.fetch_sub(1, Relaxed);
+        match entries.remove(&channel.0) {
+            Some(Entry::Leaving { deferred }) => deferred,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Keeps `answer` for after the `Left` of `channel` when it is
+    /// leaving (and has room); false when it is to be sent now.
+    fn defer(&self, channel: Channel, answer: Deferred) -> bool {
+        match self.lock().get_mut(&channel.0) {
+            Some(Entry::Leaving { deferred }) if deferred.len() < DEFERRED => {
+                deferred.push(answer);
+                true
             }
-            _ => 0,
+            _ => false,
         }
     }
 }
@@ -208,38 +248,35 @@ impl<H: FlowHandler> MemberEnd<H> {
 }
 
 /// The socket writer's side of [`Entry::Leaving`]: it frees a leaving
-/// channel once the channel's `Left` has been flushed to the socket, and
-/// then queues the `channel_in_use` answers of the `Join`s read on it
-/// meanwhile, so they follow the `Left`.
+/// channel when it hands the channel's `Left` to the socket, and then
+/// queues the answers of the `Join`s and `Leave`s read on it meanwhile,
+/// so they follow the `Left`.
+///
+/// Handed, not flushed: under write batching a frame may reach the wire
+/// before the batch's flush, and a client that has read the `Left` must
+/// not be refused. So a `Join` read between the hand-over and the flush
+/// joins, which is what a server without this check did anyway.
 pub(crate) struct LeftWatch<H: FlowHandler> {
     table: Arc<Table<H>>,
-    /// Channels whose `Left` was fed to the socket since the last flush.
-    fed: Vec<Channel>,
 }
 
 impl<H: FlowHandler> LeftWatch<H> {
-    /// The writer fed `frame` to the socket. Costs one atomic load while
-    /// no channel is leaving.
-    pub(crate) fn fed(&mut self, frame: &[u8]) {
+    /// The writer is handing `frame` to the socket. Costs one atomic load
+    /// while no channel is leaving.
+    pub(crate) fn writing(&self, frame: &[u8], outbox: &Outbox) {
         if self.table.leaving.load(Relaxed) == 0 {
             return;
         }
-        if let Some((tag, Some(channel))) = head(frame) {
-            if tag == ServerTag::LEFT.0 {
-                self.fed.push(channel);
-            }
+        let Some((tag, Some(channel))) = head(frame) else {
+            return;
+        };
+        if tag != ServerTag::LEFT.0 {
+            return;
         }
-    }
-
-    /// The writer flushed what it fed: every `Left` among it has reached
-    /// the socket.
-    pub(crate) fn flushed(&mut self, outbox: &Outbox) {
-        for channel in self.fed.drain(..) {
-            for _ in 0..self.table.left_written(channel) {
-                // Over the outbound bound this closes the socket as a
-                // slow consumer, as any frame would.
-                let _ = outbox.push(in_use_frame(channel));
-            }
+        for answer in self.table.left_written(channel) {
+            // Over the outbound bound this closes the socket as a slow
+            // consumer, as any frame would.
+            let _ = outbox.push(answer.frame(channel));
         }
     }
 }
@@ -271,6 +308,16 @@ fn in_use_frame(channel: Channel) -> Bytes {
             op_id: None,
         },
         channel,
+    )
+}
+
+/// `Left { c, unknown_channel }`, the answer to a `Leave` on a channel not
+/// joined.
+fn not_joined_frame(channel: Channel) -> Bytes {
+    refusal_frame(
+        channel,
+        ErrorCode::UNKNOWN_CHANNEL,
+        &format!("{channel} is not joined"),
     )
 }
 
@@ -470,18 +517,15 @@ impl<H: FlowHandler> Channels<H> {
     /// Answers a `Join` on a channel in use: at once, or, on a leaving
     /// channel, once its `Left` is written (see [`LeftWatch`]).
     fn in_use(&self, channel: Channel) {
-        if let Some(Entry::Leaving { refused }) = self.table.lock().get_mut(&channel.0) {
-            *refused = refused.saturating_add(1);
-            return;
+        if !self.table.defer(channel, Deferred::InUse) {
+            self.answer(in_use_frame(channel));
         }
-        self.answer(in_use_frame(channel));
     }
 
     /// The writer's side of the leaving channels.
     pub(crate) fn left_watch(&self) -> LeftWatch<H> {
         LeftWatch {
             table: self.table.clone(),
-            fed: Vec::new(),
         }
     }
 
@@ -710,23 +754,14 @@ impl<H: FlowHandler> Channels<H> {
         }
         let mut entries = self.table.lock();
         match entries.get_mut(&channel.0) {
-            None => {
-                drop(entries);
-                self.refuse(
-                    channel,
-                    ErrorCode::UNKNOWN_CHANNEL,
-                    &format!("{channel} is not joined"),
-                );
+            // Left already: this Leave gets a Left of its own, after the
+            // one on its way (a Left sent before it would free the channel).
+            Some(Entry::Leaving { deferred }) if deferred.len() < DEFERRED => {
+                deferred.push(Deferred::NotJoined);
             }
-            // Left already: its `Left` is on its way, and this Leave
-            // gets one of its own.
-            Some(Entry::Leaving { .. }) => {
+            None | Some(Entry::Leaving { .. }) => {
                 drop(entries);
-                self.refuse(
-                    channel,
-                    ErrorCode::UNKNOWN_CHANNEL,
-                    &format!("{channel} is not joined"),
-                );
+                self.answer(not_joined_frame(channel));
             }
             Some(Entry::Joining { leave, .. }) => *leave = true,
             Some(Entry::Joined { .. }) => {

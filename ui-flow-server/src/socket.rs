@@ -237,14 +237,14 @@ fn read<H: FlowHandler>(
 /// frame leaves the outbox's count once the library can no longer be
 /// holding it ([`Unwritten`]).
 ///
-/// On a socket with channels, `watch` sees every frame fed and every flush,
-/// to free a leaving channel once its `Left` is on the socket.
+/// On a socket with channels, `watch` sees every frame before it is fed,
+/// to free a leaving channel once its `Left` goes to the socket.
 async fn write_all<H: FlowHandler>(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
     batch: usize,
-    mut watch: Option<LeftWatch<H>>,
+    watch: Option<LeftWatch<H>>,
 ) -> Written {
     let mut unwritten = Unwritten::new(batch);
     loop {
@@ -254,14 +254,11 @@ async fn write_all<H: FlowHandler>(
                     return Written::Failed;
                 }
                 outbox.written(unwritten.flushed());
-                if let Some(watch) = &mut watch {
-                    watch.flushed(outbox);
-                }
             }
             Next::Frame(frame) => {
                 let size = frame.len();
-                if let Some(watch) = &mut watch {
-                    watch.fed(&frame);
+                if let Some(watch) = &watch {
+                    watch.writing(&frame, outbox);
                 }
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
@@ -275,9 +272,6 @@ async fn write_all<H: FlowHandler>(
                     return Written::Failed;
                 }
                 outbox.written(unwritten.flushed());
-                if let Some(watch) = &mut watch {
-                    watch.flushed(outbox);
-                }
             }
             Next::Close(code, reason) => {
                 return match sink.send(close_message(code, reason)).await {
