@@ -45,29 +45,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use ui_flow::ServerMessage;
 use ui_flow::codec::Decoded;
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, FlowServer, RateLimit, ServerConfig,
-    UnverifiedUserToken,
-};
+use ui_flow_server::{FlowServer, UnverifiedUserToken};
 
-/// The broadcast payload: its slot in the schedule and when it was sent,
-/// padded to about 100 bytes. The peers send the same fields (plus `seq`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct BenchDelta {
-    slot_ns: u64,
-    sent_ns: u64,
-    pad: String,
-}
+#[path = "support/bench_server.rs"]
+mod bench_server;
+#[path = "support/control.rs"]
+mod control;
+
+use bench_server::{Bench, BenchDelta};
+use control::{Lines, cpu_us, listener, unix_ns};
 
 /// What a peer's Socket.IO event carries.
 #[derive(Debug, Deserialize)]
@@ -78,16 +73,9 @@ struct Tick {
 }
 
 const PAD: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
-const BACKLOG: u32 = 4096;
 const CONNECT_CONCURRENCY: usize = 256;
 /// Both processes give up after this long without finishing a phase.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
 
 fn delta(slot_ns: u64) -> BenchDelta {
     BenchDelta {
@@ -112,126 +100,27 @@ fn frame_len() -> usize {
 
 // ---------------------------------------------------------------- server --
 
-struct Bench;
-
-/// The server's state: how many deltas were committed.
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct Sent(u64);
-
-impl ui_flow::FlowState for Sent {
-    type Delta = BenchDelta;
-    fn apply_delta(&mut self, _: BenchDelta) {
-        self.0 += 1;
-    }
-}
-
-/// The benchmark's types.
-struct BenchModel;
-
-impl ui_flow::Model for BenchModel {
-    type State = Sent;
-    type Delta = BenchDelta;
-    type Event = ();
-    type Action = rmpv::Value;
-}
-
-#[async_trait]
-impl FlowHandler for Bench {
-    type Model = BenchModel;
-
-    async fn handle_action(&self, _: &ActionContext<Self>, _: rmpv::Value) -> ActionOutcome {
-        ActionOutcome::ok()
-    }
-}
-
-/// CPU time (user + system) of this process in µs, from /proc/self/stat
-/// (Linux counts it in ticks of 10 ms).
-fn cpu_us() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command name: field 14 (utime) and 15 (stime) are at 11, 12.
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (get(11) + get(12)) * 10_000
-}
-
-/// Resident memory of this process in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn listener() -> TcpListener {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_reuseaddr(true).expect("reuseaddr");
-    socket
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind");
-    socket.listen(BACKLOG).expect("listen")
-}
-
 /// ui-flow-server under the benchmark's control lines (see the peers in
 /// `bench/` for the same protocol).
 async fn serve(write_batch_bytes: usize) {
     let listener = listener();
     let addr = listener.local_addr().expect("addr");
     let flow = FlowServer::with_config(Bench, UnverifiedUserToken, {
-        let mut c = ServerConfig::default();
-        c.max_connections = 20_000;
-        c.max_connections_per_user = 20_000;
-        c.liveness_timeout = Duration::from_secs(3600);
+        let mut c = bench_server::config(20_000);
         c.write_batch_bytes = write_batch_bytes;
-        // N clients of one user from one address join at once: this
-        // measures fan-out, not the join rate limits.
-        let unlimited = RateLimit {
-            per_second: 1e9,
-            burst: u32::MAX,
-        };
-        c.join_rate = unlimited;
-        c.join_rate_per_ip = unlimited;
         c
     });
     let app = flow.router();
     tokio::spawn(async move { axum::serve(listener, app).await });
     println!("addr {addr}");
-    let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
-    let mut cpu_mark = cpu_us();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["rss"] => println!("rss {}", rss_kib()),
-            ["cpu"] => {
-                let now = cpu_us();
-                println!("cpu {}", now - cpu_mark);
-                cpu_mark = now;
-            }
-            ["broadcast", count, rate] => {
-                let count: u64 = count.parse().expect("count");
-                let rate: u64 = rate.parse().expect("rate");
-                let period = 1_000_000_000 / rate;
-                let start = unix_ns();
-                let mut every = tokio::time::interval(Duration::from_nanos(period));
-                let session = flow.session("bench");
-                for seq in 1..=count {
-                    every.tick().await;
-                    let slot = start + (seq - 1) * period;
-                    session.commit(delta(slot)).await.expect("commit");
-                }
-                println!("sent");
-            }
-            _ => break,
+    let session = flow.session("bench");
+    control::control(|_, slot| {
+        let session = session.clone();
+        async move {
+            session.commit(delta(slot)).await.expect("commit");
         }
-    }
+    })
+    .await;
 }
 
 // ------------------------------------------------------------ raw floor --
@@ -263,26 +152,18 @@ fn serve_raw(threads: usize) {
         }
     });
     println!("addr {addr}");
-    let mut cpu_mark = cpu_us();
+    let mut lines = Lines::new();
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { break };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["rss"] => println!("rss {}", rss_kib()),
-            ["cpu"] => {
-                let now = cpu_us();
-                println!("cpu {}", now - cpu_mark);
-                cpu_mark = now;
-            }
-            ["broadcast", count, rate] => {
-                let count: u64 = count.parse().expect("count");
-                let rate: u64 = rate.parse().expect("rate");
-                let period = 1_000_000_000 / rate;
+        match lines.read(&line) {
+            None => break,
+            Some(None) => {}
+            Some(Some(run)) => {
                 let start = unix_ns();
                 let sockets = sockets.lock().expect("sockets");
                 let chunk = sockets.len().div_ceil(threads.max(1)).max(1);
-                for seq in 1..=count {
-                    let slot = start + (seq - 1) * period;
+                for seq in 1..=run.count {
+                    let slot = run.slot(start, seq);
                     let wait = slot.saturating_sub(unix_ns());
                     std::thread::sleep(Duration::from_nanos(wait));
                     let delta = delta(slot);
@@ -317,7 +198,6 @@ fn serve_raw(threads: usize) {
                 }
                 println!("sent");
             }
-            _ => break,
         }
     }
 }

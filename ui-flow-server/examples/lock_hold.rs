@@ -21,47 +21,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
-use ui_flow_server::{
-    ActionContext, ActionOutcome, FlowHandler, FlowServer, RateLimit, ServerConfig,
-    UnverifiedUserToken,
-};
+use ui_flow_server::{FlowServer, UnverifiedUserToken};
 
-struct Bench;
+#[path = "support/bench_server.rs"]
+mod bench_server;
 
-#[derive(Clone, Default, Serialize, Deserialize)]
-struct Sent(u64);
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Tick(String);
-
-impl ui_flow::FlowState for Sent {
-    type Delta = Tick;
-    fn apply_delta(&mut self, _: Tick) {
-        self.0 += 1;
-    }
-}
-
-struct BenchModel;
-
-impl ui_flow::Model for BenchModel {
-    type State = Sent;
-    type Delta = Tick;
-    type Event = ();
-    type Action = rmpv::Value;
-}
-
-#[async_trait]
-impl FlowHandler for Bench {
-    type Model = BenchModel;
-
-    async fn handle_action(&self, _: &ActionContext<Self>, _: rmpv::Value) -> ActionOutcome {
-        ActionOutcome::ok()
-    }
-}
+use bench_server::{Bench, BenchDelta};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -120,19 +87,11 @@ async fn main() {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let count: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
 
-    let flow = FlowServer::with_config(Bench, UnverifiedUserToken, {
-        let mut c = ServerConfig::default();
-        c.max_connections = 2 * n + 100;
-        c.max_connections_per_user = 2 * n + 100;
-        c.liveness_timeout = Duration::from_secs(3600);
-        let unlimited = RateLimit {
-            per_second: 1e9,
-            burst: u32::MAX,
-        };
-        c.join_rate = unlimited;
-        c.join_rate_per_ip = unlimited;
-        c
-    });
+    let flow = FlowServer::with_config(
+        Bench,
+        UnverifiedUserToken,
+        bench_server::config(2 * n + 100),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -174,10 +133,12 @@ async fn main() {
     let mut commits = Vec::new();
     for _ in 0..count {
         let started = Instant::now();
-        session
-            .commit(Tick("abcdefghijklmnopqrstuvwxyz".repeat(3)))
-            .await
-            .expect("commit");
+        let delta = BenchDelta {
+            slot_ns: 0,
+            sent_ns: 0,
+            pad: "abcdefghijklmnopqrstuvwxyz".repeat(3),
+        };
+        session.commit(delta).await.expect("commit");
         commits.push(started.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -25,15 +25,27 @@
 //! them on the channel as it delivers them; a refused `Join` is answered
 //! through the URL connection's lane (nothing of that channel is queued
 //! anywhere then).
+//!
+//! Leaving: from the `Leave` the task reads (or the `Left` a hub sends of
+//! its own) until the writer hands that `Left` to the socket, the channel
+//! is [`Entry::Leaving`]. A client cannot have seen the `Left` before it
+//! was written, so a `Join` read meanwhile broke the spec's "wait for
+//! `Left`" rule: it is answered `Error channel_in_use`, after the `Left`
+//! (the writer sends those answers when it has written the `Left`, see
+//! [`LeftWatch`]). Once written, the channel number is free. What this is
+//! not: a promise about a `Join` the client sent before the `Left` reached
+//! it but that the server reads after writing the `Left`; nothing on the
+//! server can tell those apart from a `Join` sent in time, and it joins.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use ui_flow::codec::{Decoded, Limits};
 use ui_flow::model::ActionOf;
-use ui_flow::{Channel, ClientMessage, ClientTag, ErrorCode, ServerMessage};
+use ui_flow::{Channel, ClientMessage, ClientTag, ErrorCode, ServerMessage, ServerTag};
 
 use crate::auth::{AuthError, Identity, JoinRequest};
 use crate::endpoint::MAX_RESOURCE_ID;
@@ -75,25 +87,115 @@ pub(crate) enum Entry<H: FlowHandler> {
         slot: Arc<Slot<H>>,
         id: ConnectionId,
     },
+    /// Left: the resource is no longer held, and the channel's `Left` is
+    /// on its way to the socket (see the module docs). It holds no
+    /// resource and does not count against `max_channels`.
+    Leaving {
+        /// The answers to the `Join`s and `Leave`s read on it meanwhile,
+        /// in order, sent once the `Left` is written (at most
+        /// [`DEFERRED`]; further ones are answered at once).
+        deferred: Vec<Deferred>,
+    },
 }
 
-impl<H: FlowHandler> Entry<H> {
-    fn resource(&self) -> &str {
+/// An answer that waits for a leaving channel's `Left` (see
+/// [`Entry::Leaving`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Deferred {
+    /// To a `Join`: `Error channel_in_use`.
+    InUse,
+    /// To a second `Leave`: `Left unknown_channel`.
+    NotJoined,
+}
+
+impl Deferred {
+    fn frame(self, channel: Channel) -> Bytes {
         match self {
-            Entry::Joining { resource, .. } | Entry::Joined { resource, .. } => resource,
+            Deferred::InUse => in_use_frame(channel),
+            Deferred::NotJoined => not_joined_frame(channel),
+        }
+    }
+}
+
+/// Answers a leaving channel keeps for after its `Left`; beyond this many
+/// they are sent at once (each frame still gets its one answer).
+const DEFERRED: usize = 64;
+
+impl<H: FlowHandler> Entry<H> {
+    /// The resource held or being joined; `None` once left.
+    fn resource(&self) -> Option<&str> {
+        match self {
+            Entry::Joining { resource, .. } | Entry::Joined { resource, .. } => Some(resource),
+            Entry::Leaving { .. } => None,
         }
     }
 }
 
 /// A socket's channels, shared with the slots of its members (which
-/// free a channel when their hub ends the member).
+/// mark a channel leaving when their hub ends the member) and with the
+/// socket's writer (which frees it once its `Left` is written).
 pub(crate) struct Table<H: FlowHandler> {
     entries: Mutex<HashMap<u16, Entry<H>>>,
+    /// How many entries are [`Entry::Leaving`], so that the writer looks
+    /// at the frames it writes only while one is.
+    leaving: AtomicUsize,
 }
 
 impl<H: FlowHandler> Table<H> {
+    fn new() -> Self {
+        Table {
+            entries: Mutex::new(HashMap::new()),
+            leaving: AtomicUsize::new(0),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<u16, Entry<H>>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks `channel` leaving (under the caller's lock of `entries`);
+    /// returns what it held.
+    fn start_leaving(
+        &self,
+        entries: &mut HashMap<u16, Entry<H>>,
+        channel: Channel,
+    ) -> Option<Entry<H>> {
+        let before = entries.insert(
+            channel.0,
+            Entry::Leaving {
+                deferred: Vec::new(),
+            },
+        );
+        if !matches!(before, Some(Entry::Leaving { .. })) {
+            self.leaving.fetch_add(1, Relaxed);
+        }
+        before
+    }
+
+    /// The `Left` on `channel` is being written: a leaving channel is
+    /// free. Returns the answers that waited for it.
+    fn left_written(&self, channel: Channel) -> Vec<Deferred> {
+        let mut entries = self.lock();
+        if !matches!(entries.get(&channel.0), Some(Entry::Leaving { .. })) {
+            return Vec::new();
+        }
+        self.leaving.fetch_sub(1, Relaxed);
+        match entries.remove(&channel.0) {
+            Some(Entry::Leaving { deferred }) => deferred,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Keeps `answer` for after the `Left` of `channel` when it is
+    /// leaving (and has room); false when it is to be sent now.
+    fn defer(&self, channel: Channel, answer: Deferred) -> bool {
+        match self.lock().get_mut(&channel.0) {
+            Some(Entry::Leaving { deferred }) if deferred.len() < DEFERRED => {
+                deferred.push(answer);
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -105,8 +207,8 @@ pub(crate) fn joined<H: FlowHandler>(
     id: ConnectionId,
 ) {
     let mut entries = table.lock();
-    let resource = match entries.get(&channel.0) {
-        Some(entry) => Arc::from(entry.resource()),
+    let resource = match entries.get(&channel.0).and_then(Entry::resource) {
+        Some(resource) => Arc::from(resource),
         None => Arc::from(""),
     };
     entries.insert(channel.0, Entry::Joined { resource, slot, id });
@@ -131,7 +233,8 @@ impl<H: FlowHandler> MemberEnd<H> {
     }
 
     /// The hub ended member `id` (its `Left` is queued): its channel is
-    /// free, unless the socket already let it go.
+    /// leaving until that `Left` is written, unless the socket already
+    /// let it go.
     pub(crate) fn ended(&self, id: ConnectionId) {
         let Some(table) = self.table.upgrade() else {
             return;
@@ -139,7 +242,41 @@ impl<H: FlowHandler> MemberEnd<H> {
         let mut entries = table.lock();
         if matches!(entries.get(&self.channel.0), Some(Entry::Joined { id: mine, .. }) if *mine == id)
         {
-            entries.remove(&self.channel.0);
+            table.start_leaving(&mut entries, self.channel);
+        }
+    }
+}
+
+/// The socket writer's side of [`Entry::Leaving`]: it frees a leaving
+/// channel when it hands the channel's `Left` to the socket, and then
+/// queues the answers of the `Join`s and `Leave`s read on it meanwhile,
+/// so they follow the `Left`.
+///
+/// Handed, not flushed: under write batching a frame may reach the wire
+/// before the batch's flush, and a client that has read the `Left` must
+/// not be refused. So a `Join` read between the hand-over and the flush
+/// joins, which is what a server without this check did anyway.
+pub(crate) struct LeftWatch<H: FlowHandler> {
+    table: Arc<Table<H>>,
+}
+
+impl<H: FlowHandler> LeftWatch<H> {
+    /// The writer is handing `frame` to the socket. Costs one atomic load
+    /// while no channel is leaving.
+    pub(crate) fn writing(&self, frame: &[u8], outbox: &Outbox) {
+        if self.table.leaving.load(Relaxed) == 0 {
+            return;
+        }
+        let Some((tag, Some(channel))) = head(frame) else {
+            return;
+        };
+        if tag != ServerTag::LEFT.0 {
+            return;
+        }
+        for answer in self.table.left_written(channel) {
+            // Over the outbound bound this closes the socket as a slow
+            // consumer, as any frame would.
+            let _ = outbox.push(answer.frame(channel));
         }
     }
 }
@@ -157,6 +294,30 @@ pub(crate) fn left_frame(channel: Channel) -> Bytes {
             message: None,
         },
         channel,
+    )
+}
+
+/// `Error channel_in_use` on `c`, the answer to a `Join` on a channel in
+/// use.
+fn in_use_frame(channel: Channel) -> Bytes {
+    encode_on(
+        &Control::Error {
+            code: Some(ErrorCode::CHANNEL_IN_USE),
+            message: format!("{channel} is in use; the Join changed nothing"),
+            fatal: false,
+            op_id: None,
+        },
+        channel,
+    )
+}
+
+/// `Left { c, unknown_channel }`, the answer to a `Leave` on a channel not
+/// joined.
+fn not_joined_frame(channel: Channel) -> Bytes {
+    refusal_frame(
+        channel,
+        ErrorCode::UNKNOWN_CHANNEL,
+        &format!("{channel} is not joined"),
     )
 }
 
@@ -224,9 +385,7 @@ impl<H: FlowHandler> Channels<H> {
             url_id,
             outbox: outbox.clone(),
             credentials,
-            table: Arc::new(Table {
-                entries: Mutex::new(HashMap::new()),
-            }),
+            table: Arc::new(Table::new()),
             share: None,
             limits: Limits::default()
                 .max_frame_len(inner.config.max_message_size)
@@ -355,6 +514,32 @@ impl<H: FlowHandler> Channels<H> {
         uint16(value).map_or(Channel::URL, Channel)
     }
 
+    /// Answers a `Join` on a channel in use: at once, or, on a leaving
+    /// channel, once its `Left` is written (see [`LeftWatch`]).
+    fn in_use(&self, channel: Channel) {
+        if !self.table.defer(channel, Deferred::InUse) {
+            self.answer(in_use_frame(channel));
+        }
+    }
+
+    /// The writer's side of the leaving channels.
+    pub(crate) fn left_watch(&self) -> LeftWatch<H> {
+        LeftWatch {
+            table: self.table.clone(),
+        }
+    }
+
+    /// A `Join` that was being authorized ends unjoined with `frame` (its
+    /// `Left`): a `Leave` read meanwhile makes the channel leaving until
+    /// that `Left` is written.
+    fn end_joining(&self, channel: Channel, leave: bool, frame: Bytes) {
+        if leave {
+            let mut entries = self.table.lock();
+            self.table.start_leaving(&mut entries, channel);
+        }
+        self.answer(frame);
+    }
+
     fn join(&mut self, now: Now, bytes: Bytes) -> Option<BoxFuture<'static, Authorized>> {
         let decoded = ClientMessage::<ActionOf<H::Model>>::decode_routed_with(&bytes, &self.limits);
         let Ok((
@@ -371,10 +556,17 @@ impl<H: FlowHandler> Channels<H> {
             return None;
         };
         let id = self.url_id;
-        if !self
+        let token = self
             .inner
-            .run_on(&self.url_slot, |hub| hub.take_frame_token(now, id))
-        {
+            .run_on(&self.url_slot, |hub| hub.take_frame_token(now, id));
+        if self.table.lock().contains_key(&channel.0) {
+            // In use, over the rate limit or not: the Join changes nothing
+            // and its answer is `channel_in_use` (a `Left` would end the
+            // channel in the client's eyes).
+            self.in_use(channel);
+            return None;
+        }
+        if !token {
             self.refuse(
                 channel,
                 ErrorCode::RATE_LIMITED,
@@ -385,21 +577,11 @@ impl<H: FlowHandler> Channels<H> {
         let max = usize::from(self.inner.config.max_channels);
         let refusal = {
             let mut entries = self.table.lock();
-            if entries.contains_key(&channel.0) {
-                drop(entries);
-                let error = encode_on(
-                    &Control::Error {
-                        code: Some(ErrorCode::CHANNEL_IN_USE),
-                        message: format!("{channel} is in use; the Join changed nothing"),
-                        fatal: false,
-                        op_id: None,
-                    },
-                    channel,
-                );
-                self.answer(error);
-                return None;
-            }
-            if entries.len() >= max {
+            let held = entries
+                .values()
+                .filter(|e| !matches!(e, Entry::Leaving { .. }))
+                .count();
+            if held >= max {
                 Some((
                     ErrorCode::CHANNEL_LIMIT,
                     format!("a connection holds at most {max} resources besides its URL's"),
@@ -410,7 +592,9 @@ impl<H: FlowHandler> Channels<H> {
                     format!("resource ids are 1 to {MAX_RESOURCE_ID} bytes"),
                 ))
             } else if *resource == **self.url_slot.resource()
-                || entries.values().any(|e| e.resource() == resource)
+                || entries
+                    .values()
+                    .any(|e| e.resource() == Some(resource.as_str()))
             {
                 Some((
                     ErrorCode::ALREADY_JOINED,
@@ -478,17 +662,18 @@ impl<H: FlowHandler> Channels<H> {
         let identity = match done.result {
             Ok(identity) if !leave => identity,
             Ok(_) => {
-                self.answer(left_frame(channel));
+                self.end_joining(channel, true, left_frame(channel));
                 self.unjoined(now, early);
                 return;
             }
             Err(e) => {
                 tracing::info!(resource = %resource, error = %e, "join refused");
-                self.refuse(
+                let frame = refusal_frame(
                     channel,
                     ErrorCode::FORBIDDEN,
                     "not allowed to join this resource",
                 );
+                self.end_joining(channel, leave, frame);
                 self.unjoined(now, early);
                 return;
             }
@@ -569,17 +754,20 @@ impl<H: FlowHandler> Channels<H> {
         }
         let mut entries = self.table.lock();
         match entries.get_mut(&channel.0) {
-            None => {
+            // Left already: this Leave gets a Left of its own, after the
+            // one on its way (a Left sent before it would free the channel).
+            Some(Entry::Leaving { deferred }) if deferred.len() < DEFERRED => {
+                deferred.push(Deferred::NotJoined);
+            }
+            None | Some(Entry::Leaving { .. }) => {
                 drop(entries);
-                self.refuse(
-                    channel,
-                    ErrorCode::UNKNOWN_CHANNEL,
-                    &format!("{channel} is not joined"),
-                );
+                self.answer(not_joined_frame(channel));
             }
             Some(Entry::Joining { leave, .. }) => *leave = true,
             Some(Entry::Joined { .. }) => {
-                let Some(Entry::Joined { slot, id, .. }) = entries.remove(&channel.0) else {
+                let Some(Entry::Joined { slot, id, .. }) =
+                    self.table.start_leaving(&mut entries, channel)
+                else {
                     return;
                 };
                 drop(entries);
@@ -598,7 +786,7 @@ impl<H: FlowHandler> Channels<H> {
             .values()
             .filter_map(|e| match e {
                 Entry::Joined { slot, id, .. } => Some((slot.clone(), *id)),
-                Entry::Joining { .. } => None,
+                Entry::Joining { .. } | Entry::Leaving { .. } => None,
             })
             .collect();
         if members.is_empty() {

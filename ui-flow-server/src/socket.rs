@@ -22,10 +22,10 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::FuturesUnordered;
 use futures::stream::SplitSink;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use ui_flow::CloseCode;
 
-use crate::channels::Channels;
+use crate::channels::{Channels, LeftWatch};
 use crate::counters::Live;
 use crate::endpoint::Handshake;
 use crate::handler::FlowHandler;
@@ -122,7 +122,14 @@ async fn run<H: FlowHandler>(
     let counters = &inner.counters;
     let mut joins = FuturesUnordered::new();
     let (mut sink, mut stream) = socket.split();
-    let writer = write_all(&mut sink, outbox, counters, inner.config.write_batch_bytes);
+    let watch = channels.as_deref().map(Channels::left_watch);
+    let writer = write_all(
+        &mut sink,
+        outbox,
+        counters,
+        inner.config.write_batch_bytes,
+        watch,
+    );
     tokio::pin!(writer);
     let aborted = outbox.aborted();
     tokio::pin!(aborted);
@@ -141,38 +148,84 @@ async fn run<H: FlowHandler>(
                 Written::Failed => break,
             },
             msg = stream.next(), if reading => {
-                let now = Now::system();
-                match msg {
-                    Some(Ok(Message::Binary(bytes))) => {
-                        Live::add(&counters.frames_in, 1);
-                        Live::add(&counters.bytes_in, bytes.len() as u64);
-                        match channels.as_deref_mut() {
-                            Some(channels) => joins.extend(channels.frame(now, bytes)),
-                            None => inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes)),
-                        }
-                    }
-                    Some(Ok(Message::Text(text))) => {
-                        Live::add(&counters.frames_in, 1);
-                        Live::add(&counters.bytes_in, text.len() as u64);
-                        inner.run_on(slot, |hub| hub.handle_text_frame(now, id));
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        inner.run_on(slot, |hub| hub.handle_heartbeat(now, id));
-                    }
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Err(e)) => {
-                        if !is_too_big(e) {
-                            break;
-                        }
-                        // Reading on would buffer the rest of the frame.
-                        reading = false;
-                        Live::add(&counters.drops, 1);
-                        inner.run_on(slot, |hub| hub.handle_oversized(id));
-                    }
+                let mut step = read(inner, slot, id, msg, channels.as_deref_mut(), &mut joins);
+                // Frames already read from the socket are handled before the
+                // writer's next turn (up to a bound, so the writer is not
+                // starved): a burst the client wrote at once is read as
+                // one, whatever the writer has meanwhile (see
+                // `crate::channels` on leaving channels).
+                let mut burst = 1;
+                while step == Step::Next && burst < READ_BURST {
+                    let Some(msg) = stream.next().now_or_never() else {
+                        break;
+                    };
+                    step = read(inner, slot, id, msg, channels.as_deref_mut(), &mut joins);
+                    burst += 1;
+                }
+                match step {
+                    Step::Next => {}
+                    Step::StopReading => reading = false,
+                    Step::End => break,
                 }
             }
         }
     }
+}
+
+/// Frames handled from one wake of the read half before the loop turns to
+/// the writer and the joins again.
+const READ_BURST: usize = 16;
+
+/// What the loop does after one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    /// An oversized frame: the rest of it cannot be read.
+    StopReading,
+    /// The socket ended or closed.
+    End,
+}
+
+/// Handles one item of the read half.
+fn read<H: FlowHandler>(
+    inner: &Arc<Inner<H>>,
+    slot: &Arc<Slot<H>>,
+    id: ConnectionId,
+    msg: Option<Result<Message, axum::Error>>,
+    channels: Option<&mut Channels<H>>,
+    joins: &mut FuturesUnordered<futures::future::BoxFuture<'static, crate::channels::Authorized>>,
+) -> Step {
+    let counters = &inner.counters;
+    let now = Now::system();
+    match msg {
+        Some(Ok(Message::Binary(bytes))) => {
+            Live::add(&counters.frames_in, 1);
+            Live::add(&counters.bytes_in, bytes.len() as u64);
+            match channels {
+                Some(channels) => joins.extend(channels.frame(now, bytes)),
+                None => inner.run_on(slot, |hub| hub.handle_frame(now, id, &bytes)),
+            }
+        }
+        Some(Ok(Message::Text(text))) => {
+            Live::add(&counters.frames_in, 1);
+            Live::add(&counters.bytes_in, text.len() as u64);
+            inner.run_on(slot, |hub| hub.handle_text_frame(now, id));
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+            inner.run_on(slot, |hub| hub.handle_heartbeat(now, id));
+        }
+        Some(Ok(Message::Close(_))) | None => return Step::End,
+        Some(Err(e)) => {
+            if !is_too_big(e) {
+                return Step::End;
+            }
+            // Reading on would buffer the rest of the frame.
+            Live::add(&counters.drops, 1);
+            inner.run_on(slot, |hub| hub.handle_oversized(id));
+            return Step::StopReading;
+        }
+    }
+    Step::Next
 }
 
 /// Writes the outbox to the socket until the outbox closes or the socket fails.
@@ -183,11 +236,15 @@ async fn run<H: FlowHandler>(
 /// runs empty, so a connection that keeps up gets each frame at once. A
 /// frame leaves the outbox's count once the library can no longer be
 /// holding it ([`Unwritten`]).
-async fn write_all(
+///
+/// On a socket with channels, `watch` sees every frame before it is fed,
+/// to free a leaving channel once its `Left` goes to the socket.
+async fn write_all<H: FlowHandler>(
     sink: &mut SplitSink<WebSocket, Message>,
     outbox: &Outbox,
     counters: &Live,
     batch: usize,
+    watch: Option<LeftWatch<H>>,
 ) -> Written {
     let mut unwritten = Unwritten::new(batch);
     loop {
@@ -200,6 +257,9 @@ async fn write_all(
             }
             Next::Frame(frame) => {
                 let size = frame.len();
+                if let Some(watch) = &watch {
+                    watch.writing(&frame, outbox);
+                }
                 if sink.feed(Message::Binary(frame)).await.is_err() {
                     return Written::Failed;
                 }

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use ui_flow::codec::Decoded;
 use ui_flow::{Channel, ClientMessage, ErrorCode, OpId, SignalPayload};
@@ -319,6 +319,31 @@ impl Mux {
         self.client.send_raw(bytes).await;
     }
 
+    /// Writes `frames` to the socket at once (fed, then one flush), so the
+    /// server reads them before anything it answers can reach this client.
+    async fn send_burst(&mut self, frames: &[(ClientMessage<String>, u16)]) {
+        for (msg, channel) in frames {
+            let bytes = msg.encode_on(Channel(*channel)).expect("encode");
+            self.client
+                .ws
+                .feed(Message::Binary(bytes.into()))
+                .await
+                .expect("feed");
+        }
+        self.client.ws.flush().await.expect("flush");
+    }
+
+    /// The next message on `channel` is a non-fatal `Error channel_in_use`.
+    async fn in_use(&mut self, channel: u16) {
+        match self.on(channel).await {
+            Msg::Error { code, fatal, .. } => {
+                assert_eq!(code, Some(ErrorCode::CHANNEL_IN_USE));
+                assert!(!fatal, "channel_in_use is not fatal");
+            }
+            other => panic!("expected channel_in_use, got {other:?}"),
+        }
+    }
+
     async fn join(&mut self, channel: u16, resource: &str, resume: Option<(u64, u32)>) {
         let join = ClientMessage::<String>::Join {
             resource: resource.into(),
@@ -556,6 +581,78 @@ async fn presence_is_per_resource_and_leaving_cleans_up() {
     ann.joined(1, "board", None).await;
 }
 
+#[tokio::test]
+async fn a_join_sent_with_the_leave_before_its_left_gets_channel_in_use_after_the_left() {
+    let t = start(Counter, ServerConfig::default()).await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    ann.joined(1, "board", None).await;
+    let join = |resource: &str| ClientMessage::<String>::Join {
+        resource: resource.into(),
+        last_seq: None,
+        epoch: None,
+    };
+    // Leave and Join on 1 in one write: the Join cannot have followed the
+    // Left, so it breaks the spec's "wait for Left" rule.
+    ann.send_burst(&[(ClientMessage::Leave, 1), (join("board"), 1)])
+        .await;
+    assert_eq!(ann.left(1).await, None);
+    ann.in_use(1).await;
+    // Exactly those two answers: the Join joined nothing.
+    assert_eq!(ann.quiet_on(1, 1).await, vec![]);
+    let board = t.server.session("board");
+    assert_eq!(board.connection_count(), 0);
+    Counter::add(&board, 1).await.expect("commit");
+    assert_eq!(ann.quiet_on(1, 2).await, vec![]);
+    // Every frame of a burst gets its answer, in order, after the one
+    // Left: the Joins channel_in_use, a second Leave unknown_channel.
+    ann.joined(2, "chat", None).await;
+    ann.send_burst(&[
+        (ClientMessage::Leave, 2),
+        (join("chat"), 2),
+        (join("news"), 2),
+        (ClientMessage::Leave, 2),
+    ])
+    .await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(match ann.on(2).await {
+            Msg::Left { code, .. } => format!("Left {code:?}"),
+            Msg::Error { code, fatal, .. } if !fatal => format!("Error {code:?}"),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    let in_use = format!("Error {:?}", Some(ErrorCode::CHANNEL_IN_USE));
+    let not_joined = format!("Left {:?}", Some(ErrorCode::UNKNOWN_CHANNEL));
+    assert_eq!(
+        answers,
+        ["Left None".to_owned(), in_use.clone(), in_use, not_joined]
+    );
+    assert_eq!(ann.quiet_on(2, 3).await, vec![]);
+    assert_eq!(t.server.session("chat").connection_count(), 0);
+    assert_eq!(t.server.session("news").connection_count(), 0);
+}
+
+#[tokio::test]
+async fn once_its_left_has_arrived_a_channel_can_be_joined_again() {
+    let t = start(Counter, ServerConfig::default()).await;
+    let mut ann = mux(t.addr, "home", "ann").await;
+    ann.joined(1, "board", None).await;
+    ann.send_on(&ClientMessage::<String>::Leave, 1).await;
+    assert_eq!(ann.left(1).await, None);
+    // The same resource again on the same channel, and then another one.
+    let (sync, users) = ann.joined(1, "board", None).await;
+    assert!(matches!(sync, Msg::Snapshot { .. }), "{sync:?}");
+    assert_eq!(users, ["ann"]);
+    let board = t.server.session("board");
+    Counter::add(&board, 1).await.expect("commit");
+    assert_eq!(delta_seqs(&ann.on(1).await).len(), 1);
+    ann.send_on(&ClientMessage::<String>::Leave, 1).await;
+    assert_eq!(ann.left(1).await, None);
+    ann.joined(1, "chat", None).await;
+    assert_eq!(board.connection_count(), 0);
+    assert_eq!(t.server.session("chat").connection_count(), 1);
+}
+
 /// Tokens are user ids; "secret" is only for "root", and "mallory"'s
 /// token says "eve" on "elsewhere".
 struct Guarded;
@@ -720,6 +817,10 @@ async fn a_join_over_the_rate_limit_is_left_rate_limited() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    // A Join over the limit on a channel in use changes nothing, and its
+    // answer says so: not a Left, which would end channel 1.
+    ann.join(1, "d", None).await;
+    ann.in_use(1).await;
 }
 
 #[tokio::test]

@@ -9,17 +9,15 @@
 // done, pass or fail.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { STUCK, chromiumOptions, startProcess, until } from '../../e2e-shared/harness.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const serverBin = process.env.BEVY_WORLD_SERVER ?? `${root}target/debug/bevy-world-server`;
 const siteDir = process.env.BEVY_WORLD_SITE ?? `${root}target/bevy-world/site`;
 
-/** The longest any single wait may take before the test fails. */
-const STUCK = 30_000;
 /** Entities the server spawns for the test. */
 const ENTITIES = 40;
 
@@ -28,58 +26,10 @@ const ENTITIES = 40;
  * loopback port, and resolves with the page's address once it prints it.
  */
 function startServer() {
-  const proc = spawn(
-    serverBin,
-    ['--addr', '127.0.0.1:0', '--site', siteDir, '--site-addr', '127.0.0.1:0',
-      '--entities', String(ENTITIES), '--sync-every', '3'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  const started = new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`bevy-world-server did not start:\n${out}`)), STUCK);
-    proc.stdout.on('data', (chunk) => {
-      out += chunk;
-      const page = out.match(/^page: (http:\S+)$/m);
-      if (page) {
-        clearTimeout(timer);
-        resolve(page[1]);
-      }
-    });
-    proc.stderr.on('data', (chunk) => { out += chunk; });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`bevy-world-server exited with ${code}:\n${out}`));
-    });
-  });
-  const kill = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-    }
-    await exited;
-  };
-  return started.then((url) => ({ url, kill }), async (error) => {
-    await kill();
-    throw error;
-  });
-}
-
-/** Polls `check` until it returns something truthy, or fails after STUCK ms. */
-async function until(what, check) {
-  const deadline = Date.now() + STUCK;
-  let last;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what} (last: ${last})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const args = ['--addr', '127.0.0.1:0', '--site', siteDir, '--site-addr', '127.0.0.1:0',
+    '--entities', String(ENTITIES), '--sync-every', '3'];
+  return startProcess(serverBin, args, (out) => out.match(/^page: (http:\S+)$/m)?.[1])
+    .then(({ ready, kill }) => ({ url: ready, kill }));
 }
 
 /** Every drawn entity's id → its SVG transform (where it is drawn). */
@@ -103,12 +53,7 @@ describe('the Bevy world page', { timeout: 120_000 }, () => {
 
   before(async () => {
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      timeout: STUCK,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await chromium.launch(chromiumOptions());
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${server.url}?user=e2e`);

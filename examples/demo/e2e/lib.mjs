@@ -1,6 +1,8 @@
 // Shared by the end-to-end test and the screenshot script: the real demo
 // server on 127.0.0.1, headless Chromium (Debian's binary through
-// playwright-core), and questions asked of the pages' DOM.
+// playwright-core), and questions asked of the pages' DOM. What every
+// example's suite needs (waits, server processes, Chromium's options) is in
+// examples/e2e-shared/harness.mjs.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { STUCK, chromiumOptions, startProcess, until } from '../../e2e-shared/harness.mjs';
+
+export { STUCK, until };
 
 /** The repository root. */
 export const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -16,9 +21,6 @@ export const root = fileURLToPath(new URL('../../../', import.meta.url));
 /** Built by `scripts/demo.sh --build-only`. */
 export const serverBin = process.env.DEMO_SERVER ?? `${root}target/debug/demo-server`;
 export const siteDir = process.env.DEMO_SITE ?? `${root}target/demo/site`;
-
-/** The longest any single wait may take before the test fails. */
-export const STUCK = 30_000;
 
 /** A port nothing listens on right now. */
 export function freePort() {
@@ -42,33 +44,9 @@ export function freePort() {
  */
 export function startServer(port, { nats } = {}) {
   const storage = nats ? ['--nats', nats] : ['--memory'];
-  const proc = spawn(serverBin, ['--addr', `127.0.0.1:${port}`, '--site', siteDir, ...storage], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  const listening = new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`demo-server did not start:\n${out}`)), STUCK);
-    proc.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.stderr.on('data', (chunk) => { out += chunk; });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`demo-server exited with ${code}:\n${out}`));
-    });
-  });
-  const kill = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-    }
-    await exited;
-  };
-  return listening.then(() => ({ url: `http://127.0.0.1:${port}`, kill }));
+  const args = ['--addr', `127.0.0.1:${port}`, '--site', siteDir, ...storage];
+  return startProcess(serverBin, args, (out) => out.includes('listening on'))
+    .then(({ kill }) => ({ url: `http://127.0.0.1:${port}`, kill }));
 }
 
 /** Debian's nats-server (`scripts/test.sh` installs it), or UI_FLOW_NATS_SERVER. */
@@ -118,39 +96,10 @@ export async function startNats() {
  * one machine connect without STUN or TURN.
  */
 export function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    timeout: STUCK,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
-}
-
-/** Polls `check` (a DOM question, usually) until it is truthy, or fails after `timeout` ms. */
-export async function until(what, check, timeout = STUCK) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what} (last: ${last})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return chromium.launch(chromiumOptions([
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--allow-loopback-in-peer-connection',
+  ]));
 }
 
 /** Opens the Leptos app as `user` in a fresh browser context (its own storage). */

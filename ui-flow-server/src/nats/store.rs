@@ -132,6 +132,33 @@ fn io(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(format!("NATS JetStream: {what}: {e}"))
 }
 
+/// The settings every stream of the store starts from: stream
+/// `{prefix}_{name}` over subjects `{prefix}.{subjects}`, on file storage,
+/// with `replicas` copies. What a stream adds (one message per subject, an
+/// age limit) goes on top.
+fn file_stream(prefix: &str, name: &str, subjects: &str, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: format!("{prefix}_{name}"),
+        subjects: vec![format!("{prefix}.{subjects}")],
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    }
+}
+
+/// Creates the stream unless it exists (an existing one is used as it is,
+/// whatever its settings); `open` makes the error that names it.
+async fn open_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+    open: &impl Fn(String) -> StoreError,
+) -> Result<stream::Stream, StoreError> {
+    let name = config.name.clone();
+    js.get_or_create_stream(config)
+        .await
+        .map_err(|e| open(format!("stream {name}: {e}")))
+}
+
 impl JetStreamStore {
     /// Connects to NATS and creates the streams and the object store bucket
     /// if they do not exist yet (an existing one is used as it is).
@@ -171,39 +198,18 @@ impl JetStreamStore {
             path: config.url.clone().into(),
             reason: e,
         };
-        let log = js
-            .get_or_create_stream(stream::Config {
-                name: format!("{p}_log"),
-                subjects: vec![format!("{p}.log.*")],
-                num_replicas: replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| open(format!("stream {p}_log: {e}")))?;
-        let heads = js
-            .get_or_create_stream(stream::Config {
-                name: format!("{p}_heads"),
-                subjects: vec![format!("{p}.head.*")],
-                max_messages_per_subject: 1,
-                num_replicas: replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| open(format!("stream {p}_heads: {e}")))?;
-        let ops = js
-            .get_or_create_stream(stream::Config {
-                name: format!("{p}_ops"),
-                subjects: vec![format!("{p}.ops.>")],
-                max_messages_per_subject: 1,
-                max_age: config.op_record_max_age,
-                num_replicas: replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| open(format!("stream {p}_ops: {e}")))?;
+        let log = open_stream(&js, file_stream(p, "log", "log.*", replicas), &open).await?;
+        let heads = stream::Config {
+            max_messages_per_subject: 1,
+            ..file_stream(p, "heads", "head.*", replicas)
+        };
+        let heads = open_stream(&js, heads, &open).await?;
+        let ops = stream::Config {
+            max_messages_per_subject: 1,
+            max_age: config.op_record_max_age,
+            ..file_stream(p, "ops", "ops.>", replicas)
+        };
+        let ops = open_stream(&js, ops, &open).await?;
         let bucket = format!("{p}_states");
         let states = match js.get_object_store(&bucket).await {
             Ok(states) => states,
