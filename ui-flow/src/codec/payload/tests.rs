@@ -242,3 +242,187 @@ fn nest_to_the_limit() {
         "arrays and maps nested deeper than 1024 levels"
     );
 }
+
+mod equivalence {
+    //! Arbitrary values written by rmpv, and arbitrary bytes, decoded by
+    //! this reader and by rmp-serde's into the same types.
+
+    use std::collections::HashMap;
+    use std::fmt::Debug;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use rmpv::Value;
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+
+    use super::{Shape, Tagged, from_slice, serde_bytes_like};
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Point {
+        x: i32,
+        y: Option<u8>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Unit;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Bytes(#[serde(with = "serde_bytes_like")] Vec<u8>);
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Wrapper(Option<Shape>);
+
+    /// Leaves that often match a field or variant name of the types above,
+    /// so that decoding gets past the first key.
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-300i64..300).prop_map(Value::from),
+            any::<f32>().prop_map(Value::F32),
+            any::<f64>().prop_map(Value::F64),
+            "Dot|Circle|Line|Rect|w|h|x|y|type|Add|amount|[a-z]{0,2}|é".prop_map(Value::from),
+            vec(any::<u8>(), 0..4).prop_map(Value::Binary),
+            (any::<i8>(), vec(any::<u8>(), 0..18)).prop_map(|(t, d)| Value::Ext(t, d)),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..4).prop_map(Value::Array),
+                vec((inner.clone(), inner.clone()), 0..3).prop_map(Value::Map),
+                // An enum's map of one entry, variant to contents.
+                ("Dot|Circle|Line|Rect|Add", inner)
+                    .prop_map(|(k, v)| Value::Map(vec![(Value::from(k), v)])),
+            ]
+        })
+    }
+
+    fn write(value: &Value) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, value).expect("writes to a Vec");
+        bytes
+    }
+
+    /// Both decoders give the same value (compared by `Debug`, so that NaN
+    /// equals NaN), or both fail. With `exact` false, only: rmp-serde
+    /// failing means ours fails, and ours succeeding means rmp-serde gives
+    /// the same value (ours also refuses bytes after the value).
+    fn same<T: DeserializeOwned + Debug>(bytes: &[u8], exact: bool) -> Result<(), TestCaseError> {
+        let ours = from_slice::<T>(bytes);
+        let theirs = rmp_serde::from_slice::<T>(bytes);
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
+            (Err(_), Err(_)) => {}
+            (Err(_), Ok(_)) if !exact => {}
+            _ => prop_assert!(
+                false,
+                "{} for {bytes:02x?}: ours {ours:?}, rmp-serde {theirs:?}",
+                std::any::type_name::<T>()
+            ),
+        }
+        Ok(())
+    }
+
+    /// The same, comparing with `PartialEq` (for maps, whose `Debug` order
+    /// is the hasher's).
+    fn same_eq<T: DeserializeOwned + Debug + PartialEq>(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let ours = from_slice::<T>(bytes);
+        let theirs = rmp_serde::from_slice::<T>(bytes);
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            _ => prop_assert!(
+                false,
+                "for {bytes:02x?}: ours {ours:?}, rmp-serde {theirs:?}"
+            ),
+        }
+        Ok(())
+    }
+
+    fn every_type(bytes: &[u8], exact: bool) -> Result<(), TestCaseError> {
+        same::<Point>(bytes, exact)?;
+        same::<Shape>(bytes, exact)?;
+        same::<Tagged>(bytes, exact)?;
+        same::<Unit>(bytes, exact)?;
+        same::<Bytes>(bytes, exact)?;
+        same::<Wrapper>(bytes, exact)?;
+        same::<Option<i64>>(bytes, exact)?;
+        same::<Option<Option<Point>>>(bytes, exact)?;
+        same::<(u8, String)>(bytes, exact)?;
+        same::<(Shape, f32, bool)>(bytes, exact)?;
+        same::<Vec<i16>>(bytes, exact)?;
+        same::<Vec<u8>>(bytes, exact)?;
+        same::<Vec<Shape>>(bytes, exact)?;
+        same::<i8>(bytes, exact)?;
+        same::<i16>(bytes, exact)?;
+        same::<i32>(bytes, exact)?;
+        same::<i64>(bytes, exact)?;
+        same::<u8>(bytes, exact)?;
+        same::<u16>(bytes, exact)?;
+        same::<u32>(bytes, exact)?;
+        same::<u64>(bytes, exact)?;
+        same::<f32>(bytes, exact)?;
+        same::<f64>(bytes, exact)?;
+        same::<char>(bytes, exact)?;
+        same::<String>(bytes, exact)?;
+        same::<()>(bytes, exact)?;
+        same::<bool>(bytes, exact)?;
+        if exact {
+            same_eq::<HashMap<String, i32>>(bytes)?;
+            same_eq::<HashMap<u8, Vec<Option<bool>>>>(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// rmpv's value, written back with rmpv, so that NaN compares equal.
+    fn same_value(bytes: &[u8], exact: bool) -> Result<(), TestCaseError> {
+        let ours = from_slice::<Value>(bytes).map(|v| write(&v));
+        let theirs = rmp_serde::from_slice::<Value>(bytes).map(|v| write(&v));
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (Err(_), Ok(_)) if !exact => {}
+            _ => prop_assert!(
+                false,
+                "for {bytes:02x?}: ours {ours:?}, rmp-serde {theirs:?}"
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn values_written_by_rmpv_decode_as_rmp_serde_decodes_them(value in value()) {
+            let bytes = write(&value);
+            same_value(&bytes, true)?;
+            // What rmp-serde decodes to an rmpv value is the value itself.
+            prop_assert_eq!(write(&from_slice::<Value>(&bytes).expect("decodes")), bytes.clone());
+            every_type(&bytes, true)?;
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_fail_where_rmp_serde_fails(
+            bytes in prop_oneof![
+                vec(any::<u8>(), 0..24),
+                // Mostly well-formed: a value with a byte changed or cut.
+                (value(), any::<prop::sample::Index>(), any::<u8>(), any::<bool>())
+                    .prop_map(|(v, at, b, cut)| {
+                        let mut bytes = write(&v);
+                        let i = at.index(bytes.len());
+                        if cut { bytes.truncate(i) } else { bytes[i] = b }
+                        bytes
+                    }),
+            ]
+        ) {
+            same_value(&bytes, false)?;
+            every_type(&bytes, false)?;
+        }
+    }
+}
