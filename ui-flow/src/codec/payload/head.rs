@@ -17,9 +17,11 @@ use super::PayloadError;
 /// decoder's recursion for payloads decoded on their own.
 pub(super) const MAX_DEPTH: u16 = 1024;
 
-/// One value's head.
+/// One value's head: 16 bytes, so that it comes back from [`Cursor::head`]
+/// in registers. A str, bin or extension value's bytes follow it unread;
+/// [`Cursor::take`] reads them.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Head<'de> {
+pub(super) enum Head {
     Nil,
     Bool(bool),
     /// Any unsigned marker (positive fixint, uint 8 to 64).
@@ -28,19 +30,19 @@ pub(super) enum Head<'de> {
     Int(i64),
     F32(f32),
     F64(f64),
-    Str(&'de str),
-    /// A str whose bytes are not UTF-8.
-    BadStr(&'de [u8]),
-    Bin(&'de [u8]),
+    /// A str of this many bytes.
+    Str(u32),
+    /// A bin of this many bytes.
+    Bin(u32),
     /// An array of this many values, which follow.
     Array(u32),
     /// A map of this many key-value pairs, which follow.
     Map(u32),
-    /// An extension value: its type and its data.
-    Ext(i8, &'de [u8]),
+    /// An extension value: its type and the length of its data.
+    Ext(i8, u32),
 }
 
-impl Head<'_> {
+impl Head {
     /// What serde calls the value, for error texts.
     pub(super) fn unexpected(self) -> Unexpected<'static> {
         match self {
@@ -49,7 +51,7 @@ impl Head<'_> {
             Head::Uint(u) => Unexpected::Unsigned(u),
             Head::Int(i) => Unexpected::Signed(i),
             Head::F32(_) | Head::F64(_) => Unexpected::Float(0.0),
-            Head::Str(_) | Head::BadStr(_) => Unexpected::Other("string"),
+            Head::Str(_) => Unexpected::Other("string"),
             Head::Bin(_) => Unexpected::Other("byte array"),
             Head::Array(_) => Unexpected::Seq,
             Head::Map(_) => Unexpected::Map,
@@ -58,8 +60,31 @@ impl Head<'_> {
     }
 }
 
+/// Why the cursor stopped: one byte, so that a `Result<Head, Fault>` stays
+/// 16 bytes. It becomes a [`PayloadError`] with `?`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fault {
+    /// The payload ends inside a value.
+    Truncated,
+    /// The byte 0xc1 where a value belongs.
+    Reserved,
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+impl From<Fault> for PayloadError {
+    #[cold]
+    fn from(fault: Fault) -> Self {
+        PayloadError(match fault {
+            Fault::Truncated => "the payload ends in the middle of a value".into(),
+            Fault::Reserved => "the reserved byte 0xc1 where a value belongs".into(),
+            Fault::TooDeep => format!("arrays and maps nested deeper than {MAX_DEPTH} levels"),
+        })
+    }
+}
+
 /// What the cursor reads its values from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Source {
     /// MessagePack values.
     Values,
@@ -120,7 +145,7 @@ impl<'de> Cursor<'de> {
     /// True when the cursor reads MessagePack values (not a bin's bytes or
     /// an extension's contents).
     pub(super) fn reads_values(&self) -> bool {
-        self.source == Source::Values
+        matches!(self.source, Source::Values)
     }
 
     /// The next marker byte without reading it; `None` at the end or when
@@ -138,10 +163,10 @@ impl<'de> Cursor<'de> {
     }
 
     /// Goes one level deeper, or fails at the depth limit.
-    pub(super) fn enter(&mut self) -> Result<(), PayloadError> {
+    pub(super) fn enter(&mut self) -> Result<(), Fault> {
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 0 {
-            return Err(too_deep());
+            return Err(Fault::TooDeep);
         }
         Ok(())
     }
@@ -152,61 +177,65 @@ impl<'de> Cursor<'de> {
     }
 
     /// Reads the next value's head.
-    pub(super) fn head(&mut self) -> Result<Head<'de>, PayloadError> {
-        if self.source != Source::Values {
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    pub(super) fn head(&mut self) -> Result<Head, Fault> {
+        if !matches!(self.source, Source::Values) {
             return self.head_inside();
         }
-        let (&marker, rest) = self.rest.split_first().ok_or_else(truncated)?;
+        let (&marker, rest) = self.rest.split_first().ok_or(Fault::Truncated)?;
         self.rest = rest;
         Ok(match marker {
             0x00..=0x7f => Head::Uint(u64::from(marker)),
             0x80..=0x8f => Head::Map(u32::from(marker & 0x0f)),
             0x90..=0x9f => Head::Array(u32::from(marker & 0x0f)),
-            0xa0..=0xbf => self.str(u64::from(marker & 0x1f))?,
+            0xa0..=0xbf => Head::Str(u32::from(marker & 0x1f)),
             0xc0 => Head::Nil,
-            0xc1 => {
-                return Err(PayloadError(
-                    "the reserved byte 0xc1 where a value belongs".into(),
-                ));
-            }
+            0xc1 => return Err(Fault::Reserved),
             0xc2 => Head::Bool(false),
             0xc3 => Head::Bool(true),
-            0xc4..=0xc6 => {
-                let len = self.uint(1 << (marker - 0xc4))?;
-                Head::Bin(self.take(len)?)
+            0xc4 => Head::Bin(self.u8()?),
+            0xc5 => Head::Bin(self.u16()?),
+            0xc6 => Head::Bin(self.u32()?),
+            0xc7 => {
+                let len = self.u8()?;
+                Head::Ext(self.be::<1>()?[0] as i8, len)
             }
-            0xc7..=0xc9 => {
-                let len = self.uint(1 << (marker - 0xc7))?;
-                self.ext_value(len)?
+            0xc8 => {
+                let len = self.u16()?;
+                Head::Ext(self.be::<1>()?[0] as i8, len)
             }
-            0xca => Head::F32(f32::from_bits(self.uint(4)? as u32)),
-            0xcb => Head::F64(f64::from_bits(self.uint(8)?)),
-            0xcc..=0xcf => Head::Uint(self.uint(1 << (marker - 0xcc))?),
-            0xd0..=0xd3 => {
-                let width = 1u64 << (marker - 0xd0);
-                let raw = self.uint(width)?;
-                // Sign-extend from the value's own width.
-                let shift = 64 - 8 * width;
-                Head::Int(((raw << shift) as i64) >> shift)
+            0xc9 => {
+                let len = self.u32()?;
+                Head::Ext(self.be::<1>()?[0] as i8, len)
             }
-            0xd4..=0xd8 => self.ext_value(1 << (marker - 0xd4))?,
-            0xd9..=0xdb => {
-                let len = self.uint(1 << (marker - 0xd9))?;
-                self.str(len)?
-            }
-            0xdc | 0xdd => Head::Array(self.uint(2 << (marker - 0xdc))? as u32),
-            0xde | 0xdf => Head::Map(self.uint(2 << (marker - 0xde))? as u32),
+            0xca => Head::F32(f32::from_be_bytes(self.be()?)),
+            0xcb => Head::F64(f64::from_be_bytes(self.be()?)),
+            0xcc => Head::Uint(u64::from(self.u8()?)),
+            0xcd => Head::Uint(u64::from(self.u16()?)),
+            0xce => Head::Uint(u64::from(self.u32()?)),
+            0xcf => Head::Uint(u64::from_be_bytes(self.be()?)),
+            0xd0 => Head::Int(i64::from(i8::from_be_bytes(self.be()?))),
+            0xd1 => Head::Int(i64::from(i16::from_be_bytes(self.be()?))),
+            0xd2 => Head::Int(i64::from(i32::from_be_bytes(self.be()?))),
+            0xd3 => Head::Int(i64::from_be_bytes(self.be()?)),
+            0xd4..=0xd8 => Head::Ext(self.be::<1>()?[0] as i8, 1 << (marker - 0xd4)),
+            0xd9 => Head::Str(self.u8()?),
+            0xda => Head::Str(self.u16()?),
+            0xdb => Head::Str(self.u32()?),
+            0xdc => Head::Array(self.u16()?),
+            0xdd => Head::Array(self.u32()?),
+            0xde => Head::Map(self.u16()?),
+            0xdf => Head::Map(self.u32()?),
             0xe0..=0xff => Head::Int(i64::from(marker as i8)),
         })
     }
 
     /// The next head of a bin's bytes or of an extension's contents.
     #[cold]
-    fn head_inside(&mut self) -> Result<Head<'de>, PayloadError> {
+    fn head_inside(&mut self) -> Result<Head, Fault> {
         Ok(match self.source {
             Source::Bytes => {
-                let (&byte, rest) = self.rest.split_first().ok_or_else(truncated)?;
-                self.rest = rest;
+                let [byte] = self.be()?;
                 Head::Uint(u64::from(byte))
             }
             Source::ExtArray(kind) => {
@@ -219,12 +248,21 @@ impl<'de> Cursor<'de> {
             }
             Source::ExtData => {
                 self.source = Source::ExtDone;
-                Head::Bin(std::mem::take(&mut self.rest))
+                // The cursor is on exactly the data, which an extension
+                // value of up to 2^32 - 1 bytes holds.
+                Head::Bin(u32::try_from(self.rest.len()).unwrap_or(u32::MAX))
             }
             // `head` reads values itself; after an extension's data there
             // is nothing.
-            Source::Values | Source::ExtDone => return Err(truncated()),
+            Source::Values | Source::ExtDone => return Err(Fault::Truncated),
         })
+    }
+
+    /// A str's bytes, as text when they are UTF-8.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    pub(super) fn text(&mut self, len: u32) -> Result<Result<&'de str, &'de [u8]>, Fault> {
+        let bytes = self.take(len)?;
+        Ok(std::str::from_utf8(bytes).map_err(|_| bytes))
     }
 
     /// A 128-bit integer as rmp-serde reads one: any integer, or the 16
@@ -234,15 +272,18 @@ impl<'de> Cursor<'de> {
         Ok(match self.head()? {
             Head::Uint(u) => i128::from(u),
             Head::Int(i) => i128::from(i),
-            Head::Bin(b) if b.len() == 16 => i128::from_be_bytes(sixteen(b)),
-            Head::Array(16) if self.reads_values() => i128::from_be_bytes(sixteen(self.take(16)?)),
+            Head::Bin(16) => i128::from_be_bytes(self.be()?),
+            Head::Array(16) if self.reads_values() => i128::from_be_bytes(self.be()?),
             head => return Err(mismatch(head, "a 128-bit integer")),
         })
     }
 
     /// Steps over one whole value without handing it to anyone.
-    pub(super) fn skip(&mut self) -> Result<(), PayloadError> {
+    pub(super) fn skip(&mut self) -> Result<(), Fault> {
         match self.head()? {
+            Head::Str(len) | Head::Bin(len) => {
+                self.take(len)?;
+            }
             Head::Array(len) => {
                 self.enter()?;
                 for _ in 0..len {
@@ -258,8 +299,9 @@ impl<'de> Cursor<'de> {
                 }
                 self.leave();
             }
-            Head::Ext(..) => {
+            Head::Ext(_, len) => {
                 self.enter()?;
+                self.take(len)?;
                 self.leave();
             }
             _ => {}
@@ -267,64 +309,44 @@ impl<'de> Cursor<'de> {
         Ok(())
     }
 
-    /// The next `len` bytes.
-    fn take(&mut self, len: u64) -> Result<&'de [u8], PayloadError> {
-        let len = match usize::try_from(len) {
-            Ok(len) if len <= self.rest.len() => len,
-            _ => return Err(truncated()),
-        };
+    /// The next `len` bytes: a str's, bin's or extension value's.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    pub(super) fn take(&mut self, len: u32) -> Result<&'de [u8], Fault> {
+        let len = usize::try_from(len).map_err(|_| Fault::Truncated)?;
+        if len > self.rest.len() {
+            return Err(Fault::Truncated);
+        }
         let (taken, rest) = self.rest.split_at(len);
         self.rest = rest;
         Ok(taken)
     }
 
-    /// A big-endian unsigned integer of `width` bytes (1, 2, 4 or 8).
-    fn uint(&mut self, width: u64) -> Result<u64, PayloadError> {
-        let bytes = self.take(width)?;
-        Ok(bytes.iter().fold(0, |n, &b| (n << 8) | u64::from(b)))
+    /// The next `N` bytes, for a big-endian number.
+    #[inline(always)]
+    fn be<const N: usize>(&mut self) -> Result<[u8; N], Fault> {
+        let (bytes, rest) = self.rest.split_first_chunk::<N>().ok_or(Fault::Truncated)?;
+        self.rest = rest;
+        Ok(*bytes)
     }
 
-    /// A str of `len` bytes.
-    fn str(&mut self, len: u64) -> Result<Head<'de>, PayloadError> {
-        let bytes = self.take(len)?;
-        Ok(match std::str::from_utf8(bytes) {
-            Ok(s) => Head::Str(s),
-            Err(_) => Head::BadStr(bytes),
-        })
+    #[inline(always)]
+    fn u8(&mut self) -> Result<u32, Fault> {
+        self.be::<1>().map(|[b]| u32::from(b))
     }
 
-    /// An extension value of `len` data bytes, after its type byte.
-    fn ext_value(&mut self, len: u64) -> Result<Head<'de>, PayloadError> {
-        let kind = self.take(1)?[0] as i8;
-        Ok(Head::Ext(kind, self.take(len)?))
+    #[inline(always)]
+    fn u16(&mut self) -> Result<u32, Fault> {
+        self.be().map(|b| u32::from(u16::from_be_bytes(b)))
     }
-}
 
-/// Sixteen bytes as an array (`bytes` has exactly 16).
-fn sixteen(bytes: &[u8]) -> [u8; 16] {
-    let mut array = [0; 16];
-    for (to, from) in array.iter_mut().zip(bytes) {
-        *to = *from;
+    #[inline(always)]
+    fn u32(&mut self) -> Result<u32, Fault> {
+        self.be().map(u32::from_be_bytes)
     }
-    array
-}
-
-/// The payload ends inside a value.
-#[cold]
-pub(super) fn truncated() -> PayloadError {
-    PayloadError("the payload ends in the middle of a value".into())
-}
-
-/// Arrays and maps nest deeper than [`MAX_DEPTH`].
-#[cold]
-fn too_deep() -> PayloadError {
-    PayloadError(format!(
-        "arrays and maps nested deeper than {MAX_DEPTH} levels"
-    ))
 }
 
 /// A value that cannot be what the caller asked for, named by its head.
 #[cold]
-pub(super) fn mismatch(head: Head<'_>, expected: &'static str) -> PayloadError {
+pub(super) fn mismatch(head: Head, expected: &'static str) -> PayloadError {
     PayloadError::invalid_type(head.unexpected(), &expected)
 }
