@@ -42,7 +42,15 @@ use head::Cursor;
 
 /// Why a payload did not deserialize: the text of the first failure.
 #[derive(Debug)]
-pub(crate) struct PayloadError(pub(crate) String);
+pub(crate) struct PayloadError(Box<String>);
+
+impl PayloadError {
+    /// An error with this text.
+    #[cold]
+    pub(super) fn new(text: String) -> Self {
+        PayloadError(Box::new(text))
+    }
+}
 
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,17 +63,17 @@ impl std::error::Error for PayloadError {}
 impl de::Error for PayloadError {
     #[cold]
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        PayloadError(msg.to_string())
+        PayloadError::new(msg.to_string())
     }
 
     #[cold]
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        PayloadError(format!("invalid type: {}, expected {exp}", Found(unexp)))
+        PayloadError::new(format!("invalid type: {}, expected {exp}", Found(unexp)))
     }
 
     #[cold]
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        PayloadError(format!("invalid value: {}, expected {exp}", Found(unexp)))
+        PayloadError::new(format!("invalid value: {}, expected {exp}", Found(unexp)))
     }
 }
 
@@ -116,7 +124,7 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(
 /// Bytes after the payload's one value.
 #[cold]
 fn trailing(extra: usize) -> PayloadError {
-    PayloadError(format!("{extra} bytes after the value"))
+    PayloadError::new(format!("{extra} bytes after the value"))
 }
 
 #[cfg(test)]

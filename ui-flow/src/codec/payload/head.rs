@@ -75,7 +75,7 @@ pub(super) enum Fault {
 impl From<Fault> for PayloadError {
     #[cold]
     fn from(fault: Fault) -> Self {
-        PayloadError(match fault {
+        PayloadError::new(match fault {
             Fault::Truncated => "the payload ends in the middle of a value".into(),
             Fault::Reserved => "the reserved byte 0xc1 where a value belongs".into(),
             Fault::TooDeep => format!("arrays and maps nested deeper than {MAX_DEPTH} levels"),
@@ -138,18 +138,21 @@ impl<'de> Cursor<'de> {
     }
 
     /// Bytes not read yet.
+    #[inline]
     pub(super) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
     /// True when the cursor reads MessagePack values (not a bin's bytes or
     /// an extension's contents).
+    #[inline]
     pub(super) fn reads_values(&self) -> bool {
         matches!(self.source, Source::Values)
     }
 
     /// The next marker byte without reading it; `None` at the end or when
     /// the cursor does not read MessagePack values.
+    #[inline]
     pub(super) fn peek(&self) -> Option<u8> {
         match self.source {
             Source::Values => self.rest.first().copied(),
@@ -158,11 +161,13 @@ impl<'de> Cursor<'de> {
     }
 
     /// Steps over one byte that [`peek`](Self::peek) returned.
+    #[inline]
     pub(super) fn bump(&mut self) {
         self.rest = self.rest.get(1..).unwrap_or_default();
     }
 
     /// Goes one level deeper, or fails at the depth limit.
+    #[inline]
     pub(super) fn enter(&mut self) -> Result<(), Fault> {
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 0 {
@@ -172,6 +177,7 @@ impl<'de> Cursor<'de> {
     }
 
     /// Comes back up one level.
+    #[inline]
     pub(super) fn leave(&mut self) {
         self.depth += 1;
     }

@@ -114,6 +114,7 @@ impl<'de> Cursor<'de> {
 
     /// Leaves a container the visitor has finished with: it must have read
     /// every element.
+    #[inline]
     fn close(&mut self, len: u32, left: usize, what: &str) -> Result<(), PayloadError> {
         self.leave();
         if left == 0 {
@@ -421,13 +422,13 @@ fn bytes_as_seq<'de, V: Visitor<'de>>(
 /// A str whose bytes are not UTF-8, where only a string will do.
 #[cold]
 fn bad_utf8() -> PayloadError {
-    PayloadError("a string that is not valid UTF-8".into())
+    PayloadError::new("a string that is not valid UTF-8".into())
 }
 
 /// The visitor stopped before the container's end.
 #[cold]
 fn unread(len: u32, left: usize, what: &str) -> PayloadError {
-    PayloadError(format!(
+    PayloadError::new(format!(
         "invalid length {len}, expected {} {what}",
         len as usize - left
     ))
@@ -438,7 +439,7 @@ fn unread(len: u32, left: usize, what: &str) -> PayloadError {
 #[cold]
 fn enum_map(head: Head) -> PayloadError {
     match head {
-        Head::Map(len) => PayloadError(format!(
+        Head::Map(len) => PayloadError::new(format!(
             "an enum as a map of {len} entries, expected a map of 1 entry (variant to contents)"
         )),
         head => mismatch(head, "enum"),
