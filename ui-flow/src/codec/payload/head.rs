@@ -182,7 +182,9 @@ impl<'de> Cursor<'de> {
         self.depth += 1;
     }
 
-    /// Reads the next value's head.
+    /// Reads the next value's head. Natively inlined into each dispatcher,
+    /// for speed (about 10% fewer instructions per decode); one function in
+    /// the browser, for size.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     pub(super) fn head(&mut self) -> Result<Head, Fault> {
         if !matches!(self.source, Source::Values) {
