@@ -32,7 +32,6 @@
 mod client;
 pub mod encoded;
 mod envelope;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod payload;
 mod peek;
 mod read;
@@ -186,28 +185,17 @@ pub(crate) fn write_payload<T: Serialize + ?Sized>(
     })
 }
 
-/// Deserializes one application value from exactly its bytes.
-///
-/// In the browser (wasm32) through [`payload`], whose error texts name a
-/// float instead of printing it, which keeps the float printer out of the
-/// module (about 8 KB gzipped); elsewhere through rmp-serde directly, since
-/// the wrapper costs 11-15% more instructions per decode (cachegrind, `delta`
-/// and `snapshot` in `benches/codec.rs`) and native builds do not count
-/// bytes. The two differ only in the `reason` text of a float found where
-/// something else belongs.
+/// Deserializes one application value from exactly its bytes, with ui-flow's
+/// own payload reader ([`payload`]) on every target.
 pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
     bytes: &'a [u8],
     message: &'static str,
     field: &'static str,
 ) -> Result<T, DecodeError> {
-    #[cfg(target_arch = "wasm32")]
-    let decoded = payload::from_slice::<T>(bytes).map_err(|e| e.to_string());
-    #[cfg(not(target_arch = "wasm32"))]
-    let decoded = rmp_serde::from_slice::<T>(bytes).map_err(|e| e.to_string());
-    decoded.map_err(|reason| DecodeError::InvalidField {
+    payload::from_slice::<T>(bytes).map_err(|e| DecodeError::InvalidField {
         message,
         field,
-        reason,
+        reason: e.to_string(),
     })
 }
 

@@ -1,0 +1,453 @@
+//! The payload reader's serde side: a `Deserializer` whose generic code only
+//! hands each [`Head`] to the visitor.
+//!
+//! It reads what rmp-serde writes, in the way rmp-serde 1.x reads it: structs
+//! from maps or arrays, enums as a variant name (or index) alone or as a map
+//! of one entry from the variant to its contents, `Option` as nil or the
+//! value, unit structs as nil or an empty array, a bin as bytes or, for a
+//! type that asks for a sequence, as a sequence of integers, and an
+//! extension value as a newtype around `(type, data)`.
+
+use serde::de::{self, DeserializeSeed, Error as _, Unexpected, Visitor};
+
+use super::PayloadError;
+use super::head::{Cursor, Head, mismatch};
+
+/// The newtype name under which rmp-serde and rmpv pass extension values.
+const EXT_STRUCT: &str = "_ExtStruct";
+
+impl<'de> Cursor<'de> {
+    /// Reads the next value and hands it to `visitor`. A bin goes to
+    /// `visit_borrowed_bytes` when `bin_as_bytes`, otherwise to `visit_seq`
+    /// as its bytes, each an integer.
+    fn any<V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+        bin_as_bytes: bool,
+    ) -> Result<V::Value, PayloadError> {
+        // Natively, field names and small integers are read without going
+        // through `head`'s full match: fewer instructions per value. Not in
+        // the browser, where each copy costs bytes. The result is the same.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(marker) = self.peek() {
+            if marker < 0x80 {
+                self.bump();
+                return visitor.visit_u64(u64::from(marker));
+            }
+            if marker & 0xe0 == 0xa0 {
+                self.bump();
+                return match self.text(u32::from(marker & 0x1f))? {
+                    Ok(s) => visitor.visit_borrowed_str(s),
+                    Err(b) => visitor
+                        .visit_borrowed_bytes::<PayloadError>(b)
+                        .map_err(|_| bad_utf8()),
+                };
+            }
+        }
+        match self.head()? {
+            Head::Nil => visitor.visit_unit(),
+            Head::Bool(b) => visitor.visit_bool(b),
+            Head::Uint(u) => visitor.visit_u64(u),
+            Head::Int(i) => visitor.visit_i64(i),
+            Head::F32(f) => visitor.visit_f32(f),
+            Head::F64(f) => visitor.visit_f64(f),
+            Head::Str(len) => match self.text(len)? {
+                Ok(s) => visitor.visit_borrowed_str(s),
+                // As rmp-serde: a type that takes bytes may have them.
+                Err(b) => visitor
+                    .visit_borrowed_bytes::<PayloadError>(b)
+                    .map_err(|_| bad_utf8()),
+            },
+            Head::Bin(len) => {
+                let b = self.take(len)?;
+                if bin_as_bytes {
+                    return visitor.visit_borrowed_bytes(b);
+                }
+                bytes_as_seq(b, visitor)
+            }
+            Head::Array(len) => {
+                self.enter()?;
+                let mut elements = Elements {
+                    cursor: self,
+                    left: len as usize,
+                };
+                let value = visitor.visit_seq(&mut elements)?;
+                let left = elements.left;
+                self.close(len, left, "elements")?;
+                Ok(value)
+            }
+            Head::Map(len) => self.map(len, visitor),
+            Head::Ext(kind, len) => self.ext_value(kind, len, visitor),
+        }
+    }
+
+    /// Hands a map of `len` entries to `visitor`.
+    #[inline(always)]
+    fn map<V: Visitor<'de>>(&mut self, len: u32, visitor: V) -> Result<V::Value, PayloadError> {
+        self.enter()?;
+        let mut entries = Entries {
+            cursor: &mut *self,
+            left: len as usize,
+        };
+        let value = visitor.visit_map(&mut entries)?;
+        let left = entries.left;
+        self.close(len, left, "entries")?;
+        Ok(value)
+    }
+
+    /// Hands an extension value to `visitor` as a newtype around
+    /// `(type, data)`. Out of line: rare, and it keeps `any` small.
+    #[cold]
+    #[inline(never)]
+    fn ext_value<V: Visitor<'de>>(
+        &mut self,
+        kind: i8,
+        len: u32,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.enter()?;
+        let data = self.take(len)?;
+        let value = visitor.visit_newtype_struct(&mut self.ext(kind, data))?;
+        self.leave();
+        Ok(value)
+    }
+
+    /// Leaves a container the visitor has finished with: it must have read
+    /// every element.
+    #[inline]
+    fn close(&mut self, len: u32, left: usize, what: &str) -> Result<(), PayloadError> {
+        self.leave();
+        if left == 0 {
+            return Ok(());
+        }
+        Err(unread(len, left, what))
+    }
+
+    /// Opens an enum: true when it is a map of one entry (variant to
+    /// contents), false when the next value is the variant alone.
+    fn open_enum(&mut self) -> Result<bool, PayloadError> {
+        if !self.reads_values() {
+            return Err(self.refuse("enum"));
+        }
+        match self.peek() {
+            Some(0x80..=0x8f | 0xde | 0xdf) => match self.head()? {
+                Head::Map(1) => {
+                    self.enter()?;
+                    Ok(true)
+                }
+                head => Err(enum_map(head)),
+            },
+            _ => Ok(false),
+        }
+    }
+
+    /// The error for a type this cursor cannot hand out here (inside a
+    /// bin's bytes or an extension value), naming what it found.
+    #[cold]
+    fn refuse(&mut self, expected: &'static str) -> PayloadError {
+        match self.head() {
+            Ok(head) => mismatch(head, expected),
+            Err(fault) => fault.into(),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
+    type Error = PayloadError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.any(visitor, true)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        match self.peek() {
+            Some(0xc0) => {
+                self.bump();
+                visitor.visit_none()
+            }
+            _ if self.reads_values() => visitor.visit_some(self),
+            _ => Err(self.refuse("option")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        if name == EXT_STRUCT {
+            return match self.head()? {
+                Head::Ext(kind, len) => {
+                    let data = self.take(len)?;
+                    visitor.visit_newtype_struct(&mut self.ext(kind, data))
+                }
+                head => Err(mismatch(head, "an extension value")),
+            };
+        }
+        if !self.reads_values() {
+            return Err(self.refuse("newtype struct"));
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        // rmp-serde writes a unit struct as an empty array; nil is read too.
+        match self.peek() {
+            Some(0xc0 | 0x90) => {
+                self.bump();
+                visitor.visit_unit()
+            }
+            _ => self.any(visitor, true),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        let in_map = self.open_enum()?;
+        let value = visitor.visit_enum(Variant {
+            cursor: &mut *self,
+            in_map,
+        })?;
+        if in_map {
+            self.leave();
+        }
+        Ok(value)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.skip()?;
+        visitor.visit_unit()
+    }
+
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        visitor.visit_i128(self.wide()?)
+    }
+
+    /// As rmp-serde: the 128 bits read as `i128`, taken as unsigned.
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        visitor.visit_u128(self.wide()? as u128)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.any(visitor, false)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.any(visitor, false)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.any(visitor, false)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        self.any(visitor, false)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes
+        byte_buf unit map identifier
+    }
+}
+
+/// The elements of an array (or of a bin's bytes), for the visitor to read.
+struct Elements<'a, 'de> {
+    cursor: &'a mut Cursor<'de>,
+    left: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
+    type Error = PayloadError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, PayloadError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.cursor).map(Some)
+    }
+
+    /// The declared length, but never more than the bytes left could hold,
+    /// so a hostile length does not make the visitor reserve memory.
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left.min(self.cursor.remaining()))
+    }
+}
+
+/// The entries of a map, for the visitor to read.
+struct Entries<'a, 'de> {
+    cursor: &'a mut Cursor<'de>,
+    left: usize,
+}
+
+impl<'de> de::MapAccess<'de> for Entries<'_, 'de> {
+    type Error = PayloadError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, PayloadError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.cursor).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, PayloadError> {
+        seed.deserialize(&mut *self.cursor)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left.min(self.cursor.remaining() / 2))
+    }
+}
+
+/// An enum's variant: the key of a one-entry map with the contents as its
+/// value (`in_map`), or the value alone for a variant without contents.
+struct Variant<'a, 'de> {
+    cursor: &'a mut Cursor<'de>,
+    in_map: bool,
+}
+
+impl<'de> de::EnumAccess<'de> for Variant<'_, 'de> {
+    type Error = PayloadError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self), PayloadError> {
+        let variant = seed.deserialize(&mut *self.cursor)?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = PayloadError;
+
+    /// A unit variant in a map has nil as its contents.
+    fn unit_variant(self) -> Result<(), PayloadError> {
+        if !self.in_map {
+            return Ok(());
+        }
+        match self.cursor.head()? {
+            Head::Nil => Ok(()),
+            head => Err(mismatch(head, "nil")),
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, PayloadError> {
+        if !self.in_map {
+            return Err(without_contents("newtype variant"));
+        }
+        seed.deserialize(self.cursor)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        if !self.in_map {
+            return Err(without_contents("tuple variant"));
+        }
+        self.cursor.any(visitor, false)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        if !self.in_map {
+            return Err(without_contents("struct variant"));
+        }
+        self.cursor.any(visitor, false)
+    }
+}
+
+/// Hands a bin's bytes to `visitor` as a sequence of integers. Out of
+/// line: rare, and it keeps `any` small.
+#[cold]
+#[inline(never)]
+fn bytes_as_seq<'de, V: Visitor<'de>>(
+    bytes: &'de [u8],
+    visitor: V,
+) -> Result<V::Value, PayloadError> {
+    visitor.visit_seq(Elements {
+        cursor: &mut Cursor::bytes(bytes),
+        left: bytes.len(),
+    })
+}
+
+/// A str whose bytes are not UTF-8, where only a string will do.
+#[cold]
+fn bad_utf8() -> PayloadError {
+    PayloadError::new("a string that is not valid UTF-8".into())
+}
+
+/// The visitor stopped before the container's end.
+#[cold]
+fn unread(len: u32, left: usize, what: &str) -> PayloadError {
+    PayloadError::new(format!(
+        "invalid length {len}, expected {} {what}",
+        len as usize - left
+    ))
+}
+
+/// An enum written as a map of other than one entry, or as something else
+/// that starts like a map.
+#[cold]
+fn enum_map(head: Head) -> PayloadError {
+    match head {
+        Head::Map(len) => PayloadError::new(format!(
+            "an enum as a map of {len} entries, expected a map of 1 entry (variant to contents)"
+        )),
+        head => mismatch(head, "enum"),
+    }
+}
+
+/// A variant that needs contents, written without them.
+#[cold]
+fn without_contents(expected: &'static str) -> PayloadError {
+    PayloadError::invalid_type(Unexpected::UnitVariant, &expected)
+}
