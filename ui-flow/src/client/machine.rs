@@ -4,6 +4,7 @@ mod receive;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use crate::status::{CloseReason, ConnectionStatus};
 use super::channels::ResourceStatus;
 use super::channels::{self, Channels, Resource, Resources};
 use super::config::ClientConfig;
+use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::link::{Due, Link};
 use super::mirror::Mirror;
@@ -204,15 +206,15 @@ impl<M: Model> Client<M> {
         let Some(seq) = self.mirror.seq() else {
             return base.to_owned();
         };
-        let (path, fragment) = base
-            .split_once('#')
-            .map_or((base, None), |(p, f)| (p, Some(f)));
+        let (path, fragment) =
+            cut::split_first(base, b'#').map_or((base, None), |(p, f)| (p, Some(f)));
         let mut url = String::with_capacity(base.len() + 40);
         url.push_str(path);
-        url.push(if path.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("last_seq={seq}"));
+        url.push(if cut::holds(path, b'?') { '&' } else { '?' });
+        // Written into `url`, not through `format!`: no second string.
+        let _ = write!(url, "last_seq={seq}");
         if let Some(epoch) = self.mirror.epoch() {
-            url.push_str(&format!("&epoch={epoch}"));
+            let _ = write!(url, "&epoch={epoch}");
         }
         if let Some(fragment) = fragment {
             url.push('#');

@@ -19,13 +19,15 @@
 //! as it did before. It is not a health check: it runs only after a socket
 //! failed to open, at most once per dial.
 
+use super::cut;
+
 /// Splits `scheme://rest` at the first `:`, which must start `://`.
 ///
 /// Not `split_once("://")`: a string pattern links the two-way substring
 /// searcher (about 2 KB of wasm) for what one character finds; for every
 /// URL a WebSocket can open the two agree.
 pub(crate) fn split_scheme(url: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = url.split_once(':')?;
+    let (scheme, rest) = cut::split_first(url, b':')?;
     Some((scheme, rest.strip_prefix("//")?))
 }
 
@@ -44,7 +46,7 @@ pub(crate) fn probe_url(ws_url: &str) -> Option<String> {
         _ => return None,
     };
     // The fragment never reaches a server.
-    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    let rest = cut::split_first(rest, b'#').map_or(rest, |(r, _)| r);
     Some(format!("{scheme}://{rest}"))
 }
 

@@ -1,0 +1,47 @@
+//! Cuts of a URL at one ASCII separator (`/`, `@`, `:`, `#`, `?`).
+//!
+//! A loop over the bytes, not `str`'s `split_once`, `rsplit` or `contains`
+//! with a `char`: those search with core's `memchr` and `memrchr` and keep
+//! a splitting iterator, about 1 KB of wasm in the browser client for
+//! strings of a few dozen bytes. It is not a URL parser: it finds bytes.
+
+/// `text` cut at its first `sep`: what comes before and after it.
+pub(crate) fn split_first(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    // `sep` is ASCII, so both cuts fall on character boundaries.
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
+/// What follows the last `sep` in `text`; all of `text` without one.
+pub(crate) fn after_last(text: &str, sep: u8) -> &str {
+    match text.bytes().rposition(|b| b == sep) {
+        Some(at) => text.get(at + 1..).unwrap_or_default(),
+        None => text,
+    }
+}
+
+/// Whether `text` holds `sep`.
+pub(crate) fn holds(text: &str, sep: u8) -> bool {
+    text.bytes().any(|b| b == sep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{after_last, holds, split_first};
+
+    #[test]
+    fn cuts_agree_with_str_for_ascii_separators() {
+        for text in ["", "a", "/", "ws://h/a/b", "x#y#z", "é/ü#ß", "//", "no-sep"] {
+            for sep in [b'/', b'#', b':', b'@', b'?'] {
+                let c = char::from(sep);
+                assert_eq!(split_first(text, sep), text.split_once(c), "{text} {c}");
+                assert_eq!(
+                    after_last(text, sep),
+                    text.rsplit(c).next().unwrap(),
+                    "{text} {c}"
+                );
+                assert_eq!(holds(text, sep), text.contains(c), "{text} {c}");
+            }
+        }
+    }
+}
