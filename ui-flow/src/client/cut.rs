@@ -13,6 +13,13 @@ pub(crate) fn split_first(text: &str, sep: u8) -> Option<(&str, &str)> {
 }
 
 /// What follows the last `sep` in `text`; all of `text` without one.
+#[cfg_attr(
+    not(any(
+        all(feature = "native", not(target_arch = "wasm32")),
+        all(feature = "browser", target_arch = "wasm32")
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn after_last(text: &str, sep: u8) -> &str {
     match text.bytes().rposition(|b| b == sep) {
         Some(at) => text.get(at + 1..).unwrap_or_default(),
