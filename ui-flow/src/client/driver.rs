@@ -18,7 +18,7 @@ use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
-use super::machine::Client;
+use super::machine::{Client, Outputs};
 use super::queue::{UnboundedReceiver, UnboundedSender, unbounded};
 
 pub(crate) struct Prepared<M: Model> {
@@ -272,10 +272,17 @@ impl<M: Model> Driver<M> {
         let (commands, frames, batch, deadline, url, listeners) = {
             let mut client = lock(&self.client);
             let listeners = handle::collect(&self.listeners, &mut client.channels());
-            let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
-            let url = client.dial_url(base);
-            let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
-            let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+            let Outputs {
+                sockets: commands,
+                transmits: frames,
+                events,
+            } = client.take_outputs();
+            // Only a socket to open needs the URL (with the resume point).
+            let url = commands
+                .iter()
+                .any(|c| matches!(c, SocketCommand::Open(_)))
+                .then(|| client.dial_url(base))
+                .unwrap_or_default();
             let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
             let state = (self.callbacks.wants_state()
                 && changed(|e| matches!(e, Event::StateChanged)))

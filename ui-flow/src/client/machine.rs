@@ -295,6 +295,26 @@ impl<M: Model> Client<M> {
         self.events.pop_front()
     }
 
+    /// Every socket command, frame and event waiting, taken at once: what
+    /// a driver does with [`poll_socket`](Self::poll_socket),
+    /// [`poll_transmit`](Self::poll_transmit) and
+    /// [`poll_event`](Self::poll_event) until each is empty, without
+    /// copying the queues into new vectors.
+    #[cfg_attr(
+        not(any(
+            all(feature = "native", not(target_arch = "wasm32")),
+            all(feature = "browser", target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn take_outputs(&mut self) -> Outputs<M> {
+        Outputs {
+            sockets: std::mem::take(&mut self.sockets),
+            transmits: std::mem::take(&mut self.transmits),
+            events: std::mem::take(&mut self.events),
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next;
     /// `None` once closed for good.
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -345,6 +365,20 @@ impl<M: Model> Client<M> {
         self.resources.on_closed();
         self.set_status(ConnectionStatus::Closed { reason });
     }
+}
+
+/// What [`Client::take_outputs`] hands a driver, each queue oldest first.
+#[cfg_attr(
+    not(any(
+        all(feature = "native", not(target_arch = "wasm32")),
+        all(feature = "browser", target_arch = "wasm32")
+    )),
+    allow(dead_code)
+)]
+pub(crate) struct Outputs<M: Model> {
+    pub(crate) sockets: VecDeque<SocketCommand>,
+    pub(crate) transmits: VecDeque<Vec<u8>>,
+    pub(crate) events: VecDeque<Event<M::State, M::Event>>,
 }
 
 impl<M: Model> Client<M> {
