@@ -467,7 +467,7 @@ impl<M: Model> FlowConnectionBuilder<M> {
 
 /// The last path segment of a WebSocket URL: the resource it names.
 fn url_resource(url: &str) -> &str {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = cut::before_any(url, b"?#");
     cut::after_last(path, b'/')
 }
 
@@ -487,7 +487,7 @@ fn check_url(url: &str) -> Result<(), ApiMisuse> {
     let Some((scheme, rest)) = split_scheme(url) else {
         return Err(ApiMisuse::Config(NOT_WS));
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = cut::before_any(rest, b"/?#");
     let host = cut::after_last(host, b'@');
     let scheme_ok = scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("wss");
     let clean = url.bytes().all(|b| b.is_ascii_graphic());

@@ -27,6 +27,22 @@ pub(crate) fn after_last(text: &str, sep: u8) -> &str {
     }
 }
 
+/// `text` up to its first byte from `seps` (all ASCII); all of `text`
+/// without one.
+#[cfg_attr(
+    not(any(
+        all(feature = "native", not(target_arch = "wasm32")),
+        all(feature = "browser", target_arch = "wasm32")
+    )),
+    allow(dead_code)
+)]
+pub(crate) fn before_any<'a>(text: &'a str, seps: &[u8]) -> &'a str {
+    match text.bytes().position(|b| seps.contains(&b)) {
+        Some(at) => text.get(..at).unwrap_or_default(),
+        None => text,
+    }
+}
+
 /// Whether `text` holds `sep`.
 pub(crate) fn holds(text: &str, sep: u8) -> bool {
     text.bytes().any(|b| b == sep)
@@ -34,7 +50,7 @@ pub(crate) fn holds(text: &str, sep: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{after_last, holds, split_first};
+    use super::{after_last, before_any, holds, split_first};
 
     #[test]
     fn cuts_agree_with_str_for_ascii_separators() {
@@ -48,6 +64,11 @@ mod tests {
                     "{text} {c}"
                 );
                 assert_eq!(holds(text, sep), text.contains(c), "{text} {c}");
+            }
+            for seps in [&b"?#"[..], b"/?#", b""] {
+                let chars: Vec<char> = seps.iter().copied().map(char::from).collect();
+                let by_str = text.split(&chars[..]).next().unwrap();
+                assert_eq!(before_any(text, seps), by_str, "{text} {chars:?}");
             }
         }
     }

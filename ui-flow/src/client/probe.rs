@@ -40,10 +40,12 @@ pub(crate) fn split_scheme(url: &str) -> Option<(&str, &str)> {
 )]
 pub(crate) fn probe_url(ws_url: &str) -> Option<String> {
     let (scheme, rest) = split_scheme(ws_url)?;
-    let scheme = match scheme.to_ascii_lowercase().as_str() {
-        "ws" => "http",
-        "wss" => "https",
-        _ => return None,
+    let scheme = if scheme.eq_ignore_ascii_case("ws") {
+        "http"
+    } else if scheme.eq_ignore_ascii_case("wss") {
+        "https"
+    } else {
+        return None;
     };
     // The fragment never reaches a server.
     let rest = cut::split_first(rest, b'#').map_or(rest, |(r, _)| r);
