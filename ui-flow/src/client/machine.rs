@@ -351,7 +351,9 @@ impl<M: Model> Client<M> {
     /// The current socket is gone: retry later.
     fn lose(&mut self, now: Instant) {
         let (attempt, next_try) = self.link.lose(now);
-        self.transmits.clear();
+        // Replaced, not `clear`ed: dropping a queue is linked anyway,
+        // `VecDeque::clear` (its `truncate`) would be one more copy.
+        self.transmits = VecDeque::new();
         self.resync_since = None;
         self.resources.on_lost();
         self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
@@ -360,8 +362,8 @@ impl<M: Model> Client<M> {
     /// Closed for good.
     fn finish(&mut self, reason: CloseReason) {
         self.link.close();
-        self.transmits.clear();
-        self.outbox.clear();
+        self.transmits = VecDeque::new();
+        self.outbox = VecDeque::new();
         self.resources.on_closed();
         self.set_status(ConnectionStatus::Closed { reason });
     }

@@ -31,8 +31,11 @@ impl<M: Model> Client<M> {
             } => {
                 self.on_connected(now, protocol_version, connection_id, user_id);
                 if self.link.is_up() {
-                    let joins = self.resources.on_connected(channels);
-                    self.transmits.extend(joins);
+                    // Pushed one by one, as everywhere: `extend` would
+                    // compile `VecDeque`'s bulk-insert code for this alone.
+                    for join in self.resources.on_connected(channels) {
+                        self.transmits.push_back(join);
+                    }
                 }
             }
             // Only a channel other than 0 is joined or left; those frames
@@ -179,7 +182,11 @@ impl<M: Model> Client<M> {
         for frame in self.ops.frames() {
             self.transmits.push_back(frame.to_vec());
         }
-        self.transmits.extend(self.outbox.drain(..));
+        // Moved one by one: `extend` over a `drain` links `VecDeque`'s
+        // bulk-insert and drain code (about 1.2 KB of wasm) for this alone.
+        while let Some(frame) = self.outbox.pop_front() {
+            self.transmits.push_back(frame);
+        }
         // The new connection has not heard this client's presence yet.
         self.presence_pending = self.presence_report.is_some();
         self.ping(now);
