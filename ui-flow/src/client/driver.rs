@@ -278,11 +278,11 @@ impl<M: Model> Driver<M> {
                 events,
             } = client.take_outputs();
             // Only a socket to open needs the URL (with the resume point).
-            let url = commands
-                .iter()
-                .any(|c| matches!(c, SocketCommand::Open(_)))
-                .then(|| client.dial_url(base))
-                .unwrap_or_default();
+            let url = if commands.iter().any(|c| matches!(c, SocketCommand::Open(_))) {
+                client.dial_url(base)
+            } else {
+                String::new()
+            };
             let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
             let state = (self.callbacks.wants_state()
                 && changed(|e| matches!(e, Event::StateChanged)))

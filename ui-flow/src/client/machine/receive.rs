@@ -267,10 +267,19 @@ impl<M: Model> Client<M> {
 }
 
 /// The difference between two full presence lists.
-fn presence_change(old: &[PresenceInfo], new: &[PresenceInfo]) -> PresenceDiff {
-    let before: HashMap<&str, &PresenceInfo> =
-        old.iter().map(|p| (p.user_id.as_str(), p)).collect();
-    let after: HashMap<&str, &PresenceInfo> = new.iter().map(|p| (p.user_id.as_str(), p)).collect();
+fn presence_change<'a>(old: &'a [PresenceInfo], new: &'a [PresenceInfo]) -> PresenceDiff {
+    // Loops rather than `collect`s: each `collect` compiles an iterator
+    // pipeline of its own into the browser client; `insert` and `push` are
+    // there anyway.
+    let by_id = |list: &'a [PresenceInfo]| {
+        let mut map = HashMap::with_capacity(list.len());
+        for p in list {
+            map.insert(p.user_id.as_str(), p);
+        }
+        map
+    };
+    let before = by_id(old);
+    let after = by_id(new);
     let mut diff = PresenceDiff::default();
     for info in new {
         match before.get(info.user_id.as_str()) {
@@ -279,11 +288,11 @@ fn presence_change(old: &[PresenceInfo], new: &[PresenceInfo]) -> PresenceDiff {
             Some(_) => {}
         }
     }
-    diff.left = old
-        .iter()
-        .filter(|p| !after.contains_key(p.user_id.as_str()))
-        .map(|p| p.user_id.clone())
-        .collect();
+    for p in old {
+        if !after.contains_key(p.user_id.as_str()) {
+            diff.left.push(p.user_id.clone());
+        }
+    }
     diff
 }
 
