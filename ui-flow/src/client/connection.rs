@@ -490,8 +490,8 @@ fn check_url(url: &str) -> Result<(), ApiMisuse> {
     let host = cut::before_any(rest, b"/?#");
     let host = cut::after_last(host, b'@');
     let scheme_ok = scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("wss");
-    let clean = url.bytes().all(|b| b.is_ascii_graphic());
-    if scheme_ok && clean && !host.is_empty() && !host.starts_with(':') {
+    let clean = url.as_bytes().iter().all(u8::is_ascii_graphic);
+    if scheme_ok && clean && !host.is_empty() && host.as_bytes()[0] != b':' {
         Ok(())
     } else {
         Err(ApiMisuse::Config(NOT_WS))

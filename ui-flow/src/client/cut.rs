@@ -1,13 +1,14 @@
 //! Cuts of a URL at one ASCII separator (`/`, `@`, `:`, `#`, `?`).
 //!
-//! A loop over the bytes, not `str`'s `split_once`, `rsplit` or `contains`
+//! A loop over the bytes (a slice's own `position`, not `str::bytes()`,
+//! whose adapter compiles a `try_fold` per closure), not `str`'s `split_once`, `rsplit` or `contains`
 //! with a `char`: those search with core's `memchr` and `memrchr` and keep
 //! a splitting iterator, about 1 KB of wasm in the browser client for
 //! strings of a few dozen bytes. It is not a URL parser: it finds bytes.
 
 /// `text` cut at its first `sep`: what comes before and after it.
 pub(crate) fn split_first(text: &str, sep: u8) -> Option<(&str, &str)> {
-    let at = text.bytes().position(|b| b == sep)?;
+    let at = text.as_bytes().iter().position(|&b| b == sep)?;
     // `sep` is ASCII, so both cuts fall on character boundaries.
     Some((text.get(..at)?, text.get(at + 1..)?))
 }
@@ -21,7 +22,7 @@ pub(crate) fn split_first(text: &str, sep: u8) -> Option<(&str, &str)> {
     allow(dead_code)
 )]
 pub(crate) fn after_last(text: &str, sep: u8) -> &str {
-    match text.bytes().rposition(|b| b == sep) {
+    match text.as_bytes().iter().rposition(|&b| b == sep) {
         Some(at) => text.get(at + 1..).unwrap_or_default(),
         None => text,
     }
@@ -37,20 +38,32 @@ pub(crate) fn after_last(text: &str, sep: u8) -> &str {
     allow(dead_code)
 )]
 pub(crate) fn before_any<'a>(text: &'a str, seps: &[u8]) -> &'a str {
-    match text.bytes().position(|b| seps.contains(&b)) {
+    match text.as_bytes().iter().position(|b| is_one_of(*b, seps)) {
         Some(at) => text.get(..at).unwrap_or_default(),
         None => text,
     }
 }
 
 /// Whether `text` holds `sep`.
+#[allow(
+    clippy::manual_contains,
+    reason = "`contains` links memchr; see the module"
+)]
 pub(crate) fn holds(text: &str, sep: u8) -> bool {
-    text.bytes().any(|b| b == sep)
+    text.as_bytes().iter().any(|&b| b == sep)
+}
+
+/// Whether `byte` is one of `set`. A loop, not `<[u8]>::contains`, which
+/// searches with core's `memchr` (its word-at-a-time code, 0.3 KB of wasm)
+/// for sets of a few bytes.
+#[allow(clippy::manual_contains, reason = "`contains` links memchr")]
+pub(crate) fn is_one_of(byte: u8, set: &[u8]) -> bool {
+    set.iter().any(|&b| b == byte)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{after_last, before_any, holds, split_first};
+    use super::{after_last, before_any, holds, is_one_of, split_first};
 
     #[test]
     fn cuts_agree_with_str_for_ascii_separators() {
@@ -66,6 +79,9 @@ mod tests {
                 assert_eq!(holds(text, sep), text.contains(c), "{text} {c}");
             }
             for seps in [&b"?#"[..], b"/?#", b""] {
+                for b in 0..=u8::MAX {
+                    assert_eq!(is_one_of(b, seps), seps.contains(&b));
+                }
                 let chars: Vec<char> = seps.iter().copied().map(char::from).collect();
                 let by_str = text.split(&chars[..]).next().unwrap_or_default();
                 assert_eq!(before_any(text, seps), by_str, "{text} {chars:?}");

@@ -16,6 +16,7 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
+use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
 use super::machine::{Client, Outputs};
@@ -120,8 +121,9 @@ const TOKEN_PREFIX: &str = "ui-flow.token.";
 pub(crate) fn is_header_token(token: &str) -> bool {
     !token.is_empty()
         && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            .as_bytes()
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || cut::is_one_of(b, b"!#$%&'*+-.^_`|~"))
 }
 
 /// Something that happened outside the client, for the driver loop.

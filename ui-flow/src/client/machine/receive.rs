@@ -31,11 +31,7 @@ impl<M: Model> Client<M> {
             } => {
                 self.on_connected(now, protocol_version, connection_id, user_id);
                 if self.link.is_up() {
-                    // Pushed one by one, as everywhere: `extend` would
-                    // compile `VecDeque`'s bulk-insert code for this alone.
-                    for join in self.resources.on_connected(channels) {
-                        self.transmits.push_back(join);
-                    }
+                    self.resources.on_connected(channels, &mut self.transmits);
                 }
             }
             // Only a channel other than 0 is joined or left; those frames
