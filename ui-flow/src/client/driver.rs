@@ -285,13 +285,19 @@ impl<M: Model> Driver<M> {
             } else {
                 String::new()
             };
-            let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
-            let state = (self.callbacks.wants_state()
-                && changed(|e| matches!(e, Event::StateChanged)))
-            .then(|| client.shared_state());
-            let presence = (self.callbacks.wants_presence()
-                && changed(|e| matches!(e, Event::Presence(_))))
-            .then(|| client.presence().to_vec());
+            // One pass over the batch for both questions.
+            let (mut state_changed, mut presence_changed) = (false, false);
+            for event in &events {
+                match event {
+                    Event::StateChanged => state_changed = true,
+                    Event::Presence(_) => presence_changed = true,
+                    _ => {}
+                }
+            }
+            let state =
+                (state_changed && self.callbacks.wants_state()).then(|| client.shared_state());
+            let presence = (presence_changed && self.callbacks.wants_presence())
+                .then(|| client.presence().to_vec());
             let batch = Batch {
                 events,
                 state,
