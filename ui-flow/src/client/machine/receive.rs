@@ -158,7 +158,9 @@ impl<M: Model> Client<M> {
             return; // a repeated Connected on the same socket
         }
         self.connection_id = Some(connection_id.clone());
-        self.user_id.clone_from(&user_id);
+        // Assigned, not `clone_from`: that is one more function in the
+        // browser client for a string set once per connection.
+        self.user_id = user_id.clone();
         self.events.push_back(Event::Connected {
             connection_id,
             user_id,
