@@ -195,7 +195,12 @@ pub enum ProtocolViolation {
 #[non_exhaustive]
 pub enum Incompatible {
     /// The server's protocol version differs from ours.
-    #[error("server speaks protocol version {theirs}, this client speaks {ours}")]
+    // Printed as `u32`: the browser client links no other `u8` printer.
+    #[error(
+        "server speaks protocol version {}, this client speaks {}",
+        u32::from(*.theirs),
+        u32::from(*.ours)
+    )]
     Version {
         /// [`PROTOCOL_VERSION`](crate::PROTOCOL_VERSION).
         ours: u8,

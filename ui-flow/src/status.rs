@@ -87,6 +87,8 @@ pub enum CloseReason {
     },
 }
 
+/// Protocol versions (`u8`) are printed as `u32`: each integer width has a
+/// printer of its own in core, and the browser client links no other `u8`.
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -124,8 +126,9 @@ impl fmt::Display for CloseReason {
             ),
             CloseReason::Incompatible { server_version } => write!(
                 f,
-                "the server speaks protocol version {server_version}, this client {}",
-                crate::PROTOCOL_VERSION
+                "the server speaks protocol version {}, this client {}",
+                u32::from(*server_version),
+                u32::from(crate::PROTOCOL_VERSION)
             ),
             CloseReason::Misconfigured { message } => write!(f, "not connected: {message}"),
         }

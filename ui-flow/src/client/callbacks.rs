@@ -1,6 +1,7 @@
 //! The application's callbacks, as registered on the builder, and how the
 //! drivers hand events to them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::model::Model;
@@ -89,7 +90,7 @@ impl<S: FlowState, E> Default for Callbacks<S, E> {
 /// What a driver took out of the client in one go, to deliver after
 /// unlocking it.
 pub(crate) struct Batch<S: FlowState, E> {
-    pub(crate) events: Vec<Event<S, E>>,
+    pub(crate) events: VecDeque<Event<S, E>>,
     /// The shown state, shared, taken when it changed and someone listens.
     pub(crate) state: Option<Arc<S>>,
     /// The presence list, taken when it changed and someone listens.

@@ -582,16 +582,16 @@ impl Resources {
         self.by_channel.0.is_empty()
     }
 
-    /// A `Connected` arrived: returns the `Join` of every resource held,
-    /// from its resume point. Against a server without channels (or with
-    /// a smaller limit) the resources over the limit are reported left.
-    pub(crate) fn on_connected(&mut self, limit: Option<u16>) -> Vec<Vec<u8>> {
+    /// A `Connected` arrived: queues the `Join` of every resource held,
+    /// from its resume point, on `out`. Against a server without channels
+    /// (or with a smaller limit) the resources over the limit are reported
+    /// left.
+    pub(crate) fn on_connected(&mut self, limit: Option<u16>, out: &mut VecDeque<Vec<u8>>) {
         self.limit = limit;
         let allowed = usize::from(limit.unwrap_or(0));
-        let mut frames = Vec::new();
         for (at, core) in self.live_mut().enumerate() {
             if at < allowed {
-                frames.extend(core.join_frame());
+                queue(out, core.join_frame());
             } else {
                 let message = match limit {
                     None => "the server does not serve channels".to_owned(),
@@ -600,7 +600,6 @@ impl Resources {
                 core.set_left(Some(ErrorCode::CHANNEL_LIMIT), Some(message));
             }
         }
-        frames
     }
 
     fn live_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Core>> {

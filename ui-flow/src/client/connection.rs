@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use web_time::Instant;
 
+use super::cut;
 use super::probe::split_scheme;
 use crate::error::{ApiMisuse, Error};
 use crate::model::Model;
@@ -466,8 +467,8 @@ impl<M: Model> FlowConnectionBuilder<M> {
 
 /// The last path segment of a WebSocket URL: the resource it names.
 fn url_resource(url: &str) -> &str {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    path.rsplit('/').next().unwrap_or_default()
+    let path = cut::before_any(url, b"?#");
+    cut::after_last(path, b'/')
 }
 
 /// A jitter seed from the OS random source that also makes op ids.
@@ -486,11 +487,11 @@ fn check_url(url: &str) -> Result<(), ApiMisuse> {
     let Some((scheme, rest)) = split_scheme(url) else {
         return Err(ApiMisuse::Config(NOT_WS));
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit('@').next().unwrap_or_default();
+    let host = cut::before_any(rest, b"/?#");
+    let host = cut::after_last(host, b'@');
     let scheme_ok = scheme.eq_ignore_ascii_case("ws") || scheme.eq_ignore_ascii_case("wss");
-    let clean = url.bytes().all(|b| b.is_ascii_graphic());
-    if scheme_ok && clean && !host.is_empty() && !host.starts_with(':') {
+    let clean = url.as_bytes().iter().all(u8::is_ascii_graphic);
+    if scheme_ok && clean && !host.is_empty() && host.as_bytes()[0] != b':' {
         Ok(())
     } else {
         Err(ApiMisuse::Config(NOT_WS))

@@ -16,9 +16,10 @@ use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
 use super::connection::{FlowConnection, lock};
+use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
-use super::machine::Client;
+use super::machine::{Client, Outputs};
 use super::queue::{UnboundedReceiver, UnboundedSender, unbounded};
 
 pub(crate) struct Prepared<M: Model> {
@@ -120,8 +121,9 @@ const TOKEN_PREFIX: &str = "ui-flow.token.";
 pub(crate) fn is_header_token(token: &str) -> bool {
     !token.is_empty()
         && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            .as_bytes()
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || cut::is_one_of(b, b"!#$%&'*+-.^_`|~"))
 }
 
 /// Something that happened outside the client, for the driver loop.
@@ -272,17 +274,30 @@ impl<M: Model> Driver<M> {
         let (commands, frames, batch, deadline, url, listeners) = {
             let mut client = lock(&self.client);
             let listeners = handle::collect(&self.listeners, &mut client.channels());
-            let commands: Vec<_> = std::iter::from_fn(|| client.poll_socket()).collect();
-            let url = client.dial_url(base);
-            let frames: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
-            let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
-            let changed = |f: fn(&Event<M::State, M::Event>) -> bool| events.iter().any(f);
-            let state = (self.callbacks.wants_state()
-                && changed(|e| matches!(e, Event::StateChanged)))
-            .then(|| client.shared_state());
-            let presence = (self.callbacks.wants_presence()
-                && changed(|e| matches!(e, Event::Presence(_))))
-            .then(|| client.presence().to_vec());
+            let Outputs {
+                sockets: commands,
+                transmits: frames,
+                events,
+            } = client.take_outputs();
+            // Only a socket to open needs the URL (with the resume point).
+            let url = if commands.iter().any(|c| matches!(c, SocketCommand::Open(_))) {
+                client.dial_url(base)
+            } else {
+                String::new()
+            };
+            // One pass over the batch for both questions.
+            let (mut state_changed, mut presence_changed) = (false, false);
+            for event in &events {
+                match event {
+                    Event::StateChanged => state_changed = true,
+                    Event::Presence(_) => presence_changed = true,
+                    _ => {}
+                }
+            }
+            let state =
+                (state_changed && self.callbacks.wants_state()).then(|| client.shared_state());
+            let presence = (presence_changed && self.callbacks.wants_presence())
+                .then(|| client.presence().to_vec());
             let batch = Batch {
                 events,
                 state,

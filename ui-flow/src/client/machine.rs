@@ -4,6 +4,7 @@ mod receive;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use crate::status::{CloseReason, ConnectionStatus};
 use super::channels::ResourceStatus;
 use super::channels::{self, Channels, Resource, Resources};
 use super::config::ClientConfig;
+use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::link::{Due, Link};
 use super::mirror::Mirror;
@@ -204,15 +206,15 @@ impl<M: Model> Client<M> {
         let Some(seq) = self.mirror.seq() else {
             return base.to_owned();
         };
-        let (path, fragment) = base
-            .split_once('#')
-            .map_or((base, None), |(p, f)| (p, Some(f)));
+        let (path, fragment) =
+            cut::split_first(base, b'#').map_or((base, None), |(p, f)| (p, Some(f)));
         let mut url = String::with_capacity(base.len() + 40);
         url.push_str(path);
-        url.push(if path.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("last_seq={seq}"));
+        url.push(if cut::holds(path, b'?') { '&' } else { '?' });
+        // Written into `url`, not through `format!`: no second string.
+        let _ = write!(url, "last_seq={seq}");
         if let Some(epoch) = self.mirror.epoch() {
-            url.push_str(&format!("&epoch={epoch}"));
+            let _ = write!(url, "&epoch={epoch}");
         }
         if let Some(fragment) = fragment {
             url.push('#');
@@ -293,6 +295,26 @@ impl<M: Model> Client<M> {
         self.events.pop_front()
     }
 
+    /// Every socket command, frame and event waiting, taken at once: what
+    /// a driver does with [`poll_socket`](Self::poll_socket),
+    /// [`poll_transmit`](Self::poll_transmit) and
+    /// [`poll_event`](Self::poll_event) until each is empty, without
+    /// copying the queues into new vectors.
+    #[cfg_attr(
+        not(any(
+            all(feature = "native", not(target_arch = "wasm32")),
+            all(feature = "browser", target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn take_outputs(&mut self) -> Outputs<M> {
+        Outputs {
+            sockets: std::mem::take(&mut self.sockets),
+            transmits: std::mem::take(&mut self.transmits),
+            events: std::mem::take(&mut self.events),
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next;
     /// `None` once closed for good.
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -329,7 +351,9 @@ impl<M: Model> Client<M> {
     /// The current socket is gone: retry later.
     fn lose(&mut self, now: Instant) {
         let (attempt, next_try) = self.link.lose(now);
-        self.transmits.clear();
+        // Replaced, not `clear`ed: dropping a queue is linked anyway,
+        // `VecDeque::clear` (its `truncate`) would be one more copy.
+        self.transmits = VecDeque::new();
         self.resync_since = None;
         self.resources.on_lost();
         self.set_status(ConnectionStatus::Reconnecting { attempt, next_try });
@@ -338,11 +362,25 @@ impl<M: Model> Client<M> {
     /// Closed for good.
     fn finish(&mut self, reason: CloseReason) {
         self.link.close();
-        self.transmits.clear();
-        self.outbox.clear();
+        self.transmits = VecDeque::new();
+        self.outbox = VecDeque::new();
         self.resources.on_closed();
         self.set_status(ConnectionStatus::Closed { reason });
     }
+}
+
+/// What [`Client::take_outputs`] hands a driver, each queue oldest first.
+#[cfg_attr(
+    not(any(
+        all(feature = "native", not(target_arch = "wasm32")),
+        all(feature = "browser", target_arch = "wasm32")
+    )),
+    allow(dead_code)
+)]
+pub(crate) struct Outputs<M: Model> {
+    pub(crate) sockets: VecDeque<SocketCommand>,
+    pub(crate) transmits: VecDeque<Vec<u8>>,
+    pub(crate) events: VecDeque<Event<M::State, M::Event>>,
 }
 
 impl<M: Model> Client<M> {

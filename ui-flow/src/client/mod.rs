@@ -110,6 +110,7 @@ mod config;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 mod connection;
+mod cut;
 #[cfg(any(
     all(feature = "native", not(target_arch = "wasm32")),
     all(feature = "browser", target_arch = "wasm32")

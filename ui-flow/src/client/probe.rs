@@ -19,13 +19,15 @@
 //! as it did before. It is not a health check: it runs only after a socket
 //! failed to open, at most once per dial.
 
+use super::cut;
+
 /// Splits `scheme://rest` at the first `:`, which must start `://`.
 ///
 /// Not `split_once("://")`: a string pattern links the two-way substring
 /// searcher (about 2 KB of wasm) for what one character finds; for every
 /// URL a WebSocket can open the two agree.
 pub(crate) fn split_scheme(url: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = url.split_once(':')?;
+    let (scheme, rest) = cut::split_first(url, b':')?;
     Some((scheme, rest.strip_prefix("//")?))
 }
 
@@ -38,13 +40,15 @@ pub(crate) fn split_scheme(url: &str) -> Option<(&str, &str)> {
 )]
 pub(crate) fn probe_url(ws_url: &str) -> Option<String> {
     let (scheme, rest) = split_scheme(ws_url)?;
-    let scheme = match scheme.to_ascii_lowercase().as_str() {
-        "ws" => "http",
-        "wss" => "https",
-        _ => return None,
+    let scheme = if scheme.eq_ignore_ascii_case("ws") {
+        "http"
+    } else if scheme.eq_ignore_ascii_case("wss") {
+        "https"
+    } else {
+        return None;
     };
     // The fragment never reaches a server.
-    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+    let rest = cut::split_first(rest, b'#').map_or(rest, |(r, _)| r);
     Some(format!("{scheme}://{rest}"))
 }
 
