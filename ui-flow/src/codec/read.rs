@@ -429,16 +429,15 @@ impl<'a> Fields<'a> {
         self.array(field, |f, field| f.string(field))
     }
 
-    /// An application payload, decoded by serde (rmp-serde).
+    /// An application payload, deserialized where it lies by the payload
+    /// reader, which enforces what is left of the depth limit as it reads:
+    /// the payload is not walked first to find its end.
     pub(crate) fn payload<T: Deserialize<'a>>(&mut self, field: &'static str) -> Result<T, Fault> {
-        let bytes = self.value_bytes()?;
-        Ok(super::read_payload(bytes, self.message, field)?)
-    }
-
-    /// The bytes of an application payload, walked like any value, for the
-    /// caller to deserialize (see `codec::server`).
-    pub(crate) fn payload_bytes(&mut self) -> Result<&'a [u8], Fault> {
-        self.value_bytes()
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let levels = self.max_depth.saturating_sub(self.depth);
+        let (value, used) = super::read_payload_in(rest, levels, self.message, field)?;
+        self.pos += used;
+        Ok(value)
     }
 
     /// A value kept as its encoded bytes.

@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::envelope::{Message, PayloadKind, Payloads, Values, layout, owned, read_fields};
 use super::read::{Fault, Fields};
 use super::write::{Out, presence_diff_len};
-use super::{
-    Decoded, Limits, check_channel, decode_frame, read_payload, validate, write_atomically,
-};
+use super::{Decoded, Limits, check_channel, decode_frame, validate, write_atomically};
 use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ServerMessage;
@@ -321,15 +319,14 @@ where
     fn take(
         &mut self,
         kind: PayloadKind,
-        bytes: &'a [u8],
-        message: &'static str,
+        f: &mut Fields<'a>,
         field: &'static str,
     ) -> Result<(), Fault> {
         match kind {
-            PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
-            PayloadKind::Delta => self.delta = Some(read_payload(bytes, message, field)?),
-            PayloadKind::DeltasEntry => self.deltas.push(read_payload(bytes, message, field)?),
-            PayloadKind::Event => self.event = Some(read_payload(bytes, message, field)?),
+            PayloadKind::State => self.state = Some(f.payload(field)?),
+            PayloadKind::Delta => self.delta = Some(f.payload(field)?),
+            PayloadKind::DeltasEntry => self.deltas.push(f.payload(field)?),
+            PayloadKind::Event => self.event = Some(f.payload(field)?),
         }
         Ok(())
     }
@@ -433,18 +430,12 @@ impl<S, D, E> Typed<S, D, E> {
     }
 }
 
-/// Payloads that are not deserialized at all (their bytes were walked).
+/// Payloads that are not deserialized at all, only walked.
 struct Skipped;
 
 impl<'a> Payloads<'a> for Skipped {
-    fn take(
-        &mut self,
-        _: PayloadKind,
-        _: &'a [u8],
-        _: &'static str,
-        _: &'static str,
-    ) -> Result<(), Fault> {
-        Ok(())
+    fn take(&mut self, _: PayloadKind, f: &mut Fields<'a>, _: &'static str) -> Result<(), Fault> {
+        f.skip_value()
     }
 }
 

@@ -107,6 +107,10 @@ pub(super) struct Cursor<'de> {
     source: Source,
     /// Levels of nesting still allowed.
     depth: u16,
+    /// Set when the payload is read inside a frame, whose depth limit
+    /// counts arrays and maps only: then an extension value takes no level
+    /// (see [`enter_ext`](Self::enter_ext)).
+    framed: bool,
 }
 
 impl<'de> Cursor<'de> {
@@ -116,6 +120,22 @@ impl<'de> Cursor<'de> {
             rest: bytes,
             source: Source::Values,
             depth: MAX_DEPTH,
+            framed: false,
+        }
+    }
+
+    /// A cursor on a payload inside a frame: `bytes` run from the payload's
+    /// first byte to the frame's end, and arrays and maps may nest `levels`
+    /// deep (what the frame's depth limit leaves), and never deeper than
+    /// [`MAX_DEPTH`] allows.
+    pub(super) fn framed(bytes: &'de [u8], levels: usize) -> Self {
+        let depth = levels.saturating_add(1).min(usize::from(MAX_DEPTH));
+        Cursor {
+            rest: bytes,
+            source: Source::Values,
+            // At most MAX_DEPTH, so it fits.
+            depth: u16::try_from(depth).unwrap_or(MAX_DEPTH),
+            framed: true,
         }
     }
 
@@ -125,6 +145,7 @@ impl<'de> Cursor<'de> {
             rest: bytes,
             source: Source::Bytes,
             depth: 0,
+            framed: false,
         }
     }
 
@@ -134,6 +155,7 @@ impl<'de> Cursor<'de> {
             rest: data,
             source: Source::ExtArray(kind),
             depth: self.depth,
+            framed: self.framed,
         }
     }
 
@@ -180,6 +202,31 @@ impl<'de> Cursor<'de> {
     #[inline]
     pub(super) fn leave(&mut self) {
         self.depth += 1;
+    }
+
+    /// Goes into an extension value. On its own, a payload counts it as a
+    /// level and so does the array of type and data it is presented as
+    /// (as rmp-serde does); in a frame, whose limit counts only arrays and
+    /// maps (`scan::walk`), neither does: this level is given back here so
+    /// that the array's is given back too.
+    #[inline]
+    pub(super) fn enter_ext(&mut self) -> Result<(), Fault> {
+        if self.framed {
+            self.depth = self.depth.saturating_add(1);
+            return Ok(());
+        }
+        self.enter()
+    }
+
+    /// Comes out of an extension value entered with
+    /// [`enter_ext`](Self::enter_ext).
+    #[inline]
+    pub(super) fn leave_ext(&mut self) {
+        if self.framed {
+            self.depth -= 1;
+        } else {
+            self.leave();
+        }
     }
 
     /// Reads the next value's head. Natively inlined into each dispatcher,
@@ -308,9 +355,9 @@ impl<'de> Cursor<'de> {
                 self.leave();
             }
             Head::Ext(_, len) => {
-                self.enter()?;
+                self.enter_ext()?;
                 self.take(len)?;
-                self.leave();
+                self.leave_ext();
             }
             _ => {}
         }
