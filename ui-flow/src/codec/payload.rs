@@ -36,7 +36,7 @@
 //! [`PayloadError`] says "invalid type: a floating-point number, expected
 //! i64" instead and otherwise keeps serde's texts word for word.
 
-mod head;
+pub(super) mod head;
 mod visit;
 
 use std::fmt;

@@ -21,7 +21,7 @@ pub(super) const MAX_DEPTH: u16 = 1024;
 /// in registers. A str, bin or extension value's bytes follow it unread;
 /// [`Cursor::take`] reads them.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Head {
+pub(in crate::codec) enum Head {
     Nil,
     Bool(bool),
     /// Any unsigned marker (positive fixint, uint 8 to 64).
@@ -63,7 +63,7 @@ impl Head {
 /// Why the cursor stopped: one byte, so that a `Result<Head, Fault>` stays
 /// 16 bytes. It becomes a [`PayloadError`] with `?`.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Fault {
+pub(in crate::codec) enum Fault {
     /// The payload ends inside a value.
     Truncated,
     /// The byte 0xc1 where a value belongs.
@@ -102,7 +102,7 @@ pub(super) enum Source {
 
 /// A position in a payload.
 #[derive(Debug)]
-pub(super) struct Cursor<'de> {
+pub(in crate::codec) struct Cursor<'de> {
     rest: &'de [u8],
     source: Source,
     /// Levels of nesting still allowed.
@@ -115,7 +115,7 @@ pub(super) struct Cursor<'de> {
 
 impl<'de> Cursor<'de> {
     /// A cursor on a payload's first byte.
-    pub(super) fn new(bytes: &'de [u8]) -> Self {
+    pub(in crate::codec) fn new(bytes: &'de [u8]) -> Self {
         Cursor {
             rest: bytes,
             source: Source::Values,
@@ -161,7 +161,7 @@ impl<'de> Cursor<'de> {
 
     /// Bytes not read yet.
     #[inline]
-    pub(super) fn remaining(&self) -> usize {
+    pub(in crate::codec) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
@@ -233,7 +233,7 @@ impl<'de> Cursor<'de> {
     /// for speed (about 10% fewer instructions per decode); one function in
     /// the browser, for size.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn head(&mut self) -> Result<Head, Fault> {
+    pub(in crate::codec) fn head(&mut self) -> Result<Head, Fault> {
         if !matches!(self.source, Source::Values) {
             return self.head_inside();
         }
@@ -315,7 +315,10 @@ impl<'de> Cursor<'de> {
 
     /// A str's bytes, as text when they are UTF-8.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn text(&mut self, len: u32) -> Result<Result<&'de str, &'de [u8]>, Fault> {
+    pub(in crate::codec) fn text(
+        &mut self,
+        len: u32,
+    ) -> Result<Result<&'de str, &'de [u8]>, Fault> {
         let bytes = self.take(len)?;
         Ok(std::str::from_utf8(bytes).map_err(|_| bytes))
     }
@@ -366,7 +369,7 @@ impl<'de> Cursor<'de> {
 
     /// The next `len` bytes: a str's, bin's or extension value's.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn take(&mut self, len: u32) -> Result<&'de [u8], Fault> {
+    pub(in crate::codec) fn take(&mut self, len: u32) -> Result<&'de [u8], Fault> {
         let len = usize::try_from(len).map_err(|_| Fault::Truncated)?;
         if len > self.rest.len() {
             return Err(Fault::Truncated);
