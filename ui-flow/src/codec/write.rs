@@ -28,7 +28,7 @@ pub(crate) struct Out<'b> {
 impl Out<'_> {
     /// Starts a map of `len` entries.
     pub(crate) fn map(&mut self, len: usize) {
-        infallible(rmp::encode::write_map_len(self.buf, len as u32));
+        infallible(rmp::encode::write_map_len(&mut self.buf, len as u32));
     }
 
     /// Starts a frame: the map header and `"t"`. `fields` excludes `"t"`.
@@ -50,15 +50,15 @@ impl Out<'_> {
 
     /// Starts an array of `len` items.
     pub(crate) fn array(&mut self, len: usize) {
-        infallible(rmp::encode::write_array_len(self.buf, len as u32));
+        infallible(rmp::encode::write_array_len(&mut self.buf, len as u32));
     }
 
     pub(crate) fn key(&mut self, key: &str) {
-        infallible(rmp::encode::write_str(self.buf, key));
+        infallible(rmp::encode::write_str(&mut self.buf, key));
     }
 
     fn uint_value(&mut self, v: u64) {
-        infallible(rmp::encode::write_uint(self.buf, v));
+        infallible(rmp::encode::write_uint(&mut self.buf, v));
     }
 
     pub(crate) fn uint(&mut self, key: &str, v: u64) {
@@ -68,25 +68,28 @@ impl Out<'_> {
 
     pub(crate) fn bool(&mut self, key: &str, v: bool) {
         self.key(key);
-        infallible(rmp::encode::write_bool(self.buf, v));
+        infallible(rmp::encode::write_bool(&mut self.buf, v));
     }
 
     pub(crate) fn str(&mut self, key: &str, v: &str) {
         self.key(key);
-        infallible(rmp::encode::write_str(self.buf, v));
+        infallible(rmp::encode::write_str(&mut self.buf, v));
     }
 
     pub(crate) fn strings(&mut self, key: &str, items: &[String]) {
         self.key(key);
-        infallible(rmp::encode::write_array_len(self.buf, items.len() as u32));
+        infallible(rmp::encode::write_array_len(
+            &mut self.buf,
+            items.len() as u32,
+        ));
         for item in items {
-            infallible(rmp::encode::write_str(self.buf, item));
+            infallible(rmp::encode::write_str(&mut self.buf, item));
         }
     }
 
     pub(crate) fn op_id(&mut self, key: &str, id: &OpId) {
         self.key(key);
-        infallible(rmp::encode::write_bin(self.buf, id.as_bytes()));
+        infallible(rmp::encode::write_bin(&mut self.buf, id.as_bytes()));
     }
 
     pub(crate) fn raw(&mut self, key: &str, value: &RawValue) {
@@ -109,7 +112,10 @@ impl Out<'_> {
         values: &[T],
     ) -> Result<(), EncodeError> {
         self.key(key);
-        infallible(rmp::encode::write_array_len(self.buf, values.len() as u32));
+        infallible(rmp::encode::write_array_len(
+            &mut self.buf,
+            values.len() as u32,
+        ));
         for value in values {
             super::write_payload(self.buf, value, key)?;
         }
@@ -118,7 +124,10 @@ impl Out<'_> {
 
     pub(crate) fn presence_list(&mut self, key: &str, users: &[PresenceInfo]) {
         self.key(key);
-        infallible(rmp::encode::write_array_len(self.buf, users.len() as u32));
+        infallible(rmp::encode::write_array_len(
+            &mut self.buf,
+            users.len() as u32,
+        ));
         for user in users {
             self.presence_info(user);
         }
