@@ -223,37 +223,59 @@ fn payload_error(
     }
 }
 
-/// Checks that a message may be written on `channel`: a message of the
-/// connection (`scoped` false) only on channel 0, one that opens, closes or
-/// answers for a channel (`names_channel`) only on channels 1 to 65535.
-fn check_channel(
-    scoped: bool,
-    names_channel: bool,
+/// A frame about to be written on a channel, in either direction: what
+/// decides whether its message may go there. Client and server messages
+/// both encode through it (`encode_on_into`), so the channel rule and the
+/// undoing of a failed write exist once.
+struct FrameOn {
     channel: Channel,
+    /// A resource's message (else the connection's: channel 0 only).
+    scoped: bool,
+    /// Opens, closes or answers for a channel: channels 1 to 65535 only.
+    names_channel: bool,
+    /// The message's name, for the error.
     name: &'static str,
-) -> Result<(), EncodeError> {
-    let reason = if !scoped && !channel.is_url() {
-        "belongs to the connection, not to a channel"
-    } else if names_channel && channel.is_url() {
-        "needs a channel other than 0"
-    } else {
-        return Ok(());
-    };
-    Err(EncodeError {
-        field: "c",
-        reason: format!("{name} {reason}"),
-    })
 }
 
-/// Runs `write`, undoing a partial write when it fails.
-fn write_atomically(
-    buf: &mut Vec<u8>,
-    write: impl FnOnce(&mut write::Out<'_>) -> Result<(), EncodeError>,
-) -> Result<(), EncodeError> {
-    let start = buf.len();
-    let result = write(&mut write::Out { buf: &mut *buf });
-    if result.is_err() {
-        buf.truncate(start);
+impl FrameOn {
+    /// Checks the channel, then runs `write` on `buf`, undoing a partial
+    /// write when it fails.
+    fn write(
+        &self,
+        buf: &mut Vec<u8>,
+        write: impl FnOnce(&mut write::Out<'_>) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        self.check()?;
+        let start = buf.len();
+        let result = write(&mut write::Out { buf: &mut *buf });
+        if result.is_err() {
+            buf.truncate(start);
+        }
+        result
     }
-    result
+
+    /// A message of the connection only on channel 0, one that names its
+    /// channel only on channels 1 to 65535.
+    fn check(&self) -> Result<(), EncodeError> {
+        let reason = if !self.scoped && !self.channel.is_url() {
+            "belongs to the connection, not to a channel"
+        } else if self.names_channel && self.channel.is_url() {
+            "needs a channel other than 0"
+        } else {
+            return Ok(());
+        };
+        Err(EncodeError {
+            field: "c",
+            reason: format!("{} {reason}", self.name),
+        })
+    }
+}
+
+/// A frame in a buffer of its own, written by `encode_into`.
+fn new_frame(
+    encode_into: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut buf = Vec::new();
+    encode_into(&mut buf)?;
+    Ok(buf)
 }
