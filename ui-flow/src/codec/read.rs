@@ -545,6 +545,7 @@ impl<'a> Fields<'a> {
 /// (one function for every MessagePack head in the codec), and the offset
 /// after the head; `None` when the bytes there are not a well-formed head.
 /// A str, bin or extension value's bytes follow the head, unread.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
 fn head_at(buf: &[u8], pos: usize) -> Option<(Head, usize)> {
     let rest = buf.get(pos..)?;
     let mut cursor = Cursor::new(rest);
@@ -561,43 +562,23 @@ fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
 
 /// The bytes of the string at `pos` (not checked for UTF-8) and the offset
 /// after it; `None` when the value there is not a string or is cut short.
+#[inline]
 fn key_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
-    let marker = *buf.get(pos)?;
-    let (len, start) = match marker {
-        0xa0..=0xbf => (usize::from(marker & 0x1f), pos + 1),
-        0xd9 => (usize::from(*buf.get(pos + 1)?), pos + 2),
-        0xda => (be_len(buf.get(pos + 1..pos + 3)?), pos + 3),
-        0xdb => (be_len(buf.get(pos + 1..pos + 5)?), pos + 5),
-        _ => return None,
+    let mut cursor = Cursor::new(buf.get(pos..)?);
+    let Ok(Head::Str(len)) = cursor.head() else {
+        return None;
     };
-    let end = start.checked_add(len)?;
-    Some((buf.get(start..end)?, end))
+    let bytes = cursor.take(len).ok()?;
+    Some((bytes, buf.len() - cursor.remaining()))
 }
 
 /// The integer under an unsigned marker at `pos` and the offset after it.
-/// Each width is read as one fixed-size big-endian load: this runs for
-/// every integer field of every frame.
 #[inline]
 fn uint_at(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
-    fn be<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
-        buf.get(at..at.checked_add(N)?)?.try_into().ok()
-    }
-    let marker = *buf.get(pos)?;
-    let body = pos + 1;
-    match marker {
-        0x00..=0x7f => Some((u64::from(marker), body)),
-        0xcc => Some((u64::from(*buf.get(body)?), body + 1)),
-        0xcd => Some((u64::from(u16::from_be_bytes(be(buf, body)?)), body + 2)),
-        0xce => Some((u64::from(u32::from_be_bytes(be(buf, body)?)), body + 4)),
-        0xcf => Some((u64::from_be_bytes(be(buf, body)?), body + 8)),
+    match head_at(buf, pos)? {
+        (Head::Uint(value), next) => Some((value, next)),
         _ => None,
     }
-}
-
-fn be_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
 }
 
 /// Narrowing from `u64` for the integer field types the protocol uses.

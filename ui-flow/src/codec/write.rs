@@ -277,21 +277,21 @@ mod tests {
             v in prop_oneof![0u64..70_000, any::<u64>()],
         ) {
             let mut rmp = Vec::new();
-            rmp::encode::write_map_len(&mut rmp, len).unwrap();
+            rmp::encode::write_map_len(&mut rmp, len).expect("a Vec takes any write");
             prop_assert_eq!(ours(Head::Map, len), rmp);
             let mut rmp = Vec::new();
-            rmp::encode::write_array_len(&mut rmp, len).unwrap();
+            rmp::encode::write_array_len(&mut rmp, len).expect("a Vec takes any write");
             prop_assert_eq!(ours(Head::Array, len), rmp);
             let mut rmp = Vec::new();
-            rmp::encode::write_str_len(&mut rmp, len).unwrap();
+            rmp::encode::write_str_len(&mut rmp, len).expect("a Vec takes any write");
             prop_assert_eq!(ours(Head::Str, len), rmp);
             let mut rmp = Vec::new();
-            rmp::encode::write_bin_len(&mut rmp, len).unwrap();
+            rmp::encode::write_bin_len(&mut rmp, len).expect("a Vec takes any write");
             prop_assert_eq!(ours(Head::Bin, len), rmp);
 
             let (mut buf, mut rmp) = (Vec::new(), Vec::new());
             uint(&mut buf, v);
-            rmp::encode::write_uint(&mut rmp, v).unwrap();
+            rmp::encode::write_uint(&mut rmp, v).expect("a Vec takes any write");
             prop_assert_eq!(buf, rmp);
         }
 
@@ -300,7 +300,7 @@ mod tests {
         fn strs_are_what_rmp_writes(text in ".{0,40}") {
             let (mut buf, mut rmp) = (Vec::new(), Vec::new());
             str(&mut buf, &text);
-            rmp::encode::write_str(&mut rmp, &text).unwrap();
+            rmp::encode::write_str(&mut rmp, &text).expect("a Vec takes any write");
             prop_assert_eq!(buf, rmp);
         }
     }
