@@ -2,16 +2,20 @@
 //!
 //! A frame is one MessagePack map. Its first key is `"t"`, whose value is the
 //! message's `u16` tag; the message's fields follow by name. The envelope is
-//! written and read by hand with `rmp`, because serde cannot put an integer tag
-//! beside a variant's fields; the application's payload types (`State`,
-//! `Delta`, `Event`, `Action`) go through serde with `rmp-serde`, structs as
-//! maps.
+//! written and read by hand, because serde cannot put an integer tag beside a
+//! variant's fields: every MessagePack head in the codec is read by one
+//! function (`payload::head::Cursor::head`) and written by `write::Head`. The
+//! application's payload types (`State`, `Delta`, `Event`, `Action`) are
+//! serialized with `rmp-serde`, structs as maps, and deserialized by the
+//! codec's own reader (`payload`).
 //!
-//! Decoding is built for hostile input. Before any field is read, the whole
-//! frame is walked once without recursion ([`validate`]): it must be exactly
-//! one value, no longer than [`Limits::max_frame_len`], nested no deeper than
-//! [`Limits::max_depth`], and no declared length may exceed the bytes left.
-//! Then the tag picks the variant and exactly that variant's fields are read.
+//! Decoding is built for hostile input. A frame must be exactly one value, no
+//! longer than [`Limits::max_frame_len`], nested no deeper than
+//! [`Limits::max_depth`], and no declared length may exceed the bytes left;
+//! each reader checks this where it reads (payloads included, in place), and
+//! a frame that fails anywhere is walked whole without recursion
+//! ([`validate`]) so that the error reported is its first.
+//! The tag picks the variant and exactly that variant's fields are read.
 //! Unknown fields are skipped, optional fields may be absent or nil, and a tag
 //! this build does not know gives [`Decoded::Unknown`], which callers ignore.
 //!

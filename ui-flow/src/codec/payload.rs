@@ -17,8 +17,9 @@
 //! head to it: one `visit_*` call per kind of value.
 //!
 //! What it is not: an encoder (payloads are still written by rmp-serde,
-//! structs as maps), a validator of whole frames (the frame's walk does
-//! that first, see [`super::validate`]), or more lenient than rmp-serde:
+//! structs as maps), a validator of whole frames (in a frame it checks the
+//! payload as it reads it, within the frame's depth limit; the frame's walk,
+//! [`super::validate`], names the first error of a frame that fails), or more lenient than rmp-serde:
 //! what rmp-serde refuses, it refuses (`tests`, by proptest). Two
 //! deliberate differences: integers are visited as `u64` or `i64` whatever
 //! their width on the wire (serde's visitors widen anyway), and bytes after

@@ -1,9 +1,11 @@
 //! Reading the fields of one map, checking structure as it goes.
 //!
-//! The envelope's own values are read directly, and every value handed to
-//! serde (or skipped) is first walked by [`scan::walk`] with what is left of
-//! the depth limit, so serde never sees truncated, too deep or length-bomb
-//! input. Every reader fails rather than panics on malformed bytes; the
+//! The envelope's own values are read directly, heads through the payload
+//! reader's head reader. Payloads are deserialized in place by the payload
+//! reader, which holds them to what is left of the depth limit; skipped and
+//! raw values are walked by [`scan::walk`] within the same limit. So no
+//! truncated, too deep or length-bomb input gets through. Every reader fails
+//! rather than panics on malformed bytes; the
 //! caller then re-examines the whole frame (see `decode_frame` in the parent
 //! module) so that the error reported is the first one in the frame.
 
