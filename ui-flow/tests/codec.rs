@@ -265,6 +265,58 @@ fn depth_bombs_are_rejected_before_serde_sees_them() {
     ));
 }
 
+/// Payloads are read in place, not walked first: the payload reader holds
+/// them to what the frame's depth limit (64) leaves below the frame's own
+/// map, and, as the frame's walk does, counts arrays and maps but not
+/// extension values. A type that would take any depth (`rmpv::Value`)
+/// shows the limit is the reader's.
+#[test]
+fn payloads_read_in_place_keep_the_frames_depth_limit() {
+    // `levels` nested arrays around `inner`, as an Action's and a Delta's
+    // payload.
+    let nested =
+        |levels: usize, inner: Value| (0..levels).fold(inner, |value, _| Value::Array(vec![value]));
+    let action = |payload: Value| {
+        encode_value(&map(vec![
+            ("t", Value::from(1000)),
+            ("op_id", Value::Binary(vec![7; 16])),
+            ("action", payload),
+        ]))
+    };
+    let delta = |payload: Value| {
+        encode_value(&map(vec![
+            ("t", Value::from(1001)),
+            ("seq", Value::from(1)),
+            ("timestamp", Value::from(0)),
+            ("delta", payload),
+        ]))
+    };
+    let ext = Value::Ext(5, vec![1, 2, 3]);
+    for inner in [Value::Nil, ext] {
+        let deepest = nested(63, inner.clone());
+        let frame = action(deepest.clone());
+        match ClientMessage::<Value>::decode(&frame) {
+            Ok(Decoded::Message(ClientMessage::Action { action, .. })) => {
+                assert_eq!(action, deepest)
+            }
+            other => panic!("63 levels in an Action: {other:?}"),
+        }
+        match Dyn::decode(&delta(deepest.clone())) {
+            Ok(Decoded::Message(ServerMessage::Delta { delta, .. })) => assert_eq!(delta, deepest),
+            other => panic!("63 levels in a Delta: {other:?}"),
+        }
+        let too_deep = nested(64, inner);
+        assert!(matches!(
+            ClientMessage::<Value>::decode(&action(too_deep.clone())),
+            Err(DecodeError::TooDeep { max: 64, .. })
+        ));
+        assert!(matches!(
+            Dyn::decode(&delta(too_deep)),
+            Err(DecodeError::TooDeep { max: 64, .. })
+        ));
+    }
+}
+
 #[test]
 fn a_nil_action_result_is_encoded_as_no_result() {
     let op_id = OpId::from_u128(9);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::read::{Fields, Slot};
 use super::write::Out;
-use super::{Decoded, Limits, check_channel, decode_frame, validate, write_atomically};
+use super::{Decoded, FrameOn, Limits, decode_frame, new_frame, validate};
 use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ClientMessage;
@@ -26,23 +26,20 @@ impl<A: Serialize> ClientMessage<A> {
     /// `Ping` on a channel other than 0, and for `Join` and `Leave` on
     /// channel 0.
     pub fn encode_on(&self, channel: Channel) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        self.encode_on_into(channel, &mut buf)?;
-        Ok(buf)
+        new_frame(|buf| self.encode_on_into(channel, buf))
     }
 
     /// Appends the frame on `channel` to `buf`; on error `buf` is left as it
     /// was.
     pub fn encode_on_into(&self, channel: Channel, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         let tag = self.tag();
-        let names_channel = matches!(self, ClientMessage::Join { .. } | ClientMessage::Leave);
-        check_channel(
-            self.is_resource_scoped(),
-            names_channel,
+        let frame = FrameOn {
             channel,
-            tag.name().unwrap_or("message"),
-        )?;
-        write_atomically(buf, |out| self.write(out, tag.0, channel.0))
+            scoped: self.is_resource_scoped(),
+            names_channel: matches!(self, ClientMessage::Join { .. } | ClientMessage::Leave),
+            name: tag.name().unwrap_or("message"),
+        };
+        frame.write(buf, |out| self.write(out, tag.0, channel.0))
     }
 
     fn write(&self, out: &mut Out<'_>, tag: u16, channel: u16) -> Result<(), EncodeError> {

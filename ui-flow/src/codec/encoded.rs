@@ -27,6 +27,7 @@
 
 use serde::Serialize;
 
+use super::payload::head::{Cursor, Head};
 use super::write::Out;
 use crate::channel::Channel;
 use crate::error::EncodeError;
@@ -163,14 +164,20 @@ pub fn on_channel(frame: &[u8], channel: Channel) -> Result<Vec<u8>, EncodeError
     if channel.is_url() {
         return Ok(frame.to_vec());
     }
-    let mut rd = frame;
-    let fields = rmp::decode::read_map_len(&mut rd).map_err(|_| fail("the frame is not a map"))?;
-    let Some(rest) = rd.strip_prefix(b"\xa1t") else {
-        return Err(fail("the frame's first key is not \"t\""));
+    let mut rd = Cursor::new(frame);
+    let Ok(Head::Map(fields)) = rd.head() else {
+        return Err(fail("the frame is not a map"));
     };
-    rd = rest;
-    let tag: u16 =
-        rmp::decode::read_int(&mut rd).map_err(|_| fail("the frame's \"t\" is not a u16"))?;
+    if rd.take(2).ok() != Some(b"\xa1t") {
+        return Err(fail("the frame's first key is not \"t\""));
+    }
+    let tag = match rd.head() {
+        Ok(Head::Uint(tag)) => u16::try_from(tag).ok(),
+        Ok(Head::Int(tag)) => u16::try_from(tag).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| fail("the frame's \"t\" is not a u16"))?;
+    let rd = &frame[frame.len() - rd.remaining()..];
     if tag == ServerTag::CONNECTED.0 || tag == ServerTag::PONG.0 {
         return Err(fail(
             "Connected and Pong belong to the connection, not to a channel",

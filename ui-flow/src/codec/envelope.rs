@@ -46,11 +46,12 @@ pub(super) enum PayloadKind {
 /// The frame reader takes this as a trait object: only the deserialization
 /// of the payloads themselves is generic over the application's types.
 pub(super) trait Payloads<'a> {
+    /// Reads the payload at `f`'s cursor, the value of `field`, and moves
+    /// the cursor past it.
     fn take(
         &mut self,
         kind: PayloadKind,
-        bytes: &'a [u8],
-        message: &'static str,
+        f: &mut Fields<'a>,
         field: &'static str,
     ) -> Result<(), Fault>;
 }
@@ -361,14 +362,8 @@ pub(super) fn owned(text: Option<&str>) -> Option<String> {
 pub(super) struct NoPayloads;
 
 impl<'a> Payloads<'a> for NoPayloads {
-    fn take(
-        &mut self,
-        _: PayloadKind,
-        _: &'a [u8],
-        _: &'static str,
-        _: &'static str,
-    ) -> Result<(), Fault> {
-        Ok(())
+    fn take(&mut self, _: PayloadKind, f: &mut Fields<'a>, _: &'static str) -> Result<(), Fault> {
+        f.skip_value()
     }
 }
 
@@ -491,11 +486,10 @@ fn read_value<'a>(
         Kind::Str => values.strs[slot] = Some(f.str(name)?),
         Kind::Bool => values.bool = Some(f.bool(name)?),
         Kind::OpId => values.op_id = Some(f.op_id(name)?),
-        Kind::Payload(kind) => payloads.take(kind, f.payload_bytes()?, f.message, name)?,
+        Kind::Payload(kind) => payloads.take(kind, f, name)?,
         Kind::Deltas => {
-            let message = f.message;
             f.array(name, |f, field| {
-                payloads.take(PayloadKind::DeltasEntry, f.payload_bytes()?, message, field)
+                payloads.take(PayloadKind::DeltasEntry, f, field)
             })?;
         }
         Kind::Users => values.users[slot] = Some(f.array(name, presence_info)?),

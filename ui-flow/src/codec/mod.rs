@@ -2,16 +2,20 @@
 //!
 //! A frame is one MessagePack map. Its first key is `"t"`, whose value is the
 //! message's `u16` tag; the message's fields follow by name. The envelope is
-//! written and read by hand with `rmp`, because serde cannot put an integer tag
-//! beside a variant's fields; the application's payload types (`State`,
-//! `Delta`, `Event`, `Action`) go through serde with `rmp-serde`, structs as
-//! maps.
+//! written and read by hand, because serde cannot put an integer tag beside a
+//! variant's fields: every MessagePack head in the codec is read by one
+//! function (`payload::head::Cursor::head`) and written by `write::Head`. The
+//! application's payload types (`State`, `Delta`, `Event`, `Action`) are
+//! serialized with `rmp-serde`, structs as maps, and deserialized by the
+//! codec's own reader (`payload`).
 //!
-//! Decoding is built for hostile input. Before any field is read, the whole
-//! frame is walked once without recursion ([`validate`]): it must be exactly
-//! one value, no longer than [`Limits::max_frame_len`], nested no deeper than
-//! [`Limits::max_depth`], and no declared length may exceed the bytes left.
-//! Then the tag picks the variant and exactly that variant's fields are read.
+//! Decoding is built for hostile input. A frame must be exactly one value, no
+//! longer than [`Limits::max_frame_len`], nested no deeper than
+//! [`Limits::max_depth`], and no declared length may exceed the bytes left;
+//! each reader checks this where it reads (payloads included, in place), and
+//! a frame that fails anywhere is walked whole without recursion
+//! ([`validate`]) so that the error reported is its first.
+//! The tag picks the variant and exactly that variant's fields are read.
 //! Unknown fields are skipped, optional fields may be absent or nil, and a tag
 //! this build does not know gives [`Decoded::Unknown`], which callers ignore.
 //!
@@ -192,44 +196,90 @@ pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
     message: &'static str,
     field: &'static str,
 ) -> Result<T, DecodeError> {
-    payload::from_slice::<T>(bytes).map_err(|e| DecodeError::InvalidField {
+    payload::from_slice::<T>(bytes).map_err(|e| payload_error(e, message, field))
+}
+
+/// Deserializes one application value in place: from the start of `rest`
+/// (the frame from the payload on), within `levels` levels of nesting; the
+/// value and how many bytes it took. The frame is not walked first: the
+/// reader checks truncation, the reserved byte and the depth as it reads,
+/// and a frame whose payload fails is walked whole by [`decode_frame`], so
+/// the error reported stays the frame's first.
+pub(crate) fn read_payload_in<'a, T: Deserialize<'a>>(
+    rest: &'a [u8],
+    levels: usize,
+    message: &'static str,
+    field: &'static str,
+) -> Result<(T, usize), DecodeError> {
+    payload::from_frame::<T>(rest, levels).map_err(|e| payload_error(e, message, field))
+}
+
+#[cold]
+fn payload_error(
+    e: payload::PayloadError,
+    message: &'static str,
+    field: &'static str,
+) -> DecodeError {
+    DecodeError::InvalidField {
         message,
         field,
         reason: e.to_string(),
-    })
-}
-
-/// Checks that a message may be written on `channel`: a message of the
-/// connection (`scoped` false) only on channel 0, one that opens, closes or
-/// answers for a channel (`names_channel`) only on channels 1 to 65535.
-fn check_channel(
-    scoped: bool,
-    names_channel: bool,
-    channel: Channel,
-    name: &'static str,
-) -> Result<(), EncodeError> {
-    let reason = if !scoped && !channel.is_url() {
-        "belongs to the connection, not to a channel"
-    } else if names_channel && channel.is_url() {
-        "needs a channel other than 0"
-    } else {
-        return Ok(());
-    };
-    Err(EncodeError {
-        field: "c",
-        reason: format!("{name} {reason}"),
-    })
-}
-
-/// Runs `write`, undoing a partial write when it fails.
-fn write_atomically(
-    buf: &mut Vec<u8>,
-    write: impl FnOnce(&mut write::Out<'_>) -> Result<(), EncodeError>,
-) -> Result<(), EncodeError> {
-    let start = buf.len();
-    let result = write(&mut write::Out { buf: &mut *buf });
-    if result.is_err() {
-        buf.truncate(start);
     }
-    result
+}
+
+/// A frame about to be written on a channel, in either direction: what
+/// decides whether its message may go there. Client and server messages
+/// both encode through it (`encode_on_into`), so the channel rule and the
+/// undoing of a failed write exist once.
+struct FrameOn {
+    channel: Channel,
+    /// A resource's message (else the connection's: channel 0 only).
+    scoped: bool,
+    /// Opens, closes or answers for a channel: channels 1 to 65535 only.
+    names_channel: bool,
+    /// The message's name, for the error.
+    name: &'static str,
+}
+
+impl FrameOn {
+    /// Checks the channel, then runs `write` on `buf`, undoing a partial
+    /// write when it fails.
+    fn write(
+        &self,
+        buf: &mut Vec<u8>,
+        write: impl FnOnce(&mut write::Out<'_>) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        self.check()?;
+        let start = buf.len();
+        let result = write(&mut write::Out { buf: &mut *buf });
+        if result.is_err() {
+            buf.truncate(start);
+        }
+        result
+    }
+
+    /// A message of the connection only on channel 0, one that names its
+    /// channel only on channels 1 to 65535.
+    fn check(&self) -> Result<(), EncodeError> {
+        let reason = if !self.scoped && !self.channel.is_url() {
+            "belongs to the connection, not to a channel"
+        } else if self.names_channel && self.channel.is_url() {
+            "needs a channel other than 0"
+        } else {
+            return Ok(());
+        };
+        Err(EncodeError {
+            field: "c",
+            reason: format!("{} {reason}", self.name),
+        })
+    }
+}
+
+/// A frame in a buffer of its own, written by `encode_into`.
+fn new_frame(
+    encode_into: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut buf = Vec::new();
+    encode_into(&mut buf)?;
+    Ok(buf)
 }

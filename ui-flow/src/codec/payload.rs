@@ -17,8 +17,9 @@
 //! head to it: one `visit_*` call per kind of value.
 //!
 //! What it is not: an encoder (payloads are still written by rmp-serde,
-//! structs as maps), a validator of whole frames (the frame's walk does
-//! that first, see [`super::validate`]), or more lenient than rmp-serde:
+//! structs as maps), a validator of whole frames (in a frame it checks the
+//! payload as it reads it, within the frame's depth limit; the frame's walk,
+//! [`super::validate`], names the first error of a frame that fails), or more lenient than rmp-serde:
 //! what rmp-serde refuses, it refuses (`tests`, by proptest). Two
 //! deliberate differences: integers are visited as `u64` or `i64` whatever
 //! their width on the wire (serde's visitors widen anyway), and bytes after
@@ -36,7 +37,7 @@
 //! [`PayloadError`] says "invalid type: a floating-point number, expected
 //! i64" instead and otherwise keeps serde's texts word for word.
 
-mod head;
+pub(super) mod head;
 mod visit;
 
 use std::fmt;
@@ -130,6 +131,20 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(
         0 => Ok(value),
         extra => Err(trailing(extra)),
     }
+}
+
+/// Deserializes `T` from the value at the start of `bytes` (a frame from a
+/// payload's first byte to its end), with arrays and maps allowed `levels`
+/// deep: the value and how many bytes it took. What follows the value is
+/// the frame's business, not this reader's.
+#[inline]
+pub(crate) fn from_frame<'de, T: de::Deserialize<'de>>(
+    bytes: &'de [u8],
+    levels: usize,
+) -> Result<(T, usize), PayloadError> {
+    let mut cursor = Cursor::framed(bytes, levels);
+    let value = T::deserialize(&mut cursor)?;
+    Ok((value, bytes.len() - cursor.remaining()))
 }
 
 /// Bytes after the payload's one value.

@@ -1,9 +1,11 @@
 //! Reading the fields of one map, checking structure as it goes.
 //!
-//! The envelope's own values are read directly, and every value handed to
-//! serde (or skipped) is first walked by [`scan::walk`] with what is left of
-//! the depth limit, so serde never sees truncated, too deep or length-bomb
-//! input. Every reader fails rather than panics on malformed bytes; the
+//! The envelope's own values are read directly, heads through the payload
+//! reader's head reader. Payloads are deserialized in place by the payload
+//! reader, which holds them to what is left of the depth limit; skipped and
+//! raw values are walked by [`scan::walk`] within the same limit. So no
+//! truncated, too deep or length-bomb input gets through. Every reader fails
+//! rather than panics on malformed bytes; the
 //! caller then re-examines the whole frame (see `decode_frame` in the parent
 //! module) so that the error reported is the first one in the frame.
 
@@ -11,6 +13,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::payload::head::{Cursor, Head};
 use super::scan;
 use crate::error::DecodeError;
 use crate::op::OpId;
@@ -136,9 +139,9 @@ impl<'a> Fields<'a> {
         depth: usize,
         max_depth: usize,
     ) -> Result<Self, Fault> {
-        let mut rest = &buf[pos.min(buf.len())..];
-        let before = rest.len();
-        let left = rmp::decode::read_map_len(&mut rest).map_err(|_| DecodeError::NotAMap)?;
+        let Some((Head::Map(left), next)) = head_at(buf, pos) else {
+            return Err(DecodeError::NotAMap.into());
+        };
         if depth > max_depth {
             return Err(DecodeError::TooDeep {
                 max: max_depth,
@@ -148,7 +151,7 @@ impl<'a> Fields<'a> {
         }
         Ok(Fields {
             buf,
-            pos: pos + (before - rest.len()),
+            pos: next,
             left,
             message,
             tag_read: false,
@@ -179,12 +182,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn rest(&self) -> &'a [u8] {
-        &self.buf[self.pos..]
-    }
-
-    fn advance_to(&mut self, rest: &'a [u8]) {
-        self.pos = self.buf.len() - rest.len();
+    /// The head of the value at the cursor and the offset after it; `None`
+    /// when there is no well-formed head there.
+    fn head(&self) -> Option<(Head, usize)> {
+        head_at(self.buf, self.pos)
     }
 
     /// The next key's bytes, or `None` when the map is exhausted.
@@ -343,7 +344,7 @@ impl<'a> Fields<'a> {
     #[inline]
     pub(crate) fn uint_up_to(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
         // Unsigned markers directly; anything else (a signed marker holding
-        // a non-negative value is allowed) through rmp.
+        // a non-negative value is allowed) through the head reader.
         if let Some((value, next)) = uint_at(self.buf, self.pos)
             && value <= max
         {
@@ -357,35 +358,38 @@ impl<'a> Fields<'a> {
     #[cold]
     #[inline(never)]
     fn uint_slow(&mut self, field: &'static str, max: u64) -> Result<u64, Fault> {
-        let mut rest = self.rest();
-        let value: u64 = rmp::decode::read_int(&mut rest).map_err(|_| {
-            invalid(
-                self.message,
-                field,
-                format!("expected an unsigned integer up to {max}"),
-            )
-        })?;
+        let (value, next) = match self.head() {
+            Some((Head::Uint(value), next)) => (value, next),
+            Some((Head::Int(value), next)) if value >= 0 => (value.unsigned_abs(), next),
+            _ => {
+                return Err(invalid(
+                    self.message,
+                    field,
+                    format!("expected an unsigned integer up to {max}"),
+                ));
+            }
+        };
         if value > max {
             return Err(over_max(self.message, field, value, max));
         }
-        self.advance_to(rest);
+        self.pos = next;
         Ok(value)
     }
 
     /// A boolean.
     pub(crate) fn bool(&mut self, field: &'static str) -> Result<bool, Fault> {
-        let mut rest = self.rest();
-        let value = rmp::decode::read_bool(&mut rest)
-            .map_err(|_| invalid(self.message, field, "expected a boolean"))?;
-        self.advance_to(rest);
+        let Some((Head::Bool(value), next)) = self.head() else {
+            return Err(invalid(self.message, field, "expected a boolean"));
+        };
+        self.pos = next;
         Ok(value)
     }
 
     /// A UTF-8 string, borrowed from the frame.
     pub(crate) fn str(&mut self, field: &'static str) -> Result<&'a str, Fault> {
-        let (value, rest) = rmp::decode::read_str_from_slice(self.rest())
-            .map_err(|_| invalid(self.message, field, "expected a UTF-8 string"))?;
-        self.advance_to(rest);
+        let (value, next) = str_at(self.buf, self.pos)
+            .ok_or_else(|| invalid(self.message, field, "expected a UTF-8 string"))?;
+        self.pos = next;
         Ok(value)
     }
 
@@ -401,9 +405,9 @@ impl<'a> Fields<'a> {
         mut read: impl FnMut(&mut Self, &'static str) -> Result<T, Fault>,
     ) -> Result<Vec<T>, Fault> {
         let offset = self.pos;
-        let mut rest = self.rest();
-        let len = rmp::decode::read_array_len(&mut rest)
-            .map_err(|_| invalid(self.message, field, "expected an array"))?;
+        let Some((Head::Array(len), next)) = self.head() else {
+            return Err(invalid(self.message, field, "expected an array"));
+        };
         if self.depth + 1 > self.max_depth {
             return Err(DecodeError::TooDeep {
                 max: self.max_depth,
@@ -411,7 +415,7 @@ impl<'a> Fields<'a> {
             }
             .into());
         }
-        self.advance_to(rest);
+        self.pos = next;
         // `len` is not trusted: reading stops at the first element that is
         // not there, and the memory reserved up front is capped.
         let mut out = Vec::with_capacity((len as usize).min(1024));
@@ -429,16 +433,15 @@ impl<'a> Fields<'a> {
         self.array(field, |f, field| f.string(field))
     }
 
-    /// An application payload, decoded by serde (rmp-serde).
+    /// An application payload, deserialized where it lies by the payload
+    /// reader, which enforces what is left of the depth limit as it reads:
+    /// the payload is not walked first to find its end.
     pub(crate) fn payload<T: Deserialize<'a>>(&mut self, field: &'static str) -> Result<T, Fault> {
-        let bytes = self.value_bytes()?;
-        Ok(super::read_payload(bytes, self.message, field)?)
-    }
-
-    /// The bytes of an application payload, walked like any value, for the
-    /// caller to deserialize (see `codec::server`).
-    pub(crate) fn payload_bytes(&mut self) -> Result<&'a [u8], Fault> {
-        self.value_bytes()
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let levels = self.max_depth.saturating_sub(self.depth);
+        let (value, used) = super::read_payload_in(rest, levels, self.message, field)?;
+        self.pos += used;
+        Ok(value)
     }
 
     /// A value kept as its encoded bytes.
@@ -448,22 +451,23 @@ impl<'a> Fields<'a> {
 
     /// An operation id: 16-byte bin, or the hyphenated UUID text.
     pub(crate) fn op_id(&mut self, field: &'static str) -> Result<OpId, Fault> {
-        // The canonical form, bin8 of 16 bytes, without rmp's error plumbing.
+        // The canonical form, bin8 of 16 bytes, without the head reader.
         if let Some(&[0xc4, 16, ref id @ ..]) = self.buf.get(self.pos..self.pos + 18)
             && let Ok(bytes) = <[u8; 16]>::try_from(id)
         {
             self.pos += 18;
             return Ok(OpId::from_bytes(bytes));
         }
-        let mut rest = self.rest();
-        if let Ok(len) = rmp::decode::read_bin_len(&mut rest) {
-            let bytes: [u8; 16] = rest
-                .get(..len as usize)
+        if let Some((Head::Bin(len), body)) = self.head() {
+            let bytes: [u8; 16] = self
+                .buf
+                .get(body..)
+                .and_then(|rest| rest.get(..len as usize))
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| {
                     invalid(self.message, field, format!("expected 16 bytes, got {len}"))
                 })?;
-            self.advance_to(&rest[16..]);
+            self.pos = body + 16;
             return Ok(OpId::from_bytes(bytes));
         }
         let text = self.str(field).map_err(|_| {
@@ -539,9 +543,20 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The head of the value at `pos`, read by the payload reader's head reader
+/// (one function for every MessagePack head in the codec), and the offset
+/// after the head; `None` when the bytes there are not a well-formed head.
+/// A str, bin or extension value's bytes follow the head, unread.
+#[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+fn head_at(buf: &[u8], pos: usize) -> Option<(Head, usize)> {
+    let rest = buf.get(pos..)?;
+    let mut cursor = Cursor::new(rest);
+    let head = cursor.head().ok()?;
+    Some((head, buf.len() - cursor.remaining()))
+}
+
 /// The UTF-8 string at `pos` and the offset after it; `None` when the value
-/// there is not a string (or not UTF-8). The same as
-/// `rmp::decode::read_str_from_slice`, without its error plumbing.
+/// there is not a string (or not UTF-8).
 fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
     let (bytes, end) = key_at(buf, pos)?;
     Some((std::str::from_utf8(bytes).ok()?, end))
@@ -549,43 +564,23 @@ fn str_at(buf: &[u8], pos: usize) -> Option<(&str, usize)> {
 
 /// The bytes of the string at `pos` (not checked for UTF-8) and the offset
 /// after it; `None` when the value there is not a string or is cut short.
+#[inline]
 fn key_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
-    let marker = *buf.get(pos)?;
-    let (len, start) = match marker {
-        0xa0..=0xbf => (usize::from(marker & 0x1f), pos + 1),
-        0xd9 => (usize::from(*buf.get(pos + 1)?), pos + 2),
-        0xda => (be_len(buf.get(pos + 1..pos + 3)?), pos + 3),
-        0xdb => (be_len(buf.get(pos + 1..pos + 5)?), pos + 5),
-        _ => return None,
+    let mut cursor = Cursor::new(buf.get(pos..)?);
+    let Ok(Head::Str(len)) = cursor.head() else {
+        return None;
     };
-    let end = start.checked_add(len)?;
-    Some((buf.get(start..end)?, end))
+    let bytes = cursor.take(len).ok()?;
+    Some((bytes, buf.len() - cursor.remaining()))
 }
 
 /// The integer under an unsigned marker at `pos` and the offset after it.
-/// Each width is read as one fixed-size big-endian load: this runs for
-/// every integer field of every frame.
 #[inline]
 fn uint_at(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
-    fn be<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
-        buf.get(at..at.checked_add(N)?)?.try_into().ok()
-    }
-    let marker = *buf.get(pos)?;
-    let body = pos + 1;
-    match marker {
-        0x00..=0x7f => Some((u64::from(marker), body)),
-        0xcc => Some((u64::from(*buf.get(body)?), body + 1)),
-        0xcd => Some((u64::from(u16::from_be_bytes(be(buf, body)?)), body + 2)),
-        0xce => Some((u64::from(u32::from_be_bytes(be(buf, body)?)), body + 4)),
-        0xcf => Some((u64::from_be_bytes(be(buf, body)?), body + 8)),
+    match head_at(buf, pos)? {
+        (Head::Uint(value), next) => Some((value, next)),
         _ => None,
     }
-}
-
-fn be_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
 }
 
 /// Narrowing from `u64` for the integer field types the protocol uses.

@@ -6,6 +6,7 @@
 //! instead of recursing, so hostile input cannot overflow the call stack here
 //! either.
 
+use super::payload::head::{Cursor, Head};
 use crate::error::DecodeError;
 
 /// One value's header: where its body ends (for scalars, strings, binaries and
@@ -42,46 +43,24 @@ fn skip_short(buf: &[u8], pos: usize) -> Option<usize> {
 }
 
 /// Reads the header at `pos` when it is well-formed and its declared length
-/// fits, else `None`. This is the hot path of every decode; [`header_exact`]
+/// fits, else `None`. This is the hot path of every walk; [`header_exact`]
 /// says what is wrong when it returns `None` (and gives the same header when
-/// it does not).
+/// it does not). The marker and its lengths are read by the payload
+/// reader's head reader, the one reader of MessagePack heads in the codec.
 #[inline(always)]
 fn header_fast(buf: &[u8], pos: usize) -> Option<Header> {
-    let byte = *buf.get(pos)?;
-    let body = pos + 1;
-    let be = |n: usize| -> Option<usize> {
-        let bytes = buf.get(body..body.checked_add(n)?)?;
-        Some(
-            bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
-        )
-    };
+    let mut cursor = Cursor::new(buf.get(pos..)?);
+    let head = cursor.head().ok()?;
+    // Past the marker and its lengths (and an extension's type).
+    let body = buf.len() - cursor.remaining();
     // (offset past the header and inline body, child values, is a container)
-    let (next, children, container) = match byte {
-        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (body, 0, false),
-        0xa0..=0xbf => (body + usize::from(byte & 0x1f), 0, false),
-        0x80..=0x8f => (body, usize::from(byte & 0x0f) * 2, true),
-        0x90..=0x9f => (body, usize::from(byte & 0x0f), true),
-        0xcc | 0xd0 => (body + 1, 0, false),
-        0xcd | 0xd1 | 0xd4 => (body + 2, 0, false),
-        0xd5 => (body + 3, 0, false),
-        0xca | 0xce | 0xd2 => (body + 4, 0, false),
-        0xd6 => (body + 5, 0, false),
-        0xcb | 0xcf | 0xd3 => (body + 8, 0, false),
-        0xd7 => (body + 9, 0, false),
-        0xd8 => (body + 17, 0, false),
-        0xc4 | 0xd9 => ((body + 1).checked_add(be(1)?)?, 0, false),
-        0xc5 | 0xda => ((body + 2).checked_add(be(2)?)?, 0, false),
-        0xc6 | 0xdb => ((body + 4).checked_add(be(4)?)?, 0, false),
-        0xc7 => ((body + 2).checked_add(be(1)?)?, 0, false),
-        0xc8 => ((body + 3).checked_add(be(2)?)?, 0, false),
-        0xc9 => ((body + 5).checked_add(be(4)?)?, 0, false),
-        0xdc => (body + 2, be(2)?, true),
-        0xdd => (body + 4, be(4)?, true),
-        0xde => (body + 2, be(2)?.checked_mul(2)?, true),
-        0xdf => (body + 4, be(4)?.checked_mul(2)?, true),
-        0xc1 => return None,
+    let (next, children, container) = match head {
+        Head::Str(len) | Head::Bin(len) | Head::Ext(_, len) => {
+            (body.checked_add(usize::try_from(len).ok()?)?, 0, false)
+        }
+        Head::Array(len) => (body, usize::try_from(len).ok()?, true),
+        Head::Map(len) => (body, usize::try_from(len).ok()?.checked_mul(2)?, true),
+        _ => (body, 0, false),
     };
     if next > buf.len() || children > buf.len() - next {
         return None;

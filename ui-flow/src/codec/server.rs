@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::envelope::{Message, PayloadKind, Payloads, Values, layout, owned, read_fields};
 use super::read::{Fault, Fields};
 use super::write::{Out, presence_diff_len};
-use super::{
-    Decoded, Limits, check_channel, decode_frame, read_payload, validate, write_atomically,
-};
+use super::{Decoded, FrameOn, Limits, decode_frame, new_frame, validate};
 use crate::channel::Channel;
 use crate::error::{DecodeError, EncodeError};
 use crate::message::ServerMessage;
@@ -30,23 +28,20 @@ impl<S: Serialize, D: Serialize, E: Serialize> ServerMessage<S, D, E> {
     /// `Connected` and `Pong` on a channel other than 0, and for `Joined`
     /// and `Left` on channel 0.
     pub fn encode_on(&self, channel: Channel) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        self.encode_on_into(channel, &mut buf)?;
-        Ok(buf)
+        new_frame(|buf| self.encode_on_into(channel, buf))
     }
 
     /// Appends the frame on `channel` to `buf`; on error `buf` is left as it
     /// was.
     pub fn encode_on_into(&self, channel: Channel, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         let tag = self.tag();
-        let names_channel = matches!(self, ServerMessage::Joined | ServerMessage::Left { .. });
-        check_channel(
-            self.is_resource_scoped(),
-            names_channel,
+        let frame = FrameOn {
             channel,
-            tag.name().unwrap_or("message"),
-        )?;
-        write_atomically(buf, |out| self.write(out, tag.0, channel.0))
+            scoped: self.is_resource_scoped(),
+            names_channel: matches!(self, ServerMessage::Joined | ServerMessage::Left { .. }),
+            name: tag.name().unwrap_or("message"),
+        };
+        frame.write(buf, |out| self.write(out, tag.0, channel.0))
     }
 
     fn write(&self, out: &mut Out<'_>, tag: u16, channel: u16) -> Result<(), EncodeError> {
@@ -321,15 +316,14 @@ where
     fn take(
         &mut self,
         kind: PayloadKind,
-        bytes: &'a [u8],
-        message: &'static str,
+        f: &mut Fields<'a>,
         field: &'static str,
     ) -> Result<(), Fault> {
         match kind {
-            PayloadKind::State => self.state = Some(read_payload(bytes, message, field)?),
-            PayloadKind::Delta => self.delta = Some(read_payload(bytes, message, field)?),
-            PayloadKind::DeltasEntry => self.deltas.push(read_payload(bytes, message, field)?),
-            PayloadKind::Event => self.event = Some(read_payload(bytes, message, field)?),
+            PayloadKind::State => self.state = Some(f.payload(field)?),
+            PayloadKind::Delta => self.delta = Some(f.payload(field)?),
+            PayloadKind::DeltasEntry => self.deltas.push(f.payload(field)?),
+            PayloadKind::Event => self.event = Some(f.payload(field)?),
         }
         Ok(())
     }
@@ -433,18 +427,12 @@ impl<S, D, E> Typed<S, D, E> {
     }
 }
 
-/// Payloads that are not deserialized at all (their bytes were walked).
+/// Payloads that are not deserialized at all, only walked.
 struct Skipped;
 
 impl<'a> Payloads<'a> for Skipped {
-    fn take(
-        &mut self,
-        _: PayloadKind,
-        _: &'a [u8],
-        _: &'static str,
-        _: &'static str,
-    ) -> Result<(), Fault> {
-        Ok(())
+    fn take(&mut self, _: PayloadKind, f: &mut Fields<'a>, _: &'static str) -> Result<(), Fault> {
+        f.skip_value()
     }
 }
 

@@ -21,7 +21,7 @@ pub(super) const MAX_DEPTH: u16 = 1024;
 /// in registers. A str, bin or extension value's bytes follow it unread;
 /// [`Cursor::take`] reads them.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Head {
+pub(in crate::codec) enum Head {
     Nil,
     Bool(bool),
     /// Any unsigned marker (positive fixint, uint 8 to 64).
@@ -63,7 +63,7 @@ impl Head {
 /// Why the cursor stopped: one byte, so that a `Result<Head, Fault>` stays
 /// 16 bytes. It becomes a [`PayloadError`] with `?`.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Fault {
+pub(in crate::codec) enum Fault {
     /// The payload ends inside a value.
     Truncated,
     /// The byte 0xc1 where a value belongs.
@@ -102,20 +102,40 @@ pub(super) enum Source {
 
 /// A position in a payload.
 #[derive(Debug)]
-pub(super) struct Cursor<'de> {
+pub(in crate::codec) struct Cursor<'de> {
     rest: &'de [u8],
     source: Source,
     /// Levels of nesting still allowed.
     depth: u16,
+    /// Set when the payload is read inside a frame, whose depth limit
+    /// counts arrays and maps only: then an extension value takes no level
+    /// (see [`enter_ext`](Self::enter_ext)).
+    framed: bool,
 }
 
 impl<'de> Cursor<'de> {
     /// A cursor on a payload's first byte.
-    pub(super) fn new(bytes: &'de [u8]) -> Self {
+    pub(in crate::codec) fn new(bytes: &'de [u8]) -> Self {
         Cursor {
             rest: bytes,
             source: Source::Values,
             depth: MAX_DEPTH,
+            framed: false,
+        }
+    }
+
+    /// A cursor on a payload inside a frame: `bytes` run from the payload's
+    /// first byte to the frame's end, and arrays and maps may nest `levels`
+    /// deep (what the frame's depth limit leaves), and never deeper than
+    /// [`MAX_DEPTH`] allows.
+    pub(super) fn framed(bytes: &'de [u8], levels: usize) -> Self {
+        let depth = levels.saturating_add(1).min(usize::from(MAX_DEPTH));
+        Cursor {
+            rest: bytes,
+            source: Source::Values,
+            // At most MAX_DEPTH, so it fits.
+            depth: u16::try_from(depth).unwrap_or(MAX_DEPTH),
+            framed: true,
         }
     }
 
@@ -125,6 +145,7 @@ impl<'de> Cursor<'de> {
             rest: bytes,
             source: Source::Bytes,
             depth: 0,
+            framed: false,
         }
     }
 
@@ -134,12 +155,13 @@ impl<'de> Cursor<'de> {
             rest: data,
             source: Source::ExtArray(kind),
             depth: self.depth,
+            framed: self.framed,
         }
     }
 
     /// Bytes not read yet.
     #[inline]
-    pub(super) fn remaining(&self) -> usize {
+    pub(in crate::codec) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
@@ -182,11 +204,36 @@ impl<'de> Cursor<'de> {
         self.depth += 1;
     }
 
+    /// Goes into an extension value. On its own, a payload counts it as a
+    /// level and so does the array of type and data it is presented as
+    /// (as rmp-serde does); in a frame, whose limit counts only arrays and
+    /// maps (`scan::walk`), neither does: this level is given back here so
+    /// that the array's is given back too.
+    #[inline]
+    pub(super) fn enter_ext(&mut self) -> Result<(), Fault> {
+        if self.framed {
+            self.depth = self.depth.saturating_add(1);
+            return Ok(());
+        }
+        self.enter()
+    }
+
+    /// Comes out of an extension value entered with
+    /// [`enter_ext`](Self::enter_ext).
+    #[inline]
+    pub(super) fn leave_ext(&mut self) {
+        if self.framed {
+            self.depth -= 1;
+        } else {
+            self.leave();
+        }
+    }
+
     /// Reads the next value's head. Natively inlined into each dispatcher,
     /// for speed (about 10% fewer instructions per decode); one function in
     /// the browser, for size.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn head(&mut self) -> Result<Head, Fault> {
+    pub(in crate::codec) fn head(&mut self) -> Result<Head, Fault> {
         if !matches!(self.source, Source::Values) {
             return self.head_inside();
         }
@@ -268,7 +315,10 @@ impl<'de> Cursor<'de> {
 
     /// A str's bytes, as text when they are UTF-8.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn text(&mut self, len: u32) -> Result<Result<&'de str, &'de [u8]>, Fault> {
+    pub(in crate::codec) fn text(
+        &mut self,
+        len: u32,
+    ) -> Result<Result<&'de str, &'de [u8]>, Fault> {
         let bytes = self.take(len)?;
         Ok(std::str::from_utf8(bytes).map_err(|_| bytes))
     }
@@ -308,9 +358,9 @@ impl<'de> Cursor<'de> {
                 self.leave();
             }
             Head::Ext(_, len) => {
-                self.enter()?;
+                self.enter_ext()?;
                 self.take(len)?;
-                self.leave();
+                self.leave_ext();
             }
             _ => {}
         }
@@ -319,7 +369,7 @@ impl<'de> Cursor<'de> {
 
     /// The next `len` bytes: a str's, bin's or extension value's.
     #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
-    pub(super) fn take(&mut self, len: u32) -> Result<&'de [u8], Fault> {
+    pub(in crate::codec) fn take(&mut self, len: u32) -> Result<&'de [u8], Fault> {
         let len = usize::try_from(len).map_err(|_| Fault::Truncated)?;
         if len > self.rest.len() {
             return Err(Fault::Truncated);

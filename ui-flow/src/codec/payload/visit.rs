@@ -105,10 +105,10 @@ impl<'de> Cursor<'de> {
         len: u32,
         visitor: V,
     ) -> Result<V::Value, PayloadError> {
-        self.enter()?;
+        self.enter_ext()?;
         let data = self.take(len)?;
         let value = visitor.visit_newtype_struct(&mut self.ext(kind, data))?;
-        self.leave();
+        self.leave_ext();
         Ok(value)
     }
 
