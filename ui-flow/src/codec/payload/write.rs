@@ -34,9 +34,14 @@ use crate::codec::write::{Head, uint};
 /// rmp-serde's `Ext`) ask for a MessagePack extension value.
 const EXT_NAME: &str = "_ExtStruct";
 
-/// Why a payload did not serialize.
+/// Why a payload did not serialize: one pointer, so that every call's
+/// `Result<(), WriteError>` is returned in a register.
 #[derive(Debug)]
-pub(crate) enum WriteError {
+pub(crate) struct WriteError(Box<Kind>);
+
+/// What [`WriteError`] says.
+#[derive(Debug)]
+pub(crate) enum Kind {
     /// The value's `Serialize` failed, with its text.
     Custom(String),
     /// A sequence or map gave another number of items than it declared.
@@ -49,16 +54,31 @@ pub(crate) enum WriteError {
     Ext,
 }
 
+impl WriteError {
+    /// What went wrong.
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.0
+    }
+}
+
+impl From<Kind> for WriteError {
+    #[cold]
+    fn from(kind: Kind) -> Self {
+        WriteError(Box::new(kind))
+    }
+}
+
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WriteError::Custom(text) => f.write_str(text),
-            WriteError::Count { declared, written } => {
+        match &*self.0 {
+            Kind::Custom(text) => f.write_str(text),
+            Kind::Count { declared, written } => {
                 write!(f, "declared {declared} items, wrote {written}")
             }
-            WriteError::Unpaired => f.write_str("map key without a value"),
-            WriteError::TooLong => f.write_str("length over u32::MAX"),
-            WriteError::Ext => f.write_str("extension value must be (i8, bytes)"),
+            Kind::Unpaired => f.write_str("map key without a value"),
+            Kind::TooLong => f.write_str("length over u32::MAX"),
+            Kind::Ext => f.write_str("extension value must be (i8, bytes)"),
         }
     }
 }
@@ -68,7 +88,7 @@ impl std::error::Error for WriteError {}
 impl ser::Error for WriteError {
     #[cold]
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        WriteError::Custom(msg.to_string())
+        Kind::Custom(msg.to_string()).into()
     }
 }
 
@@ -85,7 +105,7 @@ pub(crate) fn write<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Resu
 
 /// A length as MessagePack holds it.
 fn len(n: usize) -> Result<u32, WriteError> {
-    u32::try_from(n).map_err(|_| WriteError::TooLong)
+    u32::try_from(n).map_err(|_| Kind::TooLong.into())
 }
 
 /// Writes a signed integer in its smallest form, as `rmp::encode::write_sint`:
@@ -109,6 +129,38 @@ fn sint(buf: &mut Vec<u8>, v: i64) {
     }
 }
 
+/// Writes a str: head, then the bytes; a fixstr (field names, most short
+/// strings) without the general head writer, natively.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
+fn str(buf: &mut Vec<u8>, text: &str) -> Result<(), WriteError> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if text.len() < 32 {
+        buf.reserve(1 + text.len());
+        buf.push(0xa0 | text.len() as u8);
+        buf.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
+    sized(buf, Head::Str, text.as_bytes())
+}
+
+/// Writes the head of a map or array of `n` entries or elements; a fixmap
+/// or fixarray without the general head writer, natively.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
+fn head(buf: &mut Vec<u8>, head: Head, n: u32) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if n < 16 {
+        buf.push(
+            if matches!(head, Head::Map) {
+                0x80
+            } else {
+                0x90
+            } | n as u8,
+        );
+        return;
+    }
+    head.write(buf, n);
+}
+
 /// Writes a str or bin: head, then the bytes.
 fn sized(buf: &mut Vec<u8>, head: Head, bytes: &[u8]) -> Result<(), WriteError> {
     head.write(buf, len(bytes.len())?);
@@ -125,7 +177,7 @@ impl<'b> Writer<'b> {
     /// Starts the one-entry map `{variant: …}` of a non-unit enum variant.
     fn variant(&mut self, variant: &str) -> Result<(), WriteError> {
         Head::Map.write(self.buf, 1);
-        sized(self.buf, Head::Str, variant.as_bytes())
+        str(self.buf, variant)
     }
 
     /// Starts a sequence or map; its head now if its length is known.
@@ -136,7 +188,7 @@ impl<'b> Writer<'b> {
     ) -> Result<Counted<'a, 'b>, WriteError> {
         let declared = declared.map(len).transpose()?;
         if let Some(n) = declared {
-            head.write(self.buf, n);
+            self::head(self.buf, head, n);
         }
         Ok(Counted {
             start: self.buf.len(),
@@ -203,6 +255,11 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if v < 0x80 {
+            self.buf.push(v as u8);
+            return Ok(());
+        }
         uint(self.buf, v);
         Ok(())
     }
@@ -212,14 +269,14 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     }
 
     fn serialize_f32(self, v: f32) -> Result<(), WriteError> {
-        self.buf.push(0xca);
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        let [a, b, c, d] = v.to_be_bytes();
+        self.buf.extend_from_slice(&[0xca, a, b, c, d]);
         Ok(())
     }
 
     fn serialize_f64(self, v: f64) -> Result<(), WriteError> {
-        self.buf.push(0xcb);
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        let [a, b, c, d, e, f, g, h] = v.to_be_bytes();
+        self.buf.extend_from_slice(&[0xcb, a, b, c, d, e, f, g, h]);
         Ok(())
     }
 
@@ -228,7 +285,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     }
 
     fn serialize_str(self, v: &str) -> Result<(), WriteError> {
-        sized(self.buf, Head::Str, v.as_bytes())
+        str(self.buf, v)
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<(), WriteError> {
@@ -275,7 +332,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
             value.serialize(&mut ext)?;
             return match ext.stage {
                 Stage::Done => Ok(()),
-                _ => Err(WriteError::Ext),
+                _ => Err(Kind::Ext.into()),
             };
         }
         value.serialize(self)
@@ -297,7 +354,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     }
 
     fn serialize_tuple(self, n: usize) -> Result<Self, WriteError> {
-        Head::Array.write(self.buf, len(n)?);
+        head(self.buf, Head::Array, len(n)?);
         Ok(self)
     }
 
@@ -321,7 +378,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     }
 
     fn serialize_struct(self, _name: &'static str, n: usize) -> Result<Self, WriteError> {
-        Head::Map.write(self.buf, len(n)?);
+        head(self.buf, Head::Map, len(n)?);
         Ok(self)
     }
 
@@ -373,7 +430,7 @@ macro_rules! fields {
                 key: &'static str,
                 value: &T,
             ) -> Result<(), WriteError> {
-                sized(self.buf, Head::Str, key.as_bytes())?;
+                str(self.buf, key)?;
                 value.serialize(&mut **self)
             }
 
@@ -404,19 +461,20 @@ pub(crate) struct Counted<'a, 'b> {
 impl Counted<'_, '_> {
     fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         value.serialize(&mut *self.w)?;
-        self.count = self.count.checked_add(1).ok_or(WriteError::TooLong)?;
+        self.count = self.count.checked_add(1).ok_or(Kind::TooLong)?;
         Ok(())
     }
 
     fn finish(self) -> Result<(), WriteError> {
         if self.key {
-            return Err(WriteError::Unpaired);
+            return Err(Kind::Unpaired.into());
         }
         match self.declared {
-            Some(declared) if declared != self.count => Err(WriteError::Count {
+            Some(declared) if declared != self.count => Err(Kind::Count {
                 declared,
                 written: self.count,
-            }),
+            }
+            .into()),
             Some(_) => Ok(()),
             None => {
                 put_head_before(self.w.buf, self.start, self.head, self.count);
@@ -457,7 +515,7 @@ impl ser::SerializeMap for Counted<'_, '_> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), WriteError> {
         if self.key {
-            return Err(WriteError::Unpaired);
+            return Err(Kind::Unpaired.into());
         }
         self.key = true;
         key.serialize(&mut *self.w)
@@ -465,7 +523,7 @@ impl ser::SerializeMap for Counted<'_, '_> {
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         if !self.key {
-            return Err(WriteError::Unpaired);
+            return Err(Kind::Unpaired.into());
         }
         self.key = false;
         self.item(value)
@@ -488,7 +546,7 @@ enum Stage {
 /// The serializer inside `_ExtStruct`: takes a tuple of an `i8` (the type)
 /// and bytes (the data), and writes them as one extension value, in its
 /// smallest form as `rmp::encode::write_ext_meta`. Anything else is
-/// [`WriteError::Ext`].
+/// [`Kind::Ext`].
 struct Ext<'b> {
     buf: &'b mut Vec<u8>,
     stage: Stage,
@@ -497,7 +555,7 @@ struct Ext<'b> {
 impl Ext<'_> {
     fn data(&mut self, data: &[u8]) -> Result<(), WriteError> {
         let Stage::Data(tag) = self.stage else {
-            return Err(WriteError::Ext);
+            return Err(Kind::Ext.into());
         };
         let n = len(data.len())?;
         match n {
@@ -526,7 +584,7 @@ impl Ext<'_> {
 macro_rules! not_ext {
     ($($method:ident($($arg:ty),*) -> $ret:ty;)*) => {$(
         fn $method(self, $(_: $arg),*) -> Result<$ret, WriteError> {
-            Err(WriteError::Ext)
+            Err(Kind::Ext.into())
         }
     )*};
 }
@@ -548,7 +606,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Ext<'b> {
 
     fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
         if self.stage != Stage::Tag {
-            return Err(WriteError::Ext);
+            return Err(Kind::Ext.into());
         }
         self.stage = Stage::Data(v);
         Ok(())
@@ -560,7 +618,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Ext<'b> {
 
     fn serialize_tuple(self, _len: usize) -> Result<Self, WriteError> {
         if self.stage != Stage::Tuple {
-            return Err(WriteError::Ext);
+            return Err(Kind::Ext.into());
         }
         self.stage = Stage::Tag;
         Ok(self)
@@ -592,7 +650,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Ext<'b> {
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), WriteError> {
-        Err(WriteError::Ext)
+        Err(Kind::Ext.into())
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -600,7 +658,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Ext<'b> {
         _: &'static str,
         _: &T,
     ) -> Result<(), WriteError> {
-        Err(WriteError::Ext)
+        Err(Kind::Ext.into())
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -610,7 +668,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Ext<'b> {
         _: &'static str,
         _: &T,
     ) -> Result<(), WriteError> {
-        Err(WriteError::Ext)
+        Err(Kind::Ext.into())
     }
 }
 

@@ -153,8 +153,8 @@ fn a_count_other_than_declared_is_an_error_and_leaves_the_buffer() {
     let error = write(&mut buf, &Liar).expect_err("one of two");
     assert!(
         matches!(
-            error,
-            WriteError::Count {
+            error.kind(),
+            Kind::Count {
                 declared: 2,
                 written: 1
             }
@@ -170,7 +170,7 @@ fn an_ext_struct_that_is_not_i8_and_bytes_is_an_error() {
     #[serde(rename = "_ExtStruct")]
     struct NotExt((u8, String));
     let error = write(&mut Vec::new(), &NotExt((1, "a".into()))).expect_err("not ext");
-    assert!(matches!(error, WriteError::Ext), "{error:?}");
+    assert!(matches!(error.kind(), Kind::Ext), "{error:?}");
     assert!(rmp_serde::to_vec_named(&NotExt((1, "a".into()))).is_err());
 }
 
