@@ -137,7 +137,8 @@ fn str(buf: &mut Vec<u8>, text: &str) -> Result<(), WriteError> {
     if text.len() < 32 {
         buf.reserve(1 + text.len());
         buf.push(0xa0 | text.len() as u8);
-        buf.extend_from_slice(text.as_bytes());
+        // byte by byte: no call to `memcpy` for a few bytes
+        buf.extend(text.bytes());
         return Ok(());
     }
     sized(buf, Head::Str, text.as_bytes())
