@@ -6,8 +6,9 @@
 //! variant's fields: every MessagePack head in the codec is read by one
 //! function (`payload::head::Cursor::head`) and written by `write::Head`. The
 //! application's payload types (`State`, `Delta`, `Event`, `Action`) are
-//! serialized with `rmp-serde`, structs as maps, and deserialized by the
-//! codec's own reader (`payload`).
+//! serialized by the codec's own writer (`payload::write`, the bytes of
+//! rmp-serde's `to_vec_named`) and deserialized by its own reader
+//! (`payload`).
 //!
 //! Decoding is built for hostile input. A frame must be exactly one value, no
 //! longer than [`Limits::max_frame_len`], nested no deeper than
@@ -176,14 +177,14 @@ fn open_frame<'a>(bytes: &'a [u8], limits: &Limits) -> Result<(u16, Fields<'a>),
     Ok((tag, fields))
 }
 
-/// Serializes one application value with rmp-serde, structs as maps.
+/// Serializes one application value with ui-flow's own payload writer
+/// ([`payload::write`]), byte for byte as rmp-serde's `to_vec_named`.
 pub(crate) fn write_payload<T: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     value: &T,
     field: &'static str,
 ) -> Result<(), EncodeError> {
-    let mut ser = rmp_serde::Serializer::new(&mut *buf).with_struct_map();
-    value.serialize(&mut ser).map_err(|e| EncodeError {
+    payload::write::write(buf, value).map_err(|e| EncodeError {
         field,
         reason: e.to_string(),
     })

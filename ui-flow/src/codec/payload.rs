@@ -16,8 +16,8 @@
 //! next value's head, and the code compiled per visitor only hands that
 //! head to it: one `visit_*` call per kind of value.
 //!
-//! What it is not: an encoder (payloads are still written by rmp-serde,
-//! structs as maps), a validator of whole frames (in a frame it checks the
+//! What it is not: an encoder (payloads are written by `write`, ours too,
+//! byte for byte as rmp-serde writes them, structs as maps), a validator of whole frames (in a frame it checks the
 //! payload as it reads it, within the frame's depth limit; the frame's walk,
 //! [`super::validate`], names the first error of a frame that fails), or more lenient than rmp-serde:
 //! what rmp-serde refuses, it refuses (`tests`, by proptest). Two
@@ -39,6 +39,7 @@
 
 pub(super) mod head;
 mod visit;
+pub(super) mod write;
 
 use std::fmt;
 

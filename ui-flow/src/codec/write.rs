@@ -4,7 +4,8 @@
 //! are written by the few lines of [`Head`] and [`uint`]: the smallest
 //! encoding, as `rmp::encode` writes them (tested below), without its
 //! `Result` plumbing for writers that can fail: a `Vec<u8>` cannot.
-//! Payloads are still serialized by rmp-serde (`super::write_payload`).
+//! Payloads are serialized by our own writer (`super::payload::write`),
+//! which writes its heads with these.
 
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ use crate::signal::SignalPayload;
 
 /// A MessagePack value that starts with its length.
 #[derive(Debug, Clone, Copy)]
-enum Head {
+pub(crate) enum Head {
     Map,
     Array,
     Str,
@@ -26,7 +27,7 @@ enum Head {
 impl Head {
     /// Writes the head of a value of `len` entries, elements or bytes in
     /// its smallest form.
-    fn write(self, buf: &mut Vec<u8>, len: u32) {
+    pub(crate) fn write(self, buf: &mut Vec<u8>, len: u32) {
         // (fix marker and the longest it holds, 8-bit marker, 16-bit marker;
         // the 32-bit marker follows the 16-bit one)
         let (fix, fix_max, m8, m16) = match self {
@@ -51,7 +52,7 @@ impl Head {
 }
 
 /// Writes an unsigned integer in its smallest form.
-fn uint(buf: &mut Vec<u8>, v: u64) {
+pub(crate) fn uint(buf: &mut Vec<u8>, v: u64) {
     if v < 0x80 {
         buf.push(v as u8);
     } else if v <= 0xff {
