@@ -39,6 +39,8 @@
 
 pub(super) mod head;
 mod visit;
+// Used by the wasm32 build; native builds test it against rmp-serde.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(super) mod write;
 
 use std::fmt;

@@ -4,8 +4,8 @@
 //! are written by the few lines of [`Head`] and [`uint`]: the smallest
 //! encoding, as `rmp::encode` writes them (tested below), without its
 //! `Result` plumbing for writers that can fail: a `Vec<u8>` cannot.
-//! Payloads are serialized by our own writer (`super::payload::write`),
-//! which writes its heads with these.
+//! In the browser build, payloads are serialized by our own writer
+//! (`super::payload::write`), which writes its heads with these.
 
 use serde::Serialize;
 
