@@ -12,7 +12,7 @@
 //! (`codec::write`), so the browser carries one copy of it.
 //!
 //! Sequences and maps of unknown length (`collect_seq` over a filter, a
-//! `#[serde(flatten)]` struct, JavaScript values) are written where they
+//! struct with flattened fields, JavaScript values) are written where they
 //! belong and their head is put in front once at the end, in its shortest
 //! form as rmp-serde's: no second buffer, no second serializer type.
 //!
