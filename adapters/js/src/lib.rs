@@ -62,3 +62,14 @@ mod surface;
 pub use client::FlowClient;
 #[cfg(target_arch = "wasm32")]
 pub use socket::{FlowResource, FlowSocket};
+
+/// The package's allocator: talc rather than the Rust default (dlmalloc),
+/// for size (see BENCHMARKS.md, "Tenth pass"). Like dlmalloc it gives freed
+/// memory back for reuse, so a long-lived page does not grow without bound
+/// (checked by the browser test "a long-running page's WebAssembly memory
+/// stops growing after warm-up"). It is the npm package's choice: a Rust
+/// crate that linked this one's rlib would get it too (none does; Rust apps
+/// use the other adapters).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
