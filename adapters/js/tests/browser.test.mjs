@@ -80,7 +80,7 @@ after(async () => {
 
 test("the package resolves as an ES module with its typings", async () => {
   const entry = import.meta.resolve("ui-flow-js");
-  assert.match(entry, /ui-flow-js\/dist\/ui_flow_js\.js$|package\/dist\/ui_flow_js\.js$/);
+  assert.match(entry, /ui-flow-js\/index\.js$|package\/index\.js$/);
   // The typings compile, and a typed use of them checks.
   await promisify(execFile)(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", here], {
     timeout: 60_000,
