@@ -393,6 +393,10 @@ test("malformed options throw a TypeError", async () => {
     return {
       callback: attempt({ onState: 5 }),
       config: attempt({ config: { queueBound: 0 } }),
+      // Beyond what a duration holds, negative, not whole: refused, not a panic.
+      hugeDuration: attempt({ config: { backoffMaxMs: 1e300 } }),
+      negativeDuration: attempt({ config: { pingIntervalMs: -1 } }),
+      fractionalCount: attempt({ config: { settledOpsKept: 1.5 } }),
       subscribe: attempt({ subscribe: "todos" }),
       // Each client has its own, whatever the apps mounted above use.
       otherReducer: attempt({ applyDelta: (s) => s }),
@@ -402,6 +406,9 @@ test("malformed options throw a TypeError", async () => {
   assert.deepEqual(out, {
     callback: "TypeError",
     config: "TypeError",
+    hugeDuration: "TypeError",
+    negativeDuration: "TypeError",
+    fractionalCount: "TypeError",
     subscribe: "TypeError",
     otherReducer: "ok",
     sameReducer: "ok",
