@@ -32,7 +32,7 @@ build_js() {
   adapters/js/build.sh
   rm -rf examples/js-todo/ui-flow-js
   mkdir -p examples/js-todo/ui-flow-js
-  cp -r adapters/js/package/dist adapters/js/package/package.json examples/js-todo/ui-flow-js/
+  cp -r adapters/js/package/dist adapters/js/package/index.js adapters/js/package/package.json examples/js-todo/ui-flow-js/
 }
 
 build() {

@@ -267,7 +267,10 @@ export interface FlowOptions<S = unknown, D = unknown, E = unknown> {
 
 /**
  * One ui-flow connection. `S` is the state, `D` a delta, `A` an action and
- * `E` a notification event.
+ * `E` a notification event. At run time it is a subclass of
+ * {@link FlowResource} (the resource its URL names, with a connection of its
+ * own), so a client is also `instanceof FlowResource`; the members declared
+ * here are its API.
  */
 export class FlowClient<S = unknown, D = unknown, A = unknown, E = unknown> {
   private constructor();

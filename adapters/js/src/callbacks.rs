@@ -1,8 +1,8 @@
-//! The application's callbacks and the options they come in, shared by
-//! [`FlowClient`](crate::client::FlowClient) (a connection's URL resource)
-//! and [`FlowResource`](crate::socket::FlowResource) (a resource joined on
-//! a shared socket): reading the options, and turning the binding's events
-//! and changes into calls and settled promises.
+//! The application's callbacks and the options they come in, for every
+//! [`FlowResource`](crate::resource::FlowResource) (a connection's URL
+//! resource, the package's `FlowClient`, or a resource joined on a shared
+//! socket): reading the options, and turning the binding's events and
+//! changes into calls and settled promises.
 
 use std::cell::RefCell;
 use std::rc::Rc;

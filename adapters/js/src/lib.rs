@@ -1,12 +1,14 @@
 //! # ui-flow-js
 //!
 //! ui-flow for plain JavaScript: a wasm-bindgen build of the ui-flow client
-//! that exports `FlowClient`, with callbacks for what the server sends and
-//! a `sendAction` that returns a Promise (resolved on `ActionOk`, rejected
-//! on `ActionErr`), and `FlowSocket`, which joins further resources on the
-//! same WebSocket as `FlowResource`s (the same surface, each with its own
-//! `applyDelta`). The npm package (`adapters/js/package`, built
-//! by `adapters/js/build.sh`) adds TypeScript typings in `index.d.ts`, which
+//! that exports `FlowResource`, a resource's handle with callbacks for what
+//! the server sends and a `sendAction` that returns a Promise (resolved on
+//! `ActionOk`, rejected on `ActionErr`), and `FlowSocket`, which joins
+//! further resources on the same WebSocket as `FlowResource`s (each with
+//! its own `applyDelta`). The npm package (`adapters/js/package`, built by
+//! `adapters/js/build.sh`) adds its entry `index.js`, where `FlowClient`
+//! (a connection and its URL's resource) is a `FlowResource` subclass with
+//! the static `connect`, and TypeScript typings in `index.d.ts`, which
 //! document every option and value shape.
 //!
 //! It is only a mapping of `ui_flow::client::Binding`, the layer under the
@@ -46,19 +48,28 @@
 #[cfg(target_arch = "wasm32")]
 mod callbacks;
 #[cfg(target_arch = "wasm32")]
-mod client;
-#[cfg(target_arch = "wasm32")]
 mod payload;
+#[cfg(target_arch = "wasm32")]
+mod resource;
 #[cfg(target_arch = "wasm32")]
 mod shape;
 #[cfg(target_arch = "wasm32")]
 mod socket;
 #[cfg(target_arch = "wasm32")]
 mod state;
-#[cfg(target_arch = "wasm32")]
-mod surface;
 
 #[cfg(target_arch = "wasm32")]
-pub use client::FlowClient;
+pub use resource::FlowResource;
 #[cfg(target_arch = "wasm32")]
-pub use socket::{FlowResource, FlowSocket};
+pub use socket::FlowSocket;
+
+/// The package's allocator: talc rather than the Rust default (dlmalloc),
+/// for size (see BENCHMARKS.md, "Tenth pass"). Like dlmalloc it gives freed
+/// memory back for reuse, so a long-lived page does not grow without bound
+/// (checked by the browser test "a long-running page's WebAssembly memory
+/// stops growing after warm-up"). It is the npm package's choice: a Rust
+/// crate that linked this one's rlib would get it too (none does; Rust apps
+/// use the other adapters).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

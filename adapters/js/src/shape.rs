@@ -199,44 +199,63 @@ pub(crate) fn parse_signal(value: &JsValue) -> Result<SignalPayload, JsValue> {
     }
 }
 
+/// `FlowConfig`'s millisecond fields, in the order [`parse_config`] sets
+/// them, each with the text of its `TypeError` (static: no formatting
+/// code for it).
+const DURATIONS: [(&str, &str); 4] = [
+    ("backoffMinMs", "config.backoffMinMs must be a number >= 0"),
+    ("backoffMaxMs", "config.backoffMaxMs must be a number >= 0"),
+    (
+        "pingIntervalMs",
+        "config.pingIntervalMs must be a number >= 0",
+    ),
+    (
+        "livenessGraceMs",
+        "config.livenessGraceMs must be a number >= 0",
+    ),
+];
+
+/// `FlowConfig`'s count fields, as [`DURATIONS`].
+const COUNTS: [(&str, &str); 2] = [
+    ("queueBound", "config.queueBound must be a whole number"),
+    (
+        "settledOpsKept",
+        "config.settledOpsKept must be a whole number",
+    ),
+];
+
 /// Reads `FlowOptions.config` (every field optional) into a configuration,
-/// checked by `ui_flow::client::FlowOptions::config` afterwards.
+/// checked by `ui_flow::client::FlowOptions::config` afterwards. A field
+/// that is not a number is left at its default; a negative, infinite or
+/// too large one is a `TypeError`.
 pub(crate) fn parse_config(value: &JsValue) -> Result<ClientConfig, JsValue> {
     let mut config = ClientConfig::default();
     if value.is_undefined() || value.is_null() {
         return Ok(config);
     }
-    let ms = |key: &str| -> Result<Option<Duration>, JsValue> {
-        match get(value, key).as_f64() {
-            None => Ok(None),
-            Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(Duration::from_secs_f64(n / 1000.0))),
-            Some(_) => Err(type_error(&format!("config.{key} must be a number >= 0"))),
+    let durations = [
+        &mut config.backoff_min,
+        &mut config.backoff_max,
+        &mut config.ping_interval,
+        &mut config.liveness_grace,
+    ];
+    for ((key, error), slot) in DURATIONS.into_iter().zip(durations) {
+        if let Some(n) = get(value, key).as_f64() {
+            // `try_from` refuses what is negative, NaN or too large, where
+            // `from_secs_f64` would panic.
+            *slot = Duration::try_from_secs_f64(n / 1000.0).map_err(|_| type_error(error))?;
         }
-    };
-    let count = |key: &str| -> Result<Option<usize>, JsValue> {
-        match get(value, key).as_f64() {
-            None => Ok(None),
-            Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= u32::MAX as f64 => Ok(Some(n as usize)),
-            Some(_) => Err(type_error(&format!("config.{key} must be a whole number"))),
+    }
+    for ((key, error), slot) in COUNTS
+        .into_iter()
+        .zip([&mut config.queue_bound, &mut config.settled_ops_kept])
+    {
+        if let Some(n) = get(value, key).as_f64() {
+            if !(n.fract() == 0.0 && n >= 0.0 && n <= f64::from(u32::MAX)) {
+                return Err(type_error(error));
+            }
+            *slot = n as usize;
         }
-    };
-    if let Some(v) = ms("backoffMinMs")? {
-        config.backoff_min = v;
-    }
-    if let Some(v) = ms("backoffMaxMs")? {
-        config.backoff_max = v;
-    }
-    if let Some(v) = ms("pingIntervalMs")? {
-        config.ping_interval = v;
-    }
-    if let Some(v) = ms("livenessGraceMs")? {
-        config.liveness_grace = v;
-    }
-    if let Some(v) = count("queueBound")? {
-        config.queue_bound = v;
-    }
-    if let Some(v) = count("settledOpsKept")? {
-        config.settled_ops_kept = v;
     }
     Ok(config)
 }

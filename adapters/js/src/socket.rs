@@ -3,10 +3,9 @@
 //!
 //! A `FlowSocket` is a connection seen as the carrier of further
 //! resources: `socket.join(resource, options)` joins one as a channel
-//! (spec/PROTOCOL.md, "Channels") and returns a [`FlowResource`], which has
-//! a [`FlowClient`](crate::client::FlowClient)'s surface for that resource
-//! (state, actions, presence, notifications, callbacks) plus the resource's
-//! own status. It is only a mapping of `ui_flow::client::Binding::join`;
+//! (spec/PROTOCOL.md, "Channels") and returns a [`FlowResource`], the same
+//! class as a `FlowClient`'s (state, actions, presence, notifications,
+//! callbacks), with the resource's own status. It is only a mapping of `ui_flow::client::Binding::join`;
 //! the protocol work (joining again after every reconnect, the resource's
 //! own seq and optimistic changes) is the client core's. Each resource's
 //! `applyDelta` runs in that resource's own state scope.
@@ -15,19 +14,13 @@
 //! server that does not serve channels leaves each joined resource `left`
 //! with code `channel_limit`.
 
-use std::rc::Rc;
-
-use js_sys::Promise;
-use ui_flow::client::{Binding, Latest, ResourceEvent};
+use ui_flow::client::Binding;
 use ui_flow::{ApiMisuse, ConnectionStatus, Error};
 use wasm_bindgen::prelude::*;
 
-use crate::callbacks::{Parsed, PresenceCell, Waiting, parse, resource_status};
-use crate::client::FlowClient;
-use crate::payload::JsPayload;
+use crate::resource::FlowResource;
 use crate::shape::{self, flow_error};
-use crate::state::{JsModel, JsState};
-use crate::surface::Surface;
+use crate::state::JsModel;
 
 /// A connection to join resources on: from `new FlowSocket(url, options)`
 /// (a `FlowClient`'s options, for the resource the URL names) or
@@ -38,18 +31,19 @@ pub struct FlowSocket {
     /// (a URL or token that was refused).
     socket: Result<ui_flow::FlowSocket, ConnectionStatus>,
     /// The URL resource's client, when the socket made it.
-    client: Option<FlowClient>,
+    client: Option<FlowResource>,
 }
 
 impl FlowSocket {
-    pub(crate) fn of(binding: &Binding<JsModel>, client: Option<FlowClient>) -> FlowSocket {
-        FlowSocket {
-            socket: binding
-                .connection()
-                .map(|c| c.socket())
-                .ok_or_else(|| binding.latest().status()),
-            client,
-        }
+    /// The socket `binding` is on (its own connection's, or the one it was
+    /// joined on), with the client the socket made, if it did.
+    pub(crate) fn of(binding: &Binding<JsModel>, client: Option<FlowResource>) -> FlowSocket {
+        let socket = match (binding.connection(), binding.resource()) {
+            (Some(connection), _) => Ok(connection.socket()),
+            (_, Some(resource)) => Ok(resource.socket()),
+            _ => Err(binding.latest().status()),
+        };
+        FlowSocket { socket, client }
     }
 }
 
@@ -60,7 +54,7 @@ impl FlowSocket {
     /// further resources on it.
     #[wasm_bindgen(constructor)]
     pub fn new(url: String, options: JsValue) -> Result<FlowSocket, JsValue> {
-        let client = FlowClient::connect(url, options)?;
+        let client = FlowResource::open(None, url, &options)?;
         let socket = client.socket();
         Ok(FlowSocket {
             client: Some(client),
@@ -82,31 +76,7 @@ impl FlowSocket {
             .socket
             .as_ref()
             .map_err(|_| flow_error(&Error::from(ApiMisuse::Closed)))?;
-        let Parsed {
-            flow,
-            callbacks,
-            reduces,
-        } = parse(&options, true)?;
-        let waiting = Waiting::default();
-        let diff = PresenceCell::default();
-        let (for_events, settling) = (Rc::clone(&callbacks), Rc::clone(&waiting));
-        let closing = Rc::clone(&waiting);
-        let binding = Binding::join_with_events(
-            socket,
-            resource,
-            &flow,
-            move |part, latest: &Latest<JsState, JsPayload>| {
-                callbacks.change(part, latest, &closing, &diff);
-            },
-            move |event: &ResourceEvent<JsModel>| for_events.resource_event(event, &settling),
-        );
-        Ok(FlowResource {
-            surface: Surface {
-                binding,
-                waiting,
-                reduces,
-            },
-        })
+        FlowResource::open(Some(socket), resource, &options)
     }
 
     /// Where the connection stands (`FlowStatus`).
@@ -138,97 +108,5 @@ impl FlowSocket {
         if let Some(client) = &self.client {
             client.close();
         }
-    }
-}
-
-/// A resource joined on a [`FlowSocket`]: a `FlowClient`'s surface for
-/// that resource, its own `applyDelta`, and its own status. See
-/// `index.d.ts`.
-#[wasm_bindgen]
-pub struct FlowResource {
-    surface: Surface,
-}
-
-#[wasm_bindgen]
-impl FlowResource {
-    /// Sends an action on this resource; see `FlowClient.sendAction`.
-    /// While the resource is being (re)joined it waits and goes after the
-    /// server's `Joined`. Rejects with a `FlowError` `closed` once the
-    /// resource was left or its connection closed.
-    #[wasm_bindgen(js_name = sendAction)]
-    pub fn send_action(&self, action: JsValue, options: JsValue) -> Promise {
-        self.surface.send_action(action, &options)
-    }
-
-    /// Receives this resource's notifications in these domains.
-    pub fn subscribe(&self, domains: Vec<String>) -> Result<(), JsValue> {
-        self.surface.subscribe(domains, true)
-    }
-
-    /// Stops this resource's notifications in these domains.
-    pub fn unsubscribe(&self, domains: Vec<String>) -> Result<(), JsValue> {
-        self.surface.subscribe(domains, false)
-    }
-
-    /// Sends a WebRTC signal to another user of this resource (only while
-    /// it is joined).
-    #[wasm_bindgen(js_name = sendSignal)]
-    pub fn send_signal(&self, target_user_id: String, signal: JsValue) -> Result<(), JsValue> {
-        self.surface.send_signal(target_user_id, &signal)
-    }
-
-    /// Asks the server to bring this resource up to date.
-    pub fn resync(&self) -> Result<(), JsValue> {
-        self.surface.resync()
-    }
-
-    /// Leaves the resource (`Leave` on its channel): its status becomes
-    /// `leaving`, then `left`; waiting actions reject with a `FlowError`
-    /// `closed`; its `applyDelta` is let go of now. The socket stays.
-    pub fn close(&self) {
-        self.surface.binding.close();
-    }
-
-    /// The state to show (confirmed plus optimistic changes); `undefined`
-    /// without `applyDelta` or before the first snapshot.
-    #[wasm_bindgen(getter)]
-    pub fn state(&self) -> JsValue {
-        self.surface.state()
-    }
-
-    /// Where the resource stands (`ResourceStatus`): `joining`, `joined`,
-    /// `leaving`, or `left` with the server's code and message.
-    #[wasm_bindgen(getter)]
-    pub fn status(&self) -> JsValue {
-        self.surface
-            .binding
-            .latest()
-            .resource_status()
-            .map_or(JsValue::UNDEFINED, |s| resource_status(&s))
-    }
-
-    /// Where the shared connection stands (`FlowStatus`).
-    #[wasm_bindgen(getter, js_name = connectionStatus)]
-    pub fn connection_status(&self) -> JsValue {
-        self.surface.connection_status()
-    }
-
-    /// The seq of the resource's confirmed state, or `undefined` before
-    /// its first snapshot.
-    #[wasm_bindgen(getter)]
-    pub fn seq(&self) -> JsValue {
-        self.surface.seq()
-    }
-
-    /// The users of this resource (`PresenceInfo[]`).
-    #[wasm_bindgen(getter)]
-    pub fn presence(&self) -> JsValue {
-        self.surface.presence()
-    }
-
-    /// An action's state (`OpState`) while the resource keeps it, or
-    /// `undefined`.
-    pub fn op(&self, op_id: &str) -> Result<JsValue, JsValue> {
-        self.surface.op(op_id)
     }
 }

@@ -80,7 +80,7 @@ after(async () => {
 
 test("the package resolves as an ES module with its typings", async () => {
   const entry = import.meta.resolve("ui-flow-js");
-  assert.match(entry, /ui-flow-js\/dist\/ui_flow_js\.js$|package\/dist\/ui_flow_js\.js$/);
+  assert.match(entry, /ui-flow-js\/index\.js$|package\/index\.js$/);
   // The typings compile, and a typed use of them checks.
   await promisify(execFile)(process.execPath, [join(here, "node_modules/typescript/bin/tsc"), "-p", here], {
     timeout: 60_000,
@@ -393,6 +393,10 @@ test("malformed options throw a TypeError", async () => {
     return {
       callback: attempt({ onState: 5 }),
       config: attempt({ config: { queueBound: 0 } }),
+      // Beyond what a duration holds, negative, not whole: refused, not a panic.
+      hugeDuration: attempt({ config: { backoffMaxMs: 1e300 } }),
+      negativeDuration: attempt({ config: { pingIntervalMs: -1 } }),
+      fractionalCount: attempt({ config: { settledOpsKept: 1.5 } }),
       subscribe: attempt({ subscribe: "todos" }),
       // Each client has its own, whatever the apps mounted above use.
       otherReducer: attempt({ applyDelta: (s) => s }),
@@ -402,6 +406,9 @@ test("malformed options throw a TypeError", async () => {
   assert.deepEqual(out, {
     callback: "TypeError",
     config: "TypeError",
+    hugeDuration: "TypeError",
+    negativeDuration: "TypeError",
+    fractionalCount: "TypeError",
     subscribe: "TypeError",
     otherReducer: "ok",
     sameReducer: "ok",
@@ -666,6 +673,74 @@ scenario("closing_leaves_the_resource", async () => {
     [n, url(resource, "bob")],
   );
   assert.equal(left, true);
+});
+
+/** Cycles of the memory test, the first `MEMORY_WARM_UP` of them warm-up. */
+const MEMORY_CYCLES = 30;
+const MEMORY_WARM_UP = 10;
+/** Actions (an add and a remove) per handle per cycle. */
+const MEMORY_ACTIONS = 10;
+
+test("a long-running page's WebAssembly memory stops growing after warm-up (the allocator frees)", async (t) => {
+  // Each cycle connects a client (a snapshot), joins a resource on its
+  // socket, sends optimistic adds and removes on both (deltas, outcomes,
+  // notifications; 100-byte titles, the longest the server takes), then closes and frees all three. The
+  // 20 cycles after warm-up allocate several MB in all (800 actions with
+  // their frames and values), far more than the 64 KiB a memory grows by:
+  // an allocator that did not reuse freed memory, or a handle, closure or
+  // op the package kept per cycle, would grow it. The state stays the same
+  // size (each add is removed), and settled ops are capped at 64, fewer
+  // than the warm-up's.
+  const sizes = await page.evaluate(
+    async ([u, joined, cycles, actions]) => {
+      const { FlowClient, applyDelta, memoryBytes } = window.flowTest;
+      const title = "x".repeat(100);
+      const within = (what, arm) =>
+        new Promise((ok, fail) => {
+          const timer = setTimeout(() => fail(new Error(`${what} within 10 s`)), 10_000);
+          arm(() => {
+            clearTimeout(timer);
+            ok();
+          });
+        });
+      // Above the seeded items' ids.
+      let id = 1000;
+      const sizes = [];
+      for (let c = 0; c < cycles; c++) {
+        let snapshot, joinedState;
+        const up = Promise.all([
+          within("the client's snapshot", (ok) => (snapshot = ok)),
+          within("the joined resource's state", (ok) => (joinedState = ok)),
+        ]);
+        const client = FlowClient.connect(u, { applyDelta, subscribe: ["todos"], onSnapshot: () => snapshot() });
+        const socket = client.socket();
+        const resource = socket.join(joined, { applyDelta, subscribe: ["todos"], onState: () => joinedState() });
+        await up;
+        for (let a = 0; a < actions; a++) {
+          for (const handle of [client, resource]) {
+            const item = { id: id++, title, done: false };
+            await handle.sendAction({ type: "add", id: item.id, title }, { optimistic: { type: "added", item } });
+            await handle.sendAction({ type: "remove", id: item.id }, { optimistic: { type: "removed", id: item.id } });
+          }
+        }
+        resource.close();
+        client.close();
+        resource.free();
+        socket.free();
+        client.free();
+        sizes.push(memoryBytes());
+      }
+      return sizes;
+    },
+    [url(fresh("memory"), "ann"), fresh("memory-joined"), MEMORY_CYCLES, MEMORY_ACTIONS],
+  );
+  t.diagnostic(`memory after each cycle: ${sizes.join(", ")} bytes`);
+  assert.equal(sizes.length, MEMORY_CYCLES);
+  assert.equal(
+    sizes.at(-1),
+    sizes[MEMORY_WARM_UP - 1],
+    `the memory grew after warm-up (bytes after each cycle: ${sizes.join(", ")})`,
+  );
 });
 
 for (const { id, title } of shared) {

@@ -101,5 +101,9 @@ async function until(what, cond) {
   }
 }
 
-await init();
-window.flowTest = { FlowClient, FlowSocket, applyDelta, mount, mountShared, until, apps: [] };
+// init() resolves with the module's exports: its memory is what a test of
+// the allocator reads.
+const wasm = await init();
+/** The WebAssembly memory's size in bytes (it only grows, by 64 KiB pages). */
+const memoryBytes = () => wasm.memory.buffer.byteLength;
+window.flowTest = { FlowClient, FlowSocket, applyDelta, mount, mountShared, until, memoryBytes, apps: [] };
