@@ -34,8 +34,11 @@
  *   is not a safe integer (fractional, or too large) is sent as a float64.
  *   So a `u64` id of 2^60 arrives as `1152921504606846976n`, and `42` as `42`;
  * - strings, booleans and arrays as themselves; binary as `Uint8Array`;
- * - maps whose keys are all strings as plain objects, any other map as a
- *   `Map` (and a `Map` is always sent as a map).
+ * - maps whose keys are all strings as plain objects (each key an own
+ *   property, so a `"__proto__"` key is data, not the prototype), any other
+ *   map as a `Map` (and a `Map` is always sent as a map);
+ * - received only: a str whose bytes are not UTF-8 as a `Uint8Array` of
+ *   them, and a MessagePack extension value as `[type, Uint8Array]`.
  *
  * Functions, symbols and cyclic objects cannot be sent.
  *

@@ -14,12 +14,14 @@
 //! | str | string |
 //! | bin | `Uint8Array` |
 //! | array | `Array` |
-//! | map with only string keys | plain object |
+//! | map with only string keys | plain object (its own properties: a `"__proto__"` key is a key, not the prototype) |
 //! | map with any other key | `Map` (a `Map` is always sent as a map) |
+//! | str that is not UTF-8 (received only) | `Uint8Array` of its bytes |
+//! | extension value (received only) | `[type, Uint8Array]` |
 
 use std::fmt;
 
-use js_sys::{Array, BigInt, Object, Reflect, Uint8Array};
+use js_sys::{Array, BigInt, Object, Uint8Array};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
@@ -118,24 +120,21 @@ impl<'de> Visitor<'de> for PayloadVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        let js_map = js_sys::Map::new();
+        let mut string_keys = true;
         while let Some((JsPayload(key), JsPayload(value))) = map.next_entry()? {
-            entries.push((key, value));
+            string_keys &= key.is_string();
+            js_map.set(&key, &value);
         }
-        if entries.iter().all(|(key, _)| key.is_string()) {
-            let object = Object::new();
-            for (key, value) in entries {
-                Reflect::set(&object, &key, &value)
-                    .map_err(|_| de::Error::custom("could not set an object property"))?;
-            }
-            Ok(object.into())
-        } else {
-            let js_map = js_sys::Map::new();
-            for (key, value) in entries {
-                js_map.set(&key, &value);
-            }
-            Ok(js_map.into())
+        if !string_keys {
+            return Ok(js_map.into());
         }
+        // `Object.fromEntries` defines own properties, so a `"__proto__"`
+        // key is a key like any other; assigning it (`Reflect.set`) would
+        // set the object's prototype instead and the key would be lost.
+        Object::from_entries(&js_map)
+            .map(Into::into)
+            .map_err(|_| de::Error::custom("could not build an object"))
     }
 }
 
