@@ -114,7 +114,10 @@ cp examples/demo/web/static/* "$site/"
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "$wasm_dir/demo_web.wasm"
 mkdir -p "$site/plain"
 cp examples/demo/js/* "$site/plain/"
-wasm-bindgen --target web --no-typescript --out-dir "$site/plain/pkg" "$wasm_dir/ui_flow_js.wasm"
+# The npm package's layout: its entry (index.js, which declares FlowClient)
+# over the generated module in dist/.
+wasm-bindgen --target web --no-typescript --out-dir "$site/plain/pkg/dist" "$wasm_dir/ui_flow_js.wasm"
+cp adapters/js/package/index.js "$site/plain/pkg/"
 
 log "building the server"
 cargo build -p demo-server
