@@ -16,6 +16,31 @@ use super::head::{Cursor, Head, mismatch};
 /// The newtype name under which rmp-serde and rmpv pass extension values.
 const EXT_STRUCT: &str = "_ExtStruct";
 
+/// The next value, read as far as can be done without its visitor: what
+/// [`Cursor::any`] hands over. Reading it is one non-generic function
+/// ([`Cursor::step`]); only the dispatch on it is compiled per visitor.
+enum Step<'de> {
+    Unit,
+    Bool(bool),
+    Uint(u64),
+    Int(i64),
+    F32(f32),
+    F64(f64),
+    Str(&'de str),
+    /// A str whose bytes are not UTF-8.
+    NotUtf8(&'de [u8]),
+    /// A bin, for a visitor that takes bytes.
+    Bytes(&'de [u8]),
+    /// A bin, for a visitor that asked for a sequence.
+    ByteSeq(&'de [u8]),
+    /// An array of this many elements, already entered.
+    Array(u32),
+    /// A map of this many entries, already entered.
+    Map(u32),
+    /// An extension value's type and data, already entered.
+    Ext(i8, &'de [u8]),
+}
+
 impl<'de> Cursor<'de> {
     /// Reads the next value and hands it to `visitor`. A bin goes to
     /// `visit_borrowed_bytes` when `bin_as_bytes`, otherwise to `visit_seq`
@@ -44,29 +69,21 @@ impl<'de> Cursor<'de> {
                 };
             }
         }
-        match self.head()? {
-            Head::Nil => visitor.visit_unit(),
-            Head::Bool(b) => visitor.visit_bool(b),
-            Head::Uint(u) => visitor.visit_u64(u),
-            Head::Int(i) => visitor.visit_i64(i),
-            Head::F32(f) => visitor.visit_f32(f),
-            Head::F64(f) => visitor.visit_f64(f),
-            Head::Str(len) => match self.text(len)? {
-                Ok(s) => visitor.visit_borrowed_str(s),
-                // As rmp-serde: a type that takes bytes may have them.
-                Err(b) => visitor
-                    .visit_borrowed_bytes::<PayloadError>(b)
-                    .map_err(|_| bad_utf8()),
-            },
-            Head::Bin(len) => {
-                let b = self.take(len)?;
-                if bin_as_bytes {
-                    return visitor.visit_borrowed_bytes(b);
-                }
-                bytes_as_seq(b, visitor)
-            }
-            Head::Array(len) => {
-                self.enter()?;
+        match self.step(bin_as_bytes)? {
+            Step::Unit => visitor.visit_unit(),
+            Step::Bool(b) => visitor.visit_bool(b),
+            Step::Uint(u) => visitor.visit_u64(u),
+            Step::Int(i) => visitor.visit_i64(i),
+            Step::F32(f) => visitor.visit_f32(f),
+            Step::F64(f) => visitor.visit_f64(f),
+            Step::Str(s) => visitor.visit_borrowed_str(s),
+            // As rmp-serde: a type that takes bytes may have them.
+            Step::NotUtf8(b) => visitor
+                .visit_borrowed_bytes::<PayloadError>(b)
+                .map_err(|_| bad_utf8()),
+            Step::Bytes(b) => visitor.visit_borrowed_bytes(b),
+            Step::ByteSeq(b) => bytes_as_seq(b, visitor),
+            Step::Array(len) => {
                 let mut elements = Elements {
                     cursor: self,
                     left: len as usize,
@@ -76,40 +93,70 @@ impl<'de> Cursor<'de> {
                 self.close(len, left, "elements")?;
                 Ok(value)
             }
-            Head::Map(len) => self.map(len, visitor),
-            Head::Ext(kind, len) => self.ext_value(kind, len, visitor),
+            Step::Map(len) => {
+                let mut entries = Entries {
+                    cursor: &mut *self,
+                    left: len as usize,
+                };
+                let value = visitor.visit_map(&mut entries)?;
+                let left = entries.left;
+                self.close(len, left, "entries")?;
+                Ok(value)
+            }
+            Step::Ext(kind, data) => {
+                let value = visitor.visit_newtype_struct(&mut self.ext(kind, data))?;
+                self.leave_ext();
+                Ok(value)
+            }
         }
     }
 
-    /// Hands a map of `len` entries to `visitor`.
-    #[inline(always)]
-    fn map<V: Visitor<'de>>(&mut self, len: u32, visitor: V) -> Result<V::Value, PayloadError> {
-        self.enter()?;
-        let mut entries = Entries {
-            cursor: &mut *self,
-            left: len as usize,
-        };
-        let value = visitor.visit_map(&mut entries)?;
-        let left = entries.left;
-        self.close(len, left, "entries")?;
-        Ok(value)
+    /// Reads the next value up to where its visitor takes over: a scalar
+    /// whole, a str or bin as its bytes, an array or map entered with its
+    /// length, an extension value entered with its data. The same for every
+    /// visitor, so compiled once in the browser; natively inlined into each
+    /// `any`, for speed.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn step(&mut self, bin_as_bytes: bool) -> Result<Step<'de>, PayloadError> {
+        Ok(match self.head()? {
+            Head::Nil => Step::Unit,
+            Head::Bool(b) => Step::Bool(b),
+            Head::Uint(u) => Step::Uint(u),
+            Head::Int(i) => Step::Int(i),
+            Head::F32(f) => Step::F32(f),
+            Head::F64(f) => Step::F64(f),
+            Head::Str(len) => match self.text(len)? {
+                Ok(s) => Step::Str(s),
+                Err(b) => Step::NotUtf8(b),
+            },
+            Head::Bin(len) => {
+                let b = self.take(len)?;
+                if bin_as_bytes {
+                    Step::Bytes(b)
+                } else {
+                    Step::ByteSeq(b)
+                }
+            }
+            Head::Array(len) => {
+                self.enter()?;
+                Step::Array(len)
+            }
+            Head::Map(len) => {
+                self.enter()?;
+                Step::Map(len)
+            }
+            Head::Ext(kind, len) => self.ext_step(kind, len)?,
+        })
     }
 
-    /// Hands an extension value to `visitor` as a newtype around
-    /// `(type, data)`. Out of line: rare, and it keeps `any` small.
+    /// Enters an extension value and takes its data. Out of line: rare, and
+    /// it keeps `step` small.
     #[cold]
     #[inline(never)]
-    fn ext_value<V: Visitor<'de>>(
-        &mut self,
-        kind: i8,
-        len: u32,
-        visitor: V,
-    ) -> Result<V::Value, PayloadError> {
+    fn ext_step(&mut self, kind: i8, len: u32) -> Result<Step<'de>, PayloadError> {
         self.enter_ext()?;
-        let data = self.take(len)?;
-        let value = visitor.visit_newtype_struct(&mut self.ext(kind, data))?;
-        self.leave_ext();
-        Ok(value)
+        Ok(Step::Ext(kind, self.take(len)?))
     }
 
     /// Leaves a container the visitor has finished with: it must have read
@@ -413,7 +460,9 @@ fn bytes_as_seq<'de, V: Visitor<'de>>(
     bytes: &'de [u8],
     visitor: V,
 ) -> Result<V::Value, PayloadError> {
-    visitor.visit_seq(Elements {
+    // `&mut Elements`, as for an array: the visitor's `visit_seq` is
+    // compiled once for both.
+    visitor.visit_seq(&mut Elements {
         cursor: &mut Cursor::bytes(bytes),
         left: bytes.len(),
     })
