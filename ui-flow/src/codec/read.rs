@@ -486,8 +486,7 @@ impl<'a> Fields<'a> {
                 "not a hyphenated UUID (36 characters)",
             ));
         }
-        text.parse()
-            .map_err(|_| invalid(self.message, field, "not a UUID"))
+        OpId::from_hyphenated(text).ok_or_else(|| invalid(self.message, field, "not a UUID"))
     }
 
     /// A presence status string.
