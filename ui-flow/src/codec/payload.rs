@@ -147,20 +147,6 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(
     }
 }
 
-/// Deserializes `T` from the value at the start of `bytes` (a frame from a
-/// payload's first byte to its end), with arrays and maps allowed `levels`
-/// deep: the value and how many bytes it took. What follows the value is
-/// the frame's business, not this reader's.
-#[inline]
-pub(crate) fn from_frame<'de, T: de::Deserialize<'de>>(
-    bytes: &'de [u8],
-    levels: usize,
-) -> Result<(T, usize), PayloadError> {
-    let mut cursor = Cursor::framed(bytes, levels);
-    let value = T::deserialize(&mut cursor)?;
-    Ok((value, bytes.len() - cursor.remaining()))
-}
-
 /// Bytes after the payload's one value.
 #[cold]
 fn trailing(extra: usize) -> PayloadError {

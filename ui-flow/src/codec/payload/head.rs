@@ -128,7 +128,7 @@ impl<'de> Cursor<'de> {
     /// first byte to the frame's end, and arrays and maps may nest `levels`
     /// deep (what the frame's depth limit leaves), and never deeper than
     /// [`MAX_DEPTH`] allows.
-    pub(super) fn framed(bytes: &'de [u8], levels: usize) -> Self {
+    pub(in crate::codec) fn framed(bytes: &'de [u8], levels: usize) -> Self {
         let depth = levels.saturating_add(1).min(usize::from(MAX_DEPTH));
         Cursor {
             rest: bytes,
