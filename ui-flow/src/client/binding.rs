@@ -34,7 +34,8 @@ use crate::status::{CloseReason, ConnectionStatus};
 
 use super::callbacks::MaybeSend;
 use super::channels::{ResourceEvent, ResourceStatus};
-use super::connection::{FlowConnection, lock};
+use super::cell::lock_mutex as lock;
+use super::connection::FlowConnection;
 use super::event::Event;
 use super::handle::ResourceHandle;
 use super::ops::OpState;

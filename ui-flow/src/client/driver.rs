@@ -5,7 +5,7 @@
 //! owns the [`Client`] side: it feeds inputs in and carries outputs out,
 //! running the application's callbacks with the client unlocked.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use web_time::Instant;
 
@@ -15,7 +15,8 @@ use crate::state::FlowState;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
-use super::connection::{FlowConnection, lock};
+use super::cell::{Lock, lock};
+use super::connection::FlowConnection;
 use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
@@ -171,7 +172,7 @@ pub(crate) enum Step {
 /// client and carries out its outputs. The platform half owns the sockets
 /// and the timer.
 pub(crate) struct Driver<M: Model> {
-    client: Arc<Mutex<Client<M>>>,
+    client: Arc<Lock<Client<M>>>,
     callbacks: Callbacks<M::State, M::Event>,
     /// The listeners of resources joined through handles.
     listeners: Registry,
@@ -187,7 +188,7 @@ pub(crate) struct Driver<M: Model> {
 
 impl<M: Model> Driver<M> {
     pub(crate) fn new(
-        client: Arc<Mutex<Client<M>>>,
+        client: Arc<Lock<Client<M>>>,
         callbacks: Callbacks<M::State, M::Event>,
         listeners: Registry,
         reports: UnboundedSender<Input>,
