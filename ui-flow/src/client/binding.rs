@@ -33,8 +33,8 @@ use crate::signal::SignalPayload;
 use crate::status::{CloseReason, ConnectionStatus};
 
 use super::callbacks::MaybeSend;
-use super::channels::{ResourceEvent, ResourceStatus};
 use super::cell::lock_mutex as lock;
+use super::channels::{ResourceEvent, ResourceStatus};
 use super::connection::FlowConnection;
 use super::event::Event;
 use super::handle::ResourceHandle;

@@ -33,7 +33,8 @@ pub(crate) fn shared<T>(value: T) -> Arc<Lock<T>> {
 /// panicking callback does not run under it.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn lock<T: ?Sized>(lock: &Lock<T>) -> Guard<'_, T> {
-    lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Takes the lock.
@@ -43,8 +44,8 @@ pub(crate) fn lock<T: ?Sized>(lock: &Lock<T>) -> Guard<'_, T> {
 }
 
 /// Takes a `std::sync::Mutex` (the bindings' own), poisoned or not.
-pub(crate) fn lock_mutex<T: ?Sized>(
-    mutex: &std::sync::Mutex<T>,
-) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+pub(crate) fn lock_mutex<T: ?Sized>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -206,14 +206,21 @@ impl<M: Model> Driver<M> {
         }
     }
 
-    /// Runs `work` on the client, inside the application's state scope if
-    /// there is one; exactly once either way.
-    fn scoped(&mut self, work: impl FnOnce(&mut Client<M>, Instant)) {
+    /// Hands `input` to the client, or tells it a timeout passed when
+    /// `None`, inside the application's state scope if there is one;
+    /// exactly once either way. One function for both, not one per
+    /// closure: in the browser each copy, with its closure, cost bytes.
+    fn scoped(&mut self, input: Option<Input>) {
         let client = &self.client;
-        let mut work = Some(work);
+        let mut work = Some(input);
         let mut run = || {
-            if let Some(work) = work.take() {
-                work(&mut lock(client), Instant::now());
+            if let Some(input) = work.take() {
+                let mut client = lock(client);
+                let now = Instant::now();
+                match input {
+                    Some(input) => Self::feed(&mut client, now, input),
+                    None => client.handle_timeout(now),
+                }
             }
         };
         if let Some(scope) = &mut self.scope {
@@ -230,7 +237,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn input(&mut self, input: Input) {
-        self.scoped(|client, now| Self::feed(client, now, input));
+        self.scoped(Some(input));
     }
 
     fn feed(client: &mut Client<M>, now: Instant, input: Input) {
@@ -260,7 +267,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn timeout(&mut self) {
-        self.scoped(|client, now| client.handle_timeout(now));
+        self.scoped(None);
     }
 
     /// Carries out everything the client produced: sockets to open (through

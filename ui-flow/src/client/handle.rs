@@ -15,8 +15,8 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::channel::Channel;
 use crate::error::{ChannelError, Error};
@@ -27,8 +27,8 @@ use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{MaybeSend, MaybeSync, ResourceBatch, ResourceCallbacks};
-use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus, ScopeFn};
 use super::cell::{self, Lock, lock};
+use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus, ScopeFn};
 use super::ops::OpState;
 use super::socket::{FlowSocket, Shared};
 

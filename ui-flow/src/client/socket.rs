@@ -18,8 +18,8 @@ use crate::model::Model;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::MaybeSend;
-use super::channels::{Channels, ResourceStatus};
 use super::cell::{Lock, lock};
+use super::channels::{Channels, ResourceStatus};
 use super::driver::Input;
 use super::handle::{self, Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
