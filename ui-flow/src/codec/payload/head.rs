@@ -78,7 +78,10 @@ impl From<Fault> for PayloadError {
         PayloadError::new(match fault {
             Fault::Truncated => "the payload ends in the middle of a value".into(),
             Fault::Reserved => "the reserved byte 0xc1 where a value belongs".into(),
-            Fault::TooDeep => format!("arrays and maps nested deeper than {MAX_DEPTH} levels"),
+            Fault::TooDeep => format!(
+                "arrays and maps nested deeper than {} levels",
+                u32::from(MAX_DEPTH)
+            ),
         })
     }
 }
