@@ -32,6 +32,7 @@ impl Channel {
 
 impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "channel {}", self.0)
+        // As `u32`: see `ChannelError::Limit`.
+        write!(f, "channel {}", u32::from(self.0))
     }
 }

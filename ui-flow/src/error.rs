@@ -235,7 +235,9 @@ pub enum ChannelError {
     #[error("the server does not serve channels")]
     Unsupported,
     /// The connection already holds as many resources as the server allows.
-    #[error("the server allows {limit} resources besides the URL's")]
+    // Printed as `u32`, as every `u16` in ui-flow's texts: the browser
+    // client then links no `u16` printer.
+    #[error("the server allows {} resources besides the URL's", u32::from(*.limit))]
     Limit {
         /// `Connected.channels`.
         limit: u16,

@@ -117,12 +117,13 @@ impl fmt::Display for CloseReason {
                 write!(
                     f,
                     "the server closed the connection ({} {name}): {said}",
-                    code.0
+                    u32::from(code.0)
                 )
             }
             CloseReason::Refused { status } => write!(
                 f,
-                "the server refused the WebSocket upgrade with HTTP {status}; check the URL"
+                "the server refused the WebSocket upgrade with HTTP {}; check the URL",
+                u32::from(*status)
             ),
             CloseReason::Incompatible { server_version } => write!(
                 f,

@@ -33,8 +33,9 @@ use crate::signal::SignalPayload;
 use crate::status::{CloseReason, ConnectionStatus};
 
 use super::callbacks::MaybeSend;
+use super::cell::lock_mutex as lock;
 use super::channels::{ResourceEvent, ResourceStatus};
-use super::connection::{FlowConnection, lock};
+use super::connection::FlowConnection;
 use super::event::Event;
 use super::handle::ResourceHandle;
 use super::ops::OpState;

@@ -212,6 +212,23 @@ impl Shared {
 /// the pair counts once.
 const CONNECTION_FAILED: &str = "WebSocket connection failed";
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `Uint8Array.prototype.set.call(into, from)`: copies `from` into
+    /// `into`, which must be as long (js-sys's own copy, made public).
+    #[wasm_bindgen(js_namespace = Uint8Array, js_name = "prototype.set.call")]
+    fn copy_into(into: &mut [u8], from: &js_sys::Uint8Array);
+}
+
+/// A received message's bytes. Not `Uint8Array::to_vec`, whose length
+/// check brings core's `assert_eq!` failure path (with its `usize`
+/// printing) into the browser build for a length it has just read.
+fn frame_bytes(array: &js_sys::Uint8Array) -> Vec<u8> {
+    let mut bytes = vec![0; array.length() as usize];
+    copy_into(&mut bytes, array);
+    bytes
+}
+
 fn closed(reason: String) -> SocketReport {
     SocketReport::Closed { code: None, reason }
 }
@@ -283,7 +300,7 @@ impl Socket {
                     shared.phase.get(),
                     event.data().dyn_into::<js_sys::ArrayBuffer>(),
                 ) {
-                    let frame = js_sys::Uint8Array::new(&buffer).to_vec();
+                    let frame = frame_bytes(&js_sys::Uint8Array::new(&buffer));
                     shared.report(SocketReport::Frame(frame));
                 }
             }

@@ -595,7 +595,10 @@ impl Resources {
             } else {
                 let message = match limit {
                     None => "the server does not serve channels".to_owned(),
-                    Some(limit) => format!("the server allows {limit} resources besides the URL's"),
+                    Some(limit) => format!(
+                        "the server allows {} resources besides the URL's",
+                        u32::from(limit)
+                    ),
                 };
                 core.set_left(Some(ErrorCode::CHANNEL_LIMIT), Some(message));
             }

@@ -2,7 +2,7 @@
 //! part of the driver loop that does not depend on the platform.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use web_time::Instant;
@@ -17,6 +17,7 @@ use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{Callbacks, MaybeSend};
+use super::cell::{Lock, lock, shared};
 use super::config::ClientConfig;
 use super::driver::{Driver, Prepared, StateScope, Target, TokenSource, is_header_token};
 use super::event::Event;
@@ -44,7 +45,7 @@ pub struct FlowConnection<M: Model> {
 }
 
 struct Inner<M: Model> {
-    client: Arc<Mutex<Client<M>>>,
+    client: Arc<Lock<Client<M>>>,
     /// The same client, type-erased, with what handles share; dropping the
     /// last holder closes the connection.
     shared: Arc<Shared>,
@@ -56,10 +57,6 @@ impl<M: Model> Clone for FlowConnection<M> {
             inner: Arc::clone(&self.inner),
         }
     }
-}
-
-pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<M: Model> FlowConnection<M> {
@@ -440,10 +437,10 @@ impl<M: Model> FlowConnectionBuilder<M> {
         }
         let mut client = Client::new(config, Instant::now())?;
         client.subscribe(self.domains)?;
-        let client = Arc::new(Mutex::new(client));
+        let client = shared(client);
         let (inputs, receiver) = unbounded();
         let listeners = Registry::default();
-        let host: Arc<Mutex<dyn Host>> = client.clone();
+        let host: Arc<Lock<dyn Host>> = client.clone();
         let handle = FlowConnection {
             inner: Arc::new(Inner {
                 client: Arc::clone(&client),

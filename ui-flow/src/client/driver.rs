@@ -5,7 +5,7 @@
 //! owns the [`Client`] side: it feeds inputs in and carries outputs out,
 //! running the application's callbacks with the client unlocked.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use web_time::Instant;
 
@@ -15,7 +15,8 @@ use crate::state::FlowState;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{Batch, Callbacks};
-use super::connection::{FlowConnection, lock};
+use super::cell::{Lock, lock};
+use super::connection::FlowConnection;
 use super::cut;
 use super::event::{Event, SocketCommand, SocketId};
 use super::handle::{self, Registry};
@@ -171,7 +172,7 @@ pub(crate) enum Step {
 /// client and carries out its outputs. The platform half owns the sockets
 /// and the timer.
 pub(crate) struct Driver<M: Model> {
-    client: Arc<Mutex<Client<M>>>,
+    client: Arc<Lock<Client<M>>>,
     callbacks: Callbacks<M::State, M::Event>,
     /// The listeners of resources joined through handles.
     listeners: Registry,
@@ -187,7 +188,7 @@ pub(crate) struct Driver<M: Model> {
 
 impl<M: Model> Driver<M> {
     pub(crate) fn new(
-        client: Arc<Mutex<Client<M>>>,
+        client: Arc<Lock<Client<M>>>,
         callbacks: Callbacks<M::State, M::Event>,
         listeners: Registry,
         reports: UnboundedSender<Input>,
@@ -205,14 +206,21 @@ impl<M: Model> Driver<M> {
         }
     }
 
-    /// Runs `work` on the client, inside the application's state scope if
-    /// there is one; exactly once either way.
-    fn scoped(&mut self, work: impl FnOnce(&mut Client<M>, Instant)) {
+    /// Hands `input` to the client, or tells it a timeout passed when
+    /// `None`, inside the application's state scope if there is one;
+    /// exactly once either way. One function for both, not one per
+    /// closure: in the browser each copy, with its closure, cost bytes.
+    fn scoped(&mut self, input: Option<Input>) {
         let client = &self.client;
-        let mut work = Some(work);
+        let mut work = Some(input);
         let mut run = || {
-            if let Some(work) = work.take() {
-                work(&mut lock(client), Instant::now());
+            if let Some(input) = work.take() {
+                let mut client = lock(client);
+                let now = Instant::now();
+                match input {
+                    Some(input) => Self::feed(&mut client, now, input),
+                    None => client.handle_timeout(now),
+                }
             }
         };
         if let Some(scope) = &mut self.scope {
@@ -229,7 +237,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn input(&mut self, input: Input) {
-        self.scoped(|client, now| Self::feed(client, now, input));
+        self.scoped(Some(input));
     }
 
     fn feed(client: &mut Client<M>, now: Instant, input: Input) {
@@ -259,7 +267,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn timeout(&mut self) {
-        self.scoped(|client, now| client.handle_timeout(now));
+        self.scoped(None);
     }
 
     /// Carries out everything the client produced: sockets to open (through

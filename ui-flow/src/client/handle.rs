@@ -15,8 +15,8 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crate::channel::Channel;
 use crate::error::{ChannelError, Error};
@@ -27,8 +27,8 @@ use crate::signal::SignalPayload;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::{MaybeSend, MaybeSync, ResourceBatch, ResourceCallbacks};
+use super::cell::{self, Lock, lock};
 use super::channels::{Channels, Resource, ResourceEvent, ResourceStatus, ScopeFn};
-use super::connection::lock;
 use super::ops::OpState;
 use super::socket::{FlowSocket, Shared};
 
@@ -37,14 +37,14 @@ use super::{Client, FlowConnection};
 
 /// The handles' listeners of one connection, which its driver drains
 /// after every input.
-pub(crate) type Registry = Arc<Mutex<Vec<Entry>>>;
+pub(crate) type Registry = Arc<Lock<Vec<Entry>>>;
 
 /// One handle's listener in the [`Registry`].
 pub(crate) struct Entry {
     id: u64,
     channel: Channel,
-    slot: Arc<Mutex<Slot>>,
-    listener: Arc<Mutex<dyn Listener>>,
+    slot: Arc<Lock<Slot>>,
+    listener: Arc<Lock<dyn Listener>>,
 }
 
 /// What a handle's listener tells the handle without the client.
@@ -68,7 +68,7 @@ pub(crate) trait Listener: MaybeSend {
 
 struct ResourceListener<R: Model> {
     channel: Channel,
-    slot: Arc<Mutex<Slot>>,
+    slot: Arc<Lock<Slot>>,
     callbacks: ResourceCallbacks<R>,
     batches: Vec<ResourceBatch<R>>,
     /// The connection status last handed to `on_connection_status`.
@@ -138,17 +138,17 @@ pub(crate) fn join<R: Model>(
     domains: Vec<String>,
     callbacks: ResourceCallbacks<R>,
     scope: Option<Arc<ScopeFn>>,
-) -> Result<(u64, Channel, Arc<Mutex<Slot>>), Error> {
+) -> Result<(u64, Channel, Arc<Lock<Slot>>), Error> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let channel = channels.join::<R>(resource, scope)?;
     if !domains.is_empty() {
         channels.subscribe::<R>(channel, domains)?;
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let slot = Arc::new(Mutex::new(Slot {
+    let slot = cell::shared(Slot {
         last: ResourceStatus::Joining,
         detached: false,
-    }));
+    });
     let listener = ResourceListener {
         channel,
         slot: Arc::clone(&slot),
@@ -174,7 +174,7 @@ pub(crate) fn join<R: Model>(
         id,
         channel,
         slot: Arc::clone(&slot),
-        listener: Arc::new(Mutex::new(listener)),
+        listener: cell::shared(listener),
     });
     Ok((id, channel, slot))
 }
@@ -184,7 +184,7 @@ pub(crate) fn join<R: Model>(
 pub(crate) fn collect(
     registry: &Registry,
     channels: &mut Channels<'_>,
-) -> Vec<Arc<Mutex<dyn Listener>>> {
+) -> Vec<Arc<Lock<dyn Listener>>> {
     let listeners: Vec<_> = lock(registry)
         .iter()
         .map(|e| Arc::clone(&e.listener))
@@ -261,7 +261,7 @@ struct Joined<R: Model> {
     id: u64,
     channel: Channel,
     resource: String,
-    slot: Arc<Mutex<Slot>>,
+    slot: Arc<Lock<Slot>>,
     model: PhantomData<fn() -> R>,
 }
 
@@ -295,7 +295,7 @@ impl<R: Model> ResourceHandle<R> {
         id: u64,
         channel: Channel,
         resource: String,
-        slot: Arc<Mutex<Slot>>,
+        slot: Arc<Lock<Slot>>,
     ) -> Self {
         ResourceHandle {
             inner: Arc::new(Joined {

@@ -103,6 +103,11 @@ mod browser;
     all(feature = "browser", target_arch = "wasm32")
 ))]
 mod callbacks;
+#[cfg(any(
+    all(feature = "native", not(target_arch = "wasm32")),
+    all(feature = "browser", target_arch = "wasm32")
+))]
+mod cell;
 mod channels;
 mod config;
 #[cfg(any(

@@ -10,7 +10,7 @@
 //! open, and it closes when the last of them is dropped.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::channel::Channel;
 use crate::error::Error;
@@ -18,8 +18,8 @@ use crate::model::Model;
 use crate::status::ConnectionStatus;
 
 use super::callbacks::MaybeSend;
+use super::cell::{Lock, lock};
 use super::channels::{Channels, ResourceStatus};
-use super::connection::lock;
 use super::driver::Input;
 use super::handle::{self, Registry, ResourceBuilder, ResourceHandle};
 use super::machine::Client;
@@ -45,7 +45,7 @@ impl<M: Model> Host for Client<M> {
 /// the driver's input channel and the handles' listeners. When the last
 /// holder drops it, the connection closes.
 pub(crate) struct Shared {
-    pub(crate) client: Arc<Mutex<dyn Host>>,
+    pub(crate) client: Arc<Lock<dyn Host>>,
     pub(crate) inputs: UnboundedSender<Input>,
     pub(crate) listeners: Registry,
     /// The resource the URL names (its last path segment).
@@ -64,7 +64,7 @@ impl Shared {
     // JavaScript values) and everything runs on the page's one thread.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub(crate) fn new(
-        client: Arc<Mutex<dyn Host>>,
+        client: Arc<Lock<dyn Host>>,
         inputs: UnboundedSender<Input>,
         listeners: Registry,
         url_resource: String,

@@ -209,21 +209,6 @@ pub(crate) fn read_payload<'a, T: Deserialize<'a>>(
     payload::from_slice::<T>(bytes).map_err(|e| payload_error(e, message, field))
 }
 
-/// Deserializes one application value in place: from the start of `rest`
-/// (the frame from the payload on), within `levels` levels of nesting; the
-/// value and how many bytes it took. The frame is not walked first: the
-/// reader checks truncation, the reserved byte and the depth as it reads,
-/// and a frame whose payload fails is walked whole by [`decode_frame`], so
-/// the error reported stays the frame's first.
-pub(crate) fn read_payload_in<'a, T: Deserialize<'a>>(
-    rest: &'a [u8],
-    levels: usize,
-    message: &'static str,
-    field: &'static str,
-) -> Result<(T, usize), DecodeError> {
-    payload::from_frame::<T>(rest, levels).map_err(|e| payload_error(e, message, field))
-}
-
 #[cold]
 fn payload_error(
     e: payload::PayloadError,

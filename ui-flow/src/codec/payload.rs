@@ -43,7 +43,7 @@ mod visit;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(super) mod write;
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::de::{self, Unexpected};
 
@@ -100,12 +100,23 @@ impl fmt::Display for Found<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // serde's own `Display` for `Unexpected` cannot be called even for
         // the other variants: its float arm would link the float printer.
+        // Booleans, signed integers and characters are written without
+        // their own `Display` (the same text): in the browser each of those
+        // is a function that nothing else needs, where `u64`'s is needed
+        // anyway.
         match self.0 {
-            Unexpected::Bool(b) => write!(f, "boolean `{b}`"),
+            Unexpected::Bool(b) => write!(f, "boolean `{}`", if b { "true" } else { "false" }),
             Unexpected::Unsigned(i) => write!(f, "integer `{i}`"),
-            Unexpected::Signed(i) => write!(f, "integer `{i}`"),
+            Unexpected::Signed(i) => {
+                let sign = if i < 0 { "-" } else { "" };
+                write!(f, "integer `{sign}{}`", i.unsigned_abs())
+            }
             Unexpected::Float(_) => f.write_str("a floating-point number"),
-            Unexpected::Char(c) => write!(f, "character `{c}`"),
+            Unexpected::Char(c) => {
+                f.write_str("character `")?;
+                f.write_char(c)?;
+                f.write_str("`")
+            }
             Unexpected::Str(s) => write!(f, "string {}", Quoted(s)),
             Unexpected::Bytes(_) => f.write_str("byte array"),
             Unexpected::Unit => f.write_str("unit value"),
@@ -134,20 +145,6 @@ pub(crate) fn from_slice<'de, T: de::Deserialize<'de>>(
         0 => Ok(value),
         extra => Err(trailing(extra)),
     }
-}
-
-/// Deserializes `T` from the value at the start of `bytes` (a frame from a
-/// payload's first byte to its end), with arrays and maps allowed `levels`
-/// deep: the value and how many bytes it took. What follows the value is
-/// the frame's business, not this reader's.
-#[inline]
-pub(crate) fn from_frame<'de, T: de::Deserialize<'de>>(
-    bytes: &'de [u8],
-    levels: usize,
-) -> Result<(T, usize), PayloadError> {
-    let mut cursor = Cursor::framed(bytes, levels);
-    let value = T::deserialize(&mut cursor)?;
-    Ok((value, bytes.len() - cursor.remaining()))
 }
 
 /// Bytes after the payload's one value.

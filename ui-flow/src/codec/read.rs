@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::payload::PayloadError;
 use super::payload::head::{Cursor, Head};
 use super::scan;
 use crate::error::DecodeError;
@@ -435,13 +436,39 @@ impl<'a> Fields<'a> {
 
     /// An application payload, deserialized where it lies by the payload
     /// reader, which enforces what is left of the depth limit as it reads:
-    /// the payload is not walked first to find its end.
+    /// the payload is not walked first to find its end. The reader checks
+    /// truncation, the reserved byte and the depth as it reads, and a frame
+    /// whose payload fails is walked whole by [`super::decode_frame`], so
+    /// the error reported stays the frame's first.
+    ///
+    /// Compiled once per payload type, so all but `T::deserialize` is in
+    /// the two functions below.
     pub(crate) fn payload<T: Deserialize<'a>>(&mut self, field: &'static str) -> Result<T, Fault> {
+        let mut cursor = self.payload_cursor();
+        let start = cursor.remaining();
+        match T::deserialize(&mut cursor) {
+            Ok(value) => {
+                self.pos += start - cursor.remaining();
+                Ok(value)
+            }
+            Err(error) => Err(self.payload_error(error, field)),
+        }
+    }
+
+    /// A cursor on the payload at the current position, allowed what is
+    /// left of the frame's depth limit.
+    #[cfg_attr(not(target_arch = "wasm32"), inline)]
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    fn payload_cursor(&self) -> Cursor<'a> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let levels = self.max_depth.saturating_sub(self.depth);
-        let (value, used) = super::read_payload_in(rest, levels, self.message, field)?;
-        self.pos += used;
-        Ok(value)
+        Cursor::framed(rest, self.max_depth.saturating_sub(self.depth))
+    }
+
+    /// A payload that did not deserialize, as the field's error.
+    #[cold]
+    #[inline(never)]
+    fn payload_error(&self, error: PayloadError, field: &'static str) -> Fault {
+        super::payload_error(error, self.message, field).into()
     }
 
     /// A value kept as its encoded bytes.
@@ -486,8 +513,7 @@ impl<'a> Fields<'a> {
                 "not a hyphenated UUID (36 characters)",
             ));
         }
-        text.parse()
-            .map_err(|_| invalid(self.message, field, "not a UUID"))
+        OpId::from_hyphenated(text).ok_or_else(|| invalid(self.message, field, "not a UUID"))
     }
 
     /// A presence status string.

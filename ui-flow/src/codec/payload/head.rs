@@ -78,7 +78,10 @@ impl From<Fault> for PayloadError {
         PayloadError::new(match fault {
             Fault::Truncated => "the payload ends in the middle of a value".into(),
             Fault::Reserved => "the reserved byte 0xc1 where a value belongs".into(),
-            Fault::TooDeep => format!("arrays and maps nested deeper than {MAX_DEPTH} levels"),
+            Fault::TooDeep => format!(
+                "arrays and maps nested deeper than {} levels",
+                u32::from(MAX_DEPTH)
+            ),
         })
     }
 }
@@ -128,7 +131,7 @@ impl<'de> Cursor<'de> {
     /// first byte to the frame's end, and arrays and maps may nest `levels`
     /// deep (what the frame's depth limit leaves), and never deeper than
     /// [`MAX_DEPTH`] allows.
-    pub(super) fn framed(bytes: &'de [u8], levels: usize) -> Self {
+    pub(in crate::codec) fn framed(bytes: &'de [u8], levels: usize) -> Self {
         let depth = levels.saturating_add(1).min(usize::from(MAX_DEPTH));
         Cursor {
             rest: bytes,

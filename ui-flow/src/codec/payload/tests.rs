@@ -183,6 +183,34 @@ fn mismatches_say_what_was_found_and_what_was_expected() {
 }
 
 #[test]
+fn what_was_found_reads_as_serdes_text_but_for_floats() {
+    use serde::de::Unexpected;
+    let cases = [
+        Unexpected::Bool(true),
+        Unexpected::Bool(false),
+        Unexpected::Unsigned(0),
+        Unexpected::Unsigned(u64::MAX),
+        Unexpected::Signed(0),
+        Unexpected::Signed(7),
+        Unexpected::Signed(-5),
+        Unexpected::Signed(i64::MIN),
+        Unexpected::Signed(i64::MAX),
+        Unexpected::Char('x'),
+        Unexpected::Char('é'),
+        Unexpected::Char('`'),
+        Unexpected::Str("text"),
+        Unexpected::Unit,
+        Unexpected::Seq,
+        Unexpected::Map,
+        Unexpected::UnitVariant,
+        Unexpected::Other("extension value"),
+    ];
+    for unexpected in cases {
+        assert_eq!(Found(unexpected).to_string(), unexpected.to_string());
+    }
+}
+
+#[test]
 fn malformed_payloads_get_typed_texts() {
     let cases: [(&[u8], &str); 6] = [
         (&[], "the payload ends in the middle of a value"),

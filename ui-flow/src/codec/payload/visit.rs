@@ -11,6 +11,8 @@
 use serde::de::{self, DeserializeSeed, Error as _, Unexpected, Visitor};
 
 use super::PayloadError;
+#[cfg(not(target_arch = "wasm32"))]
+use super::head::Fault;
 use super::head::{Cursor, Head, mismatch};
 
 /// The newtype name under which rmp-serde and rmpv pass extension values.
@@ -44,14 +46,14 @@ impl<'de> Cursor<'de> {
                 };
             }
         }
-        match self.head()? {
+        match self.next_head()? {
             Head::Nil => visitor.visit_unit(),
             Head::Bool(b) => visitor.visit_bool(b),
             Head::Uint(u) => visitor.visit_u64(u),
             Head::Int(i) => visitor.visit_i64(i),
             Head::F32(f) => visitor.visit_f32(f),
             Head::F64(f) => visitor.visit_f64(f),
-            Head::Str(len) => match self.text(len)? {
+            Head::Str(len) => match self.str_bytes(len)? {
                 Ok(s) => visitor.visit_borrowed_str(s),
                 // As rmp-serde: a type that takes bytes may have them.
                 Err(b) => visitor
@@ -59,14 +61,14 @@ impl<'de> Cursor<'de> {
                     .map_err(|_| bad_utf8()),
             },
             Head::Bin(len) => {
-                let b = self.take(len)?;
+                let b = self.bin_bytes(len)?;
                 if bin_as_bytes {
                     return visitor.visit_borrowed_bytes(b);
                 }
                 bytes_as_seq(b, visitor)
             }
             Head::Array(len) => {
-                self.enter()?;
+                self.open()?;
                 let mut elements = Elements {
                     cursor: self,
                     left: len as usize,
@@ -76,37 +78,34 @@ impl<'de> Cursor<'de> {
                 self.close(len, left, "elements")?;
                 Ok(value)
             }
-            Head::Map(len) => self.map(len, visitor),
+            Head::Map(len) => {
+                self.open()?;
+                let mut entries = Entries {
+                    cursor: &mut *self,
+                    left: len as usize,
+                };
+                let value = visitor.visit_map(&mut entries)?;
+                let left = entries.left;
+                self.close(len, left, "entries")?;
+                Ok(value)
+            }
             Head::Ext(kind, len) => self.ext_value(kind, len, visitor),
         }
     }
 
-    /// Hands a map of `len` entries to `visitor`.
-    #[inline(always)]
-    fn map<V: Visitor<'de>>(&mut self, len: u32, visitor: V) -> Result<V::Value, PayloadError> {
-        self.enter()?;
-        let mut entries = Entries {
-            cursor: &mut *self,
-            left: len as usize,
-        };
-        let value = visitor.visit_map(&mut entries)?;
-        let left = entries.left;
-        self.close(len, left, "entries")?;
-        Ok(value)
-    }
-
     /// Hands an extension value to `visitor` as a newtype around
-    /// `(type, data)`. Out of line: rare, and it keeps `any` small.
-    #[cold]
-    #[inline(never)]
+    /// `(type, data)`. Natively out of line: rare, and it keeps `any`
+    /// small. In the browser inlined into `any`, whose copies are smaller
+    /// for it (`open_ext` does the rest, once).
+    #[cfg_attr(not(target_arch = "wasm32"), cold, inline(never))]
+    #[cfg_attr(target_arch = "wasm32", inline(always))]
     fn ext_value<V: Visitor<'de>>(
         &mut self,
         kind: i8,
         len: u32,
         visitor: V,
     ) -> Result<V::Value, PayloadError> {
-        self.enter_ext()?;
-        let data = self.take(len)?;
+        let data = self.open_ext(len)?;
         let value = visitor.visit_newtype_struct(&mut self.ext(kind, data))?;
         self.leave_ext();
         Ok(value)
@@ -149,6 +148,82 @@ impl<'de> Cursor<'de> {
             Ok(head) => mismatch(head, expected),
             Err(fault) => fault.into(),
         }
+    }
+}
+
+// What `any` does around its visitor, in functions that are the same for
+// every visitor. In the browser each is compiled once and called, and
+// returns a `PayloadError` (a `Fault` is converted there, once), so each
+// visitor's copy of `any` is the dispatch alone. Natively they are the
+// cursor's own steps, inlined, and `any` converts the `Fault`: the native
+// code is what it was before (with `PayloadError` returned natively too,
+// about 1% more instructions per decode).
+#[cfg(target_arch = "wasm32")]
+impl<'de> Cursor<'de> {
+    /// The next value's head.
+    #[inline(never)]
+    fn next_head(&mut self) -> Result<Head, PayloadError> {
+        Ok(self.head()?)
+    }
+
+    /// A str's bytes, as text when they are UTF-8.
+    #[inline(never)]
+    fn str_bytes(&mut self, len: u32) -> Result<Result<&'de str, &'de [u8]>, PayloadError> {
+        Ok(self.text(len)?)
+    }
+
+    /// A bin's bytes.
+    #[inline(never)]
+    fn bin_bytes(&mut self, len: u32) -> Result<&'de [u8], PayloadError> {
+        Ok(self.take(len)?)
+    }
+
+    /// Goes into an array or a map.
+    #[inline(never)]
+    fn open(&mut self) -> Result<(), PayloadError> {
+        Ok(self.enter()?)
+    }
+
+    /// Goes into an extension value and takes its data.
+    #[cold]
+    #[inline(never)]
+    fn open_ext(&mut self, len: u32) -> Result<&'de [u8], PayloadError> {
+        self.enter_ext()?;
+        Ok(self.take(len)?)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl<'de> Cursor<'de> {
+    /// The next value's head.
+    #[inline(always)]
+    fn next_head(&mut self) -> Result<Head, Fault> {
+        self.head()
+    }
+
+    /// A str's bytes, as text when they are UTF-8.
+    #[inline(always)]
+    fn str_bytes(&mut self, len: u32) -> Result<Result<&'de str, &'de [u8]>, Fault> {
+        self.text(len)
+    }
+
+    /// A bin's bytes.
+    #[inline(always)]
+    fn bin_bytes(&mut self, len: u32) -> Result<&'de [u8], Fault> {
+        self.take(len)
+    }
+
+    /// Goes into an array or a map.
+    #[inline(always)]
+    fn open(&mut self) -> Result<(), Fault> {
+        self.enter()
+    }
+
+    /// Goes into an extension value and takes its data.
+    #[inline(always)]
+    fn open_ext(&mut self, len: u32) -> Result<&'de [u8], Fault> {
+        self.enter_ext()?;
+        self.take(len)
     }
 }
 
@@ -413,7 +488,9 @@ fn bytes_as_seq<'de, V: Visitor<'de>>(
     bytes: &'de [u8],
     visitor: V,
 ) -> Result<V::Value, PayloadError> {
-    visitor.visit_seq(Elements {
+    // `&mut Elements`, as for an array: the visitor's `visit_seq` is
+    // compiled once for both.
+    visitor.visit_seq(&mut Elements {
         cursor: &mut Cursor::bytes(bytes),
         left: bytes.len(),
     })
