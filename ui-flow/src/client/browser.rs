@@ -27,8 +27,8 @@ use std::task::{Poll, Waker};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
+use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent};
 use web_time::Instant;
 
@@ -241,9 +241,9 @@ struct Socket {
     shared: Rc<Shared>,
     commands: UnboundedReceiver<Outgoing>,
     _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(JsValue)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut()>,
-    _on_close: Closure<dyn FnMut(JsValue)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
 }
 
 impl Socket {
@@ -289,12 +289,9 @@ impl Socket {
                 }
             }
         });
-        // The two handlers that take their event share one closure type
-        // (one wasm-bindgen conversion and export for both).
-        let on_message = Closure::<dyn FnMut(JsValue)>::new({
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let shared = Rc::clone(&shared);
-            move |event: JsValue| {
-                let event: MessageEvent = event.unchecked_into();
+            move |event: MessageEvent| {
                 // Text messages are not part of the protocol.
                 if let (Phase::Open, Ok(buffer)) = (
                     shared.phase.get(),
@@ -313,10 +310,9 @@ impl Socket {
                 Phase::Probing | Phase::Ended => {}
             }
         });
-        let on_close = Closure::<dyn FnMut(JsValue)>::new({
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new({
             let shared = Rc::clone(&shared);
-            move |event: JsValue| {
-                let event: CloseEvent = event.unchecked_into();
+            move |event: CloseEvent| {
                 let close = SocketReport::Closed {
                     code: Some(event.code()),
                     reason: event.reason(),
