@@ -639,9 +639,17 @@ impl Resources {
             None if connected => return Err(ChannelError::Unsupported),
             None => u16::MAX, // checked at the next Connected
         };
-        self.by_channel
+        // The left ones go, one by one with `remove` (a handful at most),
+        // which `ByChannel::remove` uses too, rather than `retain` (a copy
+        // of its own in the browser build).
+        while let Some(at) = self
+            .by_channel
             .0
-            .retain(|(_, core)| !matches!(core.status(), ResourceStatus::Left { .. }));
+            .iter()
+            .position(|(_, core)| matches!(core.status(), ResourceStatus::Left { .. }))
+        {
+            self.by_channel.0.remove(at);
+        }
         if self.by_channel.0.len() >= usize::from(limit) {
             return Err(ChannelError::Limit { limit });
         }
@@ -736,7 +744,14 @@ impl Resources {
         if on {
             resource.subscriptions.extend(changed.iter().cloned());
         } else {
-            resource.subscriptions.retain(|d| !changed.contains(d));
+            // As the client's own list: `position` and `remove`, not a
+            // `retain` of its own; every copy goes (a list subscribed
+            // with a domain twice holds it twice).
+            for domain in &changed {
+                while let Some(at) = resource.subscriptions.iter().position(|d| d == domain) {
+                    resource.subscriptions.remove(at);
+                }
+            }
         }
         if resource.status != ResourceStatus::Joined || changed.is_empty() {
             return Ok(None);

@@ -159,7 +159,10 @@ pub(crate) fn join<R: Model>(
     let mut entries = lock(registry);
     // The client gave this channel again: the resource an older handle held
     // on it was left (its handle still lives); that handle stops reading it.
-    for old in entries.iter().filter(|e| e.channel == channel) {
+    // Taken out one by one with `remove`, which `forget` uses too, rather
+    // than `retain` (a copy of its own in the browser build).
+    while let Some(at) = entries.iter().position(|e| e.channel == channel) {
+        let old = entries.remove(at);
         let mut old = lock(&old.slot);
         old.detached = true;
         if !matches!(old.last, ResourceStatus::Left { .. }) {
@@ -169,7 +172,6 @@ pub(crate) fn join<R: Model>(
             };
         }
     }
-    entries.retain(|e| e.channel != channel);
     entries.push(Entry {
         id,
         channel,
