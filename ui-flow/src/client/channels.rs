@@ -228,6 +228,13 @@ impl<M: Model> Resource<M> {
         self.events.pop_front()
     }
 
+    /// Every event of this resource, oldest first, taken whole (what
+    /// [`poll_event`](Self::poll_event) until `None` gives, for the drivers'
+    /// listeners without collecting into a new list).
+    pub(crate) fn take_events(&mut self) -> VecDeque<ResourceEvent<M>> {
+        std::mem::take(&mut self.events)
+    }
+
     fn frame(&self, message: &ClientMessage<M::Action>) -> Option<Vec<u8>> {
         message.encode_on(self.channel).ok()
     }

@@ -13,6 +13,7 @@
 //! resource ends with the connection, and it is joined again after every
 //! reconnect from its own resume point.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,7 +90,7 @@ impl<R: Model> Listener for ResourceListener<R> {
                 drop(slot);
                 if connection.is_some() {
                     self.batches.push(ResourceBatch {
-                        events: Vec::new(),
+                        events: VecDeque::new(),
                         state: None,
                         presence: None,
                         connection,
@@ -98,7 +99,7 @@ impl<R: Model> Listener for ResourceListener<R> {
                 return;
             }
         };
-        let events: Vec<_> = std::iter::from_fn(|| resource.poll_event()).collect();
+        let events = resource.take_events();
         for event in &events {
             if let ResourceEvent::Status(status) = event {
                 slot.last = status.clone();
