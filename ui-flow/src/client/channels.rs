@@ -167,18 +167,20 @@ impl<M: Model> Resource<M> {
     }
 
     /// Runs `work` inside this resource's state scope, if it has one;
-    /// exactly once either way.
-    fn scoped(&mut self, work: impl FnOnce(&mut Self)) {
-        let mut work = Some(work);
+    /// exactly once either way. `work` is `dyn`, so that this is compiled
+    /// once per `Model`, not once per caller.
+    fn scoped(&mut self, work: &mut dyn FnMut(&mut Self)) {
+        let mut ran = false;
         if let Some(scope) = self.scope.clone() {
             scope(&mut || {
-                if let Some(work) = work.take() {
+                if !ran {
+                    ran = true;
                     work(self);
                 }
             });
         }
         // No scope, or one that did not call the work.
-        if let Some(work) = work.take() {
+        if !ran {
             work(self);
         }
     }
@@ -254,7 +256,7 @@ impl<M: Model> Resource<M> {
             state: OpState::Pending,
         });
         if optimistic {
-            self.scoped(Self::rebase);
+            self.scoped(&mut Self::rebase);
         }
         Ok((op_id, frame))
     }
@@ -382,7 +384,7 @@ impl<M: Model> Core for Resource<M> {
     }
 
     fn on_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>) {
-        self.scoped(|resource| resource.take_frame(frame, limits, out));
+        self.scoped(&mut |resource| resource.take_frame(frame, limits, out));
     }
 
     fn on_lost(&mut self) {
