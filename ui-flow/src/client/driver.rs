@@ -205,15 +205,16 @@ impl<M: Model> Driver<M> {
         }
     }
 
-    /// Runs `work` on the client, inside the application's state scope if
-    /// there is one; exactly once either way.
-    fn scoped(&mut self, work: impl FnOnce(&mut Client<M>, Instant)) {
+    /// Hands the client `input` (`None`: its timer fired), inside the
+    /// application's state scope if there is one; exactly once either way.
+    /// One function for both, so that the scope's closure is compiled once.
+    fn scoped(&mut self, input: Option<Input>) {
         let client = &self.client;
-        let mut work = Some(work);
-        let mut run = || {
-            if let Some(work) = work.take() {
-                work(&mut lock(client), Instant::now());
-            }
+        let mut work = Some(input);
+        let mut run = || match work.take() {
+            Some(Some(input)) => Self::feed(&mut lock(client), Instant::now(), input),
+            Some(None) => lock(client).handle_timeout(Instant::now()),
+            None => {}
         };
         if let Some(scope) = &mut self.scope {
             scope(&mut run);
@@ -229,7 +230,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn input(&mut self, input: Input) {
-        self.scoped(|client, now| Self::feed(client, now, input));
+        self.scoped(Some(input));
     }
 
     fn feed(client: &mut Client<M>, now: Instant, input: Input) {
@@ -259,7 +260,7 @@ impl<M: Model> Driver<M> {
     }
 
     pub(crate) fn timeout(&mut self) {
-        self.scoped(|client, now| client.handle_timeout(now));
+        self.scoped(None);
     }
 
     /// Carries out everything the client produced: sockets to open (through
