@@ -233,6 +233,13 @@ impl<M: Model> Resource<M> {
     /// Every event of this resource, oldest first, taken whole (what
     /// [`poll_event`](Self::poll_event) until `None` gives, for the drivers'
     /// listeners without collecting into a new list).
+    #[cfg_attr(
+        not(any(
+            all(feature = "native", not(target_arch = "wasm32")),
+            all(feature = "browser", target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn take_events(&mut self) -> VecDeque<ResourceEvent<M>> {
         std::mem::take(&mut self.events)
     }
