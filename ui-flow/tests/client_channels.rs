@@ -497,6 +497,49 @@ fn a_resources_subscriptions_go_with_every_joined() {
 }
 
 #[test]
+fn a_resource_unsubscribed_from_a_domain_is_not_subscribed_again_on_rejoin() {
+    let mut h = Harness::new();
+    h.open();
+    greet_with(&mut h, Some(4));
+    let channel = h.client.join::<TallyModel>("tally").expect("join");
+    // "chat" twice: held twice, and one unsubscribe lets go of both.
+    h.client
+        .subscribe_on::<TallyModel, _>(channel, ["chat", "chat", "moves"])
+        .expect("subscribe");
+    send_on(&mut h, 1, TallyMsg::Joined);
+    h.take_routed();
+    h.client
+        .unsubscribe_on::<TallyModel, _>(channel, ["chat", "never"])
+        .expect("unsubscribe");
+    h.pump();
+    assert_eq!(
+        h.take_routed(),
+        [(
+            channel,
+            ClientMessage::Unsubscribe {
+                domains: vec!["chat".into()],
+            },
+        )],
+        "only the held domain is unsubscribed"
+    );
+    h.drop_socket(None);
+    h.fire_timer();
+    h.open();
+    greet_with(&mut h, Some(4));
+    h.take_sent();
+    send_on(&mut h, 1, TallyMsg::Joined);
+    assert_eq!(
+        h.take_routed(),
+        [(
+            channel,
+            ClientMessage::Subscribe {
+                domains: vec!["moves".into()],
+            },
+        )]
+    );
+}
+
+#[test]
 fn the_queue_bound_holds_per_resource() {
     let mut h = Harness::with(ui_flow::client::ClientConfig {
         queue_bound: 1,

@@ -317,6 +317,53 @@ fn trim_settled(ops: &mut Vec<(OpId, OpState)>, kept: usize) {
     }
 }
 
+/// What a connection's or resource's callbacks need to update the values
+/// and tell the adapter: one type for every callback of
+/// [`Binding::connect`] and [`Binding::join`], so that the updates they
+/// share are compiled once per state type, not once per closure. Each
+/// callback updates the values, unlocks them, then tells.
+struct Teller<S, E> {
+    latest: Latest<S, E>,
+    on_change: SharedChangeFn<S, E>,
+}
+
+impl<S, E> Clone for Teller<S, E> {
+    fn clone(&self) -> Self {
+        Teller {
+            latest: self.latest.clone(),
+            on_change: Arc::clone(&self.on_change),
+        }
+    }
+}
+
+impl<S, E> Teller<S, E> {
+    fn new(latest: &Latest<S, E>, on_change: &SharedChangeFn<S, E>) -> Self {
+        Teller {
+            latest: latest.clone(),
+            on_change: Arc::clone(on_change),
+        }
+    }
+
+    /// Tells the adapter that `part` changed, if one did.
+    fn tell(&self, part: Option<Part>) {
+        if let Some(part) = part {
+            (lock(&self.on_change))(part, &self.latest);
+        }
+    }
+
+    /// The state to show changed.
+    fn state(&self, shown: &Arc<S>) {
+        lock(&self.latest.values).state = Arc::clone(shown);
+        self.tell(Some(Part::State));
+    }
+
+    /// The presence list changed.
+    fn presence(&self, members: &[PresenceInfo]) {
+        lock(&self.latest.values).presence = Arc::new(members.to_vec());
+        self.tell(Some(Part::Presence));
+    }
+}
+
 /// What [`Binding`] issues its commands to: a connection of its own, or a
 /// resource handle on a shared connection. Every command fails with
 /// [`ApiMisuse::Closed`] when there is none.
@@ -448,14 +495,8 @@ impl<M: Model> Binding<M> {
         let mut on_event: Box<EventFn<M::State, M::Event>> = Box::new(on_event);
         let scope = held(options);
         let releasing = Arc::clone(&scope);
-        // Each callback updates the values, unlocks them, then tells.
-        let tell = |latest: &Latest<M::State, M::Event>| {
-            let latest = latest.clone();
-            let on_change = Arc::clone(&on_change);
-            move |part: Part| (lock(&on_change))(part, &latest)
-        };
-        let (tell_event, tell_state, tell_presence) = (tell(&latest), tell(&latest), tell(&latest));
-        let (for_event, for_state, for_presence) = (latest.clone(), latest.clone(), latest.clone());
+        let teller = Teller::new(&latest, &on_change);
+        let (for_event, for_state, for_presence) = (teller.clone(), teller.clone(), teller);
 
         let mut builder = FlowConnection::<M>::builder().url(url);
         if let Some(scope) = options.state_scope.clone() {
@@ -478,19 +519,11 @@ impl<M: Model> Binding<M> {
                     release_when_closed(&releasing, status);
                 }
                 on_event(event);
-                let part = lock(&for_event.values).take(event);
-                if let Some(part) = part {
-                    tell_event(part);
-                }
+                let part = lock(&for_event.latest.values).take(event);
+                for_event.tell(part);
             })
-            .on_shared_state(move |shown: &Arc<M::State>| {
-                lock(&for_state.values).state = Arc::clone(shown);
-                tell_state(Part::State);
-            })
-            .on_presence(move |members: &[PresenceInfo], _| {
-                lock(&for_presence.values).presence = Arc::new(members.to_vec());
-                tell_presence(Part::Presence);
-            })
+            .on_shared_state(move |shown: &Arc<M::State>| for_state.state(shown))
+            .on_presence(move |members: &[PresenceInfo], _| for_presence.presence(members))
             .connect();
         let target = match connected {
             Ok(connection) => Target::Connection(connection),
@@ -556,42 +589,24 @@ impl<M: Model> Binding<M> {
         let releasing = Arc::clone(&scope);
         let on_change: SharedChangeFn<M::State, M::Event> =
             Arc::new(Mutex::new(Box::new(on_change)));
-        let tell = |latest: &Latest<M::State, M::Event>| {
-            let latest = latest.clone();
-            let on_change = Arc::clone(&on_change);
-            move |part: Part| (lock(&on_change))(part, &latest)
-        };
-        let (tell_event, tell_state, tell_presence, tell_status) =
-            (tell(&latest), tell(&latest), tell(&latest), tell(&latest));
-        let (for_event, for_state, for_presence, for_status) = (
-            latest.clone(),
-            latest.clone(),
-            latest.clone(),
-            latest.clone(),
-        );
+        let teller = Teller::new(&latest, &on_change);
+        let (for_event, for_state, for_presence, for_status) =
+            (teller.clone(), teller.clone(), teller.clone(), teller);
         let mut builder = socket
             .resource::<M>(resource)
             .subscribe(options.domains.iter().cloned())
             .shared_scope(options.state_scope.clone())
             .on_event(move |event: &ResourceEvent<M>| {
                 on_event(event);
-                let part = lock(&for_event.values).take_resource(event);
-                if let Some(part) = part {
-                    tell_event(part);
-                }
+                let part = lock(&for_event.latest.values).take_resource(event);
+                for_event.tell(part);
             })
-            .on_shared_state(move |shown: &Arc<M::State>| {
-                lock(&for_state.values).state = Arc::clone(shown);
-                tell_state(Part::State);
-            })
-            .on_presence(move |members: &[PresenceInfo]| {
-                lock(&for_presence.values).presence = Arc::new(members.to_vec());
-                tell_presence(Part::Presence);
-            })
+            .on_shared_state(move |shown: &Arc<M::State>| for_state.state(shown))
+            .on_presence(move |members: &[PresenceInfo]| for_presence.presence(members))
             .on_connection_status(move |status: &ConnectionStatus| {
                 release_when_closed(&releasing, status);
-                lock(&for_status.values).status = status.clone();
-                tell_status(Part::Status);
+                lock(&for_status.latest.values).status = status.clone();
+                for_status.tell(Some(Part::Status));
             });
         if let Some(handler) = options.on_signal.clone() {
             builder =

@@ -207,7 +207,7 @@ impl<R: Model> Default for ResourceCallbacks<R> {
 
 /// What a resource's listener took out of the client in one go.
 pub(crate) struct ResourceBatch<R: Model> {
-    pub(crate) events: Vec<ResourceEvent<R>>,
+    pub(crate) events: VecDeque<ResourceEvent<R>>,
     /// The shown state, shared, when it changed and someone listens.
     pub(crate) state: Option<Arc<R::State>>,
     /// The presence list, when it changed and someone listens.

@@ -167,18 +167,20 @@ impl<M: Model> Resource<M> {
     }
 
     /// Runs `work` inside this resource's state scope, if it has one;
-    /// exactly once either way.
-    fn scoped(&mut self, work: impl FnOnce(&mut Self)) {
-        let mut work = Some(work);
+    /// exactly once either way. `work` is `dyn`, so that this is compiled
+    /// once per `Model`, not once per caller.
+    fn scoped(&mut self, work: &mut dyn FnMut(&mut Self)) {
+        let mut ran = false;
         if let Some(scope) = self.scope.clone() {
             scope(&mut || {
-                if let Some(work) = work.take() {
+                if !ran {
+                    ran = true;
                     work(self);
                 }
             });
         }
         // No scope, or one that did not call the work.
-        if let Some(work) = work.take() {
+        if !ran {
             work(self);
         }
     }
@@ -228,6 +230,20 @@ impl<M: Model> Resource<M> {
         self.events.pop_front()
     }
 
+    /// Every event of this resource, oldest first, taken whole (what
+    /// [`poll_event`](Self::poll_event) until `None` gives, for the drivers'
+    /// listeners without collecting into a new list).
+    #[cfg_attr(
+        not(any(
+            all(feature = "native", not(target_arch = "wasm32")),
+            all(feature = "browser", target_arch = "wasm32")
+        )),
+        allow(dead_code)
+    )]
+    pub(crate) fn take_events(&mut self) -> VecDeque<ResourceEvent<M>> {
+        std::mem::take(&mut self.events)
+    }
+
     fn frame(&self, message: &ClientMessage<M::Action>) -> Option<Vec<u8>> {
         message.encode_on(self.channel).ok()
     }
@@ -247,7 +263,7 @@ impl<M: Model> Resource<M> {
             state: OpState::Pending,
         });
         if optimistic {
-            self.scoped(Self::rebase);
+            self.scoped(&mut Self::rebase);
         }
         Ok((op_id, frame))
     }
@@ -283,14 +299,14 @@ impl<M: Model> Resource<M> {
         deltas: Vec<M::Delta>,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        let events = &mut self.events;
-        let mut emit = |seq: u64, delta: &M::Delta| {
-            events.push_back(ResourceEvent::Delta {
-                delta: delta.clone(),
-                seq,
-            });
-        };
-        match self.mirror.deltas(seq, epoch, prev, deltas, &mut emit) {
+        let sync = self.mirror.deltas(
+            seq,
+            epoch,
+            prev,
+            deltas,
+            &mut delta_events(&mut self.events),
+        );
+        match sync {
             Sync::Applied => self.rebase(),
             Sync::Stale | Sync::Buffered => {}
             Sync::EpochChanged => self.request_resync(out),
@@ -323,6 +339,19 @@ impl<M: Model> Resource<M> {
             self.status = status.clone();
             self.events.push_back(ResourceEvent::Status(status));
         }
+    }
+}
+
+/// The mirror's delta listener for both its calls here: one closure type,
+/// so one function behind the mirror's `dyn` listener.
+fn delta_events<M: Model>(
+    events: &mut VecDeque<ResourceEvent<M>>,
+) -> impl FnMut(u64, &M::Delta) + '_ {
+    |seq, delta| {
+        events.push_back(ResourceEvent::Delta {
+            delta: delta.clone(),
+            seq,
+        })
     }
 }
 
@@ -362,7 +391,7 @@ impl<M: Model> Core for Resource<M> {
     }
 
     fn on_frame(&mut self, frame: &[u8], limits: &Limits, out: &mut VecDeque<Vec<u8>>) {
-        self.scoped(|resource| resource.take_frame(frame, limits, out));
+        self.scoped(&mut |resource| resource.take_frame(frame, limits, out));
     }
 
     fn on_lost(&mut self) {
@@ -437,14 +466,10 @@ impl<M: Model> Resource<M> {
                 state, seq, epoch, ..
             } => {
                 self.awaiting_sync = false;
-                let events = &mut self.events;
-                let mut emit = |seq: u64, delta: &M::Delta| {
-                    events.push_back(ResourceEvent::Delta {
-                        delta: delta.clone(),
-                        seq,
-                    });
-                };
-                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut emit) {
+                let synced =
+                    self.mirror
+                        .snapshot(state, seq, epoch, &mut delta_events(&mut self.events));
+                if let Err(gap) = synced {
                     self.events.push_back(ResourceEvent::Violation(gap));
                     self.request_resync(out);
                 }
@@ -642,9 +667,17 @@ impl Resources {
             None if connected => return Err(ChannelError::Unsupported),
             None => u16::MAX, // checked at the next Connected
         };
-        self.by_channel
+        // The left ones go, one by one with `remove` (a handful at most),
+        // which `ByChannel::remove` uses too, rather than `retain` (a copy
+        // of its own in the browser build).
+        while let Some(at) = self
+            .by_channel
             .0
-            .retain(|(_, core)| !matches!(core.status(), ResourceStatus::Left { .. }));
+            .iter()
+            .position(|(_, core)| matches!(core.status(), ResourceStatus::Left { .. }))
+        {
+            self.by_channel.0.remove(at);
+        }
         if self.by_channel.0.len() >= usize::from(limit) {
             return Err(ChannelError::Limit { limit });
         }
@@ -739,7 +772,14 @@ impl Resources {
         if on {
             resource.subscriptions.extend(changed.iter().cloned());
         } else {
-            resource.subscriptions.retain(|d| !changed.contains(d));
+            // As the client's own list: `position` and `remove`, not a
+            // `retain` of its own; every copy goes (a list subscribed
+            // with a domain twice holds it twice).
+            for domain in &changed {
+                while let Some(at) = resource.subscriptions.iter().position(|d| d == domain) {
+                    resource.subscriptions.remove(at);
+                }
+            }
         }
         if resource.status != ResourceStatus::Joined || changed.is_empty() {
             return Ok(None);

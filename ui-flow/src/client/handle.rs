@@ -13,6 +13,7 @@
 //! resource ends with the connection, and it is joined again after every
 //! reconnect from its own resume point.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ impl<R: Model> Listener for ResourceListener<R> {
                 drop(slot);
                 if connection.is_some() {
                     self.batches.push(ResourceBatch {
-                        events: Vec::new(),
+                        events: VecDeque::new(),
                         state: None,
                         presence: None,
                         connection,
@@ -98,7 +99,7 @@ impl<R: Model> Listener for ResourceListener<R> {
                 return;
             }
         };
-        let events: Vec<_> = std::iter::from_fn(|| resource.poll_event()).collect();
+        let events = resource.take_events();
         for event in &events {
             if let ResourceEvent::Status(status) = event {
                 slot.last = status.clone();
@@ -159,7 +160,10 @@ pub(crate) fn join<R: Model>(
     let mut entries = lock(registry);
     // The client gave this channel again: the resource an older handle held
     // on it was left (its handle still lives); that handle stops reading it.
-    for old in entries.iter().filter(|e| e.channel == channel) {
+    // Taken out one by one with `remove`, which `forget` uses too, rather
+    // than `retain` (a copy of its own in the browser build).
+    while let Some(at) = entries.iter().position(|e| e.channel == channel) {
+        let old = entries.remove(at);
         let mut old = lock(&old.slot);
         old.detached = true;
         if !matches!(old.last, ResourceStatus::Left { .. }) {
@@ -169,7 +173,6 @@ pub(crate) fn join<R: Model>(
             };
         }
     }
-    entries.retain(|e| e.channel != channel);
     entries.push(Entry {
         id,
         channel,
