@@ -299,14 +299,14 @@ impl<M: Model> Resource<M> {
         deltas: Vec<M::Delta>,
         out: &mut VecDeque<Vec<u8>>,
     ) {
-        let sync = self.mirror.deltas(
-            seq,
-            epoch,
-            prev,
-            deltas,
-            &mut delta_events(&mut self.events),
-        );
-        match sync {
+        let events = &mut self.events;
+        let mut emit = |seq: u64, delta: &M::Delta| {
+            events.push_back(ResourceEvent::Delta {
+                delta: delta.clone(),
+                seq,
+            });
+        };
+        match self.mirror.deltas(seq, epoch, prev, deltas, &mut emit) {
             Sync::Applied => self.rebase(),
             Sync::Stale | Sync::Buffered => {}
             Sync::EpochChanged => self.request_resync(out),
@@ -339,19 +339,6 @@ impl<M: Model> Resource<M> {
             self.status = status.clone();
             self.events.push_back(ResourceEvent::Status(status));
         }
-    }
-}
-
-/// The mirror's delta listener for both its calls here: one closure type,
-/// so one function behind the mirror's `dyn` listener.
-fn delta_events<M: Model>(
-    events: &mut VecDeque<ResourceEvent<M>>,
-) -> impl FnMut(u64, &M::Delta) + '_ {
-    |seq, delta| {
-        events.push_back(ResourceEvent::Delta {
-            delta: delta.clone(),
-            seq,
-        })
     }
 }
 
@@ -466,10 +453,14 @@ impl<M: Model> Resource<M> {
                 state, seq, epoch, ..
             } => {
                 self.awaiting_sync = false;
-                let synced =
-                    self.mirror
-                        .snapshot(state, seq, epoch, &mut delta_events(&mut self.events));
-                if let Err(gap) = synced {
+                let events = &mut self.events;
+                let mut emit = |seq: u64, delta: &M::Delta| {
+                    events.push_back(ResourceEvent::Delta {
+                        delta: delta.clone(),
+                        seq,
+                    });
+                };
+                if let Err(gap) = self.mirror.snapshot(state, seq, epoch, &mut emit) {
                     self.events.push_back(ResourceEvent::Violation(gap));
                     self.request_resync(out);
                 }

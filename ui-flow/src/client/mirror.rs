@@ -29,10 +29,6 @@ pub(crate) enum Sync {
 
 /// The confirmed server state at a seq, and the deltas seen before the first
 /// snapshot.
-///
-/// Its methods take the delta listener (`emit`) as `dyn`, so that they are
-/// compiled once per state type, not once per caller (the URL resource's
-/// machine and each joined resource pass closures of their own).
 #[derive(Debug)]
 pub(crate) struct Mirror<S: FlowState> {
     state: S,
@@ -83,7 +79,7 @@ impl<S: FlowState> Mirror<S> {
         state: S,
         seq: u64,
         epoch: Option<u32>,
-        emit: &mut dyn FnMut(u64, &S::Delta),
+        emit: &mut impl FnMut(u64, &S::Delta),
     ) -> Result<(), ProtocolViolation> {
         self.state = state;
         self.seq = Some(seq);
@@ -123,7 +119,7 @@ impl<S: FlowState> Mirror<S> {
         epoch: Option<u32>,
         prev: Option<u64>,
         deltas: Vec<S::Delta>,
-        emit: &mut dyn FnMut(u64, &S::Delta),
+        emit: &mut impl FnMut(u64, &S::Delta),
     ) -> Sync {
         if let Some(prev) = prev {
             return self.deltas_after(prev, seq, epoch, deltas, emit);
@@ -179,7 +175,7 @@ impl<S: FlowState> Mirror<S> {
         seq: u64,
         epoch: Option<u32>,
         deltas: Vec<S::Delta>,
-        emit: &mut dyn FnMut(u64, &S::Delta),
+        emit: &mut impl FnMut(u64, &S::Delta),
     ) -> Sync {
         if prev >= seq {
             return Sync::Invalid(ProtocolViolation::UnexpectedMessage {

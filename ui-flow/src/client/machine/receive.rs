@@ -1,6 +1,6 @@
 //! What each server message does to the client.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use web_time::Instant;
@@ -60,12 +60,13 @@ impl<M: Model> Client<M> {
                     seq,
                     epoch,
                 });
-                let result = self.mirror.snapshot(
-                    state,
-                    seq,
-                    epoch,
-                    &mut delta_events::<M>(&mut self.events),
-                );
+                let events = &mut self.events;
+                let result = self.mirror.snapshot(state, seq, epoch, &mut |seq, delta| {
+                    events.push_back(Event::Delta {
+                        delta: delta.clone(),
+                        seq,
+                    });
+                });
                 self.resync_since = None;
                 if let Err(gap) = result {
                     self.events.push_back(Event::Violation(gap));
@@ -223,13 +224,15 @@ impl<M: Model> Client<M> {
         prev: Option<u64>,
         deltas: Vec<M::Delta>,
     ) {
-        let outcome = self.mirror.deltas(
-            seq,
-            epoch,
-            prev,
-            deltas,
-            &mut delta_events::<M>(&mut self.events),
-        );
+        let events = &mut self.events;
+        let outcome = self
+            .mirror
+            .deltas(seq, epoch, prev, deltas, &mut |seq, delta| {
+                events.push_back(Event::Delta {
+                    delta: delta.clone(),
+                    seq,
+                });
+            });
         match outcome {
             Sync::Applied => {
                 self.resync_since = None;
@@ -258,19 +261,6 @@ impl<M: Model> Client<M> {
                 self.rebase();
             }
         }
-    }
-}
-
-/// The mirror's delta listener for both its calls here: one closure type,
-/// so one function behind the mirror's `dyn` listener.
-fn delta_events<M: Model>(
-    events: &mut VecDeque<Event<M::State, M::Event>>,
-) -> impl FnMut(u64, &M::Delta) + '_ {
-    |seq, delta| {
-        events.push_back(Event::Delta {
-            delta: delta.clone(),
-            seq,
-        })
     }
 }
 
