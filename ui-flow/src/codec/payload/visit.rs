@@ -12,12 +12,14 @@
 //! only on the value: a struct is offered `visit_seq` and `visit_map`, a
 //! sequence, tuple or tuple struct `visit_seq`, a map `visit_map`, a string
 //! or identifier `visit_borrowed_str`, `visit_borrowed_bytes` and
-//! `visit_u64`, a unit struct `visit_unit`; any other value is refused
+//! `visit_u64`, an integer `visit_u64` and `visit_i64` (a float also
+//! `visit_f32` and `visit_f64`), a boolean `visit_bool`, a unit or unit
+//! struct `visit_unit`; any other value is refused
 //! by one function for all visitors ([`Cursor::refused`]) with the text the
 //! visitor's default method would have given. So serde's default methods
 //! are not compiled per payload type (in the browser, each a few dozen bytes
-//! per visitor). Only `deserialize_any`, the numbers, `char`, `bytes` and
-//! `unit` hand every value to the visitor. For serde's own and derived
+//! per visitor). Only `deserialize_any`, `char`, `bytes` and `byte_buf`
+//! hand every value to the visitor. For serde's own and derived
 //! types this reads exactly what rmp-serde reads, which hands every value
 //! to every visitor; a hand-written `Deserialize` whose visitor takes, say,
 //! a string from `deserialize_struct` is refused here, not by rmp-serde.
@@ -131,6 +133,46 @@ impl<'de> Cursor<'de> {
                 visitor.visit_borrowed_bytes(b)
             }
             Head::Uint(u) => visitor.visit_u64(u),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Reads the next value for a number: an integer goes to `visit_u64`
+    /// or `visit_i64`, and when `FLOATS` a float to `visit_f32` or
+    /// `visit_f64`; anything else is refused as in
+    /// [`compound`](Self::compound).
+    fn number<const FLOATS: bool, V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        // Natively, small integers are read without going through `head`'s
+        // full match, as in `any`.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(marker) = self.peek() {
+            if marker < 0x80 {
+                self.bump();
+                return visitor.visit_u64(u64::from(marker));
+            }
+        }
+        match self.next_head()? {
+            Head::Uint(u) => visitor.visit_u64(u),
+            Head::Int(i) => visitor.visit_i64(i),
+            Head::F32(f) if FLOATS => visitor.visit_f32(f),
+            Head::F64(f) if FLOATS => visitor.visit_f64(f),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Reads the next value for a boolean (`visit_bool`) or, when `UNIT`,
+    /// for `()` (`visit_unit`); anything else is refused as in
+    /// [`compound`](Self::compound).
+    fn flag<const UNIT: bool, V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        match self.next_head()? {
+            Head::Bool(b) if !UNIT => visitor.visit_bool(b),
+            Head::Nil if UNIT => visitor.visit_unit(),
             head => Err(self.refused(head, &visitor, true)),
         }
     }
@@ -503,8 +545,56 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
         self.name(visitor)
     }
 
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<true, V>(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<true, V>(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.flag::<false, V>(visitor)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.flag::<true, V>(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char bytes byte_buf unit
+        char bytes byte_buf
     }
 }
 
