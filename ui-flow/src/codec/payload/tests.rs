@@ -210,6 +210,120 @@ fn what_was_found_reads_as_serdes_text_but_for_floats() {
     }
 }
 
+/// Mismatches refused without calling the visitor (`Cursor::refused`) read
+/// word for word as rmp-serde's, which calls serde's default `visit_*`
+/// methods: into a struct, a unit struct, an `Option`, an enum, a string,
+/// a sequence and a map. Floats are left out (named, not printed, above).
+#[test]
+fn type_mismatches_read_as_rmp_serdes_texts() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Spot {
+        x: i64,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Nothing;
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Pair(u8, bool);
+
+    fn check<T: de::DeserializeOwned + std::fmt::Debug>(bytes: &[u8]) -> String {
+        let ours = from_slice::<T>(bytes).expect_err("ours refuses it");
+        let theirs = rmp_serde::from_slice::<T>(bytes).expect_err("rmp-serde refuses it");
+        assert_eq!(
+            ours.to_string(),
+            theirs.to_string(),
+            "{} from {bytes:02x?}",
+            std::any::type_name::<T>()
+        );
+        ours.to_string()
+    }
+
+    let text = encode(&"abc");
+    let map = encode(&BTreeMap::from([("a", 1)]));
+    let seq = encode(&[1, 2]);
+    let ext = rmp_serde::to_vec(&rmpv::Value::Ext(5, vec![1, 2])).expect("encodes");
+    let others = [
+        text.clone(),
+        map.clone(),
+        seq.clone(),
+        ext,
+        encode(&()),
+        encode(&true),
+        encode(&7u8),
+        encode(&-7i8),
+    ];
+    for bytes in &others {
+        if bytes != &seq && bytes != &map {
+            check::<Spot>(bytes);
+            if bytes[..] != [0xc0] {
+                check::<Option<Spot>>(bytes);
+            }
+            check::<Vec<u8>>(bytes);
+            check::<Pair>(bytes);
+        }
+        if bytes != &map {
+            check::<BTreeMap<String, u8>>(bytes);
+        }
+        if bytes != &text {
+            check::<String>(bytes);
+        }
+        if bytes[..] != [0xc0] {
+            check::<Nothing>(bytes);
+        }
+        if bytes != &text {
+            check::<Shape>(bytes);
+        }
+    }
+    // A bin is bytes to a map, a unit struct and a string.
+    let bin = rmp_serde::to_vec(&rmpv::Value::Binary(vec![0xff])).expect("encodes");
+    assert_eq!(
+        check::<BTreeMap<String, u8>>(&bin),
+        "invalid type: byte array, expected a map"
+    );
+    check::<Nothing>(&bin);
+    check::<String>(&bin);
+    // The texts themselves, so that a change on both sides shows.
+    assert_eq!(
+        check::<Spot>(&text),
+        "invalid type: string \"abc\", expected struct Spot"
+    );
+    assert_eq!(
+        check::<Option<Spot>>(&encode(&true)),
+        "invalid type: boolean `true`, expected struct Spot"
+    );
+    assert_eq!(
+        check::<String>(&map),
+        "invalid type: map, expected a string"
+    );
+    assert_eq!(
+        check::<String>(&encode(&-7i8)),
+        "invalid type: integer `-7`, expected a string"
+    );
+    assert_eq!(
+        check::<BTreeMap<String, u8>>(&seq),
+        "invalid type: sequence, expected a map"
+    );
+    assert_eq!(
+        check::<Shape>(&encode(&7u8)),
+        "invalid value: integer `7`, expected variant index 0 <= i < 4"
+    );
+    assert_eq!(
+        check::<Nothing>(&map),
+        "invalid type: map, expected unit struct Nothing"
+    );
+}
+
+/// rmp-serde names the marker where an integer belongs ("wrong msgpack
+/// marker"); ours keeps serde's text, as a `serde_json::Value` gives it.
+#[test]
+fn a_map_where_an_integer_belongs_reads_as_serdes_text() {
+    let ours = from_slice::<u64>(&encode(&BTreeMap::from([("a", 1)]))).expect_err("refused");
+    let serdes = serde_json::from_value::<u64>(serde_json::json!({"a": 1})).expect_err("refused");
+    assert_eq!(ours.to_string(), serdes.to_string());
+    assert_eq!(ours.to_string(), "invalid type: map, expected u64");
+}
+
 #[test]
 fn malformed_payloads_get_typed_texts() {
     let cases: [(&[u8], &str); 6] = [

@@ -7,6 +7,22 @@
 //! value, unit structs as nil or an empty array, a bin as bytes or, for a
 //! type that asks for a sequence, as a sequence of integers, and an
 //! extension value as a newtype around `(type, data)`.
+//!
+//! Which `visit_*` methods it calls depends on what the type asked for, not
+//! only on the value: a struct is offered `visit_seq` and `visit_map`, a
+//! sequence, tuple or tuple struct `visit_seq`, a map `visit_map`, a string
+//! or identifier `visit_borrowed_str`, `visit_borrowed_bytes` and
+//! `visit_u64`, an integer `visit_u64` and `visit_i64` (a float also
+//! `visit_f32` and `visit_f64`), a boolean `visit_bool`, a unit or unit
+//! struct `visit_unit`; any other value is refused
+//! by one function for all visitors ([`Cursor::refused`]) with the text the
+//! visitor's default method would have given. So serde's default methods
+//! are not compiled per payload type (in the browser, each a few dozen bytes
+//! per visitor). Only `deserialize_any`, `char`, `bytes` and `byte_buf`
+//! hand every value to the visitor. For serde's own and derived
+//! types this reads exactly what rmp-serde reads, which hands every value
+//! to every visitor; a hand-written `Deserialize` whose visitor takes, say,
+//! a string from `deserialize_struct` is refused here, not by rmp-serde.
 
 use serde::de::{self, DeserializeSeed, Error as _, Unexpected, Visitor};
 
@@ -53,13 +69,7 @@ impl<'de> Cursor<'de> {
             Head::Int(i) => visitor.visit_i64(i),
             Head::F32(f) => visitor.visit_f32(f),
             Head::F64(f) => visitor.visit_f64(f),
-            Head::Str(len) => match self.str_bytes(len)? {
-                Ok(s) => visitor.visit_borrowed_str(s),
-                // As rmp-serde: a type that takes bytes may have them.
-                Err(b) => visitor
-                    .visit_borrowed_bytes::<PayloadError>(b)
-                    .map_err(|_| bad_utf8()),
-            },
+            Head::Str(len) => self.str_value(len, visitor),
             Head::Bin(len) => {
                 let b = self.bin_bytes(len)?;
                 if bin_as_bytes {
@@ -67,30 +77,204 @@ impl<'de> Cursor<'de> {
                 }
                 bytes_as_seq(b, visitor)
             }
-            Head::Array(len) => {
-                self.open()?;
-                let mut elements = Elements {
-                    cursor: self,
-                    left: len as usize,
-                };
-                let value = visitor.visit_seq(&mut elements)?;
-                let left = elements.left;
-                self.close(len, left, "elements")?;
-                Ok(value)
-            }
-            Head::Map(len) => {
-                self.open()?;
-                let mut entries = Entries {
-                    cursor: &mut *self,
-                    left: len as usize,
-                };
-                let value = visitor.visit_map(&mut entries)?;
-                let left = entries.left;
-                self.close(len, left, "entries")?;
-                Ok(value)
-            }
+            Head::Array(len) => self.array(len, visitor),
+            Head::Map(len) => self.map(len, visitor),
             Head::Ext(kind, len) => self.ext_value(kind, len, visitor),
         }
+    }
+
+    /// Reads the next value for a type that takes a sequence, or also a
+    /// map when `MAPS` (a struct): an array's elements, or a bin's bytes as
+    /// integers, go to `visit_seq`, a map's entries to `visit_map`. Any
+    /// other value is refused without calling the visitor, with the text
+    /// its default `visit_*` method would give ([`Cursor::refused`]).
+    fn compound<const MAPS: bool, V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        match self.next_head()? {
+            Head::Array(len) => self.array(len, visitor),
+            Head::Map(len) if MAPS => self.map(len, visitor),
+            Head::Bin(len) => {
+                let b = self.bin_bytes(len)?;
+                bytes_as_seq(b, visitor)
+            }
+            head => Err(self.refused(head, &visitor, false)),
+        }
+    }
+
+    /// Reads the next value for a type that takes a map only.
+    fn entries<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, PayloadError> {
+        match self.next_head()? {
+            Head::Map(len) => self.map(len, visitor),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Reads the next value for a string or an identifier (a field or
+    /// variant name, or its index): a str goes to `visit_borrowed_str` (to
+    /// `visit_borrowed_bytes` when it is not UTF-8, as in `any`), a bin to
+    /// `visit_borrowed_bytes`, an unsigned integer to `visit_u64`; anything
+    /// else is refused as in [`compound`](Self::compound).
+    fn name<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, PayloadError> {
+        // Natively, field names are read without going through `head`'s
+        // full match, as in `any`.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(marker) = self.peek() {
+            if marker & 0xe0 == 0xa0 {
+                self.bump();
+                return self.str_value(u32::from(marker & 0x1f), visitor);
+            }
+        }
+        match self.next_head()? {
+            Head::Str(len) => self.str_value(len, visitor),
+            Head::Bin(len) => {
+                let b = self.bin_bytes(len)?;
+                visitor.visit_borrowed_bytes(b)
+            }
+            Head::Uint(u) => visitor.visit_u64(u),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Reads the next value for a number: an integer goes to `visit_u64`
+    /// or `visit_i64`, and when `FLOATS` a float to `visit_f32` or
+    /// `visit_f64`; anything else is refused as in
+    /// [`compound`](Self::compound).
+    fn number<const FLOATS: bool, V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        // Natively, small integers are read without going through `head`'s
+        // full match, as in `any`.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(marker) = self.peek() {
+            if marker < 0x80 {
+                self.bump();
+                return visitor.visit_u64(u64::from(marker));
+            }
+        }
+        match self.next_head()? {
+            Head::Uint(u) => visitor.visit_u64(u),
+            Head::Int(i) => visitor.visit_i64(i),
+            Head::F32(f) if FLOATS => visitor.visit_f32(f),
+            Head::F64(f) if FLOATS => visitor.visit_f64(f),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Reads the next value for a boolean (`visit_bool`) or, when `UNIT`,
+    /// for `()` (`visit_unit`); anything else is refused as in
+    /// [`compound`](Self::compound).
+    fn flag<const UNIT: bool, V: Visitor<'de>>(
+        &mut self,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        match self.next_head()? {
+            Head::Bool(b) if !UNIT => visitor.visit_bool(b),
+            Head::Nil if UNIT => visitor.visit_unit(),
+            head => Err(self.refused(head, &visitor, true)),
+        }
+    }
+
+    /// Hands a str of `len` bytes to `visitor`.
+    // Natively always inlined (so are `array` and `map`): out of line,
+    // a snapshot decode took 3% more instructions. Only a hint in the
+    // browser, where that is smaller.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
+    fn str_value<V: Visitor<'de>>(
+        &mut self,
+        len: u32,
+        visitor: V,
+    ) -> Result<V::Value, PayloadError> {
+        match self.str_bytes(len)? {
+            Ok(s) => visitor.visit_borrowed_str(s),
+            // As rmp-serde: a type that takes bytes may have them.
+            Err(b) => visitor
+                .visit_borrowed_bytes::<PayloadError>(b)
+                .map_err(|_| bad_utf8()),
+        }
+    }
+
+    /// Hands an array of `len` elements to `visitor`.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
+    fn array<V: Visitor<'de>>(&mut self, len: u32, visitor: V) -> Result<V::Value, PayloadError> {
+        self.open()?;
+        let mut elements = Elements {
+            cursor: self,
+            left: len as usize,
+        };
+        let value = visitor.visit_seq(&mut elements)?;
+        let left = elements.left;
+        self.close(len, left, "elements")?;
+        Ok(value)
+    }
+
+    /// Hands a map of `len` entries to `visitor`.
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
+    fn map<V: Visitor<'de>>(&mut self, len: u32, visitor: V) -> Result<V::Value, PayloadError> {
+        self.open()?;
+        let mut entries = Entries {
+            cursor: &mut *self,
+            left: len as usize,
+        };
+        let value = visitor.visit_map(&mut entries)?;
+        let left = entries.left;
+        self.close(len, left, "entries")?;
+        Ok(value)
+    }
+
+    /// The error for a value whose `head` was read and that the visitor
+    /// (`expected`) cannot take: what `any` would have returned, word for
+    /// word, had it called the visitor's default `visit_*` method. So it
+    /// first reads what `any` reads before calling the visitor (a str's or
+    /// bin's bytes, the level of an array, map or extension value), whose
+    /// faults come first, as there. A bin is `Bytes` when `bin_as_bytes`,
+    /// otherwise the sequence `any` makes of it. One function for every
+    /// visitor: the visitors' own defaults are not compiled at all.
+    #[cold]
+    #[inline(never)]
+    fn refused(
+        &mut self,
+        head: Head,
+        expected: &dyn de::Expected,
+        bin_as_bytes: bool,
+    ) -> PayloadError {
+        match self.found(head, bin_as_bytes) {
+            Ok(unexpected) => PayloadError::invalid_type(unexpected, expected),
+            Err(error) => error,
+        }
+    }
+
+    /// What serde's default `visit_*` method for `head` calls the value,
+    /// after reading what `any` reads before calling it.
+    fn found(&mut self, head: Head, bin_as_bytes: bool) -> Result<Unexpected<'de>, PayloadError> {
+        Ok(match head {
+            Head::Str(len) => match self.str_bytes(len)? {
+                Ok(s) => Unexpected::Str(s),
+                Err(_) => return Err(bad_utf8()),
+            },
+            Head::Bin(len) => {
+                let b = self.bin_bytes(len)?;
+                if bin_as_bytes {
+                    Unexpected::Bytes(b)
+                } else {
+                    Unexpected::Seq
+                }
+            }
+            Head::Array(_) | Head::Map(_) => {
+                self.open()?;
+                head.unexpected()
+            }
+            Head::Ext(_, len) => {
+                self.open_ext(len)?;
+                Unexpected::NewtypeStruct
+            }
+            head => head.unexpected(),
+        })
     }
 
     /// Hands an extension value to `visitor` as a newtype around
@@ -276,7 +460,10 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
                 self.bump();
                 visitor.visit_unit()
             }
-            _ => self.any(visitor, true),
+            _ => {
+                let head = self.next_head()?;
+                Err(self.refused(head, &visitor, true))
+            }
         }
     }
 
@@ -315,7 +502,7 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
-        self.any(visitor, false)
+        self.compound::<false, V>(visitor)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -323,7 +510,7 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, PayloadError> {
-        self.any(visitor, false)
+        self.compound::<false, V>(visitor)
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -332,7 +519,7 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
         _len: usize,
         visitor: V,
     ) -> Result<V::Value, PayloadError> {
-        self.any(visitor, false)
+        self.compound::<false, V>(visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -341,16 +528,79 @@ impl<'de> de::Deserializer<'de> for &mut Cursor<'de> {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, PayloadError> {
-        self.any(visitor, false)
+        self.compound::<true, V>(visitor)
     }
 
     fn is_human_readable(&self) -> bool {
         false
     }
 
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.entries(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.name(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.name(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.name(visitor)
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<false, V>(visitor)
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<true, V>(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.number::<true, V>(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.flag::<false, V>(visitor)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PayloadError> {
+        self.flag::<true, V>(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes
-        byte_buf unit map identifier
+        char bytes byte_buf
     }
 }
 
@@ -465,7 +715,7 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
         if !self.in_map {
             return Err(without_contents("tuple variant"));
         }
-        self.cursor.any(visitor, false)
+        self.cursor.compound::<false, V>(visitor)
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -476,7 +726,7 @@ impl<'de> de::VariantAccess<'de> for Variant<'_, 'de> {
         if !self.in_map {
             return Err(without_contents("struct variant"));
         }
-        self.cursor.any(visitor, false)
+        self.cursor.compound::<true, V>(visitor)
     }
 }
 
